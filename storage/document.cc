@@ -1,0 +1,137 @@
+#include "storage/document.h"
+
+#include <cstring>
+
+namespace corvus::storage {
+namespace {
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Reads from a byte view, remembering whether it ran past the end.
+struct Reader {
+  std::string_view in;
+  bool bad = false;
+  uint64_t u(int bytes) {
+    if (in.size() < static_cast<size_t>(bytes)) {
+      bad = true;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+    in.remove_prefix(bytes);
+    return v;
+  }
+  std::string str() {
+    uint64_t n = u(4);
+    if (bad || in.size() < n) {
+      bad = true;
+      return {};
+    }
+    std::string s(in.substr(0, n));
+    in.remove_prefix(n);
+    return s;
+  }
+};
+
+constexpr char kDocumentVersion = 1;
+constexpr char kTombstoneVersion = 1;
+
+}  // namespace
+
+std::string flags_to_string(uint32_t flags) {
+  static constexpr std::pair<uint32_t, const char*> kNames[] = {
+      {kHasRevisions, "HasRevisions"}, {kHasAttachments, "HasAttachments"},
+      {kHasCounters, "HasCounters"},   {kFromReplication, "FromReplication"},
+      {kConflicted, "Conflicted"},     {kResolved, "Resolved"},
+  };
+  std::string out;
+  for (const auto& [bit, name] : kNames) {
+    if (flags & bit) {
+      if (!out.empty()) out += ", ";
+      out += name;
+    }
+  }
+  return out;
+}
+
+std::string encode_document(const Document& doc) {
+  std::string out;
+  out.reserve(doc.json.size() + doc.id.size() + doc.change_vector.size() + 64);
+  out.push_back(kDocumentVersion);
+  put_u64(out, doc.etag);
+  put_u64(out, static_cast<uint64_t>(doc.last_modified_us));
+  put_u32(out, doc.flags);
+  put_str(out, doc.id);
+  put_str(out, doc.collection);
+  put_str(out, doc.change_vector);
+  out.append(doc.json);
+  return out;
+}
+
+Result<Document> decode_document(std::string_view bytes) {
+  if (bytes.empty() || bytes[0] != kDocumentVersion) return Status::Corruption("unknown document record version");
+  Reader r{bytes.substr(1)};
+  Document d;
+  d.etag = r.u(8);
+  d.last_modified_us = static_cast<int64_t>(r.u(8));
+  d.flags = static_cast<uint32_t>(r.u(4));
+  d.id = r.str();
+  d.collection = r.str();
+  d.change_vector = r.str();
+  if (r.bad) return Status::Corruption("truncated document record");
+  d.json = std::string(r.in);
+  return d;
+}
+
+std::string encode_tombstone(const Tombstone& t) {
+  std::string out;
+  out.push_back(kTombstoneVersion);
+  put_u64(out, t.etag);
+  put_u64(out, static_cast<uint64_t>(t.deleted_at_us));
+  put_str(out, t.id);
+  put_str(out, t.collection);
+  put_str(out, t.change_vector);
+  return out;
+}
+
+Result<Tombstone> decode_tombstone(std::string_view bytes) {
+  if (bytes.empty() || bytes[0] != kTombstoneVersion) return Status::Corruption("unknown tombstone record version");
+  Reader r{bytes.substr(1)};
+  Tombstone t;
+  t.etag = r.u(8);
+  t.deleted_at_us = static_cast<int64_t>(r.u(8));
+  t.id = r.str();
+  t.collection = r.str();
+  t.change_vector = r.str();
+  if (r.bad) return Status::Corruption("truncated tombstone record");
+  return t;
+}
+
+std::string lower_id(std::string_view id) {
+  std::string out(id);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string encode_etag_key(uint64_t etag) {
+  std::string out;
+  put_u64(out, etag);
+  return out;
+}
+
+uint64_t decode_etag_key(std::string_view key) {
+  Reader r{key};
+  return r.u(8);
+}
+
+}  // namespace corvus::storage

@@ -1,0 +1,211 @@
+#include "storage/documents_storage.h"
+
+#include <future>
+
+#include <rocksdb/iterator.h>
+
+#include "storage/random_ids.h"
+
+namespace corvus::storage {
+
+std::string encode_u64(uint64_t v) { return encode_etag_key(v); }
+uint64_t decode_u64(std::string_view bytes) { return bytes.size() == 8 ? decode_etag_key(bytes) : 0; }
+
+namespace {
+
+// A snapshot for the duration of one read call.
+struct SnapshotRead {
+  explicit SnapshotRead(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) { opts.snapshot = snap_; }
+  ~SnapshotRead() { db_->ReleaseSnapshot(snap_); }
+  SnapshotRead(const SnapshotRead&) = delete;
+  SnapshotRead& operator=(const SnapshotRead&) = delete;
+  rocksdb::ReadOptions opts;
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snap_;
+};
+
+std::optional<Document> read_document(const Engine& e, const rocksdb::ReadOptions& opts,
+                                      const std::string& key) {
+  std::string value;
+  if (!e.db()->Get(opts, e.cf(Family::Documents), key, &value).ok()) return std::nullopt;
+  auto doc = decode_document(value);
+  if (!doc.ok()) return std::nullopt;
+  return std::move(doc).value();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DocumentsStorage>> DocumentsStorage::open(const std::string& dir,
+                                                                 StorageOptions options) {
+  auto engine = Engine::open(dir, options);
+  if (!engine.ok()) return engine.status();
+  std::unique_ptr<DocumentsStorage> storage(new DocumentsStorage());
+  storage->options_ = std::move(options);
+  storage->engine_ = std::move(engine).value();
+  if (Status s = storage->load_or_create_meta(); !s.ok()) return s;
+  storage->merger_ = std::make_unique<TransactionMerger>(*storage);
+  return storage;
+}
+
+DocumentsStorage::~DocumentsStorage() {
+  if (merger_) merger_->stop();
+}
+
+Status DocumentsStorage::load_or_create_meta() {
+  auto* db = engine_->db();
+  auto* meta = engine_->cf(Family::Meta);
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, meta_keys::kDatabaseId, &value);
+  if (s.IsNotFound()) {
+    database_id_ = new_database_id();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (Status put = from_rocksdb(db->Put(wo, meta, meta_keys::kDatabaseId, database_id_), "write database id");
+        !put.ok())
+      return put;
+  } else if (!s.ok()) {
+    return from_rocksdb(s, "read database id");
+  } else {
+    database_id_ = value;
+  }
+  auto read_counter = [&](const char* key) -> uint64_t {
+    std::string v;
+    return db->Get(rocksdb::ReadOptions(), meta, key, &v).ok() ? decode_u64(v) : 0;
+  };
+  writer_state_.last_etag = read_counter(meta_keys::kLastEtag);
+  writer_state_.document_count = read_counter(meta_keys::kDocumentCount);
+  writer_state_.tombstone_count = read_counter(meta_keys::kTombstoneCount);
+  publish(writer_state_);
+  return Status::Ok();
+}
+
+void DocumentsStorage::publish(const WriterState& state) {
+  published_last_etag_.store(state.last_etag, std::memory_order_release);
+  published_document_count_.store(state.document_count, std::memory_order_release);
+  published_tombstone_count_.store(state.tombstone_count, std::memory_order_release);
+}
+
+Result<Document> DocumentsStorage::get(std::string_view id) const {
+  std::string value;
+  rocksdb::Status s = engine_->db()->Get(rocksdb::ReadOptions(), engine_->cf(Family::Documents),
+                                         lower_id(id), &value);
+  if (s.IsNotFound()) return Status::NotFound("document '" + std::string(id) + "' does not exist");
+  if (!s.ok()) return from_rocksdb(s, "read document");
+  return decode_document(value);
+}
+
+std::vector<std::optional<Document>> DocumentsStorage::get_many(const std::vector<std::string>& ids) const {
+  SnapshotRead snap(engine_->db());
+  std::vector<std::optional<Document>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) out.push_back(read_document(*engine_, snap.opts, lower_id(id)));
+  return out;
+}
+
+std::vector<Document> DocumentsStorage::list_recent(size_t start, size_t page_size) const {
+  SnapshotRead snap(engine_->db());
+  std::vector<Document> out;
+  std::unique_ptr<rocksdb::Iterator> it(engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Etags)));
+  size_t skipped = 0;
+  for (it->SeekToLast(); it->Valid() && out.size() < page_size; it->Prev()) {
+    auto v = it->value();
+    if (v.empty() || v[0] != kEtagOfDocument) continue;
+    if (skipped < start) {
+      ++skipped;
+      continue;
+    }
+    if (auto doc = read_document(*engine_, snap.opts, std::string(v.data() + 1, v.size() - 1)))
+      out.push_back(std::move(*doc));
+  }
+  return out;
+}
+
+std::vector<Document> DocumentsStorage::list_collection(std::string_view collection, size_t start,
+                                                        size_t page_size) const {
+  SnapshotRead snap(engine_->db());
+  std::vector<Document> out;
+  std::string prefix = lower_id(collection.empty() ? "@empty" : collection);
+  prefix.push_back('\0');
+  std::string upper = prefix;
+  upper.back() = '\1';
+  std::unique_ptr<rocksdb::Iterator> it(
+      engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Collections)));
+  size_t skipped = 0;
+  for (it->SeekForPrev(upper); it->Valid() && out.size() < page_size; it->Prev()) {
+    if (!it->key().starts_with(prefix)) break;
+    if (it->key() == rocksdb::Slice(upper)) continue;
+    if (skipped < start) {
+      ++skipped;
+      continue;
+    }
+    if (auto doc = read_document(*engine_, snap.opts, it->value().ToString())) out.push_back(std::move(*doc));
+  }
+  return out;
+}
+
+std::vector<Document> DocumentsStorage::list_starting_with(std::string_view prefix, size_t start,
+                                                           size_t page_size) const {
+  SnapshotRead snap(engine_->db());
+  std::vector<Document> out;
+  std::string key_prefix = lower_id(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(
+      engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Documents)));
+  size_t skipped = 0;
+  for (it->Seek(key_prefix); it->Valid() && out.size() < page_size; it->Next()) {
+    if (!it->key().starts_with(key_prefix)) break;
+    if (skipped < start) {
+      ++skipped;
+      continue;
+    }
+    auto doc = decode_document(std::string_view(it->value().data(), it->value().size()));
+    if (doc.ok()) out.push_back(std::move(doc).value());
+  }
+  return out;
+}
+
+std::vector<Change> DocumentsStorage::changes_since(uint64_t after_etag, size_t limit) const {
+  SnapshotRead snap(engine_->db());
+  std::vector<Change> out;
+  std::unique_ptr<rocksdb::Iterator> it(engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Etags)));
+  for (it->Seek(encode_etag_key(after_etag + 1)); it->Valid() && out.size() < limit; it->Next()) {
+    auto v = it->value();
+    if (v.empty()) continue;
+    std::string key(v.data() + 1, v.size() - 1);
+    std::string value;
+    if (v[0] == kEtagOfDocument) {
+      if (!engine_->db()->Get(snap.opts, engine_->cf(Family::Documents), key, &value).ok()) continue;
+      if (auto d = decode_document(value); d.ok()) out.emplace_back(std::move(d).value());
+    } else if (v[0] == kEtagOfTombstone) {
+      if (!engine_->db()->Get(snap.opts, engine_->cf(Family::Tombstones), key, &value).ok()) continue;
+      if (auto t = decode_tombstone(value); t.ok()) out.emplace_back(std::move(t).value());
+    }
+  }
+  return out;
+}
+
+DatabaseStats DocumentsStorage::stats() const {
+  DatabaseStats s;
+  s.database_id = database_id_;
+  s.last_etag = published_last_etag_.load(std::memory_order_acquire);
+  s.document_count = published_document_count_.load(std::memory_order_acquire);
+  s.tombstone_count = published_tombstone_count_.load(std::memory_order_acquire);
+  if (s.last_etag > 0)
+    s.database_change_vector = options_.node_tag + ":" + std::to_string(s.last_etag) + "-" + database_id_;
+  s.size_bytes = engine_->approximate_size_bytes();
+  return s;
+}
+
+void DocumentsStorage::submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint) {
+  merger_->enqueue(std::move(work), std::move(done), size_hint);
+}
+
+Status DocumentsStorage::write(TransactionMerger::Work work) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  submit(std::move(work), [&promise](Status s) { promise.set_value(std::move(s)); });
+  return future.get();
+}
+
+}  // namespace corvus::storage

@@ -1,0 +1,103 @@
+#pragma once
+// DocumentsStorage: the documents of one database: the RocksDB Engine, its
+// single writer (TransactionMerger), and snapshot reads that never wait for
+// the writer. Owned by the server's DocumentDatabase. Reads are thread-safe;
+// writes go through submit()/write() from any thread.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "storage/document.h"
+#include "storage/engine.h"
+#include "storage/status.h"
+#include "storage/storage_options.h"
+#include "storage/transaction_merger.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::storage {
+
+// One entry of the etag order: a live document or a tombstone.
+using Change = std::variant<Document, Tombstone>;
+
+struct DatabaseStats {
+  std::string database_id;
+  uint64_t last_etag = 0;
+  uint64_t document_count = 0;
+  uint64_t tombstone_count = 0;
+  std::string database_change_vector;  // "A:<last etag>-<database id>"
+  uint64_t size_bytes = 0;
+};
+
+class DocumentsStorage {
+ public:
+  // Opens or creates the database in `dir`; a new database gets a fresh
+  // database id. IOError if the directory cannot be used.
+  static Result<std::unique_ptr<DocumentsStorage>> open(const std::string& dir, StorageOptions options);
+  ~DocumentsStorage();  // drains queued writes, then closes
+
+  // --- reads (any thread; consistent snapshot per call) ---
+  Result<Document> get(std::string_view id) const;  // NotFound if absent
+  std::vector<std::optional<Document>> get_many(const std::vector<std::string>& ids) const;
+  // Newest first (descending etag).
+  std::vector<Document> list_recent(size_t start, size_t page_size) const;
+  std::vector<Document> list_collection(std::string_view collection, size_t start, size_t page_size) const;
+  // Ascending by id among ids starting with `prefix` (case-insensitive).
+  std::vector<Document> list_starting_with(std::string_view prefix, size_t start, size_t page_size) const;
+  // Documents and tombstones with etag > `after_etag`, ascending, at most `limit`.
+  std::vector<Change> changes_since(uint64_t after_etag, size_t limit) const;
+  DatabaseStats stats() const;
+
+  // --- writes ---
+  // Queues a transaction; `done` runs on the writer thread once it is durable.
+  void submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);
+  // Blocking convenience for tests and start-up paths.
+  Status write(TransactionMerger::Work work);
+
+  const MergerStats& merger_stats() const { return merger_->stats(); }
+  const std::string& database_id() const { return database_id_; }
+  const std::string& node_tag() const { return options_.node_tag; }
+  const StorageOptions& options() const { return options_; }
+
+ private:
+  friend class WriteTransaction;
+  friend class TransactionMerger;
+
+  DocumentsStorage() = default;
+  Status load_or_create_meta();
+  // Called by the merger after a batch is durable.
+  void publish(const WriterState& state);
+
+  StorageOptions options_;
+  std::unique_ptr<Engine> engine_;
+  std::string database_id_;
+  WriterState writer_state_;  // writer thread only
+  std::atomic<uint64_t> published_last_etag_{0};
+  std::atomic<uint64_t> published_document_count_{0};
+  std::atomic<uint64_t> published_tombstone_count_{0};
+  std::unique_ptr<TransactionMerger> merger_;
+};
+
+// Meta keys, shared by the reader and the writer.
+namespace meta_keys {
+inline constexpr const char* kDatabaseId = "database-id";
+inline constexpr const char* kLastEtag = "last-etag";
+inline constexpr const char* kDocumentCount = "document-count";
+inline constexpr const char* kTombstoneCount = "tombstone-count";
+inline constexpr const char* kHiLoPrefix = "hilo/";
+inline constexpr const char* kIdentityPrefix = "identity/";
+}  // namespace meta_keys
+
+// Etag-index values start with one of these.
+inline constexpr char kEtagOfDocument = 'D';
+inline constexpr char kEtagOfTombstone = 'T';
+
+std::string encode_u64(uint64_t v);
+uint64_t decode_u64(std::string_view bytes);
+
+}  // namespace corvus::storage

@@ -1,0 +1,52 @@
+#pragma once
+// Engine: one RocksDB instance (one database's directory) and its column
+// families. Owned by DocumentsStorage; thread-safe as RocksDB is (concurrent
+// reads, writes only from the transaction merger's thread).
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include <rocksdb/db.h>
+
+#include "storage/status.h"
+#include "storage/storage_options.h"
+
+namespace corvus::storage {
+
+enum class Family : int {
+  Documents = 0,  // lowered id -> encoded Document
+  Tombstones,     // lowered id -> encoded Tombstone
+  Etags,          // big-endian etag -> kind byte + lowered id (the "changes since" order)
+  Collections,    // lowered collection \0 big-endian etag -> lowered id
+  Meta,           // database id, last etag, counts, HiLo and identity values
+  Count,
+};
+
+class Engine {
+ public:
+  // Opens (creating if needed) the database at `path`. IOError when the
+  // directory is unusable or locked by another process.
+  static Result<std::unique_ptr<Engine>> open(const std::string& path, const StorageOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles_[static_cast<int>(f)]; }
+  const std::string& path() const { return path_; }
+
+  // Bytes on disk (SST files) plus memtables, for metrics.
+  uint64_t approximate_size_bytes() const;
+
+ private:
+  Engine() = default;
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<int>(Family::Count)> handles_{};
+};
+
+// Converts a RocksDB status; `what` says which operation failed.
+Status from_rocksdb(const rocksdb::Status& s, const std::string& what);
+
+}  // namespace corvus::storage

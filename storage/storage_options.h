@@ -1,0 +1,38 @@
+#pragma once
+// StorageOptions: how one database's storage is opened. Plain data.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "storage/clock.h"
+
+namespace corvus::storage {
+
+struct StorageOptions {
+  // Node tag stamped into change vectors and server-generated ids.
+  // Default: "A" (a fresh single-node cluster).
+  std::string node_tag = "A";
+
+  // Sync the WAL before acknowledging a write. Turning it off loses acknowledged
+  // writes on power failure; only benchmarks of the non-durable path want that.
+  // Default: true.
+  bool sync_writes = true;
+
+  // Most transactions merged into one WriteBatch. Larger batches amortize the
+  // fsync further but make the first transaction of the batch wait longer.
+  // Default: 1024.
+  size_t max_transactions_per_batch = 1024;
+
+  // Most payload bytes merged into one WriteBatch (a single transaction larger
+  // than this still runs, alone). Default: 32 MiB.
+  size_t max_batch_bytes = 32u << 20;
+
+  // RocksDB block cache for this database. Default: 64 MiB.
+  size_t block_cache_bytes = 64u << 20;
+
+  // Wall time source; tests inject a fixed clock. Default: the system clock.
+  std::shared_ptr<const Clock> clock = std::make_shared<SystemClock>();
+};
+
+}  // namespace corvus::storage

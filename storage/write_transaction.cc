@@ -1,0 +1,297 @@
+#include "storage/write_transaction.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <boost/json/serialize.hpp>
+
+#include "storage/change_vector.h"
+#include "storage/documents_storage.h"
+#include "storage/random_ids.h"
+
+namespace corvus::storage {
+namespace {
+
+// RavenDB's limit on an id's size in bytes.
+constexpr size_t kMaxIdBytes = 2048;
+
+// Keys the server owns in @metadata; a client's values for them are replaced.
+constexpr std::string_view kServerMetadataKeys[] = {"@id", "@change-vector", "@last-modified", "@flags",
+                                                    "@etag"};
+
+std::string collection_key(std::string_view collection, uint64_t etag) {
+  std::string key = lower_id(collection.empty() ? "@empty" : collection);
+  key.push_back('\0');
+  key += encode_etag_key(etag);
+  return key;
+}
+
+std::string etag_value(char kind, const std::string& key) {
+  std::string v(1, kind);
+  v += key;
+  return v;
+}
+
+Status concurrency_error(std::string_view id, const std::string& actual, const std::string& expected,
+                         std::string_view op) {
+  if (actual.empty()) {
+    return Status::ConcurrencyConflict("Document " + std::string(id) + " does not exist, but " +
+                                       std::string(op) + " was called with change vector " + expected +
+                                       ". Optimistic concurrency violation, transaction will be aborted.");
+  }
+  return Status::ConcurrencyConflict("Document " + std::string(id) + " has change vector " + actual + ", but " +
+                                     std::string(op) + " was called with " +
+                                     (expected.empty() ? std::string("an empty change vector (must be new)")
+                                                       : "change vector " + expected) +
+                                     ". Optimistic concurrency violation, transaction will be aborted.");
+}
+
+// Checks the caller's expectation against what is stored.
+Status check_expected(std::string_view id, const std::optional<Document>& existing,
+                      const std::optional<std::string>& expected, std::string_view op) {
+  if (!expected) return Status::Ok();
+  const std::string actual = existing ? existing->change_vector : std::string();
+  if (expected->empty()) {
+    return existing ? concurrency_error(id, actual, *expected, op) : Status::Ok();
+  }
+  if (!existing || actual != *expected) return concurrency_error(id, actual, *expected, op);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> WriteTransaction::read(int family, const std::string& key) {
+  std::string value;
+  rocksdb::Status s = batch_.GetFromBatchAndDB(storage_.engine_->db(), rocksdb::ReadOptions(),
+                                               storage_.engine_->cf(static_cast<Family>(family)), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return from_rocksdb(s, "read in write transaction");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
+  auto v = read(static_cast<int>(Family::Meta), meta_key);
+  if (!v.ok()) return v.status();
+  return v.value() ? decode_u64(*v.value()) : 0;
+}
+
+void WriteTransaction::write_u64(const std::string& meta_key, uint64_t v) {
+  batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_u64(v)).PermitUncheckedError();
+}
+
+Result<std::optional<Document>> WriteTransaction::get(std::string_view id) {
+  auto v = read(static_cast<int>(Family::Documents), lower_id(id));
+  if (!v.ok()) return v.status();
+  if (!v.value()) return std::optional<Document>();
+  auto doc = decode_document(*v.value());
+  if (!doc.ok()) return doc.status();
+  return std::optional<Document>(std::move(doc).value());
+}
+
+Result<std::string> WriteTransaction::resolve_id(std::string_view requested) {
+  std::string id;
+  if (requested.empty()) {
+    id = new_guid();
+  } else if (requested.back() == '|') {
+    std::string_view prefix = requested.substr(0, requested.size() - 1);
+    auto n = next_identity(prefix);
+    if (!n.ok()) return n.status();
+    id = std::string(prefix) + "/" + std::to_string(n.value());
+  } else if (requested.back() == '/') {
+    // RavenDB's server-side id: the etag the document is about to get, padded
+    // so such ids sort in creation order, then the node tag.
+    char digits[24];
+    std::snprintf(digits, sizeof digits, "%019llu", static_cast<unsigned long long>(state_.last_etag + 1));
+    id = std::string(requested) + digits + "-" + storage_.node_tag();
+  } else {
+    id = std::string(requested);
+  }
+  if (id.size() > kMaxIdBytes) {
+    return Status::InvalidArgument("Document id is " + std::to_string(id.size()) + " bytes; the limit is " +
+                                   std::to_string(kMaxIdBytes));
+  }
+  return id;
+}
+
+Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::json::object body,
+                                        const std::optional<std::string>& expected_change_vector) {
+  auto resolved = resolve_id(requested_id);
+  if (!resolved.ok()) return resolved.status();
+  const std::string id = std::move(resolved).value();
+  const std::string key = lower_id(id);
+  auto* engine = storage_.engine_.get();
+
+  auto existing_or = get(id);
+  if (!existing_or.ok()) return existing_or.status();
+  const std::optional<Document>& existing = existing_or.value();
+  if (Status s = check_expected(id, existing, expected_change_vector, "Put"); !s.ok()) return s;
+
+  boost::json::object* metadata = nullptr;
+  if (auto* m = body.if_contains("@metadata")) {
+    if (!m->is_object()) return Status::InvalidArgument("@metadata of document '" + id + "' must be an object");
+    metadata = &m->as_object();
+  } else {
+    metadata = &body["@metadata"].emplace_object();
+  }
+  std::string collection;
+  if (auto* c = metadata->if_contains("@collection")) {
+    if (!c->is_string()) return Status::InvalidArgument("@collection of document '" + id + "' must be a string");
+    collection = std::string(c->as_string());
+    if (collection == "@empty") collection.clear();
+  }
+  if (existing && lower_id(existing->collection) != lower_id(collection)) {
+    return Status::InvalidArgument("Changing document '" + id + "' from collection '" +
+                                   (existing->collection.empty() ? "@empty" : existing->collection) +
+                                   "' to '" + (collection.empty() ? "@empty" : collection) +
+                                   "' is not supported; delete it first");
+  }
+
+  // The change vector continues from the previous version, or from the
+  // tombstone if the document was deleted, so a re-created document
+  // supersedes its own deletion on other nodes.
+  ChangeVector cv;
+  auto tombstone_raw = read(static_cast<int>(Family::Tombstones), key);
+  if (!tombstone_raw.ok()) return tombstone_raw.status();
+  std::optional<Tombstone> tombstone;
+  if (tombstone_raw.value()) {
+    auto t = decode_tombstone(*tombstone_raw.value());
+    if (!t.ok()) return t.status();
+    tombstone = std::move(t).value();
+  }
+  const std::string& previous_cv =
+      existing ? existing->change_vector : (tombstone ? tombstone->change_vector : std::string());
+  if (!previous_cv.empty()) {
+    auto parsed = ChangeVector::parse(previous_cv);
+    if (!parsed.ok()) return Status::Corruption("stored change vector of '" + id + "': " + parsed.status().message());
+    cv = std::move(parsed).value();
+  }
+
+  const uint64_t etag = ++state_.last_etag;
+  cv.set(storage_.node_tag(), etag, storage_.database_id());
+
+  Document doc;
+  doc.id = id;
+  doc.collection = collection;
+  doc.etag = etag;
+  doc.change_vector = cv.to_string();
+  doc.last_modified_us = storage_.options().clock->now_micros();
+  doc.flags = existing ? existing->flags : kNoFlags;
+
+  for (auto k : kServerMetadataKeys) metadata->erase(k);
+  if (!collection.empty()) (*metadata)["@collection"] = collection;
+  (*metadata)["@change-vector"] = doc.change_vector;
+  (*metadata)["@id"] = id;
+  (*metadata)["@last-modified"] = format_iso8601(doc.last_modified_us);
+  if (std::string flags = flags_to_string(doc.flags); !flags.empty()) (*metadata)["@flags"] = flags;
+  doc.json = boost::json::serialize(body);
+
+  auto* docs_cf = engine->cf(Family::Documents);
+  auto* etags_cf = engine->cf(Family::Etags);
+  auto* collections_cf = engine->cf(Family::Collections);
+  if (existing) {
+    batch_.Delete(etags_cf, encode_etag_key(existing->etag)).PermitUncheckedError();
+    batch_.Delete(collections_cf, collection_key(existing->collection, existing->etag)).PermitUncheckedError();
+  } else {
+    ++state_.document_count;
+  }
+  if (tombstone) {
+    batch_.Delete(engine->cf(Family::Tombstones), key).PermitUncheckedError();
+    batch_.Delete(etags_cf, encode_etag_key(tombstone->etag)).PermitUncheckedError();
+    --state_.tombstone_count;
+  }
+  batch_.Put(docs_cf, key, encode_document(doc)).PermitUncheckedError();
+  batch_.Put(etags_cf, encode_etag_key(etag), etag_value(kEtagOfDocument, key)).PermitUncheckedError();
+  batch_.Put(collections_cf, collection_key(collection, etag), key).PermitUncheckedError();
+
+  PutResult r;
+  r.id = std::move(doc.id);
+  r.collection = std::move(doc.collection);
+  r.change_vector = std::move(doc.change_vector);
+  r.last_modified_us = doc.last_modified_us;
+  r.flags = doc.flags;
+  r.etag = etag;
+  return r;
+}
+
+Result<DeleteResult> WriteTransaction::remove(std::string_view id,
+                                              const std::optional<std::string>& expected_change_vector) {
+  auto existing_or = get(id);
+  if (!existing_or.ok()) return existing_or.status();
+  const std::optional<Document>& existing = existing_or.value();
+  if (Status s = check_expected(id, existing, expected_change_vector, "Delete"); !s.ok()) return s;
+  if (!existing) return DeleteResult{};
+
+  auto parsed = ChangeVector::parse(existing->change_vector);
+  if (!parsed.ok()) return Status::Corruption("stored change vector of '" + std::string(id) + "'");
+  ChangeVector cv = std::move(parsed).value();
+  const uint64_t etag = ++state_.last_etag;
+  cv.set(storage_.node_tag(), etag, storage_.database_id());
+
+  Tombstone t;
+  t.id = existing->id;
+  t.collection = existing->collection;
+  t.etag = etag;
+  t.change_vector = cv.to_string();
+  t.deleted_at_us = storage_.options().clock->now_micros();
+
+  auto* engine = storage_.engine_.get();
+  const std::string key = lower_id(id);
+  batch_.Delete(engine->cf(Family::Documents), key).PermitUncheckedError();
+  batch_.Delete(engine->cf(Family::Etags), encode_etag_key(existing->etag)).PermitUncheckedError();
+  batch_.Delete(engine->cf(Family::Collections), collection_key(existing->collection, existing->etag))
+      .PermitUncheckedError();
+  batch_.Put(engine->cf(Family::Tombstones), key, encode_tombstone(t)).PermitUncheckedError();
+  batch_.Put(engine->cf(Family::Etags), encode_etag_key(etag), etag_value(kEtagOfTombstone, key))
+      .PermitUncheckedError();
+  --state_.document_count;
+  ++state_.tombstone_count;
+  return DeleteResult{true, t.change_vector};
+}
+
+Result<HiLoRange> WriteTransaction::next_hilo(std::string_view tag, uint64_t last_size, int64_t last_range_at_us,
+                                              uint64_t last_max) {
+  constexpr uint64_t kMinRange = 32;
+  constexpr uint64_t kMaxRange = 1u << 20;
+  constexpr int64_t kGrowWithinUs = 60LL * 1'000'000;
+  const int64_t now = storage_.options().clock->now_micros();
+  // A client that used its whole range within a minute gets a range twice as
+  // large (fewer round trips); one that took long gets a smaller one.
+  uint64_t size = kMinRange;
+  if (last_size > 0) {
+    size = now - last_range_at_us < kGrowWithinUs ? std::min(last_size * 2, kMaxRange)
+                                                  : std::max(last_size / 2, kMinRange);
+  }
+  const std::string key = std::string(meta_keys::kHiLoPrefix) + lower_id(tag);
+  auto stored = read_u64(key);
+  if (!stored.ok()) return stored.status();
+  const uint64_t low = std::max(stored.value(), last_max) + 1;
+  const uint64_t high = low + size - 1;
+  write_u64(key, high);
+  return HiLoRange{std::string(tag), low, high, size, now};
+}
+
+Status WriteTransaction::return_hilo(std::string_view tag, uint64_t end, uint64_t last) {
+  const std::string key = std::string(meta_keys::kHiLoPrefix) + lower_id(tag);
+  auto stored = read_u64(key);
+  if (!stored.ok()) return stored.status();
+  // Only the holder of the newest range may give its tail back.
+  if (stored.value() == end && last < end) write_u64(key, last);
+  return Status::Ok();
+}
+
+Result<uint64_t> WriteTransaction::next_identity(std::string_view prefix) {
+  const std::string key = std::string(meta_keys::kIdentityPrefix) + lower_id(prefix);
+  auto stored = read_u64(key);
+  if (!stored.ok()) return stored.status();
+  const uint64_t next = stored.value() + 1;
+  write_u64(key, next);
+  return next;
+}
+
+void WriteTransaction::write_state() {
+  write_u64(meta_keys::kLastEtag, state_.last_etag);
+  write_u64(meta_keys::kDocumentCount, state_.document_count);
+  write_u64(meta_keys::kTombstoneCount, state_.tombstone_count);
+}
+
+}  // namespace corvus::storage

@@ -1,0 +1,98 @@
+#pragma once
+// WriteTransaction: what a transaction submitted to the TransactionMerger sees.
+// It reads its own (and earlier merged transactions') writes through a
+// WriteBatchWithIndex over the database, and its mutations land in that batch.
+// Created and used only on the merger's writer thread; never stored.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "storage/document.h"
+#include "storage/status.h"
+
+namespace corvus::storage {
+
+class DocumentsStorage;
+
+// Counters the writer owns; a transaction works on a copy that is kept only if
+// the transaction succeeds, and published to readers once the batch is durable.
+struct WriterState {
+  uint64_t last_etag = 0;
+  uint64_t document_count = 0;
+  uint64_t tombstone_count = 0;
+};
+
+struct PutResult {
+  std::string id;  // final id: generated when the request ended in '/', '|' or was empty
+  std::string collection;
+  std::string change_vector;
+  int64_t last_modified_us = 0;
+  uint32_t flags = 0;
+  uint64_t etag = 0;
+};
+
+struct DeleteResult {
+  bool deleted = false;  // false when there was no such document
+  std::string change_vector;
+};
+
+struct HiLoRange {
+  std::string prefix;  // "users/"
+  uint64_t low = 0;
+  uint64_t high = 0;
+  uint64_t last_size = 0;
+  int64_t range_at_us = 0;
+};
+
+class WriteTransaction {
+ public:
+  WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, WriterState& state)
+      : storage_(storage), batch_(batch), state_(state) {}
+
+  // Stores a document. `body` is the JSON as sent, with an optional @metadata
+  // object (@collection is kept; server-managed keys are replaced).
+  // `expected_change_vector`: nullopt = no check; "" = must not exist;
+  // otherwise must equal the current change vector.
+  // Errors: ConcurrencyConflict, InvalidArgument (bad id, collection change).
+  Result<PutResult> put(std::string_view id, boost::json::object body,
+                        const std::optional<std::string>& expected_change_vector);
+
+  // Deletes a document, leaving a tombstone. Same `expected_change_vector`
+  // rules as put (a non-empty expectation on a missing document is a conflict).
+  Result<DeleteResult> remove(std::string_view id,
+                              const std::optional<std::string>& expected_change_vector);
+
+  // Reads the current version, including writes earlier in this merged batch.
+  Result<std::optional<Document>> get(std::string_view id);
+
+  // Next HiLo range for `tag` (RavenDB's collection-based id prefix). Ranges
+  // never overlap, across restarts too. `last_size`/`last_range_at_us` are what
+  // the client had; the range grows when the client comes back quickly.
+  Result<HiLoRange> next_hilo(std::string_view tag, uint64_t last_size, int64_t last_range_at_us,
+                              uint64_t last_max);
+  // Gives back the unused tail [last+1, end] if nobody took a range since.
+  Status return_hilo(std::string_view tag, uint64_t end, uint64_t last);
+
+  // Next value of the identity `prefix` (without the trailing '|').
+  Result<uint64_t> next_identity(std::string_view prefix);
+
+ private:
+  friend class TransactionMerger;
+  // Writes the counters into the batch; the merger calls it once per batch.
+  Result<std::string> resolve_id(std::string_view requested);
+  Result<std::optional<std::string>> read(int family, const std::string& key);
+  Result<uint64_t> read_u64(const std::string& meta_key);
+  void write_u64(const std::string& meta_key, uint64_t v);
+  void write_state();
+
+  DocumentsStorage& storage_;
+  rocksdb::WriteBatchWithIndex& batch_;
+  WriterState& state_;
+};
+
+}  // namespace corvus::storage

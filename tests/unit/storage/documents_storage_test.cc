@@ -1,0 +1,215 @@
+#include "storage/documents_storage.h"
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
+
+using namespace corvus;
+using namespace corvus::storage;
+
+namespace {
+
+class FixedClock final : public Clock {
+ public:
+  int64_t now_micros() const override { return now; }
+  int64_t now = 1'700'000'000'000'000;
+};
+
+std::unique_ptr<DocumentsStorage> open_at(const std::string& dir, std::shared_ptr<FixedClock> clock = nullptr) {
+  StorageOptions opts;
+  if (clock) opts.clock = clock;
+  auto s = DocumentsStorage::open(dir, opts);
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+boost::json::object user(const char* name) {
+  return boost::json::parse(std::string("{\"name\":\"") + name + "\",\"@metadata\":{\"@collection\":\"Users\"}}")
+      .as_object();
+}
+
+PutResult put(DocumentsStorage& s, std::string id, boost::json::object body,
+              std::optional<std::string> expected = std::nullopt, Status* status_out = nullptr) {
+  PutResult result;
+  Status st = s.write([&](WriteTransaction& txn) -> Status {
+    auto r = txn.put(id, body, expected);
+    if (!r.ok()) return r.status();
+    result = std::move(r).value();
+    return Status::Ok();
+  });
+  if (status_out) *status_out = st;
+  else REQUIRE_MESSAGE(st.ok(), st.to_string());
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("DocumentsStorage: put bumps etag and change vector, get returns rendered metadata") {
+  testing::TempDir dir;
+  auto clock = std::make_shared<FixedClock>();
+  auto s = open_at(dir.path(), clock);
+  auto r1 = put(*s, "users/1", user("ann"));
+  auto r2 = put(*s, "users/2", user("bob"));
+  CHECK(r1.etag == 1);
+  CHECK(r2.etag == 2);
+  CHECK(r1.change_vector == "A:1-" + s->database_id());
+  auto r3 = put(*s, "Users/1", user("ann2"));
+  CHECK(r3.etag == 3);
+  CHECK(r3.id == "Users/1");
+
+  auto doc = s->get("USERS/1");
+  REQUIRE(doc.ok());
+  CHECK(doc->id == "Users/1");
+  CHECK(doc->change_vector == "A:3-" + s->database_id());
+  auto json = boost::json::parse(doc->json).as_object();
+  CHECK(json["name"] == "ann2");
+  auto& md = json["@metadata"].as_object();
+  CHECK(md["@id"] == "Users/1");
+  CHECK(md["@collection"] == "Users");
+  CHECK(md["@change-vector"].as_string() == doc->change_vector);
+  CHECK(md["@last-modified"] == "2023-11-14T22:13:20.0000000Z");
+  CHECK_FALSE(md.contains("@flags"));
+
+  auto stats = s->stats();
+  CHECK(stats.document_count == 2);
+  CHECK(stats.last_etag == 3);
+  CHECK(s->get("users/404").status().is_not_found());
+}
+
+TEST_CASE("DocumentsStorage: optimistic concurrency") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  auto r = put(*s, "users/1", user("a"));
+  Status st;
+  SUBCASE("empty expectation means must be new") {
+    put(*s, "users/1", user("b"), std::string(), &st);
+    CHECK(st.is_concurrency_conflict());
+    put(*s, "users/new", user("b"), std::string(), &st);
+    CHECK(st.ok());
+  }
+  SUBCASE("matching change vector succeeds, stale one fails and changes nothing") {
+    auto r2 = put(*s, "users/1", user("b"), r.change_vector, &st);
+    CHECK(st.ok());
+    put(*s, "users/1", user("c"), r.change_vector, &st);
+    CHECK(st.is_concurrency_conflict());
+    CHECK(st.message().find(r2.change_vector) != std::string::npos);
+    CHECK(boost::json::parse(s->get("users/1")->json).as_object()["name"] == "b");
+    CHECK(s->stats().last_etag == 2);
+  }
+  SUBCASE("a change vector on a missing document is a conflict") {
+    put(*s, "users/missing", user("b"), r.change_vector, &st);
+    CHECK(st.is_concurrency_conflict());
+  }
+}
+
+TEST_CASE("DocumentsStorage: delete leaves a tombstone and changes_since walks etag order") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", user("a"));
+  put(*s, "users/2", user("b"));
+  put(*s, "users/1", user("a2"));
+  DeleteResult del;
+  REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+             auto r = txn.remove("users/2", std::nullopt);
+             if (!r.ok()) return r.status();
+             del = r.value();
+             return Status::Ok();
+           }).ok());
+  CHECK(del.deleted);
+  CHECK(s->get("users/2").status().is_not_found());
+  auto changes = s->changes_since(0, 100);
+  REQUIRE(changes.size() == 2);
+  CHECK(std::get<Document>(changes[0]).id == "users/1");
+  CHECK(std::get<Document>(changes[0]).etag == 3);
+  CHECK(std::get<Tombstone>(changes[1]).id == "users/2");
+  CHECK(std::get<Tombstone>(changes[1]).etag == 4);
+  CHECK(s->changes_since(3, 100).size() == 1);
+  CHECK(s->stats().document_count == 1);
+  CHECK(s->stats().tombstone_count == 1);
+
+  SUBCASE("deleting a missing document is not an error and bumps nothing") {
+    REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+               auto r = txn.remove("users/nope", std::nullopt);
+               CHECK_FALSE(r->deleted);
+               return Status::Ok();
+             }).ok());
+    CHECK(s->stats().last_etag == 4);
+  }
+  SUBCASE("re-creating removes the tombstone and continues the change vector") {
+    auto r = put(*s, "users/2", user("b2"));
+    CHECK(r.etag == 5);
+    CHECK(s->stats().tombstone_count == 0);
+    CHECK(s->changes_since(0, 100).size() == 2);
+  }
+}
+
+TEST_CASE("DocumentsStorage: listing by recency, collection and prefix") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", user("a"));
+  put(*s, "orders/1", boost::json::parse(R"({"@metadata":{"@collection":"Orders"}})").as_object());
+  put(*s, "users/2", user("b"));
+  put(*s, "misc", boost::json::parse(R"({"x":1})").as_object());
+  auto recent = s->list_recent(0, 10);
+  REQUIRE(recent.size() == 4);
+  CHECK(recent[0].id == "misc");
+  CHECK(recent[3].id == "users/1");
+  CHECK(s->list_recent(1, 2).size() == 2);
+  CHECK(s->list_recent(1, 2)[0].id == "users/2");
+  auto users = s->list_collection("users", 0, 10);
+  REQUIRE(users.size() == 2);
+  CHECK(users[0].id == "users/2");
+  CHECK(s->list_collection("@empty", 0, 10).size() == 1);
+  auto prefixed = s->list_starting_with("USERS/", 0, 10);
+  REQUIRE(prefixed.size() == 2);
+  CHECK(prefixed[0].id == "users/1");
+
+  SUBCASE("changing a document's collection is refused") {
+    Status st;
+    put(*s, "users/1", boost::json::parse(R"({"@metadata":{"@collection":"Orders"}})").as_object(), std::nullopt,
+        &st);
+    CHECK(st.is_invalid_argument());
+  }
+}
+
+TEST_CASE("DocumentsStorage: generated ids, identities and HiLo survive restart") {
+  testing::TempDir dir;
+  uint64_t first_high = 0;
+  {
+    auto s = open_at(dir.path());
+    auto a = put(*s, "users/", user("a"));
+    CHECK(a.id == "users/0000000000000000001-A");
+    auto b = put(*s, "users|", user("b"));
+    CHECK(b.id == "users/1");
+    auto c = put(*s, "users|", user("c"));
+    CHECK(c.id == "users/2");
+    auto g = put(*s, "", user("g"));
+    CHECK(g.id.size() == 36);
+    REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+               auto r = txn.next_hilo("users", 0, 0, 0);
+               CHECK(r->low == 1);
+               CHECK(r->high == 32);
+               first_high = r->high;
+               return Status::Ok();
+             }).ok());
+  }
+  auto s = open_at(dir.path());
+  CHECK(s->stats().document_count == 4);
+  CHECK(s->stats().last_etag == 4);
+  REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+             auto r = txn.next_hilo("Users", 32, 0, 0);
+             CHECK(r->low == first_high + 1);
+             auto id = txn.next_identity("USERS");
+             CHECK(id.value() == 3);
+             return Status::Ok();
+           }).ok());
+  SUBCASE("returning the tail of the newest range lets the next range reuse it") {
+    REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+               auto r = txn.next_hilo("orders", 0, 0, 0);
+               CHECK(txn.return_hilo("orders", r->high, 5).ok());
+               CHECK(txn.next_hilo("orders", 0, 0, 0)->low == 6);
+               return Status::Ok();
+             }).ok());
+  }
+}
