@@ -1,0 +1,468 @@
+#!/usr/bin/env bash
+# bench/run.sh: durable PUT and GET-by-id throughput/latency of corvusd, side by side
+# with PostgreSQL 15 (jsonb, synchronous_commit=on), RocksDB's own synced-write rate
+# (db_bench fillrandom --sync=1) and nginx serving a static 1 KB file, all measured in
+# one run on this machine, then the ratios against the targets. See bench/README.md.
+#
+# Not a test: it never fails on a missed target (exit status 0 unless something could
+# not run at all). Everything it starts listens on 127.0.0.1 only, lives in one temp
+# directory, and is stopped and removed on exit.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+SECS=10
+REPEAT=3
+WARMUP=1
+CLIENTS="1 16 64"
+IO_THREADS=1
+IDS=10000
+BUILD_DIR="$REPO/build/release"
+DO_BUILD=1
+DO_INSTALL=1
+TMP_BASE="$REPO/build"
+ONLY="pg,corvus,nginx,rocksdb"
+CORVUSD=""
+KEEP_TMP=0
+
+usage() {
+  cat <<EOF
+usage: bench/run.sh [options]
+  --seconds S      measured seconds per run (default $SECS)
+  --warmup S       unmeasured warm-up seconds before each run (default $WARMUP)
+  --repeat K       repeat the whole set K times and report medians (default $REPEAT)
+  --clients "..."  client counts (default "$CLIENTS"); also db_bench thread counts
+  --io-threads T   load generator io threads, 1 or 2 (default $IO_THREADS)
+  --ids N          documents preloaded for GET-by-id (default $IDS)
+  --only LIST      subset of pg,corvus,nginx,rocksdb (default all)
+  --build-dir D    build tree (default build/release)
+  --corvusd PATH   corvusd binary (default <build-dir>/server/corvusd)
+  --no-build       do not configure/build, use the binaries in --build-dir
+  --no-install     do not apt-get install missing packages
+  --tmp-dir D      where the temp directory goes (default build/); must be the disk
+                   you want to measure, not tmpfs
+  --keep-tmp       keep the temp directory (logs, data) for inspection
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECS="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --repeat) REPEAT="$2"; shift 2 ;;
+    --clients) CLIENTS="$2"; shift 2 ;;
+    --io-threads) IO_THREADS="$2"; shift 2 ;;
+    --ids) IDS="$2"; shift 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --build-dir) BUILD_DIR="$2"; shift 2 ;;
+    --corvusd) CORVUSD="$2"; shift 2 ;;
+    --no-build) DO_BUILD=0; shift ;;
+    --no-install) DO_INSTALL=0; shift ;;
+    --tmp-dir) TMP_BASE="$2"; shift 2 ;;
+    --keep-tmp) KEEP_TMP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ -n "$CORVUSD" ]] || CORVUSD="$BUILD_DIR/server/corvusd"
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+PGBIN=/usr/lib/postgresql/15/bin
+
+# ---------------------------------------------------------------- dependencies
+install_missing() {
+  local pkgs=()
+  if want pg; then
+    [[ -x $PGBIN/initdb && -x $PGBIN/pg_ctl ]] || pkgs+=(postgresql)
+    [[ -f /usr/include/postgresql/libpq-fe.h ]] || pkgs+=(libpq-dev)
+  fi
+  if want nginx; then command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || pkgs+=(nginx-light); fi
+  if want rocksdb; then command -v db_bench >/dev/null || pkgs+=(rocksdb-tools); fi
+  command -v curl >/dev/null || pkgs+=(curl)
+  command -v ss >/dev/null || pkgs+=(iproute2)
+  [[ ${#pkgs[@]} -eq 0 ]] && return 0
+  if [[ $DO_INSTALL -eq 0 ]]; then die "missing packages: ${pkgs[*]} (run without --no-install)"; fi
+  [[ $(id -u) -eq 0 ]] || die "missing packages: ${pkgs[*]}; run as root or apt-get install them"
+  log "installing: ${pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+install_missing
+export PATH="$PATH:/usr/sbin:/sbin"
+
+# ---------------------------------------------------------------- build
+if [[ $DO_BUILD -eq 1 ]]; then
+  log "building the Release tree in $BUILD_DIR"
+  cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$REPO/build/bench-configure.log" 2>&1 ||
+    { tail -20 "$REPO/build/bench-configure.log" >&2; die "cmake configure failed"; }
+  if ! cmake --build "$BUILD_DIR" >"$REPO/build/bench-build.log" 2>&1; then
+    tail -20 "$REPO/build/bench-build.log" >&2
+    log "WARNING: the full build failed; building only the load generators"
+    cmake --build "$BUILD_DIR" --target corvus-http-load $(want pg && echo corvus-pg-load) ||
+      die "cannot build the load generators"
+  fi
+fi
+HTTP_LOAD="$BUILD_DIR/bench/corvus-http-load"
+PG_LOAD="$BUILD_DIR/bench/corvus-pg-load"
+[[ -x $HTTP_LOAD ]] || die "$HTTP_LOAD missing (build first or drop --no-build)"
+if want pg && [[ ! -x $PG_LOAD ]]; then
+  log "WARNING: $PG_LOAD missing (libpq not found at configure time): skipping PostgreSQL"
+  ONLY=${ONLY//pg/}
+fi
+HAVE_CORVUS=0
+if want corvus; then
+  if [[ -x $CORVUSD ]]; then
+    HAVE_CORVUS=1
+  else
+    log "NOTE: $CORVUSD does not exist (not built yet): corvusd rows are skipped"
+  fi
+fi
+
+# ---------------------------------------------------------------- temp dir, cleanup
+mkdir -p "$TMP_BASE"
+WORK=$(mktemp -d "$TMP_BASE/bench-run.XXXXXX")
+chmod 755 "$WORK"
+PIDS_CORVUS="" PID_NGINX="" PG_STARTED=0
+PGRUN=()
+[[ $(id -u) -eq 0 ]] && PGRUN=(runuser -u postgres --)
+
+stop_pid() {  # pid, seconds to wait after TERM before KILL
+  local pid=$1 wait=${2:-10} i
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < wait * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  [[ -n "$PIDS_CORVUS" ]] && stop_pid "$PIDS_CORVUS" 10
+  [[ -n "$PID_NGINX" ]] && stop_pid "$PID_NGINX" 5
+  if [[ $PG_STARTED -eq 1 ]]; then
+    timeout 30 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1
+    local pgpid
+    pgpid=$(head -1 "$WORK/pg/data/postmaster.pid" 2>/dev/null)
+    [[ -n "$pgpid" ]] && stop_pid "$pgpid" 5
+  fi
+  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || echo '?')
+FSDEV=$(findmnt -n -o SOURCE -T "$WORK" 2>/dev/null || echo '?')
+if [[ $FSTYPE == tmpfs || $FSTYPE == ramfs ]]; then
+  log "WARNING: $WORK is on $FSTYPE: synced writes cost nothing there; use --tmp-dir on a real disk"
+fi
+
+USED_PORTS=" "
+free_port() {
+  local p i
+  for ((i = 0; i < 500; i++)); do
+    p=$((20000 + RANDOM % 30000))
+    [[ $USED_PORTS == *" $p "* ]] && continue
+    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+      USED_PORTS+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+wait_http() {  # url, seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PGPORT=""
+start_pg() {
+  PGPORT=$(free_port)
+  mkdir -p "$WORK/pg/sock"
+  [[ ${#PGRUN[@]} -gt 0 ]] && chown -R postgres: "$WORK/pg"
+  log "PostgreSQL: initdb in $WORK/pg/data, port $PGPORT"
+  (cd "$WORK/pg" && timeout 120 "${PGRUN[@]}" "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 \
+    --no-instructions >"$WORK/pg/initdb.log" 2>&1) || { tail "$WORK/pg/initdb.log" >&2; return 1; }
+  cat >>"$WORK/pg/data/postgresql.conf" <<EOF
+# corvus bench
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$WORK/pg/sock'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_connections = 200
+EOF
+  PG_STARTED=1
+  (cd "$WORK/pg" && timeout 90 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 start \
+    >/dev/null 2>&1) || { tail "$WORK/pg/server.log" >&2; return 1; }
+  timeout 30 "${PGRUN[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres bench || return 1
+}
+PG_CONN() { echo "host=127.0.0.1 port=$PGPORT dbname=bench user=postgres"; }
+
+# ---------------------------------------------------------------- nginx
+NGPORT=""
+start_nginx() {
+  NGPORT=$(free_port)
+  local d="$WORK/nginx"
+  mkdir -p "$d/www" "$d/tmp"
+  # A 1024-byte JSON document.
+  { printf '{"Name":"static","Payload":"'; head -c 994 /dev/zero | tr '\0' 'x'; printf '"}'; } >"$d/www/doc1k.json"
+  chmod -R a+rX "$d"
+  local user_line=""
+  [[ $(id -u) -eq 0 ]] && user_line="user nobody nogroup;"
+  cat >"$d/nginx.conf" <<EOF
+$user_line
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  types { application/json json; }
+  default_type application/octet-stream;
+  sendfile on;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$NGPORT;
+    root $d/www;
+  }
+}
+EOF
+  log "nginx: one worker on port $NGPORT"
+  nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  PID_NGINX=$!
+  wait_http "http://127.0.0.1:$NGPORT/doc1k.json" 15 || { cat "$d/error.log" >&2; return 1; }
+  local size
+  size=$(curl -s "http://127.0.0.1:$NGPORT/doc1k.json" | wc -c)
+  [[ $size -eq 1024 ]] || { log "nginx serves $size bytes, expected 1024"; return 1; }
+}
+
+# ---------------------------------------------------------------- corvusd
+CPORT=""
+start_corvus() {
+  CPORT=$(free_port)
+  mkdir -p "$WORK/corvus/data"
+  log "corvusd: $CORVUSD on port $CPORT"
+  "$CORVUSD" --server-url "http://127.0.0.1:$CPORT" --data-dir "$WORK/corvus/data" \
+    >"$WORK/corvus/server.log" 2>&1 &
+  PIDS_CORVUS=$!
+  if ! wait_http "http://127.0.0.1:$CPORT/metrics" 30; then
+    log "corvusd did not answer within 30 s; log tail:"
+    tail -20 "$WORK/corvus/server.log" >&2
+    return 1
+  fi
+  local code
+  code=$(curl -s -o "$WORK/corvus/createdb.out" -w '%{http_code}' --max-time 30 -X PUT \
+    "http://127.0.0.1:$CPORT/admin/databases?name=bench" -H 'Content-Type: application/json' \
+    -d '{"DatabaseName":"bench"}')
+  if [[ $code != 2* ]]; then
+    log "creating database 'bench' answered HTTP $code: $(head -c 300 "$WORK/corvus/createdb.out")"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- runs
+RESULTS="$WORK/results.txt"  # target mode clients rep rps p50 p99 errors
+: >"$RESULTS"
+RUN_TIMEOUT=$((${SECS%.*} + ${WARMUP%.*} + 90))
+
+record() {  # target rep <result line>
+  local target=$1 rep=$2 line=$3
+  echo "$line" | awk -v t="$target" -v r="$rep" '{
+      for (i = 1; i <= NF; i++) { split($i, a, "="); m[a[1]] = a[2] }
+      if (m["rps"] == "") exit 1
+      print t, m["mode"], m["clients"], r, m["rps"], m["p50_us"], m["p99_us"], m["errors"]
+    }' >>"$RESULTS"
+  log "  $target: $line"
+}
+
+run_http() {  # target rep mode clients port [extra args]
+  local target=$1 rep=$2 mode=$3 c=$4 port=$5 line
+  shift 5
+  if line=$(timeout "$RUN_TIMEOUT" "$HTTP_LOAD" --port "$port" --mode "$mode" --clients "$c" \
+    --seconds "$SECS" --warmup "$WARMUP" --threads "$IO_THREADS" "$@" 2>>"$WORK/load.err"); then
+    record "$target" "$rep" "$line"
+  else
+    log "  $target $mode c=$c failed: $(tail -2 "$WORK/load.err")"
+  fi
+}
+
+run_pg() {  # rep mode clients [extra]
+  local rep=$1 mode=$2 c=$3 line
+  shift 3
+  if line=$(timeout "$RUN_TIMEOUT" "$PG_LOAD" --conninfo "$(PG_CONN)" --mode "$mode" --clients "$c" \
+    --seconds "$SECS" --warmup "$WARMUP" "$@" 2>>"$WORK/load.err"); then
+    record pg "$rep" "$line"
+  else
+    log "  pg $mode c=$c failed: $(tail -2 "$WORK/load.err")"
+  fi
+}
+
+run_rocksdb() {  # rep threads
+  local rep=$1 t=$2 out dir="$WORK/rocksdb/db-$2"
+  mkdir -p "$WORK/rocksdb"
+  out=$(timeout "$RUN_TIMEOUT" db_bench --benchmarks=fillrandom --sync=1 --threads="$t" --value_size=1024 \
+    --num=100000000 --duration="${SECS%.*}" --histogram=1 --db="$dir" --wal_dir="$dir" \
+    2>>"$WORK/rocksdb/stderr.log") || { log "  db_bench threads=$t failed"; rm -rf "$dir"; return 0; }
+  rm -rf "$dir"
+  # "fillrandom : 922.991 micros/op 17249 ops/sec ..." and
+  # "Percentiles: P50: 880.43 P75: 1118.17 P99: 1896.78 ..."
+  local line
+  line=$(echo "$out" | awk -v t="$t" '
+      $1 == "fillrandom" { for (i = 1; i <= NF; i++) if ($i == "ops/sec") rps = $(i - 1);
+                           for (i = 1; i <= NF; i++) if ($i == "seconds") secs = $(i - 1);
+                           for (i = 1; i <= NF; i++) if ($i == "operations;") ops = $(i - 1) }
+      $1 == "Percentiles:" { for (i = 1; i <= NF; i++) { if ($i == "P50:") p50 = $(i + 1); if ($i == "P99:") p99 = $(i + 1) } }
+      END { if (rps == "") exit 1;
+            printf "mode=fillrandom_sync clients=%d requests=%s seconds=%s rps=%s p50_us=%.0f p99_us=%.0f errors=0\n",
+                   t, ops, secs, rps, p50, p99 }') || { log "  db_bench threads=$t: cannot parse output"; return 0; }
+  record rocksdb "$rep" "$line"
+}
+
+log "temp dir $WORK ($FSTYPE on $FSDEV); $SECS s per run after $WARMUP s warm-up; clients: $CLIENTS; repeat $REPEAT"
+
+HAVE_PG=0 HAVE_NGINX=0
+if want pg; then if start_pg; then HAVE_PG=1; else log "PostgreSQL failed to start: skipping it"; fi; fi
+if want nginx; then if start_nginx; then HAVE_NGINX=1; else log "nginx failed to start: skipping it"; fi; fi
+if [[ $HAVE_CORVUS -eq 1 ]]; then
+  if ! start_corvus; then log "corvusd failed to start: skipping corvusd rows"; HAVE_CORVUS=0; fi
+fi
+HAVE_ROCKSDB=0
+if want rocksdb; then if command -v db_bench >/dev/null; then HAVE_ROCKSDB=1; else log "db_bench missing: skipping"; fi; fi
+
+# Documents for GET-by-id: bench/g-0 .. bench/g-<IDS-1>, same bodies on both sides.
+if [[ $HAVE_PG -eq 1 ]]; then
+  log "PostgreSQL: preloading $IDS documents"
+  "$PG_LOAD" --conninfo "$(PG_CONN)" --mode preload --ids "$IDS" --clients 4 >/dev/null 2>>"$WORK/load.err" ||
+    log "PostgreSQL preload failed: $(tail -2 "$WORK/load.err")"
+  timeout 120 "${PGRUN[@]}" "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d bench -c 'VACUUM ANALYZE docs' \
+    >/dev/null 2>&1 || true
+fi
+if [[ $HAVE_CORVUS -eq 1 ]]; then
+  log "corvusd: preloading $IDS documents"
+  line=$(timeout 600 "$HTTP_LOAD" --port "$CPORT" --mode preload --ids "$IDS" --clients 16 2>>"$WORK/load.err") ||
+    log "corvusd preload failed: $(tail -2 "$WORK/load.err")"
+  log "  preload: $line"
+fi
+
+for ((rep = 1; rep <= REPEAT; rep++)); do
+  log "=== repetition $rep/$REPEAT"
+  for c in $CLIENTS; do
+    tag="r${rep}c${c}-"
+    if [[ $HAVE_PG -eq 1 ]]; then run_pg "$rep" put "$c" --tag "$tag"; fi
+    if [[ $HAVE_CORVUS -eq 1 ]]; then run_http corvus "$rep" put "$c" "$CPORT" --tag "$tag"; fi
+    if [[ $HAVE_ROCKSDB -eq 1 ]]; then run_rocksdb "$rep" "$c"; fi
+    if [[ $HAVE_PG -eq 1 ]]; then run_pg "$rep" get "$c" --ids "$IDS"; fi
+    if [[ $HAVE_CORVUS -eq 1 ]]; then run_http corvus "$rep" get "$c" "$CPORT" --ids "$IDS"; fi
+    if [[ $HAVE_NGINX -eq 1 ]]; then run_http nginx "$rep" static "$c" "$NGPORT" --path /doc1k.json; fi
+  done
+done
+
+# ---------------------------------------------------------------- report
+# Medians over the repetitions: target mode clients -> rps p50 p99, errors summed.
+MEDIANS="$WORK/medians.txt"
+sort -k1,1 -k2,2 -k3,3n "$RESULTS" | awk '
+  function median(s,   n, a, i, j, t) {
+    n = split(s, a, " ")
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { k = $1 " " $2 " " $3
+    if (!(k in n)) order[++nk] = k
+    n[k]++; rps[k] = rps[k] " " $5; p50[k] = p50[k] " " $6; p99[k] = p99[k] " " $7; err[k] += $8 }
+  END { for (i = 1; i <= nk; i++) { k = order[i]
+          printf "%s %.1f %.0f %.0f %d %d\n", k, median(rps[k]), median(p50[k]), median(p99[k]), err[k], n[k] } }
+' >"$MEDIANS"
+
+echo
+echo "Corvus benchmark: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), disk $FSDEV ($FSTYPE)"
+echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); ${SECS}s per run after ${WARMUP}s warm-up;" \
+  "medians of $REPEAT repetitions; load generator io threads: $IO_THREADS; 1 KB JSON documents"
+echo
+printf '%-9s %-16s %7s %12s %10s %10s %7s %5s\n' target mode clients "rps" p50_us p99_us errors runs
+printf '%-9s %-16s %7s %12s %10s %10s %7s %5s\n' --------- ---------------- ------- ------------ ---------- ---------- ------- -----
+awk '{ printf "%-9s %-16s %7d %12.1f %10d %10d %7d %5d\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$MEDIANS"
+[[ $HAVE_CORVUS -eq 1 ]] || echo "(corvusd: not measured: $CORVUSD missing or failed to start)"
+echo
+
+get_rps() {  # target mode clients
+  awk -v t="$1" -v m="$2" -v c="$3" '$1 == t && $2 == m && $3 == c { print $4; f = 1 } END { if (!f) print "" }' "$MEDIANS"
+}
+get_err() {
+  awk -v t="$1" -v m="$2" -v c="$3" '$1 == t && $2 == m && $3 == c { print $7 }' "$MEDIANS"
+}
+ratio_line() {  # label num_target num_mode num_c den_target den_mode den_c goal ("-": none)
+  local label=$1 a b r verdict note="" goal
+  goal=$( [[ $8 == - ]] && echo "" || echo "target >= $8")
+  a=$(get_rps "$2" "$3" "$4")
+  b=$(get_rps "$5" "$6" "$7")
+  if [[ -z $a || -z $b ]] || awk -v b="$b" 'BEGIN { exit !(b <= 0) }'; then
+    printf '  %-66s %8s   %-14s  %s\n' "$label" "n/a" "$goal" "(not measured)"
+    return
+  fi
+  r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+  verdict=""
+  [[ $8 == - ]] || verdict=$(awk -v r="$r" -v g="$8" 'BEGIN { print (r + 0 >= g + 0) ? "PASS" : "MISS" }')
+  local e1 e2
+  e1=$(get_err "$2" "$3" "$4")
+  e2=$(get_err "$5" "$6" "$7")
+  [[ ${e1:-0} -gt 0 || ${e2:-0} -gt 0 ]] && note=" (errors in these runs: $e1 / $e2)"
+  printf '  %-66s %8s   %-14s  %s%s\n' "$label" "${r}x" "$goal" "$verdict" "$note"
+}
+
+echo "Ratios (rps medians):"
+ratio_line "durable PUT, 64 clients: corvusd / PostgreSQL upsert" corvus put 64 pg put 64 2.5
+ratio_line "durable PUT, 64 clients: corvusd / RocksDB fillrandom sync (64 thr)" corvus put 64 rocksdb fillrandom_sync 64 0.7
+ratio_line "durable PUT, 1 client:   corvusd / PostgreSQL upsert" corvus put 1 pg put 1 1.3
+ratio_line "GET-by-id, 64 clients:   corvusd / PostgreSQL select" corvus get 64 pg get 64 4
+ratio_line "GET-by-id, 64 clients:   corvusd / nginx static 1 KB" corvus get 64 nginx static 64 0.7
+ratio_line "scaling: corvusd PUT 64 clients / 16 clients" corvus put 64 corvus put 16 1.0
+ratio_line "scaling: corvusd GET 64 clients / 16 clients" corvus get 64 corvus get 16 1.0
+echo
+echo "For reference (scaling of the peers; no targets):"
+ratio_line "PostgreSQL PUT 64 / 16 clients" pg put 64 pg put 16 -
+ratio_line "PostgreSQL GET 64 / 16 clients" pg get 64 pg get 16 -
+ratio_line "RocksDB synced writes 64 / 16 threads" rocksdb fillrandom_sync 64 rocksdb fillrandom_sync 16 -
+ratio_line "nginx static 64 / 16 clients" nginx static 64 nginx static 16 -
+
+if [[ $HAVE_CORVUS -eq 1 ]]; then
+  echo
+  echo "corvusd transaction merger (/metrics, corvus_txmerger_*, cumulative over the whole run):"
+  metrics=$(curl -s --max-time 10 "http://127.0.0.1:$CPORT/metrics" | grep -E '^corvus_txmerger_' || true)
+  if [[ -n $metrics ]]; then
+    echo "$metrics" | head -80 | sed 's/^/  /'
+    # writes per WAL sync: a gauge, or a histogram/summary's _sum/_count.
+    echo "$metrics" | awk '
+      /^corvus_txmerger_writes_per_sync[ {]/ { g = $NF }
+      /^corvus_txmerger_writes_per_sync_sum[ {]/ { s += $NF }
+      /^corvus_txmerger_writes_per_sync_count[ {]/ { c += $NF }
+      END { if (c > 0) printf "  => writes per WAL sync (mean): %.2f over %d syncs\n", s / c, c
+            else if (g != "") printf "  => writes per WAL sync: %s\n", g
+            else print "  => corvus_txmerger_writes_per_sync not exposed" }'
+  else
+    echo "  (no corvus_txmerger_* lines in /metrics)"
+  fi
+fi
+if [[ -s $WORK/load.err ]]; then
+  echo
+  echo "Load generator diagnostics (stderr, last lines):"
+  grep -v 'corvus-pg-load: server' "$WORK/load.err" | tail -10 | sed 's/^/  /' || true
+fi
