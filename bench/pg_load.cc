@@ -114,17 +114,20 @@ struct Run {
   std::atomic<uint64_t> next_ticket{0};
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
+  std::atomic<bool> abort{false};  // a client could not connect: end at once
 };
 
 void client(Run& run, int conn_id, Stats& st) {
   const Options& o = run.opt;
   std::string err;
   PGconn* c = open_session(o, &err);
-  run.ready.fetch_add(1);
   if (!c) {
     fatal(err);
+    run.abort = true;
+    run.ready.fetch_add(1);
     return;
   }
+  run.ready.fetch_add(1);
   while (!run.go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   std::mt19937_64 rng(0x5eed0000ull + static_cast<uint64_t>(conn_id));
@@ -132,6 +135,7 @@ void client(Run& run, int conn_id, Stats& st) {
   const bool preload = o.mode == "preload";
   int in_txn = 0;  // preload: rows in the open transaction
   for (;;) {
+    if (run.abort.load(std::memory_order_relaxed)) break;
     uint64_t ticket = 0;
     if (run.count_mode) {
       ticket = run.next_ticket.fetch_add(1, std::memory_order_relaxed);

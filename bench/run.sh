@@ -396,6 +396,12 @@ echo
 echo "Corvus benchmark: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), disk $FSDEV ($FSTYPE)"
 echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); ${SECS}s per run after ${WARMUP}s warm-up;" \
   "medians of $REPEAT repetitions; load generator io threads: $IO_THREADS; 1 KB JSON documents"
+if [[ $HAVE_PG -eq 1 ]]; then
+  echo "PostgreSQL: $(grep -m1 'corvus-pg-load: server' "$WORK/load.err" | sed 's/^corvus-pg-load: server //'), synchronous_commit=on, TCP 127.0.0.1"
+fi
+if [[ $HAVE_NGINX -eq 1 ]]; then echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //'), 1 worker, static 1024-byte file"; fi
+if [[ $HAVE_ROCKSDB -eq 1 ]]; then echo "RocksDB: db_bench $(db_bench --version 2>&1 | awk '{print $NF}'), fillrandom --sync=1 --value_size=1024, same disk"; fi
+if [[ $HAVE_CORVUS -eq 1 ]]; then echo "corvusd: $CORVUSD (built $(date -r "$CORVUSD" '+%Y-%m-%d %H:%M'))"; fi
 echo
 printf '%-9s %-16s %7s %12s %10s %10s %7s %5s\n' target mode clients "rps" p50_us p99_us errors runs
 printf '%-9s %-16s %7s %12s %10s %10s %7s %5s\n' --------- ---------------- ------- ------------ ---------- ---------- ------- -----
@@ -415,7 +421,7 @@ ratio_line() {  # label num_target num_mode num_c den_target den_mode den_c goal
   a=$(get_rps "$2" "$3" "$4")
   b=$(get_rps "$5" "$6" "$7")
   if [[ -z $a || -z $b ]] || awk -v b="$b" 'BEGIN { exit !(b <= 0) }'; then
-    printf '  %-66s %8s   %-14s  %s\n' "$label" "n/a" "$goal" "(not measured)"
+    printf '  %-70s %8s   %-14s  %s\n' "$label" "n/a" "$goal" "(not measured)"
     return
   fi
   r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
@@ -425,7 +431,7 @@ ratio_line() {  # label num_target num_mode num_c den_target den_mode den_c goal
   e1=$(get_err "$2" "$3" "$4")
   e2=$(get_err "$5" "$6" "$7")
   [[ ${e1:-0} -gt 0 || ${e2:-0} -gt 0 ]] && note=" (errors in these runs: $e1 / $e2)"
-  printf '  %-66s %8s   %-14s  %s%s\n' "$label" "${r}x" "$goal" "$verdict" "$note"
+  printf '  %-70s %8s   %-14s  %s%s\n' "$label" "${r}x" "$goal" "$verdict" "$note"
 }
 
 echo "Ratios (rps medians):"
@@ -461,8 +467,9 @@ if [[ $HAVE_CORVUS -eq 1 ]]; then
     echo "  (no corvus_txmerger_* lines in /metrics)"
   fi
 fi
-if [[ -s $WORK/load.err ]]; then
+diag=$(grep -v 'corvus-pg-load: server' "$WORK/load.err" 2>/dev/null | tail -10 || true)
+if [[ -n $diag ]]; then
   echo
   echo "Load generator diagnostics (stderr, last lines):"
-  grep -v 'corvus-pg-load: server' "$WORK/load.err" | tail -10 | sed 's/^/  /' || true
+  echo "$diag" | sed 's/^/  /'
 fi
