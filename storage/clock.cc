@@ -22,4 +22,26 @@ std::string format_iso8601(int64_t unix_micros) {
   return buf;
 }
 
+std::optional<int64_t> parse_iso8601(std::string_view text) {
+  std::tm tm{};
+  int consumed = 0;
+  std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  int64_t micros = 0;
+  size_t i = static_cast<size_t>(consumed);
+  if (i < copy.size() && copy[i] == '.') {
+    int64_t scale = 1'000'000;
+    for (++i; i < copy.size() && copy[i] >= '0' && copy[i] <= '9'; ++i) {
+      scale /= 10;
+      micros += (copy[i] - '0') * scale;
+    }
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1'000'000 + micros;
+}
+
 }  // namespace corvus::storage

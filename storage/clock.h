@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <string>
 
 namespace corvus::storage {
@@ -26,5 +28,7 @@ class SystemClock final : public Clock {
 
 // RavenDB's date format: "2024-05-01T10:11:12.1234567Z" (7 fractional digits).
 std::string format_iso8601(int64_t unix_micros);
+// Parses that format (fraction optional, up to 7 digits); nullopt if malformed.
+std::optional<int64_t> parse_iso8601(std::string_view text);
 
 }  // namespace corvus::storage

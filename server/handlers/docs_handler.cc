@@ -1,0 +1,268 @@
+// /databases/{db}/docs and /databases/{db}/collections/docs: load (one, many,
+// with includes, metadata only, paging, prefix), HEAD, PUT, DELETE.
+// Reads go straight to storage (snapshots, never waiting for the writer);
+// writes go through the database's transaction merger and answer once durable.
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+
+#include "server/handlers/handler_support.h"
+#include "server/handlers/routes.h"
+#include "server/http/router.h"
+#include "server/server_store.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+using boost::beast::http::verb;
+constexpr uint64_t kDefaultPageSize = 1024;
+
+// Collects the ids a document refers to through an include path such as
+// "friendId", "address.cityId" or "friends[].id" / "friends" (array of ids).
+void collect_include_ids(const boost::json::value& v, std::string_view path, std::vector<std::string>& out) {
+  if (path.empty()) {
+    if (v.is_string()) out.emplace_back(v.as_string());
+    if (v.is_array())
+      for (const auto& e : v.as_array())
+        if (e.is_string()) out.emplace_back(e.as_string());
+    return;
+  }
+  if (v.is_array()) {
+    for (const auto& e : v.as_array()) collect_include_ids(e, path, out);
+    return;
+  }
+  if (!v.is_object()) return;
+  size_t dot = path.find('.');
+  std::string_view head = path.substr(0, dot);
+  std::string_view rest = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+  if (head.ends_with("[]")) head.remove_suffix(2);
+  if (const auto* child = v.as_object().if_contains(head)) collect_include_ids(*child, rest, out);
+}
+
+// `{"@metadata":{...}}` for metadataOnly loads.
+std::string metadata_only(const storage::Document& doc) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(doc.json, ec);
+  boost::json::object out;
+  if (!ec && v.is_object())
+    if (auto* md = v.as_object().if_contains("@metadata")) out["@metadata"] = *md;
+  return boost::json::serialize(out);
+}
+
+void append_document(std::string& out, const storage::Document& doc, bool only_metadata) {
+  if (only_metadata) out += metadata_only(doc);
+  else out += doc.json;
+}
+
+// A stable tag for a set of documents, for ETag/If-None-Match on multi loads.
+std::string combined_etag(const std::vector<const storage::Document*>& docs) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const auto* d : docs) {
+    std::string_view cv = d ? std::string_view(d->change_vector) : std::string_view("null");
+    for (char c : cv) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    h = (h ^ '|') * 1099511628211ULL;
+  }
+  // Appending (rather than "H" + to_string) avoids a GCC 12 -O3 -Wrestrict false positive.
+  std::string tag = "H";
+  tag += std::to_string(h);
+  return tag;
+}
+
+std::string_view unquote(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
+  return v;
+}
+
+void respond_paged(const http::Respond& respond, const std::vector<storage::Document>& docs, bool only_metadata) {
+  std::string body = "{\"Results\":[";
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (i) body.push_back(',');
+    append_document(body, docs[i], only_metadata);
+  }
+  body += "]}";
+  respond(http::Response::json(200, std::move(body)));
+}
+
+void handle_load(ServerStore& store, const http::Request& req, const http::Respond& respond, bool head) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto& storage = db->storage();
+  const bool only_metadata = req.query.get("metadataOnly").value_or("") == "true";
+
+  std::vector<std::string> ids = req.query.get_all("id");
+  if (req.method == verb::post) {
+    auto body = parse_json_body(req);
+    if (!body.ok()) return respond_error(respond, body.status(), req);
+    const auto* arr = body->is_object() ? body->as_object().if_contains("Ids") : nullptr;
+    if (!arr || !arr->is_array())
+      return respond_error(respond, Status::InvalidArgument("Body must be {\"Ids\": [ ... ]}"), req);
+    for (const auto& v : arr->as_array()) {
+      if (!v.is_string()) return respond_error(respond, Status::InvalidArgument("Ids must be strings"), req);
+      ids.emplace_back(v.as_string());
+    }
+  }
+
+  if (ids.empty()) {
+    if (head) return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
+    auto start = query_uint(req, "start", 0);
+    auto page_size = query_uint(req, "pageSize", kDefaultPageSize);
+    if (!start.ok()) return respond_error(respond, start.status(), req);
+    if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+    if (auto prefix = req.query.get("startsWith")) {
+      return respond_paged(respond, storage.list_starting_with(*prefix, start.value(), page_size.value()),
+                           only_metadata);
+    }
+    return respond_paged(respond, storage.list_recent(start.value(), page_size.value()), only_metadata);
+  }
+
+  const std::string_view if_none_match = unquote(req.header("If-None-Match"));
+  if (ids.size() == 1) {
+    auto doc = storage.get(ids[0]);
+    if (!doc.ok()) {
+      if (doc.status().is_not_found()) return respond(http::Response::empty(404));
+      return respond_error(respond, doc.status(), req);
+    }
+    const std::string etag = "\"" + doc->change_vector + "\"";
+    if (!if_none_match.empty() && if_none_match == doc->change_vector) {
+      return respond(http::Response::empty(304).with_header("ETag", etag));
+    }
+    if (head) return respond(http::Response::empty(200).with_header("ETag", etag));
+    if (!req.query.has("include")) {
+      std::string body;
+      body.reserve(doc->json.size() + 32);
+      body += "{\"Results\":[";
+      append_document(body, doc.value(), only_metadata);
+      body += "],\"Includes\":{}}";
+      return respond(http::Response::json(200, std::move(body)).with_header("ETag", etag));
+    }
+    ids = {ids[0]};
+  }
+
+  auto docs = storage.get_many(ids);
+  std::vector<const storage::Document*> found;
+  for (const auto& d : docs) found.push_back(d ? &*d : nullptr);
+
+  // Includes: ids referenced by the loaded documents, excluding ones already loaded.
+  std::vector<std::string> include_ids;
+  for (const auto& path : req.query.get_all("include")) {
+    for (const auto* d : found) {
+      if (!d) continue;
+      boost::system::error_code ec;
+      auto v = boost::json::parse(d->json, ec);
+      if (!ec) collect_include_ids(v, path, include_ids);
+    }
+  }
+  std::vector<std::optional<storage::Document>> included =
+      include_ids.empty() ? std::vector<std::optional<storage::Document>>() : storage.get_many(include_ids);
+  for (const auto& d : included) found.push_back(d ? &*d : nullptr);
+
+  const std::string tag = combined_etag(found);
+  if (!if_none_match.empty() && if_none_match == tag) {
+    return respond(http::Response::empty(304).with_header("ETag", "\"" + tag + "\""));
+  }
+  std::string body = "{\"Results\":[";
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (i) body.push_back(',');
+    if (docs[i]) append_document(body, *docs[i], only_metadata);
+    else body += "null";
+  }
+  body += "],\"Includes\":{";
+  bool first = true;
+  std::vector<std::string> seen;
+  for (const auto& d : included) {
+    if (!d) continue;
+    const std::string key = storage::lower_id(d->id);
+    bool dup = std::find(seen.begin(), seen.end(), key) != seen.end();
+    for (const auto& loaded : docs) dup = dup || (loaded && storage::lower_id(loaded->id) == key);
+    if (dup) continue;
+    seen.push_back(key);
+    if (!first) body.push_back(',');
+    first = false;
+    body += json_string(d->id);
+    body.push_back(':');
+    append_document(body, *d, only_metadata);
+  }
+  body += "}}";
+  respond(http::Response::json(200, std::move(body)).with_header("ETag", "\"" + tag + "\""));
+}
+
+void handle_put(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto id = req.query.get("id");
+  if (!id) return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
+  auto expected = if_match_change_vector(req);
+  if (!expected.ok()) return respond_error(respond, expected.status(), req);
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  if (!body->is_object())
+    return respond_error(respond, Status::InvalidArgument("Document body must be a JSON object"), req);
+
+  auto result = std::make_shared<storage::PutResult>();
+  auto doc = std::make_shared<boost::json::object>(std::move(body->as_object()));
+  db->storage().submit(
+      [id = *id, doc, expected = expected.value(), result](storage::WriteTransaction& txn) -> Status {
+        auto r = txn.put(id, std::move(*doc), expected);
+        if (!r.ok()) return r.status();
+        *result = std::move(r).value();
+        return Status::Ok();
+      },
+      [db, respond, result, url = req.target](Status s) {
+        if (!s.ok()) return respond(http::error_response(s, url));
+        respond(http::Response::json(201, "{\"Id\":" + json_string(result->id) +
+                                              ",\"ChangeVector\":" + json_string(result->change_vector) + "}"));
+      },
+      req.body.size());
+}
+
+void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto id = req.query.get("id");
+  if (!id || id->empty())
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
+  auto expected = if_match_change_vector(req);
+  if (!expected.ok()) return respond_error(respond, expected.status(), req);
+  db->storage().submit(
+      [id = *id, expected = expected.value()](storage::WriteTransaction& txn) -> Status {
+        return txn.remove(id, expected).status();
+      },
+      [db, respond, url = req.target](Status s) {
+        if (!s.ok()) return respond(http::error_response(s, url));
+        respond(http::Response::empty(204));
+      });
+}
+
+void handle_collection_docs(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto name = req.query.get("name");
+  if (!name || name->empty())
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'name' is required"), req);
+  auto start = query_uint(req, "start", 0);
+  auto page_size = query_uint(req, "pageSize", kDefaultPageSize);
+  if (!start.ok()) return respond_error(respond, start.status(), req);
+  if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+  respond_paged(respond, db->storage().list_collection(*name, start.value(), page_size.value()), false);
+}
+
+}  // namespace
+
+void register_document_routes(http::Router& router, ServerStore& store) {
+  router.add(verb::get, "/databases/{db}/docs", "docs_get",
+             [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, false); });
+  router.add(verb::post, "/databases/{db}/docs", "docs_post",
+             [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, false); });
+  router.add(verb::head, "/databases/{db}/docs", "docs_head",
+             [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, true); });
+  router.add(verb::put, "/databases/{db}/docs", "docs_put",
+             [&store](const http::Request& req, http::Respond respond) { handle_put(store, req, respond); });
+  router.add(verb::delete_, "/databases/{db}/docs", "docs_delete",
+             [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/collections/docs", "collection_docs",
+             [&store](const http::Request& req, http::Respond respond) {
+               handle_collection_docs(store, req, respond);
+             });
+}
+
+}  // namespace corvus::server::handlers

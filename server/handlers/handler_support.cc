@@ -1,0 +1,77 @@
+#include "server/handlers/handler_support.h"
+
+#include <charconv>
+
+#include <boost/json/parser.hpp>
+
+#include "server/server_store.h"
+#include "storage/change_vector.h"
+
+namespace corvus::server::handlers {
+
+http::Response database_missing(std::string_view name, std::string_view url) {
+  auto r = http::error_response(503, "Raven.Client.Exceptions.Database.DatabaseDoesNotExistException",
+                                "Database '" + std::string(name) + "' does not exist.", url);
+  r.with_header("Database-Missing", std::string(name));
+  return r;
+}
+
+std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
+                                                const http::Respond& respond) {
+  std::string_view name = req.param("db");
+  auto db = store.databases().get(name);
+  if (!db) respond(database_missing(name, req.target));
+  return db;
+}
+
+Result<boost::json::value> parse_json_body(const http::Request& req) {
+  if (req.body.empty()) return Status::InvalidArgument("Request body is empty; expected JSON");
+  boost::system::error_code ec;
+  boost::json::parser parser;
+  // write() wants one complete JSON text: trailing data or a truncated value is an error.
+  size_t consumed = parser.write(req.body.data(), req.body.size(), ec);
+  if (ec) {
+    return Status::InvalidArgument("Malformed JSON body: " + ec.message() + " (near offset " +
+                                   std::to_string(consumed) + ")");
+  }
+  return parser.release();
+}
+
+Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint64_t fallback) {
+  auto v = req.query.get(key);
+  if (!v || v->empty()) return fallback;
+  uint64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || ptr != v->data() + v->size()) {
+    return Status::InvalidArgument("Query string parameter '" + std::string(key) +
+                                   "' must be a non-negative integer, got '" + *v + "'");
+  }
+  return out;
+}
+
+Status validate_change_vector(std::string_view cv) {
+  auto parsed = storage::ChangeVector::parse(cv);
+  if (!parsed.ok()) return Status::InvalidArgument("Invalid change vector '" + std::string(cv) + "': " +
+                                                   parsed.status().message());
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> if_match_change_vector(const http::Request& req) {
+  std::string_view v = req.header("If-Match");
+  if (v.empty()) return std::optional<std::string>();
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (Status s = validate_change_vector(v); !s.ok()) return s;
+  return std::optional<std::string>(std::string(v));
+}
+
+void respond_error(const http::Respond& respond, const Status& s, const http::Request& req) {
+  respond(http::error_response(s, req.target));
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  http::append_json_string(out, s);
+  return out;
+}
+
+}  // namespace corvus::server::handlers

@@ -1,0 +1,50 @@
+#pragma once
+// Small helpers every handler uses: database lookup with RavenDB's
+// "database does not exist" answer, JSON body parsing with a clear 400, query
+// parameter parsing, and respond-with-error. Stateless; thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "server/document_database.h"
+#include "server/http/error_response.h"
+#include "server/http/request.h"
+#include "server/http/response.h"
+#include "storage/status.h"
+
+namespace corvus::server {
+class ServerStore;
+}
+
+namespace corvus::server::handlers {
+
+// The database named by the {db} route parameter, or nullptr after answering
+// 503 with `Database-Missing` (what the official clients turn into
+// DatabaseDoesNotExistException).
+std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
+                                                const http::Respond& respond);
+http::Response database_missing(std::string_view name, std::string_view url);
+
+// Parses the request body as JSON. InvalidArgument says what is wrong and where.
+Result<boost::json::value> parse_json_body(const http::Request& req);
+
+// A non-negative integer query parameter; `fallback` when absent, InvalidArgument when malformed.
+Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint64_t fallback);
+
+// The change vector in an If-Match header, quotes stripped; nullopt when absent.
+// InvalidArgument when it is not a valid change vector.
+Result<std::optional<std::string>> if_match_change_vector(const http::Request& req);
+// Validates a change vector given by a client ("" is valid: "must be new").
+Status validate_change_vector(std::string_view cv);
+
+void respond_error(const http::Respond& respond, const Status& s, const http::Request& req);
+
+// `"text"` with JSON escaping.
+std::string json_string(std::string_view s);
+
+}  // namespace corvus::server::handlers

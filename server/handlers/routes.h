@@ -1,0 +1,31 @@
+#pragma once
+// Route registration, one function per resource file in server/handlers/.
+// Called once by main() before the HTTP server starts; the handlers keep a
+// reference to the ServerStore, which outlives the server.
+
+namespace corvus::server {
+class ServerStore;
+namespace http {
+class Router;
+}
+}  // namespace corvus::server
+
+namespace corvus::server::handlers {
+
+void register_database_routes(http::Router& router, ServerStore& store);   // databases_handler.cc
+void register_topology_routes(http::Router& router, ServerStore& store);   // topology_handler.cc
+void register_document_routes(http::Router& router, ServerStore& store);   // docs_handler.cc
+void register_batch_routes(http::Router& router, ServerStore& store);      // batch_handler.cc
+void register_hilo_routes(http::Router& router, ServerStore& store);       // hilo_handler.cc
+void register_operations_routes(http::Router& router, ServerStore& store); // operations_handler.cc
+
+inline void register_all_routes(http::Router& router, ServerStore& store) {
+  register_database_routes(router, store);
+  register_topology_routes(router, store);
+  register_document_routes(router, store);
+  register_batch_routes(router, store);
+  register_hilo_routes(router, store);
+  register_operations_routes(router, store);
+}
+
+}  // namespace corvus::server::handlers

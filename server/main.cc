@@ -1,0 +1,96 @@
+// corvusd: one Corvus node. Parses options, opens the node's data (locking the
+// data directory), registers the routes, listens, and on SIGTERM/SIGINT stops
+// accepting, finishes requests in flight, drains the writers and exits.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "server/handlers/routes.h"
+#include "server/http/http_server.h"
+#include "server/http/router.h"
+#include "server/logging/logger.h"
+#include "server/options/server_options.h"
+#include "server/server_store.h"
+
+extern char** environ;
+
+namespace {
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace corvus;
+  using namespace corvus::server;
+
+  auto parsed = parse_server_options(argc, argv, environment());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "corvusd: %s\n\n%s", parsed.status().message().c_str(), server_options_help().c_str());
+    return 2;
+  }
+  const ServerOptions options = std::move(parsed).value();
+  if (options.help_requested) {
+    std::fputs(server_options_help().c_str(), stdout);
+    return 0;
+  }
+  if (auto level = log::parse_level(options.log_level)) log::set_level(*level);
+
+  // Block the stop signals in every thread; main waits for them with sigwait
+  // so shutdown runs in normal code, not in a signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto store = ServerStore::open(options);
+  if (!store.ok()) {
+    log::error("cannot start").kv("error", store.status().message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", store.status().message().c_str());
+    return 1;
+  }
+
+  http::Router router;
+  handlers::register_all_routes(router, *store.value());
+
+  http::HttpServerOptions http_options;
+  http_options.host = options.host;
+  http_options.port = options.port;
+  http_options.max_body_bytes = options.max_body_bytes;
+  http_options.threads = options.threads;
+  auto server = http::HttpServer::start(http_options, router, store.value()->metrics());
+  if (!server.ok()) {
+    log::error("cannot start").kv("error", server.status().message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  log::info("corvusd listening")
+      .kv("url", "http://" + options.host + ":" + std::to_string(server.value()->port()))
+      .kv("data_dir", options.data_dir)
+      .kv("node_tag", store.value()->node_tag())
+      .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()));
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.value()->shutdown();
+  store.value()->close();
+  log::info("stopped");
+  return 0;
+}

@@ -1,0 +1,143 @@
+#include "server/server_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "storage/random_ids.h"
+
+namespace corvus::server {
+namespace fs = std::filesystem;
+
+Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& options) {
+  std::unique_ptr<ServerStore> store(new ServerStore());
+  store->options_ = options;
+  store->public_url_ = options.public_server_url.empty() ? options.server_url : options.public_server_url;
+  while (!store->public_url_.empty() && store->public_url_.back() == '/') store->public_url_.pop_back();
+
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) {
+    return Status::IOError("data directory " + options.data_dir + " cannot be created: " + ec.message());
+  }
+  if (Status s = store->lock_data_dir(); !s.ok()) return s;
+  if (Status s = store->load_or_create_identity(); !s.ok()) return s;
+
+  storage::StorageOptions storage_options;
+  storage_options.node_tag = store->node_tag_;
+  store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage_options);
+  if (Status s = store->databases_->open_all(); !s.ok()) return s;
+  store->register_storage_metrics();
+  return store;
+}
+
+ServerStore::~ServerStore() { close(); }
+
+void ServerStore::close() {
+  if (databases_) databases_->close_all();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+}
+
+Status ServerStore::lock_data_dir() {
+  const std::string path = (fs::path(options_.data_dir) / "corvusd.lock").string();
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    return Status::IOError("data directory " + options_.data_dir + " is not writable (cannot create " + path + ")");
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::IOError("data directory " + options_.data_dir +
+                           " is in use by another corvusd process (lock " + path + " is held)");
+  }
+  return Status::Ok();
+}
+
+Status ServerStore::load_or_create_identity() {
+  const fs::path path = fs::path(options_.data_dir) / "server.json";
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::system::error_code ec;
+    auto v = boost::json::parse(ss.str(), ec);
+    if (ec || !v.is_object()) return Status::Corruption(path.string() + " is not valid JSON");
+    auto& o = v.as_object();
+    if (auto* id = o.if_contains("ServerId"); id && id->is_string()) server_id_ = std::string(id->as_string());
+    if (auto* t = o.if_contains("TopologyId"); t && t->is_string()) topology_id_ = std::string(t->as_string());
+    if (auto* tag = o.if_contains("NodeTag"); tag && tag->is_string()) node_tag_ = std::string(tag->as_string());
+    if (server_id_.empty() || topology_id_.empty()) return Status::Corruption(path.string() + " lacks ids");
+    return Status::Ok();
+  }
+  server_id_ = storage::new_guid();
+  topology_id_ = storage::new_guid();
+  boost::json::object o{{"ServerId", server_id_}, {"TopologyId", topology_id_}, {"NodeTag", node_tag_}};
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boost::json::serialize(o);
+    if (!out) return Status::IOError("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IOError("cannot write " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+void ServerStore::register_storage_metrics() {
+  // Writes per WAL sync over the interval since the previous scrape, so the
+  // figure reflects current load rather than the lifetime average.
+  struct Previous {
+    uint64_t batches = 0;
+    uint64_t transactions = 0;
+  };
+  auto previous = std::make_shared<std::pair<std::mutex, std::map<std::string, Previous>>>();
+  metrics_.add_collector([this, previous](metrics::CollectorWriter& w) {
+    for (const auto& db : databases_->all()) {
+      const auto& storage = db->storage();
+      const auto stats = storage.stats();
+      const auto& merger = storage.merger_stats();
+      const metrics::Labels labels{{"database", db->name()}};
+      const uint64_t batches = merger.batches.load();
+      const uint64_t transactions = merger.transactions.load();
+      w.gauge("corvus_documents", "Documents in the database", labels, static_cast<double>(stats.document_count));
+      w.gauge("corvus_tombstones", "Tombstones in the database", labels, static_cast<double>(stats.tombstone_count));
+      w.gauge("corvus_last_etag", "Last etag of the database", labels, static_cast<double>(stats.last_etag));
+      w.gauge("corvus_storage_size_bytes", "RocksDB SST files plus memtables", labels,
+              static_cast<double>(stats.size_bytes));
+      w.counter("corvus_txmerger_batches_total", "Merged write batches (one WAL sync each)", labels,
+                static_cast<double>(batches));
+      w.counter("corvus_txmerger_transactions_total", "Transactions completed by the merger", labels,
+                static_cast<double>(transactions));
+      w.gauge("corvus_txmerger_last_batch_size", "Transactions in the most recent batch", labels,
+              static_cast<double>(merger.last_batch_size.load()));
+      double per_sync = 0;
+      {
+        std::lock_guard lock(previous->first);
+        Previous& p = previous->second[db->name()];
+        if (batches > p.batches) per_sync = double(transactions - p.transactions) / double(batches - p.batches);
+        p = {batches, transactions};
+      }
+      w.gauge("corvus_txmerger_writes_per_sync", "Transactions per WAL sync since the previous scrape", labels,
+              per_sync);
+      uint64_t cumulative = 0;
+      for (int i = 0; i < storage::MergerStats::kBuckets; ++i) {
+        cumulative += merger.batch_size_buckets[i].load();
+        w.counter("corvus_txmerger_batch_size_le_total",
+                  "Batches with at most `le` transactions (cumulative buckets)",
+                  {{"database", db->name()}, {"le", std::to_string(1u << i)}}, static_cast<double>(cumulative));
+      }
+    }
+  });
+}
+
+}  // namespace corvus::server

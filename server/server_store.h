@@ -1,0 +1,59 @@
+#pragma once
+// ServerStore: everything one corvusd node owns: its options and identity
+// (server id, node tag, topology id), the exclusive lock on its data
+// directory, the databases, and the metrics registry. Built once in main(),
+// outlives the HTTP server, closed last. Thread-safe after open().
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "server/databases_landlord.h"
+#include "server/metrics/registry.h"
+#include "server/options/server_options.h"
+#include "storage/status.h"
+
+namespace corvus::server {
+
+class ServerStore {
+ public:
+  // Locks the data directory (IOError naming the other holder's directory if
+  // it is in use), loads or creates the node identity, opens every database.
+  static Result<std::unique_ptr<ServerStore>> open(const ServerOptions& options);
+  ~ServerStore();
+
+  const ServerOptions& options() const { return options_; }
+  DatabasesLandlord& databases() { return *databases_; }
+  metrics::Registry& metrics() { return metrics_; }
+
+  const std::string& node_tag() const { return node_tag_; }
+  const std::string& server_id() const { return server_id_; }
+  const std::string& topology_id() const { return topology_id_; }
+  // The URL clients should use for this node (--public-server-url, else --server-url).
+  const std::string& public_url() const { return public_url_; }
+
+  // Index of the last server-level command (database create/delete). Stands in
+  // for the Raft commit index until the cluster log holds these commands.
+  uint64_t next_command_index() { return ++command_index_; }
+
+  // Closes the databases (draining their writers) and releases the lock.
+  void close();
+
+ private:
+  ServerStore() = default;
+  Status lock_data_dir();
+  Status load_or_create_identity();
+  void register_storage_metrics();
+
+  ServerOptions options_;
+  std::string node_tag_ = "A";
+  std::string server_id_;
+  std::string topology_id_;
+  std::string public_url_;
+  int lock_fd_ = -1;
+  std::atomic<uint64_t> command_index_{0};
+  metrics::Registry metrics_;
+  std::unique_ptr<DatabasesLandlord> databases_;
+};
+
+}  // namespace corvus::server
