@@ -65,6 +65,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$CORVUSD" ]] || CORVUSD="$BUILD_DIR/server/corvusd"
+bad_int() { echo "run.sh: $1 must be an integer >= $2" >&2; exit 2; }
+[[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 ]] || bad_int --seconds 1
+[[ $WARMUP =~ ^[0-9]+$ ]] || bad_int --warmup 0
+[[ $REPEAT =~ ^[0-9]+$ && $REPEAT -ge 1 ]] || bad_int --repeat 1
+[[ $IDS =~ ^[0-9]+$ && $IDS -ge 1 ]] || bad_int --ids 1
+for c in $CLIENTS; do [[ $c =~ ^[0-9]+$ && $c -ge 1 ]] || bad_int "--clients entries" 1; done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -282,7 +288,7 @@ start_corvus() {
 # ---------------------------------------------------------------- runs
 RESULTS="$WORK/results.txt"  # target mode clients rep rps p50 p99 errors
 : >"$RESULTS"
-RUN_TIMEOUT=$((${SECS%.*} + ${WARMUP%.*} + 90))
+RUN_TIMEOUT=$((SECS + WARMUP + 90))
 
 record() {  # target rep <result line>
   local target=$1 rep=$2 line=$3
@@ -320,7 +326,7 @@ run_rocksdb() {  # rep threads
   local rep=$1 t=$2 out dir="$WORK/rocksdb/db-$2"
   mkdir -p "$WORK/rocksdb"
   out=$(timeout "$RUN_TIMEOUT" db_bench --benchmarks=fillrandom --sync=1 --threads="$t" --value_size=1024 \
-    --num=100000000 --duration="${SECS%.*}" --histogram=1 --db="$dir" --wal_dir="$dir" \
+    --num=100000000 --duration="$SECS" --histogram=1 --db="$dir" --wal_dir="$dir" \
     2>>"$WORK/rocksdb/stderr.log") || { log "  db_bench threads=$t failed"; rm -rf "$dir"; return 0; }
   rm -rf "$dir"
   # "fillrandom : 922.991 micros/op 17249 ops/sec ..." and
