@@ -282,10 +282,15 @@ void Raft::step(Message m) {
 
 void Raft::handle_vote_request(const Message& m) {
   bool pre = m.type == MessageType::PreVote;
-  // Thesis §4.2.1: learners never vote (and are never asked).
-  bool can_vote = config_.is_voter(opts_.id);
+  // Who may vote is decided by the candidate: it asks only the voters of its
+  // configuration and counts only their answers, so a learner's vote never counts
+  // (thesis §4.2.1) and a learner is never asked. But a node must answer even when
+  // its own, older configuration still lists it as a learner (thesis §4.1: servers
+  // vote regardless of their own configuration): otherwise a leader change before
+  // the promotion entry reaches the promoted node deadlocks the cluster (found by
+  // the simulation, seed 104).
   bool free = vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (pre && m.term > term_);
-  bool grant = can_vote && free && log_.is_up_to_date(m.last_index, m.last_term);
+  bool grant = free && log_.is_up_to_date(m.last_index, m.last_term);
   Message r;
   r.type = pre ? MessageType::PreVoteResponse : MessageType::VoteResponse;
   r.to = m.from;

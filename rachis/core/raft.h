@@ -231,6 +231,7 @@ class Raft {
   Index last_index() const { return log_.last_index(); }
   const Configuration& config() const { return config_; }
   const RaftLog& log() const { return log_; }
+  const SnapshotMeta& snapshot_meta() const { return snapshot_meta_; }
   RaftStatus status() const;
 
  private:
