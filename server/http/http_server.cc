@@ -1,0 +1,734 @@
+// HttpServer and its Connection. All of Beast/Asio's HTTP machinery is compiled in
+// this one translation unit to keep build times down.
+
+#include "server/http/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "server/http/error_response.h"
+#include "server/logging/logger.h"
+
+namespace corvus::server::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kServerVersion = "7.0.0";
+// After an error response that closes the connection, unread request bytes are
+// read and discarded for a bounded time/amount, so closing does not reset the
+// connection (RST) before the client has read the error.
+constexpr auto kDrainTimeout = std::chrono::seconds(1);
+constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
+
+// Per (route, method): the duration histogram resolved at start, and a small
+// lock-free cache of status -> counter so the hot path never takes the family mutex.
+struct RouteMetrics {
+  static constexpr size_t kSlots = 16;
+  std::string route;
+  std::string method;
+  metrics::Histogram* duration = nullptr;
+  std::array<std::atomic<unsigned>, kSlots> status_keys{};
+  std::array<std::atomic<metrics::Counter*>, kSlots> status_counters{};
+};
+
+std::string to_label(bhttp::verb v) {
+  auto s = bhttp::to_string(v);
+  return std::string(s.data(), s.size());
+}
+
+bool is_benign(const error_code& ec) {
+  return ec == asio::error::operation_aborted || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::not_connected || ec == bhttp::error::end_of_stream ||
+         ec == bhttp::error::partial_message;
+}
+
+}  // namespace
+
+class Connection;
+
+struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
+  Core(HttpServerOptions o, const Router& r, metrics::Registry& m) : opts(std::move(o)), router(r), registry(m) {}
+
+  HttpServerOptions opts;
+  const Router& router;
+  metrics::Registry& registry;
+
+  // Declared first: destroyed last. Reset explicitly by shutdown().
+  std::optional<asio::io_context> ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::optional<asio::steady_timer> accept_retry_timer;
+  std::vector<std::thread> threads;
+  uint16_t bound_port = 0;
+
+  std::atomic<bool> stopping{false};
+  // False once the I/O threads are joined: connections dying after that (abandoned
+  // ones, possibly after the Registry is gone) must not touch metrics.
+  std::atomic<bool> metrics_live{true};
+
+  std::mutex mu;  // guards conns; taken on connection open/close only
+  std::condition_variable conns_cv;
+  std::unordered_set<Connection*> conns;
+
+  std::mutex shutdown_mu;
+  bool shut_down = false;
+
+  // Metrics, resolved at start.
+  metrics::Family<metrics::Counter>* requests = nullptr;
+  metrics::Family<metrics::Histogram>* durations = nullptr;
+  metrics::Gauge* open_connections = nullptr;
+  std::vector<std::unique_ptr<RouteMetrics>> route_metrics;  // by Route::index
+
+  std::atomic<uint64_t> next_request_id{1};
+  uint16_t id_salt = 0;
+
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+  void shutdown();
+
+  void record(const Router::Route* route, std::string_view method, std::string_view route_label,
+              unsigned status, double seconds);
+  metrics::Counter& status_counter(RouteMetrics& rm, unsigned status);
+};
+
+// One accepted socket. Owned through shared_ptr by its pending async operations,
+// and by itself (self_pending_) while a handler holds its Respond. All members are
+// touched only on the connection's strand, except respond_state_/self_pending_
+// (handed over to the Respond caller) and what abandon() touches after the I/O
+// threads have been joined.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<HttpServer::Core> core, tcp::socket socket)
+      : core_(std::move(core)), ex_(socket.get_executor()), socket_(std::move(socket)) {}
+
+  ~Connection() {
+    if (core_->metrics_live.load(std::memory_order_acquire)) core_->open_connections->dec();
+    std::lock_guard lock(core_->mu);
+    core_->conns.erase(this);
+    core_->conns_cv.notify_all();
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(core_->mu);
+      core_->conns.insert(this);
+    }
+    core_->open_connections->inc();
+    // Dispatch onto the strand so every member access happens there.
+    asio::dispatch(*ex_, beast::bind_front_handler(&Connection::do_read, shared_from_this()));
+  }
+
+  const asio::any_io_executor& executor() const { return *ex_; }
+
+  // Shutdown: an idle connection (waiting for the next request) is closed now; a
+  // busy one closes after writing its response (core_->stopping).
+  void close_if_idle() {
+    if (state_ == State::Reading && socket_) {
+      error_code ec;
+      socket_->shutdown(tcp::socket::shutdown_both, ec);
+      socket_->close(ec);
+    }
+  }
+
+  // Called by shutdown() after the I/O threads are joined, with core->mu held.
+  // If a handler still holds our Respond, mark it abandoned and release the socket
+  // while the io_context still exists; the late Respond then only drops its
+  // self-reference.
+  void abandon() {
+    while (true) {
+      uint64_t s = respond_state_.load(std::memory_order_acquire);
+      Phase p = phase_of(s);
+      if (p == Phase::Responding) {
+        std::this_thread::yield();  // a Respond is handing its response over right now
+        continue;
+      }
+      if (p != Phase::Pending) return;  // owned by queued operations; dies with the io_context
+      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_acq_rel)) {
+        drain_timer_.reset();
+        socket_.reset();
+        ex_.reset();
+        return;
+      }
+    }
+  }
+
+ private:
+  enum class State { Reading, Handling, Writing, Closing };
+  // respond_state_ = generation << 3 | phase. The generation makes a stale
+  // compare-exchange from a previous request's Respond fail (no ABA).
+  enum class Phase : uint64_t { Idle = 0, Pending = 1, Responding = 2, Responded = 3, Abandoned = 4 };
+  static Phase phase_of(uint64_t s) { return static_cast<Phase>(s & 7); }
+  static uint64_t with_phase(uint64_t s, Phase p) { return (s & ~uint64_t{7}) | static_cast<uint64_t>(p); }
+
+  // ---- reading ----------------------------------------------------------------
+
+  void do_read() {
+    if (!socket_) return;
+    if (core_->stopping.load(std::memory_order_acquire) && buffer_.size() == 0) {
+      do_close(false);
+      return;
+    }
+    state_ = State::Reading;
+    parser_.emplace();
+    parser_->body_limit(core_->opts.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
+    bhttp::async_read(*socket_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t /*bytes*/) {
+    if (ec == bhttp::error::end_of_stream) {
+      do_close(false);  // client closed between requests
+      return;
+    }
+    if (ec == bhttp::error::body_limit) {
+      std::string msg = "Request body is too large: the limit is " + std::to_string(core_->opts.max_body_bytes) +
+                        " bytes";
+      if (auto it = parser_->get().find(bhttp::field::content_length); it != parser_->get().end()) {
+        msg += ", the request declares " + std::string(it->value().data(), it->value().size()) + " bytes";
+      }
+      msg += " (server option --max-body-size)";
+      reply_error_and_close(error_response(413, kBadRequestType, msg, current_target()));
+      return;
+    }
+    if (ec == bhttp::error::header_limit) {
+      std::string msg = "Request line and headers exceed " + std::to_string(core_->opts.max_header_bytes) + " bytes";
+      reply_error_and_close(error_response(431, kBadRequestType, msg, current_target()));
+      return;
+    }
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() && !is_benign(ec)) {
+      reply_error_and_close(
+          error_response(400, kBadRequestType, "Malformed HTTP request: " + ec.message(), current_target()));
+      return;
+    }
+    if (ec) {
+      fail(ec, "read");
+      return;
+    }
+    handle_request();
+  }
+
+  // Error paths only. Beast may fail before the header is complete (a too large
+  // Content-Length is rejected when the header ends), but the message already holds
+  // what was parsed so far: method, target, fields.
+  std::string current_target() const {
+    if (!parser_) return "";
+    auto t = parser_->get().target();
+    return std::string(t.data(), t.size());
+  }
+
+  void assign_request_id() {
+    uint64_t n = core_->next_request_id.fetch_add(1, std::memory_order_relaxed);
+    char buf[32];
+    char* p = buf;
+    p = std::to_chars(p, buf + sizeof(buf), core_->id_salt, 16).ptr;
+    *p++ = '-';
+    p = std::to_chars(p, buf + sizeof(buf), n, 16).ptr;
+    req_.request_id.assign(buf, static_cast<size_t>(p - buf));
+  }
+
+  void handle_request() {
+    state_ = State::Handling;
+    auto& msg = parser_->get();
+    req_.method = msg.method();
+    auto target = msg.target();
+    req_.target.assign(target.data(), target.size());
+    req_.keep_alive = msg.keep_alive();
+    http10_ = msg.version() < 11;
+    std::string_view tv = req_.target;
+    size_t q = tv.find('?');
+    std::string_view raw_path = tv.substr(0, q);
+    req_.path.clear();
+    percent_decode(raw_path, req_.path, false);
+    req_.query.assign(q == std::string_view::npos ? std::string_view() : tv.substr(q + 1));
+    route_ = core_->router.match(req_.method, raw_path, req_.params);
+    if (route_ == nullptr) {
+      method_label_ = req_.method == bhttp::verb::unknown ? std::string("unknown") : to_label(req_.method);
+    }
+    req_.body = std::move(msg.body());
+    req_.headers = std::move(static_cast<bhttp::fields&>(msg));
+    assign_request_id();
+    started_ = std::chrono::steady_clock::now();
+
+    // Arm the one-shot Respond for this request.
+    ++generation_;
+    respond_state_.store((generation_ << 3) | static_cast<uint64_t>(Phase::Pending), std::memory_order_release);
+    self_pending_ = shared_from_this();
+
+    if (route_ == nullptr) {
+      respond(Router::route_not_found(req_.method, req_.target));
+      return;
+    }
+    // Capturing only `this` keeps the std::function small enough to be stored
+    // inline (no allocation); self_pending_ keeps the connection alive.
+    Respond responder = [this](Response r) { respond(std::move(r)); };
+    try {
+      route_->handler(req_, std::move(responder));
+    } catch (const std::exception& e) {
+      log::error("http handler threw").kv("req", req_.request_id).kv("route", route_->name).kv("what", e.what());
+      respond(error_response(500, kInternalErrorType, std::string("Unhandled exception: ") + e.what(), req_.target));
+    } catch (...) {
+      log::error("http handler threw").kv("req", req_.request_id).kv("route", route_->name);
+      respond(error_response(500, kInternalErrorType, "Unhandled exception", req_.target));
+    }
+  }
+
+  // ---- responding -------------------------------------------------------------
+
+  // Any thread. Exactly one call per request takes effect.
+  void respond(Response r) {
+    uint64_t s = respond_state_.load(std::memory_order_acquire);
+    while (true) {
+      Phase p = phase_of(s);
+      if (p == Phase::Abandoned) {
+        // Shutdown gave up on us: drop the response and our self-reference (this
+        // may destroy the connection; touch nothing afterwards).
+        auto self = std::move(self_pending_);
+        return;
+      }
+      if (p != Phase::Pending) return;  // a second call (handler responded, then threw)
+      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Responding), std::memory_order_acq_rel)) {
+        break;
+      }
+    }
+    auto self = std::move(self_pending_);
+    uint64_t gen = s >> 3;
+    // Inline when already on our strand (handler answered synchronously), else posted.
+    asio::dispatch(*ex_, [self = std::move(self), r = std::move(r), gen]() mutable { self->on_respond(std::move(r), gen); });
+    uint64_t responding = with_phase(s, Phase::Responding);
+    respond_state_.compare_exchange_strong(responding, with_phase(s, Phase::Responded), std::memory_order_acq_rel);
+  }
+
+  void on_respond(Response r, uint64_t gen) {
+    respond_state_.store((gen << 3) | static_cast<uint64_t>(Phase::Responded), std::memory_order_release);
+    if (!socket_) return;
+    resp_ = std::move(r);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (route_ != nullptr) {
+      core_->record(route_, {}, {}, resp_.status, seconds);
+    } else {
+      core_->record(nullptr, method_label_, "unmatched", resp_.status, seconds);
+    }
+    if (log::enabled(log::Level::Debug)) {
+      log::debug("http request")
+          .kv("req", req_.request_id)
+          .kv("method", to_label(req_.method))
+          .kv("target", req_.target)
+          .kv("status", resp_.status)
+          .kv("ms", seconds * 1000.0);
+    }
+    bool close = !req_.keep_alive || core_->stopping.load(std::memory_order_acquire);
+    write_response(close, /*drain=*/false, req_.method == bhttp::verb::head);
+  }
+
+  // Error before any handler ran (strand): write and close.
+  void reply_error_and_close(Response r) {
+    state_ = State::Handling;
+    assign_request_id();
+    resp_ = std::move(r);
+    // Label only known verbs, so garbage cannot grow the metrics' label sets.
+    bhttp::verb verb = parser_ ? parser_->get().method() : bhttp::verb::unknown;
+    std::string method_label = verb == bhttp::verb::unknown ? std::string("unknown") : to_label(verb);
+    http10_ = parser_ && parser_->get().version() == 10;
+    core_->record(nullptr, method_label, "invalid_request", resp_.status, 0.0);
+    log::debug("http request rejected")
+        .kv("req", req_.request_id)
+        .kv("status", resp_.status)
+        .kv("reason", resp_.body);
+    write_response(/*close=*/true, /*drain=*/true, /*head=*/false);
+  }
+
+  void append_header(std::string_view name, std::string_view value) {
+    head_ += name;
+    head_ += ": ";
+    head_ += value;
+    head_ += "\r\n";
+  }
+
+  static bool header_safe(std::string_view s) {
+    return s.find_first_of("\r\n") == std::string_view::npos;
+  }
+
+  void write_response(bool close, bool drain, bool head) {
+    state_ = State::Writing;
+    close_after_write_ = close;
+    drain_after_write_ = drain;
+    const unsigned status = resp_.status;
+    const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    char num[24];
+    auto end = std::to_chars(num, num + sizeof(num), status).ptr;
+    head_.append(num, end);
+    head_ += ' ';
+    std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    head_ += reason.empty() || reason == "<unknown-status>" ? std::string_view("Unknown") : reason;
+    head_ += "\r\n";
+    append_header("Server", "corvus");
+    append_header("Raven-Server-Version", kServerVersion);
+    append_header("Request-Id", req_.request_id);
+    if (!bodyless_status) {
+      if (!resp_.content_type.empty() && header_safe(resp_.content_type)) {
+        append_header("Content-Type", resp_.content_type);
+      }
+      end = std::to_chars(num, num + sizeof(num), resp_.body.size()).ptr;
+      append_header("Content-Length", std::string_view(num, static_cast<size_t>(end - num)));
+    }
+    if (close) {
+      append_header("Connection", "close");
+    } else if (http10_) {
+      append_header("Connection", "keep-alive");
+    }
+    for (const auto& [name, value] : resp_.headers) {
+      if (name.empty() || !header_safe(name) || !header_safe(value)) {
+        log::warn("http response header dropped (CR/LF or empty name)").kv("req", req_.request_id).kv("name", name);
+        continue;
+      }
+      append_header(name, value);
+    }
+    head_ += "\r\n";
+
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::const_buffer()};
+    if (!head && !bodyless_status) buffers[1] = asio::buffer(resp_.body);
+    asio::async_write(*socket_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      fail(ec, "write");
+      return;
+    }
+    resp_.body.clear();
+    resp_.headers.clear();
+    if (close_after_write_) {
+      do_close(drain_after_write_);
+      return;
+    }
+    req_.headers.clear();
+    req_.body.clear();
+    do_read();
+  }
+
+  // ---- closing ----------------------------------------------------------------
+
+  void do_close(bool drain) {
+    state_ = State::Closing;
+    if (!socket_) return;
+    error_code ec;
+    socket_->shutdown(tcp::socket::shutdown_send, ec);
+    if (!drain || ec) {
+      socket_->close(ec);
+      return;
+    }
+    drained_ = 0;
+    drain_timer_.emplace(*ex_);
+    drain_timer_->expires_after(kDrainTimeout);
+    drain_timer_->async_wait([self = shared_from_this()](error_code tec) {
+      if (!tec && self->socket_) {
+        error_code ignored;
+        self->socket_->close(ignored);
+      }
+    });
+    do_drain();
+  }
+
+  void do_drain() {
+    buffer_.consume(buffer_.size());
+    socket_->async_read_some(buffer_.prepare(16 * 1024),
+                             beast::bind_front_handler(&Connection::on_drain, shared_from_this()));
+  }
+
+  void on_drain(error_code ec, std::size_t n) {
+    drained_ += n;
+    if (ec || drained_ > kMaxDrainBytes || !socket_ || !socket_->is_open()) {
+      if (drain_timer_) drain_timer_->cancel();
+      if (socket_) {
+        error_code ignored;
+        socket_->close(ignored);
+      }
+      return;
+    }
+    do_drain();
+  }
+
+  void fail(error_code ec, const char* what) {
+    state_ = State::Closing;
+    if (is_benign(ec)) {
+      log::trace("http connection closed").kv("op", what).kv("error", ec.message());
+    } else {
+      log::debug("http connection error").kv("op", what).kv("error", ec.message());
+    }
+    if (socket_) {
+      error_code ignored;
+      socket_->close(ignored);
+    }
+  }
+
+  std::shared_ptr<HttpServer::Core> core_;
+  std::optional<asio::any_io_executor> ex_;  // the strand
+  std::optional<tcp::socket> socket_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request req_;
+  Response resp_;
+  std::string head_;
+  std::string method_label_;
+  const Router::Route* route_ = nullptr;
+  std::chrono::steady_clock::time_point started_{};
+  State state_ = State::Reading;
+  bool http10_ = false;
+  bool close_after_write_ = false;
+  bool drain_after_write_ = false;
+  size_t drained_ = 0;
+  std::optional<asio::steady_timer> drain_timer_;
+  uint64_t generation_ = 0;
+  std::atomic<uint64_t> respond_state_{0};
+  std::shared_ptr<Connection> self_pending_;
+};
+
+// ---- Core -------------------------------------------------------------------
+
+metrics::Counter& HttpServer::Core::status_counter(RouteMetrics& rm, unsigned status) {
+  for (size_t i = 0; i < RouteMetrics::kSlots; ++i) {
+    unsigned key = rm.status_keys[i].load(std::memory_order_acquire);
+    if (key == status) {
+      if (metrics::Counter* c = rm.status_counters[i].load(std::memory_order_acquire)) return *c;
+      break;  // another thread is filling this slot right now
+    }
+    if (key == 0) {
+      unsigned expected = 0;
+      if (rm.status_keys[i].compare_exchange_strong(expected, status, std::memory_order_acq_rel)) {
+        metrics::Counter& c = requests->add(
+            {{"route", rm.route}, {"method", rm.method}, {"status", std::to_string(status)}});
+        rm.status_counters[i].store(&c, std::memory_order_release);
+        return c;
+      }
+      if (expected == status) break;  // lost the race to a thread adding the same status
+    }
+  }
+  return requests->add({{"route", rm.route}, {"method", rm.method}, {"status", std::to_string(status)}});
+}
+
+void HttpServer::Core::record(const Router::Route* route, std::string_view method, std::string_view route_label,
+                              unsigned status, double seconds) {
+  if (route != nullptr) {
+    RouteMetrics& rm = *route_metrics[route->index];
+    status_counter(rm, status).inc();
+    rm.duration->observe(seconds);
+    return;
+  }
+  // Requests that matched no route: rare, the family mutex is fine.
+  std::string m(method), r(route_label);
+  requests->add({{"route", r}, {"method", m}, {"status", std::to_string(status)}}).inc();
+  durations->add({{"route", r}, {"method", m}}).observe(seconds);
+}
+
+void HttpServer::Core::do_accept() {
+  acceptor->async_accept(asio::make_strand(*ioc), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+    self->on_accept(ec, std::move(socket));
+  });
+}
+
+void HttpServer::Core::on_accept(error_code ec, tcp::socket socket) {
+  if (stopping.load(std::memory_order_acquire) || ec == asio::error::operation_aborted) {
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  if (ec) {
+    // E.g. out of file descriptors: back off briefly instead of spinning.
+    log::warn("http accept failed").kv("error", ec.message());
+    accept_retry_timer.emplace(acceptor->get_executor());
+    accept_retry_timer->expires_after(std::chrono::milliseconds(50));
+    accept_retry_timer->async_wait([self = shared_from_this()](error_code tec) {
+      if (!tec && !self->stopping.load(std::memory_order_acquire)) self->do_accept();
+    });
+    return;
+  }
+  error_code opt_ec;
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
+  do_accept();
+}
+
+void HttpServer::Core::shutdown() {
+  std::lock_guard shutdown_lock(shutdown_mu);
+  if (shut_down) return;
+  shut_down = true;
+  stopping.store(true, std::memory_order_release);
+
+  // 1. Stop accepting (the acceptor lives on its strand).
+  {
+    std::promise<void> closed;
+    asio::post(acceptor->get_executor(), [this, &closed] {
+      error_code ignored;
+      acceptor->close(ignored);
+      if (accept_retry_timer) accept_retry_timer->cancel();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+
+  // 2. Close idle connections; busy ones close after their response.
+  {
+    std::lock_guard lock(mu);
+    for (Connection* c : conns) {
+      // lock() fails for a connection whose destructor is waiting for `mu`.
+      if (auto sp = c->weak_from_this().lock()) {
+        asio::post(sp->executor(), [sp] { sp->close_if_idle(); });
+      }
+    }
+  }
+
+  // 3. Wait for in-flight requests, bounded.
+  {
+    std::unique_lock lock(mu);
+    conns_cv.wait_for(lock, opts.shutdown_timeout, [this] { return conns.empty(); });
+    if (!conns.empty()) {
+      log::warn("http shutdown: abandoning connections still waiting for a handler").kv("count", conns.size());
+    }
+  }
+
+  // 4. Stop the I/O threads.
+  guard.reset();
+  ioc->stop();
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
+  }
+  threads.clear();
+  metrics_live.store(false, std::memory_order_release);
+
+  // 5. Release what still refers to the io_context, then destroy it (which destroys
+  //    queued operations and the connections they own).
+  accept_retry_timer.reset();
+  acceptor.reset();
+  {
+    std::lock_guard lock(mu);
+    for (Connection* c : conns) c->abandon();
+  }
+  ioc.reset();
+  log::info("http server stopped").kv("port", bound_port);
+}
+
+// ---- HttpServer -------------------------------------------------------------
+
+HttpServer::HttpServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+HttpServer::~HttpServer() { shutdown(); }
+
+uint16_t HttpServer::port() const { return core_->bound_port; }
+
+void HttpServer::shutdown() { core_->shutdown(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options, const Router& router,
+                                                      metrics::Registry& registry) {
+  int nthreads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (nthreads <= 0) nthreads = 1;
+
+  auto core = std::make_shared<Core>(std::move(options), router, registry);
+  const HttpServerOptions& opts = core->opts;
+  core->ioc.emplace(nthreads);
+
+  error_code ec;
+  tcp::endpoint endpoint;
+  auto address = asio::ip::make_address(opts.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, opts.port);
+  } else {
+    tcp::resolver resolver(*core->ioc);
+    auto results = resolver.resolve(opts.host, std::to_string(opts.port), ec);
+    if (ec || results.empty()) {
+      return Status::InvalidArgument("cannot resolve listen host '" + opts.host +
+                                     "': " + (ec ? ec.message() : std::string("no addresses")));
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  const std::string where = opts.host + ":" + std::to_string(opts.port);
+
+  core->acceptor.emplace(asio::make_strand(*core->ioc));
+  tcp::acceptor& acc = *core->acceptor;
+  if (acc.open(endpoint.protocol(), ec); ec) return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  // SO_REUSEADDR lets a restarted server bind while old connections sit in
+  // TIME_WAIT; on Linux it does not allow two listeners on one port.
+  if (acc.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  }
+  if (acc.bind(endpoint, ec); ec) return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  }
+  core->bound_port = acc.local_endpoint(ec).port();
+
+  // Metrics: resolve everything the hot path needs now.
+  core->requests = &registry.counter("corvus_http_requests_total", "HTTP requests by route, method and status.");
+  core->durations = &registry.histogram("corvus_http_request_duration_seconds",
+                                        "Time from a complete request to its response being ready, in seconds.",
+                                        metrics::Histogram::default_latency_buckets());
+  core->open_connections = &registry.gauge("corvus_http_open_connections", "Open HTTP connections.").add({});
+  for (const auto& route : router.routes()) {
+    auto rm = std::make_unique<RouteMetrics>();
+    rm->route = route->name;
+    rm->method = to_label(route->method);
+    rm->duration = &core->durations->add({{"route", rm->route}, {"method", rm->method}});
+    core->route_metrics.push_back(std::move(rm));
+  }
+
+  std::random_device rd;
+  core->id_salt = static_cast<uint16_t>(rd() & 0xffff) | 0x1000;  // always 4 hex digits
+
+  core->guard.emplace(core->ioc->get_executor());
+  core->do_accept();
+  for (int i = 0; i < nthreads; ++i) {
+    core->threads.emplace_back([c = core.get()] {
+      while (true) {
+        try {
+          c->ioc->run();
+          return;
+        } catch (const std::exception& e) {
+          log::error("http io thread caught an exception").kv("what", e.what());
+        }
+      }
+    });
+  }
+  log::info("http listening")
+      .kv("host", core->opts.host)
+      .kv("port", core->bound_port)
+      .kv("threads", nthreads)
+      .kv("max_body_bytes", core->opts.max_body_bytes);
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
+}
+
+}  // namespace corvus::server::http

@@ -1,0 +1,88 @@
+#pragma once
+// HttpServer: corvusd's HTTP/1.1 listener (Boost.Beast over Asio).
+//
+// Owns an io_context run by N I/O threads, the acceptor, and one Connection per
+// accepted socket (internal, in http_server.cc). A Connection reads a request,
+// routes it through the Router, calls the Handler on its strand, and writes the
+// Response the handler passes to Respond (possibly from another thread); then it
+// reads the next request on the same socket (keep-alive, no pipelining).
+//
+// Every response carries Server: corvus, Raven-Server-Version: 7.0.0, Request-Id,
+// Content-Length and (when there is a body) Content-Type. Errors are explained,
+// never a bare hang-up: malformed HTTP -> 400 JSON then close; body over
+// max_body_bytes -> 413 JSON (decided from Content-Length before reading the body)
+// then close; header block over max_header_bytes -> 431; unknown route or method ->
+// 400 RouteNotFoundException; a throwing handler -> 500 JSON.
+//
+// Metrics recorded for every request into the Registry given to start():
+//   corvus_http_requests_total{route,method,status}      counter
+//   corvus_http_request_duration_seconds{route,method}   histogram: from the
+//        complete request being read until the handler's response is ready to write
+//   corvus_http_open_connections                         gauge
+// Requests that never reach a route get route="unmatched" (no route for the path)
+// or route="invalid_request" (malformed, too large).
+//
+// Lifecycle: start() -> running -> shutdown() (or the destructor). The Router and
+// the Registry must outlive the HttpServer. Thread-safety: port() any time;
+// shutdown() from any thread except an I/O thread (a handler), idempotent.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "server/http/router.h"
+#include "server/metrics/registry.h"
+#include "storage/status.h"
+
+namespace corvus::server::http {
+
+struct HttpServerOptions {
+  // Address or host name to bind; port 0 picks a free port (see HttpServer::port()).
+  // Default: 127.0.0.1:8080
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  // Largest request body; bigger requests get 413 and nothing is handled.
+  // Default: 64 MiB
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  // Largest request line + headers; bigger get 431. Long query strings (many ids)
+  // need room. Default: 64 KiB
+  size_t max_header_bytes = 64 * 1024;
+  // I/O threads; 0 = std::thread::hardware_concurrency(). Handlers run on these
+  // threads, so a handler that blocks holds one. Default: 0
+  int threads = 0;
+  // How long shutdown() waits for in-flight requests before abandoning them (their
+  // late Respond calls are then dropped). Default: 10 s
+  std::chrono::milliseconds shutdown_timeout{10000};
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the I/O threads. Errors: InvalidArgument if `host`
+  // is not an address and does not resolve; IOError if binding/listening fails
+  // (e.g. "cannot listen on 127.0.0.1:8080: Address already in use").
+  static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, const Router& router,
+                                                   metrics::Registry& metrics);
+
+  ~HttpServer();  // shutdown()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (the real one when options.port was 0).
+  uint16_t port() const;
+
+  // Stops accepting, closes idle keep-alive connections, lets in-flight requests
+  // finish and write their response (up to options.shutdown_timeout), then stops
+  // and joins the I/O threads. Connections still waiting for a handler after the
+  // timeout are abandoned: their Respond becomes a no-op.
+  void shutdown();
+
+  struct Core;  // implementation detail, public only for the .cc file
+
+ private:
+  explicit HttpServer(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace corvus::server::http

@@ -1,0 +1,42 @@
+#pragma once
+// Request: one parsed HTTP request as handed to a Handler.
+//
+// Owned by the Connection that read it (and reused for its next request). The
+// Connection keeps it alive and unchanged until the handler's Respond has been
+// called, so a handler may hold `const Request&` across threads until then, and
+// must not touch it afterwards. Not synchronized: read-only for the handler.
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "server/http/query_string.h"
+
+namespace corvus::server::http {
+
+struct Request {
+  boost::beast::http::verb method = boost::beast::http::verb::unknown;
+  std::string target;        // raw target as received, e.g. "/databases/db/docs?id=users%2F1"
+  std::string path;          // percent-decoded path without query ('+' stays '+')
+  QueryString query;
+  std::string body;
+  boost::beast::http::fields headers;
+  std::string request_id;    // short unique id; logged as req=<id> and returned as "Request-Id"
+  std::unordered_map<std::string, std::string> params;  // route params ({db} -> "db"), decoded
+  bool keep_alive = true;    // what the client asked for (HTTP version + Connection header)
+
+  // Value of the first header `name` (case-insensitive); "" if absent.
+  std::string_view header(std::string_view name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
+  }
+  // Route parameter; "" if absent.
+  std::string_view param(const std::string& name) const {
+    auto it = params.find(name);
+    return it == params.end() ? std::string_view() : std::string_view(it->second);
+  }
+};
+
+}  // namespace corvus::server::http

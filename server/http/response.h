@@ -1,0 +1,56 @@
+#pragma once
+// Response: what a Handler produces; a plain value type moved into Respond.
+//
+// The Connection adds Server, Raven-Server-Version, Request-Id, Content-Type (when
+// non-empty), Content-Length and Connection headers itself; `headers` holds only the
+// handler's extra ones (ETag, Refresh-Topology, ...). Header names/values containing
+// CR or LF are dropped. For HEAD requests the body is not sent but its size is
+// reported as Content-Length; 204 and 304 never carry a body or Content-Length.
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace corvus::server::http {
+
+struct Response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(unsigned status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+  // No body, Content-Length: 0, no Content-Type.
+  static Response empty(unsigned status) {
+    Response r;
+    r.status = status;
+    r.content_type.clear();
+    return r;
+  }
+  Response& with_header(std::string name, std::string value) & {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  Response&& with_header(std::string name, std::string value) && {
+    headers.emplace_back(std::move(name), std::move(value));
+    return std::move(*this);
+  }
+};
+
+// Completes a request. Call exactly once, from any thread; the Connection posts the
+// write onto its own strand. If the connection has died (or the server shut down)
+// meanwhile the response is dropped. Cheap to copy (one pointer).
+using Respond = std::function<void(Response)>;
+
+struct Request;
+// Runs on an I/O thread. The Request stays alive until Respond is called. A handler
+// that throws gets a 500 JSON error sent for it (unless it already responded).
+using Handler = std::function<void(const Request&, Respond)>;
+
+}  // namespace corvus::server::http

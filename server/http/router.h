@@ -1,0 +1,76 @@
+#pragma once
+// Router: maps (method, path) to a Handler and its metrics label.
+//
+// Built once at startup with add() and then only read: after the HttpServer has
+// started, the Router must not change, and concurrent match() calls from all I/O
+// threads need no lock. The Router must outlive the HttpServer using it.
+//
+// Patterns are "/"-separated; a segment "{name}" matches exactly one non-empty path
+// segment, whose percent-decoded value lands in Request::params["name"]. Literal
+// segments compare ASCII case-insensitively (as RavenDB does). A literal child is
+// preferred to a {param} at the same position, with backtracking, so
+// "/admin/databases" and "/{x}/databases" can coexist. One trailing '/' on the
+// request path is ignored. Matching walks a segment trie: no allocation apart from
+// the params map.
+
+#include <boost/beast/http/verb.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/http/request.h"
+#include "server/http/response.h"
+
+namespace corvus::server::http {
+
+class Router {
+ public:
+  struct Route {
+    boost::beast::http::verb method;
+    std::string pattern;
+    std::string name;  // metrics label "route"
+    Handler handler;
+    size_t index;      // position in routes(), dense from 0
+    std::vector<std::pair<size_t, std::string>> params;  // segment index -> param name
+  };
+
+  Router();
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Registers `handler` for `method` on `pattern` (e.g. "/databases/{db}/docs").
+  // `route_name` is the metrics label, e.g. "docs_get". Registering the same method
+  // and pattern twice, or a malformed pattern (not starting with '/', braces not
+  // spanning a whole segment), is a wiring bug: logged and aborts.
+  void add(boost::beast::http::verb method, std::string pattern, std::string route_name, Handler handler);
+
+  // Finds the route for `method` and `raw_path` (the target's path, still
+  // percent-encoded, without the query). On success fills `params` (cleared first)
+  // and returns the route, valid for the Router's lifetime; nullptr if no route
+  // matches the path, or none for that method.
+  const Route* match(boost::beast::http::verb method, std::string_view raw_path,
+                     std::unordered_map<std::string, std::string>& params) const;
+
+  // Convenience for the connection and tests: matches `req` (target/method), fills
+  // req.params and calls the handler; otherwise responds with route_not_found().
+  void dispatch(Request& req, Respond respond) const;
+
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+
+  // 400 {"Type":"Raven.Client.Exceptions.Routing.RouteNotFoundException",
+  //      "Message":"There is no handler for path: GET /x", ...}
+  static Response route_not_found(boost::beast::http::verb method, std::string_view target);
+
+ private:
+  struct Node;
+  const Route* match_node(const Node& node, const std::string_view* segs, size_t n, size_t i,
+                          boost::beast::http::verb method) const;
+
+  std::unique_ptr<Node> root_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace corvus::server::http

@@ -1,0 +1,253 @@
+#include "server/options/server_options.h"
+
+#include <charconv>
+#include <functional>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+namespace corvus::server {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+struct OptionSpec {
+  const char* flag;  // without leading "--"
+  const char* env;
+  const char* meta;
+  const char* def;
+  const char* help;
+  // Applies a value; returns an error message, empty on success.
+  std::function<std::string(ServerOptions&, std::string_view)> apply;
+};
+
+std::string check_log_level(std::string_view v) {
+  std::string l = to_lower(v);
+  if (l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "warning" || l == "error") return "";
+  return "unknown log level '" + std::string(v) + "' (expected trace, debug, info, warn or error)";
+}
+
+const std::vector<OptionSpec>& specs() {
+  static const std::vector<OptionSpec> kSpecs = {
+      {"server-url", "CORVUS_SERVER_URL", "URL", "http://127.0.0.1:8080",
+       "HTTP address to listen on (http only; use port 0 for any free port)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto hp = parse_http_url(v);
+         if (!hp.ok()) return hp.status().message();
+         o.server_url = std::string(v);
+         o.host = hp->host;
+         o.port = hp->port;
+         return "";
+       }},
+      {"data-dir", "CORVUS_DATA_DIR", "DIR", "./corvus-data", "directory for cluster state and databases",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v.empty()) return "must not be empty";
+         o.data_dir = std::string(v);
+         return "";
+       }},
+      {"log-level", "CORVUS_LOG_LEVEL", "LEVEL", "info", "trace, debug, info, warn or error",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         std::string err = check_log_level(v);
+         if (err.empty()) o.log_level = to_lower(v) == "warning" ? "warn" : to_lower(v);
+         return err;
+       }},
+      {"max-body-size", "CORVUS_MAX_BODY_SIZE", "SIZE", "64MiB",
+       "largest accepted request body, e.g. 1048576, 10KB, 64MiB (K/M/G are 1024-based)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto n = parse_byte_size(v);
+         if (!n.ok()) return n.status().message();
+         if (*n == 0) return "must be greater than 0";
+         o.max_body_bytes = *n;
+         return "";
+       }},
+      {"threads", "CORVUS_THREADS", "N", "0", "HTTP I/O threads; 0 = one per hardware thread",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 1024) {
+           return "expected a whole number from 0 to 1024, got '" + std::string(v) + "'";
+         }
+         o.threads = n;
+         return "";
+       }},
+      {"public-server-url", "CORVUS_PUBLIC_SERVER_URL", "URL", "(server-url)",
+       "URL other nodes and clients use to reach this node",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+           return "expected an http:// or https:// URL, got '" + std::string(v) + "'";
+         }
+         o.public_server_url = std::string(v);
+         return "";
+       }},
+      {"node-tag", "CORVUS_NODE_TAG", "TAG", "(chosen by the cluster)",
+       "node tag to propose for this node: 1-4 upper-case letters",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v.empty() || v.size() > 4) return "expected 1-4 upper-case letters, got '" + std::string(v) + "'";
+         for (char c : v) {
+           if (c < 'A' || c > 'Z') return "expected 1-4 upper-case letters, got '" + std::string(v) + "'";
+         }
+         o.node_tag_hint = std::string(v);
+         return "";
+       }},
+  };
+  return kSpecs;
+}
+
+const OptionSpec* find_flag(std::string_view name) {
+  for (const auto& s : specs()) {
+    if (name == s.flag) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<size_t> parse_byte_size(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return Status::InvalidArgument("bad size '" + std::string(text) + "': " + why +
+                                   " (examples: 1048576, 10KB, 64MiB, 1GB)");
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad("expected a number");
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc()) return bad("number too large");
+  std::string unit = to_lower(text.substr(digits));
+  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  uint64_t mult = 1;
+  if (unit.empty() || unit == "b") {
+    mult = 1;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    mult = 1024ull;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    mult = 1024ull * 1024;
+  } else if (unit == "g" || unit == "gb" || unit == "gib") {
+    mult = 1024ull * 1024 * 1024;
+  } else {
+    return bad("unknown unit '" + std::string(text.substr(digits)) + "'");
+  }
+  if (n > std::numeric_limits<size_t>::max() / mult) return bad("too large");
+  return static_cast<size_t>(n * mult);
+}
+
+Result<HostPort> parse_http_url(std::string_view url) {
+  auto bad = [&](std::string why) {
+    return Status::InvalidArgument("bad server URL '" + std::string(url) + "': " + why);
+  };
+  std::string lowered = to_lower(url);
+  if (lowered.rfind("https://", 0) == 0) {
+    return bad("https is not supported yet (TLS listener not implemented); use http://");
+  }
+  if (lowered.rfind("http://", 0) != 0) return bad("expected http://host:port");
+  std::string_view rest = url.substr(7);
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos || rest.find('?') != std::string_view::npos) {
+    return bad("must not contain a path or query");
+  }
+  HostPort hp;
+  std::string_view port_text;
+  if (!rest.empty() && rest.front() == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
+    hp.host = std::string(rest.substr(1, close - 1));
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("expected ':' after IPv6 address");
+      port_text = after.substr(1);
+      if (port_text.empty()) return bad("empty port");
+    }
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon != std::string_view::npos) {
+      if (rest.find(':') != colon) return bad("IPv6 addresses must be in brackets, e.g. http://[::1]:8080");
+      hp.host = std::string(rest.substr(0, colon));
+      port_text = rest.substr(colon + 1);
+      if (port_text.empty()) return bad("empty port");
+    } else {
+      hp.host = std::string(rest);
+    }
+  }
+  if (hp.host.empty()) return bad("missing host");
+  if (port_text.empty()) {
+    hp.port = 80;
+  } else {
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || p > 65535) {
+      return bad("port must be a number from 0 to 65535");
+    }
+    hp.port = static_cast<uint16_t>(p);
+  }
+  return hp;
+}
+
+Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map<std::string, std::string>& env) {
+  ServerOptions opts;
+  // Environment first, so flags override it.
+  for (const auto& spec : specs()) {
+    auto it = env.find(spec.env);
+    if (it == env.end()) continue;
+    std::string err = spec.apply(opts, it->second);
+    if (!err.empty()) return Status::InvalidArgument("environment variable " + std::string(spec.env) + ": " + err);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i] == nullptr ? std::string_view() : std::string_view(argv[i]);
+    if (arg == "--help" || arg == "-h") {
+      opts.help_requested = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return Status::InvalidArgument("unexpected argument '" + std::string(arg) + "' (see --help)");
+    }
+    std::string_view name = arg.substr(2);
+    std::string_view value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const OptionSpec* spec = find_flag(name);
+    if (spec == nullptr) {
+      return Status::InvalidArgument("unknown flag '--" + std::string(name) + "' (see --help)");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc || argv[i + 1] == nullptr) {
+        return Status::InvalidArgument("flag --" + std::string(name) + " needs a value (" + spec->meta + ")");
+      }
+      value = argv[++i];
+    }
+    std::string err = spec->apply(opts, value);
+    if (!err.empty()) return Status::InvalidArgument("flag --" + std::string(name) + ": " + err);
+  }
+  return opts;
+}
+
+std::string server_options_help() {
+  std::string out = "Usage: corvusd [flags]\n\nEvery flag can also be set through its environment variable; "
+                    "the flag wins.\n\n";
+  for (const auto& s : specs()) {
+    std::string left = std::string("  --") + s.flag + " " + s.meta;
+    out += left;
+    out.append(left.size() < 32 ? 32 - left.size() : 1, ' ');
+    out += s.help;
+    out += "\n";
+    out.append(32, ' ');
+    out += "env ";
+    out += s.env;
+    out += ", default ";
+    out += s.def;
+    out += "\n";
+  }
+  out += "  -h, --help                    show this help\n";
+  return out;
+}
+
+}  // namespace corvus::server

@@ -1,0 +1,70 @@
+#pragma once
+// ServerOptions: corvusd's command-line / environment configuration.
+//
+// parse_server_options() is a pure function of argv and an environment map (main()
+// passes the real environment, tests pass their own), so it has no hidden state and
+// is thread-safe. Precedence: flag > environment variable > default.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "storage/status.h"
+
+namespace corvus::server {
+
+struct ServerOptions {
+  // URL the HTTP listener binds to; only http:// for now (https is reserved for the
+  // TLS listener and rejected). "0.0.0.0" listens on every interface.
+  // Default: http://127.0.0.1:8080
+  std::string server_url = "http://127.0.0.1:8080";
+  // Filled from server_url by parse_server_options(): host to bind (IPv6 without
+  // brackets) and port (0 = any free port). Default: 127.0.0.1 / 8080
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  // Directory holding the cluster state and one sub-directory per database.
+  // Default: ./corvus-data
+  std::string data_dir = "./corvus-data";
+  // trace, debug, info, warn or error. Requests are logged at debug.
+  // Default: info
+  std::string log_level = "info";
+  // Largest request body accepted; bigger requests get 413 before the body is read.
+  // Larger allows bigger batches, at the cost of memory per connection.
+  // Default: 64 MiB
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  // HTTP I/O threads; 0 = one per hardware thread. Default: 0
+  int threads = 0;
+  // Node tag to propose when this node creates or joins a cluster ("A", "B", ...);
+  // empty lets the cluster choose. Default: empty
+  std::string node_tag_hint;
+  // URL other nodes and clients should use to reach this node (behind NAT/proxy);
+  // empty = server_url. Default: empty
+  std::string public_server_url;
+  // True when --help / -h was given; the caller prints server_options_help() and exits.
+  // Default: false
+  bool help_requested = false;
+};
+
+// Parses argv (argv[0] is skipped) and `env` (e.g. {"CORVUS_DATA_DIR": "/var/lib/corvus"}).
+// Flags take "--flag=value" or "--flag value". Errors: InvalidArgument naming the
+// flag or variable and what is wrong (unknown flag, missing value, bad number, bad
+// size, bad URL, unknown log level, https URL).
+Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map<std::string, std::string>& env);
+
+// Multi-line help: each flag, its environment variable and its default.
+std::string server_options_help();
+
+// Parses a byte size: "1048576", "10KB", "64MiB", "1GB", "512k". K/KB/KiB, M/MB/MiB,
+// G/GB/GiB are all powers of 1024 (case-insensitive). Errors: InvalidArgument.
+Result<size_t> parse_byte_size(std::string_view text);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// Parses "http://host[:port][/]" (IPv6 as [::1]); port defaults to 80.
+// Errors: InvalidArgument (https, other schemes, paths, bad port).
+Result<HostPort> parse_http_url(std::string_view url);
+
+}  // namespace corvus::server

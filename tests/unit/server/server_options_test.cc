@@ -1,0 +1,127 @@
+#include "server/options/server_options.h"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+using namespace corvus;
+using namespace corvus::server;
+
+namespace {
+Result<ServerOptions> parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "corvusd");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return parse_server_options(static_cast<int>(args.size()), argv.data(), env);
+}
+}  // namespace
+
+TEST_CASE("ServerOptions: defaults") {
+  auto o = parse({});
+  REQUIRE(o.ok());
+  CHECK(o->server_url == "http://127.0.0.1:8080");
+  CHECK(o->host == "127.0.0.1");
+  CHECK(o->port == 8080);
+  CHECK(o->data_dir == "./corvus-data");
+  CHECK(o->log_level == "info");
+  CHECK(o->max_body_bytes == 64u * 1024 * 1024);
+  CHECK(o->threads == 0);
+  CHECK(o->node_tag_hint.empty());
+  CHECK(o->public_server_url.empty());
+  CHECK_FALSE(o->help_requested);
+}
+
+TEST_CASE("ServerOptions: --flag=value and --flag value") {
+  auto o = parse({"--server-url=http://0.0.0.0:9090", "--data-dir", "/tmp/c", "--log-level=DEBUG", "--max-body-size",
+                  "10KB", "--threads=4", "--public-server-url", "http://a.example:80", "--node-tag=B"});
+  REQUIRE(o.ok());
+  CHECK(o->host == "0.0.0.0");
+  CHECK(o->port == 9090);
+  CHECK(o->server_url == "http://0.0.0.0:9090");
+  CHECK(o->data_dir == "/tmp/c");
+  CHECK(o->log_level == "debug");
+  CHECK(o->max_body_bytes == 10u * 1024);
+  CHECK(o->threads == 4);
+  CHECK(o->public_server_url == "http://a.example:80");
+  CHECK(o->node_tag_hint == "B");
+}
+
+TEST_CASE("ServerOptions: environment, and flags win over it") {
+  std::map<std::string, std::string> env = {{"CORVUS_DATA_DIR", "/env/dir"},
+                                            {"CORVUS_SERVER_URL", "http://[::1]:7000/"},
+                                            {"CORVUS_MAX_BODY_SIZE", "1048576"},
+                                            {"CORVUS_LOG_LEVEL", "warn"},
+                                            {"CORVUS_THREADS", "2"},
+                                            {"UNRELATED", "x"}};
+  auto o = parse({"--data-dir=/flag/dir"}, env);
+  REQUIRE(o.ok());
+  CHECK(o->data_dir == "/flag/dir");
+  CHECK(o->host == "::1");
+  CHECK(o->port == 7000);
+  CHECK(o->max_body_bytes == 1048576u);
+  CHECK(o->log_level == "warn");
+  CHECK(o->threads == 2);
+}
+
+TEST_CASE("ServerOptions: byte sizes") {
+  CHECK(parse_byte_size("1048576").value() == 1048576u);
+  CHECK(parse_byte_size("64MiB").value() == 64u * 1024 * 1024);
+  CHECK(parse_byte_size("64mb").value() == 64u * 1024 * 1024);
+  CHECK(parse_byte_size("10KB").value() == 10240u);
+  CHECK(parse_byte_size("1G").value() == 1024u * 1024 * 1024);
+  CHECK_FALSE(parse_byte_size("").ok());
+  CHECK_FALSE(parse_byte_size("MB").ok());
+  CHECK_FALSE(parse_byte_size("10XB").ok());
+  CHECK_FALSE(parse_byte_size("-1").ok());
+  CHECK_FALSE(parse_byte_size("99999999999999999999999").ok());
+}
+
+TEST_CASE("ServerOptions: URLs") {
+  CHECK(parse_http_url("http://localhost")->port == 80);
+  CHECK(parse_http_url("http://localhost:0")->port == 0);
+  auto https = parse_http_url("https://a:443");
+  REQUIRE_FALSE(https.ok());
+  CHECK(https.status().is_invalid_argument());
+  CHECK(https.status().message().find("https is not supported yet") != std::string::npos);
+  CHECK_FALSE(parse_http_url("ftp://a").ok());
+  CHECK_FALSE(parse_http_url("http://a:99999").ok());
+  CHECK_FALSE(parse_http_url("http://a:").ok());
+  CHECK_FALSE(parse_http_url("http://:80").ok());
+  CHECK_FALSE(parse_http_url("http://a/path").ok());
+  CHECK_FALSE(parse_http_url("http://::1:80").ok());
+}
+
+TEST_CASE("ServerOptions: errors name the flag or variable") {
+  auto check_error = [](const Result<ServerOptions>& r, const std::string& needle) {
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().is_invalid_argument());
+    CAPTURE(r.status().message());
+    CHECK(r.status().message().find(needle) != std::string::npos);
+  };
+  check_error(parse({"--bogus=1"}), "unknown flag '--bogus'");
+  check_error(parse({"positional"}), "unexpected argument 'positional'");
+  check_error(parse({"--threads"}), "--threads needs a value");
+  check_error(parse({"--threads=many"}), "flag --threads");
+  check_error(parse({"--threads=-1"}), "flag --threads");
+  check_error(parse({"--log-level=loud"}), "unknown log level 'loud'");
+  check_error(parse({"--max-body-size=lots"}), "bad size 'lots'");
+  check_error(parse({"--max-body-size=0"}), "greater than 0");
+  check_error(parse({"--server-url=https://x:1"}), "https is not supported");
+  check_error(parse({"--node-tag=a"}), "upper-case");
+  check_error(parse({}, {{"CORVUS_THREADS", "x"}}), "environment variable CORVUS_THREADS");
+}
+
+TEST_CASE("ServerOptions: help lists every flag, env var and default") {
+  auto o = parse({"--help"});
+  REQUIRE(o.ok());
+  CHECK(o->help_requested);
+  std::string help = server_options_help();
+  for (const char* s : {"--server-url", "CORVUS_SERVER_URL", "http://127.0.0.1:8080", "--data-dir", "CORVUS_DATA_DIR",
+                        "./corvus-data", "--log-level", "CORVUS_LOG_LEVEL", "--max-body-size", "CORVUS_MAX_BODY_SIZE",
+                        "64MiB", "--threads", "CORVUS_THREADS", "--public-server-url", "CORVUS_PUBLIC_SERVER_URL",
+                        "--node-tag", "CORVUS_NODE_TAG", "--help"}) {
+    CAPTURE(s);
+    CHECK(help.find(s) != std::string::npos);
+  }
+}
