@@ -105,6 +105,7 @@ void Cluster::crash(NodeId id) {
   SimNode& n = node(id);
   if (!n.up) return;
   n.up = false;
+  ++counters_.crashes;
   n.raft.reset();
   n.state = KvState{};
   n.applied = 0;
@@ -163,6 +164,7 @@ void Cluster::send(const Message& m) {
   if (params_.drop > 0 && chance() < params_.drop) return;
   int copies = params_.duplicate > 0 && chance() < params_.duplicate ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
+    ++counters_.messages;
     std::uint64_t delay = params_.min_delay + uniform(params_.max_delay - params_.min_delay + 1);
     network_[now_ + std::max<std::uint64_t>(delay, 1)].push_back(InFlight{msg_seq_++, m});
   }
@@ -283,6 +285,7 @@ void Cluster::process_ready(SimNode& n) {
                ull(meta.index)));
       return;
     }
+    ++counters_.snapshots_installed;
     if (events_) events_(fmt("n%llu installed snapshot at %llu/t%llu", ull(n.id), ull(meta.index), ull(meta.term)));
     for (auto it2 = n.proposals.begin(); it2 != n.proposals.end() && it2->first <= meta.index;) {
       history_[it2->second.second].pending = false;  // indeterminate: result unknown
@@ -314,6 +317,7 @@ void Cluster::apply_entry(SimNode& n, const Entry& e) {
     return;
   }
   auto [cit, inserted] = committed_.emplace(e.index, e);
+  if (inserted) ++counters_.commits;
   if (!inserted && !(cit->second == e)) {
     fail(fmt("n%llu applied a different entry at index %llu (t%llu, committed t%llu)", ull(n.id), ull(e.index),
              ull(e.term), ull(cit->second.term)));
@@ -344,6 +348,7 @@ void Cluster::apply_entry(SimNode& n, const Entry& e) {
     for (NodeId id : cfg.learners) ever_member_.insert(id);
     if (e.index > last_config_applied_) {
       last_config_applied_ = e.index;
+      ++counters_.config_changes;
       if (events_) events_(fmt("config %s committed at %llu", core::encode_configuration(cfg).c_str(), ull(e.index)));
       // A node whose removal committed is shut down, as an operator would.
       for (NodeId id : ever_member_) {
@@ -385,6 +390,7 @@ void Cluster::on_role(SimNode& n) {
       return;
     }
     auto [it, inserted] = leader_of_term_.emplace(term, n.id);
+    if (inserted) ++counters_.elections;
     if (!inserted && it->second != n.id) {
       fail(fmt("two leaders in term %llu: n%llu and n%llu", ull(term), ull(it->second), ull(n.id)));
       return;
@@ -500,6 +506,7 @@ void Cluster::complete_reads(SimNode& n) {
     ClientOp& c = history_[it->second];
     auto kv = n.state.kv.find(c.key);
     c.op.value = kv == n.state.kv.end() ? 0 : kv->second;
+    ++counters_.reads;
     complete_op(it->second);
     it = n.reads_ready.erase(it);
   }
@@ -595,6 +602,7 @@ bool Cluster::compact(NodeId at) {
   if (!n.up || n.applied <= n.raft->snapshot_meta().index) return false;
   auto data = std::make_shared<const std::string>(n.state.encode());
   if (n.raft->compact(n.applied, data) != core::Error::Ok) return false;
+  ++counters_.compactions;
   // The snapshot is made durable before the log prefix is dropped.
   n.disk.snapshot_meta = n.raft->snapshot_meta();
   n.disk.snapshot_data = data;
@@ -700,9 +708,15 @@ std::string Cluster::describe_node(NodeId id) const {
   std::string voters, learners;
   for (NodeId v : st.config.voters) voters += (voters.empty() ? "" : ",") + std::to_string(v);
   for (NodeId l : st.config.learners) learners += (learners.empty() ? "" : ",") + std::to_string(l);
+  std::string progress;
+  for (auto& [pid, pr] : st.progress) {
+    progress += fmt(" [n%llu %s match=%llu next=%llu inflight=%zu]", ull(pid), core::progress_state_name(pr.state),
+                    ull(pr.match), ull(pr.next), pr.inflight.size());
+  }
   return fmt("n%llu %s t%llu leader=%llu last=%llu commit=%llu applied=%llu snap=%llu voters=%s learners=%s",
              ull(id), core::role_name(st.role), ull(st.term), ull(st.leader), ull(st.last_index), ull(st.commit),
-             ull(n.applied), ull(st.snapshot_index), voters.c_str(), learners.c_str());
+             ull(n.applied), ull(st.snapshot_index), voters.c_str(), learners.c_str()) +
+         progress;
 }
 
 }  // namespace corvus::rachis::sim

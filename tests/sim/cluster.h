@@ -97,6 +97,28 @@ struct SimNode {
   std::vector<std::pair<Index, std::size_t>> reads_ready;    // read index -> op
 };
 
+// What happened in a run, to show the faults really were exercised.
+struct SimCounters {
+  std::uint64_t elections = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t snapshots_installed = 0;
+  std::uint64_t compactions = 0;
+  std::uint64_t config_changes = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t commits = 0;
+  void add(const SimCounters& o) {
+    elections += o.elections;
+    crashes += o.crashes;
+    snapshots_installed += o.snapshots_installed;
+    compactions += o.compactions;
+    config_changes += o.config_changes;
+    messages += o.messages;
+    reads += o.reads;
+    commits += o.commits;
+  }
+};
+
 class Cluster {
  public:
   using EventSink = std::function<void(const std::string&)>;
@@ -115,6 +137,11 @@ class Cluster {
   // Network. Groups not listed form one more group together.
   void partition(const std::vector<std::set<NodeId>>& groups);
   void heal();
+  // Changes the loss rates from now on (e.g. a calm phase at the end of a run).
+  void set_loss(double drop, double duplicate) {
+    params_.drop = drop;
+    params_.duplicate = duplicate;
+  }
   bool connected(NodeId a, NodeId b) const;
 
   // One time unit: deliver due messages, tick every live node.
@@ -151,6 +178,7 @@ class Cluster {
   std::uint64_t linearizability_inconclusive() const { return lin_inconclusive_; }
   std::string describe_node(NodeId id) const;
 
+  const SimCounters& counters() const { return counters_; }
   std::uint64_t uniform(std::uint64_t n) { return rng_.uniform(n); }
   double chance() { return static_cast<double>(rng_.next() >> 11) / 9007199254740992.0; }
 
@@ -198,6 +226,7 @@ class Cluster {
   std::map<std::pair<NodeId, Term>, NodeId> votes_;  // durable vote per node and term
   std::map<std::pair<Term, NodeId>, std::set<NodeId>> grants_;  // (term, candidate) -> voters
 
+  SimCounters counters_;
   std::vector<ClientOp> history_;
   std::uint64_t op_counter_ = 0;
   std::string violation_;

@@ -46,11 +46,14 @@ T pick(Cluster& c, std::initializer_list<T> options) {
 }
 
 struct RunStats {
+  SimCounters counters;
   std::uint64_t ops = 0;
   std::uint64_t completed = 0;
   std::uint64_t inconclusive = 0;
   std::uint64_t time = 0;
 };
+
+std::uint64_t kChaosTime = 3000;
 
 struct Client {
   bool busy = false;
@@ -91,8 +94,8 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
   double p_member = choose({0, 0.004, 0.01});
   double p_transfer = choose({0, 0.002, 0.006});
   const std::size_t max_nodes = 7;
-  const std::uint64_t chaos_time = 1000;
-  const std::uint64_t final_time = 1500;
+  const std::uint64_t chaos_time = kChaosTime;
+  const std::uint64_t final_time = 5000;
 
   Cluster c(p, verbose ? Cluster::EventSink([&c](const std::string& e) {
     std::printf("[%5llu] %s\n", static_cast<unsigned long long>(c.now()), e.c_str());
@@ -107,7 +110,9 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
                 static_cast<unsigned long long>(p.raft.snapshot_threshold));
   }
 
-  const std::vector<std::string> keys = {"a", "b", "c"};
+  // Each key's history is checked on its own and holds at most 60 operations; a
+  // fresh key opens when all are full.
+  std::vector<std::string> keys = {"k0", "k1", "k2"};
   std::map<std::string, int> key_ops;
   std::map<std::string, std::int64_t> last_value;
   std::int64_t next_value = 0;
@@ -134,7 +139,10 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
       for (auto& k : keys) {
         if (key_ops[k] < 60) open.push_back(k);
       }
-      if (open.empty()) continue;
+      if (open.empty()) {
+        keys.push_back("k" + std::to_string(keys.size()));
+        open.push_back(keys.back());
+      }
       const std::string& key = open[c.uniform(open.size())];
       NodeId at = c.chance() < 0.7 ? c.leader() : random_node();
       if (at == 0) continue;
@@ -224,6 +232,7 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
 
   // Calm: heal everything, restart every member, and require progress.
   c.heal();
+  c.set_loss(0, p.duplicate);
   for (auto& [id, n] : c.nodes()) c.restart(id);
   bool done = false;
   core::ProposeResult final_entry;
@@ -257,6 +266,7 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
     for (auto& h : c.history()) stats->completed += (!h.pending && !h.dropped && h.op.complete != kNever) ? 1 : 0;
     stats->inconclusive += c.linearizability_inconclusive();
     stats->time += c.now();
+    stats->counters.add(c.counters());
   }
   if (c.failed() && verbose) {
     for (auto& [id, n] : c.nodes()) std::printf("  %s\n", c.describe_node(id).c_str());
@@ -287,6 +297,8 @@ int main(int argc, char** argv) {
       count = std::strtoull(a + 8, nullptr, 10);
     } else if (starts_with(a, "--first=")) {
       first = std::strtoull(a + 8, nullptr, 10);
+    } else if (starts_with(a, "--time=")) {
+      kChaosTime = std::strtoull(a + 7, nullptr, 10);
     } else if (std::strcmp(a, "-v") == 0 || std::strcmp(a, "--verbose") == 0) {
       verbose = true;
     } else if (starts_with(a, "--scenarios=")) {
@@ -315,9 +327,14 @@ int main(int argc, char** argv) {
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%llu seeds in %.1fs: %llu client ops (%llu completed), %llu inconclusive key histories, %d failed\n",
-              static_cast<unsigned long long>(count), secs, static_cast<unsigned long long>(stats.ops),
-              static_cast<unsigned long long>(stats.completed), static_cast<unsigned long long>(stats.inconclusive),
-              failures);
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  const SimCounters& k = stats.counters;
+  std::printf("%llu seeds in %.1fs (%llu time units): %llu client ops (%llu completed, %llu reads), "
+              "%llu inconclusive key histories\n"
+              "  %llu elections, %llu commits, %llu crashes, %llu snapshots installed, %llu compactions, "
+              "%llu config changes, %llu messages; %d failed\n",
+              u(count), secs, u(stats.time), u(stats.ops), u(stats.completed), u(k.reads), u(stats.inconclusive),
+              u(k.elections), u(k.commits), u(k.crashes), u(k.snapshots_installed), u(k.compactions),
+              u(k.config_changes), u(k.messages), failures);
   return failures == 0 ? 0 : 1;
 }
