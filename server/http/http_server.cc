@@ -603,13 +603,20 @@ void HttpServer::Core::shutdown() {
   }
 
   // 2. Close idle connections; busy ones close after their response.
+  //    The references are taken under `mu` but posted and dropped outside it:
+  //    dropping the last one runs ~Connection, which locks `mu` itself.
   {
-    std::lock_guard lock(mu);
-    for (Connection* c : conns) {
-      // lock() fails for a connection whose destructor is waiting for `mu`.
-      if (auto sp = c->weak_from_this().lock()) {
-        asio::post(sp->executor(), [sp] { sp->close_if_idle(); });
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(mu);
+      for (Connection* c : conns) {
+        // lock() fails for a connection whose destructor is waiting for `mu`.
+        if (auto sp = c->weak_from_this().lock()) live.push_back(std::move(sp));
       }
+    }
+    for (auto& sp : live) {
+      auto ex = sp->executor();
+      asio::post(ex, [sp = std::move(sp)] { sp->close_if_idle(); });
     }
   }
 

@@ -1,0 +1,94 @@
+// Bad input against a real corvusd: each gets a 4xx with RavenDB's
+// {Type, Message, Error} body that says what is wrong, and nothing is written.
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/corvusd_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+using namespace corvus::testing;
+
+namespace {
+
+uint64_t last_etag(HttpClient& c) {
+  auto r = c.request("GET", "/databases/db/stats");
+  REQUIRE(r.status == 200);
+  return boost::json::parse(r.body).as_object()["LastDocEtag"].to_number<uint64_t>();
+}
+
+// Checks the error shape and that the message mentions `needle`.
+void check_error(const HttpResult& r, int status, const std::string& needle) {
+  CHECK_MESSAGE(r.status == status, r.status << " " << r.body);
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  REQUIRE_MESSAGE(!ec, "error body is not JSON: " << r.body);
+  auto& o = v.as_object();
+  REQUIRE(o.contains("Type"));
+  REQUIRE(o.contains("Message"));
+  REQUIRE(o.contains("Error"));
+  CHECK_MESSAGE(std::string(o["Message"].as_string()).find(needle) != std::string::npos, r.body);
+}
+
+}  // namespace
+
+TEST_CASE("corvusd: bad input gets a clear 4xx and changes nothing") {
+  TempDir dir;
+  const uint16_t port = free_port();
+  CorvusdProcess server(dir.sub("node"), port, {"--max-body-size", "4KB"});
+  REQUIRE_MESSAGE(server.start(), server.log());
+  HttpClient c("127.0.0.1", port);
+  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
+  const uint64_t before = last_etag(c);
+
+  SUBCASE("malformed JSON") {
+    check_error(c.request("PUT", "/databases/db/docs?id=users/2", R"({"a":)"), 400, "Malformed JSON");
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[}")"), 400, "Malformed JSON");
+    check_error(c.request("PUT", "/databases/db/docs?id=users/2", R"({"a":1} trailing)"), 400, "Malformed JSON");
+  }
+  SUBCASE("body over the limit") {
+    const std::string big = "{\"pad\":\"" + std::string(8192, 'x') + "\"}";
+    auto r = c.request("PUT", "/databases/db/docs?id=users/2", big);
+    CHECK(r.status == 413);
+  }
+  SUBCASE("unknown route") {
+    check_error(c.request("GET", "/databases/db/no-such-thing"), 400, "no handler");
+    check_error(c.request("PATCH", "/databases/db/docs?id=users/1", "{}"), 400, "no handler");
+  }
+  SUBCASE("missing id") {
+    check_error(c.request("PUT", "/databases/db/docs", R"({"a":1})"), 400, "'id' is required");
+    check_error(c.request("DELETE", "/databases/db/docs"), 400, "'id' is required");
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[{"Type":"PUT","Document":{}}]})"),
+                400, "Id");
+  }
+  SUBCASE("bad database name") {
+    check_error(c.request("PUT", "/admin/databases?name=..%2Fetc", R"({"DatabaseName":"../etc"})"), 400,
+                "may only contain");
+    check_error(c.request("PUT", "/admin/databases", R"({"DatabaseName":".hidden"})"), 400, "start or end");
+    check_error(c.request("PUT", "/admin/databases", R"({"DatabaseName":""})"), 400, "DatabaseName");
+  }
+  SUBCASE("invalid change vector") {
+    check_error(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":2})", {{"If-Match", "\"garbage\""}}),
+                400, "Invalid change vector");
+    check_error(c.request("POST", "/databases/db/bulk_docs",
+                          R"({"Commands":[{"Type":"PUT","Id":"users/1","ChangeVector":"A:x-y","Document":{}}]})"),
+                400, "Invalid change vector");
+  }
+  SUBCASE("unsupported batch command and wrong shapes") {
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[{"Type":"PUT","Id":"x","Document":{}},{"Type":"PATCH","Id":"y"}]})"),
+                400, "not supported");
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"([1,2])"), 400, "Commands");
+    check_error(c.request("PUT", "/databases/db/docs?id=users/2", R"([1,2])"), 400, "JSON object");
+    check_error(c.request("GET", "/databases/db/docs?start=abc"), 400, "start");
+  }
+  SUBCASE("a missing database") {
+    auto r = c.request("GET", "/databases/nope/docs?id=x");
+    CHECK(r.status == 503);
+    CHECK(r.header("database-missing") == "nope");
+  }
+  CHECK(last_etag(c) == before);
+  CHECK(c.request("HEAD", "/databases/db/docs?id=users/2").status == 404);
+  CHECK(c.request("GET", "/databases").body.find("etc") == std::string::npos);
+}
