@@ -137,10 +137,12 @@ class Cluster {
   // Network. Groups not listed form one more group together.
   void partition(const std::vector<std::set<NodeId>>& groups);
   void heal();
-  // Changes the loss rates from now on (e.g. a calm phase at the end of a run).
-  void set_loss(double drop, double duplicate) {
-    params_.drop = drop;
-    params_.duplicate = duplicate;
+  // From now on no message loss, no crashes in Ready, no missed ticks (the calm
+  // phase at the end of a run, which must make progress).
+  void calm() {
+    params_.drop = 0;
+    params_.crash_in_ready = 0;
+    params_.tick_skip = 0;
   }
   bool connected(NodeId a, NodeId b) const;
 

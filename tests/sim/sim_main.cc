@@ -56,8 +56,7 @@ struct RunStats {
 std::uint64_t kChaosTime = 3000;
 
 struct Client {
-  bool busy = false;
-  std::size_t history_size_at_start = 0;
+  NodeId target = 0;
 };
 
 // Seeded parameters, faults, client load and membership changes; returns the first
@@ -85,6 +84,8 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
   p.raft.check_quorum = setup.uniform(8) != 0;
   p.raft.max_entries_per_message = static_cast<std::size_t>(choose({1, 2, 8, 64}));
   p.raft.max_inflight = static_cast<std::size_t>(choose({1, 4, 16}));
+  // One entry per round trip cannot keep a learner up with a single-voter leader.
+  if (p.raft.max_entries_per_message * p.raft.max_inflight < 8) p.raft.max_inflight = 8;
   p.raft.snapshot_threshold = static_cast<std::uint64_t>(choose({0, 8, 20, 50}));
 
   double p_partition = choose({0, 0.003, 0.01});
@@ -116,8 +117,8 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
   std::map<std::string, int> key_ops;
   std::map<std::string, std::int64_t> last_value;
   std::int64_t next_value = 0;
-  std::vector<Client> clients(3);
-  std::vector<std::size_t> client_op(3, SIZE_MAX);
+  std::vector<Client> clients(5);
+  std::vector<std::size_t> client_op(5, SIZE_MAX);
 
   auto random_node = [&]() -> NodeId {
     std::vector<NodeId> up;
@@ -128,7 +129,7 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
   };
 
   auto client_step = [&](bool allow_new) {
-    c.expire_client_ops(200);
+    c.expire_client_ops(80);
     for (std::size_t ci = 0; ci < clients.size(); ++ci) {
       if (client_op[ci] != SIZE_MAX) {
         if (c.history()[client_op[ci]].pending) continue;
@@ -144,7 +145,11 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
         open.push_back(keys.back());
       }
       const std::string& key = open[c.uniform(open.size())];
-      NodeId at = c.chance() < 0.7 ? c.leader() : random_node();
+      // Clients are sticky like real ones: they keep using the node they think
+      // leads until it refuses, then follow its hint; so a deposed leader that
+      // does not know it yet keeps getting requests.
+      NodeId& at = clients[ci].target;
+      if (at == 0 || !c.node(at).up || c.chance() < 0.05) at = random_node();
       if (at == 0) continue;
       std::size_t before = c.history().size();
       auto kind = c.uniform(3);
@@ -160,6 +165,9 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
       if (c.history().size() > before) {
         client_op[ci] = before;
         ++key_ops[key];
+      } else {
+        NodeId hint = c.node(at).up ? c.node(at).raft->leader() : 0;
+        at = hint != 0 && hint != at ? hint : random_node();
       }
     }
   };
@@ -232,7 +240,7 @@ std::string run_seed(std::uint64_t seed, bool verbose, RunStats* stats) {
 
   // Calm: heal everything, restart every member, and require progress.
   c.heal();
-  c.set_loss(0, p.duplicate);
+  c.calm();
   for (auto& [id, n] : c.nodes()) c.restart(id);
   bool done = false;
   core::ProposeResult final_entry;
