@@ -1,0 +1,213 @@
+// Test harness: runs a real corvusd on a free 127.0.0.1 port with a fresh
+// temporary data directory, and hands out DocumentStores of the official
+// npm `ravendb` client pointed at it.
+//
+// The corvusd binary comes from $CORVUSD (set by run.sh).
+
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { DocumentStore, CreateDatabaseOperation } from "ravendb";
+
+const STARTUP_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+// Every child we spawned and have not reaped yet; killed on abnormal exit so a
+// failing or interrupted test run never leaves a corvusd behind.
+const live = new Set();
+process.on("exit", () => {
+  for (const child of live) {
+    try { child.kill("SIGKILL"); } catch { /* already gone */ }
+  }
+});
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => process.exit(130));
+}
+
+export function corvusdPath() {
+  const p = process.env.CORVUSD;
+  if (!p) throw new Error("CORVUSD is not set (path to the corvusd binary); use tests/compat/run.sh");
+  return p;
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function healthy(url) {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+// A corvusd process bound to one data directory. start()/stop() may be called
+// repeatedly (restart with the same data dir); dispose() stops it and removes
+// the directory.
+export class CorvusServer {
+  constructor(dataDir, { ownsDataDir = true } = {}) {
+    this.dataDir = dataDir;
+    this.ownsDataDir = ownsDataDir;
+    this.child = null;
+    this.port = 0;
+    this.url = null;
+    this.stderr = "";
+  }
+
+  static async create() {
+    const dir = await mkdtemp(join(tmpdir(), "corvus-compat-"));
+    const server = new CorvusServer(dir);
+    try {
+      await server.start();
+    } catch (e) {
+      await server.dispose();
+      throw e;
+    }
+    return server;
+  }
+
+  // keepPort: try the previous port first (a restart keeps the URL stable).
+  async start({ keepPort = false } = {}) {
+    if (this.child) throw new Error("corvusd already running");
+    // A port that was free a moment ago may be taken by the time corvusd
+    // binds it (other engineers run servers on this machine): retry a few times.
+    let lastError;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.port = keepPort && attempt === 0 && this.port ? this.port : await freePort();
+      this.url = `http://127.0.0.1:${this.port}`;
+      try {
+        await this._spawnAndWait();
+        return;
+      } catch (e) {
+        lastError = e;
+        await this.stop();
+      }
+    }
+    throw lastError;
+  }
+
+  async _spawnAndWait() {
+    this.stderr = "";
+    const child = spawn(corvusdPath(), ["--server-url", this.url, "--data-dir", this.dataDir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    this.child = child;
+    live.add(child);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      // Keep the tail only; it is attached to error messages.
+      this.stderr = (this.stderr + chunk).slice(-8000);
+    });
+    let exited = null;
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      live.delete(child);
+    });
+    child.once("error", (err) => { exited = { error: err }; });
+
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (exited) {
+        throw new Error(`corvusd exited during startup (${JSON.stringify(exited)}); stderr:\n${this.stderr}`);
+      }
+      if (await healthy(this.url)) return;
+      await sleep(100);
+    }
+    throw new Error(`corvusd did not answer GET /healthz within ${STARTUP_TIMEOUT_MS} ms on ${this.url}; stderr:\n${this.stderr}`);
+  }
+
+  // Graceful stop (SIGTERM), escalating to SIGKILL after a bound.
+  async stop() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      if (child) live.delete(child);
+      return;
+    }
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    await gone;
+    clearTimeout(timer);
+    live.delete(child);
+  }
+
+  async restart() {
+    await this.stop();
+    await this.start({ keepPort: true });
+  }
+
+  async dispose() {
+    await this.stop();
+    if (this.ownsDataDir && this.dataDir) {
+      await rm(this.dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+export function uniqueDbName(prefix = "db") {
+  return `${prefix}_${randomBytes(4).toString("hex")}`;
+}
+
+// A DocumentStore for `database` on `server`, already initialized.
+export function openStore(server, database, configure) {
+  const store = new DocumentStore(server.url, database);
+  if (configure) configure(store);
+  store.initialize();
+  return store;
+}
+
+// Creates a fresh database through the client and returns an initialized store for it.
+export async function createDatabaseAndStore(server, prefix = "db", configure) {
+  const database = uniqueDbName(prefix);
+  const store = openStore(server, database, configure);
+  await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: database }));
+  return { store, database };
+}
+
+// Asserts that `promise` rejects with a client error named `name`; returns the error.
+export async function rejectsNamed(promise, name) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  if (!err) throw new Error(`expected ${name}, but the call succeeded`);
+  if (err.name !== name) {
+    const e = new Error(`expected ${name}, got ${err.name}: ${err.message}`);
+    e.cause = err;
+    throw e;
+  }
+  return err;
+}
+
+// Plain HTTP against the server, for assertions the client does not expose.
+export async function rawRequest(server, method, path, { body, headers } = {}) {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
+    body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
