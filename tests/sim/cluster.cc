@@ -72,6 +72,7 @@ Cluster::Cluster(SimParams params, EventSink events)
     : params_(std::move(params)), events_(std::move(events)), rng_(params_.seed) {
   Configuration cfg;
   for (int i = 0; i < params_.founding_voters; ++i) cfg.voters.insert(static_cast<NodeId>(i + 1));
+  ever_member_ = cfg.voters;
   for (int i = 0; i < params_.founding_voters; ++i) {
     NodeId id = add_node(false);
     node(id).disk.snapshot_meta.config = cfg;
@@ -84,6 +85,7 @@ NodeId Cluster::add_node(bool start) {
   auto n = std::make_unique<SimNode>();
   n->id = id;
   n->rng = std::make_unique<NodeRandom>(params_.seed * 1000003ULL + id);
+  if (params_.fixed_timeouts) n->rng->set_fixed(id - 1);
   nodes_[id] = std::move(n);
   group_[id] = rest_group_;
   if (start) restart(id);
@@ -152,6 +154,12 @@ bool Cluster::connected(NodeId a, NodeId b) const {
   auto ia = group_.find(a), ib = group_.find(b);
   if (ia == group_.end() || ib == group_.end()) return false;
   return ia->second == ib->second;
+}
+
+void Cluster::drop_in_flight(NodeId from) {
+  for (auto& [t, v] : network_) {
+    std::erase_if(v, [from](const InFlight& f) { return f.msg.from == from; });
+  }
 }
 
 std::size_t Cluster::in_flight() const {

@@ -40,6 +40,7 @@ struct SimParams {
   double crash_in_ready = 0;    // per Ready: crash before it is synced
   double tick_skip = 0;         // per node and time unit: miss a tick (clock drift)
   double compact_chance = 1.0;  // act on a compact hint
+  bool fixed_timeouts = false;  // node i always draws i - 1: timeout election_tick + i - 1
   core::Options raft;           // id is filled in per node
 };
 
@@ -145,6 +146,8 @@ class Cluster {
     params_.tick_skip = 0;
   }
   bool connected(NodeId a, NodeId b) const;
+  // Drops every message from `from` still in flight.
+  void drop_in_flight(NodeId from);
 
   // One time unit: deliver due messages, tick every live node.
   void step_time(bool tick_nodes = true);

@@ -59,9 +59,7 @@ class Runner {
 
   void ensure_node(NodeId id) {
     while (cluster_->nodes().count(id) == 0) {
-      NodeId added = cluster_->add_node(false);
-      cluster_->node(added).rng->set_fixed(added - 1);
-      cluster_->restart(added);
+      cluster_->add_node(true);
     }
   }
 
@@ -70,6 +68,7 @@ class Runner {
     if (cmd == "cluster") {
       SimParams p;
       p.seed = 1;
+      p.fixed_timeouts = true;
       p.founding_voters = static_cast<int>(num(w, 1));
       for (std::size_t i = 2; i < w.size(); ++i) {
         auto eq = w[i].find('=');
@@ -86,8 +85,6 @@ class Runner {
       cluster_ = std::make_unique<Cluster>(p, [this](const std::string& e) {
         emit("[" + std::to_string(cluster_->now()) + "] " + e);
       });
-      // Deterministic timeouts: node i waits election_tick + (i - 1) by default.
-      for (auto& [id, n] : cluster_->nodes()) n->rng->set_fixed(id - 1);
       return;
     }
     if (!cluster_) return error("the first command must be 'cluster'");
@@ -122,10 +119,11 @@ class Runner {
     } else if (cmd == "heal") {
       c.heal();
     } else if (cmd == "crash" || cmd == "restart" || cmd == "freeze" || cmd == "unfreeze" || cmd == "campaign" ||
-               cmd == "compact" || cmd == "log") {
+               cmd == "compact" || cmd == "log" || cmd == "drop") {
       NodeId id = num(w, 1);
       if (!node_ok(id)) return;
       if (cmd == "crash") c.crash(id);
+      if (cmd == "drop") c.drop_in_flight(id);
       if (cmd == "restart") c.restart(id);
       if (cmd == "freeze") c.node(id).frozen = true;
       if (cmd == "unfreeze") c.node(id).frozen = false;

@@ -12,7 +12,7 @@
 //   tick [N]                  N time units: deliver due messages, tick live nodes
 //   deliver [N]               N time units without ticking (messages only)
 //   partition A B | C D ...   cut the network into groups; heal: undo
-//   crash ID | restart ID | freeze ID | unfreeze ID
+//   crash ID | restart ID | freeze ID | unfreeze ID | drop ID (its messages in flight)
 //   campaign ID               start an election now
 //   propose ID K=V            raw put through the node (must be leader)
 //   put ID K V | cas ID K EXPECTED NEW | get ID K      client operations
