@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { PutDocumentCommand, GetDocumentsCommand } from "ravendb";
+import { DocumentStore, PutDocumentCommand, GetDocumentsCommand, GetBuildNumberOperation, GetClientConfigurationOperation } from "ravendb";
 import { CorvusServer, createDatabaseAndStore, rejectsNamed, rawRequest } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
@@ -141,4 +141,32 @@ test("raw protocol details the client relies on", T, () => withStore("raw", asyn
   assert.equal(topo.json.Nodes[0].ServerRole, "Member");
   assert.equal(topo.json.Nodes[0].Database, db);
   assert.equal(typeof topo.json.Etag, "number");
+}));
+
+test("store with disableTopologyUpdates (uses /cluster/node-info) does CRUD", T, async () => {
+  const { store: admin, database } = await createDatabaseAndStore(server, "notopo");
+  admin.dispose();
+  const store = new DocumentStore(server.url, database);
+  store.conventions.disableTopologyUpdates = true;
+  store.initialize();
+  try {
+    const s = store.openSession();
+    await s.store({ v: 1 }, "nt/1");
+    await s.saveChanges();
+    assert.equal((await store.openSession().load("nt/1")).v, 1);
+    const nodes = store.getRequestExecutor().getTopologyNodes();
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0].clusterTag, "A", "node tag read from /cluster/node-info");
+  } finally {
+    store.dispose();
+  }
+});
+
+test("GetBuildNumberOperation and GetClientConfigurationOperation answer", T, () => withStore("misc", async (store) => {
+  const build = await store.maintenance.server.send(new GetBuildNumberOperation());
+  assert.equal(typeof build.productVersion, "string");
+  assert.equal(typeof build.buildVersion, "number");
+  const cfg = await store.maintenance.send(new GetClientConfigurationOperation());
+  // The client re-parses Etag as a string on purpose (64-bit values).
+  assert.match(String(cfg.etag), /^-?\d+$/);
 }));
