@@ -169,3 +169,25 @@ test("a missing database makes the client throw DatabaseDoesNotExistException", 
   assert.equal(res.status, 503);
   assert.equal(res.headers.get("database-missing"), db);
 });
+
+test("database names are case-insensitive and keep their original case", T, async () => {
+  const db = uniqueDbName("MixedCase");
+  const store = openStore(server, db);
+  const lower = openStore(server, db.toLowerCase());
+  try {
+    await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: db }));
+    const names = await store.maintenance.server.send(new GetDatabaseNamesOperation(0, 1000));
+    assert.ok(names.includes(db), `original case listed: ${JSON.stringify(names)}`);
+    await rejectsNamed(
+      store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: db.toUpperCase() })),
+      "ConcurrencyException");
+
+    const s = store.openSession();
+    await s.store({ v: 1 }, "cs/1");
+    await s.saveChanges();
+    assert.equal((await lower.openSession().load("cs/1")).v, 1, "same database through the lower-cased name");
+  } finally {
+    store.dispose();
+    lower.dispose();
+  }
+});

@@ -148,6 +148,17 @@ export class CorvusServer {
     live.delete(child);
   }
 
+  // Abrupt stop (SIGKILL): nothing gets a chance to flush.
+  async crash() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await gone;
+    live.delete(child);
+  }
+
   async restart() {
     await this.stop();
     await this.start({ keepPort: true });
