@@ -1,0 +1,487 @@
+#include "rachis/node.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+namespace corvus::rachis {
+
+using core::Role;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Status core_error(core::Error e, const std::string& what) {
+  switch (e) {
+    case core::Error::Ok: return Status::Ok();
+    case core::Error::NotLeader: return Status::NotLeader(what);
+    case core::Error::TransferInProgress:
+      return Status::Busy("a leadership transfer is in progress; retry shortly");
+    case core::Error::ConfigChangePending:
+      return Status::Busy("another membership change is in progress; retry once it is committed");
+    case core::Error::NotReady: return Status::Busy("the new leader is not ready yet; retry shortly");
+    case core::Error::InvalidArgument: return Status::InvalidArgument(what);
+  }
+  return Status::Internal(what);
+}
+
+std::uint64_t random_seed() {
+  std::random_device rd;
+  return (std::uint64_t(rd()) << 32) ^ rd() ^
+         static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+}
+
+}  // namespace
+
+Node::Node(const NodeOptions& options) : opts_(options), rng_(random_seed()) {}
+
+Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("Rachis node needs a path");
+  std::unique_ptr<Node> node(new Node(options));
+  auto storage = LogStorage::open(options.path);
+  if (!storage.ok()) return storage.status();
+  node->storage_ = std::move(storage).value();
+  if (!node->storage_->identity()) {
+    if (options.new_cluster_id.empty()) return Status::InvalidArgument("a new Rachis store needs a cluster id");
+    // A brand-new node is the only voter of its own cluster (NodeId 1).
+    if (Status s = node->storage_->reset({options.new_cluster_id, 1}); !s.ok()) return s;
+    core::SnapshotMeta meta;
+    meta.config.voters = {1};
+    if (Status s = node->storage_->save_snapshot_and_compact(meta, ""); !s.ok()) return s;
+  }
+  TransportHandler handler;
+  Node* raw = node.get();
+  handler.on_handshake = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to) {
+    return raw->on_handshake(cluster_id, from, to);
+  };
+  handler.on_message = [raw](core::Message m) {
+    raw->post([raw, m = std::move(m)]() mutable { raw->raft_->step(std::move(m)); });
+  };
+  auto transport = TcpTransport::start(options.listen, std::move(handler));
+  if (!transport.ok()) return transport.status();
+  node->transport_ = std::move(transport).value();
+  node->advertise_ = options.advertise_address.empty()
+                         ? options.listen.host + ":" + std::to_string(node->transport_->port())
+                         : options.advertise_address;
+  if (Status s = node->recover(); !s.ok()) return s;
+  node->thread_ = std::thread([raw] { raw->run(); });
+  return node;
+}
+
+Node::~Node() { stop(); }
+
+Status Node::recover() {
+  auto ps = storage_->load();
+  if (!ps.ok()) return ps.status();
+  auto& state = ps.value();
+  if (Status s = sm_.restore(state.snapshot_data ? *state.snapshot_data : std::string(), state.snapshot_meta.index);
+      !s.ok()) {
+    return s;
+  }
+  const NodeIdentity id = *storage_->identity();
+  core::Options ro;
+  ro.id = id.node_id;
+  ro.election_tick = opts_.election_tick;
+  ro.heartbeat_tick = 1;
+  ro.snapshot_threshold = opts_.snapshot_threshold;
+  ro.max_entries_per_message = 256;
+  ro.max_inflight = 64;
+  raft_ = std::make_unique<core::Raft>(ro, rng_, std::move(state));
+  transport_->set_identity(id.cluster_id, id.node_id, advertise_);
+  update_peers();
+  // A lone voter need not wait a whole election timeout to lead its own cluster.
+  const auto& cfg = raft_->config();
+  if (cfg.voters.size() == 1 && cfg.is_voter(id.node_id)) raft_->campaign();
+  update_view();
+  return Status::Ok();
+}
+
+void Node::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (transport_) transport_->stop();
+}
+
+void Node::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+void Node::run() {
+  auto next_tick = Clock::now() + opts_.tick;
+  for (;;) {
+    std::deque<std::function<void()>> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] { return stopping_ || !tasks_.empty(); });
+      if (stopping_) break;
+      batch.swap(tasks_);
+    }
+    for (auto& t : batch) t();
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      if (!view().removed) raft_->tick();
+      ++ticks_;
+      housekeeping();
+      next_tick += opts_.tick;
+      if (next_tick < now) next_tick = now + opts_.tick;
+    }
+    process_ready();
+    update_view();
+  }
+  fail_all_pending(Status::ShuttingDown("the cluster node is shutting down"));
+}
+
+void Node::process_ready() {
+  while (raft_->has_ready()) {
+    core::Ready rd = raft_->ready();
+    if (rd.soft_state) {
+      if (rd.soft_state->role == Role::Leader && last_role_ != Role::Leader) leader_since_ = Clock::now();
+      if (rd.soft_state->leader != last_leader_ && opts_.log) {
+        opts_.log("info", "leader is now node " + std::to_string(rd.soft_state->leader) + " (term " +
+                              std::to_string(raft_->term()) + ")");
+      }
+      last_leader_ = rd.soft_state->leader;
+      last_role_ = rd.soft_state->role;
+    }
+    if (Status s = storage_->save(rd); !s.ok()) {
+      // Raft's promises (votes, acknowledged entries) would be broken: stop hard.
+      if (opts_.log) opts_.log("error", "cannot persist the Rachis log: " + s.to_string());
+      std::abort();
+    }
+    if (rd.snapshot) {
+      if (Status s = sm_.restore(*rd.snapshot->data, rd.snapshot->meta.index); !s.ok() && opts_.log) {
+        opts_.log("error", "cannot restore the cluster snapshot: " + s.to_string());
+      }
+      update_peers();
+    }
+    for (auto& m : rd.messages) transport_->send(std::move(m));
+    for (const auto& e : rd.committed_entries) apply_entry(e);
+    raft_->advance(rd);
+    if (rd.compact_hint != 0) {
+      const core::Index i = sm_.applied();
+      if (i > raft_->snapshot_meta().index) {
+        auto data = std::make_shared<const std::string>(sm_.snapshot());
+        if (raft_->compact(i, data) == core::Error::Ok) {
+          if (Status s = storage_->save_snapshot_and_compact(raft_->snapshot_meta(), *data); !s.ok() && opts_.log) {
+            opts_.log("warn", "cannot store the cluster snapshot: " + s.to_string());
+          }
+        }
+      }
+    }
+    update_view();
+    applied_cv_.notify_all();
+  }
+}
+
+void Node::apply_entry(const core::Entry& e) {
+  const core::Index etag_before = sm_.topology().etag;
+  Status s = sm_.apply(e);
+  if (!s.ok() && opts_.log) opts_.log("warn", "cluster command not applied: " + s.to_string());
+  if (e.type == core::EntryType::ConfigChange) {
+    core::ConfigChange cc;
+    core::Configuration result;
+    if (core::decode_config_change(e.data, &cc, &result) && cc.type == core::ConfigChangeType::RemoveNode &&
+        cc.node == raft_->id()) {
+      std::lock_guard lock(view_mu_);
+      view_.removed = true;
+      if (opts_.log) opts_.log("warn", "this node was removed from the cluster");
+    }
+  }
+  if (sm_.topology().etag != etag_before) update_peers();
+  auto it = pending_.find(e.index);
+  if (it != pending_.end()) {
+    Done done = std::move(it->second.done);
+    const bool ours = it->second.term == e.term;
+    pending_.erase(it);
+    if (!ours) {
+      done(Status::Internal("the command was lost in a leader change; retry it"), e.index);
+    } else if (!s.ok()) {
+      done(s, e.index);
+    } else {
+      done(Status::Ok(), e.index);
+    }
+  }
+}
+
+void Node::housekeeping() {
+  const auto now = Clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline <= now) {
+      Done done = std::move(it->second.done);
+      const core::Index index = it->first;
+      it = pending_.erase(it);
+      done(Status::Timeout("the cluster command was not committed in time"), index);
+    } else {
+      ++it;
+    }
+  }
+  if (raft_->role() != Role::Leader) return;
+  maybe_bootstrap();
+  if (ticks_ % 3 == 0) maybe_promote();
+}
+
+void Node::maybe_bootstrap() {
+  if (!sm_.topology().nodes.empty()) return;
+  if (bootstrap_index_ != 0 && raft_->term() == bootstrap_term_ && sm_.applied() < bootstrap_index_) return;
+  const NodeIdentity id = *storage_->identity();
+  const auto& cfg = raft_->config();
+  if (!(cfg.voters.size() == 1 && cfg.is_voter(id.node_id))) return;
+  cluster::NodeInfo self;
+  self.tag = opts_.bootstrap_tag.empty() ? "A" : opts_.bootstrap_tag;
+  self.id = id.node_id;
+  self.url = opts_.url;
+  self.address = advertise_;
+  auto r = raft_->propose(cluster::make_bootstrap_command(id.cluster_id, self));
+  if (r.ok()) {
+    bootstrap_index_ = r.index;
+    bootstrap_term_ = r.term;
+  }
+}
+
+void Node::maybe_promote() {
+  const core::RaftStatus st = raft_->status();
+  if (st.config.learners.empty()) return;
+  const cluster::Topology topo = sm_.topology();
+  for (core::NodeId learner : st.config.learners) {
+    const cluster::NodeInfo* n = topo.by_id(learner);
+    if (!n || n->role != cluster::NodeRole::Promotable) continue;
+    auto pr = st.progress.find(learner);
+    if (pr == st.progress.end() || st.commit == 0 || pr->second.match < st.commit) continue;
+    core::ConfigChange cc;
+    cc.type = core::ConfigChangeType::PromoteVoter;
+    cc.node = learner;
+    auto r = raft_->propose_config_change(cc);
+    if (r.ok() && opts_.log) opts_.log("info", "promoting node " + n->tag + " to member");
+    return;  // one change at a time
+  }
+}
+
+void Node::update_peers() {
+  const cluster::Topology topo = sm_.topology();
+  const core::NodeId self = raft_ ? raft_->id() : core::kNoNode;
+  std::map<core::NodeId, std::string> peers;
+  for (const auto& [tag, n] : topo.nodes) {
+    if (n.id != self && !n.address.empty()) peers[n.id] = n.address;
+  }
+  transport_->set_peers(peers);
+}
+
+bool Node::is_fresh() const {
+  const auto topo = sm_.topology();
+  const core::NodeId self = raft_->id();
+  const auto& cfg = raft_->config();
+  if (view_.removed) return true;
+  if (topo.nodes.size() > 1 || !cfg.learners.empty()) return false;
+  for (core::NodeId v : cfg.voters) {
+    if (v != self) return false;
+  }
+  return true;
+}
+
+void Node::update_view() {
+  NodeView v;
+  v.identity = *storage_->identity();
+  v.role = raft_->role();
+  v.term = raft_->term();
+  v.leader = raft_->leader();
+  v.commit = raft_->commit_index();
+  v.applied = sm_.applied();
+  v.last_index = raft_->last_index();
+  v.config = raft_->config();
+  v.leader_since = leader_since_;
+  {
+    std::lock_guard lock(view_mu_);
+    v.removed = view_.removed;
+    view_ = std::move(v);
+    view_.fresh = is_fresh();
+  }
+}
+
+NodeView Node::view() const {
+  std::lock_guard lock(view_mu_);
+  return view_;
+}
+
+bool Node::wait_applied(core::Index index, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(view_mu_);
+  return applied_cv_.wait_for(lock, timeout, [&] { return view_.applied >= index; });
+}
+
+Status Node::not_leader() const {
+  const core::NodeId leader = raft_->leader();
+  if (leader == core::kNoNode) return Status::NotLeader("there is no cluster leader at the moment; retry shortly");
+  const auto topo = sm_.topology();
+  const auto* n = topo.by_id(leader);
+  return Status::NotLeader(n ? "this node is not the leader; the leader is " + n->tag + " at " + n->url
+                             : "this node is not the leader; the leader is node id " + std::to_string(leader));
+}
+
+void Node::track(const core::ProposeResult& r, Done done) {
+  pending_[r.index] = Pending{r.term, std::move(done), Clock::now() + opts_.propose_timeout};
+}
+
+void Node::fail_all_pending(const Status& s) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [index, p] : pending) p.done(s, index);
+}
+
+void Node::propose(std::string command, Done done) {
+  post([this, command = std::move(command), done = std::move(done)]() mutable {
+    if (raft_->role() != Role::Leader) return done(not_leader(), 0);
+    auto r = raft_->propose(std::move(command));
+    if (!r.ok()) return done(r.error == core::Error::NotLeader ? not_leader() : core_error(r.error, "propose"), 0);
+    track(r, std::move(done));
+  });
+}
+
+void Node::add_node(const std::string& tag, const std::string& url, const std::string& address, bool watcher,
+                    Done done) {
+  post([this, tag, url, address, watcher, done = std::move(done)]() mutable {
+    if (raft_->role() != Role::Leader) return done(not_leader(), 0);
+    const cluster::Topology topo = sm_.topology();
+    for (const auto& [t, n] : topo.nodes) {
+      if (n.url == url) return done(Status::InvalidArgument("node " + t + " already has URL " + url), 0);
+      if (!tag.empty() && t == tag) {
+        return done(Status::InvalidArgument("node tag " + tag + " is already in use (" + n.url + ")"), 0);
+      }
+    }
+    cluster::NodeInfo n;
+    n.tag = tag.empty() ? topo.next_free_tag() : tag;
+    core::NodeId max_id = topo.last_node_id;
+    for (auto id : raft_->config().voters) max_id = std::max(max_id, id);
+    for (auto id : raft_->config().learners) max_id = std::max(max_id, id);
+    n.id = max_id + 1;
+    n.url = url;
+    n.address = address;
+    n.role = watcher ? cluster::NodeRole::Watcher : cluster::NodeRole::Promotable;
+    core::ConfigChange cc;
+    cc.type = core::ConfigChangeType::AddLearner;
+    cc.node = n.id;
+    cc.context = cluster::encode_node_context(n);
+    auto r = raft_->propose_config_change(cc);
+    if (!r.ok()) return done(r.error == core::Error::NotLeader ? not_leader() : core_error(r.error, "add node"), 0);
+    if (opts_.log) opts_.log("info", "adding node " + n.tag + " (" + url + ", cluster address " + address + ")");
+    track(r, std::move(done));
+  });
+}
+
+void Node::remove_node(const std::string& tag, Done done) {
+  post([this, tag, done = std::move(done)]() mutable {
+    if (raft_->role() != Role::Leader) return done(not_leader(), 0);
+    const cluster::Topology topo = sm_.topology();
+    auto it = topo.nodes.find(tag);
+    if (it == topo.nodes.end()) return done(Status::NotFound("there is no node " + tag + " in the cluster"), 0);
+    if (topo.nodes.size() == 1) return done(Status::InvalidArgument("cannot remove the last node of a cluster"), 0);
+    core::ConfigChange cc;
+    cc.type = core::ConfigChangeType::RemoveNode;
+    cc.node = it->second.id;
+    auto r = raft_->propose_config_change(cc);
+    if (!r.ok()) return done(r.error == core::Error::NotLeader ? not_leader() : core_error(r.error, "remove node"), 0);
+    if (opts_.log) opts_.log("info", "removing node " + tag);
+    track(r, std::move(done));
+  });
+}
+
+void Node::reelect(Done done) {
+  post([this, done = std::move(done)]() mutable {
+    if (raft_->role() != Role::Leader) return done(not_leader(), 0);
+    const core::RaftStatus st = raft_->status();
+    core::NodeId best = core::kNoNode;
+    core::Index best_match = 0;
+    for (core::NodeId v : st.config.voters) {
+      if (v == st.id) continue;
+      auto pr = st.progress.find(v);
+      const core::Index m = pr == st.progress.end() ? 0 : pr->second.match;
+      if (best == core::kNoNode || m > best_match) {
+        best = v;
+        best_match = m;
+      }
+    }
+    if (best == core::kNoNode) {
+      return done(Status::InvalidArgument("there is no other member to hand the leadership to"), 0);
+    }
+    core::Error e = raft_->transfer_leadership(best);
+    done(core_error(e, "leadership transfer"), st.commit);
+  });
+}
+
+std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to) {
+  const NodeView v = view();
+  if (cluster_id == v.identity.cluster_id && to == v.identity.node_id) return "";
+  if (cluster_id == v.identity.cluster_id && !v.fresh) {
+    return "this node is node id " + std::to_string(v.identity.node_id) + " of cluster " + cluster_id +
+           ", not node id " + std::to_string(to);
+  }
+  if (v.fresh && to != core::kNoNode && !cluster_id.empty()) {
+    post([this, cluster_id, to] { join(cluster_id, to); });
+    if (opts_.log) {
+      opts_.log("info", "joining cluster " + cluster_id + " as node id " + std::to_string(to) + " (invited by node id " +
+                            std::to_string(from) + ")");
+    }
+    return "";
+  }
+  return "this node already belongs to cluster " + v.identity.cluster_id + " with other nodes";
+}
+
+void Node::join(const std::string& cluster_id, core::NodeId id) {
+  const NodeIdentity current = *storage_->identity();
+  if (current.cluster_id == cluster_id && current.node_id == id) return;
+  if (!is_fresh()) return;
+  if (Status s = start_over(cluster_id, id, false); !s.ok() && opts_.log) {
+    opts_.log("error", "cannot join cluster " + cluster_id + ": " + s.to_string());
+  }
+}
+
+Status Node::start_over(const std::string& cluster_id, core::NodeId id, bool voter) {
+  if (Status s = storage_->reset({cluster_id, id}); !s.ok()) return s;
+  if (voter) {
+    core::SnapshotMeta meta;
+    meta.config.voters = {id};
+    if (Status s = storage_->save_snapshot_and_compact(meta, ""); !s.ok()) return s;
+  }
+  fail_all_pending(Status::Internal("this node left its cluster"));
+  sm_.clear();
+  {
+    std::lock_guard lock(view_mu_);
+    view_.removed = false;
+  }
+  bootstrap_index_ = 0;
+  last_leader_ = core::kNoNode;
+  last_role_ = Role::Follower;
+  // Keep the peers learned from handshakes: an inviting leader is one of them,
+  // and our answers must reach it before we have applied its address.
+  return recover();
+}
+
+void Node::leave(const std::string& cluster_id, Done done) {
+  post([this, cluster_id, done = std::move(done)]() mutable {
+    const NodeIdentity current = *storage_->identity();
+    if (current.cluster_id != cluster_id) {
+      return done(Status::InvalidArgument("this node is not part of cluster " + cluster_id), 0);
+    }
+    std::string fresh_id;
+    for (int i = 0; i < 4; ++i) {
+      char buf[17];
+      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng_.next()));
+      fresh_id += buf;
+      if (i < 3) fresh_id += "-";
+    }
+    if (opts_.log) opts_.log("warn", "this node was removed from cluster " + cluster_id + "; starting over alone");
+    transport_->clear_peers();  // forget the old cluster entirely, learned peers included
+    Status s = start_over(fresh_id, 1, true);
+    done(s, 0);
+  });
+}
+
+}  // namespace corvus::rachis

@@ -1,0 +1,186 @@
+#pragma once
+// Node: the Rachis shell around one core::Raft. It owns the RocksDB LogStorage,
+// the TcpTransport, the ClusterStateMachine and one Raft thread that runs the
+// loop described in rachis/core/raft.h: take inputs (messages, proposals, ticks
+// from a steady clock), then for each Ready persist (one WriteBatch, synced when
+// asked), send, apply committed entries, advance, and compact when hinted.
+// Everything queued while the previous Ready was being synced is handled in the
+// next one, so many concurrent proposals share one append and one fsync.
+//
+// Membership (RavenDB rules on top of thesis §4): a fresh node bootstraps a
+// one-node cluster (NodeId 1, tag A). add_node() on the leader assigns the next
+// NodeId and the next free tag and appends AddLearner; the leader dials the new
+// node, whose listener accepts a handshake from another cluster only while the
+// node is *fresh* (its cluster never had another node): it then wipes its own
+// one-node log and restarts as that NodeId, empty, and the leader replicates the
+// whole log (or a snapshot) to it. A Promotable learner is promoted to voter by the
+// leader once its match index has reached the leader's commit index (checked every
+// few ticks); a Watcher stays a learner. remove_node() appends RemoveNode; a
+// removed node stops ticking and reports itself as removed.
+//
+// Lifecycle: open() recovers (or initializes) the store, starts the transport and
+// the Raft thread; stop() (or the destructor) completes pending proposals with
+// ShuttingDown and joins everything. Thread-safety: every public function may be
+// called from any thread; completion callbacks run on the Raft thread and must not
+// block.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "rachis/cluster/cluster_state_machine.h"
+#include "rachis/core/raft.h"
+#include "rachis/log_storage.h"
+#include "rachis/tcp_transport.h"
+#include "storage/status.h"
+
+namespace corvus::rachis {
+
+struct NodeOptions {
+  // Directory of the RocksDB log store. Required.
+  std::string path;
+  // Cluster (topology) id used when this store is new. Required for a new store.
+  std::string new_cluster_id;
+  // Tag this node takes when it bootstraps a new cluster. Default: "A"
+  std::string bootstrap_tag = "A";
+  // HTTP URL of this node, recorded in the topology. Required.
+  std::string url;
+  // Where the cluster listener binds.
+  TransportOptions listen;
+  // host:port other nodes dial to reach this node's listener (may be a proxy).
+  // Default: empty = listen.host:<bound port>
+  std::string advertise_address;
+  // Wall-clock length of one Raft tick. Smaller fails over faster but costs more
+  // heartbeats. Default: 100 ms
+  std::chrono::milliseconds tick{100};
+  // Election timeout in ticks (randomized up to twice that). Default: 10
+  std::uint32_t election_tick = 10;
+  // Entries kept after a snapshot before the next one is taken. Default: 10000
+  std::uint64_t snapshot_threshold = 10000;
+  // Pending proposals fail with Timeout after this long. Default: 15 s
+  std::chrono::milliseconds propose_timeout{15000};
+  // Where the node reports notable events ("info"/"warn"/"error", message).
+  // Called from the node's threads. Default: none
+  std::function<void(const char* level, const std::string& message)> log;
+};
+
+// A point-in-time view for monitoring and for /cluster/topology.
+struct NodeView {
+  NodeIdentity identity;
+  core::Role role = core::Role::Follower;
+  core::Term term = 0;
+  core::NodeId leader = core::kNoNode;
+  core::Index commit = 0;
+  core::Index applied = 0;
+  core::Index last_index = 0;
+  core::Configuration config;
+  std::chrono::steady_clock::time_point leader_since{};  // when this node became leader
+  bool removed = false;  // this node was removed from its cluster
+  bool fresh = false;    // may still join another cluster
+};
+
+class Node {
+ public:
+  // Called once the proposal is applied (Ok, with its log index) or failed:
+  // NotLeader, Busy (a membership change is already in progress; retry),
+  // InvalidArgument, Timeout, ShuttingDown, or Internal when the entry was lost to
+  // a leader change (safe to retry).
+  using Done = std::function<void(Status, core::Index)>;
+
+  static Result<std::unique_ptr<Node>> open(const NodeOptions& options);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Appends a cluster command (JSON, see cluster_state_machine.h). Leader only.
+  void propose(std::string command, Done done);
+  // Adds a node as a learner (Promotable, or Watcher when `watcher`). `tag` empty
+  // picks the next free tag. Leader only. InvalidArgument when the tag or URL is in
+  // use.
+  void add_node(const std::string& tag, const std::string& url, const std::string& address, bool watcher,
+                Done done);
+  // Removes the node with `tag`. Leader only. NotFound when there is none.
+  void remove_node(const std::string& tag, Done done);
+  // Leadership transfer to the most up-to-date other voter. Leader only.
+  void reelect(Done done);
+  // The leader told us (out of band: the leader stops sending to a removed node,
+  // so it never sees its removal commit) that this node was removed from
+  // `cluster_id`. If that is our cluster and we are not in its latest
+  // configuration as we know it, or `force`, we leave: the store is wiped and the
+  // node starts over as a fresh one-node cluster (NodeId 1, the bootstrap tag), so
+  // it can be added again. InvalidArgument when `cluster_id` is not ours.
+  void leave(const std::string& cluster_id, Done done);
+
+  // Waits until the local state machine applied `index`; false on timeout.
+  bool wait_applied(core::Index index, std::chrono::milliseconds timeout) const;
+
+  NodeView view() const;
+  const cluster::ClusterStateMachine& state() const { return sm_; }
+  std::map<core::NodeId, PeerStatus> peer_status() const { return transport_->peer_status(); }
+  std::string advertise_address() const { return advertise_; }
+  std::uint16_t cluster_port() const { return transport_->port(); }
+
+  void stop();
+
+ private:
+  struct Pending {
+    core::Term term = 0;
+    Done done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  explicit Node(const NodeOptions& options);
+  Status recover();
+  void post(std::function<void()> task);
+  void run();
+  void process_ready();
+  void apply_entry(const core::Entry& e);
+  void housekeeping();
+  void maybe_promote();
+  void maybe_bootstrap();
+  void update_peers();
+  void update_view();
+  void track(const core::ProposeResult& r, Done done);
+  void fail_all_pending(const Status& s);
+  std::string on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to);
+  void join(const std::string& cluster_id, core::NodeId id);
+  Status start_over(const std::string& cluster_id, core::NodeId id, bool voter);
+  bool is_fresh() const;  // Raft thread
+  Status not_leader() const;
+
+  NodeOptions opts_;
+  std::string advertise_;
+  std::unique_ptr<LogStorage> storage_;
+  std::unique_ptr<TcpTransport> transport_;
+  cluster::ClusterStateMachine sm_;
+  core::SeededRandom rng_;
+  std::unique_ptr<core::Raft> raft_;  // Raft thread only
+
+  // Raft thread only.
+  std::map<core::Index, Pending> pending_;
+  core::Index bootstrap_index_ = 0;
+  core::Term bootstrap_term_ = 0;
+  std::uint64_t ticks_ = 0;
+  core::NodeId last_leader_ = core::kNoNode;
+  core::Role last_role_ = core::Role::Follower;
+  std::chrono::steady_clock::time_point leader_since_{};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  mutable std::mutex view_mu_;
+  mutable std::condition_variable applied_cv_;
+  NodeView view_;
+};
+
+}  // namespace corvus::rachis

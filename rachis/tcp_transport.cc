@@ -1,0 +1,445 @@
+#include "rachis/tcp_transport.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+#include "rachis/wire.h"
+
+namespace corvus::rachis {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(50);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+
+std::shared_ptr<std::string> make_frame(char kind, const std::string& payload) {
+  auto f = std::make_shared<std::string>();
+  const std::uint32_t n = static_cast<std::uint32_t>(payload.size() + 1);
+  f->reserve(4 + n);
+  for (int i = 0; i < 4; ++i) f->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  f->push_back(kind);
+  f->append(payload);
+  return f;
+}
+
+std::uint32_t read_len(const unsigned char* b) {
+  return std::uint32_t(b[0]) | (std::uint32_t(b[1]) << 8) | (std::uint32_t(b[2]) << 16) | (std::uint32_t(b[3]) << 24);
+}
+
+bool split_address(const std::string& address, std::string* host, std::string* port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  *host = address.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  *port = address.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
+  struct Peer;
+  struct Inbound;
+
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  TransportHandler handler;
+
+  // Guarded by mu: read by peer_status() and send() from other threads.
+  mutable std::mutex mu;
+  std::string cluster_id;
+  core::NodeId self = core::kNoNode;
+  std::string self_address;
+  std::map<core::NodeId, PeerStatus> status;
+
+  // I/O thread only.
+  std::map<core::NodeId, std::shared_ptr<Peer>> peers;
+  std::map<core::NodeId, std::string> configured;  // from set_peers
+  std::map<core::NodeId, std::string> learned;     // from accepted handshakes
+  std::set<std::shared_ptr<Inbound>> inbound;
+  bool stopped = false;
+
+  struct Peer : std::enable_shared_from_this<Peer> {
+    Impl* owner;
+    core::NodeId id;
+    std::string address;
+    tcp::socket socket;
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    std::deque<std::shared_ptr<std::string>> queue;
+    bool connected = false;
+    bool writing = false;
+    bool closed = false;
+    std::uint64_t generation = 0;  // bumps on every (re)connect attempt
+    std::chrono::milliseconds backoff = kMinBackoff;
+    unsigned char rhdr[4];
+    std::string rbody;
+
+    Peer(Impl* o, core::NodeId i, std::string a)
+        : owner(o), id(i), address(std::move(a)), socket(o->io), resolver(o->io), timer(o->io) {}
+
+    void set_connected(bool c, const std::string& err = "") {
+      std::lock_guard lock(owner->mu);
+      auto& st = owner->status[id];
+      st.connected = c;
+      if (!err.empty()) st.last_error = err;
+    }
+
+    void connect() {
+      if (closed) return;
+      const std::uint64_t gen = ++generation;
+      std::string host, port;
+      if (!split_address(address, &host, &port)) {
+        set_connected(false, "bad address '" + address + "'");
+        return;
+      }
+      auto self = shared_from_this();
+      resolver.async_resolve(host, port, [self, gen](error_code ec, tcp::resolver::results_type results) {
+        if (self->closed || gen != self->generation) return;
+        if (ec) return self->fail(ec, "resolve");
+        asio::async_connect(self->socket, results, [self, gen](error_code ec2, const tcp::endpoint&) {
+          if (self->closed || gen != self->generation) return;
+          if (ec2) return self->fail(ec2, "connect");
+          self->on_connected();
+        });
+      });
+    }
+
+    void on_connected() {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      connected = true;
+      backoff = kMinBackoff;
+      set_connected(true);
+      BufWriter w;
+      {
+        std::lock_guard lock(owner->mu);
+        w.u8(kWireVersion);
+        w.bytes(owner->cluster_id);
+        w.u64(owner->self);
+        w.u64(id);
+        w.bytes(owner->self_address);
+      }
+      queue.push_front(make_frame('H', w.str()));
+      do_read_header(generation);
+      do_write();
+    }
+
+    void enqueue(std::shared_ptr<std::string> frame) {
+      if (closed) return;
+      queue.push_back(std::move(frame));
+      while (queue.size() > kMaxQueuedFrames) queue.pop_front();
+      if (connected) do_write();
+    }
+
+    void do_write() {
+      if (writing || !connected || queue.empty()) return;
+      writing = true;
+      // Gather several frames into one write.
+      auto batch = std::make_shared<std::vector<std::shared_ptr<std::string>>>();
+      std::vector<asio::const_buffer> bufs;
+      std::size_t bytes = 0;
+      while (!queue.empty() && batch->size() < 64 && bytes < (4u << 20)) {
+        bytes += queue.front()->size();
+        bufs.emplace_back(asio::buffer(*queue.front()));
+        batch->push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      auto self = shared_from_this();
+      const std::uint64_t gen = generation;
+      asio::async_write(socket, bufs, [self, batch, gen](error_code ec, std::size_t) {
+        self->writing = false;
+        if (self->closed || gen != self->generation) return;
+        if (ec) return self->fail(ec, "write");
+        self->do_write();
+      });
+    }
+
+    // The listener only ever sends a refusal; anything read means trouble.
+    void do_read_header(std::uint64_t gen) {
+      auto self = shared_from_this();
+      asio::async_read(socket, asio::buffer(rhdr), [self, gen](error_code ec, std::size_t) {
+        if (self->closed || gen != self->generation) return;
+        if (ec) return self->fail(ec, "read");
+        const std::uint32_t n = read_len(self->rhdr);
+        if (n == 0 || n > 64 * 1024) return self->fail(asio::error::message_size, "read");
+        self->rbody.resize(n);
+        asio::async_read(self->socket, asio::buffer(self->rbody), [self, gen](error_code ec2, std::size_t) {
+          if (self->closed || gen != self->generation) return;
+          if (ec2) return self->fail(ec2, "read");
+          std::string reason = "unexpected frame";
+          if (self->rbody[0] == 'R') {
+            BufReader r(std::string_view(self->rbody).substr(1));
+            std::string why;
+            if (r.bytes(&why)) reason = "refused by peer: " + why;
+          }
+          self->fail(asio::error::connection_refused, reason);
+        });
+      });
+    }
+
+    void fail(error_code ec, const std::string& what) {
+      error_code ignored;
+      socket.close(ignored);
+      connected = false;
+      writing = false;
+      ++generation;
+      set_connected(false, what + ": " + ec.message());
+      if (closed) return;
+      timer.expires_after(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaxBackoff));
+      auto self = shared_from_this();
+      timer.async_wait([self](error_code tec) {
+        if (!tec && !self->closed) {
+          self->socket = tcp::socket(self->owner->io);
+          self->connect();
+        }
+      });
+    }
+
+    void reconnect_now() {
+      error_code ignored;
+      socket.close(ignored);
+      timer.cancel();
+      connected = false;
+      writing = false;
+      ++generation;
+      backoff = kMinBackoff;
+      socket = tcp::socket(owner->io);
+      connect();
+    }
+
+    void close() {
+      closed = true;
+      ++generation;
+      error_code ignored;
+      socket.close(ignored);
+      timer.cancel();
+      resolver.cancel();
+      queue.clear();
+    }
+  };
+
+  struct Inbound : std::enable_shared_from_this<Inbound> {
+    Impl* owner;
+    tcp::socket socket;
+    unsigned char hdr[4];
+    std::string body;
+    bool handshaken = false;
+    core::NodeId from = core::kNoNode;
+
+    Inbound(Impl* o, tcp::socket s) : owner(o), socket(std::move(s)) {}
+
+    void do_read() {
+      auto self = shared_from_this();
+      asio::async_read(socket, asio::buffer(hdr), [self](error_code ec, std::size_t) {
+        if (ec) return self->finish();
+        const std::uint32_t n = read_len(self->hdr);
+        if (n == 0 || n > kMaxFrameBytes) return self->finish();
+        self->body.resize(n);
+        asio::async_read(self->socket, asio::buffer(self->body), [self](error_code ec2, std::size_t) {
+          if (ec2) return self->finish();
+          self->on_frame();
+        });
+      });
+    }
+
+    void on_frame() {
+      const char kind = body[0];
+      std::string_view payload = std::string_view(body).substr(1);
+      if (!handshaken) {
+        BufReader r(payload);
+        std::uint8_t v = 0;
+        std::string cluster;
+        core::NodeId to = 0;
+        std::string address;
+        if (kind != 'H' || !r.u8(&v) || v != kWireVersion || !r.bytes(&cluster) || !r.u64(&from) || !r.u64(&to) ||
+            !r.bytes(&address)) {
+          return refuse("bad handshake");
+        }
+        std::string why = owner->handler.on_handshake ? owner->handler.on_handshake(cluster, from, to) : "";
+        if (!why.empty()) return refuse(why);
+        handshaken = true;
+        if (!address.empty() && owner->learned[from] != address) {
+          owner->learned[from] = address;
+          owner->apply_peers();
+        }
+        owner->touch(from);
+        return do_read();
+      }
+      if (kind != 'M') return finish();
+      core::Message m;
+      if (!decode_message(payload, &m)) return finish();
+      owner->touch(from);
+      if (owner->handler.on_message) owner->handler.on_message(std::move(m));
+      do_read();
+    }
+
+    void refuse(const std::string& why) {
+      BufWriter w;
+      w.bytes(why);
+      auto frame = make_frame('R', w.str());
+      auto self = shared_from_this();
+      asio::async_write(socket, asio::buffer(*frame), [self, frame](error_code, std::size_t) { self->finish(); });
+    }
+
+    void finish() {
+      error_code ignored;
+      socket.close(ignored);
+      owner->inbound.erase(shared_from_this());
+    }
+  };
+
+  void touch(core::NodeId from) {
+    std::lock_guard lock(mu);
+    auto it = status.find(from);
+    if (it != status.end()) it->second.last_received = std::chrono::system_clock::now();
+  }
+
+  // Reconciles `peers` with configured + learned addresses (I/O thread).
+  void apply_peers() {
+    if (stopped) return;
+    std::map<core::NodeId, std::string> want = configured;
+    for (const auto& [id, a] : learned) want.emplace(id, a);
+    for (auto it = peers.begin(); it != peers.end();) {
+      auto w = want.find(it->first);
+      if (w == want.end() || w->second != it->second->address) {
+        it->second->close();
+        {
+          std::lock_guard lock(mu);
+          status.erase(it->first);
+        }
+        it = peers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [id, address] : want) {
+      if (peers.count(id)) continue;
+      {
+        std::lock_guard lock(mu);
+        status[id] = PeerStatus{};
+      }
+      auto p = std::make_shared<Peer>(this, id, address);
+      peers[id] = p;
+      p->connect();
+    }
+  }
+
+  void do_accept() {
+    acceptor.async_accept([this](error_code ec, tcp::socket s) {
+      if (stopped) return;
+      if (!ec) {
+        error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        auto conn = std::make_shared<Inbound>(this, std::move(s));
+        inbound.insert(conn);
+        conn->do_read();
+      }
+      do_accept();
+    });
+  }
+};
+
+TcpTransport::TcpTransport(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<TcpTransport>> TcpTransport::start(const TransportOptions& options, TransportHandler handler) {
+  auto impl = std::make_shared<Impl>();
+  impl->handler = std::move(handler);
+  error_code ec;
+  auto addr = asio::ip::make_address(options.host, ec);
+  if (ec) return Status::InvalidArgument("bad cluster listen host '" + options.host + "': " + ec.message());
+  tcp::endpoint ep(addr, options.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("cannot listen for cluster traffic on " + options.host + ":" +
+                           std::to_string(options.port) + ": " + ec.message());
+  }
+  impl->do_accept();
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->io.run(); });
+  return std::unique_ptr<TcpTransport>(new TcpTransport(std::move(impl)));
+}
+
+TcpTransport::~TcpTransport() { stop(); }
+
+std::uint16_t TcpTransport::port() const {
+  error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void TcpTransport::set_identity(const std::string& cluster_id, core::NodeId self, const std::string& address) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->cluster_id == cluster_id && impl_->self == self && impl_->self_address == address) return;
+    impl_->cluster_id = cluster_id;
+    impl_->self = self;
+    impl_->self_address = address;
+  }
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl] {
+    for (auto& [id, p] : impl->peers) p->reconnect_now();
+  });
+}
+
+void TcpTransport::set_peers(const std::map<core::NodeId, std::string>& peers) {
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl, peers] {
+    impl->configured = peers;
+    impl->apply_peers();
+  });
+}
+
+void TcpTransport::clear_peers() {
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl] {
+    impl->configured.clear();
+    impl->learned.clear();
+    impl->apply_peers();
+  });
+}
+
+void TcpTransport::send(core::Message m) {
+  auto frame = make_frame('M', encode_message(m));
+  Impl* impl = impl_.get();
+  const core::NodeId to = m.to;
+  asio::post(impl->io, [impl, to, frame = std::move(frame)]() mutable {
+    auto it = impl->peers.find(to);
+    if (it != impl->peers.end()) it->second->enqueue(std::move(frame));
+  });
+}
+
+std::map<core::NodeId, PeerStatus> TcpTransport::peer_status() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->status;
+}
+
+void TcpTransport::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl] {
+    impl->stopped = true;
+    error_code ignored;
+    impl->acceptor.close(ignored);
+    for (auto& [id, p] : impl->peers) p->close();
+    impl->peers.clear();
+    for (auto& c : std::set<std::shared_ptr<Impl::Inbound>>(impl->inbound)) c->socket.close(ignored);
+    impl->inbound.clear();
+    impl->io.stop();
+  });
+  impl->thread.join();
+}
+
+}  // namespace corvus::rachis

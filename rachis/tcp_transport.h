@@ -1,0 +1,92 @@
+#pragma once
+// TcpTransport: carries Raft messages between Rachis nodes over TCP.
+//
+// Each node listens on its own cluster port. To send to a peer a node dials the
+// peer's advertised address and uses that connection only for its own outgoing
+// messages (connections are one-way; the peer answers over its own connection).
+// So a proxy in front of a node's cluster port sees everything addressed to it.
+//
+// Framing: u32 little-endian length, then a payload whose first byte is its kind:
+//   'H' handshake, first frame of every connection:
+//       u8 version, bytes cluster_id, u64 from, u64 to, bytes from_address
+//       (the address the dialer advertises; the listener dials it back when it does
+//       not know that peer yet, e.g. a node that has just been added by the leader)
+//   'M' one core::Message (rachis/wire.h)
+//   'R' refusal sent by the listener before closing: bytes reason
+// The listener asks its Handler whether to accept a handshake (right cluster, right
+// node id, or a fresh node that may join); refusals are logged by the dialer.
+//
+// Outgoing connections reconnect with exponential back-off (50 ms doubling to 1 s).
+// While a peer is unreachable at most kMaxQueuedFrames frames wait; older ones are
+// dropped (Raft tolerates loss and resends).
+//
+// Lifecycle: start() binds and runs one I/O thread; stop() (or the destructor)
+// closes every socket and joins it. Thread-safety: every public function may be
+// called from any thread. Handler callbacks run on the I/O thread and must not block.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "rachis/core/types.h"
+#include "storage/status.h"
+
+namespace corvus::rachis {
+
+struct TransportOptions {
+  // Address to bind the cluster listener to. Default: 127.0.0.1
+  std::string host = "127.0.0.1";
+  // Port of the cluster listener; 0 picks a free port. Default: 0
+  std::uint16_t port = 0;
+};
+
+struct TransportHandler {
+  // An inbound connection introduced itself; return "" to accept it, else the
+  // reason to refuse it.
+  std::function<std::string(const std::string& cluster_id, core::NodeId from, core::NodeId to)> on_handshake;
+  // One message from an accepted connection.
+  std::function<void(core::Message)> on_message;
+};
+
+struct PeerStatus {
+  bool connected = false;  // our outgoing connection is up
+  std::chrono::system_clock::time_point last_received{};  // last frame it sent us
+  std::string last_error;
+};
+
+class TcpTransport {
+ public:
+  static constexpr std::size_t kMaxQueuedFrames = 1024;
+  static constexpr std::size_t kMaxFrameBytes = 512u * 1024 * 1024;
+
+  static Result<std::unique_ptr<TcpTransport>> start(const TransportOptions& options, TransportHandler handler);
+  ~TcpTransport();
+  TcpTransport(const TcpTransport&) = delete;
+  TcpTransport& operator=(const TcpTransport&) = delete;
+
+  std::uint16_t port() const;
+
+  // Who we are in outgoing handshakes (and the address peers should dial back).
+  // Reconnects every peer if it changed.
+  void set_identity(const std::string& cluster_id, core::NodeId self, const std::string& address);
+  // The peers to dial (id -> "host:port"). Peers learned from accepted handshakes
+  // stay dialable unless `peers` names them with another address.
+  void set_peers(const std::map<core::NodeId, std::string>& peers);
+  // Forgets every peer, learned ones included (after joining another cluster).
+  void clear_peers();
+  // Queues `m` for m.to; dropped when m.to is not a known peer.
+  void send(core::Message m);
+  std::map<core::NodeId, PeerStatus> peer_status() const;
+
+  void stop();
+
+ private:
+  struct Impl;
+  explicit TcpTransport(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace corvus::rachis

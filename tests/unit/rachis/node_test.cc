@@ -1,0 +1,189 @@
+// Three rachis::Node instances in one process, over real TCP on 127.0.0.1.
+// Waits are bounded polls; nothing asserts on timing.
+
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "rachis/node.h"
+#include "tests/support/temp_dir.h"
+
+using namespace corvus;
+using namespace corvus::rachis;
+using namespace std::chrono_literals;
+
+namespace {
+
+NodeOptions options_for(const testing::TempDir& dir, const std::string& name, std::uint16_t port = 0) {
+  NodeOptions o;
+  o.path = dir.sub(name);
+  o.new_cluster_id = "cluster-" + name;
+  o.url = "http://" + name;
+  o.listen.host = "127.0.0.1";
+  o.listen.port = port;
+  o.tick = 20ms;
+  o.election_tick = 10;
+  o.snapshot_threshold = 50;
+  o.log = [name](const char* level, const std::string& msg) {
+    if (std::getenv("RACHIS_TEST_LOG")) std::fprintf(stderr, "[%s] %s: %s\n", name.c_str(), level, msg.c_str());
+  };
+  return o;
+}
+
+std::unique_ptr<Node> open_node(const NodeOptions& o) {
+  auto n = Node::open(o);
+  REQUIRE_MESSAGE(n.ok(), n.status().to_string());
+  return std::move(n).value();
+}
+
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds timeout = 20s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+Status call(const std::function<void(Node::Done)>& op) {
+  auto p = std::make_shared<std::promise<Status>>();
+  auto f = p->get_future();
+  op([p](Status s, core::Index) { p->set_value(s); });
+  if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("test wait");
+  return f.get();
+}
+
+// Retries while a membership change or leader change is still settling.
+Status call_retrying(const std::function<void(Node::Done)>& op) {
+  Status s;
+  for (int i = 0; i < 200; ++i) {
+    s = call(op);
+    if (s.ok() || s.code() != StatusCode::Busy) return s;
+    std::this_thread::sleep_for(50ms);
+  }
+  return s;
+}
+
+Node* leader_of(const std::vector<Node*>& nodes) {
+  for (Node* n : nodes) {
+    if (n && n->view().role == core::Role::Leader) return n;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a restart") {
+  testing::TempDir dir;
+  auto oa = options_for(dir, "a"), ob = options_for(dir, "b"), oc = options_for(dir, "c");
+  auto a = open_node(oa);
+  auto b = open_node(ob);
+  auto c = open_node(oc);
+  // Fixed ports for the restart.
+  oa.listen.port = a->cluster_port();
+  ob.listen.port = b->cluster_port();
+  oc.listen.port = c->cluster_port();
+
+  REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
+  CHECK(a->state().topology().nodes.count("A"));
+
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://c", c->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] { return a->view().config.voters.size() == 3; }));
+
+  auto topo = a->state().topology();
+  CHECK(topo.nodes.count("B"));
+  CHECK(topo.nodes.count("C"));
+  REQUIRE(eventually([&] { return c->state().topology().nodes.size() == 3 && b->view().identity.node_id == 2; }));
+  CHECK(b->view().identity.cluster_id == "cluster-a");
+
+  SUBCASE("a node of another multi-node cluster is refused; a busy cluster node cannot be stolen") {
+    auto od = options_for(dir, "d");
+    auto d = open_node(od);
+    // d is fresh: it may join. But a's members are not fresh: nothing else can claim them.
+    CHECK_FALSE(b->view().fresh);
+    CHECK(d->view().fresh);
+  }
+
+  for (int i = 0; i < 120; ++i) {
+    Node* l = nullptr;
+    REQUIRE(eventually([&] { return (l = leader_of({a.get(), b.get(), c.get()})) != nullptr; }));
+    Status s;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      s = call([&](Node::Done d) {
+        l->propose(cluster::make_put_value_command("k" + std::to_string(i), std::to_string(i)), d);
+      });
+      if (s.ok()) break;
+      std::this_thread::sleep_for(20ms);
+      l = leader_of({a.get(), b.get(), c.get()});
+      if (!l) l = a.get();
+    }
+    REQUIRE_MESSAGE(s.ok(), s.to_string());
+  }
+  REQUIRE(eventually([&] { return c->state().value_count() == 120 && b->state().value_count() == 120; }));
+
+  // Kill the leader: the other two elect a new one and keep committing.
+  Node* old_leader = leader_of({a.get(), b.get(), c.get()});
+  REQUIRE(old_leader);
+  std::unique_ptr<Node>* owner = old_leader == a.get() ? &a : old_leader == b.get() ? &b : &c;
+  (*owner)->stop();
+  owner->reset();
+  std::vector<Node*> alive;
+  for (auto* p : {&a, &b, &c}) {
+    if (*p) alive.push_back(p->get());
+  }
+  Node* nl = nullptr;
+  REQUIRE(eventually([&] { return (nl = leader_of(alive)) != nullptr; }));
+  REQUIRE(call_retrying([&](Node::Done d) { nl->propose(cluster::make_put_value_command("after", "x"), d); }).ok());
+
+  // Restart everyone from disk: same tags, same values, a leader again.
+  a.reset();
+  b.reset();
+  c.reset();
+  a = open_node(oa);
+  b = open_node(ob);
+  c = open_node(oc);
+  REQUIRE(eventually([&] { return leader_of({a.get(), b.get(), c.get()}) != nullptr; }));
+  REQUIRE(eventually([&] {
+    return a->state().value("after").has_value() && b->state().value("after").has_value() &&
+           c->state().value("after").has_value();
+  }));
+  CHECK(a->state().value_count() == 121);
+  auto t2 = b->state().topology();
+  CHECK(t2.nodes.size() == 3);
+  CHECK(t2.nodes["A"].id == 1);
+  CHECK(t2.nodes["B"].id == 2);
+  CHECK(t2.nodes["C"].id == 3);
+}
+
+TEST_CASE("Node: removing a node shrinks the configuration") {
+  testing::TempDir dir;
+  auto a = open_node(options_for(dir, "a"));
+  auto b = open_node(options_for(dir, "b"));
+  REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), true, d); }).ok());
+  REQUIRE(eventually([&] { return b->state().topology().nodes.size() == 2; }));
+  // A watcher is never promoted.
+  std::this_thread::sleep_for(300ms);
+  CHECK(a->view().config.learners.size() == 1);
+  CHECK(a->state().topology().nodes["B"].role == cluster::NodeRole::Watcher);
+  REQUIRE(call_retrying([&](Node::Done d) { a->remove_node("B", d); }).ok());
+  CHECK(a->state().topology().nodes.size() == 1);
+  // B never sees its removal commit; the leader's side (corvusd) tells it.
+  const std::string cluster = a->view().identity.cluster_id;
+  REQUIRE(call([&](Node::Done d) { b->leave(cluster, d); }).ok());
+  REQUIRE(eventually([&] { return b->view().role == core::Role::Leader; }));
+  CHECK(b->view().identity.cluster_id != cluster);
+  CHECK(b->view().fresh);
+  REQUIRE(eventually([&] { return b->state().topology().nodes.size() == 1; }));
+  // And it can be added again, under a new tag.
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] { return b->view().identity.cluster_id == cluster && a->view().config.voters.size() == 2; }));
+  CHECK(a->state().topology().nodes.count("C"));
+  CHECK(call([&](Node::Done d) { a->remove_node("Z", d); }).is_not_found());
+}
