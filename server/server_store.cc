@@ -118,6 +118,10 @@ void ServerStore::register_storage_metrics() {
                 static_cast<double>(batches));
       w.counter("corvus_txmerger_transactions_total", "Transactions completed by the merger", labels,
                 static_cast<double>(transactions));
+      w.counter("corvus_txmerger_apply_seconds_total", "Writer time spent running transactions", labels,
+                static_cast<double>(merger.apply_micros.load()) / 1e6);
+      w.counter("corvus_txmerger_write_seconds_total", "Writer time spent writing and syncing batches", labels,
+                static_cast<double>(merger.write_micros.load()) / 1e6);
       w.gauge("corvus_txmerger_last_batch_size", "Transactions in the most recent batch", labels,
               static_cast<double>(merger.last_batch_size.load()));
       double per_sync = 0;

@@ -76,7 +76,9 @@ class DocumentsStorage {
   StorageOptions options_;
   std::unique_ptr<Engine> engine_;
   std::string database_id_;
-  WriterState writer_state_;  // writer thread only
+  // Counters as of the last durable batch; written by the merger's syncer under
+  // its sync mutex, read by the merger when it (re)starts from durable state.
+  WriterState writer_state_;
   std::atomic<uint64_t> published_last_etag_{0};
   std::atomic<uint64_t> published_document_count_{0};
   std::atomic<uint64_t> published_tombstone_count_{0};

@@ -1,15 +1,26 @@
 #include "storage/transaction_merger.h"
 
+#include <chrono>
 #include <exception>
-
-#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "storage/documents_storage.h"
 
 namespace corvus::storage {
+namespace {
 
-TransactionMerger::TransactionMerger(DocumentsStorage& storage) : storage_(storage) {
-  writer_ = std::thread([this] { run(); });
+using SteadyClock = std::chrono::steady_clock;
+
+uint64_t micros_since(SteadyClock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
+}
+
+}  // namespace
+
+TransactionMerger::TransactionMerger(DocumentsStorage& storage)
+    : storage_(storage), writer_state_(storage.writer_state_) {
+  syncer_ = std::thread([this] { run_syncer(); });
+  writer_ = std::thread([this] { run_writer(); });
 }
 
 TransactionMerger::~TransactionMerger() { stop(); }
@@ -29,90 +40,156 @@ void TransactionMerger::enqueue(Work work, Done done, size_t size_hint) {
 void TransactionMerger::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !writer_.joinable()) return;
     stopping_ = true;
     cv_.notify_one();
   }
-  if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+  if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
 }
 
-void TransactionMerger::run() {
+void TransactionMerger::run_writer() {
   std::vector<Pending> taken;
-  std::vector<Pending> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_) break;
       taken.swap(queue_);
     }
     // Split what was waiting into batches within the configured bounds.
     const auto& opts = storage_.options();
     size_t i = 0;
     while (i < taken.size()) {
+      std::vector<Pending> chunk;
       size_t bytes = 0;
-      batch.clear();
-      while (i < taken.size() && batch.size() < opts.max_transactions_per_batch &&
-             (batch.empty() || bytes + taken[i].size_hint <= opts.max_batch_bytes)) {
+      while (i < taken.size() && chunk.size() < opts.max_transactions_per_batch &&
+             (chunk.empty() || bytes + taken[i].size_hint <= opts.max_batch_bytes)) {
         bytes += taken[i].size_hint;
-        batch.push_back(std::move(taken[i]));
+        chunk.push_back(std::move(taken[i]));
         ++i;
       }
-      run_batch(batch);
+      std::unique_ptr<Batch> batch = build(std::move(chunk));
+      // Built while the previous batch was syncing; it may only follow it.
+      Status previous = wait_for_in_flight();
+      if (!previous.ok()) {
+        // This batch may have read the failed batch's writes: it fails too,
+        // and the next one starts again from what is durable.
+        complete(*batch, Status::IOError("an earlier write batch failed: " + previous.message()));
+        std::lock_guard lock(sync_mu_);
+        writer_state_ = storage_.writer_state_;
+        continue;
+      }
+      if (!batch->any_ok) {
+        complete(*batch, Status::Ok());
+        continue;
+      }
+      hand_off(std::move(batch));
     }
     taken.clear();
   }
+  wait_for_in_flight().ignore_error();  // its transactions were told already
+  std::lock_guard lock(sync_mu_);
+  syncer_stop_ = true;
+  sync_cv_.notify_all();
 }
 
-void TransactionMerger::run_batch(std::vector<Pending>& batch) {
-  rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  WriterState state = storage_.writer_state_;
-  WriteTransaction txn(storage_, wb, state);
-  std::vector<Status> results(batch.size());
-  bool any_ok = false;
-  for (size_t i = 0; i < batch.size(); ++i) {
+std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<Pending> pending) {
+  const auto started = SteadyClock::now();
+  auto batch = std::make_unique<Batch>();
+  batch->pending = std::move(pending);
+  batch->results.resize(batch->pending.size());
+  WriterState state = writer_state_;
+  WriteTransaction txn(storage_, batch->index, state, in_flight_ ? &in_flight_->index : nullptr);
+  for (size_t i = 0; i < batch->pending.size(); ++i) {
     // A save point per transaction: a failing one is rolled back alone, and
     // the counters it bumped are restored with it.
-    wb.SetSavePoint();
+    batch->index.SetSavePoint();
     const WriterState before = state;
     Status s;
     try {
-      s = batch[i].work(txn);
+      s = batch->pending[i].work(txn);
     } catch (const std::exception& e) {
       s = Status::Internal(std::string("transaction threw: ") + e.what());
     }
     if (s.ok()) {
-      any_ok = true;
-      wb.PopSavePoint().PermitUncheckedError();
+      batch->any_ok = true;
+      batch->index.PopSavePoint().PermitUncheckedError();
     } else {
-      wb.RollbackToSavePoint().PermitUncheckedError();
+      batch->index.RollbackToSavePoint().PermitUncheckedError();
       state = before;
     }
-    results[i] = std::move(s);
+    batch->results[i] = std::move(s);
   }
+  if (batch->any_ok) txn.write_state();
+  batch->state_after = state;
+  writer_state_ = state;
+  stats_.apply_micros.fetch_add(micros_since(started), std::memory_order_relaxed);
+  return batch;
+}
 
-  if (any_ok) {
-    txn.write_state();
+Status TransactionMerger::wait_for_in_flight() {
+  std::unique_lock lock(sync_mu_);
+  sync_cv_.wait(lock, [&] { return in_flight_done_; });
+  in_flight_.reset();
+  Status error = std::move(sync_error_);
+  sync_error_ = Status::Ok();
+  return error;
+}
+
+void TransactionMerger::hand_off(std::unique_ptr<Batch> batch) {
+  std::lock_guard lock(sync_mu_);
+  in_flight_ = std::move(batch);
+  in_flight_done_ = false;
+  sync_cv_.notify_all();
+}
+
+void TransactionMerger::run_syncer() {
+  for (;;) {
+    Batch* batch = nullptr;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return (in_flight_ && !in_flight_done_) || syncer_stop_; });
+      if (!in_flight_ || in_flight_done_) return;  // stopping with nothing in flight
+      batch = in_flight_.get();
+    }
+    // The writer keeps reading this batch's index while we write it; both
+    // only read it, and it stays alive until the writer takes it back.
+    const auto started = SteadyClock::now();
     rocksdb::WriteOptions wo;
     wo.sync = storage_.options().sync_writes;
-    Status written = from_rocksdb(storage_.engine_->db()->Write(wo, wb.GetWriteBatch()), "write batch");
+    Status written = from_rocksdb(storage_.engine_->db()->Write(wo, batch->index.GetWriteBatch()), "write batch");
+    stats_.write_micros.fetch_add(micros_since(started), std::memory_order_relaxed);
     if (written.ok()) {
-      storage_.writer_state_ = state;
-      storage_.publish(state);
-    } else {
-      for (auto& r : results)
-        if (r.ok()) r = written;
+      {
+        std::lock_guard lock(sync_mu_);
+        storage_.writer_state_ = batch->state_after;
+      }
+      storage_.publish(batch->state_after);
     }
+    complete(*batch, written);
+    std::lock_guard lock(sync_mu_);
+    in_flight_done_ = true;
+    sync_error_ = written;
+    sync_cv_.notify_all();
   }
+}
 
+void TransactionMerger::complete(Batch& batch, const Status& written) {
+  const size_t n = batch.pending.size();
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
-  stats_.transactions.fetch_add(batch.size(), std::memory_order_relaxed);
-  stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
+  stats_.transactions.fetch_add(n, std::memory_order_relaxed);
+  stats_.last_batch_size.store(n, std::memory_order_relaxed);
   int bucket = 0;
-  while (bucket < MergerStats::kBuckets - 1 && (size_t{1} << bucket) < batch.size()) ++bucket;
+  while (bucket < MergerStats::kBuckets - 1 && (size_t{1} << bucket) < n) ++bucket;
   stats_.batch_size_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  for (size_t i = 0; i < n; ++i) {
+    Status& r = batch.results[i];
+    if (r.ok() && !written.ok()) r = written;
+    batch.pending[i].done(std::move(r));
+  }
+  // Release what the transactions captured (a request's references to its
+  // database, say) now: the batch itself may stay in flight until the next one.
+  batch.pending.clear();
 }
 
 }  // namespace corvus::storage

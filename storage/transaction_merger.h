@@ -2,20 +2,30 @@
 // TransactionMerger: the single writer of one database (DESIGN.md "The
 // transaction merger"). Transactions queue from any thread; the writer thread
 // takes all that wait, runs each against one WriteBatchWithIndex (each inside a
-// save point, so a failing one is rolled back alone), writes the batch with one
-// WAL sync, and only then completes them. One fsync per batch, not per request.
+// save point, so a failing one is rolled back alone), and hands the batch to
+// the syncer thread, which writes it with one WAL sync and only then completes
+// its transactions. One fsync per batch, not per request.
+//
+// Pipelined: while the syncer syncs batch N, the writer already runs batch
+// N+1, reading N's writes through N's index (WriteTransaction's `in_flight`).
+// At most one batch is in flight. If N fails to write, N+1 (built on it) fails
+// too and the writer restarts from the last durable state.
 //
 // Owned by DocumentsStorage. enqueue() is thread-safe. Completions run on the
-// writer thread: they must be quick (post elsewhere for real work).
+// syncer thread: they must be quick (post elsewhere for real work).
 
 #include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "storage/status.h"
 #include "storage/write_transaction.h"
@@ -24,9 +34,12 @@ namespace corvus::storage {
 
 // Read by metrics at scrape time; monotonic counters.
 struct MergerStats {
-  std::atomic<uint64_t> batches{0};       // WAL syncs
+  std::atomic<uint64_t> batches{0};       // batches completed (one WAL sync each unless all failed)
   std::atomic<uint64_t> transactions{0};  // transactions completed (ok or not)
   std::atomic<uint64_t> last_batch_size{0};
+  // Writer time running transactions; syncer time writing and syncing batches.
+  std::atomic<uint64_t> apply_micros{0};
+  std::atomic<uint64_t> write_micros{0};
   // Histogram of transactions per batch: bucket i counts batches of size <= 2^i.
   static constexpr int kBuckets = 12;
   std::array<std::atomic<uint64_t>, kBuckets> batch_size_buckets{};
@@ -47,7 +60,7 @@ class TransactionMerger {
   // `size_hint` (payload bytes) bounds how much goes into one batch.
   void enqueue(Work work, Done done, size_t size_hint = 0);
 
-  // Runs what is queued, then stops the writer. Idempotent.
+  // Runs what is queued, then stops both threads. Idempotent.
   void stop();
 
   const MergerStats& stats() const { return stats_; }
@@ -58,15 +71,41 @@ class TransactionMerger {
     Done done;
     size_t size_hint;
   };
-  void run();
-  void run_batch(std::vector<Pending>& batch);
+  // A batch built by the writer, owned by the syncer until it is durable.
+  struct Batch {
+    rocksdb::WriteBatchWithIndex index{rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true};
+    std::vector<Pending> pending;
+    std::vector<Status> results;
+    WriterState state_after;  // counters once this batch is durable
+    bool any_ok = false;
+  };
+
+  void run_writer();
+  void run_syncer();
+  std::unique_ptr<Batch> build(std::vector<Pending> pending);
+  // Waits until no batch is in flight; the error of the last one, if it failed.
+  Status wait_for_in_flight();
+  void hand_off(std::unique_ptr<Batch> batch);
+  void complete(Batch& batch, const Status& written);
 
   DocumentsStorage& storage_;
-  std::mutex mu_;
+
+  std::mutex mu_;  // guards queue_, stopping_
   std::condition_variable cv_;
   std::vector<Pending> queue_;
   bool stopping_ = false;
+
+  std::mutex sync_mu_;  // guards in_flight_, sync_error_, syncer_stop_
+  std::condition_variable sync_cv_;
+  std::unique_ptr<Batch> in_flight_;
+  bool in_flight_done_ = true;
+  Status sync_error_;
+  bool syncer_stop_ = false;
+
+  WriterState writer_state_;  // writer thread only: includes the in-flight batch
+
   MergerStats stats_;
+  std::thread syncer_;
   std::thread writer_;
 };
 

@@ -60,10 +60,41 @@ Status check_expected(std::string_view id, const std::optional<Document>& existi
 
 }  // namespace
 
+namespace {
+
+enum class BatchLookup { Absent, Found, Deleted };
+
+// The newest entry for `key` in `batch`. Unlike GetFromBatch this tells a
+// deletion apart from absence, which matters when looking through batches.
+BatchLookup lookup_in_batch(rocksdb::WriteBatchWithIndex& batch, rocksdb::ColumnFamilyHandle* cf,
+                            const std::string& key, std::string* value) {
+  std::unique_ptr<rocksdb::WBWIIterator> it(batch.NewIterator(cf));
+  it->Seek(key);
+  if (!it->Valid()) return BatchLookup::Absent;
+  const rocksdb::WriteEntry entry = it->Entry();
+  if (entry.key != rocksdb::Slice(key)) return BatchLookup::Absent;
+  if (entry.type == rocksdb::kPutRecord) {
+    value->assign(entry.value.data(), entry.value.size());
+    return BatchLookup::Found;
+  }
+  return BatchLookup::Deleted;
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> WriteTransaction::read(int family, const std::string& key) {
+  auto* cf = storage_.engine_->cf(static_cast<Family>(family));
   std::string value;
-  rocksdb::Status s = batch_.GetFromBatchAndDB(storage_.engine_->db(), rocksdb::ReadOptions(),
-                                               storage_.engine_->cf(static_cast<Family>(family)), key, &value);
+  // Newest first: this batch, the batch being synced, then the database.
+  for (auto* batch : {&batch_, in_flight_}) {
+    if (!batch) continue;
+    switch (lookup_in_batch(*batch, cf, key, &value)) {
+      case BatchLookup::Found: return std::optional<std::string>(std::move(value));
+      case BatchLookup::Deleted: return std::optional<std::string>();
+      case BatchLookup::Absent: break;
+    }
+  }
+  rocksdb::Status s = storage_.engine_->db()->Get(rocksdb::ReadOptions(), cf, key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return from_rocksdb(s, "read in write transaction");
   return std::optional<std::string>(std::move(value));

@@ -51,8 +51,11 @@ struct HiLoRange {
 
 class WriteTransaction {
  public:
-  WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, WriterState& state)
-      : storage_(storage), batch_(batch), state_(state) {}
+  // `in_flight` is the previous batch, handed to the syncer but possibly not
+  // yet in the database: reads see it between this batch and the database.
+  WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, WriterState& state,
+                   rocksdb::WriteBatchWithIndex* in_flight = nullptr)
+      : storage_(storage), batch_(batch), state_(state), in_flight_(in_flight) {}
 
   // Stores a document. `body` is the JSON as sent, with an optional @metadata
   // object (@collection is kept; server-managed keys are replaced).
@@ -93,6 +96,7 @@ class WriteTransaction {
   DocumentsStorage& storage_;
   rocksdb::WriteBatchWithIndex& batch_;
   WriterState& state_;
+  rocksdb::WriteBatchWithIndex* in_flight_;  // read-only use; NewIterator is non-const
 };
 
 }  // namespace corvus::storage

@@ -119,16 +119,10 @@ test("DeleteDatabasesOperation removes a database; the name can be created again
   }
 });
 
-// KNOWN BUG (storage/transaction_merger.cc): TransactionMerger::run() keeps the
-// last batch's Pending entries (and their Done callbacks, which capture the
-// handler's shared_ptr<DocumentDatabase>) alive until the next write arrives.
-// DatabasesLandlord::remove() waits for use_count()==1, so deleting a database
-// that has seen a write blocks an HTTP thread for 30 s, answers 503
-// DatabaseConcurrentLoadTimeoutException, leaks the open RocksDB (LOCK held),
-// and re-creating the same name fails with 500 IOError. Marked todo so the
-// suite stays usable; drop the todo once the merger clears `batch`.
+// Regression: the merger once kept its last batch's callbacks (holding the
+// database) alive until the next write, so this delete hung for 30 s.
 test("DeleteDatabasesOperation removes a database that has documents; re-create gives an empty one",
-  { timeout: 45_000, todo: "server bug: delete after writes hangs 30 s (merger keeps last batch alive)" }, async () => {
+  { timeout: 45_000 }, async () => {
   const db = uniqueDbName("delw");
   const store = openStore(server, db);
   try {
