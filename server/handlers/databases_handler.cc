@@ -77,14 +77,12 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
 }
 
 void handle_list(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  auto start = query_uint(req, "start", 0);
-  auto page_size = query_uint(req, "pageSize", std::numeric_limits<uint32_t>::max());
-  if (!start.ok()) return respond_error(respond, start.status(), req);
-  if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+  auto paging = query_paging(req, std::numeric_limits<uint32_t>::max());
+  if (!paging.ok()) return respond_error(respond, paging.status(), req);
   const bool names_only = req.query.get("namesOnly").value_or("") == "true";
   boost::json::array list;
   auto names = store.databases().names();
-  for (size_t i = start.value(); i < names.size() && list.size() < page_size.value(); ++i) {
+  for (size_t i = paging->start; i < names.size() && list.size() < paging->page_size; ++i) {
     if (names_only) {
       list.emplace_back(names[i]);
     } else {

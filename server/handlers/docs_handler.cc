@@ -104,15 +104,13 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
 
   if (ids.empty()) {
     if (head) return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
-    auto start = query_uint(req, "start", 0);
-    auto page_size = query_uint(req, "pageSize", kDefaultPageSize);
-    if (!start.ok()) return respond_error(respond, start.status(), req);
-    if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+    auto paging = query_paging(req, kDefaultPageSize);
+    if (!paging.ok()) return respond_error(respond, paging.status(), req);
     if (auto prefix = req.query.get("startsWith")) {
-      return respond_paged(respond, storage.list_starting_with(*prefix, start.value(), page_size.value()),
+      return respond_paged(respond, storage.list_starting_with(*prefix, paging->start, paging->page_size),
                            only_metadata);
     }
-    return respond_paged(respond, storage.list_recent(start.value(), page_size.value()), only_metadata);
+    return respond_paged(respond, storage.list_recent(paging->start, paging->page_size), only_metadata);
   }
 
   const std::string_view if_none_match = unquote(req.header("If-None-Match"));
@@ -239,11 +237,9 @@ void handle_collection_docs(ServerStore& store, const http::Request& req, const 
   auto name = req.query.get("name");
   if (!name || name->empty())
     return respond_error(respond, Status::InvalidArgument("Query string parameter 'name' is required"), req);
-  auto start = query_uint(req, "start", 0);
-  auto page_size = query_uint(req, "pageSize", kDefaultPageSize);
-  if (!start.ok()) return respond_error(respond, start.status(), req);
-  if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
-  respond_paged(respond, db->storage().list_collection(*name, start.value(), page_size.value()), false);
+  auto paging = query_paging(req, kDefaultPageSize);
+  if (!paging.ok()) return respond_error(respond, paging.status(), req);
+  respond_paged(respond, db->storage().list_collection(*name, paging->start, paging->page_size), false);
 }
 
 }  // namespace

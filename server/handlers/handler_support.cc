@@ -49,6 +49,14 @@ Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint
   return out;
 }
 
+Result<Paging> query_paging(const http::Request& req, uint64_t default_page_size) {
+  auto start = query_uint(req, "start", 0);
+  if (!start.ok()) return start.status();
+  auto page_size = query_uint(req, "pageSize", default_page_size);
+  if (!page_size.ok()) return page_size.status();
+  return Paging{start.value(), page_size.value()};
+}
+
 Status validate_change_vector(std::string_view cv) {
   auto parsed = storage::ChangeVector::parse(cv);
   if (!parsed.ok()) return Status::InvalidArgument("Invalid change vector '" + std::string(cv) + "': " +

@@ -36,6 +36,13 @@ Result<boost::json::value> parse_json_body(const http::Request& req);
 // A non-negative integer query parameter; `fallback` when absent, InvalidArgument when malformed.
 Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint64_t fallback);
 
+// `start` and `pageSize` query parameters; InvalidArgument when malformed.
+struct Paging {
+  uint64_t start = 0;
+  uint64_t page_size = 0;
+};
+Result<Paging> query_paging(const http::Request& req, uint64_t default_page_size);
+
 // The change vector in an If-Match header, quotes stripped; nullopt when absent.
 // InvalidArgument when it is not a valid change vector.
 Result<std::optional<std::string>> if_match_change_vector(const http::Request& req);

@@ -18,6 +18,7 @@ void register_document_routes(http::Router& router, ServerStore& store);   // do
 void register_batch_routes(http::Router& router, ServerStore& store);      // batch_handler.cc
 void register_hilo_routes(http::Router& router, ServerStore& store);       // hilo_handler.cc
 void register_operations_routes(http::Router& router, ServerStore& store); // operations_handler.cc
+void register_cluster_routes(http::Router& router, ServerStore& store);    // server/cluster/cluster_handlers.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -26,6 +27,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_batch_routes(router, store);
   register_hilo_routes(router, store);
   register_operations_routes(router, store);
+  register_cluster_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -1,7 +1,8 @@
 // The bootstrap endpoints the official clients call first: the database
 // topology (/topology), the cluster topology (/cluster/topology), node info,
 // build version and client configuration. Corvus answers them for the
-// single-node cluster this node forms until Rachis joins it to others.
+// single-node cluster this node forms until Rachis joins it to others; the
+// cluster topology comes from the Rachis state (server/cluster).
 
 #include <thread>
 
@@ -32,29 +33,12 @@ void handle_database_topology(ServerStore& store, const http::Request& req, cons
                            {"ClusterTag", store.node_tag()},
                            {"ServerRole", "Member"},
                            {"Database", db->name()}};
-  boost::json::object out{{"Nodes", boost::json::array{node}}, {"Etag", 1}};
+  boost::json::object out{{"Nodes", boost::json::array{node}}, {"Etag", store.cluster().node().state().topology().etag}};
   respond(http::Response::json(200, boost::json::serialize(out)));
 }
 
 void handle_cluster_topology(ServerStore& store, const http::Request&, const http::Respond& respond) {
-  boost::json::object members{{store.node_tag(), store.public_url()}};
-  boost::json::object topology{{"TopologyId", store.topology_id()},
-                               {"AllNodes", members},
-                               {"Members", members},
-                               {"Promotables", boost::json::object{}},
-                               {"Watchers", boost::json::object{}},
-                               {"LastNodeId", store.node_tag()},
-                               {"Etag", 1}};
-  boost::json::object out{{"Topology", std::move(topology)},
-                          {"Etag", 1},
-                          {"Leader", store.node_tag()},
-                          {"LeaderShipDuration", 0},
-                          {"CurrentState", "Leader"},
-                          {"NodeTag", store.node_tag()},
-                          {"CurrentTerm", 1},
-                          {"ServerRole", "Member"},
-                          {"Status", boost::json::object{}}};
-  respond(http::Response::json(200, boost::json::serialize(out)));
+  respond(http::Response::json(200, boost::json::serialize(store.cluster().topology_json())));
 }
 
 void handle_node_info(ServerStore& store, const http::Request&, const http::Respond& respond) {
