@@ -79,6 +79,9 @@ bool is_benign(const error_code& ec) {
 
 class Connection;
 
+// The connection whose handler is running on this thread (synchronous Respond).
+thread_local Connection* t_handler_connection = nullptr;
+
 struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   Core(HttpServerOptions o, const Router& r, metrics::Registry& m) : opts(std::move(o)), router(r), registry(m) {}
 
@@ -95,6 +98,8 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   uint16_t bound_port = 0;
 
   std::atomic<bool> stopping{false};
+  // Respond calls from non-I/O threads currently handing a response to a strand.
+  std::atomic<int> responders{0};
   // False once the I/O threads are joined: connections dying after that (abandoned
   // ones, possibly after the Registry is gone) must not touch metrics.
   std::atomic<bool> metrics_live{true};
@@ -168,21 +173,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // while the io_context still exists; the late Respond then only drops its
   // self-reference.
   void abandon() {
-    while (true) {
-      uint64_t s = respond_state_.load(std::memory_order_acquire);
-      Phase p = phase_of(s);
-      if (p == Phase::Responding) {
-        std::this_thread::yield();  // a Respond is handing its response over right now
-        continue;
-      }
-      if (p != Phase::Pending) return;  // owned by queued operations; dies with the io_context
-      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_acq_rel)) {
+    uint64_t s = respond_state_.load(std::memory_order_seq_cst);
+    while (phase_of(s) == Phase::Pending) {
+      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_seq_cst)) {
         drain_timer_.reset();
         socket_.reset();
         ex_.reset();
         return;
       }
     }
+    // Any other phase: the connection is owned by queued operations (or a Respond
+    // is handing over right now, which shutdown() waits for through `responders`)
+    // and dies with the io_context.
   }
 
  private:
@@ -287,6 +289,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     respond_state_.store((generation_ << 3) | static_cast<uint64_t>(Phase::Pending), std::memory_order_release);
     self_pending_ = shared_from_this();
 
+    struct HandlerScope {  // marks "inside this connection's handler" for respond()
+      explicit HandlerScope(Connection* c) : saved(t_handler_connection) { t_handler_connection = c; }
+      ~HandlerScope() { t_handler_connection = saved; }
+      Connection* saved;
+    } scope(this);
     if (route_ == nullptr) {
       respond(Router::route_not_found(req_.method, req_.target));
       return;
@@ -309,26 +316,48 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Any thread. Exactly one call per request takes effect.
   void respond(Response r) {
-    uint64_t s = respond_state_.load(std::memory_order_acquire);
+    if (t_handler_connection == this) {
+      // Synchronous answer from inside the handler, on our strand: the I/O thread
+      // cannot be joined under us, so no hand-off bookkeeping is needed.
+      uint64_t s = respond_state_.load(std::memory_order_acquire);
+      if (phase_of(s) != Phase::Pending ||
+          !respond_state_.compare_exchange_strong(s, with_phase(s, Phase::Responding), std::memory_order_acq_rel)) {
+        return;  // a second call (handler responded, then threw)
+      }
+      auto self = std::move(self_pending_);  // the write keeps its own reference
+      on_respond(std::move(r), s >> 3);
+      return;
+    }
+    // From another thread. `core` keeps the Core alive across the hand-off;
+    // `responders` tells shutdown() not to destroy the io_context while this thread
+    // may still be using our strand. After dispatch() this connection may already
+    // be gone: touch no member afterwards.
+    std::shared_ptr<HttpServer::Core> core = core_;
+    core->responders.fetch_add(1, std::memory_order_seq_cst);
+    uint64_t s = respond_state_.load(std::memory_order_seq_cst);
     while (true) {
       Phase p = phase_of(s);
       if (p == Phase::Abandoned) {
         // Shutdown gave up on us: drop the response and our self-reference (this
-        // may destroy the connection; touch nothing afterwards).
+        // may destroy the connection, which by now holds no I/O objects).
         auto self = std::move(self_pending_);
+        core->responders.fetch_sub(1, std::memory_order_seq_cst);
         return;
       }
-      if (p != Phase::Pending) return;  // a second call (handler responded, then threw)
-      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Responding), std::memory_order_acq_rel)) {
+      if (p != Phase::Pending) {  // a second call
+        core->responders.fetch_sub(1, std::memory_order_seq_cst);
+        return;
+      }
+      if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Responding), std::memory_order_seq_cst)) {
         break;
       }
     }
     auto self = std::move(self_pending_);
     uint64_t gen = s >> 3;
-    // Inline when already on our strand (handler answered synchronously), else posted.
-    asio::dispatch(*ex_, [self = std::move(self), r = std::move(r), gen]() mutable { self->on_respond(std::move(r), gen); });
-    uint64_t responding = with_phase(s, Phase::Responding);
-    respond_state_.compare_exchange_strong(responding, with_phase(s, Phase::Responded), std::memory_order_acq_rel);
+    asio::dispatch(*ex_, [self = std::move(self), r = std::move(r), gen]() mutable {
+      self->on_respond(std::move(r), gen);
+    });
+    core->responders.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   void on_respond(Response r, uint64_t gen) {
@@ -646,6 +675,9 @@ void HttpServer::Core::shutdown() {
     std::lock_guard lock(mu);
     for (Connection* c : conns) c->abandon();
   }
+  // A Respond that saw its connection still Pending may be inside dispatch(),
+  // using the strand: let it finish before the io_context goes away.
+  while (responders.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   ioc.reset();
   log::info("http server stopped").kv("port", bound_port);
 }
