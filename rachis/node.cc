@@ -250,18 +250,33 @@ void Node::maybe_bootstrap() {
 
 void Node::maybe_promote() {
   const core::RaftStatus st = raft_->status();
-  if (st.config.learners.empty()) return;
+  if (st.config.learners.empty()) {
+    promote_targets_.clear();
+    return;
+  }
   const cluster::Topology topo = sm_.topology();
   for (core::NodeId learner : st.config.learners) {
     const cluster::NodeInfo* n = topo.by_id(learner);
     if (!n || n->role != cluster::NodeRole::Promotable) continue;
     auto pr = st.progress.find(learner);
-    if (pr == st.progress.end() || st.commit == 0 || pr->second.match < st.commit) continue;
+    if (pr == st.progress.end() || st.commit == 0) continue;
+    // Caught up = it holds everything that was committed at the previous check
+    // (a few ticks ago). Under steady load the commit index keeps moving, so
+    // "match == commit" might never hold; this rule only asks that the learner
+    // keeps pace (the last catch-up round of thesis §4.2.1 is short).
+    auto target = promote_targets_.find(learner);
+    if (target == promote_targets_.end() || pr->second.match < target->second) {
+      promote_targets_[learner] = st.commit;
+      continue;
+    }
     core::ConfigChange cc;
     cc.type = core::ConfigChangeType::PromoteVoter;
     cc.node = learner;
     auto r = raft_->propose_config_change(cc);
-    if (r.ok() && opts_.log) opts_.log("info", "promoting node " + n->tag + " to member");
+    if (r.ok()) {
+      promote_targets_.erase(learner);
+      if (opts_.log) opts_.log("info", "promoting node " + n->tag + " to member");
+    }
     return;  // one change at a time
   }
 }
@@ -273,7 +288,9 @@ void Node::update_peers() {
   for (const auto& [tag, n] : topo.nodes) {
     if (n.id != self && !n.address.empty()) peers[n.id] = n.address;
   }
-  transport_->set_peers(peers);
+  // Learn dial-back addresses only while joining is possible: fresh, or not yet
+  // listed in the topology we applied.
+  transport_->set_peers(peers, topo.by_id(self) == nullptr || (raft_ && is_fresh()));
 }
 
 bool Node::is_fresh() const {
@@ -299,6 +316,9 @@ void Node::update_view() {
   v.last_index = raft_->last_index();
   v.config = raft_->config();
   v.leader_since = leader_since_;
+  if (v.role == Role::Leader) {
+    for (const auto& [id, pr] : raft_->status().progress) v.match[id] = pr.match;
+  }
   {
     std::lock_guard lock(view_mu_);
     v.removed = view_.removed;
@@ -424,7 +444,7 @@ std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from,
            ", not node id " + std::to_string(to);
   }
   if (v.fresh && to != core::kNoNode && !cluster_id.empty()) {
-    post([this, cluster_id, to] { join(cluster_id, to); });
+    post([this, cluster_id, to, from] { join(cluster_id, to, from); });
     if (opts_.log) {
       opts_.log("info", "joining cluster " + cluster_id + " as node id " + std::to_string(to) + " (invited by node id " +
                             std::to_string(from) + ")");
@@ -434,10 +454,14 @@ std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from,
   return "this node already belongs to cluster " + v.identity.cluster_id + " with other nodes";
 }
 
-void Node::join(const std::string& cluster_id, core::NodeId id) {
+void Node::join(const std::string& cluster_id, core::NodeId id, core::NodeId inviter) {
   const NodeIdentity current = *storage_->identity();
   if (current.cluster_id == cluster_id && current.node_id == id) return;
   if (!is_fresh()) return;
+  // Only addresses learned from the cluster we join are worth keeping (the
+  // inviting leader's in particular); the rest comes with the log.
+  (void)inviter;
+  transport_->forget_learned_except(cluster_id);
   if (Status s = start_over(cluster_id, id, false); !s.ok() && opts_.log) {
     opts_.log("error", "cannot join cluster " + cluster_id + ": " + s.to_string());
   }

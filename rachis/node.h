@@ -14,8 +14,9 @@
 // node is *fresh* (its cluster never had another node): it then wipes its own
 // one-node log and restarts as that NodeId, empty, and the leader replicates the
 // whole log (or a snapshot) to it. A Promotable learner is promoted to voter by the
-// leader once its match index has reached the leader's commit index (checked every
-// few ticks); a Watcher stays a learner. remove_node() appends RemoveNode; a
+// leader once its match index has reached the commit index the leader had at its
+// previous check (checks run every 3 ticks), i.e. once it keeps pace with the
+// log even under load; a Watcher stays a learner. remove_node() appends RemoveNode; a
 // removed node stops ticking and reports itself as removed.
 //
 // Lifecycle: open() recovers (or initializes) the store, starts the transport and
@@ -82,6 +83,7 @@ struct NodeView {
   core::Index last_index = 0;
   core::Configuration config;
   std::chrono::steady_clock::time_point leader_since{};  // when this node became leader
+  std::map<core::NodeId, core::Index> match;  // leader only: each follower's match index
   bool removed = false;  // this node was removed from its cluster
   bool fresh = false;    // may still join another cluster
 };
@@ -150,7 +152,7 @@ class Node {
   void track(const core::ProposeResult& r, Done done);
   void fail_all_pending(const Status& s);
   std::string on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to);
-  void join(const std::string& cluster_id, core::NodeId id);
+  void join(const std::string& cluster_id, core::NodeId id, core::NodeId inviter);
   Status start_over(const std::string& cluster_id, core::NodeId id, bool voter);
   bool is_fresh() const;  // Raft thread
   Status not_leader() const;
@@ -168,6 +170,7 @@ class Node {
   core::Index bootstrap_index_ = 0;
   core::Term bootstrap_term_ = 0;
   std::uint64_t ticks_ = 0;
+  std::map<core::NodeId, core::Index> promote_targets_;  // learner -> commit index at the last check
   core::NodeId last_leader_ = core::kNoNode;
   core::Role last_role_ = core::Role::Follower;
   std::chrono::steady_clock::time_point leader_since_{};

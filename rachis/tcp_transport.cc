@@ -63,7 +63,12 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   // I/O thread only.
   std::map<core::NodeId, std::shared_ptr<Peer>> peers;
   std::map<core::NodeId, std::string> configured;  // from set_peers
-  std::map<core::NodeId, std::string> learned;     // from accepted handshakes
+  struct Learned {
+    std::string address;
+    std::string cluster_id;
+  };
+  std::map<core::NodeId, Learned> learned;  // from accepted handshakes
+  bool learn = true;
   std::set<std::shared_ptr<Inbound>> inbound;
   bool stopped = false;
 
@@ -268,8 +273,9 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         std::string why = owner->handler.on_handshake ? owner->handler.on_handshake(cluster, from, to) : "";
         if (!why.empty()) return refuse(why);
         handshaken = true;
-        if (!address.empty() && owner->learned[from] != address) {
-          owner->learned[from] = address;
+        if (owner->learn && !address.empty() &&
+            (owner->learned[from].address != address || owner->learned[from].cluster_id != cluster)) {
+          owner->learned[from] = Learned{address, cluster};
           owner->apply_peers();
         }
         owner->touch(from);
@@ -308,7 +314,9 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   void apply_peers() {
     if (stopped) return;
     std::map<core::NodeId, std::string> want = configured;
-    for (const auto& [id, a] : learned) want.emplace(id, a);
+    for (const auto& [id, l] : learned) {
+      if (!l.address.empty()) want.emplace(id, l.address);
+    }
     for (auto it = peers.begin(); it != peers.end();) {
       auto w = want.find(it->first);
       if (w == want.end() || w->second != it->second->address) {
@@ -394,10 +402,22 @@ void TcpTransport::set_identity(const std::string& cluster_id, core::NodeId self
   });
 }
 
-void TcpTransport::set_peers(const std::map<core::NodeId, std::string>& peers) {
+void TcpTransport::set_peers(const std::map<core::NodeId, std::string>& peers, bool learn) {
   Impl* impl = impl_.get();
-  asio::post(impl->io, [impl, peers] {
+  asio::post(impl->io, [impl, peers, learn] {
     impl->configured = peers;
+    impl->learn = learn;
+    if (!learn) impl->learned.clear();
+    impl->apply_peers();
+  });
+}
+
+void TcpTransport::forget_learned_except(const std::string& cluster_id) {
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl, cluster_id] {
+    for (auto it = impl->learned.begin(); it != impl->learned.end();) {
+      it = it->second.cluster_id == cluster_id ? std::next(it) : impl->learned.erase(it);
+    }
     impl->apply_peers();
   });
 }

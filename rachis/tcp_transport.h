@@ -72,11 +72,17 @@ class TcpTransport {
   // Who we are in outgoing handshakes (and the address peers should dial back).
   // Reconnects every peer if it changed.
   void set_identity(const std::string& cluster_id, core::NodeId self, const std::string& address);
-  // The peers to dial (id -> "host:port"). Peers learned from accepted handshakes
-  // stay dialable unless `peers` names them with another address.
-  void set_peers(const std::map<core::NodeId, std::string>& peers);
-  // Forgets every peer, learned ones included (after joining another cluster).
+  // The peers to dial (id -> "host:port"). With `learn`, peers learned from
+  // accepted handshakes stay dialable (unless `peers` names them) and new ones are
+  // learned; without it they are forgotten and none are learned. A node learns
+  // only while it is fresh or joining (its topology does not list it yet): learning from
+  // anyone later would let a stale peer pull a fresh node into the wrong cluster.
+  void set_peers(const std::map<core::NodeId, std::string>& peers, bool learn);
+  // Forgets every peer, learned ones included (after leaving a cluster).
   void clear_peers();
+  // Forgets peers learned from handshakes of any cluster but `cluster_id` (the
+  // one we are joining: its leader, and maybe a follower, invited us).
+  void forget_learned_except(const std::string& cluster_id);
   // Queues `m` for m.to; dropped when m.to is not a known peer.
   void send(core::Message m);
   std::map<core::NodeId, PeerStatus> peer_status() const;

@@ -30,6 +30,10 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   }
   if (Status s = store->lock_data_dir(); !s.ok()) return s;
   if (Status s = store->load_or_create_identity(); !s.ok()) return s;
+  auto cluster = cluster::ClusterManager::open(options, store->topology_id_, store->public_url_,
+                                               options.node_tag_hint.empty() ? store->node_tag_ : options.node_tag_hint);
+  if (!cluster.ok()) return cluster.status();
+  store->cluster_ = std::move(cluster).value();
 
   storage::StorageOptions storage_options;
   storage_options.node_tag = store->node_tag_;
@@ -42,6 +46,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
 ServerStore::~ServerStore() { close(); }
 
 void ServerStore::close() {
+  if (cluster_) cluster_->close();
   if (databases_) databases_->close_all();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);

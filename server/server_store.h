@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "server/cluster/cluster_manager.h"
 #include "server/databases_landlord.h"
 #include "server/metrics/registry.h"
 #include "server/options/server_options.h"
@@ -26,9 +27,12 @@ class ServerStore {
   DatabasesLandlord& databases() { return *databases_; }
   metrics::Registry& metrics() { return metrics_; }
 
-  const std::string& node_tag() const { return node_tag_; }
+  // This node's tag and cluster (topology) id, as the cluster knows them now
+  // (a node that joined another cluster takes the tag that cluster gave it).
+  std::string node_tag() const { return cluster_ ? cluster_->node_tag(node_tag_) : node_tag_; }
   const std::string& server_id() const { return server_id_; }
-  const std::string& topology_id() const { return topology_id_; }
+  std::string topology_id() const { return cluster_ ? cluster_->topology_id() : topology_id_; }
+  cluster::ClusterManager& cluster() { return *cluster_; }
   // The URL clients should use for this node (--public-server-url, else --server-url).
   const std::string& public_url() const { return public_url_; }
 
@@ -54,6 +58,7 @@ class ServerStore {
   std::atomic<uint64_t> command_index_{0};
   metrics::Registry metrics_;
   std::unique_ptr<DatabasesLandlord> databases_;
+  std::unique_ptr<cluster::ClusterManager> cluster_;
 };
 
 }  // namespace corvus::server

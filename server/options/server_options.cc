@@ -95,6 +95,49 @@ const std::vector<OptionSpec>& specs() {
          o.node_tag_hint = std::string(v);
          return "";
        }},
+      {"cluster-port", "CORVUS_CLUSTER_PORT", "PORT", "(HTTP port + 1)",
+       "port of the Rachis listener other cluster nodes connect to; 0 = any free port",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 65535) {
+           return "expected a port from 0 to 65535, got '" + std::string(v) + "'";
+         }
+         o.cluster_port = n;
+         return "";
+       }},
+      {"cluster-advertise", "CORVUS_CLUSTER_ADVERTISE", "HOST:PORT", "(host:cluster-port)",
+       "address other nodes dial for Rachis traffic (e.g. a proxy in front of this node)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto colon = v.rfind(':');
+         if (colon == std::string_view::npos || colon == 0 || colon + 1 == v.size()) {
+           return "expected host:port, got '" + std::string(v) + "'";
+         }
+         o.cluster_advertise = std::string(v);
+         return "";
+       }},
+      {"cluster-tick-ms", "CORVUS_CLUSTER_TICK_MS", "MS", "100",
+       "Raft tick in milliseconds (heartbeat interval; election timeout = ticks x this)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 60000) {
+           return "expected milliseconds from 1 to 60000, got '" + std::string(v) + "'";
+         }
+         o.cluster_tick_ms = n;
+         return "";
+       }},
+      {"cluster-election-ticks", "CORVUS_CLUSTER_ELECTION_TICKS", "N", "10",
+       "Raft election timeout in ticks (randomized up to twice that)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 3 || n > 1000) {
+           return "expected a whole number from 3 to 1000, got '" + std::string(v) + "'";
+         }
+         o.cluster_election_ticks = n;
+         return "";
+       }},
   };
   return kSpecs;
 }

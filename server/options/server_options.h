@@ -41,6 +41,17 @@ struct ServerOptions {
   // URL other nodes and clients should use to reach this node (behind NAT/proxy);
   // empty = server_url. Default: empty
   std::string public_server_url;
+  // Port of the Rachis (Raft) listener other nodes dial; -1 = the HTTP port + 1
+  // (or any free port when that one is taken or the HTTP port is 0). Default: -1
+  int cluster_port = -1;
+  // host:port other nodes should dial to reach this node's Rachis listener (e.g. a
+  // proxy in front of it); empty = the HTTP host and the cluster port. Default: empty
+  std::string cluster_advertise;
+  // Length of one Raft tick in milliseconds; leaders heartbeat every tick. Smaller
+  // fails over faster, at the cost of more traffic. Default: 100
+  int cluster_tick_ms = 100;
+  // Election timeout in ticks (randomized up to twice that). Default: 10
+  int cluster_election_ticks = 10;
   // True when --help / -h was given; the caller prints server_options_help() and exits.
   // Default: false
   bool help_requested = false;

@@ -1,0 +1,258 @@
+// Cluster HTTP API (RavenDB's routes where they exist):
+//   PUT    /admin/cluster/node?url=&tag=&watcher=   add a node (leader; forwarded)
+//   DELETE /admin/cluster/node?nodeTag=             remove a node (leader; forwarded)
+//   POST   /admin/cluster/reelect                   leadership transfer (leader; forwarded)
+//   GET    /admin/cluster/rachis                    this node's Rachis identity/state
+//   POST   /admin/cluster/leave?topologyId=         sent by the leader to a removed node
+//   PUT    /admin/cluster/values?key=  (body=value) a small replicated key/value command
+//   GET    /admin/cluster/values?key=               read it from the local applied state
+// The key/value pair is the smallest cluster command: tests and the bench use it
+// until compare-exchange exists. A command that reaches a follower is forwarded to
+// the leader over HTTP (header Corvus-Forwarded stops loops) and answered once it is
+// applied locally too; with no known leader the answer is 503.
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+
+#include "server/cluster/cluster_http_client.h"
+#include "server/cluster/cluster_manager.h"
+#include "server/handlers/handler_support.h"
+#include "server/handlers/routes.h"
+#include "server/http/router.h"
+#include "server/server_store.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+using boost::beast::http::verb;
+namespace json = boost::json;
+using cluster::ClusterManager;
+
+constexpr auto kForwardTimeout = std::chrono::seconds(20);
+constexpr auto kApplyWait = std::chrono::seconds(10);
+constexpr const char* kForwardedHeader = "Corvus-Forwarded";
+
+http::Response json_ok(const json::object& o) { return http::Response::json(200, json::serialize(o)); }
+
+// Waits until the local node applied the command index found in a leader's answer.
+void wait_local_apply(ClusterManager& cm, const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return;
+  auto* idx = v.as_object().if_contains("RaftCommandIndex");
+  if (!idx || !idx->is_number()) return;
+  const auto index = idx->to_number<std::uint64_t>();
+  if (!cm.node().wait_applied(index, kApplyWait)) {
+    // The answer stands: the command is committed; this node is merely behind.
+  }
+}
+
+// Runs `on_leader` here when this node leads, else forwards the request to the
+// leader and relays its answer.
+template <typename F>
+void leader_or_forward(ClusterManager& cm, const http::Request& req, const http::Respond& respond, F on_leader) {
+  const auto view = cm.node().view();
+  if (view.role == rachis::core::Role::Leader) return on_leader();
+  if (!req.header(kForwardedHeader).empty()) {
+    return respond_error(respond, Status::NotLeader("this node is not the leader (leadership moved); retry"), req);
+  }
+  const std::string leader = cm.leader_url();
+  if (leader.empty()) {
+    return respond_error(respond,
+                         Status::NotLeader("there is no cluster leader at the moment (an election may be in "
+                                           "progress or a majority is unreachable); retry shortly"),
+                         req);
+  }
+  const std::string self = cm.node_tag("?");
+  cm.run_async([&cm, respond, method = req.method, target = req.target, body = req.body, leader, self, url = req.target] {
+    auto r = cluster::http_call(method, leader, target, body, kForwardTimeout, kForwardedHeader, self);
+    if (!r.ok()) {
+      respond(http::error_response(Status::NotLeader("cannot reach the leader at " + leader + ": " + r.status().message()),
+                                   url));
+      return;
+    }
+    if (r->status >= 200 && r->status < 300) wait_local_apply(cm, r->body);
+    respond(http::Response::json(r->status, std::move(r->body)));
+  });
+}
+
+void respond_after_commit(ClusterManager& cm, const http::Respond& respond, const std::string& url, Status s,
+                          rachis::core::Index index, json::object extra = {}) {
+  if (!s.ok()) return respond(http::error_response(s, url));
+  extra["RaftCommandIndex"] = index;
+  (void)cm;
+  respond(json_ok(extra));
+}
+
+bool valid_tag(const std::string& t) {
+  if (t.empty() || t.size() > 4) return false;
+  for (char c : t) {
+    if (c < 'A' || c > 'Z') return false;
+  }
+  return true;
+}
+
+void handle_add_node(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  std::string url = req.query.get("url").value_or("");
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'url' is required"), req);
+  if (auto hp = parse_http_url(url); !hp.ok()) return respond_error(respond, hp.status(), req);
+  const std::string tag = req.query.get("tag").value_or("");
+  if (!tag.empty() && !valid_tag(tag)) {
+    return respond_error(respond, Status::InvalidArgument("tag must be 1-4 upper-case letters, got '" + tag + "'"), req);
+  }
+  const std::string watcher_text = req.query.get("watcher").value_or("false");
+  const bool watcher = watcher_text == "true" || watcher_text == "True" || watcher_text == "1";
+  leader_or_forward(cm, req, respond, [&cm, respond, url, tag, watcher, target = req.target] {
+    cm.run_async([&cm, respond, url, tag, watcher, target] {
+      // Ask the node who it is before touching the log: it must be reachable and
+      // must not belong to another multi-node cluster.
+      auto info = cluster::http_call(verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(5));
+      if (!info.ok() || info->status != 200) {
+        return respond(http::error_response(
+            Status::InvalidArgument("cannot add " + url + ": the node does not answer (" +
+                                    (info.ok() ? "HTTP " + std::to_string(info->status) : info.status().message()) +
+                                    ")"),
+            target));
+      }
+      boost::system::error_code ec;
+      auto v = json::parse(info->body, ec);
+      if (ec || !v.is_object()) {
+        return respond(http::error_response(Status::InvalidArgument("cannot add " + url + ": not a Corvus node"), target));
+      }
+      const auto& o = v.as_object();
+      auto str = [&](const char* k) {
+        auto* x = o.if_contains(k);
+        return x && x->is_string() ? std::string(x->as_string()) : std::string();
+      };
+      const bool fresh = o.if_contains("Fresh") && o.at("Fresh").is_bool() && o.at("Fresh").as_bool();
+      const std::string their_topology = str("TopologyId");
+      const std::string address = str("ClusterAddress");
+      if (their_topology == cm.topology_id()) {
+        return respond(http::error_response(
+            Status::InvalidArgument("the node at " + url + " is already a member of this cluster (tag " +
+                                    str("NodeTag") + ")"),
+            target));
+      }
+      if (!fresh) {
+        std::string nodes;
+        if (auto* all = o.if_contains("AllNodes"); all && all->is_object()) {
+          for (const auto& kv : all->as_object()) nodes += (nodes.empty() ? "" : ", ") + std::string(kv.key());
+        }
+        return respond(http::error_response(
+            Status::InvalidArgument("the node at " + url + " already belongs to another cluster (topology " +
+                                    their_topology + ", nodes " + nodes +
+                                    "); remove it from that cluster before adding it here"),
+            target));
+      }
+      if (address.empty()) {
+        return respond(http::error_response(Status::InvalidArgument("the node at " + url +
+                                                                    " did not report its cluster address"),
+                                            target));
+      }
+      cm.node().add_node(tag, url, address, watcher, [&cm, respond, url, target](Status s, rachis::core::Index i) {
+        json::object extra;
+        if (s.ok()) {
+          const auto topo = cm.node().state().topology();
+          for (const auto& [t, n] : topo.nodes) {
+            if (n.url == url) extra["Tag"] = t;
+          }
+        }
+        respond_after_commit(cm, respond, target, s, i, std::move(extra));
+      });
+    });
+  });
+}
+
+void handle_remove_node(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  const std::string tag = req.query.get("nodeTag").value_or("");
+  if (tag.empty()) {
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'nodeTag' is required"), req);
+  }
+  leader_or_forward(cm, req, respond, [&cm, respond, tag, target = req.target] {
+    const auto topo = cm.node().state().topology();
+    auto it = topo.nodes.find(tag);
+    const std::string removed_url = it == topo.nodes.end() ? "" : it->second.url;
+    const std::string cluster_id = cm.topology_id();
+    const bool self = it != topo.nodes.end() && it->second.id == cm.node().view().identity.node_id;
+    cm.node().remove_node(tag, [&cm, respond, target, removed_url, cluster_id, self](Status s, rachis::core::Index i) {
+      respond_after_commit(cm, respond, target, s, i);
+      if (!s.ok()) return;
+      // The removed node never sees the commit (the leader stops replicating to
+      // it): tell it, so it leaves and starts over as a fresh one-node cluster.
+      if (self) {
+        cm.node().leave(cluster_id, [](Status, rachis::core::Index) {});
+        return;
+      }
+      cm.run_async([removed_url, cluster_id] {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+          auto r = cluster::http_call(verb::post, removed_url, "/admin/cluster/leave?topologyId=" + cluster_id, "",
+                                      std::chrono::seconds(3));
+          if (r.ok() && r->status < 500) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
+        }
+      });
+    });
+  });
+}
+
+void handle_reelect(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  leader_or_forward(cm, req, respond, [&cm, respond, target = req.target] {
+    cm.node().reelect([respond, target](Status s, rachis::core::Index) {
+      if (!s.ok()) return respond(http::error_response(s, target));
+      respond(json_ok(json::object{{"Message", "leadership transfer started"}}));
+    });
+  });
+}
+
+void handle_leave(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  const std::string topology = req.query.get("topologyId").value_or("");
+  if (topology.empty()) {
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'topologyId' is required"), req);
+  }
+  cm.node().leave(topology, [respond, target = req.target](Status s, rachis::core::Index) {
+    if (!s.ok()) return respond(http::error_response(s, target));
+    respond(json_ok(json::object{{"Message", "left the cluster"}}));
+  });
+}
+
+void handle_put_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  const std::string key = req.query.get("key").value_or("");
+  if (key.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'key' is required"), req);
+  leader_or_forward(cm, req, respond, [&cm, respond, key, value = req.body, target = req.target] {
+    cm.node().propose(rachis::cluster::make_put_value_command(key, value),
+                      [&cm, respond, target](Status s, rachis::core::Index i) {
+                        respond_after_commit(cm, respond, target, s, i);
+                      });
+  });
+}
+
+void handle_get_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  const std::string key = req.query.get("key").value_or("");
+  if (key.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'key' is required"), req);
+  auto v = cm.node().state().value(key);
+  if (!v) return respond_error(respond, Status::NotFound("no cluster value '" + key + "'"), req);
+  respond(json_ok(json::object{{"Key", key}, {"Value", *v}, {"AppliedIndex", cm.node().state().applied()}}));
+}
+
+}  // namespace
+
+void register_cluster_routes(http::Router& router, ServerStore& store) {
+  ClusterManager& cm = store.cluster();
+  router.add(verb::put, "/admin/cluster/node", "cluster_add_node",
+             [&cm](const http::Request& req, http::Respond respond) { handle_add_node(cm, req, respond); });
+  router.add(verb::delete_, "/admin/cluster/node", "cluster_remove_node",
+             [&cm](const http::Request& req, http::Respond respond) { handle_remove_node(cm, req, respond); });
+  router.add(verb::post, "/admin/cluster/reelect", "cluster_reelect",
+             [&cm](const http::Request& req, http::Respond respond) { handle_reelect(cm, req, respond); });
+  router.add(verb::post, "/admin/cluster/leave", "cluster_leave",
+             [&cm](const http::Request& req, http::Respond respond) { handle_leave(cm, req, respond); });
+  router.add(verb::get, "/admin/cluster/rachis", "cluster_rachis",
+             [&cm](const http::Request&, http::Respond respond) { respond(json_ok(cm.rachis_info_json())); });
+  router.add(verb::put, "/admin/cluster/values", "cluster_put_value",
+             [&cm](const http::Request& req, http::Respond respond) { handle_put_value(cm, req, respond); });
+  router.add(verb::get, "/admin/cluster/values", "cluster_get_value",
+             [&cm](const http::Request& req, http::Respond respond) { handle_get_value(cm, req, respond); });
+}
+
+}  // namespace corvus::server::handlers

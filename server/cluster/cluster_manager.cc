@@ -1,0 +1,232 @@
+#include "server/cluster/cluster_manager.h"
+
+#include <ctime>
+#include <filesystem>
+
+#include <boost/json.hpp>
+
+#include "server/logging/logger.h"
+
+namespace corvus::server::cluster {
+namespace json = boost::json;
+
+namespace {
+
+std::string iso8601(std::chrono::system_clock::time_point tp) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(tp);
+  const auto frac = std::chrono::duration_cast<std::chrono::microseconds>(tp - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac) * 10);
+  return buf;
+}
+
+const char* state_name(const rachis::NodeView& v) {
+  if (v.removed || !v.config.contains(v.identity.node_id)) return "Passive";
+  switch (v.role) {
+    case rachis::core::Role::Leader: return "Leader";
+    case rachis::core::Role::Candidate:
+    case rachis::core::Role::PreCandidate: return "Candidate";
+    case rachis::core::Role::Follower: return "Follower";
+  }
+  return "Follower";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions& options,
+                                                             const std::string& new_cluster_id,
+                                                             const std::string& public_url,
+                                                             const std::string& bootstrap_tag) {
+  std::unique_ptr<ClusterManager> cm(new ClusterManager());
+  cm->bootstrap_tag_ = bootstrap_tag;
+  rachis::NodeOptions no;
+  no.path = (std::filesystem::path(options.data_dir) / "rachis").string();
+  no.new_cluster_id = new_cluster_id;
+  no.bootstrap_tag = bootstrap_tag;
+  no.url = public_url;
+  no.listen.host = options.host;
+  no.tick = std::chrono::milliseconds(options.cluster_tick_ms);
+  no.election_tick = static_cast<std::uint32_t>(options.cluster_election_ticks);
+  cm->election_timeout_ = no.tick * no.election_tick;
+  no.log = [](const char* level, const std::string& message) {
+    const std::string l(level);
+    if (l == "error") {
+      log::error("rachis").kv("message", message);
+    } else if (l == "warn") {
+      log::warn("rachis").kv("message", message);
+    } else {
+      log::info("rachis").kv("message", message);
+    }
+  };
+  const bool explicit_port = options.cluster_port >= 0;
+  no.listen.port = explicit_port ? static_cast<std::uint16_t>(options.cluster_port)
+                   : options.port == 0 || options.port == 65535 ? 0
+                                                                 : static_cast<std::uint16_t>(options.port + 1);
+  auto node = rachis::Node::open([&] {
+    auto o = no;
+    if (!options.cluster_advertise.empty()) o.advertise_address = options.cluster_advertise;
+    return o;
+  }());
+  if (!node.ok() && !explicit_port && no.listen.port != 0) {
+    log::warn("cluster port taken, using any free port").kv("port", static_cast<uint64_t>(no.listen.port));
+    no.listen.port = 0;
+    if (!options.cluster_advertise.empty()) no.advertise_address = options.cluster_advertise;
+    node = rachis::Node::open(no);
+  }
+  if (!node.ok()) return node.status();
+  cm->node_ = std::move(node).value();
+  log::info("cluster listener")
+      .kv("port", static_cast<uint64_t>(cm->node_->cluster_port()))
+      .kv("advertise", cm->node_->advertise_address())
+      .kv("topology_id", cm->node_->view().identity.cluster_id);
+  return cm;
+}
+
+ClusterManager::~ClusterManager() { close(); }
+
+void ClusterManager::close() {
+  std::list<Worker> workers;
+  {
+    std::lock_guard lock(workers_mu_);
+    if (closed_) return;
+    closed_ = true;
+    workers.swap(workers_);
+  }
+  // Workers wait on the node (bounded); stop the node first so they finish fast.
+  if (node_) node_->stop();
+  for (auto& w : workers) {
+    if (w.thread.joinable()) w.thread.join();
+  }
+}
+
+void ClusterManager::run_async(std::function<void()> fn) {
+  std::lock_guard lock(workers_mu_);
+  if (closed_) return;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  workers_.push_back(Worker{std::thread([fn = std::move(fn), done] {
+                              fn();
+                              done->store(true);
+                            }),
+                            done});
+}
+
+std::string ClusterManager::node_tag(const std::string& fallback) const {
+  const auto v = node_->view();
+  const auto topo = node_->state().topology();
+  if (const auto* n = topo.by_id(v.identity.node_id)) return n->tag;
+  return fallback;
+}
+
+std::string ClusterManager::leader_url() const {
+  const auto v = node_->view();
+  if (v.leader == rachis::core::kNoNode) return "";
+  const auto topo = node_->state().topology();
+  const auto* n = topo.by_id(v.leader);
+  return n ? n->url : "";
+}
+
+json::object ClusterManager::topology_json() const {
+  const auto v = node_->view();
+  const auto topo = node_->state().topology();
+  const auto peers = node_->peer_status();
+  json::object all, members, promotables, watchers, status;
+  std::string self_tag = bootstrap_tag_;
+  std::string self_role = "Member";
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [tag, n] : topo.nodes) {
+    all[tag] = n.url;
+    switch (n.role) {
+      case rachis::cluster::NodeRole::Member: members[tag] = n.url; break;
+      case rachis::cluster::NodeRole::Promotable: promotables[tag] = n.url; break;
+      case rachis::cluster::NodeRole::Watcher: watchers[tag] = n.url; break;
+    }
+    if (n.id == v.identity.node_id) {
+      self_tag = tag;
+      self_role = rachis::cluster::node_role_name(n.role);
+      continue;
+    }
+    json::object st{{"Name", tag}};
+    auto p = peers.find(n.id);
+    bool connected = false;
+    if (p != peers.end()) {
+      const bool heard = p->second.last_received.time_since_epoch().count() != 0;
+      connected = p->second.connected && heard &&
+                  now - p->second.last_received < std::max<std::chrono::milliseconds>(2 * election_timeout_,
+                                                                                      std::chrono::seconds(2));
+      st["LastReply"] = heard ? json::value(iso8601(p->second.last_received)) : json::value(nullptr);
+      st["ErrorDetails"] = p->second.last_error.empty() ? json::value(nullptr) : json::value(p->second.last_error);
+    } else {
+      st["LastReply"] = nullptr;
+      st["ErrorDetails"] = nullptr;
+    }
+    st["Connected"] = connected;
+    if (v.role == rachis::core::Role::Leader) {
+      auto m = v.match.find(n.id);
+      st["LastMatchingIndex"] = m == v.match.end() ? 0 : m->second;
+    }
+    status[tag] = std::move(st);
+  }
+  std::string leader_tag;
+  if (const auto* l = topo.by_id(v.leader)) leader_tag = l->tag;
+  std::int64_t leadership_ms = 0;
+  if (v.role == rachis::core::Role::Leader) {
+    leadership_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                          v.leader_since)
+                        .count();
+  }
+  json::object topology{{"TopologyId", v.identity.cluster_id},
+                        {"AllNodes", std::move(all)},
+                        {"Members", std::move(members)},
+                        {"Promotables", std::move(promotables)},
+                        {"Watchers", std::move(watchers)},
+                        {"LastNodeId", topo.last_node_tag},
+                        {"Etag", topo.etag}};
+  return json::object{{"Topology", std::move(topology)},
+                      {"Etag", topo.etag},
+                      {"Leader", leader_tag.empty() ? json::value(nullptr) : json::value(leader_tag)},
+                      {"LeaderShipDuration", leadership_ms},
+                      {"CurrentState", state_name(v)},
+                      {"NodeTag", self_tag},
+                      {"CurrentTerm", v.term},
+                      {"ServerRole", self_role},
+                      {"CommitIndex", v.commit},
+                      {"AppliedIndex", v.applied},
+                      {"Status", std::move(status)}};
+}
+
+json::object ClusterManager::rachis_info_json() const {
+  const auto v = node_->view();
+  const auto topo = node_->state().topology();
+  json::object all;
+  for (const auto& [tag, n] : topo.nodes) all[tag] = n.url;
+  std::string leader_tag;
+  if (const auto* l = topo.by_id(v.leader)) leader_tag = l->tag;
+  return json::object{{"TopologyId", v.identity.cluster_id},
+                      {"NodeTag", node_tag(bootstrap_tag_)},
+                      {"NodeId", v.identity.node_id},
+                      {"ClusterAddress", node_->advertise_address()},
+                      {"Fresh", v.fresh},
+                      {"Removed", v.removed},
+                      {"NodeCount", topo.nodes.size()},
+                      {"AllNodes", std::move(all)},
+                      {"Leader", leader_tag},
+                      {"CurrentState", state_name(v)},
+                      {"CurrentTerm", v.term},
+                      {"CommitIndex", v.commit},
+                      {"AppliedIndex", v.applied},
+                      {"LastIndex", v.last_index}};
+}
+
+}  // namespace corvus::server::cluster

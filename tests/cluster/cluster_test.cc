@@ -1,0 +1,391 @@
+// Three (or more) real corvusd processes on 127.0.0.1 forming a Rachis cluster
+// through the HTTP API. Every node's cluster listener sits behind a TcpProxy the
+// test controls (the node advertises the proxy's port), so a node can be cut off
+// from the traffic addressed to it. Every wait is a bounded poll; nothing asserts
+// on timing. Processes and proxies die with the test's objects.
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/corvusd_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/tcp_proxy.h"
+#include "tests/support/temp_dir.h"
+
+using namespace corvus::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto kWait = 30s;
+
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds timeout = kWait) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return f();
+}
+
+HttpResult call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "") {
+  HttpClient c("127.0.0.1", port, 5s);
+  return c.request(method, target, body);
+}
+
+std::optional<json::object> get_json(uint16_t port, const std::string& target) {
+  auto r = call(port, "GET", target);
+  if (r.status != 200) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.as_object();
+}
+
+std::string str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+struct Node {
+  std::string dir;
+  uint16_t http_port;
+  uint16_t cluster_port;
+  std::unique_ptr<TcpProxy> proxy;
+  std::unique_ptr<CorvusdProcess> process;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
+};
+
+class Cluster {
+ public:
+  explicit Cluster(int n) {
+    for (int i = 0; i < n; ++i) add_process();
+  }
+
+  // Starts one more corvusd (fresh, its own one-node cluster), behind a proxy.
+  int add_process() {
+    auto node = std::make_unique<Node>();
+    node->dir = dir_.sub("n" + std::to_string(nodes_.size()));
+    node->http_port = free_port();
+    node->cluster_port = free_port();
+    node->proxy = std::make_unique<TcpProxy>(0, node->cluster_port);
+    node->process = std::make_unique<CorvusdProcess>(
+        node->dir, node->http_port,
+        std::vector<std::string>{"--cluster-port", std::to_string(node->cluster_port), "--cluster-advertise",
+                                 "127.0.0.1:" + std::to_string(node->proxy->port()), "--cluster-tick-ms", "50",
+                                 "--cluster-election-ticks", "10", "--threads", "2", "--log-level", "info"});
+    REQUIRE_MESSAGE(node->process->start(), node->process->log());
+    nodes_.push_back(std::move(node));
+    return static_cast<int>(nodes_.size()) - 1;
+  }
+
+  Node& operator[](int i) { return *nodes_[i]; }
+
+  // Every node's output, for failure messages.
+  std::string logs() const {
+    std::string out;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      std::string l = nodes_[i]->process->log();
+      if (l.size() > 6000) l = "..." + l.substr(l.size() - 6000);
+      out += "----- node " + std::to_string(i) + " (" + nodes_[i]->url() + ")\n" + l;
+    }
+    return out;
+  }
+  int size() const { return static_cast<int>(nodes_.size()); }
+
+  std::optional<json::object> topology(int i) {
+    if (!nodes_[i]->process->running()) return std::nullopt;
+    return get_json(nodes_[i]->http_port, "/cluster/topology");
+  }
+
+  // Index of a running node that reports itself leader (highest term wins), or -1.
+  int leader(const std::set<int>& among = {}) {
+    int best = -1;
+    uint64_t best_term = 0;
+    for (int i = 0; i < size(); ++i) {
+      if (!among.empty() && !among.count(i)) continue;
+      auto t = topology(i);
+      if (!t || str(*t, "CurrentState") != "Leader") continue;
+      const uint64_t term = t->at("CurrentTerm").to_number<uint64_t>();
+      if (best < 0 || term > best_term) {
+        best = i;
+        best_term = term;
+      }
+    }
+    return best;
+  }
+
+  int wait_leader(const std::set<int>& among = {}) {
+    int l = -1;
+    eventually([&] { return (l = leader(among)) >= 0; });
+    return l;
+  }
+
+  // Sends `method target` to node `via`, retrying while the cluster answers 503
+  // (no leader yet, membership change in progress).
+  HttpResult command(int via, const std::string& method, const std::string& target, const std::string& body = "",
+                     std::chrono::milliseconds timeout = kWait) {
+    HttpResult r;
+    eventually(
+        [&] {
+          r = call(nodes_[via]->http_port, method, target, body);
+          return r.status != 0 && r.status != 503 && r.status != 408 && r.status != 500;
+        },
+        timeout);
+    return r;
+  }
+
+  void add_node(int via, int node, bool watcher = false) {
+    auto r = command(via, "PUT",
+                     "/admin/cluster/node?url=" + nodes_[node]->url() + (watcher ? "&watcher=true" : ""));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+  }
+
+  // Members as `node` sees them.
+  std::set<std::string> members(int node) {
+    std::set<std::string> out;
+    auto t = topology(node);
+    if (!t) return out;
+    for (const auto& kv : t->at("Topology").as_object().at("Members").as_object()) out.insert(std::string(kv.key()));
+    return out;
+  }
+
+  // Forms a cluster of nodes 0..n-1 through node 0 and waits until every one of
+  // them sees n members and the same leader.
+  void form(int n) {
+    REQUIRE(wait_leader({0}) == 0);
+    for (int i = 1; i < n; ++i) {
+      add_node(0, i);
+      REQUIRE_MESSAGE(eventually([&] { return members(0).size() == static_cast<size_t>(i + 1); }),
+                      "node " << i << " was not promoted\n" << logs());
+    }
+    REQUIRE(converged(n));
+  }
+
+  bool converged(int n, const std::set<int>& among = {}) {
+    return eventually([&] {
+      std::set<std::string> leaders;
+      for (int i = 0; i < size(); ++i) {
+        if (!among.empty() && !among.count(i)) continue;
+        auto t = topology(i);
+        if (!t || members(i).size() != static_cast<size_t>(n)) return false;
+        leaders.insert(t->at("Leader").is_string() ? std::string(t->at("Leader").as_string()) : "");
+      }
+      return leaders.size() == 1 && !leaders.begin()->empty();
+    });
+  }
+
+  bool put(int via, const std::string& key, const std::string& value) {
+    return command(via, "PUT", "/admin/cluster/values?key=" + key, value, 10s).status == 200;
+  }
+
+  std::optional<std::string> value(int node, const std::string& key) {
+    auto o = get_json(nodes_[node]->http_port, "/admin/cluster/values?key=" + key);
+    if (!o) return std::nullopt;
+    return str(*o, "Value");
+  }
+
+  bool has_all(int node, const std::vector<std::string>& keys) {
+    return eventually([&] {
+      for (const auto& k : keys) {
+        if (value(node, k) != k) return false;
+      }
+      return true;
+    });
+  }
+
+ private:
+  TempDir dir_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+}  // namespace
+
+TEST_CASE("cluster: kill -9 the leader, a new one is elected and no committed entry is lost; full restart") {
+  Cluster c(3);
+  c.form(3);
+  std::vector<std::string> acked;
+  for (int i = 0; i < 30; ++i) {
+    const std::string k = "before-" + std::to_string(i);
+    if (c.put(i % 3, k, k)) acked.push_back(k);  // through followers too (forwarded)
+  }
+  REQUIRE(acked.size() == 30);
+
+  const int old_leader = c.wait_leader();
+  REQUIRE(old_leader >= 0);
+  const std::string old_tag = str(*c.topology(old_leader), "NodeTag");
+  c[old_leader].process->kill9();
+  std::set<int> rest;
+  for (int i = 0; i < 3; ++i) {
+    if (i != old_leader) rest.insert(i);
+  }
+  const int new_leader = c.wait_leader(rest);
+  REQUIRE_MESSAGE(new_leader >= 0, "no new leader after kill -9 of the leader");
+  CHECK(new_leader != old_leader);
+  for (int n : rest) CHECK(c.has_all(n, acked));
+  for (int i = 0; i < 10; ++i) {
+    const std::string k = "after-" + std::to_string(i);
+    REQUIRE(c.put(*rest.begin(), k, k));
+    acked.push_back(k);
+  }
+
+  // The killed node comes back and catches up.
+  REQUIRE(c[old_leader].process->start());
+  CHECK(c.has_all(old_leader, acked));
+  CHECK(str(*c.topology(old_leader), "NodeTag") == old_tag);
+
+  // Restarting every node keeps the cluster: same tags, same log, a leader again.
+  std::map<int, std::string> tags;
+  for (int i = 0; i < 3; ++i) tags[i] = str(*c.topology(i), "NodeTag");
+  for (int i = 0; i < 3; ++i) CHECK(c[i].process->terminate() == 0);
+  for (int i = 0; i < 3; ++i) REQUIRE(c[i].process->start());
+  REQUIRE(c.wait_leader() >= 0);
+  REQUIRE(c.converged(3));
+  for (int i = 0; i < 3; ++i) {
+    CHECK(str(*c.topology(i), "NodeTag") == tags[i]);
+    CHECK(c.has_all(i, acked));
+  }
+}
+
+TEST_CASE("cluster: SIGSTOP a follower, the cluster goes on, the follower catches up; reelect") {
+  Cluster c(3);
+  c.form(3);
+  const int leader = c.wait_leader();
+  REQUIRE(leader >= 0);
+  const int follower = (leader + 1) % 3;
+  c[follower].process->stop();
+  std::vector<std::string> acked;
+  for (int i = 0; i < 20; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    REQUIRE(c.put(leader, k, k));
+    acked.push_back(k);
+  }
+  c[follower].process->resume();
+  CHECK(c.has_all(follower, acked));
+  REQUIRE(c.converged(3));
+
+  // A forced election through a follower moves the leadership elsewhere.
+  const int before = c.wait_leader();
+  auto r = c.command(follower == before ? (before + 1) % 3 : follower, "POST", "/admin/cluster/reelect");
+  CHECK_MESSAGE(r.status == 200, r.body);
+  CHECK(eventually([&] {
+    const int now = c.leader();
+    return now >= 0 && now != before;
+  }));
+  REQUIRE(c.converged(3));
+}
+
+TEST_CASE("cluster: a leader cut off by the proxy steps down, the majority elects another; heal converges") {
+  Cluster c(3);
+  c.form(3);
+  const int old_leader = c.wait_leader();
+  REQUIRE(old_leader >= 0);
+  c[old_leader].proxy->cut();
+  std::set<int> rest;
+  for (int i = 0; i < 3; ++i) {
+    if (i != old_leader) rest.insert(i);
+  }
+  // Check-quorum: the isolated leader hears no acknowledgements and steps down.
+  CHECK_MESSAGE(eventually([&] {
+                  auto t = c.topology(old_leader);
+                  return t && str(*t, "CurrentState") != "Leader";
+                }),
+                "the cut-off leader did not step down");
+  const int new_leader = c.wait_leader(rest);
+  REQUIRE_MESSAGE(new_leader >= 0, "the majority did not elect a leader");
+  std::vector<std::string> acked;
+  for (int i = 0; i < 10; ++i) {
+    const std::string k = "cut-" + std::to_string(i);
+    REQUIRE(c.put(new_leader, k, k));
+    acked.push_back(k);
+  }
+  // The cut-off node cannot commit anything: a write through it fails, bounded.
+  auto r = call(c[old_leader].http_port, "PUT", "/admin/cluster/values?key=lost", "lost");
+  CHECK(r.status != 200);
+
+  c[old_leader].proxy->heal();
+  REQUIRE(c.converged(3));
+  CHECK(c.has_all(old_leader, acked));
+}
+
+TEST_CASE("cluster: add and remove a node under load; a node of another cluster is refused") {
+  Cluster c(3);
+  c.form(3);
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acked;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; !stop && i < 100000; ++i) {
+        const std::string k = "w" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = call(c[t].http_port, "PUT", "/admin/cluster/values?key=" + k, k);
+        if (r.status == 200) {
+          std::lock_guard lock(mu);
+          acked.push_back(k);
+        }
+      }
+    });
+  }
+  struct StopWriters {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& writers;
+    ~StopWriters() {
+      stop = true;
+      for (auto& w : writers) {
+        if (w.joinable()) w.join();
+      }
+    }
+  } stop_writers{stop, writers};
+
+  // D and E form their own two-node cluster; D cannot then join ours.
+  const int d = c.add_process();
+  const int e = c.add_process();
+  REQUIRE(c.wait_leader({d}) == d);
+  c.add_node(d, e);
+  REQUIRE(eventually([&] { return c.members(d).size() == 2; }));
+  auto refused = c.command(0, "PUT", "/admin/cluster/node?url=" + c[d].url());
+  CHECK(refused.status == 400);
+  CHECK_MESSAGE(refused.body.find("already belongs to another cluster") != std::string::npos, refused.body);
+
+  // Remove E from D's cluster: D is alone again and may join ours, under load.
+  auto removed = c.command(d, "DELETE", "/admin/cluster/node?nodeTag=B");
+  REQUIRE_MESSAGE(removed.status == 200, removed.body);
+  REQUIRE(eventually([&] {
+    auto t = c.topology(e);
+    return t && t->at("Topology").as_object().at("AllNodes").as_object().size() == 1;
+  }));
+  c.add_node(1, d);  // through a follower: forwarded to the leader
+  REQUIRE_MESSAGE(eventually([&] { return c.members(0).size() == 4; }), "D was not promoted\n" << c.logs());
+  const std::string d_tag = str(*c.topology(d), "NodeTag");
+  CHECK(d_tag == "D");
+
+  // And remove it again, under load.
+  auto r = c.command(2, "DELETE", "/admin/cluster/node?nodeTag=" + d_tag);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  REQUIRE(eventually([&] { return c.members(0).size() == 3; }));
+  CHECK(eventually([&] {
+    auto t = c.topology(d);
+    return t && t->at("Topology").as_object().at("AllNodes").as_object().size() == 1;
+  }));
+
+  stop = true;
+  for (auto& w : writers) w.join();
+  std::vector<std::string> all;
+  {
+    std::lock_guard lock(mu);
+    all = acked;
+  }
+  MESSAGE("acknowledged writes under membership changes: " << all.size());
+  CHECK(all.size() > 0);
+  for (int i = 0; i < 3; ++i) CHECK(c.has_all(i, all));
+}
