@@ -90,6 +90,7 @@ std::optional<NodeIdentity> LogStorage::identity() const {
 Status LogStorage::write(void* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  if (sync) syncs_.fetch_add(1, std::memory_order_relaxed);
   return from_rocks(db_->Write(wo, static_cast<rocksdb::WriteBatch*>(batch)), "cannot write the Rachis log");
 }
 

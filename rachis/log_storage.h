@@ -11,6 +11,7 @@
 // Keys: "m/identity", "m/hard", "m/snapmeta", "m/snapdata" and
 // "e/<big-endian index>" for entries, so entries sort by index.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -61,12 +62,15 @@ class LogStorage {
   Status save_snapshot_and_compact(const core::SnapshotMeta& meta, const std::string& data);
 
   core::Index last_index() const { return last_index_; }
+  // Synced write batches so far (for metrics and the bench: proposals per fsync).
+  std::uint64_t sync_count() const { return syncs_.load(std::memory_order_relaxed); }
 
  private:
   LogStorage() = default;
   Status write(void* batch, bool sync);
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<std::uint64_t> syncs_{0};
   core::Index last_index_ = 0;  // highest stored entry index (0 when none)
   core::Index snapshot_index_ = 0;
   mutable std::mutex identity_mu_;

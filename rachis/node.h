@@ -128,6 +128,8 @@ class Node {
   std::map<core::NodeId, PeerStatus> peer_status() const { return transport_->peer_status(); }
   std::string advertise_address() const { return advertise_; }
   std::uint16_t cluster_port() const { return transport_->port(); }
+  // Synced log writes so far.
+  std::uint64_t sync_count() const { return storage_->sync_count(); }
 
   void stop();
 
