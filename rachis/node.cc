@@ -152,6 +152,7 @@ void Node::process_ready() {
       }
       last_leader_ = rd.soft_state->leader;
       last_role_ = rd.soft_state->role;
+      if (last_role_ == Role::Leader) maybe_bootstrap();  // a new lone cluster gets its first node at once
     }
     if (Status s = storage_->save(rd); !s.ok()) {
       // Raft's promises (votes, acknowledged entries) would be broken: stop hard.

@@ -36,7 +36,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->cluster_ = std::move(cluster).value();
 
   storage::StorageOptions storage_options;
-  storage_options.node_tag = store->node_tag_;
+  // The tag the cluster gave this node (a node that joined a cluster is not "A").
+  // TODO(cluster): databases opened before a join keep their old tag until restart.
+  storage_options.node_tag = store->node_tag();
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage_options);
   if (Status s = store->databases_->open_all(); !s.ok()) return s;
   store->register_storage_metrics();

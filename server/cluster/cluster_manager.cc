@@ -79,6 +79,17 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
   }
   if (!node.ok()) return node.status();
   cm->node_ = std::move(node).value();
+  // Answer the first requests from a settled state: replay the committed log, and
+  // let a lone node register itself in its own topology (one tick or two).
+  const auto view = cm->node_->view();
+  if (!cm->node_->wait_applied(view.commit, std::chrono::seconds(5))) {
+    log::warn("cluster log replay is slow").kv("commit", view.commit);
+  }
+  if (view.config.voters.size() == 1 && view.config.is_voter(view.identity.node_id)) {
+    for (int i = 0; i < 500 && !cm->node_->state().topology().by_id(view.identity.node_id); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   log::info("cluster listener")
       .kv("port", static_cast<uint64_t>(cm->node_->cluster_port()))
       .kv("advertise", cm->node_->advertise_address())
