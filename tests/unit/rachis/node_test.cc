@@ -187,3 +187,35 @@ TEST_CASE("Node: removing a node shrinks the configuration") {
   CHECK(a->state().topology().nodes.count("C"));
   CHECK(call([&](Node::Done d) { a->remove_node("Z", d); }).is_not_found());
 }
+
+TEST_CASE("Node: a member of another multi-node cluster refuses to be taken over") {
+  testing::TempDir dir;
+  auto a = open_node(options_for(dir, "a"));
+  auto b = open_node(options_for(dir, "b"));
+  auto x = open_node(options_for(dir, "x"));
+  auto y = open_node(options_for(dir, "y"));
+  REQUIRE(eventually([&] { return a->state().topology().nodes.size() == 1 && x->state().topology().nodes.size() == 1; }));
+  REQUIRE(call_retrying([&](Node::Done d) { x->add_node("", "http://y", y->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] { return x->view().config.voters.size() == 2; }));
+  const std::string y_cluster = y->view().identity.cluster_id;
+  CHECK(y_cluster == "cluster-x");
+  CHECK_FALSE(y->view().fresh);
+
+  // a adds y behind the HTTP layer's back: the entry commits (a alone is a quorum)
+  // but y's listener refuses a's handshake, so y never joins and is never promoted.
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://y", y->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] {
+    auto st = a->peer_status();
+    for (const auto& [id, p] : st) {
+      if (p.last_error.find("refused by peer") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  CHECK(a->view().config.voters.size() == 1);
+  CHECK(y->view().identity.cluster_id == y_cluster);
+  CHECK(y->state().topology().nodes.size() == 2);
+  // A fresh node still joins normally.
+  REQUIRE(call_retrying([&](Node::Done d) { a->remove_node("B", d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
+}
