@@ -14,6 +14,6 @@ ctest --preset release -j "$jobs"
 
 if [ "${CORVUS_SKIP_ASAN:-0}" != "1" ]; then
   cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$jobs"
+  cmake --build --preset asan -j "$jobs" --target corvus_fast_tests
   CORVUS_SIM_SEEDS="${CORVUS_SIM_SEEDS_ASAN:-200}" ctest --preset asan -j "$jobs"
 fi
