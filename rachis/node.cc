@@ -51,9 +51,8 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   }
   TransportHandler handler;
   Node* raw = node.get();
-  handler.on_handshake = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to) {
-    return raw->on_handshake(cluster_id, from, to);
-  };
+  handler.on_handshake = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to,
+                               const std::string& address) { return raw->on_handshake(cluster_id, from, to, address); };
   handler.on_message = [raw](core::Message m) {
     raw->post([raw, m = std::move(m)]() mutable { raw->raft_->step(std::move(m)); });
   };
@@ -61,7 +60,8 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   if (!transport.ok()) return transport.status();
   node->transport_ = std::move(transport).value();
   node->advertise_ = options.advertise_address.empty()
-                         ? options.listen.host + ":" + std::to_string(node->transport_->port())
+                         ? (options.advertise_host.empty() ? options.listen.host : options.advertise_host) + ":" +
+                               std::to_string(node->transport_->port())
                          : options.advertise_address;
   if (Status s = node->recover(); !s.ok()) return s;
   node->thread_ = std::thread([raw] { raw->run(); });
@@ -228,6 +228,7 @@ void Node::housekeeping() {
   }
   if (raft_->role() != Role::Leader) return;
   maybe_bootstrap();
+  if (ticks_ % 10 == 0) maybe_update_address(raft_->id(), opts_.url, advertise_);
   if (ticks_ % 3 == 0) maybe_promote();
 }
 
@@ -246,6 +247,21 @@ void Node::maybe_bootstrap() {
   if (r.ok()) {
     bootstrap_index_ = r.index;
     bootstrap_term_ = r.term;
+  }
+}
+
+void Node::maybe_update_address(core::NodeId id, const std::string& url, const std::string& address) {
+  if (raft_->role() != Role::Leader) return;
+  const cluster::Topology topo = sm_.topology();
+  const cluster::NodeInfo* n = topo.by_id(id);
+  if (!n) return;
+  cluster::NodeInfo updated = *n;
+  if (!url.empty()) updated.url = url;
+  if (!address.empty()) updated.address = address;
+  if (updated.url == n->url && updated.address == n->address) return;
+  auto r = raft_->propose(cluster::make_update_node_command(updated));
+  if (r.ok() && opts_.log) {
+    opts_.log("info", "node " + n->tag + " moved: " + updated.url + ", cluster address " + updated.address);
   }
 }
 
@@ -437,9 +453,15 @@ void Node::reelect(Done done) {
   });
 }
 
-std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to) {
+std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to,
+                               const std::string& address) {
   const NodeView v = view();
-  if (cluster_id == v.identity.cluster_id && to == v.identity.node_id) return "";
+  if (cluster_id == v.identity.cluster_id && to == v.identity.node_id) {
+    if (v.role == Role::Leader && !address.empty()) {
+      post([this, from, address] { maybe_update_address(from, "", address); });
+    }
+    return "";
+  }
   if (cluster_id == v.identity.cluster_id && !v.fresh) {
     return "this node is node id " + std::to_string(v.identity.node_id) + " of cluster " + cluster_id +
            ", not node id " + std::to_string(to);

@@ -16,7 +16,10 @@
 // whole log (or a snapshot) to it. A Promotable learner is promoted to voter by the
 // leader once its match index has reached the commit index the leader had at its
 // previous check (checks run every 3 ticks), i.e. once it keeps pace with the
-// log even under load; a Watcher stays a learner. remove_node() appends RemoveNode; a
+// log even under load; a Watcher stays a learner. A node that comes back with
+// another URL or cluster address is corrected in the topology by the leader
+// (UpdateNode): its own on becoming leader, a peer's when its handshake
+// advertises a new address. remove_node() appends RemoveNode; a
 // removed node stops ticking and reports itself as removed.
 //
 // Lifecycle: open() recovers (or initializes) the store, starts the transport and
@@ -56,8 +59,11 @@ struct NodeOptions {
   // Where the cluster listener binds.
   TransportOptions listen;
   // host:port other nodes dial to reach this node's listener (may be a proxy).
-  // Default: empty = listen.host:<bound port>
+  // Default: empty = advertise_host:<bound port>
   std::string advertise_address;
+  // Host part of the default advertise address; empty = listen.host (which is
+  // useless to peers when it is a wildcard such as 0.0.0.0). Default: empty
+  std::string advertise_host;
   // Wall-clock length of one Raft tick. Smaller fails over faster but costs more
   // heartbeats. Default: 100 ms
   std::chrono::milliseconds tick{100};
@@ -153,7 +159,9 @@ class Node {
   void update_view();
   void track(const core::ProposeResult& r, Done done);
   void fail_all_pending(const Status& s);
-  std::string on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to);
+  std::string on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to,
+                           const std::string& address);
+  void maybe_update_address(core::NodeId id, const std::string& url, const std::string& address);
   void join(const std::string& cluster_id, core::NodeId id, core::NodeId inviter);
   Status start_over(const std::string& cluster_id, core::NodeId id, bool voter);
   bool is_fresh() const;  // Raft thread

@@ -270,7 +270,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
             !r.bytes(&address)) {
           return refuse("bad handshake");
         }
-        std::string why = owner->handler.on_handshake ? owner->handler.on_handshake(cluster, from, to) : "";
+        std::string why = owner->handler.on_handshake ? owner->handler.on_handshake(cluster, from, to, address) : "";
         if (!why.empty()) return refuse(why);
         handshaken = true;
         if (owner->learn && !address.empty() &&

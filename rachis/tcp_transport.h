@@ -46,7 +46,10 @@ struct TransportOptions {
 struct TransportHandler {
   // An inbound connection introduced itself; return "" to accept it, else the
   // reason to refuse it.
-  std::function<std::string(const std::string& cluster_id, core::NodeId from, core::NodeId to)> on_handshake;
+  // `address` is where the dialer says it can be reached.
+  std::function<std::string(const std::string& cluster_id, core::NodeId from, core::NodeId to,
+                            const std::string& address)>
+      on_handshake;
   // One message from an accepted connection.
   std::function<void(core::Message)> on_message;
 };

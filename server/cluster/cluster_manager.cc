@@ -49,6 +49,12 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
   no.bootstrap_tag = bootstrap_tag;
   no.url = public_url;
   no.listen.host = options.host;
+  if (options.host == "0.0.0.0" || options.host == "::") {
+    // Listening everywhere: tell peers the host of the public URL instead.
+    if (auto hp = parse_http_url(public_url); hp.ok() && hp->host != "0.0.0.0" && hp->host != "::") {
+      no.advertise_host = hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host;
+    }
+  }
   no.tick = std::chrono::milliseconds(options.cluster_tick_ms);
   no.election_tick = static_cast<std::uint32_t>(options.cluster_election_ticks);
   cm->election_timeout_ = no.tick * no.election_tick;

@@ -106,7 +106,7 @@ const std::vector<OptionSpec>& specs() {
          o.cluster_port = n;
          return "";
        }},
-      {"cluster-advertise", "CORVUS_CLUSTER_ADVERTISE", "HOST:PORT", "(host:cluster-port)",
+      {"cluster-advertise", "CORVUS_CLUSTER_ADVERTISE", "HOST:PORT", "(public URL host:cluster-port)",
        "address other nodes dial for Rachis traffic (e.g. a proxy in front of this node)",
        [](ServerOptions& o, std::string_view v) -> std::string {
          auto colon = v.rfind(':');

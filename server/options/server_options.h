@@ -45,7 +45,8 @@ struct ServerOptions {
   // (or any free port when that one is taken or the HTTP port is 0). Default: -1
   int cluster_port = -1;
   // host:port other nodes should dial to reach this node's Rachis listener (e.g. a
-  // proxy in front of it); empty = the HTTP host and the cluster port. Default: empty
+  // proxy in front of it); empty = the HTTP host (the public URL's host when
+  // listening on 0.0.0.0 or ::) and the cluster port. Default: empty
   std::string cluster_advertise;
   // Length of one Raft tick in milliseconds; leaders heartbeat every tick. Smaller
   // fails over faster, at the cost of more traffic. Default: 100

@@ -159,6 +159,26 @@ TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a re
   CHECK(t2.nodes["A"].id == 1);
   CHECK(t2.nodes["B"].id == 2);
   CHECK(t2.nodes["C"].id == 3);
+
+  // A follower that comes back on another port is found again: its handshake
+  // advertises the new address and the leader records it (UpdateNode).
+  Node* l = nullptr;
+  REQUIRE(eventually([&] { return (l = leader_of({a.get(), b.get(), c.get()})) != nullptr; }));
+  std::unique_ptr<Node>& moving = l == c.get() ? b : c;
+  auto om = moving.get() == b.get() ? ob : oc;
+  const std::string old_address = moving->advertise_address();
+  moving.reset();
+  om.listen.port = 0;
+  moving = open_node(om);
+  REQUIRE(moving->advertise_address() != old_address);
+  REQUIRE(eventually([&] {
+    for (const auto& [tag, n] : l->state().topology().nodes) {
+      if (n.address == moving->advertise_address()) return true;
+    }
+    return false;
+  }));
+  REQUIRE(call_retrying([&](Node::Done d) { l->propose(cluster::make_put_value_command("moved", "y"), d); }).ok());
+  CHECK(eventually([&] { return moving->state().value("moved").has_value(); }));
 }
 
 TEST_CASE("Node: removing a node shrinks the configuration") {
