@@ -42,6 +42,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage_options);
   if (Status s = store->databases_->open_all(); !s.ok()) return s;
   store->register_storage_metrics();
+  store->register_cluster_metrics();
   return store;
 }
 
@@ -98,6 +99,24 @@ Status ServerStore::load_or_create_identity() {
   fs::rename(tmp, path, ec);
   if (ec) return Status::IOError("cannot write " + path.string() + ": " + ec.message());
   return Status::Ok();
+}
+
+void ServerStore::register_cluster_metrics() {
+  metrics_.add_collector([this](metrics::CollectorWriter& w) {
+    if (!cluster_) return;
+    const auto v = cluster_->node().view();
+    const metrics::Labels labels{{"node_tag", node_tag()}};
+    w.gauge("corvus_rachis_term", "Current Raft term", labels, static_cast<double>(v.term));
+    w.gauge("corvus_rachis_commit_index", "Raft commit index", labels, static_cast<double>(v.commit));
+    w.gauge("corvus_rachis_applied_index", "Index applied to the cluster state machine", labels,
+            static_cast<double>(v.applied));
+    w.gauge("corvus_rachis_is_leader", "1 when this node leads the cluster", labels,
+            v.role == rachis::core::Role::Leader ? 1.0 : 0.0);
+    w.gauge("corvus_rachis_members", "Nodes in the cluster topology", labels,
+            static_cast<double>(cluster_->node().state().topology().nodes.size()));
+    w.counter("corvus_rachis_log_syncs_total", "Synced writes of the Raft log (one per Ready)", labels,
+              static_cast<double>(cluster_->node().sync_count()));
+  });
 }
 
 void ServerStore::register_storage_metrics() {

@@ -48,6 +48,7 @@ class ServerStore {
   Status lock_data_dir();
   Status load_or_create_identity();
   void register_storage_metrics();
+  void register_cluster_metrics();
 
   ServerOptions options_;
   std::string node_tag_ = "A";
