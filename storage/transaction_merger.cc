@@ -83,6 +83,15 @@ void TransactionMerger::run_writer() {
         complete(*batch, Status::Ok());
         continue;
       }
+      if (i == taken.size() && nothing_queued()) {
+        // Nobody is waiting to be built behind this batch, so handing it to
+        // the syncer would only add a thread wake-up to its latency.
+        if (Status written = write_durably(*batch); !written.ok()) {
+          std::lock_guard lock(sync_mu_);
+          writer_state_ = storage_.writer_state_;
+        }
+        continue;
+      }
       hand_off(std::move(batch));
     }
     taken.clear();
@@ -127,6 +136,11 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
   return batch;
 }
 
+bool TransactionMerger::nothing_queued() {
+  std::lock_guard lock(mu_);
+  return queue_.empty();
+}
+
 Status TransactionMerger::wait_for_in_flight() {
   std::unique_lock lock(sync_mu_);
   sync_cv_.wait(lock, [&] { return in_flight_done_; });
@@ -154,24 +168,29 @@ void TransactionMerger::run_syncer() {
     }
     // The writer keeps reading this batch's index while we write it; both
     // only read it, and it stays alive until the writer takes it back.
-    const auto started = SteadyClock::now();
-    rocksdb::WriteOptions wo;
-    wo.sync = storage_.options().sync_writes;
-    Status written = from_rocksdb(storage_.engine_->db()->Write(wo, batch->index.GetWriteBatch()), "write batch");
-    stats_.write_micros.fetch_add(micros_since(started), std::memory_order_relaxed);
-    if (written.ok()) {
-      {
-        std::lock_guard lock(sync_mu_);
-        storage_.writer_state_ = batch->state_after;
-      }
-      storage_.publish(batch->state_after);
-    }
-    complete(*batch, written);
+    Status written = write_durably(*batch);
     std::lock_guard lock(sync_mu_);
     in_flight_done_ = true;
     sync_error_ = written;
     sync_cv_.notify_all();
   }
+}
+
+Status TransactionMerger::write_durably(Batch& batch) {
+  const auto started = SteadyClock::now();
+  rocksdb::WriteOptions wo;
+  wo.sync = storage_.options().sync_writes;
+  Status written = from_rocksdb(storage_.engine_->db()->Write(wo, batch.index.GetWriteBatch()), "write batch");
+  stats_.write_micros.fetch_add(micros_since(started), std::memory_order_relaxed);
+  if (written.ok()) {
+    {
+      std::lock_guard lock(sync_mu_);
+      storage_.writer_state_ = batch.state_after;
+    }
+    storage_.publish(batch.state_after);
+  }
+  complete(batch, written);
+  return written;
 }
 
 void TransactionMerger::complete(Batch& batch, const Status& written) {
