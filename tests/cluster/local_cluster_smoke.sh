@@ -6,7 +6,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export CORVUSD=$1
 export CORVUS_CLUSTER_DIR=$(mktemp -d)
-base=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768+), where the other tests' free
+# ports and proxies come from; skip bases with any of the six ports in use.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+  base=$((20000 + (RANDOM % 1200) * 10))
+  busy=0
+  for p in "$base" "$((base + 1))" "$((base + 10))" "$((base + 11))" "$((base + 20))" "$((base + 21))"; do
+    port_in_use "$p" && busy=1
+  done
+  [ "$busy" = 0 ] && break
+done
 cleanup() { "$root/deploy/local-cluster.sh" stop "$base" || true; rm -rf "$CORVUS_CLUSTER_DIR"; }
 trap cleanup EXIT
 timeout 90 "$root/deploy/local-cluster.sh" start "$base"
