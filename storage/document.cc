@@ -116,10 +116,43 @@ Result<Tombstone> decode_tombstone(std::string_view bytes) {
   return t;
 }
 
+namespace {
+
+// Lower case of a code point from the two-byte UTF-8 range, for the scripts
+// where case mapping is one-to-one and keeps the encoded length: Latin-1,
+// Latin Extended-A, Greek and Cyrillic. Anything else is returned unchanged.
+uint32_t lower_two_byte(uint32_t cp) {
+  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||            // À..Þ except ×
+      (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||         // Greek capitals
+      (cp >= 0x410 && cp <= 0x42F))                          // Cyrillic А..Я
+    return cp + 0x20;
+  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;          // Cyrillic Ѐ..Џ
+  if (cp == 0x178) return 0xFF;                              // Ÿ
+  // Latin Extended-A pairs: upper case on even code points, then (after the
+  // ĸ/Ŀ shift) on odd ones. İ (U+0130) has no one-to-one lower case; kept.
+  if ((cp >= 0x100 && cp <= 0x12F) || (cp >= 0x132 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177))
+    return cp % 2 == 0 ? cp + 1 : cp;
+  if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp % 2 == 1 ? cp + 1 : cp;
+  return cp;
+}
+
+}  // namespace
+
 std::string lower_id(std::string_view id) {
   std::string out(id);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (c >= 'A' && c <= 'Z') {
+      out[i] = static_cast<char>(c - 'A' + 'a');
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < out.size() &&
+               (static_cast<unsigned char>(out[i + 1]) & 0xC0) == 0x80) {
+      const uint32_t cp = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(out[i + 1]) & 0x3Fu);
+      const uint32_t lower = lower_two_byte(cp);
+      out[i] = static_cast<char>(0xC0 | (lower >> 6));
+      out[i + 1] = static_cast<char>(0x80 | (lower & 0x3F));
+      ++i;
+    }
+  }
   return out;
 }
 

@@ -51,8 +51,9 @@ Result<Document> decode_document(std::string_view bytes);
 std::string encode_tombstone(const Tombstone& t);
 Result<Tombstone> decode_tombstone(std::string_view bytes);
 
-// Keys: ids are case-insensitive, so the key is the lowered id (ASCII letters
-// only; other bytes are kept as they are).
+// Keys: ids are case-insensitive, so the key is the lowered id: ASCII, and the
+// Latin-1, Latin Extended-A, Greek and Cyrillic letters of UTF-8 text; other
+// bytes (and scripts whose case mapping changes length) are kept as they are.
 std::string lower_id(std::string_view id);
 
 // Big-endian so that RocksDB's bytewise order is numeric order.

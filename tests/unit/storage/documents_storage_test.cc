@@ -213,3 +213,25 @@ TEST_CASE("DocumentsStorage: generated ids, identities and HiLo survive restart"
              }).ok());
   }
 }
+
+TEST_CASE("lower_id: case-insensitive ids beyond ASCII") {
+  CHECK(lower_id("Users/ABC") == "users/abc");
+  CHECK(lower_id("Ünïcödé/ÀÉÎÕÜ") == lower_id("ünïcödé/àéîõü"));
+  CHECK(lower_id("ÀÉÎÕÜ") == "àéîõü");
+  CHECK(lower_id("×") == "×");                      // a sign, not a letter
+  CHECK(lower_id("ΑΒΓΔ/Σ") == "αβγδ/σ");
+  CHECK(lower_id("ДОКУМЕНТ/Ё") == "документ/ё");
+  CHECK(lower_id("ŁÓDŹ/ŒŸ") == "łódź/œÿ");
+  CHECK(lower_id("日本/ＡＢ") == "日本/ＡＢ");          // three-byte text is kept as is
+  CHECK(lower_id(std::string("bad\xC3", 4)) == std::string("bad\xC3", 4));  // truncated UTF-8 stays
+}
+
+TEST_CASE("DocumentsStorage: non-ASCII ids are case-insensitive with casing kept") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "Город/Москва", user("m"));
+  auto doc = s->get("ГОРОД/МОСКВА");
+  REQUIRE(doc.ok());
+  CHECK(doc->id == "Город/Москва");
+  CHECK(s->get("город/москва").ok());
+}
