@@ -161,6 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Shutdown: an idle connection (waiting for the next request) is closed now; a
   // busy one closes after writing its response (core_->stopping).
   void close_if_idle() {
+    cancel_read_timer();
     if (state_ == State::Reading && socket_) {
       error_code ec;
       socket_->shutdown(tcp::socket::shutdown_both, ec);
@@ -177,6 +178,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     while (phase_of(s) == Phase::Pending) {
       if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_seq_cst)) {
         drain_timer_.reset();
+        read_timer_.reset();
         socket_.reset();
         ex_.reset();
         return;
@@ -207,10 +209,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->body_limit(core_->opts.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
+    arm_read_timer();
     bhttp::async_read(*socket_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
   }
 
+  // The read timer holds only a weak reference, so an idle connection is not
+  // kept alive by it; closing the socket ends the pending read (on_read).
+  void arm_read_timer() {
+    if (!read_timer_) read_timer_.emplace(*ex_);
+    read_timer_->expires_after(core_->opts.read_timeout);
+    read_timer_->async_wait([weak = weak_from_this()](error_code tec) {
+      if (tec) return;
+      if (auto self = weak.lock(); self && self->state_ == State::Reading && self->socket_) {
+        log::debug("http connection closed: no complete request within the read timeout");
+        error_code ignored;
+        self->socket_->shutdown(tcp::socket::shutdown_both, ignored);
+        self->socket_->close(ignored);
+      }
+    });
+  }
+
+  void cancel_read_timer() {
+    if (read_timer_) read_timer_->cancel();
+  }
+
   void on_read(error_code ec, std::size_t /*bytes*/) {
+    cancel_read_timer();
     if (ec == bhttp::error::end_of_stream) {
       do_close(false);  // client closed between requests
       return;
@@ -543,6 +567,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool drain_after_write_ = false;
   size_t drained_ = 0;
   std::optional<asio::steady_timer> drain_timer_;
+  std::optional<asio::steady_timer> read_timer_;
   uint64_t generation_ = 0;
   std::atomic<uint64_t> respond_state_{0};
   std::shared_ptr<Connection> self_pending_;

@@ -55,6 +55,11 @@ struct HttpServerOptions {
   // How long shutdown() waits for in-flight requests before abandoning them (their
   // late Respond calls are then dropped). Default: 10 s
   std::chrono::milliseconds shutdown_timeout{10000};
+  // A connection must deliver its next complete request within this time or
+  // it is closed: frees idle keep-alive connections and trickling senders.
+  // Larger keeps idle clients connected longer; smaller bounds slow uploads.
+  // Default: 120 s.
+  std::chrono::milliseconds read_timeout{120000};
 };
 
 class HttpServer {

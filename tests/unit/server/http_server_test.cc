@@ -299,6 +299,23 @@ TEST_CASE("HttpServer: HTTP/1.0 and Connection: close are honoured") {
   }
 }
 
+TEST_CASE("HttpServer: connections that send no complete request within the read timeout are closed") {
+  Fixture f;
+  HttpServerOptions opts;
+  opts.read_timeout = std::chrono::milliseconds(300);
+  f.start(opts);
+  SUBCASE("idle keep-alive connection after a request") {
+    Client c(f.server->port());
+    CHECK(c.send(bhttp::verb::get, "/databases/d/docs").result_int() == 200);
+    CHECK(c.closed_by_server());
+  }
+  SUBCASE("a request that never finishes") {
+    Client c(f.server->port());
+    c.write_raw("GET /databases/d/docs HTTP/1.1\r\nHost: x\r\n");
+    CHECK(c.closed_by_server());
+  }
+}
+
 TEST_CASE("HttpServer: port in use is a clear error") {
   Fixture f;
   f.start();
