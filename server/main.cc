@@ -2,6 +2,7 @@
 // data directory), registers the routes, listens, and on SIGTERM/SIGINT stops
 // accepting, finishes requests in flight, drains the writers and exits.
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   http_options.port = options.port;
   http_options.max_body_bytes = options.max_body_bytes;
   http_options.threads = options.threads;
+  http_options.read_timeout = std::chrono::seconds(options.read_timeout_seconds);
   auto server = http::HttpServer::start(http_options, router, store.value()->metrics());
   if (!server.ok()) {
     log::error("cannot start").kv("error", server.status().message());

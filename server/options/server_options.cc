@@ -76,6 +76,17 @@ const std::vector<OptionSpec>& specs() {
          o.threads = n;
          return "";
        }},
+      {"read-timeout", "CORVUS_READ_TIMEOUT", "SECONDS", "120",
+       "close a connection that sends no complete request for this long (idle keep-alive, slow senders)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 86400) {
+           return "expected whole seconds from 1 to 86400, got '" + std::string(v) + "'";
+         }
+         o.read_timeout_seconds = n;
+         return "";
+       }},
       {"public-server-url", "CORVUS_PUBLIC_SERVER_URL", "URL", "(server-url)",
        "URL other nodes and clients use to reach this node",
        [](ServerOptions& o, std::string_view v) -> std::string {

@@ -35,6 +35,9 @@ struct ServerOptions {
   size_t max_body_bytes = 64 * 1024 * 1024;
   // HTTP I/O threads; 0 = one per hardware thread. Default: 0
   int threads = 0;
+  // Seconds a connection may take to send its next complete request before it
+  // is closed (idle keep-alive connections, trickling senders). Default: 120
+  int read_timeout_seconds = 120;
   // Node tag to propose when this node creates or joins a cluster ("A", "B", ...);
   // empty lets the cluster choose. Default: empty
   std::string node_tag_hint;

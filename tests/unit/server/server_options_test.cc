@@ -27,6 +27,7 @@ TEST_CASE("ServerOptions: defaults") {
   CHECK(o->log_level == "info");
   CHECK(o->max_body_bytes == 64u * 1024 * 1024);
   CHECK(o->threads == 0);
+  CHECK(o->read_timeout_seconds == 120);
   CHECK(o->node_tag_hint.empty());
   CHECK(o->public_server_url.empty());
   CHECK_FALSE(o->help_requested);
@@ -105,6 +106,8 @@ TEST_CASE("ServerOptions: errors name the flag or variable") {
   check_error(parse({"--threads=many"}), "flag --threads");
   check_error(parse({"--threads=-1"}), "flag --threads");
   check_error(parse({"--log-level=loud"}), "unknown log level 'loud'");
+  check_error(parse({"--read-timeout=0"}), "flag --read-timeout");
+  check_error(parse({"--read-timeout=2m"}), "whole seconds");
   check_error(parse({"--max-body-size=lots"}), "bad size 'lots'");
   check_error(parse({"--max-body-size=0"}), "greater than 0");
   check_error(parse({"--server-url=https://x:1"}), "https is not supported");
