@@ -19,6 +19,7 @@
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "server/logging/logger.h"
 #include "server/server_store.h"
 
 namespace corvus::server::handlers {
@@ -47,6 +48,12 @@ void wait_local_apply(ClusterManager& cm, const std::string& body) {
   }
 }
 
+// The answer when ClusterManager::run_async refuses more work.
+Status too_many_in_flight() {
+  return Status::Busy("too many cluster requests in flight on this node (at most " +
+                      std::to_string(ClusterManager::kMaxWorkers) + "); retry shortly");
+}
+
 // Runs `on_leader` here when this node leads, else forwards the request to the
 // leader and relays its answer.
 template <typename F>
@@ -64,7 +71,7 @@ void leader_or_forward(ClusterManager& cm, const http::Request& req, const http:
                          req);
   }
   const std::string self = cm.node_tag("?");
-  cm.run_async([&cm, respond, method = req.method, target = req.target, body = req.body, leader, self, url = req.target] {
+  const bool started = cm.run_async([&cm, respond, method = req.method, target = req.target, body = req.body, leader, self, url = req.target] {
     auto r = cluster::http_call(method, leader, target, body, kForwardTimeout, kForwardedHeader, self);
     if (!r.ok()) {
       respond(http::error_response(Status::NotLeader("cannot reach the leader at " + leader + ": " + r.status().message()),
@@ -74,6 +81,7 @@ void leader_or_forward(ClusterManager& cm, const http::Request& req, const http:
     if (r->status >= 200 && r->status < 300) wait_local_apply(cm, r->body);
     respond(http::Response::json(r->status, std::move(r->body)));
   });
+  if (!started) respond_error(respond, too_many_in_flight(), req);
 }
 
 void respond_after_commit(ClusterManager& cm, const http::Respond& respond, const std::string& url, Status s,
@@ -104,7 +112,7 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
   const std::string watcher_text = req.query.get("watcher").value_or("false");
   const bool watcher = watcher_text == "true" || watcher_text == "True" || watcher_text == "1";
   leader_or_forward(cm, req, respond, [&cm, respond, url, tag, watcher, target = req.target] {
-    cm.run_async([&cm, respond, url, tag, watcher, target] {
+    const bool started = cm.run_async([&cm, respond, url, tag, watcher, target] {
       // Ask the node who it is before touching the log: it must be reachable and
       // must not belong to another multi-node cluster.
       auto info = cluster::http_call(verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(5));
@@ -161,6 +169,7 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
         respond_after_commit(cm, respond, target, s, i, std::move(extra));
       });
     });
+    if (!started) respond(http::error_response(too_many_in_flight(), target));
   });
 }
 
@@ -184,7 +193,7 @@ void handle_remove_node(ClusterManager& cm, const http::Request& req, const http
         cm.node().leave(cluster_id, [](Status, rachis::core::Index) {});
         return;
       }
-      cm.run_async([removed_url, cluster_id] {
+      const bool started = cm.run_async([removed_url, cluster_id] {
         for (int attempt = 0; attempt < 5; ++attempt) {
           auto r = cluster::http_call(verb::post, removed_url, "/admin/cluster/leave?topologyId=" + cluster_id, "",
                                       std::chrono::seconds(3));
@@ -192,6 +201,10 @@ void handle_remove_node(ClusterManager& cm, const http::Request& req, const http
           std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
         }
       });
+      if (!started) {
+        log::warn("removed node not told to leave: too many cluster requests in flight; it keeps its old "
+                  "cluster view until restarted or removed again").kv("url", removed_url);
+      }
     });
   });
 }

@@ -120,9 +120,9 @@ void ClusterManager::close() {
   }
 }
 
-void ClusterManager::run_async(std::function<void()> fn) {
+bool ClusterManager::run_async(std::function<void()> fn) {
   std::lock_guard lock(workers_mu_);
-  if (closed_) return;
+  if (closed_) return false;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (it->done->load()) {
       it->thread.join();
@@ -131,12 +131,14 @@ void ClusterManager::run_async(std::function<void()> fn) {
       ++it;
     }
   }
+  if (workers_.size() >= kMaxWorkers) return false;
   auto done = std::make_shared<std::atomic<bool>>(false);
   workers_.push_back(Worker{std::thread([fn = std::move(fn), done] {
                               fn();
                               done->store(true);
                             }),
                             done});
+  return true;
 }
 
 std::string ClusterManager::node_tag(const std::string& fallback) const {

@@ -48,8 +48,12 @@ class ClusterManager {
   // GET /admin/cluster/rachis body: what a leader checks before adding this node.
   boost::json::object rachis_info_json() const;
 
-  // Runs `fn` on a worker thread; joined by close(). Dropped after close().
-  void run_async(std::function<void()> fn);
+  // Runs `fn` on a worker thread; joined by close(). Returns false, without
+  // running it, after close() or while kMaxWorkers are busy: each forwarded
+  // or membership request holds a thread for up to its timeout, so their
+  // number is bounded rather than growing with a flood of requests.
+  [[nodiscard]] bool run_async(std::function<void()> fn);
+  static constexpr size_t kMaxWorkers = 64;
 
   // Stops the workers and the Rachis node. Idempotent.
   void close();
