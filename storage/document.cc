@@ -156,14 +156,15 @@ std::string lower_id(std::string_view id) {
   return out;
 }
 
-std::string encode_etag_key(uint64_t etag) {
+std::string encode_big_endian(uint64_t v) {
   std::string out;
-  put_u64(out, etag);
+  put_u64(out, v);
   return out;
 }
 
-uint64_t decode_etag_key(std::string_view key) {
-  Reader r{key};
+uint64_t decode_big_endian(std::string_view bytes) {
+  if (bytes.size() != 8) return 0;
+  Reader r{bytes};
   return r.u(8);
 }
 

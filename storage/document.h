@@ -56,8 +56,10 @@ Result<Tombstone> decode_tombstone(std::string_view bytes);
 // bytes (and scripts whose case mapping changes length) are kept as they are.
 std::string lower_id(std::string_view id);
 
-// Big-endian so that RocksDB's bytewise order is numeric order.
-std::string encode_etag_key(uint64_t etag);
-uint64_t decode_etag_key(std::string_view key);
+// Eight big-endian bytes, so that RocksDB's bytewise order is numeric order:
+// etag keys, and the counters kept in the meta family.
+std::string encode_big_endian(uint64_t v);
+// 0 unless `bytes` is exactly eight bytes.
+uint64_t decode_big_endian(std::string_view bytes);
 
 }  // namespace corvus::storage

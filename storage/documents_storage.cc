@@ -8,8 +8,6 @@
 
 namespace corvus::storage {
 
-std::string encode_u64(uint64_t v) { return encode_etag_key(v); }
-uint64_t decode_u64(std::string_view bytes) { return bytes.size() == 8 ? decode_etag_key(bytes) : 0; }
 
 namespace {
 
@@ -72,7 +70,7 @@ Status DocumentsStorage::load_or_create_meta() {
   }
   auto read_counter = [&](const char* key) -> uint64_t {
     std::string v;
-    return db->Get(rocksdb::ReadOptions(), meta, key, &v).ok() ? decode_u64(v) : 0;
+    return db->Get(rocksdb::ReadOptions(), meta, key, &v).ok() ? decode_big_endian(v) : 0;
   };
   writer_state_.last_etag = read_counter(meta_keys::kLastEtag);
   writer_state_.document_count = read_counter(meta_keys::kDocumentCount);
@@ -169,7 +167,7 @@ std::vector<Change> DocumentsStorage::changes_since(uint64_t after_etag, size_t 
   SnapshotRead snap(engine_->db());
   std::vector<Change> out;
   std::unique_ptr<rocksdb::Iterator> it(engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Etags)));
-  for (it->Seek(encode_etag_key(after_etag + 1)); it->Valid() && out.size() < limit; it->Next()) {
+  for (it->Seek(encode_big_endian(after_etag + 1)); it->Valid() && out.size() < limit; it->Next()) {
     auto v = it->value();
     if (v.empty()) continue;
     std::string key(v.data() + 1, v.size() - 1);

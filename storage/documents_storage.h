@@ -99,7 +99,5 @@ inline constexpr const char* kIdentityPrefix = "identity/";
 inline constexpr char kEtagOfDocument = 'D';
 inline constexpr char kEtagOfTombstone = 'T';
 
-std::string encode_u64(uint64_t v);
-uint64_t decode_u64(std::string_view bytes);
 
 }  // namespace corvus::storage

@@ -22,7 +22,7 @@ constexpr std::string_view kServerMetadataKeys[] = {"@id", "@change-vector", "@l
 std::string collection_key(std::string_view collection, uint64_t etag) {
   std::string key = lower_id(collection.empty() ? "@empty" : collection);
   key.push_back('\0');
-  key += encode_etag_key(etag);
+  key += encode_big_endian(etag);
   return key;
 }
 
@@ -103,11 +103,11 @@ Result<std::optional<std::string>> WriteTransaction::read(int family, const std:
 Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
   auto v = read(static_cast<int>(Family::Meta), meta_key);
   if (!v.ok()) return v.status();
-  return v.value() ? decode_u64(*v.value()) : 0;
+  return v.value() ? decode_big_endian(*v.value()) : 0;
 }
 
 void WriteTransaction::write_u64(const std::string& meta_key, uint64_t v) {
-  batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_u64(v)).PermitUncheckedError();
+  batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_big_endian(v)).PermitUncheckedError();
 }
 
 Result<std::optional<Document>> WriteTransaction::get(std::string_view id) {
@@ -220,18 +220,18 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
   auto* etags_cf = engine->cf(Family::Etags);
   auto* collections_cf = engine->cf(Family::Collections);
   if (existing) {
-    batch_.Delete(etags_cf, encode_etag_key(existing->etag)).PermitUncheckedError();
+    batch_.Delete(etags_cf, encode_big_endian(existing->etag)).PermitUncheckedError();
     batch_.Delete(collections_cf, collection_key(existing->collection, existing->etag)).PermitUncheckedError();
   } else {
     ++state_.document_count;
   }
   if (tombstone) {
     batch_.Delete(engine->cf(Family::Tombstones), key).PermitUncheckedError();
-    batch_.Delete(etags_cf, encode_etag_key(tombstone->etag)).PermitUncheckedError();
+    batch_.Delete(etags_cf, encode_big_endian(tombstone->etag)).PermitUncheckedError();
     --state_.tombstone_count;
   }
   batch_.Put(docs_cf, key, encode_document(doc)).PermitUncheckedError();
-  batch_.Put(etags_cf, encode_etag_key(etag), etag_value(kEtagOfDocument, key)).PermitUncheckedError();
+  batch_.Put(etags_cf, encode_big_endian(etag), etag_value(kEtagOfDocument, key)).PermitUncheckedError();
   batch_.Put(collections_cf, collection_key(collection, etag), key).PermitUncheckedError();
 
   PutResult r;
@@ -268,11 +268,11 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   auto* engine = storage_.engine_.get();
   const std::string key = lower_id(id);
   batch_.Delete(engine->cf(Family::Documents), key).PermitUncheckedError();
-  batch_.Delete(engine->cf(Family::Etags), encode_etag_key(existing->etag)).PermitUncheckedError();
+  batch_.Delete(engine->cf(Family::Etags), encode_big_endian(existing->etag)).PermitUncheckedError();
   batch_.Delete(engine->cf(Family::Collections), collection_key(existing->collection, existing->etag))
       .PermitUncheckedError();
   batch_.Put(engine->cf(Family::Tombstones), key, encode_tombstone(t)).PermitUncheckedError();
-  batch_.Put(engine->cf(Family::Etags), encode_etag_key(etag), etag_value(kEtagOfTombstone, key))
+  batch_.Put(engine->cf(Family::Etags), encode_big_endian(etag), etag_value(kEtagOfTombstone, key))
       .PermitUncheckedError();
   --state_.document_count;
   ++state_.tombstone_count;

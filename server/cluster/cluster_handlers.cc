@@ -174,10 +174,9 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
 }
 
 void handle_remove_node(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
-  const std::string tag = req.query.get("nodeTag").value_or("");
-  if (tag.empty()) {
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'nodeTag' is required"), req);
-  }
+  auto tag_or = required_query(req, "nodeTag");
+  if (!tag_or.ok()) return respond_error(respond, tag_or.status(), req);
+  const std::string tag = std::move(tag_or).value();
   leader_or_forward(cm, req, respond, [&cm, respond, tag, target = req.target] {
     const auto topo = cm.node().state().topology();
     auto it = topo.nodes.find(tag);
@@ -219,10 +218,9 @@ void handle_reelect(ClusterManager& cm, const http::Request& req, const http::Re
 }
 
 void handle_leave(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
-  const std::string topology = req.query.get("topologyId").value_or("");
-  if (topology.empty()) {
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'topologyId' is required"), req);
-  }
+  auto topology_or = required_query(req, "topologyId");
+  if (!topology_or.ok()) return respond_error(respond, topology_or.status(), req);
+  const std::string topology = std::move(topology_or).value();
   cm.node().leave(topology, [respond, target = req.target](Status s, rachis::core::Index) {
     if (!s.ok()) return respond(http::error_response(s, target));
     respond(json_ok(json::object{{"Message", "left the cluster"}}));
@@ -230,8 +228,9 @@ void handle_leave(ClusterManager& cm, const http::Request& req, const http::Resp
 }
 
 void handle_put_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
-  const std::string key = req.query.get("key").value_or("");
-  if (key.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'key' is required"), req);
+  auto key_or = required_query(req, "key");
+  if (!key_or.ok()) return respond_error(respond, key_or.status(), req);
+  const std::string key = std::move(key_or).value();
   leader_or_forward(cm, req, respond, [&cm, respond, key, value = req.body, target = req.target] {
     cm.node().propose(rachis::cluster::make_put_value_command(key, value),
                       [&cm, respond, target](Status s, rachis::core::Index i) {
@@ -241,8 +240,9 @@ void handle_put_value(ClusterManager& cm, const http::Request& req, const http::
 }
 
 void handle_get_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
-  const std::string key = req.query.get("key").value_or("");
-  if (key.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'key' is required"), req);
+  auto key_or = required_query(req, "key");
+  if (!key_or.ok()) return respond_error(respond, key_or.status(), req);
+  const std::string key = std::move(key_or).value();
   auto v = cm.node().state().value(key);
   if (!v) return respond_error(respond, Status::NotFound("no cluster value '" + key + "'"), req);
   respond(json_ok(json::object{{"Key", key}, {"Value", *v}, {"AppliedIndex", cm.node().state().applied()}}));

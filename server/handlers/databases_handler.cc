@@ -95,9 +95,8 @@ void handle_list(ServerStore& store, const http::Request& req, const http::Respo
 }
 
 void handle_get_record(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  auto name = req.query.get("name");
-  if (!name || name->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'name' is required"), req);
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
   auto db = store.databases().get(*name);
   if (!db) return respond(http::Response::empty(404));
   respond(http::Response::json(200, db->record_json()));

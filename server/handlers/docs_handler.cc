@@ -68,11 +68,6 @@ std::string combined_etag(const std::vector<const storage::Document*>& docs) {
   return tag;
 }
 
-std::string_view unquote(std::string_view v) {
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
-  return v;
-}
-
 void respond_paged(const http::Respond& respond, const std::vector<storage::Document>& docs, bool only_metadata) {
   std::string body = "{\"Results\":[";
   for (size_t i = 0; i < docs.size(); ++i) {
@@ -216,9 +211,8 @@ void handle_put(ServerStore& store, const http::Request& req, const http::Respon
 void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  auto id = req.query.get("id");
-  if (!id || id->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
+  auto id = required_query(req, "id");
+  if (!id.ok()) return respond_error(respond, id.status(), req);
   auto expected = if_match_change_vector(req);
   if (!expected.ok()) return respond_error(respond, expected.status(), req);
   db->storage().submit(
@@ -234,9 +228,8 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
 void handle_collection_docs(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  auto name = req.query.get("name");
-  if (!name || name->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'name' is required"), req);
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
   auto paging = query_paging(req, kDefaultPageSize);
   if (!paging.ok()) return respond_error(respond, paging.status(), req);
   respond_paged(respond, db->storage().list_collection(*name, paging->start, paging->page_size), false);

@@ -37,6 +37,19 @@ Result<boost::json::value> parse_json_body(const http::Request& req) {
   return parser.release();
 }
 
+Result<std::string> required_query(const http::Request& req, std::string_view key) {
+  auto v = req.query.get(key);
+  if (!v || v->empty()) {
+    return Status::InvalidArgument("Query string parameter '" + std::string(key) + "' is required");
+  }
+  return std::move(*v);
+}
+
+std::string_view unquote(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
+  return v;
+}
+
 Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint64_t fallback) {
   auto v = req.query.get(key);
   if (!v || v->empty()) return fallback;
@@ -67,7 +80,7 @@ Status validate_change_vector(std::string_view cv) {
 Result<std::optional<std::string>> if_match_change_vector(const http::Request& req) {
   std::string_view v = req.header("If-Match");
   if (v.empty()) return std::optional<std::string>();
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  v = unquote(v);
   if (Status s = validate_change_vector(v); !s.ok()) return s;
   return std::optional<std::string>(std::string(v));
 }

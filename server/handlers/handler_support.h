@@ -33,6 +33,13 @@ http::Response database_missing(std::string_view name, std::string_view url);
 // Parses the request body as JSON. InvalidArgument says what is wrong and where.
 Result<boost::json::value> parse_json_body(const http::Request& req);
 
+// A query parameter that must be present and non-empty; InvalidArgument
+// ("Query string parameter 'key' is required") otherwise.
+Result<std::string> required_query(const http::Request& req, std::string_view key);
+
+// `v` without one pair of surrounding double quotes (ETag-style headers).
+std::string_view unquote(std::string_view v);
+
 // A non-negative integer query parameter; `fallback` when absent, InvalidArgument when malformed.
 Result<uint64_t> query_uint(const http::Request& req, std::string_view key, uint64_t fallback);
 

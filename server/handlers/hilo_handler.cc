@@ -19,9 +19,8 @@ using boost::beast::http::verb;
 void handle_next(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  auto tag = req.query.get("tag");
-  if (!tag || tag->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'tag' is required"), req);
+  auto tag = required_query(req, "tag");
+  if (!tag.ok()) return respond_error(respond, tag.status(), req);
   auto last_size = query_uint(req, "lastBatchSize", 0);
   auto last_max = query_uint(req, "lastMax", 0);
   if (!last_size.ok()) return respond_error(respond, last_size.status(), req);
@@ -55,9 +54,8 @@ void handle_next(ServerStore& store, const http::Request& req, const http::Respo
 void handle_return(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  auto tag = req.query.get("tag");
-  if (!tag || tag->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'tag' is required"), req);
+  auto tag = required_query(req, "tag");
+  if (!tag.ok()) return respond_error(respond, tag.status(), req);
   auto end = query_uint(req, "end", 0);
   auto last = query_uint(req, "last", 0);
   if (!end.ok()) return respond_error(respond, end.status(), req);

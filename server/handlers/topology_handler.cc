@@ -24,9 +24,8 @@ constexpr const char* kFullVersion = "7.0.0";
 constexpr int kBuildVersion = 70;
 
 void handle_database_topology(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  auto name = req.query.get("name");
-  if (!name || name->empty())
-    return respond_error(respond, Status::InvalidArgument("Query string parameter 'name' is required"), req);
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
   auto db = store.databases().get(*name);
   if (!db) return respond(database_missing(*name, req.target));
   boost::json::object node{{"Url", store.public_url()},
