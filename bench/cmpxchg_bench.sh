@@ -254,8 +254,11 @@ C_LEADER_URL="" C_FOLLOWER_URL="" C_LEADER_TAG="" C_FOLLOWER_TAG=""
 C_FAIL="" C_LEADER_FAIL="" C_FOLLOWER_FAIL=""
 c_url() { echo "http://127.0.0.1:${C_HPORTS[$1]}"; }
 
+CORVUSD_BUILT=""
 start_corvus() {
   local i r
+  # The binary may be rebuilt while we run: report the one we started.
+  CORVUSD_BUILT=$(date -r "$CORVUSD" '+%Y-%m-%d %H:%M:%S')
   for i in 0 1 2; do
     free_port C_HPORTS
     free_port C_CPORTS
@@ -460,7 +463,7 @@ if [[ $HAVE_ETCD -eq 1 ]]; then
     "POST /v3/kv/txn through the JSON gateway"
 fi
 if [[ $HAVE_CORVUS -eq 1 ]]; then
-  echo "corvusd: $CORVUSD (built $(date -r "$CORVUSD" '+%Y-%m-%d %H:%M')), 3 nodes on 127.0.0.1," \
+  echo "corvusd: $CORVUSD (built $CORVUSD_BUILT), 3 nodes on 127.0.0.1," \
     "PUT /databases/bench/cmpxchg; leader $C_LEADER_TAG, follower $C_FOLLOWER_TAG"
 fi
 for mode in $MODES; do
