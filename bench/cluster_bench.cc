@@ -31,6 +31,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "rachis/cluster/commands/value_commands.h"
 #include "rachis/node.h"
 
 using namespace corvus;
@@ -127,7 +128,7 @@ void setup_cluster(std::string& dir, bool own_dir, std::vector<std::unique_ptr<N
     Status s;
     for (int attempt = 0; attempt < 100; ++attempt) {
       s = call([&](Node::Done d) {
-        leader.add_node("", "http://bench-" + std::to_string(i), nodes[i]->advertise_address(), false, d);
+        leader.add_node("", "http://bench-" + std::to_string(i), nodes[i]->advertise_address(), false, cluster::kCommandVersion, d);
       });
       if (s.ok()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -230,7 +231,7 @@ int main(int argc, char** argv) {
             ok = http->put("/admin/cluster/values?key=" + key, value);
           } else {
             ok = call([&](Node::Done d) {
-                   leader_ptr->propose(cluster::make_put_value_command(key, value), d);
+                   leader_ptr->propose(cluster::PutValueCommand::make(key, value), Node::as_command_done(d));
                  }).ok();
           }
           if (!ok) {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <random>
 
+#include "rachis/cluster/commands/node_commands.h"
+
 namespace corvus::rachis {
 
 using core::Role;
@@ -41,6 +43,10 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   auto storage = LogStorage::open(options.path);
   if (!storage.ok()) return storage.status();
   node->storage_ = std::move(storage).value();
+  auto sm = cluster::ClusterStateMachine::open(options.state_path.empty() ? options.path + "-state"
+                                                                           : options.state_path);
+  if (!sm.ok()) return sm.status();
+  node->sm_ = std::move(sm).value();
   if (!node->storage_->identity()) {
     if (options.new_cluster_id.empty()) return Status::InvalidArgument("a new Rachis store needs a cluster id");
     // A brand-new node is the only voter of its own cluster (NodeId 1).
@@ -74,9 +80,13 @@ Status Node::recover() {
   auto ps = storage_->load();
   if (!ps.ok()) return ps.status();
   auto& state = ps.value();
-  if (Status s = sm_.restore(state.snapshot_data ? *state.snapshot_data : std::string(), state.snapshot_meta.index);
-      !s.ok()) {
-    return s;
+  // The state machine is durable on its own: only a snapshot newer than what it
+  // applied (installed from the leader just before a crash) needs restoring.
+  if (state.snapshot_meta.index > sm_->applied()) {
+    if (Status s = sm_->restore(state.snapshot_data ? *state.snapshot_data : std::string(), state.snapshot_meta.index);
+        !s.ok()) {
+      return s;
+    }
   }
   const NodeIdentity id = *storage_->identity();
   core::Options ro;
@@ -86,6 +96,8 @@ Status Node::recover() {
   ro.snapshot_threshold = opts_.snapshot_threshold;
   ro.max_entries_per_message = 256;
   ro.max_inflight = 64;
+  // Entries up to here are in the state already; the log hands out the rest.
+  state.applied = std::min(sm_->applied(), state.entries.empty() ? state.snapshot_meta.index : state.entries.back().index);
   raft_ = std::make_unique<core::Raft>(ro, rng_, std::move(state));
   transport_->set_identity(id.cluster_id, id.node_id, advertise_);
   update_peers();
@@ -160,18 +172,33 @@ void Node::process_ready() {
       std::abort();
     }
     if (rd.snapshot) {
-      if (Status s = sm_.restore(*rd.snapshot->data, rd.snapshot->meta.index); !s.ok() && opts_.log) {
-        opts_.log("error", "cannot restore the cluster snapshot: " + s.to_string());
+      if (Status s = sm_->restore(*rd.snapshot->data, rd.snapshot->meta.index); !s.ok()) {
+        // The log now says "state as of the snapshot"; without it this node
+        // would apply later entries to the wrong state: stop hard.
+        if (opts_.log) opts_.log("error", "cannot restore the cluster snapshot: " + s.to_string());
+        std::abort();
       }
+      if (opts_.on_applied) opts_.on_applied(cluster::AppliedCommand{rd.snapshot->meta.index, "Snapshot", {}, true});
       update_peers();
     }
     for (auto& m : rd.messages) transport_->send(std::move(m));
     for (const auto& e : rd.committed_entries) apply_entry(e);
+    for (const auto& rs : rd.read_states) {
+      auto it = pending_reads_.find(rs.context);
+      if (it == pending_reads_.end()) continue;
+      Done done = std::move(it->second.done);
+      pending_reads_.erase(it);
+      done(Status::Ok(), rs.index);
+    }
     raft_->advance(rd);
     if (rd.compact_hint != 0) {
-      const core::Index i = sm_.applied();
-      if (i > raft_->snapshot_meta().index) {
-        auto data = std::make_shared<const std::string>(sm_.snapshot());
+      const core::Index i = sm_->applied();
+      // The state must be durable past i before the log forgets entries <= i.
+      Status synced = sm_->sync();
+      auto snapshot = synced.ok() ? sm_->snapshot() : Result<std::string>(synced);
+      if (!snapshot.ok() && opts_.log) opts_.log("warn", "cannot snapshot the cluster state: " + snapshot.status().to_string());
+      if (snapshot.ok() && i > raft_->snapshot_meta().index) {
+        auto data = std::make_shared<const std::string>(std::move(snapshot).value());
         if (raft_->compact(i, data) == core::Error::Ok) {
           if (Status s = storage_->save_snapshot_and_compact(raft_->snapshot_meta(), *data); !s.ok() && opts_.log) {
             opts_.log("warn", "cannot store the cluster snapshot: " + s.to_string());
@@ -185,9 +212,18 @@ void Node::process_ready() {
 }
 
 void Node::apply_entry(const core::Entry& e) {
-  const core::Index etag_before = sm_.topology().etag;
-  Status s = sm_.apply(e);
-  if (!s.ok() && opts_.log) opts_.log("warn", "cluster command not applied: " + s.to_string());
+  const core::Index etag_before = sm_->topology().etag;
+  cluster::ClusterStateMachine::Outcome out = sm_->apply(e);
+  if (out.fatal) {
+    // Skipping would leave this node's state silently different from the
+    // others'; stopping keeps the divergence visible and recoverable (upgrade,
+    // restart). The log says which command and why.
+    if (opts_.log) {
+      opts_.log("error", "FATAL: cannot apply cluster log entry " + std::to_string(e.index) + " (type '" +
+                             out.applied.type + "'): " + out.result.status.to_string() + "; stopping this node");
+    }
+    std::abort();
+  }
   if (e.type == core::EntryType::ConfigChange) {
     core::ConfigChange cc;
     core::Configuration result;
@@ -198,18 +234,18 @@ void Node::apply_entry(const core::Entry& e) {
       if (opts_.log) opts_.log("warn", "this node was removed from the cluster");
     }
   }
-  if (sm_.topology().etag != etag_before) update_peers();
+  if (sm_->topology().etag != etag_before) update_peers();
+  if (opts_.on_applied) opts_.on_applied(out.applied);
   auto it = pending_.find(e.index);
   if (it != pending_.end()) {
-    Done done = std::move(it->second.done);
+    CommandDone done = std::move(it->second.done);
     const bool ours = it->second.term == e.term;
     pending_.erase(it);
     if (!ours) {
-      done(Status::Internal("the command was lost in a leader change; retry it"), e.index);
-    } else if (!s.ok()) {
-      done(s, e.index);
+      done(cluster::CommandResult{Status::Internal("the command was lost in a leader change; retry it"), nullptr},
+           e.index);
     } else {
-      done(Status::Ok(), e.index);
+      done(std::move(out.result), e.index);
     }
   }
 }
@@ -218,10 +254,19 @@ void Node::housekeeping() {
   const auto now = Clock::now();
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
-      Done done = std::move(it->second.done);
+      CommandDone done = std::move(it->second.done);
       const core::Index index = it->first;
       it = pending_.erase(it);
-      done(Status::Timeout("the cluster command was not committed in time"), index);
+      done(cluster::CommandResult{Status::Timeout("the cluster command was not committed in time"), nullptr}, index);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (it->second.deadline <= now) {
+      Done done = std::move(it->second.done);
+      it = pending_reads_.erase(it);
+      done(Status::Timeout("no read index from the leader in time (no quorum?)"), 0);
     } else {
       ++it;
     }
@@ -233,8 +278,8 @@ void Node::housekeeping() {
 }
 
 void Node::maybe_bootstrap() {
-  if (!sm_.topology().nodes.empty()) return;
-  if (bootstrap_index_ != 0 && raft_->term() == bootstrap_term_ && sm_.applied() < bootstrap_index_) return;
+  if (!sm_->topology().nodes.empty()) return;
+  if (bootstrap_index_ != 0 && raft_->term() == bootstrap_term_ && sm_->applied() < bootstrap_index_) return;
   const NodeIdentity id = *storage_->identity();
   const auto& cfg = raft_->config();
   if (!(cfg.voters.size() == 1 && cfg.is_voter(id.node_id))) return;
@@ -243,7 +288,11 @@ void Node::maybe_bootstrap() {
   self.id = id.node_id;
   self.url = opts_.url;
   self.address = advertise_;
-  auto r = raft_->propose(cluster::make_bootstrap_command(id.cluster_id, self));
+  self.command_version = cluster::kCommandVersion;
+  cluster::BootstrapCommand bootstrap;
+  bootstrap.cluster_id = id.cluster_id;
+  bootstrap.self = self;
+  auto r = raft_->propose(cluster::encode_command(bootstrap));
   if (r.ok()) {
     bootstrap_index_ = r.index;
     bootstrap_term_ = r.term;
@@ -252,14 +301,18 @@ void Node::maybe_bootstrap() {
 
 void Node::maybe_update_address(core::NodeId id, const std::string& url, const std::string& address) {
   if (raft_->role() != Role::Leader) return;
-  const cluster::Topology topo = sm_.topology();
+  const cluster::Topology topo = sm_->topology();
   const cluster::NodeInfo* n = topo.by_id(id);
   if (!n) return;
   cluster::NodeInfo updated = *n;
   if (!url.empty()) updated.url = url;
   if (!address.empty()) updated.address = address;
-  if (updated.url == n->url && updated.address == n->address) return;
-  auto r = raft_->propose(cluster::make_update_node_command(updated));
+  // Only a node itself knows which commands it can apply (after an upgrade).
+  if (id == raft_->id()) updated.command_version = cluster::kCommandVersion;
+  if (updated.url == n->url && updated.address == n->address && updated.command_version == n->command_version) return;
+  cluster::UpdateNodeCommand update;
+  update.node = updated;
+  auto r = raft_->propose(cluster::encode_command(update));
   if (r.ok() && opts_.log) {
     opts_.log("info", "node " + n->tag + " moved: " + updated.url + ", cluster address " + updated.address);
   }
@@ -271,7 +324,7 @@ void Node::maybe_promote() {
     promote_targets_.clear();
     return;
   }
-  const cluster::Topology topo = sm_.topology();
+  const cluster::Topology topo = sm_->topology();
   for (core::NodeId learner : st.config.learners) {
     const cluster::NodeInfo* n = topo.by_id(learner);
     if (!n || n->role != cluster::NodeRole::Promotable) continue;
@@ -299,7 +352,7 @@ void Node::maybe_promote() {
 }
 
 void Node::update_peers() {
-  const cluster::Topology topo = sm_.topology();
+  const cluster::Topology topo = sm_->topology();
   const core::NodeId self = raft_ ? raft_->id() : core::kNoNode;
   std::map<core::NodeId, std::string> peers;
   for (const auto& [tag, n] : topo.nodes) {
@@ -311,7 +364,7 @@ void Node::update_peers() {
 }
 
 bool Node::is_fresh() const {
-  const auto topo = sm_.topology();
+  const auto topo = sm_->topology();
   const core::NodeId self = raft_->id();
   const auto& cfg = raft_->config();
   if (view_.removed) return true;
@@ -329,7 +382,7 @@ void Node::update_view() {
   v.term = raft_->term();
   v.leader = raft_->leader();
   v.commit = raft_->commit_index();
-  v.applied = sm_.applied();
+  v.applied = sm_->applied();
   v.last_index = raft_->last_index();
   v.config = raft_->config();
   v.leader_since = leader_since_;
@@ -357,36 +410,80 @@ bool Node::wait_applied(core::Index index, std::chrono::milliseconds timeout) co
 Status Node::not_leader() const {
   const core::NodeId leader = raft_->leader();
   if (leader == core::kNoNode) return Status::NotLeader("there is no cluster leader at the moment; retry shortly");
-  const auto topo = sm_.topology();
+  const auto topo = sm_->topology();
   const auto* n = topo.by_id(leader);
   return Status::NotLeader(n ? "this node is not the leader; the leader is " + n->tag + " at " + n->url
                              : "this node is not the leader; the leader is node id " + std::to_string(leader));
 }
 
-void Node::track(const core::ProposeResult& r, Done done) {
+void Node::track(const core::ProposeResult& r, CommandDone done) {
   pending_[r.index] = Pending{r.term, std::move(done), Clock::now() + opts_.propose_timeout};
+}
+
+void Node::track(const core::ProposeResult& r, Done done) {
+  track(r, CommandDone([done = std::move(done)](cluster::CommandResult result, core::Index i) { done(result.status, i); }));
 }
 
 void Node::fail_all_pending(const Status& s) {
   auto pending = std::move(pending_);
   pending_.clear();
-  for (auto& [index, p] : pending) p.done(s, index);
+  for (auto& [index, p] : pending) p.done(cluster::CommandResult{s, nullptr}, index);
+  auto reads = std::move(pending_reads_);
+  pending_reads_.clear();
+  for (auto& [ctx, r] : reads) r.done(s, 0);
 }
 
-void Node::propose(std::string command, Done done) {
-  post([this, command = std::move(command), done = std::move(done)]() mutable {
-    if (raft_->role() != Role::Leader) return done(not_leader(), 0);
-    auto r = raft_->propose(std::move(command));
-    if (!r.ok()) return done(r.error == core::Error::NotLeader ? not_leader() : core_error(r.error, "propose"), 0);
+void Node::propose(const cluster::ClusterCommand& command, CommandDone done) {
+  propose_checked(cluster::encode_command(command), command.type(), command.version(), std::move(done));
+}
+
+void Node::propose_encoded(std::string payload, CommandDone done) {
+  cluster::DecodedCommand decoded = cluster::decode_command(payload);
+  if (!decoded.command) return done(cluster::CommandResult{Status::InvalidArgument(decoded.status.message()), nullptr}, 0);
+  propose_checked(std::move(payload), decoded.command->type(), decoded.command->version(), std::move(done));
+}
+
+void Node::propose_checked(std::string payload, std::string_view type, std::uint32_t version, CommandDone done) {
+  post([this, payload = std::move(payload), type = std::string(type), version, done = std::move(done)]() mutable {
+    if (raft_->role() != Role::Leader) return done(cluster::CommandResult{not_leader(), nullptr}, 0);
+    // Every node must be able to apply what the leader appends (a node meeting
+    // an unknown command stops): refuse while some node runs an older version.
+    const cluster::Topology topo = sm_->topology();
+    for (const auto& [tag, n] : topo.nodes) {
+      if (n.command_version < version) {
+        return done(cluster::CommandResult{Status::InvalidArgument("cannot run '" + type + "' yet: node " + tag + " (" +
+                                                                   n.url + ") runs cluster command version " +
+                                                                   std::to_string(n.command_version) + ", '" + type +
+                                                                   "' needs " + std::to_string(version) +
+                                                                   "; upgrade that node first"),
+                                           nullptr},
+                    0);
+      }
+    }
+    auto r = raft_->propose(std::move(payload));
+    if (!r.ok()) {
+      return done(cluster::CommandResult{r.error == core::Error::NotLeader ? not_leader() : core_error(r.error, "propose"),
+                                         nullptr},
+                  0);
+    }
     track(r, std::move(done));
   });
 }
 
+void Node::read_index(Done done) {
+  post([this, done = std::move(done)]() mutable {
+    std::string ctx = std::to_string(++next_read_);
+    core::Error e = raft_->read_index(ctx);
+    if (e != core::Error::Ok) return done(e == core::Error::NotLeader ? not_leader() : core_error(e, "read index"), 0);
+    pending_reads_[ctx] = PendingRead{std::move(done), Clock::now() + opts_.propose_timeout};
+  });
+}
+
 void Node::add_node(const std::string& tag, const std::string& url, const std::string& address, bool watcher,
-                    Done done) {
-  post([this, tag, url, address, watcher, done = std::move(done)]() mutable {
+                    std::uint32_t command_version, Done done) {
+  post([this, tag, url, address, watcher, command_version, done = std::move(done)]() mutable {
     if (raft_->role() != Role::Leader) return done(not_leader(), 0);
-    const cluster::Topology topo = sm_.topology();
+    const cluster::Topology topo = sm_->topology();
     for (const auto& [t, n] : topo.nodes) {
       if (n.url == url) return done(Status::InvalidArgument("node " + t + " already has URL " + url), 0);
       if (!tag.empty() && t == tag) {
@@ -402,6 +499,7 @@ void Node::add_node(const std::string& tag, const std::string& url, const std::s
     n.url = url;
     n.address = address;
     n.role = watcher ? cluster::NodeRole::Watcher : cluster::NodeRole::Promotable;
+    n.command_version = command_version == 0 ? 1 : command_version;
     core::ConfigChange cc;
     cc.type = core::ConfigChangeType::AddLearner;
     cc.node = n.id;
@@ -416,7 +514,7 @@ void Node::add_node(const std::string& tag, const std::string& url, const std::s
 void Node::remove_node(const std::string& tag, Done done) {
   post([this, tag, done = std::move(done)]() mutable {
     if (raft_->role() != Role::Leader) return done(not_leader(), 0);
-    const cluster::Topology topo = sm_.topology();
+    const cluster::Topology topo = sm_->topology();
     auto it = topo.nodes.find(tag);
     if (it == topo.nodes.end()) return done(Status::NotFound("there is no node " + tag + " in the cluster"), 0);
     if (topo.nodes.size() == 1) return done(Status::InvalidArgument("cannot remove the last node of a cluster"), 0);
@@ -498,7 +596,7 @@ Status Node::start_over(const std::string& cluster_id, core::NodeId id, bool vot
     if (Status s = storage_->save_snapshot_and_compact(meta, ""); !s.ok()) return s;
   }
   fail_all_pending(Status::Internal("this node left its cluster"));
-  sm_.clear();
+  if (Status s = sm_->clear(); !s.ok()) return s;
   {
     std::lock_guard lock(view_mu_);
     view_.removed = false;

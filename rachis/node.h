@@ -73,9 +73,15 @@ struct NodeOptions {
   std::uint64_t snapshot_threshold = 10000;
   // Pending proposals fail with Timeout after this long. Default: 15 s
   std::chrono::milliseconds propose_timeout{15000};
+  // Directory of the RocksDB cluster state (what the log applied).
+  // Default: empty = path + "-state"
+  std::string state_path;
   // Where the node reports notable events ("info"/"warn"/"error", message).
   // Called from the node's threads. Default: none
   std::function<void(const char* level, const std::string& message)> log;
+  // Told about every applied entry, on the Raft thread: must not block (queue
+  // the work elsewhere). Default: none
+  std::function<void(const cluster::AppliedCommand&)> on_applied;
 };
 
 // A point-in-time view for monitoring and for /cluster/topology.
@@ -101,19 +107,37 @@ class Node {
   // InvalidArgument, Timeout, ShuttingDown, or Internal when the entry was lost to
   // a leader change (safe to retry).
   using Done = std::function<void(Status, core::Index)>;
+  // A command's completion: its result (the status says whether it was
+  // applied at all, or refused by apply) and its log index.
+  using CommandDone = std::function<void(cluster::CommandResult, core::Index)>;
+
+  // A CommandDone that reports only the status (for callers that need no result).
+  static CommandDone as_command_done(Done done) {
+    return [done = std::move(done)](cluster::CommandResult r, core::Index i) { done(r.status, i); };
+  }
 
   static Result<std::unique_ptr<Node>> open(const NodeOptions& options);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Appends a cluster command (JSON, see cluster_state_machine.h). Leader only.
-  void propose(std::string command, Done done);
+  // Appends a cluster command; `done` gets apply()'s result once this node
+  // applied it. Leader only. InvalidArgument when some node of the cluster is
+  // too old to apply this command type.
+  void propose(const cluster::ClusterCommand& command, CommandDone done);
+  // The same for an encoded command (forwarded by a follower). InvalidArgument
+  // when this node cannot decode it.
+  void propose_encoded(std::string payload, CommandDone done);
+  // Linearizable read point (thesis §6.4): `done` gets an index such that a
+  // read of the local state once applied() >= index sees every write committed
+  // before the call. Any node with a leader; NotLeader/Timeout otherwise.
+  void read_index(Done done);
   // Adds a node as a learner (Promotable, or Watcher when `watcher`). `tag` empty
   // picks the next free tag. Leader only. InvalidArgument when the tag or URL is in
   // use.
+  // `command_version`: the newest cluster command format the node runs.
   void add_node(const std::string& tag, const std::string& url, const std::string& address, bool watcher,
-                Done done);
+                std::uint32_t command_version, Done done);
   // Removes the node with `tag`. Leader only. NotFound when there is none.
   void remove_node(const std::string& tag, Done done);
   // Leadership transfer to the most up-to-date other voter. Leader only.
@@ -130,7 +154,7 @@ class Node {
   bool wait_applied(core::Index index, std::chrono::milliseconds timeout) const;
 
   NodeView view() const;
-  const cluster::ClusterStateMachine& state() const { return sm_; }
+  const cluster::ClusterStateMachine& state() const { return *sm_; }
   std::map<core::NodeId, PeerStatus> peer_status() const { return transport_->peer_status(); }
   std::string advertise_address() const { return advertise_; }
   std::uint16_t cluster_port() const { return transport_->port(); }
@@ -142,6 +166,10 @@ class Node {
  private:
   struct Pending {
     core::Term term = 0;
+    CommandDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingRead {
     Done done;
     std::chrono::steady_clock::time_point deadline;
   };
@@ -157,7 +185,9 @@ class Node {
   void maybe_bootstrap();
   void update_peers();
   void update_view();
+  void track(const core::ProposeResult& r, CommandDone done);
   void track(const core::ProposeResult& r, Done done);
+  void propose_checked(std::string payload, std::string_view type, std::uint32_t version, CommandDone done);
   void fail_all_pending(const Status& s);
   std::string on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to,
                            const std::string& address);
@@ -171,12 +201,14 @@ class Node {
   std::string advertise_;
   std::unique_ptr<LogStorage> storage_;
   std::unique_ptr<TcpTransport> transport_;
-  cluster::ClusterStateMachine sm_;
+  std::unique_ptr<cluster::ClusterStateMachine> sm_;
   core::SeededRandom rng_;
   std::unique_ptr<core::Raft> raft_;  // Raft thread only
 
   // Raft thread only.
   std::map<core::Index, Pending> pending_;
+  std::map<std::string, PendingRead> pending_reads_;  // by read context
+  std::uint64_t next_read_ = 0;
   core::Index bootstrap_index_ = 0;
   core::Term bootstrap_term_ = 0;
   std::uint64_t ticks_ = 0;

@@ -1,9 +1,10 @@
 #pragma once
-// DatabasesLandlord: which databases this node has, each in its own RocksDB
-// directory `<data dir>/databases/<lowered name>/` with its record in
-// `record.json` beside the storage. Opens all of them at start-up, creates and
-// deletes them on request. Owned by ServerStore; thread-safe (a shared lock
-// on the lookup path, exclusive for create/delete).
+// DatabasesLandlord: the databases this node serves, each in its own RocksDB
+// directory `<data dir>/databases/<lowered name>/`. Which databases those are
+// is the cluster's decision (the records in Rachis; DatabasesObserver calls
+// open()/close() as records name or drop this node); the landlord only opens,
+// closes and deletes. Owned by ServerStore; thread-safe (a shared lock on the
+// lookup path, exclusive for open/close).
 
 #include <map>
 #include <memory>
@@ -20,20 +21,22 @@ namespace corvus::server {
 
 class DatabasesLandlord {
  public:
+  // `storage_options.node_tag` is replaced by open()'s argument.
   DatabasesLandlord(std::string data_dir, storage::StorageOptions storage_options);
-
-  // Opens every database found under the data directory.
-  Status open_all();
 
   // nullptr when there is no such database (names are case-insensitive).
   std::shared_ptr<DocumentDatabase> get(std::string_view name) const;
 
-  // Creates the database. InvalidArgument for a bad name, AlreadyExists if it
-  // exists, IOError if the directory cannot be made.
-  Result<std::shared_ptr<DocumentDatabase>> create(std::string_view name, std::string record_json);
+  // Opens the database, creating its directory when it is new; its documents
+  // get `node_tag` in change vectors and generated ids. The open database when
+  // it is open already. InvalidArgument for a bad name, IOError/Corruption
+  // from storage.
+  Result<std::shared_ptr<DocumentDatabase>> open(std::string_view name, const std::string& node_tag);
 
-  // Deletes the database and its files. NotFound if it does not exist.
-  Status remove(std::string_view name);
+  // Closes the database (requests in flight finish first, bounded); with
+  // `delete_files` also removes its directory, open or not. Busy when it stays
+  // in use too long (the caller retries).
+  Status close(std::string_view name, bool delete_files);
 
   // Names as created, sorted case-insensitively.
   std::vector<std::string> names() const;
@@ -49,7 +52,6 @@ class DatabasesLandlord {
 
  private:
   std::string directory_for(std::string_view name) const;
-  Result<std::shared_ptr<DocumentDatabase>> open_directory(const std::string& dir);
 
   std::string databases_dir_;
   storage::StorageOptions storage_options_;

@@ -1,29 +1,32 @@
 #pragma once
-// DocumentDatabase: one open database of this node: its record (as given at
-// creation) and its storage. Owned by DatabasesLandlord through shared_ptr so
-// requests in flight keep it alive while it is being deleted. Thread-safe.
+// DocumentDatabase: one open database of this node: its storage, and how far
+// the cluster-wide transactions of the database have been applied to it
+// (requests wait on that). Its record lives in the cluster state. Owned by
+// DatabasesLandlord through shared_ptr so requests in flight keep it alive
+// while it is being closed. Thread-safe.
 
 #include <memory>
 #include <string>
 
+#include "server/cluster/index_waiters.h"
 #include "storage/documents_storage.h"
 
 namespace corvus::server {
 
 class DocumentDatabase {
  public:
-  DocumentDatabase(std::string name, std::string record_json, std::unique_ptr<storage::DocumentsStorage> storage)
-      : name_(std::move(name)), record_json_(std::move(record_json)), storage_(std::move(storage)) {}
+  DocumentDatabase(std::string name, std::unique_ptr<storage::DocumentsStorage> storage)
+      : name_(std::move(name)), storage_(std::move(storage)) {}
 
   const std::string& name() const { return name_; }
-  // The DatabaseRecord JSON, with DatabaseName set to name().
-  const std::string& record_json() const { return record_json_; }
+  // Raft index of the last cluster-wide transaction applied to this database.
+  cluster::IndexWaiters& cluster_transactions() { return cluster_transactions_; }
   storage::DocumentsStorage& storage() { return *storage_; }
   const storage::DocumentsStorage& storage() const { return *storage_; }
 
  private:
   std::string name_;
-  std::string record_json_;
+  cluster::IndexWaiters cluster_transactions_;
   std::unique_ptr<storage::DocumentsStorage> storage_;
 };
 

@@ -35,12 +35,12 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   if (!cluster.ok()) return cluster.status();
   store->cluster_ = std::move(cluster).value();
 
-  storage::StorageOptions storage_options;
-  // The tag the cluster gave this node (a node that joined a cluster is not "A").
-  // TODO(cluster): databases opened before a join keep their old tag until restart.
-  storage_options.node_tag = store->node_tag();
-  store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage_options);
-  if (Status s = store->databases_->open_all(); !s.ok()) return s;
+  store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage::StorageOptions{});
+  // Databases open with the tag the cluster gave this node when their record
+  // names it (also after the node joined another cluster).
+  store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
+  store->observer_->start();
+  store->cluster_->start_feed();
   store->register_storage_metrics();
   store->register_cluster_metrics();
   return store;
@@ -49,6 +49,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
 ServerStore::~ServerStore() { close(); }
 
 void ServerStore::close() {
+  if (observer_) observer_->stop();
   if (cluster_) cluster_->close();
   if (databases_) databases_->close_all();
   if (lock_fd_ >= 0) {

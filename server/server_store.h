@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/cluster/cluster_manager.h"
+#include "server/cluster/databases_observer.h"
 #include "server/databases_landlord.h"
 #include "server/metrics/registry.h"
 #include "server/options/server_options.h"
@@ -19,7 +20,8 @@ namespace corvus::server {
 class ServerStore {
  public:
   // Locks the data directory (IOError naming the other holder's directory if
-  // it is in use), loads or creates the node identity, opens every database.
+  // it is in use), loads or creates the node identity, joins the cluster state
+  // and opens the databases whose records name this node.
   static Result<std::unique_ptr<ServerStore>> open(const ServerOptions& options);
   ~ServerStore();
 
@@ -35,10 +37,6 @@ class ServerStore {
   cluster::ClusterManager& cluster() { return *cluster_; }
   // The URL clients should use for this node (--public-server-url, else --server-url).
   const std::string& public_url() const { return public_url_; }
-
-  // Index of the last server-level command (database create/delete). Stands in
-  // for the Raft commit index until the cluster log holds these commands.
-  uint64_t next_command_index() { return ++command_index_; }
 
   // Closes the databases (draining their writers) and releases the lock.
   void close();
@@ -56,10 +54,10 @@ class ServerStore {
   std::string topology_id_;
   std::string public_url_;
   int lock_fd_ = -1;
-  std::atomic<uint64_t> command_index_{0};
   metrics::Registry metrics_;
   std::unique_ptr<DatabasesLandlord> databases_;
   std::unique_ptr<cluster::ClusterManager> cluster_;
+  std::unique_ptr<cluster::DatabasesObserver> observer_;
 };
 
 }  // namespace corvus::server

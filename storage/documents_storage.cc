@@ -51,6 +51,15 @@ DocumentsStorage::~DocumentsStorage() {
   if (merger_) merger_->stop();
 }
 
+Result<uint64_t> DocumentsStorage::last_cluster_transaction_index() const {
+  std::string v;
+  rocksdb::Status s =
+      engine_->db()->Get(rocksdb::ReadOptions(), engine_->cf(Family::Meta), meta_keys::kLastClusterTransaction, &v);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, "read the last cluster transaction index");
+  return decode_big_endian(v);
+}
+
 Status DocumentsStorage::load_or_create_meta() {
   auto* db = engine_->db();
   auto* meta = engine_->cf(Family::Meta);

@@ -59,6 +59,9 @@ class DocumentsStorage {
   // Blocking convenience for tests and start-up paths.
   Status write(TransactionMerger::Work work);
 
+  // Raft index of the last cluster-wide transaction applied (durably) here.
+  Result<uint64_t> last_cluster_transaction_index() const;
+
   const MergerStats& merger_stats() const { return merger_->stats(); }
   const std::string& database_id() const { return database_id_; }
   const std::string& node_tag() const { return options_.node_tag; }
@@ -93,6 +96,7 @@ inline constexpr const char* kDocumentCount = "document-count";
 inline constexpr const char* kTombstoneCount = "tombstone-count";
 inline constexpr const char* kHiLoPrefix = "hilo/";
 inline constexpr const char* kIdentityPrefix = "identity/";
+inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction";
 }  // namespace meta_keys
 
 // Etag-index values start with one of these.

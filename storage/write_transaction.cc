@@ -145,8 +145,9 @@ Result<std::string> WriteTransaction::resolve_id(std::string_view requested) {
 }
 
 Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::json::object body,
-                                        const std::optional<std::string>& expected_change_vector) {
-  auto resolved = resolve_id(requested_id);
+                                        const std::optional<std::string>& expected_change_vector,
+                                        const ExternalVersion* external) {
+  auto resolved = external ? Result<std::string>(std::string(requested_id)) : resolve_id(requested_id);
   if (!resolved.ok()) return resolved.status();
   const std::string id = std::move(resolved).value();
   const std::string key = lower_id(id);
@@ -204,8 +205,8 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
   doc.id = id;
   doc.collection = collection;
   doc.etag = etag;
-  doc.change_vector = cv.to_string();
-  doc.last_modified_us = storage_.options().clock->now_micros();
+  doc.change_vector = external ? external->change_vector : cv.to_string();
+  doc.last_modified_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
   doc.flags = existing ? existing->flags : kNoFlags;
 
   for (auto k : kServerMetadataKeys) metadata->erase(k);
@@ -245,7 +246,8 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
 }
 
 Result<DeleteResult> WriteTransaction::remove(std::string_view id,
-                                              const std::optional<std::string>& expected_change_vector) {
+                                              const std::optional<std::string>& expected_change_vector,
+                                              const ExternalVersion* external) {
   auto existing_or = get(id);
   if (!existing_or.ok()) return existing_or.status();
   const std::optional<Document>& existing = existing_or.value();
@@ -262,8 +264,8 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   t.id = existing->id;
   t.collection = existing->collection;
   t.etag = etag;
-  t.change_vector = cv.to_string();
-  t.deleted_at_us = storage_.options().clock->now_micros();
+  t.change_vector = external ? external->change_vector : cv.to_string();
+  t.deleted_at_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
 
   auto* engine = storage_.engine_.get();
   const std::string key = lower_id(id);
@@ -317,6 +319,14 @@ Result<uint64_t> WriteTransaction::next_identity(std::string_view prefix) {
   const uint64_t next = stored.value() + 1;
   write_u64(key, next);
   return next;
+}
+
+Result<uint64_t> WriteTransaction::last_cluster_transaction_index() {
+  return read_u64(meta_keys::kLastClusterTransaction);
+}
+
+void WriteTransaction::set_last_cluster_transaction_index(uint64_t index) {
+  write_u64(meta_keys::kLastClusterTransaction, index);
 }
 
 void WriteTransaction::write_state() {

@@ -49,6 +49,14 @@ struct HiLoRange {
   int64_t range_at_us = 0;
 };
 
+// A write that comes from elsewhere (a cluster-wide transaction now,
+// replication later): it carries its own change vector and time, which the
+// document keeps instead of being stamped with this node's.
+struct ExternalVersion {
+  std::string change_vector;
+  int64_t last_modified_us = 0;
+};
+
 class WriteTransaction {
  public:
   // `in_flight` is the previous batch, handed to the syncer but possibly not
@@ -62,13 +70,16 @@ class WriteTransaction {
   // `expected_change_vector`: nullopt = no check; "" = must not exist;
   // otherwise must equal the current change vector.
   // Errors: ConcurrencyConflict, InvalidArgument (bad id, collection change).
+  // `external`: the version to store instead of this node's (no id generation then).
   Result<PutResult> put(std::string_view id, boost::json::object body,
-                        const std::optional<std::string>& expected_change_vector);
+                        const std::optional<std::string>& expected_change_vector,
+                        const ExternalVersion* external = nullptr);
 
   // Deletes a document, leaving a tombstone. Same `expected_change_vector`
   // rules as put (a non-empty expectation on a missing document is a conflict).
   Result<DeleteResult> remove(std::string_view id,
-                              const std::optional<std::string>& expected_change_vector);
+                              const std::optional<std::string>& expected_change_vector,
+                              const ExternalVersion* external = nullptr);
 
   // Reads the current version, including writes earlier in this merged batch.
   Result<std::optional<Document>> get(std::string_view id);
@@ -83,6 +94,12 @@ class WriteTransaction {
 
   // Next value of the identity `prefix` (without the trailing '|').
   Result<uint64_t> next_identity(std::string_view prefix);
+
+  // The Raft index of the last cluster-wide transaction applied to this
+  // database, kept in the same batch as the transaction's documents so each
+  // is applied exactly once.
+  Result<uint64_t> last_cluster_transaction_index();
+  void set_last_cluster_transaction_index(uint64_t index);
 
  private:
   friend class TransactionMerger;

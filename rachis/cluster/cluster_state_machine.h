@@ -1,91 +1,75 @@
 #pragma once
-// ClusterStateMachine: what the Rachis log agrees on, applied from committed
-// entries: the cluster topology (node tag <-> NodeId <-> URL and Raft address,
-// members / promotables / watchers, the last assigned tag) and a small key/value
-// map (the first cluster command besides membership; compare-exchange and
-// database records will be further command types).
+// ClusterStateMachine: applies committed Rachis entries to the ClusterState:
+// typed commands (cluster_command.h; the table in command_registry.cc) and
+// Raft's own ConfigChange entries (the topology). Each entry's changes and its
+// index go to RocksDB in one write batch, so a restart resumes after the last
+// applied entry instead of replaying the log.
 //
-// Owned by rachis::Node. apply()/restore() run on the Node's Raft thread; the
-// accessors may be called from any thread (a shared mutex guards the state).
+// A command this build cannot decode (unknown type, newer format, malformed)
+// or a storage failure makes apply() report `fatal`: the node must stop
+// applying (never skip: a skipped command is silently divergent state).
 //
-// Encoding: Normal entries carry a JSON command {"Type": "<name>", ...}. Known
-// types are listed in apply_command(); an unknown type is skipped (logged by the
-// caller through the returned Status) so that nodes of an older version keep
-// applying the rest of the log. Membership travels in ConfigChange entries whose
-// context is a JSON NodeInfo (encode_node_context). Snapshots are one JSON
-// document holding the whole state.
+// Owned by rachis::Node. apply()/restore()/clear() run on the Raft thread;
+// the readers may be called from any thread.
 
-#include <cstdint>
-#include <map>
+#include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
+#include <vector>
 
+#include "rachis/cluster/cluster_command.h"
+#include "rachis/cluster/cluster_state.h"
 #include "rachis/core/types.h"
 #include "storage/status.h"
 
 namespace corvus::rachis::cluster {
 
-// RavenDB's words: a Member votes; a Promotable is a learner that will be
-// promoted once caught up; a Watcher stays a non-voting learner.
-enum class NodeRole : std::uint8_t { Member, Promotable, Watcher };
-const char* node_role_name(NodeRole r);
-
-struct NodeInfo {
-  std::string tag;
-  core::NodeId id = core::kNoNode;
-  std::string url;      // HTTP URL clients and other nodes use
-  std::string address;  // host:port other nodes dial for Raft traffic
-  NodeRole role = NodeRole::Member;
+// What an applied entry touched, for the server's listeners.
+struct AppliedCommand {
+  core::Index index = 0;
+  std::string type;                    // command type, "ConfigChange" or "Snapshot"
+  std::vector<std::string> databases;  // records or cluster-wide transactions that changed
+  bool topology_changed = false;
 };
 
-// A consistent copy of the topology at some applied index.
-struct Topology {
-  std::string cluster_id;           // RavenDB's TopologyId
-  std::map<std::string, NodeInfo> nodes;  // by tag
-  std::string last_node_tag;        // the last tag assigned
-  core::NodeId last_node_id = 0;    // the highest NodeId assigned
-  core::Index etag = 0;             // log index of the last topology change
-  core::Index applied = 0;          // log index applied when copied
-
-  const NodeInfo* by_id(core::NodeId id) const;
-  // The next tag after last_node_tag not in use: A..Z, then AA, AB, ...
-  std::string next_free_tag() const;
-};
-
-// JSON commands (the Normal entry payloads).
-std::string make_bootstrap_command(const std::string& cluster_id, const NodeInfo& self);
-std::string make_put_value_command(const std::string& key, const std::string& value);
-std::string make_update_node_command(const NodeInfo& node);  // url/address change
-
-// AddLearner context.
+// AddLearner context: the node being added.
 std::string encode_node_context(const NodeInfo& n);
 std::optional<NodeInfo> decode_node_context(const std::string& s);
 
 class ClusterStateMachine {
  public:
-  // Applies one committed entry (Normal, ConfigChange or Noop) at its index.
-  // An unreadable or unknown command leaves the state unchanged and returns
-  // InvalidArgument (the index still counts as applied).
-  Status apply(const core::Entry& e);
+  // Opens (or creates) the state in its own RocksDB directory `path`.
+  static Result<std::unique_ptr<ClusterStateMachine>> open(const std::string& path);
 
-  // The whole state as JSON, and back. restore() replaces everything.
-  std::string snapshot() const;
-  Status restore(const std::string& data, core::Index index);
-  void clear();
+  struct Outcome {
+    CommandResult result;   // for the proposer
+    AppliedCommand applied;
+    bool fatal = false;     // stop applying; result.status says why
+  };
+  // Applies one committed entry (Normal, ConfigChange or Noop). An entry at or
+  // below applied() is already in the state (a restart) and changes nothing.
+  Outcome apply(const core::Entry& e);
 
-  Topology topology() const;
-  core::Index applied() const;
+  // The whole state, and back (restore replaces everything; Corruption on bad input).
+  Result<std::string> snapshot() const { return state_->snapshot(); }
+  Status restore(std::string_view data, core::Index index) { return state_->restore(data, index); }
+  Status clear() { return state_->clear(); }
+  // Makes every applied entry durable (before the log is compacted past it).
+  Status sync() { return state_->sync_wal(); }
+
+  const ClusterState& state() const { return *state_; }
+  Topology topology() const { return state_->topology(); }
+  core::Index applied() const { return state_->applied(); }
+  // PutValue values; nullopt when absent or unreadable.
   std::optional<std::string> value(const std::string& key) const;
   std::size_t value_count() const;
 
  private:
-  Status apply_command(const std::string& data, core::Index index);
-  Status apply_config_change(const std::string& data, core::Index index);
+  explicit ClusterStateMachine(std::unique_ptr<ClusterState> state) : state_(std::move(state)) {}
+  Outcome apply_command(const core::Entry& e);
+  Outcome apply_config_change(const core::Entry& e);
 
-  mutable std::shared_mutex mu_;
-  Topology topology_;
-  std::map<std::string, std::string> values_;
+  std::unique_ptr<ClusterState> state_;
 };
 
 }  // namespace corvus::rachis::cluster

@@ -6,14 +6,17 @@
 //   POST   /admin/cluster/leave?topologyId=         sent by the leader to a removed node
 //   PUT    /admin/cluster/values?key=  (body=value) a small replicated key/value command
 //   GET    /admin/cluster/values?key=               read it from the local applied state
-// The key/value pair is the smallest cluster command: tests and the bench use it
-// until compare-exchange exists. A command that reaches a follower is forwarded to
-// the leader over HTTP (header Corvus-Forwarded stops loops) and answered once it is
-// applied locally too; with no known leader the answer is 503.
+//   POST   /admin/rachis/execute                    a follower's forwarded command (leader)
+//   GET    /admin/rachis/wait-for?index=            answers once this node processed index
+// The key/value pair is the smallest cluster command (tests and the Rachis bench).
+// Membership requests that reach a follower are forwarded to the leader over HTTP
+// (header Corvus-Forwarded stops loops) and answered once applied locally too;
+// typed commands go through ClusterManager::execute. No known leader: 503.
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "rachis/cluster/commands/value_commands.h"
 #include "server/cluster/cluster_http_client.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/handlers/handler_support.h"
@@ -158,7 +161,11 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
                                                                     " did not report its cluster address"),
                                             target));
       }
-      cm.node().add_node(tag, url, address, watcher, [&cm, respond, url, target](Status s, rachis::core::Index i) {
+      const auto* version = o.if_contains("CommandVersion");
+      const std::uint32_t command_version =
+          version && version->is_number() ? static_cast<std::uint32_t>(version->to_number<std::uint64_t>()) : 1;
+      cm.node().add_node(tag, url, address, watcher, command_version,
+                         [&cm, respond, url, target](Status s, rachis::core::Index i) {
         json::object extra;
         if (s.ok()) {
           const auto topo = cm.node().state().topology();
@@ -230,12 +237,12 @@ void handle_leave(ClusterManager& cm, const http::Request& req, const http::Resp
 void handle_put_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
   auto key_or = required_query(req, "key");
   if (!key_or.ok()) return respond_error(respond, key_or.status(), req);
-  const std::string key = std::move(key_or).value();
-  leader_or_forward(cm, req, respond, [&cm, respond, key, value = req.body, target = req.target] {
-    cm.node().propose(rachis::cluster::make_put_value_command(key, value),
-                      [&cm, respond, target](Status s, rachis::core::Index i) {
-                        respond_after_commit(cm, respond, target, s, i);
-                      });
+  rachis::cluster::PutValueCommand cmd;
+  cmd.key = std::move(key_or).value();
+  cmd.value = req.body;
+  cm.execute(cmd, [respond, target = req.target](rachis::cluster::CommandResult r, rachis::core::Index i) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, target));
+    respond(json_ok(json::object{{"RaftCommandIndex", i}}));
   });
 }
 
@@ -246,6 +253,20 @@ void handle_get_value(ClusterManager& cm, const http::Request& req, const http::
   auto v = cm.node().state().value(key);
   if (!v) return respond_error(respond, Status::NotFound("no cluster value '" + key + "'"), req);
   respond(json_ok(json::object{{"Key", key}, {"Value", *v}, {"AppliedIndex", cm.node().state().applied()}}));
+}
+
+void handle_execute(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  cm.execute_forwarded(req.body, [respond](rachis::cluster::CommandResult r, rachis::core::Index i) {
+    respond(json_ok(cluster::forwarded_reply_json(r, i)));
+  });
+}
+
+void handle_wait_for(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
+  auto index = query_uint(req, "index", 0);
+  if (!index.ok()) return respond_error(respond, index.status(), req);
+  cm.feed().when_processed(*index, [respond, &cm] {
+    respond(json_ok(json::object{{"Processed", cm.feed().processed()}}));
+  });
 }
 
 }  // namespace
@@ -266,6 +287,10 @@ void register_cluster_routes(http::Router& router, ServerStore& store) {
              [&cm](const http::Request& req, http::Respond respond) { handle_put_value(cm, req, respond); });
   router.add(verb::get, "/admin/cluster/values", "cluster_get_value",
              [&cm](const http::Request& req, http::Respond respond) { handle_get_value(cm, req, respond); });
+  router.add(verb::post, "/admin/rachis/execute", "rachis_execute",
+             [&cm](const http::Request& req, http::Respond respond) { handle_execute(cm, req, respond); });
+  router.add(verb::get, "/admin/rachis/wait-for", "rachis_wait_for",
+             [&cm](const http::Request& req, http::Respond respond) { handle_wait_for(cm, req, respond); });
 }
 
 }  // namespace corvus::server::handlers

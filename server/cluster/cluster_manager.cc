@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/command_registry.h"
 #include "server/logging/logger.h"
 
 namespace corvus::server::cluster {
@@ -68,6 +69,8 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
       log::info("rachis").kv("message", message);
     }
   };
+  ClusterManager* raw = cm.get();
+  no.on_applied = [raw](const rachis::cluster::AppliedCommand& c) { raw->feed_.push(c); };
   const bool explicit_port = options.cluster_port >= 0;
   no.listen.port = explicit_port ? static_cast<std::uint16_t>(options.cluster_port)
                    : options.port == 0 || options.port == 65535 ? 0
@@ -115,6 +118,7 @@ void ClusterManager::close() {
   }
   // Workers wait on the node (bounded); stop the node first so they finish fast.
   if (node_) node_->stop();
+  feed_.stop();
   for (auto& w : workers) {
     if (w.thread.joinable()) w.thread.join();
   }
@@ -139,6 +143,127 @@ bool ClusterManager::run_async(std::function<void()> fn) {
                             }),
                             done});
   return true;
+}
+
+namespace {
+
+constexpr auto kForwardTimeout = std::chrono::seconds(20);
+constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
+
+json::object status_to_json(const Status& s) {
+  return {{"Code", status_code_name(s.code())}, {"Message", s.message()}};
+}
+
+Status status_from_json(const json::value& v) {
+  if (!v.is_object()) return Status::Ok();
+  const auto& o = v.as_object();
+  auto str = [&](const char* k) {
+    auto* x = o.if_contains(k);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  const std::string code = str("Code");
+  std::string message = str("Message");
+  if (code == "OK") return Status::Ok();
+  if (code == "NotFound") return Status::NotFound(std::move(message));
+  if (code == "ConcurrencyConflict") return Status::ConcurrencyConflict(std::move(message));
+  if (code == "InvalidArgument") return Status::InvalidArgument(std::move(message));
+  if (code == "AccessDenied") return Status::AccessDenied(std::move(message));
+  if (code == "NotLeader") return Status::NotLeader(std::move(message));
+  if (code == "Timeout") return Status::Timeout(std::move(message));
+  if (code == "Busy") return Status::Busy(std::move(message));
+  if (code == "ShuttingDown") return Status::ShuttingDown(std::move(message));
+  if (code == "IOError") return Status::IOError(std::move(message));
+  if (code == "Corruption") return Status::Corruption(std::move(message));
+  if (code == "AlreadyExists") return Status::AlreadyExists(std::move(message));
+  return Status::Internal(message);
+}
+
+}  // namespace
+
+json::object forwarded_reply_json(const rachis::cluster::CommandResult& r, rachis::core::Index index) {
+  return {{"Index", index}, {"Status", status_to_json(r.status)}, {"Result", r.value}};
+}
+
+void ClusterManager::execute(const rachis::cluster::ClusterCommand& command, CommandDone done) {
+  const auto view = node_->view();
+  if (view.role == rachis::core::Role::Leader) {
+    node_->propose(command, [this, done = std::move(done)](rachis::cluster::CommandResult r, rachis::core::Index i) {
+      // Not proposed, timed out or lost to a leader change: nothing of it was applied.
+      const StatusCode c = r.status.code();
+      if (i == 0 || c == StatusCode::Timeout || c == StatusCode::Internal || c == StatusCode::ShuttingDown) {
+        return done(std::move(r), i);
+      }
+      feed_.when_processed(i, [done, r = std::move(r), i]() mutable { done(std::move(r), i); });
+    });
+    return;
+  }
+  const std::string leader = leader_url();
+  if (leader.empty()) {
+    return done({Status::NotLeader("there is no cluster leader at the moment (an election may be in progress or a "
+                                   "majority is unreachable); retry shortly"),
+                 nullptr},
+                0);
+  }
+  const std::string self = node_tag("?");
+  const bool started = run_async([this, leader, self, payload = rachis::cluster::encode_command(command), done]() mutable {
+    auto reply = connections_.call(boost::beast::http::verb::post, leader, "/admin/rachis/execute", payload,
+                                   kForwardTimeout, "Corvus-Forwarded", self);
+    if (!reply.ok()) {
+      return done({Status::NotLeader("cannot reach the leader at " + leader + ": " + reply.status().message()), nullptr},
+                  0);
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(reply->body, ec);
+    if (ec || !v.is_object() || reply->status != 200) {
+      // The leader refused before proposing (e.g. it is no longer the leader).
+      Status s = Status::NotLeader("the leader at " + leader + " answered HTTP " + std::to_string(reply->status));
+      if (!ec && v.is_object()) {
+        if (auto* m = v.as_object().if_contains("Message"); m && m->is_string()) {
+          s = reply->status == 400 ? Status::InvalidArgument(std::string(m->as_string()))
+                                   : Status::NotLeader(std::string(m->as_string()));
+        }
+      }
+      return done({s, nullptr}, 0);
+    }
+    const auto& o = v.as_object();
+    const auto* idx = o.if_contains("Index");
+    const rachis::core::Index index = idx && idx->is_number() ? idx->to_number<std::uint64_t>() : 0;
+    rachis::cluster::CommandResult r;
+    if (auto* st = o.if_contains("Status")) r.status = status_from_json(*st);
+    if (auto* res = o.if_contains("Result")) r.value = *res;
+    if (index == 0) return done(std::move(r), 0);
+    // Answer once this node applied it too (a read here then sees the write),
+    // but not forever: a lagging node says so instead of hanging.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto finish = std::make_shared<CommandDone>(std::move(done));
+    feed_.when_processed(index, [answered, finish, r, index]() mutable {
+      if (!answered->exchange(true)) (*finish)(std::move(r), index);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + kCatchUpTimeout;
+    while (!answered->load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!answered->exchange(true)) {
+      (*finish)({Status::Timeout("the command was committed at index " + std::to_string(index) +
+                                 " but this node has not applied it yet; read from another node or retry"),
+                 nullptr},
+                index);
+    }
+  });
+  if (!started) {
+    done({Status::Busy("too many cluster requests in flight on this node; retry shortly"), nullptr}, 0);
+  }
+}
+
+void ClusterManager::execute_forwarded(std::string payload, CommandDone done) {
+  node_->propose_encoded(std::move(payload), std::move(done));
+}
+
+void ClusterManager::read_barrier(std::function<void(Status)> then) {
+  node_->read_index([this, then = std::move(then)](Status s, rachis::core::Index index) {
+    if (!s.ok()) return then(s);
+    feed_.when_processed(index, [then] { then(Status::Ok()); });
+  });
 }
 
 std::string ClusterManager::node_tag(const std::string& fallback) const {
@@ -237,6 +362,7 @@ json::object ClusterManager::rachis_info_json() const {
                       {"NodeId", v.identity.node_id},
                       {"ClusterAddress", node_->advertise_address()},
                       {"Fresh", v.fresh},
+                      {"CommandVersion", rachis::cluster::kCommandVersion},
                       {"Removed", v.removed},
                       {"NodeCount", topo.nodes.size()},
                       {"AllNodes", std::move(all)},

@@ -19,10 +19,15 @@
 #include <boost/json/object.hpp>
 
 #include "rachis/node.h"
+#include "server/cluster/applied_feed.h"
+#include "server/cluster/http_connection_pool.h"
 #include "server/options/server_options.h"
 #include "storage/status.h"
 
 namespace corvus::server::cluster {
+
+// The leader's answer to a forwarded command: {"Index", "Status", "Result"}.
+boost::json::object forwarded_reply_json(const rachis::cluster::CommandResult& r, rachis::core::Index index);
 
 class ClusterManager {
  public:
@@ -36,6 +41,28 @@ class ClusterManager {
 
   rachis::Node& node() { return *node_; }
   const rachis::Node& node() const { return *node_; }
+  const rachis::cluster::ClusterState& state() const { return node_->state().state(); }
+  AppliedFeed& feed() { return feed_; }
+  HttpConnectionPool& connections() { return connections_; }
+
+  using CommandDone = rachis::Node::CommandDone;
+  // Runs a cluster command: proposed here when this node leads, else sent to
+  // the leader (pooled keep-alive connection) which proposes it. `done` gets
+  // apply()'s result once *this* node has applied it and the server reacted
+  // (AppliedFeed), so the caller can read its own write; NotLeader when there
+  // is no leader, Busy when too many forwarded commands are in flight,
+  // Timeout when this node does not catch up in time.
+  void execute(const rachis::cluster::ClusterCommand& command, CommandDone done);
+  // The leader's side of a forwarded command (POST /admin/rachis/execute).
+  void execute_forwarded(std::string payload, CommandDone done);
+
+  // A linearizable read point: `then(Ok)` runs once this node has applied
+  // (and processed) everything committed before the call; reads of the local
+  // state after that see every acknowledged write.
+  void read_barrier(std::function<void(Status)> then);
+
+  // Starts the applied-command feed; call after every subscriber registered.
+  void start_feed() { feed_.start(node_->state().applied()); }
 
   // This node's tag in the applied topology; `fallback` while it is not in it yet.
   std::string node_tag(const std::string& fallback) const;
@@ -53,7 +80,7 @@ class ClusterManager {
   // or membership request holds a thread for up to its timeout, so their
   // number is bounded rather than growing with a flood of requests.
   [[nodiscard]] bool run_async(std::function<void()> fn);
-  static constexpr size_t kMaxWorkers = 64;
+  static constexpr size_t kMaxWorkers = 256;
 
   // Stops the workers and the Rachis node. Idempotent.
   void close();
@@ -65,6 +92,8 @@ class ClusterManager {
     std::shared_ptr<std::atomic<bool>> done;
   };
 
+  AppliedFeed feed_;  // outlives node_: the node's Raft thread pushes into it
+  HttpConnectionPool connections_;
   std::unique_ptr<rachis::Node> node_;
   std::string bootstrap_tag_;
   std::chrono::milliseconds election_timeout_{1000};

@@ -1,7 +1,13 @@
 // POST /databases/{db}/bulk_docs: a batch of PUT and DELETE commands applied as
 // one ACID transaction through the database's transaction merger. Every
 // command is validated before anything is submitted, so bad input changes
-// nothing; a concurrency failure rolls the whole batch back (409).
+// nothing; a concurrency failure rolls the whole batch back (409). Identity
+// ids ("users|") get their numbers from the cluster first.
+//
+// With "TransactionMode": "ClusterWide" the batch is a cluster-wide
+// transaction instead (REST.md §3.3): one Rachis command holding documents
+// and compare-exchange changes, checked at apply (compare-exchange indexes,
+// atomic guards) and answered once this node applied its documents.
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
@@ -9,6 +15,8 @@
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "rachis/cluster/commands/cluster_transaction_command.h"
+#include "rachis/cluster/commands/identity_commands.h"
 #include "server/server_store.h"
 #include "storage/clock.h"
 
@@ -16,6 +24,8 @@ namespace corvus::server::handlers {
 namespace {
 
 using boost::beast::http::verb;
+namespace json = boost::json;
+namespace rc = rachis::cluster;
 
 struct BatchCommand {
   enum class Kind { Put, Delete } kind;
@@ -28,10 +38,6 @@ struct BatchCommand {
 Result<std::vector<BatchCommand>> parse_commands(const boost::json::value& body) {
   if (!body.is_object()) return Status::InvalidArgument("Batch body must be a JSON object with \"Commands\"");
   const auto& root = body.as_object();
-  if (const auto* mode = root.if_contains("TransactionMode");
-      mode && mode->is_string() && mode->as_string() == "ClusterWide") {
-    return Status::InvalidArgument("Cluster-wide transactions are not supported by this server yet");
-  }
   const auto* commands = root.if_contains("Commands");
   if (!commands || !commands->is_array())
     return Status::InvalidArgument("Batch body must contain a \"Commands\" array");
@@ -93,26 +99,21 @@ void append_put_result(std::string& out, const storage::PutResult& r) {
   out += "}";
 }
 
-void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  auto db = find_database(store, req, respond);
-  if (!db) return;
-  if (req.header("Content-Type").starts_with("multipart/")) {
-    return respond_error(respond,
-                         Status::InvalidArgument("Batches with attachment streams (multipart) are not supported "
-                                                 "by this server yet"),
-                         req);
-  }
-  auto body = parse_json_body(req);
-  if (!body.ok()) return respond_error(respond, body.status(), req);
-  auto parsed = parse_commands(body.value());
-  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+bool is_cluster_wide(const json::value& body) {
+  if (!body.is_object()) return false;
+  const auto* mode = body.as_object().if_contains("TransactionMode");
+  return mode && mode->is_string() && mode->as_string() == "ClusterWide";
+}
 
+// Submits the batch to the database's transaction merger and answers.
+void submit_batch(std::shared_ptr<DocumentDatabase> db, std::vector<BatchCommand> commands,
+                  const http::Respond& respond, const std::string& url, size_t size_hint) {
   struct State {
     std::vector<BatchCommand> commands;
     std::string results;
   };
   auto state = std::make_shared<State>();
-  state->commands = std::move(parsed).value();
+  state->commands = std::move(commands);
   db->storage().submit(
       [state](storage::WriteTransaction& txn) -> Status {
         std::string& out = state->results;
@@ -135,11 +136,152 @@ void handle_batch(ServerStore& store, const http::Request& req, const http::Resp
         out += "]}";
         return Status::Ok();
       },
-      [db, state, respond, url = req.target](Status s) {
+      [db, state, respond, url](Status s) {
         if (!s.ok()) return respond(http::error_response(s, url));
         respond(http::Response::json(201, std::move(state->results)));
       },
-      req.body.size());
+      size_hint);
+}
+
+// Identity ids ("users|") take their numbers from the cluster, so two nodes
+// never hand out the same one; then the batch runs as usual.
+void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db,
+                                    std::vector<BatchCommand> commands, const http::Respond& respond,
+                                    const std::string& url, size_t size_hint) {
+  rc::IncrementIdentitiesCommand inc;
+  inc.database = db->name();
+  for (const auto& c : commands) {
+    if (c.kind == BatchCommand::Kind::Put && !c.id.empty() && c.id.back() == '|') {
+      ++inc.counts[storage::lower_id(std::string_view(c.id).substr(0, c.id.size() - 1))];
+    }
+  }
+  if (inc.counts.empty()) return submit_batch(std::move(db), std::move(commands), respond, url, size_hint);
+  auto shared = std::make_shared<std::vector<BatchCommand>>(std::move(commands));
+  store.cluster().execute(inc, [db, shared, inc, respond, url, size_hint](rc::CommandResult r, rachis::core::Index) mutable {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    // A prefix asked for n numbers owns (last - n, last]; hand them out in order.
+    std::map<std::string, std::uint64_t> next;
+    for (const auto& [prefix, n] : inc.counts) next[prefix] = r.value.as_object().at(prefix).to_number<std::uint64_t>() - n + 1;
+    for (auto& c : *shared) {
+      if (c.kind != BatchCommand::Kind::Put || c.id.empty() || c.id.back() != '|') continue;
+      const std::string prefix = c.id.substr(0, c.id.size() - 1);
+      c.id = prefix + "/" + std::to_string(next[storage::lower_id(prefix)]++);
+    }
+    submit_batch(std::move(db), std::move(*shared), respond, url, size_hint);
+  });
+}
+
+// Parses a ClusterWide batch into the command; InvalidArgument names the command at fault.
+Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::object& root, const std::string& database) {
+  const auto* commands = root.if_contains("Commands");
+  if (!commands || !commands->is_array()) return Status::InvalidArgument("Batch body must contain a \"Commands\" array");
+  rc::ClusterTransactionCommand cmd;
+  cmd.database = database;
+  size_t index = 0;
+  for (const auto& c : commands->as_array()) {
+    const std::string where = "Command #" + std::to_string(index++);
+    if (!c.is_object()) return Status::InvalidArgument(where + " must be a JSON object");
+    const auto& o = c.as_object();
+    const auto* type = o.if_contains("Type");
+    const auto* id = o.if_contains("Id");
+    if (!type || !type->is_string()) return Status::InvalidArgument(where + " has no \"Type\"");
+    if (!id || !id->is_string() || id->as_string().empty()) return Status::InvalidArgument(where + " needs a non-empty \"Id\"");
+    const std::string t(type->as_string());
+    rc::ClusterTransactionItem item;
+    if (t == "PUT" || t == "DELETE") {
+      item.kind = t == "PUT" ? rc::ClusterTransactionItem::Kind::PutDocument : rc::ClusterTransactionItem::Kind::DeleteDocument;
+      item.id = std::string(id->as_string());
+      if (item.id.back() == '/' || item.id.back() == '|') {
+        return Status::InvalidArgument(where + ": a cluster-wide transaction needs complete ids, got '" + item.id + "'");
+      }
+      if (const auto* cv = o.if_contains("ChangeVector"); cv && !cv->is_null()) {
+        return Status::InvalidArgument(where + ": optimistic concurrency (ChangeVector) is not supported in a "
+                                               "cluster-wide transaction; the atomic guards check concurrency");
+      }
+      if (const auto* cv = o.if_contains("OriginalChangeVector"); cv && cv->is_string()) {
+        item.original_change_vector = std::string(cv->as_string());
+      }
+      if (item.kind == rc::ClusterTransactionItem::Kind::PutDocument) {
+        const auto* doc = o.if_contains("Document");
+        if (!doc || !doc->is_object()) return Status::InvalidArgument(where + ": PUT needs a \"Document\" object");
+        item.document = doc->as_object();
+      }
+    } else if (t == "CompareExchangePUT" || t == "CompareExchangeDELETE") {
+      item.kind = rc::ClusterTransactionItem::Kind::CompareExchange;
+      item.op.kind = t == "CompareExchangePUT" ? rc::CompareExchangeOp::Kind::Put : rc::CompareExchangeOp::Kind::Delete;
+      item.op.key = std::string(id->as_string());
+      if (Status s = rc::validate_compare_exchange_key(item.op.key); !s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+      const auto* idx = o.if_contains("Index");
+      if (!idx || !(idx->is_int64() || idx->is_uint64()) || (idx->is_int64() && idx->as_int64() < 0)) {
+        return Status::InvalidArgument(where + ": needs a non-negative \"Index\"");
+      }
+      item.op.expected_index = idx->to_number<std::uint64_t>();
+      if (item.op.kind == rc::CompareExchangeOp::Kind::Put) {
+        const auto* doc = o.if_contains("Document");
+        if (!doc || !doc->is_object()) return Status::InvalidArgument(where + ": CompareExchangePUT needs a \"Document\"");
+        item.op.value_json = json::serialize(*doc);
+      }
+    } else {
+      return Status::InvalidArgument(where + ": command type '" + t +
+                                     "' is not allowed in a cluster-wide transaction (PUT, DELETE, "
+                                     "CompareExchangePUT, CompareExchangeDELETE)");
+    }
+    cmd.items.push_back(std::move(item));
+  }
+  return cmd;
+}
+
+void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const json::object& root,
+                                const http::Request& req, const http::Respond& respond) {
+  auto parsed = parse_cluster_transaction(root, db->name());
+  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+  auto cmd = std::make_shared<rc::ClusterTransactionCommand>(std::move(parsed).value());
+  cmd->disable_atomic_document_writes = req.query.get("disableAtomicDocumentWrites").value_or("") == "true";
+  cmd->last_modified_us = storage::SystemClock().now_micros();
+  bool has_documents = false;
+  for (const auto& it : cmd->items) has_documents |= it.kind != rc::ClusterTransactionItem::Kind::CompareExchange;
+  store.cluster().execute(*cmd, [db, cmd, has_documents, respond, url = req.target](rc::CommandResult r,
+                                                                                    rachis::core::Index index) {
+    if (r.status.is_concurrency_conflict()) {
+      return respond(http::error_response(409, "Raven.Client.Exceptions.ClusterTransactionConcurrencyException",
+                                          r.status.message(), url));
+    }
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    json::object out = r.value.as_object();
+    // The session merges every key of a PUT entry into the entity's metadata.
+    auto& results = out["Results"].as_array();
+    for (size_t i = 0; i < results.size() && i < cmd->items.size(); ++i) {
+      const auto& item = cmd->items[i];
+      if (item.kind != rc::ClusterTransactionItem::Kind::PutDocument) continue;
+      auto& entry = results[i].as_object();
+      entry["@last-modified"] = storage::format_iso8601(cmd->last_modified_us);
+      if (const auto* m = item.document.if_contains("@metadata"); m && m->is_object()) {
+        if (const auto* c = m->as_object().if_contains("@collection")) entry["@collection"] = *c;
+      }
+    }
+    out["TransactionIndex"] = index;
+    auto answer = [respond, body = json::serialize(out)] { respond(http::Response::json(201, body)); };
+    // Answer once this node's copy has the documents: the client reads its write here next.
+    if (has_documents) return db->cluster_transactions().when_reached(index, answer);
+    answer();
+  });
+}
+
+void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  if (req.header("Content-Type").starts_with("multipart/")) {
+    return respond_error(respond,
+                         Status::InvalidArgument("Batches with attachment streams (multipart) are not supported "
+                                                 "by this server yet"),
+                         req);
+  }
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  if (is_cluster_wide(body.value())) return handle_cluster_transaction(store, db, body->as_object(), req, respond);
+  auto parsed = parse_commands(body.value());
+  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, req.body.size());
 }
 
 }  // namespace

@@ -1,26 +1,55 @@
-// Database administration as the official clients do it: create
-// (PUT /admin/databases), delete (DELETE /admin/databases), list
-// (GET /databases), read the record (GET /admin/databases?name=) and
-// statistics (GET /databases/{db}/stats).
+// Database administration as the official clients do it, through the
+// cluster: create (PUT /admin/databases), delete (DELETE /admin/databases),
+// add a node to a group (PUT /admin/databases/node), list (GET /databases),
+// read the record (GET /admin/databases?name=) and statistics
+// (GET /databases/{db}/stats, local). Creates and deletes are Rachis commands
+// (rachis/cluster/commands/database_commands.h); a create answers once every
+// chosen node has opened its copy (or a bounded wait ran out).
+
+#include <algorithm>
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "rachis/cluster/commands/database_commands.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "server/server_store.h"
+#include "storage/random_ids.h"
 
 namespace corvus::server::handlers {
 namespace {
 
 using boost::beast::http::verb;
+namespace json = boost::json;
+namespace rc = rachis::cluster;
 
-boost::json::object single_node_topology(ServerStore& store) {
-  return {{"Members", boost::json::array{boost::json::string(store.node_tag())}},
-          {"Promotables", boost::json::array{}},
-          {"Rehabs", boost::json::array{}},
-          {"ReplicationFactor", 1}};
+constexpr auto kMemberOpenWait = std::chrono::seconds(10);
+
+// The URLs of `tags`, from the cluster topology.
+json::array urls_of(ServerStore& store, const std::vector<std::string>& tags) {
+  const auto topo = store.cluster().node().state().topology();
+  json::array out;
+  for (const auto& t : tags) {
+    if (auto it = topo.nodes.find(t); it != topo.nodes.end()) out.emplace_back(it->second.url);
+  }
+  return out;
+}
+
+// Waits (bounded) until each of `tags` has processed `index`, i.e. opened its
+// copy: the clients use the new database on any member right away.
+void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index) {
+  const auto topo = store.cluster().node().state().topology();
+  const std::string self = store.node_tag();
+  for (const auto& t : tags) {
+    auto it = topo.nodes.find(t);
+    if (t == self || it == topo.nodes.end()) continue;
+    auto r = store.cluster().connections().call(verb::get, it->second.url,
+                                                "/admin/rachis/wait-for?index=" + std::to_string(index), "",
+                                                kMemberOpenWait);
+    r.status().ignore_error();  // a member that is down opens its copy when it comes back
+  }
 }
 
 void handle_create(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -40,90 +69,166 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
                          req);
   }
   if (Status s = DatabasesLandlord::validate_name(name); !s.ok()) return respond_error(respond, s, req);
-  record["DatabaseName"] = name;
-  record["Topology"] = single_node_topology(store);
-  auto db = store.databases().create(name, boost::json::serialize(record));
-  if (!db.ok()) return respond_error(respond, db.status(), req);
-  boost::json::object out{{"RaftCommandIndex", store.next_command_index()},
-                          {"Name", name},
-                          {"Topology", single_node_topology(store)},
-                          {"NodesAddedTo", boost::json::array{boost::json::string(store.public_url())}}};
-  respond(http::Response::json(201, boost::json::serialize(out)));
+
+  rc::AddDatabaseCommand cmd;
+  cmd.record.name = name;
+  cmd.record.cluster_transaction_id = storage::new_database_id();
+  std::uint64_t factor = 0;
+  if (const auto* t = record.if_contains("Topology"); t && t->is_object()) {
+    const auto given = rc::DatabaseTopology::from_json(t->as_object());
+    cmd.record.topology.members = given.members;
+    factor = given.replication_factor;
+  }
+  auto query_factor = query_uint(req, "replicationFactor", 0);
+  if (!query_factor.ok()) return respond_error(respond, query_factor.status(), req);
+  if (*query_factor != 0) factor = *query_factor;
+  if (!cmd.record.topology.members.empty()) factor = cmd.record.topology.members.size();
+  cmd.record.topology.replication_factor = static_cast<std::uint32_t>(factor == 0 ? 1 : factor);
+  record.erase("DatabaseName");
+  record.erase("Topology");
+  cmd.record.settings = std::move(record);
+
+  store.cluster().execute(cmd, [&store, respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    const auto topology = rc::DatabaseTopology::from_json(r.value.as_object().at("Topology").as_object());
+    const bool started = store.cluster().run_async([&store, respond, r, index, topology] {
+      wait_for_members(store, topology.members, index);
+      json::object out{{"RaftCommandIndex", index},
+                       {"Name", r.value.as_object().at("Name")},
+                       {"Topology", topology.to_json()},
+                       {"NodesAddedTo", urls_of(store, topology.members)}};
+      respond(http::Response::json(201, json::serialize(out)));
+    });
+    if (!started) respond(http::error_response(Status::Busy("too many cluster requests in flight; the database was "
+                                                            "created at index " + std::to_string(index)),
+                                               url));
+  });
 }
 
 void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  std::vector<std::string> names = req.query.get_all("name");
+  rc::DeleteDatabaseCommand cmd;
+  cmd.names = req.query.get_all("name");
   if (!req.body.empty()) {
     auto body = parse_json_body(req);
     if (!body.ok()) return respond_error(respond, body.status(), req);
-    const auto* list = body->is_object() ? body->as_object().if_contains("DatabaseNames") : nullptr;
+    const auto* o = body->is_object() ? &body->as_object() : nullptr;
+    const auto* list = o ? o->if_contains("DatabaseNames") : nullptr;
     if (!list || !list->is_array())
       return respond_error(respond, Status::InvalidArgument("Body must contain a \"DatabaseNames\" array"), req);
     for (const auto& n : list->as_array()) {
       if (!n.is_string()) return respond_error(respond, Status::InvalidArgument("DatabaseNames must be strings"), req);
-      names.emplace_back(n.as_string());
+      cmd.names.emplace_back(n.as_string());
+    }
+    if (auto* hard = o->if_contains("HardDelete"); hard && hard->is_bool()) cmd.hard_delete = hard->as_bool();
+    if (auto* from = o->if_contains("FromNodes"); from && from->is_array()) {
+      for (const auto& n : from->as_array()) {
+        if (!n.is_string()) return respond_error(respond, Status::InvalidArgument("FromNodes must be strings"), req);
+        cmd.from_nodes.emplace_back(n.as_string());
+      }
     }
   }
-  if (names.empty()) return respond_error(respond, Status::InvalidArgument("No database names given"), req);
+  if (cmd.names.empty()) return respond_error(respond, Status::InvalidArgument("No database names given"), req);
   // Check all first so a bad name in the list deletes nothing.
-  for (const auto& n : names) {
-    if (!store.databases().get(n)) return respond(database_missing(n, req.target));
+  for (const auto& n : cmd.names) {
+    auto r = store.cluster().state().record(n);
+    if (!r || !r->active()) return respond(database_missing(n, req.target));
   }
-  for (const auto& n : names) {
-    if (Status s = store.databases().remove(n); !s.ok() && !s.is_not_found()) return respond_error(respond, s, req);
+  store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    json::object out{{"RaftCommandIndex", index}, {"PendingDeletes", r.value.as_object().at("PendingDeletes")}};
+    respond(http::Response::json(200, json::serialize(out)));
+  });
+}
+
+void handle_add_node(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
+  auto record = store.cluster().state().record(*name);
+  if (!record || !record->active()) return respond(database_missing(*name, req.target));
+  rc::AddDatabaseNodeCommand cmd;
+  cmd.name = record->name;
+  cmd.node_tag = req.query.get("node").value_or("");
+  if (cmd.node_tag.empty()) {
+    // The cluster node outside the group that hosts the fewest databases.
+    const auto topo = store.cluster().node().state().topology();
+    const auto records = store.cluster().state().records();
+    std::size_t best = SIZE_MAX;
+    for (const auto& [tag, n] : topo.nodes) {
+      if (record->topology.contains(tag)) continue;
+      const auto load = static_cast<std::size_t>(std::count_if(
+          records.begin(), records.end(), [&](const rc::DatabaseRecord& r) { return r.topology.contains(tag); }));
+      if (load < best) {
+        best = load;
+        cmd.node_tag = tag;
+      }
+    }
+    if (cmd.node_tag.empty()) {
+      return respond_error(respond, Status::InvalidArgument("every cluster node already hosts '" + *name + "'"), req);
+    }
   }
-  boost::json::object out{{"RaftCommandIndex", store.next_command_index()}, {"PendingDeletes", boost::json::array{}}};
-  respond(http::Response::json(200, boost::json::serialize(out)));
+  store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    json::object out = r.value.as_object();
+    out["RaftCommandIndex"] = index;
+    respond(http::Response::json(200, json::serialize(out)));
+  });
 }
 
 void handle_list(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto paging = query_paging(req, std::numeric_limits<uint32_t>::max());
   if (!paging.ok()) return respond_error(respond, paging.status(), req);
   const bool names_only = req.query.get("namesOnly").value_or("") == "true";
-  boost::json::array list;
-  auto names = store.databases().names();
-  for (size_t i = paging->start; i < names.size() && list.size() < paging->page_size; ++i) {
-    if (names_only) {
-      list.emplace_back(names[i]);
-    } else {
-      boost::json::object member{{"NodeTag", store.node_tag()}, {"NodeUrl", store.public_url()}};
-      boost::json::object nodes{{"Members", boost::json::array{member}}};
-      list.emplace_back(boost::json::object{{"Name", names[i]}, {"Disabled", false}, {"NodesTopology", nodes}});
-    }
+  std::vector<rc::DatabaseRecord> records;
+  for (auto& r : store.cluster().state().records()) {
+    if (r.active()) records.push_back(std::move(r));
   }
-  respond(http::Response::json(200, boost::json::serialize(boost::json::object{{"Databases", std::move(list)}})));
+  json::array list;
+  for (size_t i = paging->start; i < records.size() && list.size() < paging->page_size; ++i) {
+    const auto& r = records[i];
+    if (names_only) {
+      list.emplace_back(r.name);
+      continue;
+    }
+    json::array members;
+    const auto urls = urls_of(store, r.topology.members);
+    for (size_t m = 0; m < r.topology.members.size() && m < urls.size(); ++m) {
+      members.push_back(json::object{{"NodeTag", r.topology.members[m]}, {"NodeUrl", urls[m]}});
+    }
+    list.emplace_back(json::object{{"Name", r.name}, {"Disabled", false}, {"NodesTopology", json::object{{"Members", members}}}});
+  }
+  respond(http::Response::json(200, json::serialize(json::object{{"Databases", std::move(list)}})));
 }
 
 void handle_get_record(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto name = required_query(req, "name");
   if (!name.ok()) return respond_error(respond, name.status(), req);
-  auto db = store.databases().get(*name);
-  if (!db) return respond(http::Response::empty(404));
-  respond(http::Response::json(200, db->record_json()));
+  auto record = store.cluster().state().record(*name);
+  if (!record || !record->active()) return respond(http::Response::empty(404));
+  respond(http::Response::json(200, json::serialize(record->to_json())));
 }
 
 void handle_stats(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto s = db->storage().stats();
-  boost::json::object out{{"CountOfDocuments", s.document_count},
-                          {"CountOfTombstones", s.tombstone_count},
-                          {"CountOfIndexes", 0},
-                          {"CountOfRevisionDocuments", 0},
-                          {"CountOfAttachments", 0},
-                          {"CountOfUniqueAttachments", 0},
-                          {"CountOfCounterEntries", 0},
-                          {"CountOfConflicts", 0},
-                          {"CountOfDocumentsConflicts", 0},
-                          {"CountOfTimeSeriesSegments", 0},
-                          {"DatabaseId", s.database_id},
-                          {"DatabaseChangeVector", s.database_change_vector},
-                          {"LastDocEtag", s.last_etag},
-                          {"Is64Bit", true},
-                          {"Pager", "RocksDB"},
-                          {"SizeOnDisk", boost::json::object{{"SizeInBytes", s.size_bytes}}},
-                          {"Indexes", boost::json::array{}}};
-  respond(http::Response::json(200, boost::json::serialize(out)));
+  json::object out{{"CountOfDocuments", s.document_count},
+                   {"CountOfTombstones", s.tombstone_count},
+                   {"CountOfIndexes", 0},
+                   {"CountOfRevisionDocuments", 0},
+                   {"CountOfAttachments", 0},
+                   {"CountOfUniqueAttachments", 0},
+                   {"CountOfCounterEntries", 0},
+                   {"CountOfConflicts", 0},
+                   {"CountOfDocumentsConflicts", 0},
+                   {"CountOfTimeSeriesSegments", 0},
+                   {"DatabaseId", s.database_id},
+                   {"DatabaseChangeVector", s.database_change_vector},
+                   {"LastDocEtag", s.last_etag},
+                   {"Is64Bit", true},
+                   {"Pager", "RocksDB"},
+                   {"SizeOnDisk", json::object{{"SizeInBytes", s.size_bytes}}},
+                   {"Indexes", json::array{}}};
+  respond(http::Response::json(200, json::serialize(out)));
 }
 
 }  // namespace
@@ -133,6 +238,8 @@ void register_database_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_create(store, req, respond); });
   router.add(verb::delete_, "/admin/databases", "admin_databases_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
+  router.add(verb::put, "/admin/databases/node", "admin_databases_add_node",
+             [&store](const http::Request& req, http::Respond respond) { handle_add_node(store, req, respond); });
   router.add(verb::get, "/admin/databases", "admin_databases_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get_record(store, req, respond); });
   router.add(verb::get, "/databases", "databases_list",

@@ -19,8 +19,27 @@ http::Response database_missing(std::string_view name, std::string_view url) {
 std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
                                                 const http::Respond& respond) {
   std::string_view name = req.param("db");
+  auto record = store.cluster().state().record(name);
+  if (!record || !record->active()) {
+    respond(database_missing(name, req.target));
+    return nullptr;
+  }
+  const std::string tag = store.node_tag();
+  if (!record->topology.contains(tag)) {
+    // The clients take 410 as "try another node of the group".
+    std::string nodes;
+    for (const auto& t : record->topology.all_nodes()) nodes += (nodes.empty() ? "" : ", ") + t;
+    respond(http::error_response(410, "Raven.Client.Exceptions.Database.DatabaseNotRelevantException",
+                                 "Database '" + record->name + "' is not on node " + tag + "; its group is " + nodes,
+                                 req.target));
+    return nullptr;
+  }
   auto db = store.databases().get(name);
-  if (!db) respond(database_missing(name, req.target));
+  if (!db) {
+    respond(http::error_response(503, "Raven.Client.Exceptions.Database.DatabaseLoadTimeoutException",
+                                 "Database '" + record->name + "' is being opened on node " + tag + "; retry shortly",
+                                 req.target));
+  }
   return db;
 }
 

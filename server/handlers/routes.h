@@ -19,6 +19,7 @@ void register_batch_routes(http::Router& router, ServerStore& store);      // ba
 void register_hilo_routes(http::Router& router, ServerStore& store);       // hilo_handler.cc
 void register_operations_routes(http::Router& router, ServerStore& store); // operations_handler.cc
 void register_cluster_routes(http::Router& router, ServerStore& store);    // server/cluster/cluster_handlers.cc
+void register_compare_exchange_routes(http::Router& router, ServerStore& store);  // compare_exchange_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -28,6 +29,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_hilo_routes(router, store);
   register_operations_routes(router, store);
   register_cluster_routes(router, store);
+  register_compare_exchange_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

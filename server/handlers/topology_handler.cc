@@ -1,9 +1,10 @@
 // The bootstrap endpoints the official clients call first: the database
-// topology (/topology), the cluster topology (/cluster/topology), node info,
-// build version and client configuration. Corvus answers them for the
-// single-node cluster this node forms until Rachis joins it to others; the
-// cluster topology comes from the Rachis state (server/cluster).
+// topology (/topology, from the database record's group), the cluster
+// topology (/cluster/topology), node info, build version and client
+// configuration. Also the Refresh-Topology header: a database request whose
+// Topology-Etag is older than the group's stamp is told to fetch /topology.
 
+#include <charconv>
 #include <thread>
 
 #include <boost/beast/http/verb.hpp>
@@ -26,14 +27,40 @@ constexpr int kBuildVersion = 70;
 void handle_database_topology(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto name = required_query(req, "name");
   if (!name.ok()) return respond_error(respond, name.status(), req);
-  auto db = store.databases().get(*name);
-  if (!db) return respond(database_missing(*name, req.target));
-  boost::json::object node{{"Url", store.public_url()},
-                           {"ClusterTag", store.node_tag()},
-                           {"ServerRole", "Member"},
-                           {"Database", db->name()}};
-  boost::json::object out{{"Nodes", boost::json::array{node}}, {"Etag", store.cluster().node().state().topology().etag}};
+  auto record = store.cluster().state().record(*name);
+  if (!record || !record->active()) return respond(database_missing(*name, req.target));
+  const auto topo = store.cluster().node().state().topology();
+  boost::json::array nodes;
+  auto add = [&](const std::vector<std::string>& tags, const char* role) {
+    for (const auto& tag : tags) {
+      auto it = topo.nodes.find(tag);
+      if (it == topo.nodes.end()) continue;
+      nodes.push_back(boost::json::object{
+          {"Url", it->second.url}, {"ClusterTag", tag}, {"ServerRole", role}, {"Database", record->name}});
+    }
+  };
+  // Members first: the clients prefer the first healthy Member.
+  add(record->topology.members, "Member");
+  add(record->topology.promotables, "Promotable");
+  add(record->topology.rehabs, "Rehab");
+  boost::json::object out{{"Nodes", std::move(nodes)}, {"Etag", record->topology.stamp}};
   respond(http::Response::json(200, boost::json::serialize(out)));
+}
+
+// Refresh-Topology for /databases/{db}/... requests with an older Topology-Etag.
+std::vector<std::pair<std::string, std::string>> topology_headers(ServerStore& store, const http::Request& req) {
+  constexpr std::string_view kPrefix = "/databases/";
+  std::string_view target = req.target;
+  const std::string_view etag_header = unquote(req.header("Topology-Etag"));
+  if (etag_header.empty() || !target.starts_with(kPrefix)) return {};
+  target.remove_prefix(kPrefix.size());
+  const std::string_view name = target.substr(0, target.find_first_of("/?"));
+  std::int64_t known = 0;
+  auto [ptr, ec] = std::from_chars(etag_header.data(), etag_header.data() + etag_header.size(), known);
+  if (ec != std::errc()) return {};
+  auto record = store.cluster().state().record(name);
+  if (!record || static_cast<std::int64_t>(record->topology.stamp) <= known) return {};
+  return {{"Refresh-Topology", "true"}};
 }
 
 void handle_cluster_topology(ServerStore& store, const http::Request&, const http::Respond& respond) {
@@ -67,6 +94,7 @@ void handle_client_configuration(ServerStore& store, const http::Request& req, c
 }  // namespace
 
 void register_topology_routes(http::Router& router, ServerStore& store) {
+  router.set_header_hook([&store](const http::Request& req) { return topology_headers(store, req); });
   router.add(verb::get, "/topology", "topology", [&store](const http::Request& req, http::Respond respond) {
     handle_database_topology(store, req, respond);
   });

@@ -325,6 +325,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Capturing only `this` keeps the std::function small enough to be stored
     // inline (no allocation); self_pending_ keeps the connection alive.
     Respond responder = [this](Response r) { respond(std::move(r)); };
+    if (const auto& hook = core_->router.header_hook()) {
+      if (auto extra = hook(req_); !extra.empty()) {
+        responder = [this, extra = std::move(extra)](Response r) {
+          for (const auto& h : extra) r.headers.push_back(h);
+          respond(std::move(r));
+        };
+      }
+    }
     try {
       route_->handler(req_, std::move(responder));
     } catch (const std::exception& e) {

@@ -14,10 +14,12 @@
 // the params map.
 
 #include <boost/beast/http/verb.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/http/request.h"
@@ -60,6 +62,13 @@ class Router {
 
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 
+  // Extra response headers decided from the request alone, before its handler
+  // runs (e.g. Refresh-Topology for a client with an old topology). Set once
+  // at wiring time; called on I/O threads.
+  using HeaderHook = std::function<std::vector<std::pair<std::string, std::string>>(const Request&)>;
+  void set_header_hook(HeaderHook hook) { header_hook_ = std::move(hook); }
+  const HeaderHook& header_hook() const { return header_hook_; }
+
   // 400 {"Type":"Raven.Client.Exceptions.Routing.RouteNotFoundException",
   //      "Message":"There is no handler for path: GET /x", ...}
   static Response route_not_found(boost::beast::http::verb method, std::string_view target);
@@ -71,6 +80,7 @@ class Router {
 
   std::unique_ptr<Node> root_;
   std::vector<std::unique_ptr<Route>> routes_;
+  HeaderHook header_hook_;
 };
 
 }  // namespace corvus::server::http

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include "rachis/cluster/commands/value_commands.h"
 #include "rachis/node.h"
 #include "tests/support/temp_dir.h"
 
@@ -91,9 +92,9 @@ TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a re
   REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
   CHECK(a->state().topology().nodes.count("A"));
 
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://c", c->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://c", c->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return a->view().config.voters.size() == 3; }));
 
   auto topo = a->state().topology();
@@ -116,7 +117,7 @@ TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a re
     Status s;
     for (int attempt = 0; attempt < 50; ++attempt) {
       s = call([&](Node::Done d) {
-        l->propose(cluster::make_put_value_command("k" + std::to_string(i), std::to_string(i)), d);
+        l->propose(cluster::PutValueCommand::make("k" + std::to_string(i), std::to_string(i)), Node::as_command_done(d));
       });
       if (s.ok()) break;
       std::this_thread::sleep_for(20ms);
@@ -139,7 +140,7 @@ TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a re
   }
   Node* nl = nullptr;
   REQUIRE(eventually([&] { return (nl = leader_of(alive)) != nullptr; }));
-  REQUIRE(call_retrying([&](Node::Done d) { nl->propose(cluster::make_put_value_command("after", "x"), d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { nl->propose(cluster::PutValueCommand::make("after", "x"), Node::as_command_done(d)); }).ok());
 
   // Restart everyone from disk: same tags, same values, a leader again.
   a.reset();
@@ -177,7 +178,7 @@ TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a re
     }
     return false;
   }));
-  REQUIRE(call_retrying([&](Node::Done d) { l->propose(cluster::make_put_value_command("moved", "y"), d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { l->propose(cluster::PutValueCommand::make("moved", "y"), Node::as_command_done(d)); }).ok());
   CHECK(eventually([&] { return moving->state().value("moved").has_value(); }));
 }
 
@@ -186,7 +187,7 @@ TEST_CASE("Node: removing a node shrinks the configuration") {
   auto a = open_node(options_for(dir, "a"));
   auto b = open_node(options_for(dir, "b"));
   REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), true, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), true, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return b->state().topology().nodes.size() == 2; }));
   // A watcher is never promoted.
   std::this_thread::sleep_for(300ms);
@@ -202,7 +203,7 @@ TEST_CASE("Node: removing a node shrinks the configuration") {
   CHECK(b->view().fresh);
   REQUIRE(eventually([&] { return b->state().topology().nodes.size() == 1; }));
   // And it can be added again, under a new tag.
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return b->view().identity.cluster_id == cluster && a->view().config.voters.size() == 2; }));
   CHECK(a->state().topology().nodes.count("C"));
   CHECK(call([&](Node::Done d) { a->remove_node("Z", d); }).is_not_found());
@@ -215,7 +216,7 @@ TEST_CASE("Node: a member of another multi-node cluster refuses to be taken over
   auto x = open_node(options_for(dir, "x"));
   auto y = open_node(options_for(dir, "y"));
   REQUIRE(eventually([&] { return a->state().topology().nodes.size() == 1 && x->state().topology().nodes.size() == 1; }));
-  REQUIRE(call_retrying([&](Node::Done d) { x->add_node("", "http://y", y->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { x->add_node("", "http://y", y->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return x->view().config.voters.size() == 2; }));
   const std::string y_cluster = y->view().identity.cluster_id;
   CHECK(y_cluster == "cluster-x");
@@ -223,7 +224,7 @@ TEST_CASE("Node: a member of another multi-node cluster refuses to be taken over
 
   // a adds y behind the HTTP layer's back: the entry commits (a alone is a quorum)
   // but y's listener refuses a's handshake, so y never joins and is never promoted.
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://y", y->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://y", y->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] {
     auto st = a->peer_status();
     for (const auto& [id, p] : st) {
@@ -236,6 +237,6 @@ TEST_CASE("Node: a member of another multi-node cluster refuses to be taken over
   CHECK(y->state().topology().nodes.size() == 2);
   // A fresh node still joins normally.
   REQUIRE(call_retrying([&](Node::Done d) { a->remove_node("B", d); }).ok());
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, d); }).ok());
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
 }

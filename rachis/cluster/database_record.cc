@@ -1,0 +1,109 @@
+#include "rachis/cluster/database_record.h"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "rachis/cluster/json_fields.h"
+
+namespace corvus::rachis::cluster {
+namespace json = boost::json;
+
+namespace {
+
+json::array to_array(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+std::vector<std::string> from_array(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_array()) return out;
+  for (const auto& x : v->as_array()) {
+    if (x.is_string()) out.emplace_back(x.as_string());
+  }
+  return out;
+}
+
+void erase_tag(std::vector<std::string>& v, const std::string& tag) {
+  v.erase(std::remove(v.begin(), v.end(), tag), v.end());
+}
+
+}  // namespace
+
+bool DatabaseTopology::contains(const std::string& tag) const {
+  auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), tag) != v.end(); };
+  return in(members) || in(promotables) || in(rehabs);
+}
+
+std::vector<std::string> DatabaseTopology::all_nodes() const {
+  std::vector<std::string> out = members;
+  out.insert(out.end(), promotables.begin(), promotables.end());
+  out.insert(out.end(), rehabs.begin(), rehabs.end());
+  return out;
+}
+
+void DatabaseTopology::remove(const std::string& tag) {
+  erase_tag(members, tag);
+  erase_tag(promotables, tag);
+  erase_tag(rehabs, tag);
+}
+
+json::object DatabaseTopology::to_json() const {
+  return {{"Members", to_array(members)},
+          {"Promotables", to_array(promotables)},
+          {"Rehabs", to_array(rehabs)},
+          {"ReplicationFactor", replication_factor},
+          {"Stamp", json::object{{"Index", stamp}}}};
+}
+
+DatabaseTopology DatabaseTopology::from_json(const json::object& o) {
+  DatabaseTopology t;
+  t.members = from_array(o, "Members");
+  t.promotables = from_array(o, "Promotables");
+  t.rehabs = from_array(o, "Rehabs");
+  t.replication_factor = static_cast<std::uint32_t>(get_u64(o, "ReplicationFactor"));
+  if (auto* s = o.if_contains("Stamp"); s && s->is_object()) t.stamp = get_u64(s->as_object(), "Index");
+  return t;
+}
+
+json::object DatabaseRecord::to_json() const {
+  json::object o = settings;
+  o["DatabaseName"] = name;
+  o["Topology"] = topology.to_json();
+  o["CreatedIndex"] = created_index;
+  o["ClusterTransactionId"] = cluster_transaction_id;
+  json::object deleting;
+  for (const auto& [tag, hard] : deletion_in_progress) deleting[tag] = hard ? "HardDelete" : "SoftDelete";
+  o["DeletionInProgress"] = std::move(deleting);
+  if (!o.contains("Disabled")) o["Disabled"] = false;
+  if (!o.contains("Settings")) o["Settings"] = json::object{};
+  return o;
+}
+
+bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
+  auto* n = o.if_contains("DatabaseName");
+  if (!n || !n->is_string()) return false;
+  DatabaseRecord r;
+  r.name = std::string(n->as_string());
+  if (auto* t = o.if_contains("Topology"); t && t->is_object()) r.topology = DatabaseTopology::from_json(t->as_object());
+  r.created_index = get_u64(o, "CreatedIndex");
+  r.cluster_transaction_id = get_string(o, "ClusterTransactionId");
+  if (auto* d = o.if_contains("DeletionInProgress"); d && d->is_object()) {
+    for (const auto& kv : d->as_object()) {
+      r.deletion_in_progress[std::string(kv.key())] = kv.value().is_string() && kv.value().as_string() == "HardDelete";
+    }
+  }
+  r.settings = o;
+  r.settings.erase("DatabaseName");
+  r.settings.erase("Topology");
+  r.settings.erase("CreatedIndex");
+  r.settings.erase("DeletionInProgress");
+  r.settings.erase("ClusterTransactionId");
+  *out = std::move(r);
+  return true;
+}
+
+}  // namespace corvus::rachis::cluster

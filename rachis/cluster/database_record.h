@@ -1,0 +1,58 @@
+#pragma once
+// DatabaseRecord: what the cluster knows of one database: its name, its
+// database group (which nodes host it, in which role) and the settings a user
+// gave at creation (kept verbatim for the features that will read them:
+// revisions, conflict solver, pull and external replication, indexes).
+// A plain value type; the cluster state machine owns the durable copy.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+namespace corvus::rachis::cluster {
+
+// RavenDB's database group: Members serve reads and writes; a Promotable was
+// added and is catching up; a Rehab is a member that stopped answering (moved
+// there by the leader's supervisor) and returns once healthy.
+struct DatabaseTopology {
+  std::vector<std::string> members;
+  std::vector<std::string> promotables;
+  std::vector<std::string> rehabs;
+  std::uint32_t replication_factor = 1;
+  // Raft index of the last change of the group: the clients' topology Etag.
+  std::uint64_t stamp = 0;
+
+  bool contains(const std::string& tag) const;
+  // Every node of the group, members first (the clients' preference order).
+  std::vector<std::string> all_nodes() const;
+  void remove(const std::string& tag);
+  boost::json::object to_json() const;
+  static DatabaseTopology from_json(const boost::json::object& o);
+};
+
+struct DatabaseRecord {
+  std::string name;               // as the user spelled it
+  boost::json::object settings;   // the rest of the record as given (Settings, Disabled, ...)
+  DatabaseTopology topology;
+  std::uint64_t created_index = 0;  // Raft index of the AddDatabase command
+  // Names this database's cluster-wide transactions in change vectors
+  // ("TRXN:<raft index>-<id>"); chosen by the proposer of AddDatabase.
+  std::string cluster_transaction_id;
+  // Nodes that were dropped from the group and have not yet confirmed that
+  // they closed (and, when `true`, deleted) their copy. A node that is down
+  // during the delete finds itself here when it comes back. The record goes
+  // away once the group and this map are both empty.
+  std::map<std::string, bool> deletion_in_progress;  // tag -> hard delete
+
+  // The cluster still serves the database (some node is in its group).
+  bool active() const { return !topology.all_nodes().empty(); }
+
+  // The record in RavenDB's shape (GET /admin/databases?name=).
+  boost::json::object to_json() const;
+  static bool from_json(const boost::json::object& o, DatabaseRecord* out);
+};
+
+}  // namespace corvus::rachis::cluster

@@ -1,0 +1,151 @@
+#include "server/cluster/databases_observer.h"
+
+#include <boost/json.hpp>
+
+#include "rachis/cluster/commands/database_commands.h"
+#include "server/logging/logger.h"
+#include "storage/document.h"
+
+namespace corvus::server::cluster {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kTransactionsPerBatch = 256;
+constexpr auto kRetryEvery = std::chrono::seconds(2);
+
+}  // namespace
+
+DatabasesObserver::DatabasesObserver(ClusterManager& cluster, DatabasesLandlord& landlord)
+    : cluster_(cluster), landlord_(landlord) {}
+
+void DatabasesObserver::start() {
+  cluster_.feed().subscribe([this](const rachis::cluster::AppliedCommand& c) { on_applied(c); });
+  reconcile();
+  retry_ = std::thread([this] { retry_loop(); });
+}
+
+void DatabasesObserver::stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (retry_.joinable()) retry_.join();
+}
+
+void DatabasesObserver::retry_loop() {
+  std::unique_lock lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, kRetryEvery, [&] { return stopping_; })) {
+    lock.unlock();
+    reconcile();
+    lock.lock();
+  }
+}
+
+void DatabasesObserver::on_applied(const rachis::cluster::AppliedCommand& c) {
+  if (c.databases.empty() && !c.topology_changed && c.type != "Snapshot") return;
+  reconcile();
+}
+
+void DatabasesObserver::reconcile() {
+  std::lock_guard lock(mu_);
+  const std::string tag = cluster_.node_tag("");
+  if (tag.empty()) return;  // not in a topology yet (joining)
+  std::set<std::string> wanted;
+  for (const auto& r : cluster_.state().records()) {
+    const std::string key = storage::lower_id(r.name);
+    if (r.topology.contains(tag)) {
+      wanted.insert(key);
+      auto db = landlord_.open(r.name, tag);
+      if (!db.ok()) {
+        log::error("cannot open database").kv("database", r.name).kv("error", db.status().to_string());
+        continue;
+      }
+      apply_cluster_transactions(db.value());
+      continue;
+    }
+    auto deleting = r.deletion_in_progress.find(tag);
+    if (deleting == r.deletion_in_progress.end()) continue;
+    wanted.insert(key);  // handled here, not as a stray below
+    if (Status s = landlord_.close(r.name, deleting->second); !s.ok()) {
+      log::warn("cannot remove database yet").kv("database", r.name).kv("error", s.to_string());
+      continue;
+    }
+    if (confirming_.count(key)) continue;
+    confirming_.insert(key);
+    rachis::cluster::ConfirmDatabaseDeletionCommand confirm;
+    confirm.name = r.name;
+    confirm.node_tag = tag;
+    log::info("database removed from this node").kv("database", r.name).kv("hard_delete", deleting->second);
+    cluster_.execute(confirm, [this, key](rachis::cluster::CommandResult result, rachis::core::Index) {
+      // Applied or not, let the next reconcile decide (it re-proposes if the
+      // record still lists this node).
+      if (!result.status.ok()) log::warn("deletion not confirmed yet").kv("error", result.status.to_string());
+      std::lock_guard relock(mu_);
+      confirming_.erase(key);
+    });
+  }
+  for (const auto& db : landlord_.all()) {
+    if (wanted.count(storage::lower_id(db->name()))) continue;
+    // No record names this node any more (it left the cluster, or the record
+    // is gone): stop serving it, keep its files.
+    if (Status s = landlord_.close(db->name(), false); !s.ok()) {
+      log::warn("cannot close database yet").kv("database", db->name()).kv("error", s.to_string());
+    }
+  }
+}
+
+void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db) {
+  for (;;) {
+    auto last = db->storage().last_cluster_transaction_index();
+    if (!last.ok()) {
+      log::error("cannot read the cluster transaction position").kv("database", db->name()).kv("error", last.status().to_string());
+      return;
+    }
+    db->cluster_transactions().advance(*last);
+    auto pending = cluster_.state().cluster_transactions(db->name(), *last, kTransactionsPerBatch);
+    if (!pending.ok()) {
+      log::error("cannot read cluster transactions").kv("database", db->name()).kv("error", pending.status().to_string());
+      return;
+    }
+    if (pending->empty()) return;
+    auto txs = std::make_shared<std::vector<rachis::cluster::ClusterTransactionRecord>>(std::move(pending).value());
+    // Every member applies the same documents with the same change vector and
+    // time, in Raft order; the position moves in the same batch, so each
+    // transaction is applied exactly once, also across a crash.
+    Status s = db->storage().write([txs](storage::WriteTransaction& txn) -> Status {
+      for (const auto& tx : *txs) {
+        boost::system::error_code ec;
+        auto v = json::parse(tx.commands_json, ec);
+        if (ec || !v.is_object()) return Status::Corruption("cluster transaction " + std::to_string(tx.index) + " is not JSON");
+        const auto& o = v.as_object();
+        storage::ExternalVersion version;
+        if (auto* cv = o.if_contains("ChangeVector"); cv && cv->is_string()) version.change_vector = std::string(cv->as_string());
+        if (auto* lm = o.if_contains("LastModified"); lm && lm->is_int64()) version.last_modified_us = lm->as_int64();
+        auto* commands = o.if_contains("Commands");
+        if (!commands || !commands->is_array()) return Status::Corruption("cluster transaction without commands");
+        for (const auto& c : commands->as_array()) {
+          const auto& co = c.as_object();
+          const std::string id(co.at("Id").as_string());
+          if (co.at("Type").as_string() == "PUT") {
+            auto r = txn.put(id, co.at("Document").as_object(), std::nullopt, &version);
+            if (!r.ok()) return r.status();
+          } else {
+            auto r = txn.remove(id, std::nullopt, &version);
+            if (!r.ok()) return r.status();
+          }
+        }
+        txn.set_last_cluster_transaction_index(tx.index);
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      log::error("cannot apply cluster transactions").kv("database", db->name()).kv("error", s.to_string());
+      return;
+    }
+    db->cluster_transactions().advance(txs->back().index);
+  }
+}
+
+}  // namespace corvus::server::cluster

@@ -1,0 +1,107 @@
+#include "server/cluster/http_connection_pool.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/options/server_options.h"
+
+namespace corvus::server::cluster {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct HttpConnectionPool::Connection {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since;
+  bool reused = false;
+};
+
+HttpConnectionPool::HttpConnectionPool() = default;
+HttpConnectionPool::~HttpConnectionPool() = default;
+
+std::unique_ptr<HttpConnectionPool::Connection> HttpConnectionPool::take(const std::string& base_url) {
+  std::lock_guard lock(mu_);
+  auto& list = idle_[base_url];
+  while (!list.empty()) {
+    auto c = std::move(list.back());
+    list.pop_back();
+    if (Clock::now() - c->idle_since < kMaxIdle) {
+      c->reused = true;
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+void HttpConnectionPool::give_back(const std::string& base_url, std::unique_ptr<Connection> c) {
+  c->idle_since = Clock::now();
+  std::lock_guard lock(mu_);
+  auto& list = idle_[base_url];
+  if (list.size() < kMaxIdlePerUrl) list.push_back(std::move(c));
+}
+
+Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string& base_url, const std::string& target,
+                                           const std::string& body, std::chrono::milliseconds timeout,
+                                           const std::string& extra_header_name,
+                                           const std::string& extra_header_value) {
+  auto hp = parse_http_url(base_url);
+  if (!hp.ok()) return hp.status();
+  bhttp::request<bhttp::string_body> req{method, target, 11};
+  req.set(bhttp::field::host, hp->host + ":" + std::to_string(hp->port));
+  req.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  req.keep_alive(true);
+  if (!extra_header_name.empty()) req.set(extra_header_name, extra_header_value);
+  req.body() = body;
+  req.prepare_payload();
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Connection> c = take(base_url);
+    boost::system::error_code ec;
+    if (!c) {
+      c = std::make_unique<Connection>();
+      asio::ip::tcp::resolver resolver(c->io);
+      auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
+      if (ec) return Status::IOError("cannot resolve " + base_url + ": " + ec.message());
+      c->stream.expires_after(timeout);
+      c->stream.async_connect(results, [&](boost::system::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+      c->io.run();
+      c->io.restart();
+      if (ec) {
+        if (ec == beast::error::timeout) return Status::Timeout("cannot connect to " + base_url + " in time");
+        return Status::IOError("cannot connect to " + base_url + ": " + ec.message());
+      }
+    }
+    bool sent = false;
+    bhttp::response<bhttp::string_body> res;
+    c->stream.expires_after(timeout);
+    bhttp::async_write(c->stream, req, [&](boost::system::error_code e, std::size_t) {
+      ec = e;
+      if (e) return;
+      sent = true;
+      bhttp::async_read(c->stream, c->buffer, res, [&](boost::system::error_code e2, std::size_t) { ec = e2; });
+    });
+    c->io.run();
+    c->io.restart();
+    if (!ec) {
+      const bool keep = res.keep_alive();
+      HttpReply reply{res.result_int(), std::move(res.body())};
+      if (keep) give_back(base_url, std::move(c));
+      return reply;
+    }
+    // A kept-alive connection the peer closed while idle fails on the write,
+    // or on the first read byte; a fresh connection is worth one more try.
+    const bool stale = c->reused && (!sent || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset);
+    if (stale && attempt == 0) continue;
+    if (ec == beast::error::timeout) return Status::Timeout("no answer from " + base_url + " in time");
+    return Status::IOError("request to " + base_url + target + " failed: " + ec.message());
+  }
+  return Status::IOError("request to " + base_url + target + " failed");
+}
+
+}  // namespace corvus::server::cluster
