@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <random>
 
+#include <unistd.h>
+
 #include "rachis/cluster/commands/node_commands.h"
 
 namespace corvus::rachis {
@@ -40,6 +42,7 @@ Node::Node(const NodeOptions& options) : opts_(options), rng_(random_seed()) {}
 Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("Rachis node needs a path");
   std::unique_ptr<Node> node(new Node(options));
+  node->load_left();
   auto storage = LogStorage::open(options.path);
   if (!storage.ok()) return storage.status();
   node->storage_ = std::move(storage).value();
@@ -554,6 +557,14 @@ void Node::reelect(Done done) {
 std::string Node::on_handshake(const std::string& cluster_id, core::NodeId from, core::NodeId to,
                                const std::string& address) {
   const NodeView v = view();
+  {
+    std::lock_guard lock(left_mu_);
+    auto it = left_.find(cluster_id);
+    if (it != left_.end() && it->second == to) {
+      return "this node left cluster " + cluster_id + " (it was node id " + std::to_string(to) +
+             "); remove it there and add it again";
+    }
+  }
   if (cluster_id == v.identity.cluster_id && to == v.identity.node_id) {
     if (v.role == Role::Leader && !address.empty()) {
       post([this, from, address] { maybe_update_address(from, "", address); });
@@ -609,12 +620,24 @@ Status Node::start_over(const std::string& cluster_id, core::NodeId id, bool vot
   return recover();
 }
 
-void Node::leave(const std::string& cluster_id, Done done) {
-  post([this, cluster_id, done = std::move(done)]() mutable {
+void Node::leave(const std::string& cluster_id, bool force, Done done) {
+  post([this, cluster_id, force, done = std::move(done)]() mutable {
     const NodeIdentity current = *storage_->identity();
     if (current.cluster_id != cluster_id) {
       return done(Status::InvalidArgument("this node is not part of cluster " + cluster_id), 0);
     }
+    const auto& cfg = raft_->config();
+    const bool voter_of_many = cfg.is_voter(current.node_id) && cfg.voters.size() > 1;
+    if (voter_of_many && !force) {
+      return done(Status::InvalidArgument(
+                      "this node is still a voting member of cluster " + cluster_id + " (" +
+                      std::to_string(cfg.voters.size()) +
+                      " voters); leaving would wipe its log and could erase acknowledged writes. Remove it on the "
+                      "leader first (DELETE /admin/cluster/node?nodeTag=<tag>); to wipe it anyway and lose this "
+                      "node's cluster data, add force=true"),
+                  0);
+    }
+    if (Status s = remember_left(current.cluster_id, current.node_id); !s.ok()) return done(s, 0);
     std::string fresh_id;
     for (int i = 0; i < 4; ++i) {
       char buf[17];
@@ -622,11 +645,42 @@ void Node::leave(const std::string& cluster_id, Done done) {
       fresh_id += buf;
       if (i < 3) fresh_id += "-";
     }
-    if (opts_.log) opts_.log("warn", "this node was removed from cluster " + cluster_id + "; starting over alone");
+    if (opts_.log) {
+      opts_.log("warn", std::string(voter_of_many ? "FORCED: " : "") + "this node left cluster " + cluster_id +
+                            "; starting over alone");
+    }
     transport_->clear_peers();  // forget the old cluster entirely, learned peers included
     Status s = start_over(fresh_id, 1, true);
     done(s, 0);
   });
+}
+
+Status Node::remember_left(const std::string& cluster_id, core::NodeId id) {
+  std::string text;
+  {
+    std::lock_guard lock(left_mu_);
+    left_[cluster_id] = id;
+    for (const auto& [c, n] : left_) text += c + " " + std::to_string(n) + "\n";
+  }
+  const std::string path = opts_.path + "-left.txt";
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) return Status::IOError("cannot write " + tmp);
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
+                  ::fsync(::fileno(f)) == 0;
+  std::fclose(f);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot write " + path);
+  return Status::Ok();
+}
+
+void Node::load_left() {
+  std::FILE* f = std::fopen((opts_.path + "-left.txt").c_str(), "r");
+  if (!f) return;
+  char cluster[256];
+  unsigned long long id = 0;
+  std::lock_guard lock(left_mu_);
+  while (std::fscanf(f, "%255s %llu", cluster, &id) == 2) left_[cluster] = static_cast<core::NodeId>(id);
+  std::fclose(f);
 }
 
 }  // namespace corvus::rachis

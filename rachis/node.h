@@ -142,13 +142,16 @@ class Node {
   void remove_node(const std::string& tag, Done done);
   // Leadership transfer to the most up-to-date other voter. Leader only.
   void reelect(Done done);
-  // The leader told us (out of band: the leader stops sending to a removed node,
-  // so it never sees its removal commit) that this node was removed from
-  // `cluster_id`. If that is our cluster and we are not in its latest
-  // configuration as we know it, or `force`, we leave: the store is wiped and the
-  // node starts over as a fresh one-node cluster (NodeId 1, the bootstrap tag), so
-  // it can be added again. InvalidArgument when `cluster_id` is not ours.
-  void leave(const std::string& cluster_id, Done done);
+  // Wipes this node's log and state and starts it over as a fresh one-node
+  // cluster (NodeId 1, the bootstrap tag, a new cluster id), so it can be added
+  // again. Used once the leader removed this node (the leader stops sending to
+  // a removed node, so it never sees its removal commit; the caller confirms it
+  // with the cluster first). While this node is still a voter of a multi-node
+  // configuration as it knows it, leave refuses (InvalidArgument) unless
+  // `force`: wiping a voter can erase a majority's acknowledgements. After
+  // leaving, the old cluster's traffic addressed to the old NodeId is refused
+  // (never rejoined as that id). InvalidArgument when `cluster_id` is not ours.
+  void leave(const std::string& cluster_id, bool force, Done done);
 
   // Waits until the local state machine applied `index`; false on timeout.
   bool wait_applied(core::Index index, std::chrono::milliseconds timeout) const;
@@ -195,6 +198,10 @@ class Node {
   void join(const std::string& cluster_id, core::NodeId id, core::NodeId inviter);
   Status start_over(const std::string& cluster_id, core::NodeId id, bool voter);
   bool is_fresh() const;  // Raft thread
+  // The (cluster id, NodeId) pairs this node had before it left: handshakes to
+  // them are refused. Persisted beside the log (<path>-left.txt).
+  Status remember_left(const std::string& cluster_id, core::NodeId id);
+  void load_left();
   Status not_leader() const;
 
   NodeOptions opts_;
@@ -216,6 +223,9 @@ class Node {
   core::NodeId last_leader_ = core::kNoNode;
   core::Role last_role_ = core::Role::Follower;
   std::chrono::steady_clock::time_point leader_since_{};
+
+  std::mutex left_mu_;
+  std::map<std::string, core::NodeId> left_;  // cluster id -> our NodeId there
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -240,6 +240,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     std::string body;
     bool handshaken = false;
     core::NodeId from = core::kNoNode;
+    std::string cluster;     // the handshake's: who this connection talks to
+    core::NodeId to = core::kNoNode;
 
     Inbound(Impl* o, tcp::socket s) : owner(o), socket(std::move(s)) {}
 
@@ -263,8 +265,6 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       if (!handshaken) {
         BufReader r(payload);
         std::uint8_t v = 0;
-        std::string cluster;
-        core::NodeId to = 0;
         std::string address;
         if (kind != 'H' || !r.u8(&v) || v != kWireVersion || !r.bytes(&cluster) || !r.u64(&from) || !r.u64(&to) ||
             !r.bytes(&address)) {
@@ -282,6 +282,13 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         return do_read();
       }
       if (kind != 'M') return finish();
+      {
+        // A node that left its cluster (or joined another) must not take the
+        // old cluster's messages from connections accepted before: the same
+        // NodeIds and terms mean something else now.
+        std::lock_guard lock(owner->mu);
+        if (owner->cluster_id != cluster || owner->self != to) return finish();
+      }
       core::Message m;
       if (!decode_message(payload, &m)) return finish();
       owner->touch(from);

@@ -3,7 +3,9 @@
 //   DELETE /admin/cluster/node?nodeTag=             remove a node (leader; forwarded)
 //   POST   /admin/cluster/reelect                   leadership transfer (leader; forwarded)
 //   GET    /admin/cluster/rachis                    this node's Rachis identity/state
-//   POST   /admin/cluster/leave?topologyId=         sent by the leader to a removed node
+//   POST   /admin/cluster/leave?topologyId=[&force=true]  sent by the leader to a removed node;
+//          refused unless another node confirms the removal; force=true wipes the node
+//          anyway and loses its cluster data
 //   PUT    /admin/cluster/values?key=  (body=value) a small replicated key/value command
 //   GET    /admin/cluster/values?key=               read it from the local applied state
 //   POST   /admin/rachis/execute                    a follower's forwarded command (leader)
@@ -196,7 +198,7 @@ void handle_remove_node(ClusterManager& cm, const http::Request& req, const http
       // The removed node never sees the commit (the leader stops replicating to
       // it): tell it, so it leaves and starts over as a fresh one-node cluster.
       if (self) {
-        cm.node().leave(cluster_id, [](Status, rachis::core::Index) {});
+        cm.node().leave(cluster_id, true, [](Status, rachis::core::Index) {});  // the leader itself: committed
         return;
       }
       const bool started = cm.run_async([removed_url, cluster_id] {
@@ -227,11 +229,12 @@ void handle_reelect(ClusterManager& cm, const http::Request& req, const http::Re
 void handle_leave(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {
   auto topology_or = required_query(req, "topologyId");
   if (!topology_or.ok()) return respond_error(respond, topology_or.status(), req);
-  const std::string topology = std::move(topology_or).value();
-  cm.node().leave(topology, [respond, target = req.target](Status s, rachis::core::Index) {
-    if (!s.ok()) return respond(http::error_response(s, target));
-    respond(json_ok(json::object{{"Message", "left the cluster"}}));
-  });
+  const std::string force = req.query.get("force").value_or("false");
+  cm.leave(std::move(topology_or).value(), force == "true" || force == "True",
+           [respond, target = req.target](Status s) {
+             if (!s.ok()) return respond(http::error_response(s, target));
+             respond(json_ok(json::object{{"Message", "left the cluster"}}));
+           });
 }
 
 void handle_put_value(ClusterManager& cm, const http::Request& req, const http::Respond& respond) {

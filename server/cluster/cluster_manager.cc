@@ -259,6 +259,37 @@ void ClusterManager::execute_forwarded(std::string payload, CommandDone done) {
   node_->propose_encoded(std::move(payload), std::move(done));
 }
 
+void ClusterManager::leave(const std::string& topology_id, bool force, std::function<void(Status)> done) {
+  auto finish = [done](Status s, rachis::core::Index) { done(s); };
+  if (force || topology_id != node_->view().identity.cluster_id) return node_->leave(topology_id, force, finish);
+  const std::string self = node_tag("");
+  const auto topo = node_->state().topology();
+  std::vector<std::string> peers;
+  for (const auto& [tag, n] : topo.nodes) {
+    if (tag != self) peers.push_back(n.url);
+  }
+  const bool started = run_async([this, topology_id, self, peers, finish, done] {
+    // A peer that applied our removal proves it is committed: then wiping our
+    // log loses nothing the cluster still counts on.
+    for (const auto& url : peers) {
+      auto r = connections_.call(boost::beast::http::verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(3));
+      if (!r.ok() || r->status != 200) continue;
+      boost::system::error_code ec;
+      auto v = json::parse(r->body, ec);
+      if (ec || !v.is_object()) continue;
+      const auto& o = v.as_object();
+      const auto* id = o.if_contains("TopologyId");
+      const auto* all = o.if_contains("AllNodes");
+      if (!id || !id->is_string() || id->as_string() != topology_id || !all || !all->is_object()) continue;
+      if (!all->as_object().contains(self)) return node_->leave(topology_id, true, finish);
+    }
+    done(Status::InvalidArgument("no node of cluster " + topology_id + " confirms that node " + self +
+                                 " was removed; remove it on the leader first (DELETE /admin/cluster/node?nodeTag=" +
+                                 self + "), or add force=true to wipe this node anyway (its cluster data is lost)"));
+  });
+  if (!started) done(Status::Busy("too many cluster requests in flight on this node; retry shortly"));
+}
+
 void ClusterManager::read_barrier(std::function<void(Status)> then) {
   node_->read_index([this, then = std::move(then)](Status s, rachis::core::Index index) {
     if (!s.ok()) return then(s);

@@ -61,6 +61,13 @@ class ClusterManager {
   // state after that see every acknowledged write.
   void read_barrier(std::function<void(Status)> then);
 
+  // This node leaves cluster `topology_id` (wiping its Rachis log and state) —
+  // only once another node of that cluster confirms this node is no longer in
+  // its applied topology (the leader removed it), unless `force` (loses this
+  // node's cluster data; documented on POST /admin/cluster/leave). Refusals
+  // are InvalidArgument saying what to do instead.
+  void leave(const std::string& topology_id, bool force, std::function<void(Status)> done);
+
   // Starts the applied-command feed; call after every subscriber registered.
   void start_feed() { feed_.start(node_->state().applied()); }
 

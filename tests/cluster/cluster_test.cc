@@ -389,3 +389,56 @@ TEST_CASE("cluster: add and remove a node under load; a node of another cluster 
   CHECK(all.size() > 0);
   for (int i = 0; i < 3; ++i) CHECK(c.has_all(i, all));
 }
+
+TEST_CASE("cluster: /admin/cluster/leave cannot erase a majority; a forced leave is refused by the old cluster") {
+  Cluster c(3);
+  c.form(3);
+  const int leader = c.wait_leader();
+  REQUIRE(leader >= 0);
+  const std::string topology_id = str(c.topology(leader)->at("Topology").as_object(), "TopologyId");
+  std::vector<int> followers;
+  for (int i = 0; i < 3; ++i) {
+    if (i != leader) followers.push_back(i);
+  }
+  // What a new user tried: tell each follower to leave. Both still are voters
+  // the leader counts on: both refuse, and the cluster keeps its quorum.
+  for (int f : followers) {
+    auto r = call(c[f].http_port, "POST", "/admin/cluster/leave?topologyId=" + topology_id);
+    CHECK_MESSAGE(r.status == 400, r.body);
+    CHECK(r.body.find("force=true") != std::string::npos);
+  }
+  REQUIRE(c.put(leader, "after-refused-leave", "after-refused-leave"));
+  for (int i = 0; i < 3; ++i) CHECK(c.has_all(i, {"after-refused-leave"}));
+
+  // force=true wipes one follower (documented as losing its data); the other
+  // two still form a majority and keep committing. The wiped node refuses its
+  // old cluster's traffic instead of rejoining under its old id.
+  const int wiped = followers[0];
+  auto forced = call(c[wiped].http_port, "POST", "/admin/cluster/leave?topologyId=" + topology_id + "&force=true");
+  REQUIRE_MESSAGE(forced.status == 200, forced.body);
+  REQUIRE(eventually([&] {
+    auto t = c.topology(wiped);
+    return t && str(t->at("Topology").as_object(), "TopologyId") != topology_id;
+  }));
+  for (int i = 0; i < 5; ++i) REQUIRE(c.put(leader, "after-forced-" + std::to_string(i), "after-forced-" + std::to_string(i)));
+  std::this_thread::sleep_for(1s);  // the old leader keeps dialing the wiped node meanwhile
+  CHECK_MESSAGE(c[wiped].process->running(), c.logs());
+  CHECK(c[wiped].process->wait_exit(0ms) == -1);  // still alive: no "two leaders in one term" abort
+  CHECK(c.has_all(followers[1], {"after-forced-4"}));
+
+  // The way back: remove it on the leader, then add it again (a new NodeId).
+  const std::string wiped_tag = [&] {
+    auto t = c.topology(leader);
+    REQUIRE(t);
+    for (const auto& kv : t->at("Topology").as_object().at("AllNodes").as_object()) {
+      if (kv.value().is_string() && kv.value().as_string() == c[wiped].url()) return std::string(kv.key());
+    }
+    return std::string();
+  }();
+  REQUIRE(!wiped_tag.empty());
+  REQUIRE(c.command(leader, "DELETE", "/admin/cluster/node?nodeTag=" + wiped_tag).status == 200);
+  auto readd = c.command(leader, "PUT", "/admin/cluster/node?url=" + c[wiped].url());
+  REQUIRE_MESSAGE(readd.status == 200, readd.body << "\n" << c[wiped].process->log());
+  REQUIRE_MESSAGE(c.converged(3), c.logs());
+  CHECK(c.has_all(wiped, {"after-forced-4"}));
+}

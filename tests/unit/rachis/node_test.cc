@@ -197,7 +197,7 @@ TEST_CASE("Node: removing a node shrinks the configuration") {
   CHECK(a->state().topology().nodes.size() == 1);
   // B never sees its removal commit; the leader's side (corvusd) tells it.
   const std::string cluster = a->view().identity.cluster_id;
-  REQUIRE(call([&](Node::Done d) { b->leave(cluster, d); }).ok());
+  REQUIRE(call([&](Node::Done d) { b->leave(cluster, false, d); }).ok());
   REQUIRE(eventually([&] { return b->view().role == core::Role::Leader; }));
   CHECK(b->view().identity.cluster_id != cluster);
   CHECK(b->view().fresh);
