@@ -9,6 +9,9 @@
 #include <map>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -33,6 +36,31 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
+// With port 0 the node must still tell the cluster and the clients a real
+// URL, and the cluster starts before the HTTP listener: pick the free port
+// now (the kernel's choice for an ephemeral bind) and use it everywhere.
+corvus::Status resolve_port_zero(corvus::server::ServerOptions& options) {
+  if (options.port != 0) return corvus::Status::Ok();
+  boost::asio::io_context io;
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::acceptor probe(io);
+  const auto address = boost::asio::ip::make_address(options.host, ec);
+  if (ec) return corvus::Status::Ok();  // a host name: the listener reports its own errors
+  boost::asio::ip::tcp::endpoint ep(address, 0);
+  probe.open(ep.protocol(), ec);
+  if (!ec) probe.bind(ep, ec);
+  if (ec) return corvus::Status::IOError("cannot pick a free port on " + options.host + ": " + ec.message());
+  options.port = probe.local_endpoint().port();
+  const std::string port = ":" + std::to_string(options.port);
+  auto fix = [&](std::string& url) {
+    if (url.size() >= 2 && url.compare(url.size() - 2, 2, ":0") == 0) url.replace(url.size() - 2, 2, port);
+    if (url.size() >= 3 && url.compare(url.size() - 3, 3, ":0/") == 0) url.replace(url.size() - 3, 3, port + "/");
+  };
+  fix(options.server_url);
+  fix(options.public_server_url);
+  return corvus::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,7 +72,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "corvusd: %s\n\n%s", parsed.status().message().c_str(), server_options_help().c_str());
     return 2;
   }
-  const ServerOptions options = std::move(parsed).value();
+  ServerOptions options = std::move(parsed).value();
   if (options.help_requested) {
     std::fputs(server_options_help().c_str(), stdout);
     return 0;
@@ -60,6 +88,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  if (corvus::Status s = resolve_port_zero(options); !s.ok()) {
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", s.message().c_str());
+    return 1;
+  }
   auto store = ServerStore::open(options);
   if (!store.ok()) {
     log::error("cannot start").kv("error", store.status().message());
