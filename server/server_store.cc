@@ -41,6 +41,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
   store->observer_->start();
   store->cluster_->start_feed();
+  store->supervisor_ = std::make_unique<cluster::DatabaseSupervisor>(
+      *store->cluster_, std::chrono::seconds(options.database_rehab_grace_seconds));
+  store->supervisor_->start();
   store->register_storage_metrics();
   store->register_cluster_metrics();
   return store;
@@ -49,6 +52,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
 ServerStore::~ServerStore() { close(); }
 
 void ServerStore::close() {
+  if (supervisor_) supervisor_->stop();
   if (observer_) observer_->stop();
   if (cluster_) cluster_->close();
   if (databases_) databases_->close_all();

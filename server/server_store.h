@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/cluster/cluster_manager.h"
+#include "server/cluster/database_supervisor.h"
 #include "server/cluster/databases_observer.h"
 #include "server/databases_landlord.h"
 #include "server/metrics/registry.h"
@@ -58,6 +59,7 @@ class ServerStore {
   std::unique_ptr<DatabasesLandlord> databases_;
   std::unique_ptr<cluster::ClusterManager> cluster_;
   std::unique_ptr<cluster::DatabasesObserver> observer_;
+  std::unique_ptr<cluster::DatabaseSupervisor> supervisor_;
 };
 
 }  // namespace corvus::server

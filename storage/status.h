@@ -59,6 +59,7 @@ class [[nodiscard]] Status {
   bool is_invalid_argument() const { return code_ == StatusCode::InvalidArgument; }
   bool is_not_leader() const { return code_ == StatusCode::NotLeader; }
   bool is_already_exists() const { return code_ == StatusCode::AlreadyExists; }
+  bool is_busy() const { return code_ == StatusCode::Busy; }
 
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }

@@ -149,6 +149,7 @@ namespace {
 
 constexpr auto kForwardTimeout = std::chrono::seconds(20);
 constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
+constexpr auto kLeaderWait = std::chrono::seconds(10);
 
 json::object status_to_json(const Status& s) {
   return {{"Code", status_code_name(s.code())}, {"Message", s.message()}};
@@ -184,74 +185,89 @@ json::object forwarded_reply_json(const rachis::cluster::CommandResult& r, rachi
   return {{"Index", index}, {"Status", status_to_json(r.status)}, {"Result", r.value}};
 }
 
+ClusterManager::CommandDone ClusterManager::after_processed(CommandDone done) {
+  return [this, done = std::move(done)](rachis::cluster::CommandResult r, rachis::core::Index i) {
+    // Not proposed, timed out or lost to a leader change: nothing of it was applied.
+    const StatusCode c = r.status.code();
+    if (i == 0 || c == StatusCode::Timeout || c == StatusCode::Internal || c == StatusCode::ShuttingDown) {
+      return done(std::move(r), i);
+    }
+    feed_.when_processed(i, [done, r = std::move(r), i]() mutable { done(std::move(r), i); });
+  };
+}
+
 void ClusterManager::execute(const rachis::cluster::ClusterCommand& command, CommandDone done) {
-  const auto view = node_->view();
-  if (view.role == rachis::core::Role::Leader) {
-    node_->propose(command, [this, done = std::move(done)](rachis::cluster::CommandResult r, rachis::core::Index i) {
-      // Not proposed, timed out or lost to a leader change: nothing of it was applied.
-      const StatusCode c = r.status.code();
-      if (i == 0 || c == StatusCode::Timeout || c == StatusCode::Internal || c == StatusCode::ShuttingDown) {
-        return done(std::move(r), i);
-      }
-      feed_.when_processed(i, [done, r = std::move(r), i]() mutable { done(std::move(r), i); });
-    });
-    return;
-  }
-  const std::string leader = leader_url();
-  if (leader.empty()) {
-    return done({Status::NotLeader("there is no cluster leader at the moment (an election may be in progress or a "
-                                   "majority is unreachable); retry shortly"),
-                 nullptr},
-                0);
-  }
-  const std::string self = node_tag("?");
-  const bool started = run_async([this, leader, self, payload = rachis::cluster::encode_command(command), done]() mutable {
-    auto reply = connections_.call(boost::beast::http::verb::post, leader, "/admin/rachis/execute", payload,
-                                   kForwardTimeout, "Corvus-Forwarded", self);
-    if (!reply.ok()) {
-      return done({Status::NotLeader("cannot reach the leader at " + leader + ": " + reply.status().message()), nullptr},
-                  0);
-    }
-    boost::system::error_code ec;
-    auto v = json::parse(reply->body, ec);
-    if (ec || !v.is_object() || reply->status != 200) {
-      // The leader refused before proposing (e.g. it is no longer the leader).
-      Status s = Status::NotLeader("the leader at " + leader + " answered HTTP " + std::to_string(reply->status));
-      if (!ec && v.is_object()) {
-        if (auto* m = v.as_object().if_contains("Message"); m && m->is_string()) {
-          s = reply->status == 400 ? Status::InvalidArgument(std::string(m->as_string()))
-                                   : Status::NotLeader(std::string(m->as_string()));
-        }
-      }
-      return done({s, nullptr}, 0);
-    }
-    const auto& o = v.as_object();
-    const auto* idx = o.if_contains("Index");
-    const rachis::core::Index index = idx && idx->is_number() ? idx->to_number<std::uint64_t>() : 0;
-    rachis::cluster::CommandResult r;
-    if (auto* st = o.if_contains("Status")) r.status = status_from_json(*st);
-    if (auto* res = o.if_contains("Result")) r.value = *res;
-    if (index == 0) return done(std::move(r), 0);
-    // Answer once this node applied it too (a read here then sees the write),
-    // but not forever: a lagging node says so instead of hanging.
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    auto finish = std::make_shared<CommandDone>(std::move(done));
-    feed_.when_processed(index, [answered, finish, r, index]() mutable {
-      if (!answered->exchange(true)) (*finish)(std::move(r), index);
-    });
-    const auto deadline = std::chrono::steady_clock::now() + kCatchUpTimeout;
-    while (!answered->load() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (!answered->exchange(true)) {
-      (*finish)({Status::Timeout("the command was committed at index " + std::to_string(index) +
-                                 " but this node has not applied it yet; read from another node or retry"),
-                 nullptr},
-                index);
-    }
+  if (node_->view().role == rachis::core::Role::Leader) return node_->propose(command, after_processed(std::move(done)));
+  const bool started = run_async([this, payload = rachis::cluster::encode_command(command), done]() mutable {
+    forward_to_leader(std::move(payload), std::move(done));
   });
-  if (!started) {
-    done({Status::Busy("too many cluster requests in flight on this node; retry shortly"), nullptr}, 0);
+  if (!started) done({Status::Busy("too many cluster requests in flight on this node; retry shortly"), nullptr}, 0);
+}
+
+void ClusterManager::forward_to_leader(std::string payload, CommandDone done) {
+  // Like RavenDB's followers, wait (bounded) through an election instead of
+  // failing at once: retry while there is no leader, the leader cannot be
+  // reached before the request was sent, or it answers it is no longer leader.
+  const auto deadline = std::chrono::steady_clock::now() + kLeaderWait;
+  const std::string self = node_tag("?");
+  Status last = Status::NotLeader("there is no cluster leader at the moment (an election may be in progress or a "
+                                  "majority is unreachable); retry shortly");
+  for (;;) {
+    if (node_->view().role == rachis::core::Role::Leader) {
+      return node_->propose_encoded(std::move(payload), after_processed(std::move(done)));
+    }
+    const std::string leader = leader_url();
+    if (!leader.empty()) {
+      auto reply = connections_.call(boost::beast::http::verb::post, leader, "/admin/rachis/execute", payload,
+                                     kForwardTimeout, "Corvus-Forwarded", self);
+      if (!reply.ok() && !reply.status().is_busy()) {
+        // Sent but unanswered: it may have been applied; the caller decides.
+        return done({Status::NotLeader("no answer from the leader at " + leader + ": " + reply.status().message()), nullptr},
+                    0);
+      }
+      if (reply.ok()) {
+        boost::system::error_code ec;
+        auto v = json::parse(reply->body, ec);
+        if (ec || !v.is_object() || reply->status != 200) {
+          return done({Status::NotLeader("the leader at " + leader + " answered HTTP " + std::to_string(reply->status)),
+                       nullptr},
+                      0);
+        }
+        const auto& o = v.as_object();
+        const auto* idx = o.if_contains("Index");
+        const rachis::core::Index index = idx && idx->is_number() ? idx->to_number<std::uint64_t>() : 0;
+        rachis::cluster::CommandResult r;
+        if (auto* st = o.if_contains("Status")) r.status = status_from_json(*st);
+        if (auto* res = o.if_contains("Result")) r.value = *res;
+        if (index != 0) return wait_local_apply(std::move(r), index, std::move(done));
+        if (!r.status.is_not_leader()) return done(std::move(r), 0);
+        last = r.status;  // leadership moved before it proposed: try the next leader
+      } else {
+        last = Status::NotLeader("cannot reach the leader at " + leader + ": " + reply.status().message());
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done({last, nullptr}, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void ClusterManager::wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done) {
+  // Answer once this node applied it too (a read here then sees the write),
+  // but not forever: a lagging node says so instead of hanging.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto finish = std::make_shared<CommandDone>(std::move(done));
+  feed_.when_processed(index, [answered, finish, r, index]() mutable {
+    if (!answered->exchange(true)) (*finish)(std::move(r), index);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kCatchUpTimeout;
+  while (!answered->load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!answered->exchange(true)) {
+    (*finish)({Status::Timeout("the command was committed at index " + std::to_string(index) +
+                               " but this node has not applied it yet; read from another node or retry"),
+               nullptr},
+              index);
   }
 }
 

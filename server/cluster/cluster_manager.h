@@ -94,6 +94,12 @@ class ClusterManager {
 
  private:
   ClusterManager() = default;
+  // `done` after the feed processed the command's index (leader side).
+  CommandDone after_processed(CommandDone done);
+  // Worker thread: sends `payload` to the leader, waiting through elections.
+  void forward_to_leader(std::string payload, CommandDone done);
+  void wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done);
+
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/database_commands.h"
 #include "server/logging/logger.h"
 #include "storage/document.h"
@@ -111,6 +112,7 @@ void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<Documen
     }
     if (pending->empty()) return;
     auto txs = std::make_shared<std::vector<rachis::cluster::ClusterTransactionRecord>>(std::move(pending).value());
+    CORVUS_FAILPOINT("cluster-tx.before-documents-applied");
     // Every member applies the same documents with the same change vector and
     // time, in Raft order; the position moves in the same batch, so each
     // transaction is applied exactly once, also across a crash.

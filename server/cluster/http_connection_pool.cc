@@ -72,10 +72,7 @@ Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string
       c->stream.async_connect(results, [&](boost::system::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
       c->io.run();
       c->io.restart();
-      if (ec) {
-        if (ec == beast::error::timeout) return Status::Timeout("cannot connect to " + base_url + " in time");
-        return Status::IOError("cannot connect to " + base_url + ": " + ec.message());
-      }
+      if (ec) return Status::Busy("cannot connect to " + base_url + ": " + ec.message() + " (nothing sent)");
     }
     bool sent = false;
     bhttp::response<bhttp::string_body> res;
@@ -98,6 +95,7 @@ Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string
     // or on the first read byte; a fresh connection is worth one more try.
     const bool stale = c->reused && (!sent || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset);
     if (stale && attempt == 0) continue;
+    if (!sent) return Status::Busy("cannot send to " + base_url + ": " + ec.message() + " (nothing sent)");
     if (ec == beast::error::timeout) return Status::Timeout("no answer from " + base_url + " in time");
     return Status::IOError("request to " + base_url + target + " failed: " + ec.message());
   }

@@ -6,7 +6,8 @@
 // read timeout closes them. A call on a reused connection that fails while
 // sending is retried once on a fresh one (the peer closed it idle; nothing
 // was received); any later failure is returned, never retried, because the
-// request may have taken effect. Thread-safe; call off the I/O threads.
+// request may have taken effect. Busy means the request was never sent (no
+// connection): safe to retry elsewhere. Thread-safe; call off the I/O threads.
 
 #include <chrono>
 #include <map>

@@ -12,11 +12,12 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
-#include "rachis/cluster/commands/identity_commands.h"
 #include "server/server_store.h"
 #include "storage/clock.h"
 
@@ -143,30 +144,17 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, std::vector<BatchCommand
       size_hint);
 }
 
-// Identity ids ("users|") take their numbers from the cluster, so two nodes
-// never hand out the same one; then the batch runs as usual.
+// Identity ids ("users|") take their numbers from the cluster first.
 void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db,
                                     std::vector<BatchCommand> commands, const http::Respond& respond,
                                     const std::string& url, size_t size_hint) {
-  rc::IncrementIdentitiesCommand inc;
-  inc.database = db->name();
-  for (const auto& c : commands) {
-    if (c.kind == BatchCommand::Kind::Put && !c.id.empty() && c.id.back() == '|') {
-      ++inc.counts[storage::lower_id(std::string_view(c.id).substr(0, c.id.size() - 1))];
-    }
-  }
-  if (inc.counts.empty()) return submit_batch(std::move(db), std::move(commands), respond, url, size_hint);
   auto shared = std::make_shared<std::vector<BatchCommand>>(std::move(commands));
-  store.cluster().execute(inc, [db, shared, inc, respond, url, size_hint](rc::CommandResult r, rachis::core::Index) mutable {
-    if (!r.status.ok()) return respond(http::error_response(r.status, url));
-    // A prefix asked for n numbers owns (last - n, last]; hand them out in order.
-    std::map<std::string, std::uint64_t> next;
-    for (const auto& [prefix, n] : inc.counts) next[prefix] = r.value.as_object().at(prefix).to_number<std::uint64_t>() - n + 1;
-    for (auto& c : *shared) {
-      if (c.kind != BatchCommand::Kind::Put || c.id.empty() || c.id.back() != '|') continue;
-      const std::string prefix = c.id.substr(0, c.id.size() - 1);
-      c.id = prefix + "/" + std::to_string(next[storage::lower_id(prefix)]++);
-    }
+  std::vector<std::string*> ids;
+  for (auto& c : *shared) {
+    if (c.kind == BatchCommand::Kind::Put) ids.push_back(&c.id);
+  }
+  resolve_cluster_identities(store, db->name(), std::move(ids), [db, shared, respond, url, size_hint](Status s) mutable {
+    if (!s.ok()) return respond(http::error_response(s, url));
     submit_batch(std::move(db), std::move(*shared), respond, url, size_hint);
   });
 }
@@ -260,7 +248,10 @@ void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentData
       }
     }
     out["TransactionIndex"] = index;
-    auto answer = [respond, body = json::serialize(out)] { respond(http::Response::json(201, body)); };
+    auto answer = [respond, body = json::serialize(out)] {
+      CORVUS_FAILPOINT("cluster-tx.before-respond");
+      respond(http::Response::json(201, body));
+    };
     // Answer once this node's copy has the documents: the client reads its write here next.
     if (has_documents) return db->cluster_transactions().when_reached(index, answer);
     answer();

@@ -6,6 +6,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
@@ -193,19 +194,27 @@ void handle_put(ServerStore& store, const http::Request& req, const http::Respon
 
   auto result = std::make_shared<storage::PutResult>();
   auto doc = std::make_shared<boost::json::object>(std::move(body->as_object()));
-  db->storage().submit(
-      [id = *id, doc, expected = expected.value(), result](storage::WriteTransaction& txn) -> Status {
-        auto r = txn.put(id, std::move(*doc), expected);
-        if (!r.ok()) return r.status();
-        *result = std::move(r).value();
-        return Status::Ok();
-      },
-      [db, respond, result, url = req.target](Status s) {
-        if (!s.ok()) return respond(http::error_response(s, url));
-        respond(http::Response::json(201, "{\"Id\":" + json_string(result->id) +
-                                              ",\"ChangeVector\":" + json_string(result->change_vector) + "}"));
-      },
-      req.body.size());
+  auto final_id = std::make_shared<std::string>(*id);
+  const size_t size_hint = req.body.size();
+  // "users|" takes its number from the cluster first.
+  resolve_cluster_identities(
+      store, db->name(), {final_id.get()},
+      [db, final_id, doc, expected = expected.value(), result, respond, url = req.target, size_hint](Status status) {
+        if (!status.ok()) return respond(http::error_response(status, url));
+        db->storage().submit(
+            [final_id, doc, expected, result](storage::WriteTransaction& txn) -> Status {
+              auto r = txn.put(*final_id, std::move(*doc), expected);
+              if (!r.ok()) return r.status();
+              *result = std::move(r).value();
+              return Status::Ok();
+            },
+            [db, respond, result, url](Status s) {
+              if (!s.ok()) return respond(http::error_response(s, url));
+              respond(http::Response::json(201, "{\"Id\":" + json_string(result->id) +
+                                                    ",\"ChangeVector\":" + json_string(result->change_vector) + "}"));
+            },
+            size_hint);
+      });
 }
 
 void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {

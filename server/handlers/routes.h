@@ -20,6 +20,7 @@ void register_hilo_routes(http::Router& router, ServerStore& store);       // hi
 void register_operations_routes(http::Router& router, ServerStore& store); // operations_handler.cc
 void register_cluster_routes(http::Router& router, ServerStore& store);    // server/cluster/cluster_handlers.cc
 void register_compare_exchange_routes(http::Router& router, ServerStore& store);  // compare_exchange_handler.cc
+void register_failpoint_routes(http::Router& router, ServerStore& store);  // failpoints_handler.cc (tests only)
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -30,6 +31,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_operations_routes(router, store);
   register_cluster_routes(router, store);
   register_compare_exchange_routes(router, store);
+  register_failpoint_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

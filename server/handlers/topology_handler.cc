@@ -59,7 +59,8 @@ std::vector<std::pair<std::string, std::string>> topology_headers(ServerStore& s
   auto [ptr, ec] = std::from_chars(etag_header.data(), etag_header.data() + etag_header.size(), known);
   if (ec != std::errc()) return {};
   auto record = store.cluster().state().record(name);
-  if (!record || static_cast<std::int64_t>(record->topology.stamp) <= known) return {};
+  // A database being deleted is "missing", not "moved": no refresh then.
+  if (!record || !record->active() || static_cast<std::int64_t>(record->topology.stamp) <= known) return {};
   return {{"Refresh-Topology", "true"}};
 }
 

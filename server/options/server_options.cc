@@ -149,6 +149,29 @@ const std::vector<OptionSpec>& specs() {
          o.cluster_election_ticks = n;
          return "";
        }},
+      {"database-rehab-grace", "CORVUS_DATABASE_REHAB_GRACE", "SECONDS", "15",
+       "the leader moves a database member that does not answer for this long to Rehab",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 86400) {
+           return "expected a whole number of seconds from 1 to 86400, got '" + std::string(v) + "'";
+         }
+         o.database_rehab_grace_seconds = n;
+         return "";
+       }},
+      {"enable-failpoints", "CORVUS_ENABLE_FAILPOINTS", "", "off",
+       "tests only: allow arming failpoints (pause/delay/crash at named steps) via /admin/failpoints",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v == "true" || v == "1" || v == "on") {
+           o.enable_failpoints = true;
+         } else if (v == "false" || v == "0" || v == "off") {
+           o.enable_failpoints = false;
+         } else {
+           return "expected true or false, got '" + std::string(v) + "'";
+         }
+         return "";
+       }},
   };
   return kSpecs;
 }
@@ -272,7 +295,9 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
     if (spec == nullptr) {
       return Status::InvalidArgument("unknown flag '--" + std::string(name) + "' (see --help)");
     }
-    if (!has_value) {
+    if (!has_value && spec->meta[0] == '\0') {
+      value = "true";  // a switch: present means on
+    } else if (!has_value) {
       if (i + 1 >= argc || argv[i + 1] == nullptr) {
         return Status::InvalidArgument("flag --" + std::string(name) + " needs a value (" + spec->meta + ")");
       }

@@ -56,6 +56,12 @@ struct ServerOptions {
   int cluster_tick_ms = 100;
   // Election timeout in ticks (randomized up to twice that). Default: 10
   int cluster_election_ticks = 10;
+  // How long a database member may not answer before the leader's supervisor
+  // moves it to Rehab (the clients then prefer other members). Shorter reacts
+  // faster but flaps on a slow node. Default: 15
+  int database_rehab_grace_seconds = 15;
+  // Tests only: failpoints can be armed through /admin/failpoints. Default: false
+  bool enable_failpoints = false;
   // True when --help / -h was given; the caller prints server_options_help() and exits.
   // Default: false
   bool help_requested = false;
