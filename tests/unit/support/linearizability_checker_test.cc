@@ -5,10 +5,10 @@
 
 #include "tests/support/linearizability_checker.h"
 
-#include <doctest/doctest.h>
-
 #include <map>
 #include <random>
+
+#include <doctest/doctest.h>
 
 namespace corvus::testing {
 namespace {
