@@ -1,7 +1,9 @@
 #pragma once
 // LogStorage: the durable half of one Rachis node, in its own RocksDB instance
 // (<data>/rachis): the node's identity in a cluster, the Raft hard state, the
-// latest snapshot and the log entries after it.
+// latest snapshot (its meta, and as data the small descriptor of
+// rachis/snapshot_stream.h: the state itself lives in the ClusterState) and the
+// log entries after it.
 //
 // Owned by rachis::Node (or a test). Every write goes through one RocksDB
 // WriteBatch, synced when Raft asks for it, so a crash never leaves a hard state

@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/node_commands.h"
+#include "rachis/snapshot_stream.h"
 
 namespace corvus::rachis {
 
@@ -65,6 +67,12 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   handler.on_message = [raw](core::Message m) {
     raw->post([raw, m = std::move(m)]() mutable { raw->raft_->step(std::move(m)); });
   };
+  handler.on_snapshot_request = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to,
+                                      core::Index index) { return raw->serve_snapshot(cluster_id, from, to, index); };
+  handler.on_snapshot_failed = [raw](core::NodeId to) {
+    if (raw->opts_.log) raw->opts_.log("warn", "the cluster snapshot transfer to node id " + std::to_string(to) + " broke");
+    raw->post([raw, to] { raw->raft_->report_snapshot_failure(to); });
+  };
   auto transport = TcpTransport::start(options.listen, std::move(handler));
   if (!transport.ok()) return transport.status();
   node->transport_ = std::move(transport).value();
@@ -83,13 +91,16 @@ Status Node::recover() {
   auto ps = storage_->load();
   if (!ps.ok()) return ps.status();
   auto& state = ps.value();
-  // The state machine is durable on its own: only a snapshot newer than what it
-  // applied (installed from the leader just before a crash) needs restoring.
+  // The state is synced before the log is compacted, and a pulled snapshot is
+  // swapped in before the log records it: it never lags the log's snapshot.
   if (state.snapshot_meta.index > sm_->applied()) {
-    if (Status s = sm_->restore(state.snapshot_data ? *state.snapshot_data : std::string(), state.snapshot_meta.index);
-        !s.ok()) {
-      return s;
-    }
+    return Status::Corruption("the cluster state (applied index " + std::to_string(sm_->applied()) +
+                              ") is older than the Rachis log's snapshot at index " +
+                              std::to_string(state.snapshot_meta.index));
+  }
+  // What lagging followers get: a descriptor; they pull the state itself.
+  if (state.snapshot_meta.index > 0) {
+    state.snapshot_data = std::make_shared<const std::string>(encode_snapshot_descriptor(state.snapshot_meta.index));
   }
   const NodeIdentity id = *storage_->identity();
   core::Options ro;
@@ -99,8 +110,13 @@ Status Node::recover() {
   ro.snapshot_threshold = opts_.snapshot_threshold;
   ro.max_entries_per_message = 256;
   ro.max_inflight = 64;
-  // Entries up to here are in the state already; the log hands out the rest.
-  state.applied = std::min(sm_->applied(), state.entries.empty() ? state.snapshot_meta.index : state.entries.back().index);
+  // Entries up to here are in the state already; the log hands out the rest
+  // (apply skips those the state has). Never past the stored commit index:
+  // after a crash between a snapshot swap and its log write, the state is ahead
+  // of a log whose uncommitted suffix the leader may still overwrite, and the
+  // core must not take that suffix for committed.
+  const core::Index last = state.entries.empty() ? state.snapshot_meta.index : state.entries.back().index;
+  state.applied = std::min({sm_->applied(), last, state.hard_state.commit});
   raft_ = std::make_unique<core::Raft>(ro, rng_, std::move(state));
   transport_->set_identity(id.cluster_id, id.node_id, advertise_);
   update_peers();
@@ -169,22 +185,43 @@ void Node::process_ready() {
       last_role_ = rd.soft_state->role;
       if (last_role_ == Role::Leader) maybe_bootstrap();  // a new lone cluster gets its first node at once
     }
+    if (rd.snapshot) {
+      // The state comes first: until the swap, the old state and the old log
+      // are consistent with each other, and a crash or a failed pull keeps them.
+      if (Status s = pull_snapshot(*rd.snapshot); !s.ok()) {
+        if (s.code() != StatusCode::Busy && s.code() != StatusCode::ShuttingDown) {
+          if (opts_.log) {
+            opts_.log("error", "FATAL: cannot restore the cluster snapshot at index " +
+                                   std::to_string(rd.snapshot->meta.index) + ": " + s.to_string() +
+                                   "; stopping this node");
+          }
+          std::abort();
+        }
+        // Nothing of this Ready may take effect (its acknowledgement would
+        // promise a state we do not have): start over from what is on disk.
+        // The leader sends the snapshot again.
+        if (opts_.log) {
+          opts_.log("warn", "cannot pull the cluster snapshot at index " + std::to_string(rd.snapshot->meta.index) +
+                                " (" + s.to_string() + "); will retry");
+        }
+        if (Status r = recover(); !r.ok()) {
+          if (opts_.log) opts_.log("error", "FATAL: cannot reload the Rachis log: " + r.to_string());
+          std::abort();
+        }
+        continue;
+      }
+    }
     if (Status s = storage_->save(rd); !s.ok()) {
       // Raft's promises (votes, acknowledged entries) would be broken: stop hard.
       if (opts_.log) opts_.log("error", "cannot persist the Rachis log: " + s.to_string());
       std::abort();
     }
     if (rd.snapshot) {
-      if (Status s = sm_->restore(*rd.snapshot->data, rd.snapshot->meta.index); !s.ok()) {
-        // The log now says "state as of the snapshot"; without it this node
-        // would apply later entries to the wrong state: stop hard.
-        if (opts_.log) opts_.log("error", "cannot restore the cluster snapshot: " + s.to_string());
-        std::abort();
-      }
       if (opts_.on_applied) opts_.on_applied(cluster::AppliedCommand{rd.snapshot->meta.index, "Snapshot", {}, true});
       update_peers();
     }
     for (auto& m : rd.messages) transport_->send(std::move(m));
+    if (!rd.committed_entries.empty()) CORVUS_FAILPOINT("rachis.after-append-before-apply");
     for (const auto& e : rd.committed_entries) apply_entry(e);
     for (const auto& rs : rd.read_states) {
       auto it = pending_reads_.find(rs.context);
@@ -195,16 +232,20 @@ void Node::process_ready() {
     }
     raft_->advance(rd);
     if (rd.compact_hint != 0) {
-      const core::Index i = sm_->applied();
-      // The state must be durable past i before the log forgets entries <= i.
-      Status synced = sm_->sync();
-      auto snapshot = synced.ok() ? sm_->snapshot() : Result<std::string>(synced);
-      if (!snapshot.ok() && opts_.log) opts_.log("warn", "cannot snapshot the cluster state: " + snapshot.status().to_string());
-      if (snapshot.ok() && i > raft_->snapshot_meta().index) {
-        auto data = std::make_shared<const std::string>(std::move(snapshot).value());
-        if (raft_->compact(i, data) == core::Error::Ok) {
-          if (Status s = storage_->save_snapshot_and_compact(raft_->snapshot_meta(), *data); !s.ok() && opts_.log) {
-            opts_.log("warn", "cannot store the cluster snapshot: " + s.to_string());
+      // Not past what the core applied: after a pulled snapshot the state may be
+      // ahead of it (the entries in between are skipped as they commit).
+      const core::Index i = std::min(sm_->applied(), raft_->status().applied);
+      if (i > raft_->snapshot_meta().index) {
+        // The state must be durable past i before the log forgets entries <= i.
+        // The snapshot itself is a descriptor: followers pull the state.
+        if (Status s = sm_->sync(); !s.ok()) {
+          if (opts_.log) opts_.log("warn", "cannot sync the cluster state for a snapshot: " + s.to_string());
+        } else {
+          auto data = std::make_shared<const std::string>(encode_snapshot_descriptor(i));
+          if (raft_->compact(i, data) == core::Error::Ok) {
+            if (Status st = storage_->save_snapshot_and_compact(raft_->snapshot_meta(), *data); !st.ok() && opts_.log) {
+              opts_.log("warn", "cannot store the cluster snapshot: " + st.to_string());
+            }
           }
         }
       }
@@ -212,6 +253,62 @@ void Node::process_ready() {
     update_view();
     applied_cv_.notify_all();
   }
+}
+
+Status Node::pull_snapshot(const core::Snapshot& snapshot) {
+  core::Index index = 0;
+  if (!snapshot.data || !decode_snapshot_descriptor(*snapshot.data, &index) || index != snapshot.meta.index) {
+    // Not corruption of ours: a sender of another version. Keep our state.
+    return Status::Busy("the snapshot is not a streamed-snapshot descriptor this build reads");
+  }
+  const core::NodeId leader = raft_->leader();
+  if (leader == core::kNoNode) return Status::Busy("no leader to pull the snapshot from");
+  const auto peers = transport_->peer_status();
+  auto peer = peers.find(leader);
+  if (peer == peers.end() || peer->second.address.empty()) {
+    return Status::Busy("the cluster address of node id " + std::to_string(leader) + " is unknown");
+  }
+  auto staged = sm_->stage_snapshot();
+  if (!staged.ok()) return staged.status();
+  const auto started = Clock::now();
+  Status s = transport_->fetch_snapshot(peer->second.address, leader, index, **staged, [this] {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  });
+  if (!s.ok()) return s;
+  const core::Index applied = (*staged)->applied();
+  if (applied < index) {
+    return Status::Corruption("node id " + std::to_string(leader) + " sent its state at applied index " +
+                              std::to_string(applied) + " for a snapshot at " + std::to_string(index));
+  }
+  if (Status is = sm_->install_snapshot(std::move(staged).value()); !is.ok()) return is;
+  if (opts_.log) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    opts_.log("info", "installed the cluster state at applied index " + std::to_string(applied) + " (snapshot at " +
+                          std::to_string(index) + ") from node id " + std::to_string(leader) + " in " +
+                          std::to_string(ms) + " ms");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SnapshotSource>> Node::serve_snapshot(const std::string& cluster_id, core::NodeId from,
+                                                             core::NodeId to, core::Index index) {
+  const NodeView v = view();
+  if (cluster_id != v.identity.cluster_id || to != v.identity.node_id) {
+    return Status::InvalidArgument("this node is node id " + std::to_string(v.identity.node_id) + " of cluster " +
+                                   v.identity.cluster_id);
+  }
+  auto reader = sm_->read_snapshot();
+  if (!reader.ok()) return reader.status();
+  if ((*reader)->applied() < index) {
+    return Status::Busy("this node applied only up to index " + std::to_string((*reader)->applied()) +
+                        ", the snapshot is at " + std::to_string(index));
+  }
+  if (opts_.log) {
+    opts_.log("info", "sending the cluster state at applied index " + std::to_string((*reader)->applied()) +
+                          " to node id " + std::to_string(from) + " (snapshot at " + std::to_string(index) + ")");
+  }
+  return std::unique_ptr<SnapshotSource>(std::move(reader).value());
 }
 
 void Node::apply_entry(const core::Entry& e) {
@@ -241,6 +338,7 @@ void Node::apply_entry(const core::Entry& e) {
   if (opts_.on_applied) opts_.on_applied(out.applied);
   auto it = pending_.find(e.index);
   if (it != pending_.end()) {
+    CORVUS_FAILPOINT("rachis.after-apply-before-respond");
     CommandDone done = std::move(it->second.done);
     const bool ours = it->second.term == e.term;
     pending_.erase(it);
@@ -478,7 +576,9 @@ void Node::read_index(Done done) {
     std::string ctx = std::to_string(++next_read_);
     core::Error e = raft_->read_index(ctx);
     if (e != core::Error::Ok) return done(e == core::Error::NotLeader ? not_leader() : core_error(e, "read index"), 0);
-    pending_reads_[ctx] = PendingRead{std::move(done), Clock::now() + opts_.propose_timeout};
+    // A lost read-index request (leader change, dropped message) is not resent
+    // by the core; give up after one election timeout so the caller retries.
+    pending_reads_[ctx] = PendingRead{std::move(done), Clock::now() + opts_.tick * opts_.election_tick};
   });
 }
 

@@ -7,6 +7,13 @@
 // Everything queued while the previous Ready was being synced is handled in the
 // next one, so many concurrent proposals share one append and one fsync.
 //
+// Snapshots (rachis/snapshot_stream.h): compaction syncs the state and stores a
+// small descriptor as the snapshot. A follower handed a snapshot pulls the
+// state from the leader over the cluster port, in chunks, into a staging
+// directory, swaps it in and only then persists the snapshot in its log; if the
+// pull fails it drops that Ready and reloads the core from disk (the leader
+// sends the snapshot again). The Raft thread is busy during a pull.
+//
 // Membership (RavenDB rules on top of thesis §4): a fresh node bootstraps a
 // one-node cluster (NodeId 1, tag A). add_node() on the leader assigns the next
 // NodeId and the next free tag and appends AddLearner; the leader dials the new
@@ -182,6 +189,14 @@ class Node {
   void post(std::function<void()> task);
   void run();
   void process_ready();
+  // Follower, Raft thread: pulls the state for `snapshot` from the leader into a
+  // staging directory and swaps it in. Busy/ShuttingDown: nothing changed,
+  // retry later; any other error is fatal (the swap may be half done).
+  Status pull_snapshot(const core::Snapshot& snapshot);
+  // The transport's snapshot thread: a view of the state for node `from`,
+  // at least at `index`.
+  Result<std::unique_ptr<SnapshotSource>> serve_snapshot(const std::string& cluster_id, core::NodeId from,
+                                                         core::NodeId to, core::Index index);
   void apply_entry(const core::Entry& e);
   void housekeeping();
   void maybe_promote();

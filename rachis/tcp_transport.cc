@@ -18,6 +18,8 @@ namespace {
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// How often fetch_snapshot() checks whether it was cancelled.
+constexpr auto kFetchPoll = std::chrono::milliseconds(100);
 
 std::shared_ptr<std::string> make_frame(char kind, const std::string& payload) {
   auto f = std::make_shared<std::string>();
@@ -31,6 +33,12 @@ std::shared_ptr<std::string> make_frame(char kind, const std::string& payload) {
 
 std::uint32_t read_len(const unsigned char* b) {
   return std::uint32_t(b[0]) | (std::uint32_t(b[1]) << 8) | (std::uint32_t(b[2]) << 16) | (std::uint32_t(b[3]) << 24);
+}
+
+std::shared_ptr<std::string> refusal_frame(const std::string& why) {
+  BufWriter w;
+  w.bytes(why);
+  return make_frame('R', w.str());
 }
 
 bool split_address(const std::string& address, std::string* host, std::string* port) {
@@ -47,9 +55,11 @@ bool split_address(const std::string& address, std::string* host, std::string* p
 struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   struct Peer;
   struct Inbound;
+  struct SnapshotSession;
 
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  asio::thread_pool snapshot_pool{1};  // reads snapshot chunks; after `io`, so destroyed first
   std::thread thread;
   TransportHandler handler;
 
@@ -70,6 +80,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   std::map<core::NodeId, Learned> learned;  // from accepted handshakes
   bool learn = true;
   std::set<std::shared_ptr<Inbound>> inbound;
+  std::set<std::shared_ptr<SnapshotSession>> sessions;
   bool stopped = false;
 
   struct Peer : std::enable_shared_from_this<Peer> {
@@ -262,6 +273,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     void on_frame() {
       const char kind = body[0];
       std::string_view payload = std::string_view(body).substr(1);
+      if (!handshaken && kind == 'S') return start_snapshot(payload);
       if (!handshaken) {
         BufReader r(payload);
         std::uint8_t v = 0;
@@ -297,9 +309,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     }
 
     void refuse(const std::string& why) {
-      BufWriter w;
-      w.bytes(why);
-      auto frame = make_frame('R', w.str());
+      auto frame = refusal_frame(why);
       auto self = shared_from_this();
       asio::async_write(socket, asio::buffer(*frame), [self, frame](error_code, std::size_t) { self->finish(); });
     }
@@ -308,6 +318,117 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       error_code ignored;
       socket.close(ignored);
       owner->inbound.erase(shared_from_this());
+    }
+
+    // A snapshot request: this connection becomes a SnapshotSession.
+    void start_snapshot(std::string_view payload) {
+      BufReader r(payload);
+      std::uint8_t v = 0;
+      std::string cluster_id;
+      core::NodeId peer = core::kNoNode, self_id = core::kNoNode;
+      core::Index index = 0;
+      if (!r.u8(&v) || v != kWireVersion || !r.bytes(&cluster_id) || !r.u64(&peer) || !r.u64(&self_id) ||
+          !r.u64(&index) || !r.done()) {
+        return refuse("bad snapshot request");
+      }
+      auto session = std::make_shared<SnapshotSession>(owner, std::move(socket), peer);
+      owner->inbound.erase(shared_from_this());
+      owner->sessions.insert(session);
+      session->start(std::move(cluster_id), self_id, index);
+    }
+  };
+
+  // Streams one snapshot to the node that asked for it. The source is created
+  // and read on snapshot_pool; frames are written on the I/O thread. One side
+  // at a time touches the source: a chunk is read only once the previous frame
+  // was written.
+  struct SnapshotSession : std::enable_shared_from_this<SnapshotSession> {
+    Impl* owner;
+    tcp::socket socket;
+    asio::steady_timer timer;
+    core::NodeId peer;
+    std::unique_ptr<SnapshotSource> source;  // null when the request was refused
+    bool ended = false;                      // I/O thread
+    std::uint64_t writes = 0;                // I/O thread; tells a stale timer from a live one
+
+    SnapshotSession(Impl* o, tcp::socket s, core::NodeId p)
+        : owner(o), socket(std::move(s)), timer(o->io), peer(p) {}
+
+    void start(std::string cluster_id, core::NodeId self_id, core::Index index) {
+      auto self = shared_from_this();
+      asio::post(owner->snapshot_pool, [self, cluster_id = std::move(cluster_id), self_id, index] {
+        const auto& h = self->owner->handler;
+        Result<std::unique_ptr<SnapshotSource>> src =
+            h.on_snapshot_request ? h.on_snapshot_request(cluster_id, self->peer, self_id, index)
+                                  : Result<std::unique_ptr<SnapshotSource>>(
+                                        Status::InvalidArgument("this node serves no snapshots"));
+        if (!src.ok()) {
+          auto frame = refusal_frame(src.status().message());
+          asio::post(self->owner->io, [self, frame] { self->write(frame, true, false); });
+          return;
+        }
+        self->source = std::move(src).value();
+        self->read_chunk();
+      });
+    }
+
+    // Snapshot thread: reads the next chunk and hands its frame to the I/O thread.
+    void read_chunk() {
+      std::string chunk;
+      Status s = source->next(&chunk);
+      std::shared_ptr<std::string> frame;
+      bool last = true, complete = false;
+      if (!s.ok()) {
+        frame = refusal_frame("cannot read the cluster state: " + s.to_string());
+      } else if (chunk.empty()) {
+        frame = make_frame('E', source->trailer());
+        complete = true;
+      } else {
+        frame = make_frame('C', chunk);
+        last = false;
+      }
+      auto self = shared_from_this();
+      asio::post(owner->io, [self, frame, last, complete] { self->write(frame, last, complete); });
+    }
+
+    void write(std::shared_ptr<std::string> frame, bool last, bool complete) {
+      if (ended) return;
+      auto self = shared_from_this();
+      const std::uint64_t n = ++writes;
+      timer.expires_after(kSnapshotIdleTimeout);
+      timer.async_wait([self, n](error_code ec) {
+        if (!ec && n == self->writes) self->end(false);  // the peer stopped reading
+      });
+      asio::async_write(socket, asio::buffer(*frame), [self, frame, last, complete](error_code ec, std::size_t) {
+        if (self->ended) return;
+        ++self->writes;
+        self->timer.cancel();
+        if (ec) return self->end(false);
+        if (last) return self->end(complete);
+        asio::post(self->owner->snapshot_pool, [self] { self->read_chunk(); });
+      });
+    }
+
+    // Closes the connection; a stream that started and did not complete is
+    // reported, so Raft can send the snapshot again without waiting.
+    void end(bool complete) {
+      if (ended) return;
+      ended = true;
+      error_code ignored;
+      timer.cancel();
+      socket.close(ignored);
+      auto self = shared_from_this();
+      owner->sessions.erase(self);
+      if (!complete && source && owner->handler.on_snapshot_failed) owner->handler.on_snapshot_failed(peer);
+    }
+
+    // Transport shutdown: no report, and the source may be in use on the
+    // snapshot thread, which is joined next.
+    void abort() {
+      ended = true;
+      error_code ignored;
+      timer.cancel();
+      socket.close(ignored);
     }
   };
 
@@ -342,6 +463,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       {
         std::lock_guard lock(mu);
         status[id] = PeerStatus{};
+        status[id].address = address;
       }
       auto p = std::make_shared<Peer>(this, id, address);
       peers[id] = p;
@@ -448,6 +570,106 @@ void TcpTransport::send(core::Message m) {
   });
 }
 
+Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to, core::Index index, SnapshotSink& sink,
+                                    const std::function<bool()>& cancelled) {
+  std::string host, port;
+  if (!split_address(address, &host, &port)) return Status::Busy("bad snapshot source address '" + address + "'");
+  BufWriter w;
+  {
+    std::lock_guard lock(impl_->mu);
+    w.u8(kWireVersion);
+    w.bytes(impl_->cluster_id);
+    w.u64(impl_->self);
+    w.u64(to);
+    w.u64(index);
+  }
+  auto request = make_frame('S', w.str());
+
+  // A private io_context run on this thread, in slices, so that a stalled or
+  // cancelled transfer can be abandoned.
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  tcp::socket socket(io);
+  bool done = false;
+  error_code ec;
+  const auto wait = [&](const char* what) -> Status {
+    const auto deadline = std::chrono::steady_clock::now() + kSnapshotIdleTimeout;
+    for (;;) {
+      io.restart();
+      io.run_for(kFetchPoll);
+      if (done) return ec ? Status::Busy(std::string(what) + " " + address + ": " + ec.message()) : Status::Ok();
+      const bool stop = cancelled && cancelled();
+      if (stop || std::chrono::steady_clock::now() >= deadline) {
+        error_code ignored;
+        resolver.cancel();
+        socket.close(ignored);
+        io.restart();
+        io.run();  // completes the abandoned operation
+        if (stop) return Status::ShuttingDown("the snapshot transfer was cancelled");
+        return Status::Busy(std::string(what) + " " + address + " made no progress for " +
+                            std::to_string(kSnapshotIdleTimeout.count()) + " s");
+      }
+    }
+  };
+
+  tcp::resolver::results_type endpoints;
+  done = false;
+  resolver.async_resolve(host, port, [&](error_code e, tcp::resolver::results_type r) {
+    ec = e;
+    endpoints = std::move(r);
+    done = true;
+  });
+  if (Status s = wait("resolving"); !s.ok()) return s;
+  done = false;
+  asio::async_connect(socket, endpoints, [&](error_code e, const tcp::endpoint&) {
+    ec = e;
+    done = true;
+  });
+  if (Status s = wait("connecting to"); !s.ok()) return s;
+  socket.set_option(tcp::no_delay(true), ec);
+  done = false;
+  asio::async_write(socket, asio::buffer(*request), [&](error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
+  if (Status s = wait("sending the snapshot request to"); !s.ok()) return s;
+
+  unsigned char header[4];
+  std::string body;
+  for (;;) {
+    done = false;
+    asio::async_read(socket, asio::buffer(header), [&](error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    if (Status s = wait("reading the snapshot from"); !s.ok()) return s;
+    const std::uint32_t n = read_len(header);
+    if (n == 0 || n > kMaxFrameBytes) return Status::Busy("malformed snapshot frame from " + address);
+    body.resize(n);
+    done = false;
+    asio::async_read(socket, asio::buffer(body), [&](error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    if (Status s = wait("reading the snapshot from"); !s.ok()) return s;
+    const std::string_view payload = std::string_view(body).substr(1);
+    switch (body[0]) {
+      case 'C':
+        if (Status s = sink.add(payload); !s.ok()) return s;
+        break;
+      case 'E':
+        return sink.finish(payload);
+      case 'R': {
+        BufReader r(payload);
+        std::string why;
+        return Status::Busy("snapshot refused by " + address + ": " + (r.bytes(&why) ? why : "(no reason)"));
+      }
+      default:
+        return Status::Busy("unexpected snapshot frame from " + address);
+    }
+  }
+}
+
 std::map<core::NodeId, PeerStatus> TcpTransport::peer_status() const {
   std::lock_guard lock(impl_->mu);
   return impl_->status;
@@ -464,9 +686,13 @@ void TcpTransport::stop() {
     impl->peers.clear();
     for (auto& c : std::set<std::shared_ptr<Impl::Inbound>>(impl->inbound)) c->socket.close(ignored);
     impl->inbound.clear();
+    for (auto& session : impl->sessions) session->abort();
+    impl->sessions.clear();
     impl->io.stop();
   });
   impl->thread.join();
+  impl->snapshot_pool.stop();
+  impl->snapshot_pool.join();
 }
 
 }  // namespace corvus::rachis

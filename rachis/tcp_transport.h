@@ -16,12 +16,23 @@
 // The listener asks its Handler whether to accept a handshake (right cluster, right
 // node id, or a fresh node that may join); refusals are logged by the dialer.
 //
+// Snapshot connections (rachis/snapshot_stream.h) are separate, short-lived and
+// two-way: a follower that received a snapshot descriptor dials the sender's
+// cluster port and pulls the state (fetch_snapshot()):
+//   'S' snapshot request, first frame: u8 version, bytes cluster_id, u64 from,
+//       u64 to, u64 index (the snapshot's; the sender's state must be at least there)
+// and the listener answers with 'C' chunks (SnapshotSource::next(), about 1 MB
+// each), then 'E' (the trailer) and closes; or with 'R' + reason. Chunks are
+// read on a dedicated thread (RocksDB reads stay off the I/O thread) one at a
+// time, written before the next is read: the sender holds one chunk per pull.
+// Either side gives up after kSnapshotIdleTimeout without progress.
+//
 // Outgoing connections reconnect with exponential back-off (50 ms doubling to 1 s).
 // While a peer is unreachable at most kMaxQueuedFrames frames wait; older ones are
 // dropped (Raft tolerates loss and resends).
 //
-// Lifecycle: start() binds and runs one I/O thread; stop() (or the destructor)
-// closes every socket and joins it. Thread-safety: every public function may be
+// Lifecycle: start() binds and runs one I/O thread and one snapshot thread;
+// stop() (or the destructor) closes every socket and joins them. Thread-safety: every public function may be
 // called from any thread. Handler callbacks run on the I/O thread and must not block.
 
 #include <chrono>
@@ -32,6 +43,7 @@
 #include <string>
 
 #include "rachis/core/types.h"
+#include "rachis/snapshot_stream.h"
 #include "storage/status.h"
 
 namespace corvus::rachis {
@@ -52,18 +64,29 @@ struct TransportHandler {
       on_handshake;
   // One message from an accepted connection.
   std::function<void(core::Message)> on_message;
+  // Node `from` of `cluster_id` asks node `to` for the state, at least at
+  // `index`: a source to stream, or an error whose message is sent as the
+  // refusal. Runs on the snapshot thread (it may read the store, briefly).
+  std::function<Result<std::unique_ptr<SnapshotSource>>(const std::string& cluster_id, core::NodeId from,
+                                                         core::NodeId to, core::Index index)>
+      on_snapshot_request;
+  // A stream accepted by on_snapshot_request to node `to` broke before its
+  // trailer was sent (connection cut, stalled, read error).
+  std::function<void(core::NodeId to)> on_snapshot_failed;
 };
 
 struct PeerStatus {
   bool connected = false;  // our outgoing connection is up
   std::chrono::system_clock::time_point last_received{};  // last frame it sent us
   std::string last_error;
+  std::string address;  // where we dial it (from set_peers, or learned)
 };
 
 class TcpTransport {
  public:
   static constexpr std::size_t kMaxQueuedFrames = 1024;
   static constexpr std::size_t kMaxFrameBytes = 512u * 1024 * 1024;
+  static constexpr std::chrono::seconds kSnapshotIdleTimeout{30};
 
   static Result<std::unique_ptr<TcpTransport>> start(const TransportOptions& options, TransportHandler handler);
   ~TcpTransport();
@@ -88,6 +111,15 @@ class TcpTransport {
   void forget_learned_except(const std::string& cluster_id);
   // Queues `m` for m.to; dropped when m.to is not a known peer.
   void send(core::Message m);
+  // Pulls the state of node `to`, listening at `address`, into `sink`: sends a
+  // snapshot request for `index` (as the identity of set_identity()), hands
+  // every chunk to sink.add() and the trailer to sink.finish(). Blocks the
+  // calling thread until the transfer ends, polling `cancelled` (may be empty)
+  // a few times a second. Returns sink's errors as they are; ShuttingDown when
+  // cancelled; Busy for every transfer problem (unreachable, refused, cut,
+  // stalled for kSnapshotIdleTimeout, malformed frame): retry later.
+  Status fetch_snapshot(const std::string& address, core::NodeId to, core::Index index, SnapshotSink& sink,
+                        const std::function<bool()>& cancelled);
   std::map<core::NodeId, PeerStatus> peer_status() const;
 
   void stop();

@@ -18,9 +18,20 @@
 // so they are also kept in memory; compare-exchange values (there may be
 // millions) are only read from RocksDB.
 //
-// Owned by ClusterStateMachine. Writes come from the Raft thread only; reads
-// from any thread (a shared mutex guards the in-memory copies; RocksDB reads are
-// thread-safe).
+// Snapshots stream (rachis/snapshot_stream.h): read_snapshot() pins one RocksDB
+// snapshot and reads it in chunks of about 1 MB; a receiver writes the chunks
+// into a staging RocksDB beside the state (<path>.incoming, see
+// stage_snapshot()), and install() swaps it in: close, rename the directories,
+// reopen. Neither side ever holds the whole state in memory. A crash before
+// the swap leaves the old state (the staging directory is deleted at open); a
+// crash between the two renames is rolled back at open (<path>.old becomes the
+// state again).
+//
+// Owned by ClusterStateMachine. Writes, stage_snapshot() and install() come from
+// the Raft thread only; reads from any thread. A shared mutex guards the
+// in-memory copies; the RocksDB instance is shared (readers copy a shared_ptr to
+// it): install() waits until the last reader of the old instance dropped (and
+// so closed) it, while new readers wait for the new one.
 
 #include <cstdint>
 #include <functional>
@@ -34,11 +45,10 @@
 #include "rachis/cluster/database_record.h"
 #include "rachis/cluster/topology.h"
 #include "rachis/core/types.h"
+#include "rachis/snapshot_stream.h"
 #include "storage/status.h"
 
 namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -68,7 +78,13 @@ struct ClusterTransactionRecord {
 };
 
 class ClusterState {
+  struct Store;  // one open RocksDB instance and its column families
+
  public:
+  // Opens (or creates) the state at `path`. First finishes what a crash
+  // interrupted: deletes a leftover <path>.incoming, rolls back a half-done swap
+  // (<path>.old without <path>), deletes <path>.old after a completed one.
+  // IOError/Corruption when RocksDB cannot open it or its format is unknown.
   static Result<std::unique_ptr<ClusterState>> open(const std::string& path);
   ~ClusterState();
   ClusterState(const ClusterState&) = delete;
@@ -85,7 +101,8 @@ class ClusterState {
   // skipping `start`, at most `page_size`.
   Result<std::vector<CompareExchangeValue>> compare_exchange_prefix(std::string_view database, std::string_view prefix,
                                                                     std::uint64_t start, std::uint64_t page_size) const;
-  Result<std::uint64_t> compare_exchange_count(std::string_view database) const;
+  // How many compare-exchange values / identities `database` has.
+  Result<std::uint64_t> count(StateFamily family, std::string_view database) const;
   Result<std::uint64_t> identity(std::string_view database, std::string_view prefix) const;
   // Cluster-wide transactions of `database` with index > `after`, in index order, at most `limit`.
   Result<std::vector<ClusterTransactionRecord>> cluster_transactions(std::string_view database, std::uint64_t after,
@@ -114,7 +131,7 @@ class ClusterState {
 
    private:
     friend class ClusterState;
-    ClusterState& state_;
+    std::shared_ptr<Store> store_;  // the instance the batch is for
     std::unique_ptr<rocksdb::WriteBatch> batch_;
     std::optional<Topology> topology_;
     std::map<std::string, std::optional<DatabaseRecord>> records_;  // lowered name -> new value or erase
@@ -126,22 +143,77 @@ class ClusterState {
 
   // Makes every commit so far durable (before the Raft log is compacted).
   Status sync_wal();
-
-  // The whole state as a stream of (family, key, value) records, and back.
-  // restore() replaces everything and is synced. Corruption on bad input.
-  // TODO(cluster): the core ships a snapshot as one string; stream it in chunks.
-  Result<std::string> snapshot() const;
-  Status restore(std::string_view data, core::Index index);
   // Empties the state (a node starting over). Synced.
   Status clear();
 
+  // --- snapshots ---
+  // Chunks hold records up to about this many bytes.
+  static constexpr std::size_t kSnapshotChunkBytes = 1u << 20;
+
+  // The sending side: one consistent view of every family (a pinned RocksDB
+  // snapshot), read in chunks of records (u8 family, bytes key, bytes value).
+  // Keeps the RocksDB instance it reads alive, even across install() or the
+  // ClusterState's destruction. Any thread; one thread at a time.
+  class SnapshotReader final : public SnapshotSource {
+   public:
+    ~SnapshotReader() override;
+    core::Index applied() const override { return applied_; }
+    Status next(std::string* chunk) override;
+    std::string trailer() const override;
+
+   private:
+    friend class ClusterState;
+    struct View;
+    explicit SnapshotReader(std::unique_ptr<View> view);
+    std::unique_ptr<View> view_;
+    core::Index applied_ = 0;
+    std::uint64_t records_ = 0;
+  };
+  // Pins the current state. IOError when it cannot be read.
+  Result<std::unique_ptr<SnapshotReader>> read_snapshot() const;
+
+  // The receiving side: a fresh RocksDB at <path>.incoming filled chunk by chunk
+  // (each chunk one unlogged write batch; finish() flushes it to disk and closes
+  // it). Destroying it before install() deletes the directory, so an
+  // interrupted transfer leaves nothing behind. Raft thread.
+  class StagedSnapshot final : public SnapshotSink {
+   public:
+    ~StagedSnapshot() override;
+    Status add(std::string_view chunk) override;
+    Status finish(std::string_view trailer) override;
+    // The applied index the trailer announced (after finish()).
+    core::Index applied() const { return applied_; }
+
+   private:
+    friend class ClusterState;
+    StagedSnapshot(std::string path, std::shared_ptr<Store> store);
+    std::string path_;
+    std::shared_ptr<Store> store_;  // null once finished
+    bool finished_ = false;
+    bool installed_ = false;
+    std::uint64_t records_ = 0;
+    core::Index applied_ = 0;
+  };
+  // Replaces any leftover staging directory with an empty one. IOError.
+  Result<std::unique_ptr<StagedSnapshot>> stage_snapshot();
+  // Swaps a finished staged snapshot in as the state (its applied index, topology
+  // and records included). InvalidArgument when `staged` is unfinished or not
+  // ours; Busy when readers kept the current state open for 10 s (nothing changed,
+  // retry later); IOError/Corruption when the swap failed halfway: the node must
+  // stop (the next open() rolls back to the old state).
+  Status install(std::unique_ptr<StagedSnapshot> staged);
+
  private:
   ClusterState() = default;
-  Status load_caches();
-  rocksdb::ColumnFamilyHandle* cf(StateFamily f) const;
+  static Result<std::shared_ptr<Store>> open_store(const std::string& path);
+  // Reloads the in-memory copies from `st`.
+  Status load_caches(const Store& st);
+  // The current instance; null only after install() failed halfway.
+  std::shared_ptr<Store> store() const;
 
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by StateFamily, then default
+  std::string path_;
+  mutable std::shared_mutex store_mu_;  // guards store_ (the pointer, not the DB)
+  std::shared_ptr<Store> store_;
 
   mutable std::shared_mutex mu_;
   core::Index applied_ = 0;

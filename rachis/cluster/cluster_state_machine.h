@@ -9,8 +9,8 @@
 // or a storage failure makes apply() report `fatal`: the node must stop
 // applying (never skip: a skipped command is silently divergent state).
 //
-// Owned by rachis::Node. apply()/restore()/clear() run on the Raft thread;
-// the readers may be called from any thread.
+// Owned by rachis::Node. apply(), clear() and the snapshot staging run on the
+// Raft thread; the readers (read_snapshot() too) may be called from any thread.
 
 #include <memory>
 #include <optional>
@@ -50,9 +50,13 @@ class ClusterStateMachine {
   // below applied() is already in the state (a restart) and changes nothing.
   Outcome apply(const core::Entry& e);
 
-  // The whole state, and back (restore replaces everything; Corruption on bad input).
-  Result<std::string> snapshot() const { return state_->snapshot(); }
-  Status restore(std::string_view data, core::Index index) { return state_->restore(data, index); }
+  // Snapshot transfer in chunks (see ClusterState): a sender reads a pinned
+  // view (any thread), a receiver stages what it pulls and installs it.
+  Result<std::unique_ptr<ClusterState::SnapshotReader>> read_snapshot() const { return state_->read_snapshot(); }
+  Result<std::unique_ptr<ClusterState::StagedSnapshot>> stage_snapshot() { return state_->stage_snapshot(); }
+  Status install_snapshot(std::unique_ptr<ClusterState::StagedSnapshot> staged) {
+    return state_->install(std::move(staged));
+  }
   Status clear() { return state_->clear(); }
   // Makes every applied entry durable (before the log is compacted past it).
   Status sync() { return state_->sync_wal(); }

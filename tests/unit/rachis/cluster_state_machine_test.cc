@@ -122,12 +122,21 @@ TEST_CASE("ClusterStateMachine: bootstrap, add, promote, remove and tags") {
     CHECK(sm->apply(Entry{1, 6, EntryType::Normal, "{\"Type\":\"PutValue\",\"Version\":99,\"Key\":\"k\"}"}).fatal);
     CHECK(sm->apply(Entry{1, 6, EntryType::Normal, "{\"Type\":\"PutValue\",\"Version\":1}"}).fatal);  // malformed
   }
-  SUBCASE("snapshot and restore") {
+  SUBCASE("a snapshot streamed to another node") {
     testing::TempDir other_dir;
     auto other = open_sm(other_dir.sub("state"));
-    auto snap = sm->snapshot();
-    REQUIRE(snap.ok());
-    REQUIRE(other->restore(*snap, 5).ok());
+    auto reader = sm->read_snapshot();
+    REQUIRE(reader.ok());
+    auto staged = other->stage_snapshot();
+    REQUIRE(staged.ok());
+    std::string chunk;
+    for (;;) {
+      REQUIRE((*reader)->next(&chunk).ok());
+      if (chunk.empty()) break;
+      REQUIRE((*staged)->add(chunk).ok());
+    }
+    REQUIRE((*staged)->finish((*reader)->trailer()).ok());
+    REQUIRE(other->install_snapshot(std::move(staged).value()).ok());
     auto t2 = other->topology();
     CHECK(t2.cluster_id == "topo");
     CHECK(t2.nodes.size() == 1);
