@@ -57,6 +57,7 @@ Status arm(const std::string& name, const Arming& arming) {
   std::lock_guard lock(r.mu);
   Point& p = r.points[name];
   p.arming = arming;
+  p.hits = 0;  // `times` counts from the arming
   return Status::Ok();
 }
 

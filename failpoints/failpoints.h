@@ -53,7 +53,7 @@ void release(const std::string& name);
 struct PointState {
   std::string name;
   Action action = Action::Off;
-  std::uint64_t hits = 0;    // times a thread reached it while armed
+  std::uint64_t hits = 0;    // times a thread reached it since it was last armed
   std::uint64_t paused = 0;  // threads waiting there now
 };
 std::vector<PointState> list();

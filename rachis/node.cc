@@ -343,7 +343,7 @@ void Node::apply_entry(const core::Entry& e) {
     const bool ours = it->second.term == e.term;
     pending_.erase(it);
     if (!ours) {
-      done(cluster::CommandResult{Status::Internal("the command was lost in a leader change; retry it"), nullptr},
+      done(cluster::CommandResult{Status::NotLeader("the command was lost in a leader change; retry it"), nullptr},
            e.index);
     } else {
       done(std::move(out.result), e.index);

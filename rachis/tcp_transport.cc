@@ -18,6 +18,12 @@ namespace {
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// Connections are one-way, so a sender cannot tell a live link from one that
+// silently swallows its frames (a dead host behind NAT, a half-open proxy): the
+// listener sends a keepalive frame ('K') this often on every accepted
+// connection, and a sender that hears none for kDeadAfter reconnects.
+constexpr auto kKeepaliveEvery = std::chrono::milliseconds(500);
+constexpr auto kDeadAfter = std::chrono::milliseconds(3000);
 // How often fetch_snapshot() checks whether it was cancelled.
 constexpr auto kFetchPoll = std::chrono::milliseconds(100);
 
@@ -90,6 +96,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     tcp::socket socket;
     tcp::resolver resolver;
     asio::steady_timer timer;
+    asio::steady_timer watchdog;
+    std::chrono::steady_clock::time_point last_alive{};
     std::deque<std::shared_ptr<std::string>> queue;
     bool connected = false;
     bool writing = false;
@@ -100,7 +108,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     std::string rbody;
 
     Peer(Impl* o, core::NodeId i, std::string a)
-        : owner(o), id(i), address(std::move(a)), socket(o->io), resolver(o->io), timer(o->io) {}
+        : owner(o), id(i), address(std::move(a)), socket(o->io), resolver(o->io), timer(o->io), watchdog(o->io) {}
 
     void set_connected(bool c, const std::string& err = "") {
       std::lock_guard lock(owner->mu);
@@ -145,8 +153,22 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         w.bytes(owner->self_address);
       }
       queue.push_front(make_frame('H', w.str()));
+      last_alive = std::chrono::steady_clock::now();
       do_read_header(generation);
+      watch(generation);
       do_write();
+    }
+
+    void watch(std::uint64_t gen) {
+      watchdog.expires_after(kKeepaliveEvery);
+      auto self = shared_from_this();
+      watchdog.async_wait([self, gen](error_code ec) {
+        if (ec || self->closed || gen != self->generation) return;
+        if (std::chrono::steady_clock::now() - self->last_alive > kDeadAfter) {
+          return self->fail(asio::error::timed_out, "no keepalive from the peer");
+        }
+        self->watch(gen);
+      });
     }
 
     void enqueue(std::shared_ptr<std::string> frame) {
@@ -172,8 +194,12 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       auto self = shared_from_this();
       const std::uint64_t gen = generation;
       asio::async_write(socket, bufs, [self, batch, gen](error_code ec, std::size_t) {
-        self->writing = false;
+        // A write of an older connection (closed by fail/reconnect, which
+        // already reset `writing`) must not touch the flag: a write may be in
+        // flight on the new socket, and a second concurrent write would
+        // interleave frames and corrupt the stream.
         if (self->closed || gen != self->generation) return;
+        self->writing = false;
         if (ec) return self->fail(ec, "write");
         self->do_write();
       });
@@ -191,6 +217,10 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         asio::async_read(self->socket, asio::buffer(self->rbody), [self, gen](error_code ec2, std::size_t) {
           if (self->closed || gen != self->generation) return;
           if (ec2) return self->fail(ec2, "read");
+          if (self->rbody[0] == 'K') {
+            self->last_alive = std::chrono::steady_clock::now();
+            return self->do_read_header(gen);
+          }
           std::string reason = "unexpected frame";
           if (self->rbody[0] == 'R') {
             BufReader r(std::string_view(self->rbody).substr(1));
@@ -239,6 +269,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       error_code ignored;
       socket.close(ignored);
       timer.cancel();
+      watchdog.cancel();
       resolver.cancel();
       queue.clear();
     }
@@ -254,7 +285,24 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     std::string cluster;     // the handshake's: who this connection talks to
     core::NodeId to = core::kNoNode;
 
+    asio::steady_timer keepalive{socket.get_executor()};
+    bool finished = false;
+
     Inbound(Impl* o, tcp::socket s) : owner(o), socket(std::move(s)) {}
+
+    // After the handshake: tell the sender, twice a second, that we are here.
+    void send_keepalives() {
+      keepalive.expires_after(kKeepaliveEvery);
+      auto self = shared_from_this();
+      keepalive.async_wait([self](error_code ec) {
+        if (ec || self->finished) return;
+        auto frame = make_frame('K', "");
+        asio::async_write(self->socket, asio::buffer(*frame), [self, frame](error_code ec2, std::size_t) {
+          if (ec2 || self->finished) return;
+          self->send_keepalives();
+        });
+      });
+    }
 
     void do_read() {
       auto self = shared_from_this();
@@ -291,6 +339,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
           owner->apply_peers();
         }
         owner->touch(from);
+        send_keepalives();
         return do_read();
       }
       if (kind != 'M') return finish();
@@ -315,6 +364,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     }
 
     void finish() {
+      finished = true;
+      keepalive.cancel();
       error_code ignored;
       socket.close(ignored);
       owner->inbound.erase(shared_from_this());

@@ -16,6 +16,14 @@ void AppliedFeed::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool AppliedFeed::wait_processed(std::uint64_t index, std::chrono::milliseconds timeout) {
+  if (processed_.current() >= index) return true;
+  auto reached = std::make_shared<std::promise<void>>();
+  auto future = reached->get_future();
+  processed_.when_reached(index, [reached] { reached->set_value(); });
+  return future.wait_for(timeout) == std::future_status::ready;
+}
+
 void AppliedFeed::push(rachis::cluster::AppliedCommand c) {
   {
     std::lock_guard lock(mu_);

@@ -10,7 +10,10 @@
 // Owned by ClusterManager; start() after the subscribers are registered,
 // stop() before they go away. Thread-safe.
 
+#include <chrono>
 #include <condition_variable>
+#include <future>
+#include <memory>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -41,6 +44,8 @@ class AppliedFeed {
   // Runs `cb` on the feed thread (or at once) when `index` is processed.
   void when_processed(std::uint64_t index, IndexWaiters::Callback cb) { processed_.when_reached(index, std::move(cb)); }
   std::uint64_t processed() const { return processed_.current(); }
+  // Blocks until `index` is processed or `timeout` passes; false on timeout.
+  bool wait_processed(std::uint64_t index, std::chrono::milliseconds timeout);
 
  private:
   void run();

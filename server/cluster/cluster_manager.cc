@@ -307,9 +307,20 @@ void ClusterManager::leave(const std::string& topology_id, bool force, std::func
 }
 
 void ClusterManager::read_barrier(std::function<void(Status)> then) {
-  node_->read_index([this, then = std::move(then)](Status s, rachis::core::Index index) {
-    if (!s.ok()) return then(s);
-    feed_.when_processed(index, [then] { then(Status::Ok()); });
+  read_barrier_until(std::chrono::steady_clock::now() + kLeaderWait, std::move(then));
+}
+
+void ClusterManager::read_barrier_until(std::chrono::steady_clock::time_point deadline,
+                                        std::function<void(Status)> then) {
+  node_->read_index([this, deadline, then = std::move(then)](Status s, rachis::core::Index index) mutable {
+    if (s.ok()) return feed_.when_processed(index, [then] { then(Status::Ok()); });
+    // No leader yet, or the request was lost: ask again (off the Raft thread) until the deadline.
+    if (std::chrono::steady_clock::now() >= deadline) return then(s);
+    const bool started = run_async([this, deadline, then]() mutable {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      read_barrier_until(deadline, std::move(then));
+    });
+    if (!started) then(s);
   });
 }
 

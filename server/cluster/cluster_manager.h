@@ -99,6 +99,7 @@ class ClusterManager {
   // Worker thread: sends `payload` to the leader, waiting through elections.
   void forward_to_leader(std::string payload, CommandDone done);
   void wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done);
+  void read_barrier_until(std::chrono::steady_clock::time_point deadline, std::function<void(Status)> then);
 
   struct Worker {
     std::thread thread;

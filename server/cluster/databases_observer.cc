@@ -73,8 +73,10 @@ void DatabasesObserver::reconcile() {
       log::warn("cannot remove database yet").kv("database", r.name).kv("error", s.to_string());
       continue;
     }
-    if (confirming_.count(key)) continue;
-    confirming_.insert(key);
+    {
+      std::lock_guard confirming(confirming_mu_);
+      if (!confirming_.insert(key).second) continue;
+    }
     rachis::cluster::ConfirmDatabaseDeletionCommand confirm;
     confirm.name = r.name;
     confirm.node_tag = tag;
@@ -83,7 +85,7 @@ void DatabasesObserver::reconcile() {
       // Applied or not, let the next reconcile decide (it re-proposes if the
       // record still lists this node).
       if (!result.status.ok()) log::warn("deletion not confirmed yet").kv("error", result.status.to_string());
-      std::lock_guard relock(mu_);
+      std::lock_guard confirming(confirming_mu_);
       confirming_.erase(key);
     });
   }

@@ -42,7 +42,10 @@ class DatabasesObserver {
   ClusterManager& cluster_;
   DatabasesLandlord& landlord_;
   std::mutex mu_;  // one reconcile at a time (feed thread or retry thread)
-  std::set<std::string> confirming_;  // deletions proposed, not yet applied
+  // Deletions proposed, not yet answered. Its own lock: the answer may come
+  // on any thread, even inline while reconcile() holds mu_.
+  std::mutex confirming_mu_;
+  std::set<std::string> confirming_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -199,6 +199,11 @@ Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::obje
       item.op.kind = t == "CompareExchangePUT" ? rc::CompareExchangeOp::Kind::Put : rc::CompareExchangeOp::Kind::Delete;
       item.op.key = std::string(id->as_string());
       if (Status s = rc::validate_compare_exchange_key(item.op.key); !s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+      if (storage::lower_id(item.op.key).starts_with(rc::kAtomicGuardPrefix)) {
+        // Guards belong to the documents; the session may not forge them.
+        return Status::InvalidArgument("You cannot manipulate the atomic guard '" + item.op.key +
+                                       "' via the cluster-wide session");
+      }
       const auto* idx = o.if_contains("Index");
       if (!idx || !(idx->is_int64() || idx->is_uint64()) || (idx->is_int64() && idx->as_int64() < 0)) {
         return Status::InvalidArgument(where + ": needs a non-negative \"Index\"");

@@ -2,7 +2,8 @@
 // cluster: create (PUT /admin/databases), delete (DELETE /admin/databases),
 // add a node to a group (PUT /admin/databases/node), list (GET /databases),
 // read the record (GET /admin/databases?name=) and statistics
-// (GET /databases/{db}/stats, local). Creates and deletes are Rachis commands
+// (GET /databases/{db}/stats, local; /stats/detailed adds the database's
+// compare-exchange and identity counts from the cluster state). Creates and deletes are Rachis commands
 // (rachis/cluster/commands/database_commands.h); a create answers once every
 // chosen node has opened its copy (or a bounded wait ran out).
 
@@ -163,7 +164,10 @@ void handle_add_node(ServerStore& store, const http::Request& req, const http::R
       }
     }
     if (cmd.node_tag.empty()) {
-      return respond_error(respond, Status::InvalidArgument("every cluster node already hosts '" + *name + "'"), req);
+      return respond_error(respond,
+                           Status::InvalidArgument("Database '" + record->name +
+                                                   "' already exists on all the nodes of the cluster."),
+                           req);
     }
   }
   store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
@@ -207,7 +211,7 @@ void handle_get_record(ServerStore& store, const http::Request& req, const http:
   respond(http::Response::json(200, json::serialize(record->to_json())));
 }
 
-void handle_stats(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+void handle_stats(ServerStore& store, const http::Request& req, const http::Respond& respond, bool detailed) {
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto s = db->storage().stats();
@@ -228,6 +232,16 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
                    {"Pager", "RocksDB"},
                    {"SizeOnDisk", json::object{{"SizeInBytes", s.size_bytes}}},
                    {"Indexes", json::array{}}};
+  if (detailed) {
+    auto cmpxchg = store.cluster().state().count(rc::StateFamily::CompareExchange, db->name());
+    auto identities = store.cluster().state().count(rc::StateFamily::Identities, db->name());
+    if (!cmpxchg.ok()) return respond_error(respond, cmpxchg.status(), req);
+    if (!identities.ok()) return respond_error(respond, identities.status(), req);
+    out["CountOfCompareExchange"] = *cmpxchg;
+    out["CountOfCompareExchangeTombstones"] = 0;  // deletes remove the value at once
+    out["CountOfIdentities"] = *identities;
+    out["CountOfTimeSeriesDeletedRanges"] = 0;
+  }
   respond(http::Response::json(200, json::serialize(out)));
 }
 
@@ -245,7 +259,9 @@ void register_database_routes(http::Router& router, ServerStore& store) {
   router.add(verb::get, "/databases", "databases_list",
              [&store](const http::Request& req, http::Respond respond) { handle_list(store, req, respond); });
   router.add(verb::get, "/databases/{db}/stats", "database_stats",
-             [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond); });
+             [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond, false); });
+  router.add(verb::get, "/databases/{db}/stats/detailed", "database_stats_detailed",
+             [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond, true); });
 }
 
 }  // namespace corvus::server::handlers

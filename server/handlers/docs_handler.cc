@@ -6,6 +6,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
@@ -79,6 +80,29 @@ void respond_paged(const http::Respond& respond, const std::vector<storage::Docu
   respond(http::Response::json(200, std::move(body)));
 }
 
+// {"<key>": {"Key", "Index", "Value", "ChangeVector"}} for the keys that exist.
+// The change vector names the index the way cluster-wide documents do, so a
+// session can send it back as OriginalChangeVector (atomic guards).
+Result<std::string> compare_exchange_includes(ServerStore& store, const std::string& database,
+                                              const std::vector<std::string>& keys) {
+  boost::json::object out;
+  const auto record = store.cluster().state().record(database);
+  const std::string tx_id = record ? record->cluster_transaction_id : std::string();
+  for (const auto& key : keys) {
+    auto v = store.cluster().state().compare_exchange(database, key);
+    if (!v.ok()) return v.status();
+    if (!*v) continue;
+    boost::system::error_code ec;
+    auto value = boost::json::parse((*v)->value_json, ec);
+    out[(*v)->key] = boost::json::object{
+        {"Key", (*v)->key},
+        {"Index", (*v)->index},
+        {"Value", ec ? boost::json::value(nullptr) : value},
+        {"ChangeVector", rachis::cluster::cluster_transaction_change_vector((*v)->index, tx_id)}};
+  }
+  return boost::json::serialize(out);
+}
+
 void handle_load(ServerStore& store, const http::Request& req, const http::Respond& respond, bool head) {
   auto db = find_database(store, req, respond);
   if (!db) return;
@@ -110,7 +134,12 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   }
 
   const std::string_view if_none_match = unquote(req.header("If-None-Match"));
-  if (ids.size() == 1) {
+  // Compare-exchange includes: values named by document fields (cmpxchg=<path>)
+  // and, in a cluster-wide session, the atomic guards of missing documents.
+  const std::vector<std::string> cmpxchg_paths = req.query.get_all("cmpxchg");
+  const bool cluster_wide = req.query.get("txMode").value_or("") == "ClusterWide";
+  const bool with_cmpxchg = !cmpxchg_paths.empty() || cluster_wide;
+  if (ids.size() == 1 && !with_cmpxchg) {
     auto doc = storage.get(ids[0]);
     if (!doc.ok()) {
       if (doc.status().is_not_found()) return respond(http::Response::empty(404));
@@ -151,7 +180,9 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   for (const auto& d : included) found.push_back(d ? &*d : nullptr);
 
   const std::string tag = combined_etag(found);
-  if (!if_none_match.empty() && if_none_match == tag) {
+  // Compare-exchange values change without the documents changing: such an
+  // answer is not cached (no ETag, no 304).
+  if (!with_cmpxchg && !if_none_match.empty() && if_none_match == tag) {
     return respond(http::Response::empty(304).with_header("ETag", "\"" + tag + "\""));
   }
   std::string body = "{\"Results\":[";
@@ -176,7 +207,29 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     body.push_back(':');
     append_document(body, *d, only_metadata);
   }
-  body += "}}";
+  body += "}";
+  if (with_cmpxchg) {
+    std::vector<std::string> keys;
+    for (const auto& path : cmpxchg_paths) {
+      for (const auto& d : docs) {
+        if (!d) continue;
+        boost::system::error_code ec;
+        auto v = boost::json::parse(d->json, ec);
+        if (!ec) collect_include_ids(v, path, keys);
+      }
+    }
+    if (cluster_wide) {
+      for (size_t i = 0; i < docs.size() && i < ids.size(); ++i) {
+        if (!docs[i]) keys.push_back(std::string(rachis::cluster::kAtomicGuardPrefix) + ids[i]);
+      }
+    }
+    auto includes = compare_exchange_includes(store, db->name(), keys);
+    if (!includes.ok()) return respond_error(respond, includes.status(), req);
+    body += ",\"CompareExchangeValueIncludes\":" + *includes;
+    body += "}";
+    return respond(http::Response::json(200, std::move(body)));
+  }
+  body += "}";
   respond(http::Response::json(200, std::move(body)).with_header("ETag", "\"" + tag + "\""));
 }
 

@@ -9,6 +9,10 @@
 
 namespace corvus::server::handlers {
 
+namespace {
+constexpr auto kKnownRaftIndexWait = std::chrono::seconds(2);
+}  // namespace
+
 http::Response database_missing(std::string_view name, std::string_view url) {
   auto r = http::error_response(503, "Raven.Client.Exceptions.Database.DatabaseDoesNotExistException",
                                 "Database '" + std::string(name) + "' does not exist.", url);
@@ -19,6 +23,19 @@ http::Response database_missing(std::string_view name, std::string_view url) {
 std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
                                                 const http::Respond& respond) {
   std::string_view name = req.param("db");
+  // A client that saw a cluster-wide transaction commit at index N reads only
+  // from a node that applied N (RavenDB's Known-Raft-Index); a lagging node
+  // waits briefly rather than serve a state older than the client's own write.
+  if (const auto known = req.header("Known-Raft-Index"); !known.empty()) {
+    std::uint64_t index = 0;
+    auto [ptr, ec] = std::from_chars(known.data(), known.data() + known.size(), index);
+    if (ec == std::errc() && !store.cluster().feed().wait_processed(index, kKnownRaftIndexWait)) {
+      respond(http::error_response(
+          Status::Timeout("this node has not applied raft index " + std::string(known) + " yet; try another node"),
+          req.target));
+      return nullptr;
+    }
+  }
   auto record = store.cluster().state().record(name);
   if (!record || !record->active()) {
     respond(database_missing(name, req.target));

@@ -21,6 +21,7 @@ void register_operations_routes(http::Router& router, ServerStore& store); // op
 void register_cluster_routes(http::Router& router, ServerStore& store);    // server/cluster/cluster_handlers.cc
 void register_compare_exchange_routes(http::Router& router, ServerStore& store);  // compare_exchange_handler.cc
 void register_failpoint_routes(http::Router& router, ServerStore& store);  // failpoints_handler.cc (tests only)
+void register_multi_get_routes(http::Router& router, ServerStore& store);  // multi_get_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -32,6 +33,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_cluster_routes(router, store);
   register_compare_exchange_routes(router, store);
   register_failpoint_routes(router, store);
+  register_multi_get_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -1,8 +1,5 @@
 #include "tests/support/http_client.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -30,13 +27,39 @@ struct HttpClient::Impl {
       error = "connect: " + ec.message();
       return false;
     }
-    timeval tv{};
-    tv.tv_sec = timeout.count() / 1000;
-    tv.tv_usec = (timeout.count() % 1000) * 1000;
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     buffer.clear();
     return true;
+  }
+
+  // Writes `req` and reads the answer into `parser`, bounded by `timeout`
+  // end to end. Asynchronous on purpose: a blocking read with SO_RCVTIMEO is
+  // retried by Asio without limit against a server that accepted the
+  // connection but never answers (a SIGSTOPped node).
+  boost::system::error_code exchange(http::request<http::string_body>& req,
+                                     http::response_parser<http::string_body>& parser) {
+    boost::system::error_code result;
+    bool done = false;
+    http::async_write(socket, req, [&](boost::system::error_code ec, std::size_t) {
+      if (ec) {
+        result = ec;
+        done = true;
+        return;
+      }
+      http::async_read(socket, buffer, parser, [&](boost::system::error_code ec2, std::size_t) {
+        result = ec2;
+        done = true;
+      });
+    });
+    io.restart();
+    io.run_for(timeout);
+    if (!done) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // cancels the pending operation
+      io.restart();
+      io.run();
+      result = asio::error::timed_out;
+    }
+    return result;
   }
 };
 
@@ -64,12 +87,10 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   // One retry: a keep-alive connection the server closed between requests.
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!impl_->socket.is_open() && !impl_->connect(result.error)) return result;
-    boost::system::error_code ec;
-    http::write(impl_->socket, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);
     if (method == "HEAD") parser.skip(true);
-    if (!ec) http::read(impl_->socket, impl_->buffer, parser, ec);
+    boost::system::error_code ec = impl_->exchange(req, parser);
     if (ec) {
       result.error = ec.message();
       boost::system::error_code ignored;
