@@ -91,6 +91,14 @@ Status Node::recover() {
   auto ps = storage_->load();
   if (!ps.ok()) return ps.status();
   auto& state = ps.value();
+  // A node that starts over wipes its log first, then its state: a crash in
+  // between leaves the old cluster's state under a new log. The state names
+  // its cluster (the topology's id); one of another cluster is cleared.
+  const std::string state_cluster = sm_->topology().cluster_id;
+  if (sm_->applied() > 0 && !state_cluster.empty() && state_cluster != storage_->identity()->cluster_id) {
+    if (opts_.log) opts_.log("warn", "the cluster state belongs to cluster " + state_cluster + "; clearing it");
+    if (Status s = sm_->clear(); !s.ok()) return s;
+  }
   // The state is synced before the log is compacted, and a pulled snapshot is
   // swapped in before the log records it: it never lags the log's snapshot.
   if (state.snapshot_meta.index > sm_->applied()) {
