@@ -51,7 +51,10 @@ void handle_get(ServerStore& store, const http::Request& req, const http::Respon
       for (const auto& k : keys) {
         auto v = store.cluster().state().compare_exchange(database, k);
         if (!v.ok()) return respond(http::error_response(v.status(), url));
-        if (*v) results.push_back(result_entry(**v));  // missing keys are left out
+        // RavenDB's answers: one missing key is a 404 (the clients read null);
+        // among several, a missing key is listed with Index -1 and no value.
+        if (!*v && keys.size() == 1) return respond(http::Response::empty(404));
+        results.push_back(*v ? result_entry(**v) : json::object{{"Key", k}, {"Index", -1}, {"Value", nullptr}});
       }
     } else {
       auto list = store.cluster().state().compare_exchange_prefix(database, *prefix, paging.start, paging.page_size);

@@ -133,7 +133,9 @@ test("compare-exchange through stores pinned to each node: put, get, get many, d
 
     await b.operations.send(new PutCompareExchangeValueOperation("users/oren", { email: "o@x" }, 0));
     const many = await a.operations.send(new GetCompareExchangeValuesOperation({ keys: ["users/ayende", "users/oren", "users/none"] }));
-    assert.deepEqual(Object.keys(many).sort(), ["users/ayende", "users/oren"]);
+    // RavenDB lists a missing key among several with no value.
+    assert.deepEqual(Object.keys(many).sort(), ["users/ayende", "users/none", "users/oren"]);
+    assert.equal(many["users/none"].value, null);
     assert.deepEqual(many["users/ayende"].value, { email: "c@x" });
     assert.equal(many["users/ayende"].index, updated.index);
     assert.deepEqual(many["users/oren"].value, { email: "o@x" });
@@ -145,7 +147,7 @@ test("compare-exchange through stores pinned to each node: put, get, get many, d
     const deleted = await b.operations.send(new DeleteCompareExchangeValueOperation("users/ayende", updated.index));
     assert.equal(deleted.successful, true);
     for (const s of [a, b, c]) {
-      assert.equal(await s.operations.send(new GetCompareExchangeValueOperation("users/ayende")), null);
+      assert.equal((await s.operations.send(new GetCompareExchangeValueOperation("users/ayende"))) ?? null, null);
     }
   });
 });
@@ -190,7 +192,8 @@ test("a cluster-wide session on one node, read back in cluster-wide sessions on 
     await d.saveChanges();
     for (const store of [a, b, c]) {
       assert.equal(await eventually(async () => (await store.openSession().load("orders/1")) === null), true);
-      assert.equal(await store.operations.send(new GetCompareExchangeValueOperation("orders/by-customer/customers/1")), null);
+      // One missing key is a 404 in RavenDB: the client returns no value (undefined).
+      assert.equal((await store.operations.send(new GetCompareExchangeValueOperation("orders/by-customer/customers/1"))) ?? null, null);
     }
   });
 });
@@ -299,7 +302,9 @@ test("DeleteDatabasesOperation from the store's node: 410 there, the client move
       databaseNames: [db], hardDelete: true, fromNodes: [used],
     }));
     assert.ok(r.raftCommandIndex > 0);
-    assert.equal((await http(cluster.node(used).url, "GET", `/databases/${db}/stats`)).status, 410);
+    // The answer comes once the node that took the request applied it; the
+    // dropped node follows a moment later.
+    assert.equal(await eventually(async () => (await http(cluster.node(used).url, "GET", `/databases/${db}/stats`)).status === 410), true);
     assert.equal((await store.openSession().load("orders/s", Order))?.total, 7, "read from another member");
     const record = await store.maintenance.server.send(new GetDatabaseRecordOperation(db));
     assert.deepEqual([...record.topology.members].sort(), cluster.tags.filter((t) => t !== used));
