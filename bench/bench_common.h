@@ -1,5 +1,6 @@
-// Shared by the benchmark load generators (corvus-http-load, corvus-pg-load):
-// document ids and bodies, command-line parsing, latency summary, the result line.
+// Shared by the benchmark load generators (corvus-http-load, corvus-cmpxchg-load,
+// corvus-pg-load): document ids and bodies, command-line parsing, latency summary, the
+// result line. What only the HTTP ones share is in bench/http_bench_client.h.
 // Benchmarks only: nothing here is used by the server.
 #pragma once
 

@@ -11,6 +11,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=cmpxchg_bench.sh BENCH_LOG_TAG=cmpxchg
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
 SECS=5
 REPEAT=3
@@ -72,7 +75,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$CORVUSD" ]] || CORVUSD="$BUILD_DIR/server/corvusd"
-bad_int() { echo "cmpxchg_bench.sh: $1 must be an integer >= $2" >&2; exit 2; }
 [[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 ]] || bad_int --seconds 1
 [[ $WARMUP =~ ^[0-9]+$ ]] || bad_int --warmup 0
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -ge 1 ]] || bad_int --repeat 1
@@ -80,9 +82,6 @@ bad_int() { echo "cmpxchg_bench.sh: $1 must be an integer >= $2" >&2; exit 2; }
 [[ $IO_THREADS =~ ^[0-9]+$ && $IO_THREADS -ge 1 ]] || bad_int --io-threads 1
 for c in $CLIENTS; do [[ $c =~ ^[0-9]+$ && $c -ge 1 ]] || bad_int "--clients entries" 1; done
 for m in $MODES; do [[ $m == create || $m == update ]] || { echo "cmpxchg_bench.sh: --modes: create and/or update" >&2; exit 2; }; done
-want() { [[ ",$ONLY," == *",$1,"* ]]; }
-log() { printf '[cmpxchg %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- dependencies
 install_missing() {
@@ -94,12 +93,7 @@ install_missing() {
   command -v curl >/dev/null || pkgs+=(curl)
   command -v jq >/dev/null || pkgs+=(jq)
   command -v ss >/dev/null || pkgs+=(iproute2)
-  [[ ${#pkgs[@]} -eq 0 ]] && return 0
-  if [[ $DO_INSTALL -eq 0 ]]; then die "missing packages: ${pkgs[*]} (run without --no-install)"; fi
-  [[ $(id -u) -eq 0 ]] || die "missing packages: ${pkgs[*]}; run as root or apt-get install them"
-  log "installing: ${pkgs[*]}"
-  timeout 300 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  install_packages "${pkgs[@]}"
 }
 install_missing
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -111,7 +105,8 @@ fi
 
 # ---------------------------------------------------------------- load generator
 LOAD="$BUILD_DIR/bench/corvus-cmpxchg-load"
-if [[ ! -x $LOAD || ($DO_BUILD -eq 1 && "$REPO/bench/cmpxchg_load.cc" -nt $LOAD) ]]; then
+if [[ ! -x $LOAD || ($DO_BUILD -eq 1 && ("$REPO/bench/cmpxchg_load.cc" -nt $LOAD ||
+  "$REPO/bench/http_bench_client.h" -nt $LOAD || "$REPO/bench/bench_common.h" -nt $LOAD)) ]]; then
   [[ $DO_BUILD -eq 1 ]] || die "$LOAD missing (drop --no-build, or: cmake --build --preset release --target corvus-cmpxchg-load)"
   [[ -f $BUILD_DIR/build.ninja || -f $BUILD_DIR/Makefile ]] ||
     cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null ||
@@ -160,28 +155,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || echo '?')
-FSDEV=$(findmnt -n -o SOURCE -T "$WORK" 2>/dev/null || echo '?')
-if [[ $FSTYPE == tmpfs || $FSTYPE == ramfs ]]; then
-  log "WARNING: $WORK is on $FSTYPE: synced writes cost nothing there; use --tmp-dir on a real disk"
-fi
-
-# Sets the named array's next element to a port nobody listens on and we have not
-# handed out yet (not in a subshell, so that USED_PORTS remembers it).
-USED_PORTS=" "
-free_port() {  # array name
-  local p i
-  for ((i = 0; i < 500; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    [[ $USED_PORTS == *" $p "* ]] && continue
-    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-      USED_PORTS+="$p "
-      eval "$1+=(\"\$p\")"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
+check_disk "$WORK"
 
 # curl with a bound; prints "<status> <body>" (status 000 when no answer).
 http() {  # method url [body]
@@ -199,8 +173,8 @@ ETCD_LEADER_PORT="" ETCD_FOLLOWER_PORT="" ETCD_FAIL=""
 start_etcd() {
   local i cluster=""
   for i in 0 1 2; do
-    free_port ETCD_CPORTS
-    free_port ETCD_PPORTS
+    free_port "ETCD_CPORTS[$i]"
+    free_port "ETCD_PPORTS[$i]"
     cluster+="${cluster:+,}e$i=http://127.0.0.1:${ETCD_PPORTS[$i]}"
   done
   for i in 0 1 2; do
@@ -260,8 +234,8 @@ start_corvus() {
   # The binary may be rebuilt while we run: report the one we started.
   CORVUSD_BUILT=$(date -r "$CORVUSD" '+%Y-%m-%d %H:%M:%S')
   for i in 0 1 2; do
-    free_port C_HPORTS
-    free_port C_CPORTS
+    free_port "C_HPORTS[$i]"
+    free_port "C_CPORTS[$i]"
     mkdir -p "$WORK/corvus/n$i"
     "$CORVUSD" --server-url "$(c_url "$i")" --cluster-port "${C_CPORTS[$i]}" \
       --data-dir "$WORK/corvus/n$i" --log-level warn >"$WORK/corvus/n$i.log" 2>&1 &
@@ -269,12 +243,7 @@ start_corvus() {
   done
   log "corvusd: 3 nodes, HTTP ports ${C_HPORTS[*]} (Rachis ${C_CPORTS[*]})"
   for i in 0 1 2; do
-    local ok=0 t
-    for ((t = 0; t < 300; t++)); do
-      curl -s -o /dev/null --max-time 1 "$(c_url "$i")/healthz" && { ok=1; break; }
-      sleep 0.1
-    done
-    [[ $ok -eq 1 ]] || { C_FAIL="node $i did not answer /healthz in 30 s; log tail: $(tail -3 "$WORK/corvus/n$i.log" | tr '\n' ' ')"; return 1; }
+    wait_http "$(c_url "$i")/healthz" 30 || { C_FAIL="node $i did not answer /healthz in 30 s; log tail: $(tail -3 "$WORK/corvus/n$i.log" | tr '\n' ' ')"; return 1; }
   done
   # Node 0 leads its one-node cluster and adds the other two (promotables first,
   # members once caught up).
@@ -416,12 +385,7 @@ done
 # Medians over the repetitions: target mode clients -> rps p50 p99; errors summed;
 # ok = runs with at least one successful swap.
 MEDIANS="$WORK/medians.txt"
-sort -k1,1 -k2,2 -k3,3n "$RESULTS" | awk '
-  function median(s,   n, a, i, j, t) {
-    n = split(s, a, " ")
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
+sort -k1,1 -k2,2 -k3,3n "$RESULTS" | awk "$AWK_MEDIAN"'
   { k = $1 " " $2 " " $3
     if (!(k in n)) order[++nk] = k
     n[k]++; err[k] += $8

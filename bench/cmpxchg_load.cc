@@ -25,8 +25,6 @@
 // One result line on stdout (see bench_common.h); on errors, their count by kind and
 // the first one (status and body) on stderr.
 
-#include <array>
-#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -34,9 +32,9 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <thread>
 
 #include "bench/bench_common.h"
+#include "bench/http_bench_client.h"
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -49,44 +47,22 @@ namespace {
 enum class Target { Corvus, Etcd };
 enum class Mode { Create, Update };
 
-struct Options {
-  std::string host = "127.0.0.1";
-  int port = 0;
+struct Options : cb::LoadOptions {
+  Options() { seconds = 5; }
   Target target = Target::Corvus;
   Mode mode = Mode::Create;
-  int clients = 1;
-  double seconds = 5;
-  double warmup = 0;
-  uint64_t requests = 0;  // > 0: run this many requests in total instead of a duration
-  int threads = 1;
-  std::string db = "bench";
-  std::string tag;
   size_t value_size = 16;
-  double timeout = 30;  // per request
 };
 
-struct Shared {
-  Options opt;
-  tcp::endpoint ep;
-  std::string host_header;
-  bool count_mode = false;
-  uint64_t run_id = 0;  // makes raft-request-ids unique across runs
-  cb::Clock::time_point t_start, t_measure, t_end;
-  std::atomic<uint64_t> next_ticket{0};
-  std::atomic<bool> stop{false};
-};
-
-struct ThreadStats {
-  std::vector<uint32_t> lat;
-  uint64_t errors = 0;
-  uint64_t io_errors = 0;
+struct Stats : cb::LoadStats {
   uint64_t cas_refused = 0;  // 2xx, but the swap did not happen
   uint64_t bad_body = 0;     // 2xx without the fields we need
-  uint64_t reconnects = 0;
-  std::map<int, uint64_t> bad_status;
-  std::string first_error;
-  cb::Clock::time_point last_done{};
-  int active = 0;  // connections of this thread not yet finished
+
+  void merge(const Stats& o) {
+    LoadStats::merge(o);
+    cas_refused += o.cas_refused;
+    bad_body += o.bad_body;
+  }
 };
 
 std::string base64(std::string_view in) {
@@ -155,59 +131,22 @@ std::optional<uint64_t> uint_field(std::string_view body, std::string_view quote
   return v;
 }
 
-class Conn : public std::enable_shared_from_this<Conn> {
+class Conn : public cb::HttpBenchClient {
  public:
-  Conn(Shared& sh, ThreadStats& st, asio::io_context& io, int id)
-      : sock_(io), retry_(io), sh_(sh), st_(st), id_(id),
-        rng_(sh.run_id ^ (0x5eed0000ull + static_cast<uint64_t>(id))) {
-    ++st_.active;
-    const Options& o = sh_.opt;
-    if (o.mode == Mode::Update) key_ = "bench/" + o.tag + "u" + std::to_string(id_);
-  }
-
-  void start() { connect(); }
-
-  // Called by the per-thread sweeper.
-  void check(cb::Clock::time_point now) {
-    if (finished_) return;
-    if (sh_.stop.load(std::memory_order_relaxed)) {
-      close();
-      finish();
-      return;
-    }
-    auto limit = std::chrono::duration<double>(sh_.opt.timeout);
-    if (in_flight_ && now - t0_ > limit) {
-      timed_out_ = true;
-      close();  // the pending operation completes with operation_aborted
-    }
+  // run_id makes the raft-request-ids unique across runs.
+  Conn(asio::io_context& io, cb::LoadRun& run, Stats& st, const Options& opt, uint64_t run_id, int id)
+      : HttpBenchClient(io, run, st), opt_(opt), stats_(st), id_(id),
+        rng_(run_id ^ (0x5eed0000ull + static_cast<uint64_t>(id))) {
+    if (opt_.mode == Mode::Update) key_ = "bench/" + opt_.tag + "u" + std::to_string(id_);
   }
 
  private:
-  void connect() {
-    if (finished_) return;
-    if (done()) return finish();
-    connecting_ = true;
-    sock_.async_connect(sh_.ep, [self = shared_from_this()](error_code ec) {
-      self->connecting_ = false;
-      if (ec) return self->on_error(ec, "connect");
-      self->sock_.set_option(tcp::no_delay(true), ec);
-      if (self->connected_once_) ++self->st_.reconnects;
-      self->connected_once_ = true;
-      self->buf_.clear();
-      self->send_next();
-    });
-  }
-
-  bool done() const {
-    if (sh_.stop.load(std::memory_order_relaxed)) return true;
-    if (sh_.count_mode) return sh_.next_ticket.load(std::memory_order_relaxed) >= sh_.opt.requests;
-    return cb::Clock::now() >= sh_.t_end;
-  }
+  void on_connected() override { buf_.clear(); }
 
   std::string value() const {
     // {"v":"<value_size chars>"}: the sequence number, padded.
     std::string v = std::to_string(seq_);
-    if (v.size() < sh_.opt.value_size) v.insert(0, sh_.opt.value_size - v.size(), 'x');
+    if (v.size() < opt_.value_size) v.insert(0, opt_.value_size - v.size(), 'x');
     return "{\"v\":\"" + v + "\"}";
   }
 
@@ -228,16 +167,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   // Builds the next request into req_; false when the run is over for this client.
-  bool next_request() {
-    if (sh_.stop.load(std::memory_order_relaxed)) return false;
-    const Options& o = sh_.opt;
+  bool next_request() override {
+    const Options& o = opt_;
     // The update mode's initial create is setup, not a measured request.
     setup_ = o.mode == Mode::Update && !have_key_;
-    if (sh_.count_mode && !setup_) {
-      if (sh_.next_ticket.fetch_add(1, std::memory_order_relaxed) >= o.requests) return false;
-    } else if (!sh_.count_mode && cb::Clock::now() >= sh_.t_end) {
-      return false;
-    }
+    if (!run_.admit(nullptr, setup_)) return false;
     if (o.mode == Mode::Create) key_ = "bench/" + o.tag + std::to_string(id_) + "-" + std::to_string(seq_);
     const uint64_t expected = o.mode == Mode::Create || !have_key_ ? 0 : last_index_;
     std::string body;
@@ -265,7 +199,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
       req_ += "POST /v3/kv/txn";
     }
     req_ += " HTTP/1.1\r\nHost: ";
-    req_ += sh_.host_header;
+    req_ += run_.host_header;
     req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
     req_ += std::to_string(body.size());
     req_ += "\r\n\r\n";
@@ -274,21 +208,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     return true;
   }
 
-  void send_next() {
-    if (!next_request()) return finish();
-    in_flight_ = true;
-    timed_out_ = false;
-    t0_ = cb::Clock::now();
-    asio::async_write(sock_, asio::buffer(req_), [self = shared_from_this()](error_code ec, size_t) {
-      if (ec) return self->on_error(ec, "write");
-      self->read_response();
-    });
-  }
-
-  void read_response() {
+  void read_response() override {
     parser_.emplace();
     parser_->body_limit(1u << 20);
-    http::async_read(sock_, buf_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
+    http::async_read(sock_, buf_, *parser_, [self = shared_as<Conn>()](error_code ec, size_t) {
       if (ec) return self->on_error(ec, "read");
       self->complete();
     });
@@ -302,11 +225,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // Checks the answer; on success, remembers the key's new version.
   void complete() {
     auto now = cb::Clock::now();
-    in_flight_ = false;
     const auto& res = parser_->get();
     const int status = static_cast<int>(res.result_int());
     const std::string_view body = res.body();
-    const bool counted = sh_.count_mode || (now >= sh_.t_measure && now <= sh_.t_end);
+    const bool counted = run_.in_window(now);
     const bool keep_alive = res.keep_alive();
     auto describe = [&](const char* what) {
       return std::string(what) + ": HTTP " + std::to_string(status) + ": " +
@@ -320,18 +242,18 @@ class Conn : public std::enable_shared_from_this<Conn> {
         ++st_.bad_status[status];
         record_error(describe(setup_ ? "setup create" : "request"));
       }
-    } else if (sh_.opt.target == Target::Corvus) {
+    } else if (opt_.target == Target::Corvus) {
       auto successful = bool_field(body, "\"Successful\"");
       version = uint_field(body, "\"Index\"");
       if (!successful || !version || *version == 0) {
         if (counted || setup_) {
-          ++st_.bad_body;
+          ++stats_.bad_body;
           record_error(describe("answer without Successful and a non-zero Index"));
         }
         version.reset();
       } else if (!*successful) {
         if (counted || setup_) {
-          ++st_.cas_refused;
+          ++stats_.cas_refused;
           record_error(describe("swap refused"));
         }
       } else {
@@ -344,67 +266,35 @@ class Conn : public std::enable_shared_from_this<Conn> {
       if (ok && !version) {
         ok = false;
         if (counted || setup_) {
-          ++st_.bad_body;
+          ++stats_.bad_body;
           record_error(describe("answer without header.revision"));
         }
       } else if (!ok && (counted || setup_)) {
         if (body.find("\"header\"") == std::string_view::npos) {
-          ++st_.bad_body;
+          ++stats_.bad_body;
           record_error(describe("not a txn answer"));
         } else {
-          ++st_.cas_refused;
+          ++stats_.cas_refused;
           record_error(describe("txn did not succeed"));
         }
       }
     }
     if (version) {
       last_index_ = *version;
-      if (sh_.opt.mode == Mode::Update) have_key_ = true;
+      if (opt_.mode == Mode::Update) have_key_ = true;
     }
     if (ok && counted && !setup_) st_.lat.push_back(cb::micros_since(t0_, now));
-    if (now > st_.last_done) st_.last_done = now;
-    if (!keep_alive) {
-      close();
-      return connect();
-    }
-    send_next();
+    respond(now, keep_alive);
   }
 
-  void on_error(error_code ec, const char* what) {
-    bool was_busy = in_flight_ || connecting_ || !connected_once_;
-    in_flight_ = false;
-    close();
-    if (finished_) return;
-    if (sh_.stop.load(std::memory_order_relaxed)) return finish();
-    auto now = cb::Clock::now();
-    if (was_busy && (sh_.count_mode || now <= sh_.t_end)) {
-      ++st_.io_errors;
-      record_error(std::string(what) + ": " + (timed_out_ ? "request timed out" : ec.message()));
-    }
-    if (done()) return finish();
-    // Back off a little so a refused connection does not spin.
-    retry_.expires_after(std::chrono::milliseconds(20));
-    retry_.async_wait([self = shared_from_this()](error_code) { self->connect(); });
-  }
-
-  void close() {
+  void close() override {
     error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
+    HttpBenchClient::close();
   }
 
-  void finish() {
-    if (finished_) return;
-    finished_ = true;
-    close();
-    retry_.cancel();
-    --st_.active;
-  }
-
-  tcp::socket sock_;
-  asio::steady_timer retry_;
-  Shared& sh_;
-  ThreadStats& st_;
+  const Options& opt_;
+  Stats& stats_;  // st_, with this tool's counters
   int id_;
   std::mt19937_64 rng_;
   uint64_t seq_ = 0;
@@ -412,30 +302,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool have_key_ = false;   // update mode: the key exists and last_index_ is its version
   uint64_t last_index_ = 0;
   bool setup_ = false;      // the request in flight is the update mode's initial create
-  std::string req_;
   boost::beast::flat_buffer buf_;
   std::optional<http::response_parser<http::string_body>> parser_;
-  bool in_flight_ = false, connecting_ = false, connected_once_ = false;
-  bool timed_out_ = false, finished_ = false;
-  cb::Clock::time_point t0_{};
-};
-
-// Per io thread: its connections and a sweeper that enforces request timeouts and a
-// forced stop.
-struct Worker {
-  asio::io_context io{1};
-  ThreadStats stats;
-  std::vector<std::shared_ptr<Conn>> conns;
-  std::unique_ptr<asio::steady_timer> sweeper;
-
-  void sweep() {
-    sweeper->expires_after(std::chrono::milliseconds(100));
-    sweeper->async_wait([this](error_code) {
-      auto now = cb::Clock::now();
-      for (auto& c : conns) c->check(now);
-      if (stats.active > 0) sweep();
-    });
-  }
 };
 
 void usage() {
@@ -465,21 +333,11 @@ without the expected fields and I/O errors count as errors (the first one on std
 
 int main(int argc, char** argv) {
   cb::Args args(argc, argv);
-  Shared sh;
-  Options& o = sh.opt;
+  Options o;
   const std::string target = args.str("target", "");
   const std::string mode = args.str("mode", "create");
-  o.host = args.str("host", o.host);
-  o.port = static_cast<int>(args.num("port", 0));
-  o.clients = static_cast<int>(args.num("clients", o.clients));
-  o.seconds = args.num("seconds", o.seconds);
-  o.warmup = args.num("warmup", o.warmup);
-  o.requests = static_cast<uint64_t>(args.num("requests", 0));
-  o.threads = static_cast<int>(args.num("threads", o.threads));
-  o.db = args.str("db", o.db);
-  o.tag = args.str("tag", o.tag);
+  cb::read_load_options(args, o);
   o.value_size = static_cast<size_t>(args.num("value-size", static_cast<double>(o.value_size)));
-  o.timeout = args.num("timeout", o.timeout);
   std::string err = args.bad().empty() ? args.unknown() : args.bad();
   if (args.help()) {
     usage();
@@ -487,10 +345,7 @@ int main(int argc, char** argv) {
   }
   if (err.empty() && target != "corvus" && target != "etcd") err = "--target must be corvus or etcd";
   if (err.empty() && mode != "create" && mode != "update") err = "--mode must be create or update";
-  if (err.empty() && (o.port <= 0 || o.port > 65535)) err = "--port is required";
-  if (err.empty() && (o.clients < 1 || o.clients > 10000)) err = "--clients must be 1..10000";
-  if (err.empty() && (o.threads < 1 || o.threads > 64)) err = "--threads must be 1..64";
-  if (err.empty() && o.seconds <= 0 && o.requests == 0) err = "--seconds must be > 0";
+  if (err.empty()) err = cb::check_load_options(o);
   if (err.empty() && o.value_size > 65536) err = "--value-size must be <= 65536";
   if (!err.empty()) {
     std::cerr << "corvus-cmpxchg-load: " << err << "\n";
@@ -499,99 +354,25 @@ int main(int argc, char** argv) {
   }
   o.target = target == "etcd" ? Target::Etcd : Target::Corvus;
   o.mode = mode == "update" ? Mode::Update : Mode::Create;
-  sh.count_mode = o.requests > 0;
-  if (sh.count_mode) o.warmup = 0;
-  sh.run_id = std::random_device{}() * 0x9E3779B97F4A7C15ull;
+  const uint64_t run_id = std::random_device{}() * 0x9E3779B97F4A7C15ull;
 
-  try {
-    asio::io_context resolver_io;
-    tcp::resolver resolver(resolver_io);
-    auto results = resolver.resolve(o.host, std::to_string(o.port));
-    sh.ep = *results.begin();
-  } catch (const std::exception& e) {
-    std::cerr << "corvus-cmpxchg-load: cannot resolve " << o.host << ": " << e.what() << "\n";
-    return 2;
-  }
-  sh.host_header = o.host + ":" + std::to_string(o.port);
-
-  std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < o.threads; ++t) workers.push_back(std::make_unique<Worker>());
-  for (int c = 0; c < o.clients; ++c) {
-    Worker& w = *workers[static_cast<size_t>(c % o.threads)];
-    w.conns.push_back(std::make_shared<Conn>(sh, w.stats, w.io, c));
-  }
-  for (auto& w : workers) {
-    size_t expect = 1024;
-    if (!sh.count_mode) expect = static_cast<size_t>(o.seconds * 20000.0 / o.threads) + 1024;
-    w->stats.lat.reserve(std::min<size_t>(expect, 4u << 20));
-    w->sweeper = std::make_unique<asio::steady_timer>(w->io);
-  }
-
-  sh.t_start = cb::Clock::now();
-  auto dur = [](double s) {
-    return std::chrono::duration_cast<cb::Clock::duration>(std::chrono::duration<double>(s));
-  };
-  sh.t_measure = sh.t_start + dur(o.warmup);
-  sh.t_end = sh.count_mode ? cb::Clock::time_point::max() : sh.t_measure + dur(o.seconds);
-
-  std::atomic<int> running{0};
-  std::vector<std::thread> threads;
-  for (auto& wp : workers) {
-    Worker* w = wp.get();
-    for (auto& c : w->conns) asio::post(w->io, [c] { c->start(); });
-    asio::post(w->io, [w] { w->sweep(); });
-    running.fetch_add(1);
-    threads.emplace_back([w, &running] {
-      w->io.run();
-      running.fetch_sub(1);
-    });
-  }
-
-  // Wait for the clients to finish on their own; after the end of the window plus the
-  // request timeout (and a grace period), stop them.
-  auto hard_end = sh.count_mode ? cb::Clock::time_point::max() : sh.t_end + dur(o.timeout + 2);
-  bool forced = false;
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto now = cb::Clock::now();
-    if (!forced && now > hard_end) {
-      forced = true;
-      sh.stop = true;
-      std::cerr << "corvus-cmpxchg-load: clients did not finish in time, stopping them\n";
-    }
-    if (forced && now > hard_end + dur(3))
-      for (auto& w : workers) w->io.stop();
-  }
-  for (auto& t : threads) t.join();
-
-  std::vector<uint32_t> lat;
-  uint64_t errors = 0, io_errors = 0, cas_refused = 0, bad_body = 0, reconnects = 0;
-  std::map<int, uint64_t> bad_status;
-  std::string first_error;
-  cb::Clock::time_point last_done = sh.t_start;
-  for (auto& w : workers) {
-    lat.insert(lat.end(), w->stats.lat.begin(), w->stats.lat.end());
-    errors += w->stats.errors;
-    io_errors += w->stats.io_errors;
-    cas_refused += w->stats.cas_refused;
-    bad_body += w->stats.bad_body;
-    reconnects += w->stats.reconnects;
-    for (auto [code, n] : w->stats.bad_status) bad_status[code] += n;
-    if (first_error.empty()) first_error = w->stats.first_error;
-    last_done = std::max(last_done, w->stats.last_done);
-  }
-  double seconds = sh.count_mode ? std::chrono::duration<double>(last_done - sh.t_start).count()
-                                 : o.seconds;
-  cb::Summary s = cb::summarize(lat, errors, seconds);
-  if (errors > 0) {
-    std::cerr << "corvus-cmpxchg-load: " << target << " " << mode << ": " << errors << " errors ("
-              << io_errors << " I/O, " << cas_refused << " refused swaps, " << bad_body
+  cb::LoadRun run(o);
+  auto result = cb::run_load<Stats>(
+      "corvus-cmpxchg-load", run, [&](asio::io_context& io, Stats& st, int id) {
+        return std::make_shared<Conn>(io, run, st, o, run_id, id);
+      });
+  if (!result) return 2;
+  const Stats& t = result->totals;
+  if (t.errors > 0) {
+    std::cerr << "corvus-cmpxchg-load: " << target << " " << mode << ": " << t.errors << " errors ("
+              << t.io_errors << " I/O, " << t.cas_refused << " refused swaps, " << t.bad_body
               << " unexpected answers";
-    for (auto [code, n] : bad_status) std::cerr << ", " << n << " x HTTP " << code;
-    std::cerr << "); first: " << first_error << "\n";
+    for (auto [code, n] : t.bad_status) std::cerr << ", " << n << " x HTTP " << code;
+    std::cerr << "); first: " << t.first_error << "\n";
   }
-  cb::print_result(mode, o.clients, s,
+  cb::print_result(mode, o.clients, result->summary,
                    "target=" + target + " threads=" + std::to_string(o.threads) +
-                       " refused=" + std::to_string(cas_refused) + " reconnects=" + std::to_string(reconnects));
+                       " refused=" + std::to_string(t.cas_refused) +
+                       " reconnects=" + std::to_string(t.reconnects));
   return 0;
 }

@@ -10,6 +10,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=run.sh BENCH_LOG_TAG=bench
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
 SECS=10
 REPEAT=3
@@ -65,15 +68,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$CORVUSD" ]] || CORVUSD="$BUILD_DIR/server/corvusd"
-bad_int() { echo "run.sh: $1 must be an integer >= $2" >&2; exit 2; }
 [[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 ]] || bad_int --seconds 1
 [[ $WARMUP =~ ^[0-9]+$ ]] || bad_int --warmup 0
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -ge 1 ]] || bad_int --repeat 1
 [[ $IDS =~ ^[0-9]+$ && $IDS -ge 1 ]] || bad_int --ids 1
 for c in $CLIENTS; do [[ $c =~ ^[0-9]+$ && $c -ge 1 ]] || bad_int "--clients entries" 1; done
-want() { [[ ",$ONLY," == *",$1,"* ]]; }
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 PGBIN=/usr/lib/postgresql/15/bin
 
@@ -88,12 +87,7 @@ install_missing() {
   if want rocksdb; then command -v db_bench >/dev/null || pkgs+=(rocksdb-tools); fi
   command -v curl >/dev/null || pkgs+=(curl)
   command -v ss >/dev/null || pkgs+=(iproute2)
-  [[ ${#pkgs[@]} -eq 0 ]] && return 0
-  if [[ $DO_INSTALL -eq 0 ]]; then die "missing packages: ${pkgs[*]} (run without --no-install)"; fi
-  [[ $(id -u) -eq 0 ]] || die "missing packages: ${pkgs[*]}; run as root or apt-get install them"
-  log "installing: ${pkgs[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  install_packages "${pkgs[@]}"
 }
 install_missing
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -160,40 +154,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || echo '?')
-FSDEV=$(findmnt -n -o SOURCE -T "$WORK" 2>/dev/null || echo '?')
-if [[ $FSTYPE == tmpfs || $FSTYPE == ramfs ]]; then
-  log "WARNING: $WORK is on $FSTYPE: synced writes cost nothing there; use --tmp-dir on a real disk"
-fi
-
-USED_PORTS=" "
-free_port() {
-  local p i
-  for ((i = 0; i < 500; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    [[ $USED_PORTS == *" $p "* ]] && continue
-    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-      USED_PORTS+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
-wait_http() {  # url, seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.1
-  done
-  return 1
-}
+check_disk "$WORK"
 
 # ---------------------------------------------------------------- PostgreSQL
 PGPORT=""
 start_pg() {
-  PGPORT=$(free_port)
+  free_port PGPORT
   mkdir -p "$WORK/pg/sock"
   [[ ${#PGRUN[@]} -gt 0 ]] && chown -R postgres: "$WORK/pg"
   log "PostgreSQL: initdb in $WORK/pg/data, port $PGPORT"
@@ -219,7 +185,7 @@ PG_CONN() { echo "host=127.0.0.1 port=$PGPORT dbname=bench user=postgres"; }
 # ---------------------------------------------------------------- nginx
 NGPORT=""
 start_nginx() {
-  NGPORT=$(free_port)
+  free_port NGPORT
   local d="$WORK/nginx"
   mkdir -p "$d/www" "$d/tmp"
   # A 1024-byte JSON document.
@@ -264,7 +230,7 @@ EOF
 # ---------------------------------------------------------------- corvusd
 CPORT=""
 start_corvus() {
-  CPORT=$(free_port)
+  free_port CPORT
   mkdir -p "$WORK/corvus/data"
   log "corvusd: $CORVUSD on port $CPORT"
   "$CORVUSD" --server-url "http://127.0.0.1:$CPORT" --data-dir "$WORK/corvus/data" \
@@ -385,12 +351,7 @@ done
 # ---------------------------------------------------------------- report
 # Medians over the repetitions: target mode clients -> rps p50 p99, errors summed.
 MEDIANS="$WORK/medians.txt"
-sort -k1,1 -k2,2 -k3,3n "$RESULTS" | awk '
-  function median(s,   n, a, i, j, t) {
-    n = split(s, a, " ")
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
+sort -k1,1 -k2,2 -k3,3n "$RESULTS" | awk "$AWK_MEDIAN"'
   { k = $1 " " $2 " " $3
     if (!(k in n)) order[++nk] = k
     n[k]++; rps[k] = rps[k] " " $5; p50[k] = p50[k] " " $6; p99[k] = p99[k] " " $7; err[k] += $8 }
