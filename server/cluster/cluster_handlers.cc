@@ -1,4 +1,5 @@
-// Cluster HTTP API (RavenDB's routes where they exist):
+// Cluster HTTP API (RavenDB's routes where they exist); the policy behind each
+// request lives in ClusterManager (server/cluster/cluster_membership.cc):
 //   PUT    /admin/cluster/node?url=&tag=&watcher=   add a node (leader; forwarded)
 //   DELETE /admin/cluster/node?nodeTag=             remove a node (leader; forwarded)
 //   POST   /admin/cluster/reelect                   leadership transfer (leader; forwarded)
@@ -24,7 +25,6 @@
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
-#include "server/logging/logger.h"
 #include "server/server_store.h"
 
 namespace corvus::server::handlers {
@@ -117,68 +117,12 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
   const std::string watcher_text = req.query.get("watcher").value_or("false");
   const bool watcher = watcher_text == "true" || watcher_text == "True" || watcher_text == "1";
   leader_or_forward(cm, req, respond, [&cm, respond, url, tag, watcher, target = req.target] {
-    const bool started = cm.run_async([&cm, respond, url, tag, watcher, target] {
-      // Ask the node who it is before touching the log: it must be reachable and
-      // must not belong to another multi-node cluster.
-      auto info = cluster::http_call(verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(5));
-      if (!info.ok() || info->status != 200) {
-        return respond(http::error_response(
-            Status::InvalidArgument("cannot add " + url + ": the node does not answer (" +
-                                    (info.ok() ? "HTTP " + std::to_string(info->status) : info.status().message()) +
-                                    ")"),
-            target));
-      }
-      boost::system::error_code ec;
-      auto v = json::parse(info->body, ec);
-      if (ec || !v.is_object()) {
-        return respond(http::error_response(Status::InvalidArgument("cannot add " + url + ": not a Corvus node"), target));
-      }
-      const auto& o = v.as_object();
-      auto str = [&](const char* k) {
-        auto* x = o.if_contains(k);
-        return x && x->is_string() ? std::string(x->as_string()) : std::string();
-      };
-      const bool fresh = o.if_contains("Fresh") && o.at("Fresh").is_bool() && o.at("Fresh").as_bool();
-      const std::string their_topology = str("TopologyId");
-      const std::string address = str("ClusterAddress");
-      if (their_topology == cm.topology_id()) {
-        return respond(http::error_response(
-            Status::InvalidArgument("the node at " + url + " is already a member of this cluster (tag " +
-                                    str("NodeTag") + ")"),
-            target));
-      }
-      if (!fresh) {
-        std::string nodes;
-        if (auto* all = o.if_contains("AllNodes"); all && all->is_object()) {
-          for (const auto& kv : all->as_object()) nodes += (nodes.empty() ? "" : ", ") + std::string(kv.key());
-        }
-        return respond(http::error_response(
-            Status::InvalidArgument("the node at " + url + " already belongs to another cluster (topology " +
-                                    their_topology + ", nodes " + nodes +
-                                    "); remove it from that cluster before adding it here"),
-            target));
-      }
-      if (address.empty()) {
-        return respond(http::error_response(Status::InvalidArgument("the node at " + url +
-                                                                    " did not report its cluster address"),
-                                            target));
-      }
-      const auto* version = o.if_contains("CommandVersion");
-      const std::uint32_t command_version =
-          version && version->is_number() ? static_cast<std::uint32_t>(version->to_number<std::uint64_t>()) : 1;
-      cm.node().add_node(tag, url, address, watcher, command_version,
-                         [&cm, respond, url, target](Status s, rachis::core::Index i) {
-        json::object extra;
-        if (s.ok()) {
-          const auto topo = cm.node().state().topology();
-          for (const auto& [t, n] : topo.nodes) {
-            if (n.url == url) extra["Tag"] = t;
-          }
-        }
-        respond_after_commit(cm, respond, target, s, i, std::move(extra));
-      });
-    });
-    if (!started) respond(http::error_response(too_many_in_flight(), target));
+    cm.add_node(url, tag, watcher,
+                [&cm, respond, target](Status s, rachis::core::Index i, const std::string& added) {
+                  json::object extra;
+                  if (!added.empty()) extra["Tag"] = added;
+                  respond_after_commit(cm, respond, target, s, i, std::move(extra));
+                });
   });
 }
 
@@ -187,32 +131,8 @@ void handle_remove_node(ClusterManager& cm, const http::Request& req, const http
   if (!tag_or.ok()) return respond_error(respond, tag_or.status(), req);
   const std::string tag = std::move(tag_or).value();
   leader_or_forward(cm, req, respond, [&cm, respond, tag, target = req.target] {
-    const auto topo = cm.node().state().topology();
-    auto it = topo.nodes.find(tag);
-    const std::string removed_url = it == topo.nodes.end() ? "" : it->second.url;
-    const std::string cluster_id = cm.topology_id();
-    const bool self = it != topo.nodes.end() && it->second.id == cm.node().view().identity.node_id;
-    cm.node().remove_node(tag, [&cm, respond, target, removed_url, cluster_id, self](Status s, rachis::core::Index i) {
+    cm.remove_node(tag, [&cm, respond, target](Status s, rachis::core::Index i) {
       respond_after_commit(cm, respond, target, s, i);
-      if (!s.ok()) return;
-      // The removed node never sees the commit (the leader stops replicating to
-      // it): tell it, so it leaves and starts over as a fresh one-node cluster.
-      if (self) {
-        cm.node().leave(cluster_id, true, [](Status, rachis::core::Index) {});  // the leader itself: committed
-        return;
-      }
-      const bool started = cm.run_async([removed_url, cluster_id] {
-        for (int attempt = 0; attempt < 5; ++attempt) {
-          auto r = cluster::http_call(verb::post, removed_url, "/admin/cluster/leave?topologyId=" + cluster_id, "",
-                                      std::chrono::seconds(3));
-          if (r.ok() && r->status < 500) return;
-          std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
-        }
-      });
-      if (!started) {
-        log::warn("removed node not told to leave: too many cluster requests in flight; it keeps its old "
-                  "cluster view until restarted or removed again").kv("url", removed_url);
-      }
     });
   });
 }

@@ -68,6 +68,14 @@ class ClusterManager {
   // are InvalidArgument saying what to do instead.
   void leave(const std::string& topology_id, bool force, std::function<void(Status)> done);
 
+  // Membership (leader; callers forward otherwise). add_node first asks the
+  // node at `url` who it is (reachable, fresh, its cluster address and command
+  // version) and refuses with InvalidArgument saying why; `done` gets the tag
+  // it was given. remove_node tells the removed node to leave once committed.
+  using AddNodeDone = std::function<void(Status, rachis::core::Index, const std::string& tag)>;
+  void add_node(const std::string& url, const std::string& tag, bool watcher, AddNodeDone done);
+  void remove_node(const std::string& tag, rachis::Node::Done done);
+
   // Starts the applied-command feed; call after every subscriber registered.
   void start_feed() { feed_.start(node_->state().applied()); }
 
