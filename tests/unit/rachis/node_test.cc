@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include "rachis/cluster/commands/database_commands.h"
 #include "rachis/cluster/commands/value_commands.h"
 #include "rachis/node.h"
 #include "tests/support/temp_dir.h"
@@ -239,4 +240,23 @@ TEST_CASE("Node: a member of another multi-node cluster refuses to be taken over
   REQUIRE(call_retrying([&](Node::Done d) { a->remove_node("B", d); }).ok());
   REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
   REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
+}
+
+TEST_CASE("Node: the leader refuses a command some node is too old to apply") {
+  testing::TempDir dir;
+  auto a = open_node(options_for(dir, "a"));
+  auto b = open_node(options_for(dir, "b"));
+  REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
+  // B says it runs the first command format (only node list and values).
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), true, 1, d); }).ok());
+  REQUIRE(eventually([&] { return a->state().topology().nodes.size() == 2; }));
+  cluster::AddDatabaseCommand create;
+  create.record.name = "db";
+  create.record.topology.members = {"A"};
+  Status refused = call([&](Node::Done d) { a->propose(create, Node::as_command_done(d)); });
+  CHECK(refused.is_invalid_argument());
+  CHECK(refused.message().find("node B") != std::string::npos);
+  CHECK_FALSE(a->state().state().record("db"));
+  // What B understands still goes through.
+  CHECK(call([&](Node::Done d) { a->propose(cluster::PutValueCommand::make("k", "v"), Node::as_command_done(d)); }).ok());
 }
