@@ -1,5 +1,5 @@
 // Compare-exchange under faults. Three real corvusd processes form a cluster, each
-// node's cluster listener behind a TcpProxy (as in cluster_test.cc), and a database
+// node's cluster listener behind a TcpProxy (tests/support/test_cluster.h), and a database
 // is replicated to all three. Client threads then put, delete and read a few
 // compare-exchange keys through every node while a seeded fault thread kills -9 and
 // restarts nodes, pauses them (SIGSTOP/SIGCONT) and cuts their proxies. Afterwards
@@ -44,10 +44,8 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/corvusd_process.h"
 #include "tests/support/linearizability_checker.h"
-#include "tests/support/tcp_proxy.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_cluster.h"
 
 using namespace corvus::testing;
 using namespace std::chrono_literals;
@@ -57,7 +55,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kWait = 30s;               // any setup or recovery step
 constexpr auto kRequestTimeout = 2500ms;  // a client's request, then its outcome is unknown
 constexpr int kMaxPauseMs = 10;           // between a client's requests, so 2 cores keep up
 const std::string kDatabase = "cmpxchg";
@@ -73,16 +70,6 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64: one seed -> independent str
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
-}
-
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds timeout = kWait) {
-  const auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return f();
 }
 
 // ---------------------------------------------------------------------------
@@ -175,13 +162,6 @@ Answer send_request(uint16_t port, const std::string& method, const std::string&
   return answer;
 }
 
-std::optional<json::object> parse_object(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return v.as_object();
-}
-
 std::optional<std::uint64_t> as_index(const json::value* v) {
   if (!v) return std::nullopt;
   if (v->is_uint64()) return v->as_uint64();
@@ -196,122 +176,6 @@ std::optional<std::string> object_of(const json::value* v) {
   if (!o || o->is_null()) return std::nullopt;
   return o->is_string() ? std::string(o->as_string()) : json::serialize(*o);
 }
-
-std::string str(const json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-// ---------------------------------------------------------------------------
-// Three nodes, formed into one cluster through node 0.
-
-struct Node {
-  uint16_t http_port = 0;
-  uint16_t cluster_port = 0;
-  std::unique_ptr<TcpProxy> proxy;
-  std::unique_ptr<CorvusdProcess> process;
-};
-
-class ThreeNodes {
- public:
-  ThreeNodes() {
-    for (int i = 0; i < 3; ++i) {
-      Node& n = nodes_[i];
-      n.http_port = free_port();
-      n.cluster_port = free_port();
-      n.proxy = std::make_unique<TcpProxy>(0, n.cluster_port);
-      n.process = std::make_unique<CorvusdProcess>(
-          dir_.sub("n" + std::to_string(i)), n.http_port,
-          std::vector<std::string>{"--cluster-port", std::to_string(n.cluster_port), "--cluster-advertise",
-                                   "127.0.0.1:" + std::to_string(n.proxy->port()), "--cluster-tick-ms", "50",
-                                   "--cluster-election-ticks", "10", "--threads", "2", "--log-level", "info"});
-      REQUIRE_MESSAGE(n.process->start(), n.process->log());
-    }
-  }
-
-  Node& operator[](int i) { return nodes_[i]; }
-  std::vector<uint16_t> ports() const { return {nodes_[0].http_port, nodes_[1].http_port, nodes_[2].http_port}; }
-
-  std::string logs() const {
-    std::string out;
-    for (int i = 0; i < 3; ++i) {
-      std::string l = nodes_[i].process->log();
-      if (l.size() > 6000) l = "..." + l.substr(l.size() - 6000);
-      out += "----- node " + std::to_string(i) + " (port " + std::to_string(nodes_[i].http_port) + ")\n" + l;
-    }
-    return out;
-  }
-
-  std::optional<json::object> topology(int i) {
-    if (!nodes_[i].process->running()) return std::nullopt;
-    auto a = send_request(nodes_[i].http_port, "GET", "/cluster/topology");
-    return a.status == 200 ? parse_object(a.body) : std::nullopt;
-  }
-
-  std::size_t members(int i) {
-    auto t = topology(i);
-    const json::value* topo = t ? t->if_contains("Topology") : nullptr;
-    const json::value* m = topo && topo->is_object() ? topo->as_object().if_contains("Members") : nullptr;
-    return m && m->is_object() ? m->as_object().size() : 0;
-  }
-
-  // Sends a command, retrying while the cluster cannot answer yet (no leader,
-  // membership change in progress): no answer, 408, 500, 503.
-  Answer command(int via, const std::string& method, const std::string& target, const std::string& body = "") {
-    Answer a;
-    eventually([&] {
-      a = send_request(nodes_[via].http_port, method, target, body);
-      return a.status != 0 && a.status != 408 && a.status != 500 && a.status != 503;
-    });
-    return a;
-  }
-
-  void form() {
-    REQUIRE_MESSAGE(eventually([&] {
-                      auto t = topology(0);
-                      return t && str(*t, "CurrentState") == "Leader";
-                    }),
-                    "node 0 did not become leader of its one-node cluster\n"
-                        << logs());
-    for (int i = 1; i < 3; ++i) {
-      auto a = command(0, "PUT", "/admin/cluster/node?url=http://127.0.0.1:" + std::to_string(nodes_[i].http_port));
-      REQUIRE_MESSAGE(a.status == 200, a.status << " " << a.body);
-      REQUIRE_MESSAGE(eventually([&] { return members(0) == static_cast<std::size_t>(i + 1); }),
-                      "node " << i << " was not promoted\n"
-                              << logs());
-    }
-    REQUIRE_MESSAGE(converged(), "the three nodes did not agree on a leader\n" << logs());
-  }
-
-  // Every node sees three members and the same leader.
-  bool converged() {
-    return eventually([&] {
-      std::set<std::string> leaders;
-      for (int i = 0; i < 3; ++i) {
-        auto t = topology(i);
-        if (!t || members(i) != 3) return false;
-        leaders.insert(str(*t, "Leader"));
-      }
-      return leaders.size() == 1 && !leaders.begin()->empty();
-    });
-  }
-
-  // Undoes whatever a fault left behind: the process runs and is not stopped, its
-  // proxy forwards. False if a process would not start.
-  bool heal(int i) {
-    Node& n = nodes_[i];
-    n.proxy->heal();
-    if (n.process->running()) {
-      n.process->resume();
-      return true;
-    }
-    return n.process->start();
-  }
-
- private:
-  TempDir dir_;
-  Node nodes_[3];
-};
 
 // ---------------------------------------------------------------------------
 // Clients.
@@ -513,7 +377,7 @@ class CmpXchgClient {
 
 class FaultInjector {
  public:
-  FaultInjector(ThreeNodes& nodes, std::uint64_t seed, Clock::time_point start, Clock::time_point end)
+  FaultInjector(Cluster& nodes, std::uint64_t seed, Clock::time_point start, Clock::time_point end)
       : nodes_(nodes), rng_(seed), start_(start), end_(end) {}
 
   void run(const std::atomic<bool>& stop) {
@@ -559,7 +423,7 @@ class FaultInjector {
     std::cout << "  " << log_.back() << std::endl;
   }
 
-  ThreeNodes& nodes_;
+  Cluster& nodes_;
   std::mt19937_64 rng_;
   Clock::time_point start_, end_;
   std::vector<std::string> log_, errors_;
@@ -593,8 +457,8 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
   std::vector<std::string> keys;
   for (int i = 0; i < key_count; ++i) keys.push_back(std::string("key-") + static_cast<char>('a' + i));
 
-  ThreeNodes nodes;
-  nodes.form();
+  Cluster nodes(3);  // its own requests (setup, recovery) use HttpClient; the clients' use send_request
+  nodes.form(3);
   auto created = nodes.command(0, "PUT", "/admin/databases?name=" + kDatabase + "&replicationFactor=3",
                                "{\"DatabaseName\":\"" + kDatabase + "\"}");
   REQUIRE_MESSAGE((created.status == 200 || created.status == 201),
@@ -615,7 +479,7 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
   std::vector<std::unique_ptr<CmpXchgClient>> client_objects;
   for (int c = 0; c < clients; ++c) {
     client_objects.push_back(
-        std::make_unique<CmpXchgClient>(c, mix(seed + static_cast<std::uint64_t>(c) + 1), nodes.ports(), keys, start));
+        std::make_unique<CmpXchgClient>(c, mix(seed + static_cast<std::uint64_t>(c) + 1), nodes.http_ports(), keys, start));
   }
   FaultInjector faults(nodes, mix(seed), start, end);
   {
@@ -635,9 +499,9 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
   for (const auto& e : faults.errors()) fault_errors += e + "\n";
   for (const auto& l : faults.log()) fault_log += "  " + l + "\n";
   CHECK_MESSAGE(fault_errors.empty(), fault_errors << nodes.logs());
-  const bool converged = nodes.converged();
+  const bool converged = nodes.converged(3);
   CHECK_MESSAGE(converged, "the cluster did not recover after the faults\n" << nodes.logs());
-  CmpXchgClient reader(clients, mix(seed + 1000), nodes.ports(), keys, start);
+  CmpXchgClient reader(clients, mix(seed + 1000), nodes.http_ports(), keys, start);
   std::string unanswered;
   for (int node = 0; node < 3; ++node) {
     const auto until = Clock::now() + 15s;  // per node: a node that stays stuck costs it once, not once a key

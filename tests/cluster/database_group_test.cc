@@ -7,7 +7,8 @@
 // from all (also with a node down), creating through a follower, identities
 // from the cluster, cluster-wide transactions on every member (also one that
 // was down), Refresh-Topology after the group grows, and cluster commands sent
-// to a follower while the leader is dead. Every wait is a bounded poll;
+// to a follower while the leader is dead. The cluster is TestCluster's
+// (tests/support/test_cluster.h), without proxies. Every wait is a bounded poll;
 // nothing asserts on timing. Processes and directories die with the test.
 
 #include <cctype>
@@ -20,9 +21,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_cluster.h"
 
 using namespace corvus::testing;
 using namespace std::chrono_literals;
@@ -31,31 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr auto kWait = 30s;
 using Tags = std::set<std::string>;
-using Headers = std::map<std::string, std::string>;
-
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds timeout = kWait) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return f();
-}
-
-std::optional<json::value> parse(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (ec) return std::nullopt;
-  return v;
-}
-
-std::string str(const json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 Tags string_set(const json::value* v) {
   Tags out;
@@ -77,134 +52,32 @@ std::string join(const Tags& tags) {
   return "{" + out + "}";
 }
 
-struct Node {
-  std::string dir;
-  uint16_t http_port = 0;
-  uint16_t cluster_port = 0;
-  std::unique_ptr<CorvusdProcess> process;
-  std::string tag;  // known once the cluster is formed
+// Where node `n` keeps its copy of `db` (DatabasesLandlord::directory_for).
+std::string database_dir(const Node& n, const std::string& db) { return n.dir + "/databases/" + lower(db); }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
-  // Where this node keeps its copy of `db` (DatabasesLandlord::directory_for).
-  std::string database_dir(const std::string& db) const { return dir + "/databases/" + lower(db); }
-};
-
-class Cluster {
+// Three nodes and the database-group requests the tests make through them.
+class GroupCluster : public Cluster {
  public:
-  Cluster() {
-    for (int i = 0; i < 3; ++i) {
-      auto node = std::make_unique<Node>();
-      node->dir = dir_.sub("n" + std::to_string(i));
-      node->http_port = free_port();
-      node->cluster_port = free_port();
-      node->process = std::make_unique<CorvusdProcess>(
-          node->dir, node->http_port,
-          std::vector<std::string>{"--cluster-port", std::to_string(node->cluster_port), "--cluster-tick-ms", "50",
-                                   "--cluster-election-ticks", "20", "--threads", "2"});
-      REQUIRE_MESSAGE(node->process->start(), node->process->log());
-      nodes_.push_back(std::move(node));
-    }
-  }
+  GroupCluster() : Cluster(3, {}, {.proxies = false, .election_ticks = 20, .log_level = ""}) {}
 
-  Node& operator[](int i) { return *nodes_[i]; }
-  int size() const { return static_cast<int>(nodes_.size()); }
-
+  // Waits for answers up to 20 s: a follower may wait out an election first.
   HttpResult call(int i, const std::string& method, const std::string& target, const std::string& body = "",
                   const Headers& headers = {}) {
-    HttpClient c("127.0.0.1", nodes_[i]->http_port, 20s);
-    Headers h = headers;
-    if (!body.empty()) h.emplace("Content-Type", "application/json");
-    return c.request(method, target, body, h);
+    return corvus::testing::call((*this)[i].http_port, method, target, body, headers, 20s);
   }
 
   std::optional<json::object> get_object(int i, const std::string& target, const Headers& headers = {}) {
-    auto r = call(i, "GET", target, "", headers);
-    if (r.status != 200) return std::nullopt;
-    auto v = parse(r.body);
-    if (!v || !v->is_object()) return std::nullopt;
-    return v->as_object();
-  }
-
-  std::string logs() const {
-    std::string out;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      std::string l = nodes_[i]->process->log();
-      if (l.size() > 5000) l = "..." + l.substr(l.size() - 5000);
-      out += "----- node " + std::to_string(i) + " (" + nodes_[i]->url() + ", " + nodes_[i]->tag + ")\n" + l;
-    }
-    return out;
-  }
-
-  std::optional<json::object> cluster_topology(int i) {
-    if (!nodes_[i]->process->running()) return std::nullopt;
-    return get_object(i, "/cluster/topology");
-  }
-
-  Tags cluster_members(int i) {
-    Tags out;
-    auto t = cluster_topology(i);
-    if (!t) return out;
-    for (const auto& kv : t->at("Topology").as_object().at("Members").as_object()) out.emplace(kv.key());
-    return out;
-  }
-
-  // Index of the running node that reports itself leader, or -1.
-  int leader() {
-    for (int i = 0; i < size(); ++i) {
-      auto t = cluster_topology(i);
-      if (t && str(*t, "CurrentState") == "Leader") return i;
-    }
-    return -1;
+    return get_json((*this)[i].http_port, target, headers, 20s);
   }
 
   // Forms the cluster through node 0 and learns every node's tag.
   void form() {
-    REQUIRE_MESSAGE(eventually([&] { return leader() == 0; }), logs());
-    for (int i = 1; i < size(); ++i) {
-      HttpResult r;
-      eventually([&] {
-        r = call(0, "PUT", "/admin/cluster/node?url=" + nodes_[i]->url());
-        return r.status == 200;
-      });
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-      REQUIRE_MESSAGE(eventually([&] { return cluster_members(0).size() == static_cast<size_t>(i + 1); }),
-                      "node " << i << " was not promoted\n" << logs());
-    }
-    REQUIRE_MESSAGE(stable(), logs());
-    for (int i = 0; i < size(); ++i) {
-      auto t = get_object(i, "/cluster/topology");
-      REQUIRE(t);
-      nodes_[i]->tag = str(*t, "NodeTag");
-      REQUIRE(!nodes_[i]->tag.empty());
-    }
+    Cluster::form(size());
+    learn_tags();
   }
 
   // Every running node sees three members and the same leader.
-  bool stable() {
-    return eventually([&] {
-      std::set<std::string> leaders;
-      for (int i = 0; i < size(); ++i) {
-        if (!nodes_[i]->process->running()) continue;
-        auto t = cluster_topology(i);
-        if (!t || cluster_members(i).size() != 3) return false;
-        leaders.insert(t->at("Leader").is_string() ? std::string(t->at("Leader").as_string()) : "");
-      }
-      return leaders.size() == 1 && !leaders.begin()->empty();
-    });
-  }
-
-  int index_of(const std::string& tag) const {
-    for (int i = 0; i < size(); ++i) {
-      if (nodes_[i]->tag == tag) return i;
-    }
-    return -1;
-  }
-
-  Tags all_tags() const {
-    Tags out;
-    for (const auto& n : nodes_) out.insert(n->tag);
-    return out;
-  }
+  bool stable() { return converged(3, running()); }
 
   // PUT /admin/databases through `via`; retries only while there is no leader.
   HttpResult create(int via, const std::string& name, int replication_factor, const Tags& members = {}) {
@@ -241,13 +114,14 @@ class Cluster {
   std::string serving(const std::string& db) {
     std::string out;
     for (int i = 0; i < size(); ++i) {
+      const Node& n = (*this)[i];
       std::string s = "down";
-      if (nodes_[i]->process->running()) {
+      if (n.process->running()) {
         auto r = call(i, "GET", "/databases/" + db + "/stats");
         s = std::to_string(r.status);
         if (r.status == 503 && r.header("database-missing").empty()) s += "(not missing)";
       }
-      out += (out.empty() ? "" : " ") + nodes_[i]->tag + ":" + s;
+      out += (out.empty() ? "" : " ") + n.tag + ":" + s;
     }
     return out;
   }
@@ -257,8 +131,9 @@ class Cluster {
   std::string expected(const Tags& members, const std::string& others = "410") {
     std::string out;
     for (int i = 0; i < size(); ++i) {
-      std::string s = !nodes_[i]->process->running() ? "down" : members.count(nodes_[i]->tag) ? "200" : others;
-      out += (out.empty() ? "" : " ") + nodes_[i]->tag + ":" + s;
+      const Node& n = (*this)[i];
+      std::string s = !n.process->running() ? "down" : members.count(n.tag) ? "200" : others;
+      out += (out.empty() ? "" : " ") + n.tag + ":" + s;
     }
     return out;
   }
@@ -297,21 +172,12 @@ class Cluster {
     if (results.empty() || !results[0].is_object()) return std::nullopt;
     return results[0].as_object();
   }
-
-  void restart(int i) {
-    CHECK(nodes_[i]->process->terminate() == 0);
-    REQUIRE_MESSAGE(nodes_[i]->process->start(), nodes_[i]->process->log());
-  }
-
- private:
-  TempDir dir_;
-  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 // Members of the group a create answered with; checks the rest of the answer.
-Tags created_members(Cluster& c, const HttpResult& r, const std::string& name) {
+Tags created_members(GroupCluster& c, const HttpResult& r, const std::string& name) {
   REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.body);
-  auto v = parse(r.body);
+  auto v = parse_json(r.body);
   REQUIRE(v);
   const auto& o = v->as_object();
   CHECK(str(o, "Name") == name);
@@ -326,7 +192,7 @@ Tags created_members(Cluster& c, const HttpResult& r, const std::string& name) {
 
 // `db` is served by exactly `members`; /topology on every node lists exactly
 // them as Members with one Etag, and every node's record says the same.
-void check_group(Cluster& c, const std::string& db, const Tags& members) {
+void check_group(GroupCluster& c, const std::string& db, const Tags& members) {
   const std::string want = c.expected(members);
   std::string got;
   CHECK_MESSAGE(eventually([&] { return (got = c.serving(db)) == want; }),
@@ -350,7 +216,7 @@ void check_group(Cluster& c, const std::string& db, const Tags& members) {
 }  // namespace
 
 TEST_CASE("database group: created on exactly the chosen nodes; record, /topology and every node agree") {
-  Cluster c;
+  GroupCluster c;
   c.form();
 
   // Creates through every node at once: Raft orders them and each lands on
@@ -454,7 +320,7 @@ TEST_CASE("database group: created on exactly the chosen nodes; record, /topolog
 }
 
 TEST_CASE("database group: restarts one at a time, kill -9 and all together keep every database on its nodes") {
-  Cluster c;
+  GroupCluster c;
   c.form();
   const std::vector<std::string> names{"Restart_Two", "Restart_Three", "Restart_One"};
   std::map<std::string, Tags> groups;
@@ -504,7 +370,7 @@ TEST_CASE("database group: restarts one at a time, kill -9 and all together keep
 }
 
 TEST_CASE("database group: a member that was down opens new databases, applies cluster-wide writes, keeps identities") {
-  Cluster c;
+  GroupCluster c;
   c.form();
   const std::string db = "Down_Three";
   REQUIRE(created_members(c, c.create(0, db, 3), db) == c.all_tags());
@@ -513,7 +379,7 @@ TEST_CASE("database group: a member that was down opens new databases, applies c
     auto r = c.call(via, "POST", "/databases/" + db + "/bulk_docs",
                     R"({"Commands":[{"Type":"PUT","Id":"users|","Document":{}}]})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
-    const std::string id = str(parse(r.body)->as_object().at("Results").as_array()[0].as_object(), "@id");
+    const std::string id = str(parse_json(r.body)->as_object().at("Results").as_array()[0].as_object(), "@id");
     CHECK_MESSAGE(identities.insert(lower(id)).second, id << " handed out twice (through " << c[via].tag << ")");
   };
   for (int i = 0; i < c.size(); ++i) new_identity(i);
@@ -528,7 +394,7 @@ TEST_CASE("database group: a member that was down opens new databases, applies c
   auto tx = c.call(1, "POST", "/databases/" + db + "/bulk_docs",
                    R"({"Commands":[{"Type":"PUT","Id":"while/down","Document":{"V":1}}],"TransactionMode":"ClusterWide"})");
   REQUIRE_MESSAGE(tx.status == 201, tx.body);
-  const std::string cv = str(parse(tx.body)->as_object().at("Results").as_array()[0].as_object(), "@change-vector");
+  const std::string cv = str(parse_json(tx.body)->as_object().at("Results").as_array()[0].as_object(), "@change-vector");
   for (int i = 0; i < 2; ++i) new_identity(i);
 
   REQUIRE_MESSAGE(c[2].process->start(), c[2].process->log());
@@ -549,14 +415,14 @@ TEST_CASE("database group: a member that was down opens new databases, applies c
 }
 
 TEST_CASE("database group: delete from one node, soft and hard, then from all with a node down; create again") {
-  Cluster c;
+  GroupCluster c;
   c.form();
   const std::string db = "Del_Group";
   const Tags all = c.all_tags();
   REQUIRE(created_members(c, c.create(0, db, 3), db) == all);
   for (int i = 0; i < c.size(); ++i) {
     REQUIRE(c.put_doc(i, db, "notes/" + c[i].tag, "{}"));
-    CHECK(fs::exists(c[i].database_dir(db)));
+    CHECK(fs::exists(database_dir(c[i], db)));
   }
 
   // Hard delete from B (node 1): B stops serving it and removes its files.
@@ -564,7 +430,7 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
   const int64_t etag_before = c.get_object(0, "/topology?name=" + db)->at("Etag").to_number<int64_t>();
   auto r = c.delete_db(2, db, true, {b});
   REQUIRE_MESSAGE(r.status == 200, r.body);
-  auto answer = parse(r.body);
+  auto answer = parse_json(r.body);
   REQUIRE(answer);
   CHECK(string_set(answer->as_object().if_contains("PendingDeletes")) == Tags{b});
   Tags rest = all;
@@ -575,8 +441,8 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
     REQUIRE(t);
     CHECK(t->at("Etag").to_number<int64_t>() > etag_before);
   }
-  CHECK_MESSAGE(eventually([&] { return !fs::exists(c[1].database_dir(db)); }),
-                c[1].database_dir(db) << " still exists after a hard delete from " << b);
+  CHECK_MESSAGE(eventually([&] { return !fs::exists(database_dir(c[1], db)); }),
+                database_dir(c[1], db) << " still exists after a hard delete from " << b);
   CHECK_MESSAGE(eventually([&] {
                   auto rec = c.record(0, db);
                   return rec && rec->at("DeletionInProgress").as_object().empty();
@@ -593,7 +459,7 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
   REQUIRE_MESSAGE(r.status == 200, r.body);
   Tags last{c[0].tag};
   check_group(c, db, last);
-  CHECK(fs::exists(c[2].database_dir(db)));
+  CHECK(fs::exists(database_dir(c[2], db)));
   CHECK_MESSAGE(eventually([&] {
                   auto rec = c.record(1, db);
                   return rec && rec->at("DeletionInProgress").as_object().empty();
@@ -605,7 +471,7 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
   // the running nodes drop the database at once, the record waits for B.
   auto added = c.call(0, "PUT", "/admin/databases/node?name=" + db + "&node=" + b);
   REQUIRE_MESSAGE(added.status == 200, added.body);
-  CHECK_MESSAGE(eventually([&] { return fs::exists(c[1].database_dir(db)); }), c.logs());
+  CHECK_MESSAGE(eventually([&] { return fs::exists(database_dir(c[1], db)); }), c.logs());
   CHECK(eventually([&] { return c.call(1, "GET", "/databases/" + db + "/stats").status == 200; }));
   c[1].process->kill9();
   REQUIRE(c.stable());
@@ -614,7 +480,7 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
   std::string got;
   const std::string gone = c.expected({}, "503");
   CHECK_MESSAGE(eventually([&] { return (got = c.serving(db)) == gone; }), got << ", expected " << gone);
-  CHECK(eventually([&] { return !fs::exists(c[0].database_dir(db)); }));
+  CHECK(eventually([&] { return !fs::exists(database_dir(c[0], db)); }));
   for (int i : {0, 2}) {
     CHECK(c.call(i, "GET", "/admin/databases?name=" + db).status == 404);
     CHECK(c.call(i, "GET", "/topology?name=" + db).header("database-missing") == db);
@@ -633,11 +499,11 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
   // Not gone everywhere yet: the same name cannot be created while B holds a copy.
   auto early = c.create(0, db, 3);
   CHECK_MESSAGE(early.status == 409, early.status << " " << early.body);
-  CHECK(fs::exists(c[1].database_dir(db)));
+  CHECK(fs::exists(database_dir(c[1], db)));
 
   // B comes back, removes its copy and confirms; then the name is free.
   REQUIRE_MESSAGE(c[1].process->start(), c[1].process->log());
-  CHECK_MESSAGE(eventually([&] { return !fs::exists(c[1].database_dir(db)); }),
+  CHECK_MESSAGE(eventually([&] { return !fs::exists(database_dir(c[1], db)); }),
                 "B did not remove its copy after restart\n" << c.logs());
   CHECK_MESSAGE(eventually([&] { return (got = c.serving(db)) == c.expected({}, "503"); }), got);
   HttpResult recreated;
@@ -661,7 +527,7 @@ TEST_CASE("database group: delete from one node, soft and hard, then from all wi
 }
 
 TEST_CASE("database group: create through a follower; identities never collide; cluster-wide writes reach every member") {
-  Cluster c;
+  GroupCluster c;
   c.form();
   const int leader = c.leader();
   REQUIRE(leader >= 0);
@@ -685,7 +551,7 @@ TEST_CASE("database group: create through a follower; identities never collide; 
               R"({"Commands":[{"Type":"PUT","Id":"users|","Document":{"N":1,"@metadata":{"@collection":"Users"}}},)"
               R"({"Type":"PUT","Id":"users|","Document":{"N":2,"@metadata":{"@collection":"Users"}}}]})";
           auto r = http.request("POST", "/databases/" + db + "/bulk_docs", body, {{"Content-Type", "application/json"}});
-          auto v = parse(r.body);
+          auto v = parse_json(r.body);
           std::lock_guard lock(mu);
           if (r.status != 201 || !v) {
             failures.push_back(std::to_string(r.status) + " " + r.body + r.error);
@@ -716,7 +582,7 @@ TEST_CASE("database group: create through a follower; identities never collide; 
                     R"({"Type":"CompareExchangePUT","Id":"orders-lock","Index":0,"Document":{"Object":"mine"}}],)"
                     R"("TransactionMode":"ClusterWide"})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
-    auto v = parse(r.body);
+    auto v = parse_json(r.body);
     REQUIRE(v);
     const auto tx_index = v->as_object().at("TransactionIndex").to_number<uint64_t>();
     CHECK(tx_index > 0);
@@ -774,13 +640,13 @@ TEST_CASE("database group: create through a follower; identities never collide; 
     INFO("compare-exchange through one node is seen by the others");
     auto put = c.call(0, "PUT", "/databases/" + db + "/cmpxchg?key=cfg/one&index=0", R"({"Object":{"V":1}})");
     REQUIRE_MESSAGE(put.status == 200, put.body);
-    auto pv = parse(put.body);
+    auto pv = parse_json(put.body);
     REQUIRE(pv);
     CHECK(pv->as_object().at("Successful").as_bool());
     const auto index = pv->as_object().at("Index").to_number<uint64_t>();
     auto lost = c.call(1, "PUT", "/databases/" + db + "/cmpxchg?key=cfg/one&index=0", R"({"Object":{"V":2}})");
     REQUIRE_MESSAGE(lost.status == 200, lost.body);
-    auto lv = parse(lost.body);
+    auto lv = parse_json(lost.body);
     REQUIRE(lv);
     CHECK_FALSE(lv->as_object().at("Successful").as_bool());
     CHECK(lv->as_object().at("Index").to_number<uint64_t>() == index);
@@ -796,7 +662,7 @@ TEST_CASE("database group: create through a follower; identities never collide; 
 }
 
 TEST_CASE("database group: adding a node changes the group's stamp; an older Topology-Etag gets Refresh-Topology") {
-  Cluster c;
+  GroupCluster c;
   c.form();
   const std::string db = "Grow";
   const Tags members = created_members(c, c.create(0, db, 2), db);
@@ -824,7 +690,7 @@ TEST_CASE("database group: adding a node changes the group's stamp; an older Top
   if (via == c.leader()) via = c.index_of(*members.rbegin());
   auto added = c.call(via, "PUT", "/admin/databases/node?name=" + db + "&node=" + spare);
   REQUIRE_MESSAGE(added.status == 200, added.body);
-  auto av = parse(added.body);
+  auto av = parse_json(added.body);
   REQUIRE(av);
   CHECK(string_set(av->as_object().at("Topology").as_object().if_contains("Promotables")) == Tags{spare});
   CHECK(string_set(av->as_object().at("Topology").as_object().if_contains("Members")) == members);
@@ -869,7 +735,7 @@ TEST_CASE("database group: cluster commands sent to a follower right after kill 
   // RavenDB's followers wait (bounded) for a new leader and forward the
   // command to it; answering 503 at once leaves a client with one URL (or
   // whose every node is a follower in this window) nothing to retry.
-  Cluster c;
+  GroupCluster c;
   c.form();
   const std::string db = "Election";
   REQUIRE(created_members(c, c.create(0, db, 3), db) == c.all_tags());

@@ -1,12 +1,14 @@
 #pragma once
 // TestCluster: real corvusd processes on 127.0.0.1 forming a Rachis cluster
-// through the HTTP API, for the multi-process tests. Every node's cluster
-// listener sits behind a TcpProxy the test controls (the node advertises the
-// proxy's port), so a node can be cut off from the traffic addressed to it.
-// Every wait is a bounded poll; nothing asserts on timing. Processes and
-// proxies die with the object. Uses doctest's REQUIRE: include after doctest.
+// through the HTTP API, for the multi-process tests. By default every node's
+// cluster listener sits behind a TcpProxy the test controls (the node advertises
+// the proxy's port), so a node can be cut off from the traffic addressed to it
+// (ClusterOptions). Every wait is a bounded poll; nothing asserts on timing.
+// Processes, proxies and the data directory die with the object. Not
+// thread-safe. Uses doctest's REQUIRE: include after doctest.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -39,18 +41,35 @@ inline bool eventually(F f, std::chrono::milliseconds timeout = kWait) {
   return f();
 }
 
-inline HttpResult call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "") {
-  HttpClient c("127.0.0.1", port, 5s);
-  return c.request(method, target, body);
+using Headers = std::map<std::string, std::string>;
+constexpr auto kCallTimeout = 5s;
+
+// One request on a fresh connection (HttpClient), bounded by `timeout`.
+inline HttpResult call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
+                       const Headers& headers = {}, std::chrono::milliseconds timeout = kCallTimeout) {
+  HttpClient c("127.0.0.1", port, timeout);
+  return c.request(method, target, body, headers);
 }
 
-inline std::optional<json::object> get_json(uint16_t port, const std::string& target) {
-  auto r = call(port, "GET", target);
-  if (r.status != 200) return std::nullopt;
+inline std::optional<json::value> parse_json(const std::string& body) {
   boost::system::error_code ec;
-  auto v = json::parse(r.body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return v.as_object();
+  auto v = json::parse(body, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+inline std::optional<json::object> parse_object(const std::string& body) {
+  auto v = parse_json(body);
+  if (!v || !v->is_object()) return std::nullopt;
+  return v->as_object();
+}
+
+// The object a GET answers with 200, or nullopt (any other answer, or not an object).
+inline std::optional<json::object> get_json(uint16_t port, const std::string& target, const Headers& headers = {},
+                                            std::chrono::milliseconds timeout = kCallTimeout) {
+  auto r = call(port, "GET", target, "", headers, timeout);
+  if (r.status != 200) return std::nullopt;
+  return parse_object(r.body);
 }
 
 inline std::string str(const json::object& o, const char* key) {
@@ -62,16 +81,29 @@ struct Node {
   std::string dir;
   uint16_t http_port;
   uint16_t cluster_port;
-  std::unique_ptr<TcpProxy> proxy;
+  std::unique_ptr<TcpProxy> proxy;  // null without ClusterOptions::proxies
   std::unique_ptr<CorvusdProcess> process;
+  std::string tag;  // the node tag, once Cluster::learn_tags() ran
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
+};
+
+struct ClusterOptions {
+  // Put each node's cluster listener behind a TcpProxy and advertise the proxy,
+  // so that the test can cut the node off. Default: true.
+  bool proxies = true;
+  // --cluster-election-ticks, in ticks of 50 ms: more rides out slow moments on a
+  // loaded machine, fewer fails over faster. Default: 10.
+  int election_ticks = 10;
+  // --log-level; empty leaves corvusd's default. Default: "info".
+  std::string log_level = "info";
 };
 
 class Cluster {
  public:
   // `extra_args` go to every corvusd (e.g. --enable-failpoints).
-  explicit Cluster(int n, std::vector<std::string> extra_args = {}) : extra_args_(std::move(extra_args)) {
+  explicit Cluster(int n, std::vector<std::string> extra_args = {}, ClusterOptions options = {})
+      : extra_args_(std::move(extra_args)), options_(std::move(options)) {
     for (int i = 0; i < n; ++i) add_process();
   }
 
@@ -81,10 +113,14 @@ class Cluster {
     node->dir = dir_.sub("n" + std::to_string(nodes_.size()));
     node->http_port = free_port();
     node->cluster_port = free_port();
-    node->proxy = std::make_unique<TcpProxy>(0, node->cluster_port);
-    std::vector<std::string> args{"--cluster-port", std::to_string(node->cluster_port), "--cluster-advertise",
-                                 "127.0.0.1:" + std::to_string(node->proxy->port()), "--cluster-tick-ms", "50",
-                                  "--cluster-election-ticks", "10", "--threads", "2", "--log-level", "info"};
+    std::vector<std::string> args{"--cluster-port", std::to_string(node->cluster_port)};
+    if (options_.proxies) {
+      node->proxy = std::make_unique<TcpProxy>(0, node->cluster_port);
+      args.insert(args.end(), {"--cluster-advertise", "127.0.0.1:" + std::to_string(node->proxy->port())});
+    }
+    args.insert(args.end(), {"--cluster-tick-ms", "50", "--cluster-election-ticks",
+                             std::to_string(options_.election_ticks), "--threads", "2"});
+    if (!options_.log_level.empty()) args.insert(args.end(), {"--log-level", options_.log_level});
     node->process = std::make_unique<CorvusdProcess>(node->dir, node->http_port, with_extra(std::move(args)));
     REQUIRE_MESSAGE(node->process->start(), node->process->log());
     nodes_.push_back(std::move(node));
@@ -99,11 +135,27 @@ class Cluster {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       std::string l = nodes_[i]->process->log();
       if (l.size() > 6000) l = "..." + l.substr(l.size() - 6000);
-      out += "----- node " + std::to_string(i) + " (" + nodes_[i]->url() + ")\n" + l;
+      const std::string& tag = nodes_[i]->tag;
+      out += "----- node " + std::to_string(i) + " (" + nodes_[i]->url() + (tag.empty() ? "" : ", " + tag) + ")\n" + l;
     }
     return out;
   }
   int size() const { return static_cast<int>(nodes_.size()); }
+
+  std::vector<uint16_t> http_ports() const {
+    std::vector<uint16_t> out;
+    for (const auto& n : nodes_) out.push_back(n->http_port);
+    return out;
+  }
+
+  // Indexes of the nodes whose process runs (possibly SIGSTOPped).
+  std::set<int> running() const {
+    std::set<int> out;
+    for (int i = 0; i < size(); ++i) {
+      if (nodes_[i]->process->running()) out.insert(i);
+    }
+    return out;
+  }
 
   std::optional<json::object> topology(int i) {
     if (!nodes_[i]->process->running()) return std::nullopt;
@@ -174,6 +226,7 @@ class Cluster {
     REQUIRE(converged(n));
   }
 
+  // Every node (of `among`, if given) sees n members and the same leader.
   bool converged(int n, const std::set<int>& among = {}) {
     return eventually([&] {
       std::set<std::string> leaders;
@@ -185,6 +238,48 @@ class Cluster {
       }
       return leaders.size() == 1 && !leaders.begin()->empty();
     });
+  }
+
+  // Fills every node's tag from its /cluster/topology; call once formed.
+  void learn_tags() {
+    for (int i = 0; i < size(); ++i) {
+      auto t = topology(i);
+      REQUIRE(t);
+      nodes_[i]->tag = str(*t, "NodeTag");
+      REQUIRE(!nodes_[i]->tag.empty());
+    }
+  }
+
+  // Index of the node with this tag (learn_tags()), or -1.
+  int index_of(const std::string& tag) const {
+    for (int i = 0; i < size(); ++i) {
+      if (nodes_[i]->tag == tag) return i;
+    }
+    return -1;
+  }
+
+  std::set<std::string> all_tags() const {
+    std::set<std::string> out;
+    for (const auto& n : nodes_) out.insert(n->tag);
+    return out;
+  }
+
+  // SIGTERM (it must exit cleanly) and start again on the same data.
+  void restart(int i) {
+    CHECK(nodes_[i]->process->terminate() == 0);
+    REQUIRE_MESSAGE(nodes_[i]->process->start(), nodes_[i]->process->log());
+  }
+
+  // Undoes whatever a fault left behind: the process runs and is not stopped, its
+  // proxy forwards. False if the process would not start.
+  bool heal(int i) {
+    Node& n = *nodes_[i];
+    if (n.proxy) n.proxy->heal();
+    if (n.process->running()) {
+      n.process->resume();
+      return true;
+    }
+    return n.process->start();
   }
 
   bool put(int via, const std::string& key, const std::string& value) {
@@ -213,6 +308,7 @@ class Cluster {
   }
 
   std::vector<std::string> extra_args_;
+  ClusterOptions options_;
   TempDir dir_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
