@@ -1,9 +1,6 @@
 // Three rachis::Node instances in one process, over real TCP on 127.0.0.1.
 // Waits are bounded polls; nothing asserts on timing.
 
-#include <cstdio>
-#include <cstdlib>
-#include <future>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -12,72 +9,12 @@
 #include "rachis/cluster/commands/value_commands.h"
 #include "rachis/node.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/node_test_support.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
+using namespace corvus::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-NodeOptions options_for(const testing::TempDir& dir, const std::string& name, std::uint16_t port = 0) {
-  NodeOptions o;
-  o.path = dir.sub(name);
-  o.new_cluster_id = "cluster-" + name;
-  o.url = "http://" + name;
-  o.listen.host = "127.0.0.1";
-  o.listen.port = port;
-  o.tick = 20ms;
-  o.election_tick = 10;
-  o.snapshot_threshold = 50;
-  o.log = [name](const char* level, const std::string& msg) {
-    if (std::getenv("RACHIS_TEST_LOG")) std::fprintf(stderr, "[%s] %s: %s\n", name.c_str(), level, msg.c_str());
-  };
-  return o;
-}
-
-std::unique_ptr<Node> open_node(const NodeOptions& o) {
-  auto n = Node::open(o);
-  REQUIRE_MESSAGE(n.ok(), n.status().to_string());
-  return std::move(n).value();
-}
-
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds timeout = 20s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
-
-Status call(const std::function<void(Node::Done)>& op) {
-  auto p = std::make_shared<std::promise<Status>>();
-  auto f = p->get_future();
-  op([p](Status s, core::Index) { p->set_value(s); });
-  if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("test wait");
-  return f.get();
-}
-
-// Retries while a membership change or leader change is still settling.
-Status call_retrying(const std::function<void(Node::Done)>& op) {
-  Status s;
-  for (int i = 0; i < 200; ++i) {
-    s = call(op);
-    if (s.ok() || s.code() != StatusCode::Busy) return s;
-    std::this_thread::sleep_for(50ms);
-  }
-  return s;
-}
-
-Node* leader_of(const std::vector<Node*>& nodes) {
-  for (Node* n : nodes) {
-    if (n && n->view().role == core::Role::Leader) return n;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 TEST_CASE("Node: three nodes over TCP form a cluster, fail over and survive a restart") {
   testing::TempDir dir;

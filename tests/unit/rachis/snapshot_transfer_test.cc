@@ -4,12 +4,9 @@
 // nothing asserts on timing.
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <mutex>
-#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -18,22 +15,16 @@
 #include "rachis/node.h"
 #include "rachis/tcp_transport.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/node_test_support.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
+using namespace corvus::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds timeout = 30s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
+constexpr auto kWait = 30s;  // this file's bound for eventually()
 
 std::unique_ptr<cluster::ClusterState> open_state(const std::string& path) {
   auto st = cluster::ClusterState::open(path);
@@ -146,10 +137,12 @@ TEST_CASE("TcpTransport: a snapshot pulled in chunks; refused, cut or cancelled 
     Status s = fetch(*c, server.address(), applied);
     CHECK(s.code() == StatusCode::Busy);
     CHECK(s.message().find("disk on fire") != std::string::npos);
-    CHECK(eventually([&] {
-      std::lock_guard lock(server.mu);
-      return server.failed == std::vector<core::NodeId>{2};
-    }));
+    CHECK(eventually(
+        [&] {
+          std::lock_guard lock(server.mu);
+          return server.failed == std::vector<core::NodeId>{2};
+        },
+        kWait));
   }
   SUBCASE("nobody listening") {
     auto gone = client("c1");
@@ -177,20 +170,14 @@ struct Cluster {
   std::map<std::string, int> installs;  // "installed the cluster state" log lines per node
 
   NodeOptions options(const std::string& name) {
-    NodeOptions o;
-    o.path = dir.sub(name);
-    o.new_cluster_id = "cluster-" + name;
-    o.url = "http://" + name;
-    o.listen.host = "127.0.0.1";
-    o.tick = 20ms;
-    o.election_tick = 10;
+    NodeOptions o = options_for(dir, name);
     o.snapshot_threshold = 20;  // compact often
-    o.log = [this, name](const char* level, const std::string& msg) {
+    o.log = [this, name, print = o.log](const char* level, const std::string& msg) {
       if (msg.find("installed the cluster state") != std::string::npos) {
         std::lock_guard lock(mu);
         ++installs[name];
       }
-      if (std::getenv("RACHIS_TEST_LOG")) std::fprintf(stderr, "[%s] %s: %s\n", name.c_str(), level, msg.c_str());
+      print(level, msg);
     };
     return o;
   }
@@ -200,43 +187,17 @@ struct Cluster {
   }
 };
 
-std::unique_ptr<Node> open_node(const NodeOptions& o) {
-  auto n = Node::open(o);
-  REQUIRE_MESSAGE(n.ok(), n.status().to_string());
-  return std::move(n).value();
-}
-
-Status call(const std::function<void(Node::Done)>& op) {
-  auto p = std::make_shared<std::promise<Status>>();
-  auto f = p->get_future();
-  op([p](Status s, core::Index) { p->set_value(s); });
-  if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("test wait");
-  return f.get();
-}
-
-Status call_retrying(const std::function<void(Node::Done)>& op) {
-  Status s;
-  for (int i = 0; i < 200; ++i) {
-    s = call(op);
-    if (s.ok() || (s.code() != StatusCode::Busy && s.code() != StatusCode::NotLeader)) return s;
-    std::this_thread::sleep_for(50ms);
-  }
-  return s;
-}
-
-Node* leader_of(const std::vector<Node*>& nodes) {
-  for (Node* n : nodes) {
-    if (n && n->view().role == core::Role::Leader) return n;
-  }
-  return nullptr;
-}
+// Retried by call_retrying: put() reports "no leader yet" as NotLeader.
+const std::vector<StatusCode> kSettling = {StatusCode::Busy, StatusCode::NotLeader};
 
 void put(const std::vector<Node*>& nodes, const std::string& key, const std::string& value) {
-  Status s = call_retrying([&](Node::Done d) {
-    Node* l = leader_of(nodes);
-    if (!l) return d(Status::NotLeader("none yet"), 0);
-    l->propose(cluster::PutValueCommand::make(key, value), Node::as_command_done(d));
-  });
+  Status s = call_retrying(
+      [&](Node::Done d) {
+        Node* l = leader_of(nodes);
+        if (!l) return d(Status::NotLeader("none yet"), 0);
+        l->propose(cluster::PutValueCommand::make(key, value), Node::as_command_done(d));
+      },
+      kSettling);
   REQUIRE_MESSAGE(s.ok(), s.to_string());
 }
 
@@ -251,13 +212,13 @@ TEST_CASE("Node: a node down while the leader compacted, and a new node, catch u
   auto b = open_node(ob);
   auto c = open_node(oc);
   oc.listen.port = c->cluster_port();  // c comes back at the same address
-  REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }));
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
-  REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }));
-  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://c", c->advertise_address(), false, cluster::kCommandVersion, d); }).ok());
-  REQUIRE(eventually([&] { return a->view().config.voters.size() == 3; }));
+  REQUIRE(eventually([&] { return a->view().role == core::Role::Leader && a->state().topology().nodes.size() == 1; }, kWait));
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://b", b->advertise_address(), false, cluster::kCommandVersion, d); }, kSettling).ok());
+  REQUIRE(eventually([&] { return a->view().config.voters.size() == 2; }, kWait));
+  REQUIRE(call_retrying([&](Node::Done d) { a->add_node("", "http://c", c->advertise_address(), false, cluster::kCommandVersion, d); }, kSettling).ok());
+  REQUIRE(eventually([&] { return a->view().config.voters.size() == 3; }, kWait));
   for (int i = 0; i < 10; ++i) put({a.get(), b.get()}, "early/" + std::to_string(i), "e");
-  REQUIRE(eventually([&] { return c->state().value_count() == 10; }));
+  REQUIRE(eventually([&] { return c->state().value_count() == 10; }, kWait));
 
   c->stop();
   c.reset();
@@ -271,13 +232,13 @@ TEST_CASE("Node: a node down while the leader compacted, and a new node, catch u
 
   c = open_node(oc);
   REQUIRE(eventually([&] { return c->state().value_count() == 10 + kValues; }, 60s));
-  CHECK(eventually([&] { return cl.installs_of("c") >= 1; }));
+  CHECK(eventually([&] { return cl.installs_of("c") >= 1; }, kWait));
   for (int i : {0, 1, kValues / 2, kValues - 1}) {
     CHECK(c->state().value("big/" + std::to_string(i)) == std::optional<std::string>(big_value(i)));
   }
   // Entries after the snapshot reach it as usual.
   put({a.get(), b.get(), c.get()}, "after", "x");
-  CHECK(eventually([&] { return c->state().value("after").has_value(); }));
+  CHECK(eventually([&] { return c->state().value("after").has_value(); }, kWait));
 
   // A brand-new node joins: the leader's log starts long after its first
   // entries, so it too starts from a pulled snapshot (the leader's address
@@ -286,9 +247,9 @@ TEST_CASE("Node: a node down while the leader compacted, and a new node, catch u
   auto d = open_node(od);
   l = leader_of({a.get(), b.get(), c.get()});
   REQUIRE(l);
-  REQUIRE(call_retrying([&](Node::Done done) { l->add_node("", "http://d", d->advertise_address(), true, cluster::kCommandVersion, done); }).ok());
+  REQUIRE(call_retrying([&](Node::Done done) { l->add_node("", "http://d", d->advertise_address(), true, cluster::kCommandVersion, done); }, kSettling).ok());
   REQUIRE(eventually([&] { return d->state().value_count() == 11 + kValues; }, 60s));
-  CHECK(eventually([&] { return cl.installs_of("d") >= 1; }));
+  CHECK(eventually([&] { return cl.installs_of("d") >= 1; }, kWait));
   CHECK(d->state().topology().nodes.size() == 4);
   CHECK(d->state().value("big/7") == std::optional<std::string>(big_value(7)));
 }
