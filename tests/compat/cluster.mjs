@@ -4,28 +4,16 @@
 // an operator would). Nodes can be killed (-9), stopped (SIGTERM) and started
 // again on the same ports and directory. Every wait is bounded.
 //
-// The corvusd binary comes from $CORVUSD (set by run.sh), as in harness.mjs.
+// The processes are harness.mjs's CorvusdProcess (the corvusd binary comes
+// from $CORVUSD, set by run.sh).
 
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { corvusdPath } from "./harness.mjs";
+import { CorvusdProcess, freePort, request, sleep } from "./harness.mjs";
 
-const STARTUP_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
 export const CLUSTER_WAIT_MS = 30_000;
-
-// Children not reaped yet; killed if the test process exits abnormally.
-const live = new Set();
-process.on("exit", () => {
-  for (const child of live) {
-    try { child.kill("SIGKILL"); } catch { /* already gone */ }
-  }
-});
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 // Polls `f` (async, truthy = done) every 100 ms for at most `timeoutMs`;
 // returns its last result.
@@ -39,98 +27,34 @@ export async function eventually(f, timeoutMs = CLUSTER_WAIT_MS) {
   }
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // Plain HTTP to one node: { status, headers, json, text }; status 0 when it
 // does not answer.
 export async function http(url, method, path, body) {
   try {
-    const res = await fetch(url + path, {
-      method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    let json = null;
-    try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, text, json };
+    return await request(url, method, path,
+      { body: body === undefined ? undefined : JSON.stringify(body), timeoutMs: 15_000 });
   } catch (e) {
     return { status: 0, headers: new Headers(), text: String(e), json: null };
   }
 }
 
-export class ClusterNode {
+export class ClusterNode extends CorvusdProcess {
   constructor(dataDir, httpPort, clusterPort) {
+    super();
     this.dataDir = dataDir;
     this.httpPort = httpPort;
     this.clusterPort = clusterPort;
     this.url = `http://127.0.0.1:${httpPort}`;
     this.tag = null;  // known once the cluster is formed
-    this.child = null;
-    this.stderr = "";
   }
 
-  get running() { return this.child !== null; }
-
+  // On the same ports and directory every time.
   async start() {
-    if (this.child) throw new Error(`${this.url} already running`);
-    this.stderr = "";
-    const child = spawn(corvusdPath(), [
+    await this.spawnAndWait(this.url, [
       "--server-url", this.url, "--data-dir", this.dataDir,
       "--cluster-port", String(this.clusterPort),
       "--cluster-tick-ms", "50", "--cluster-election-ticks", "20", "--threads", "2",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
-    this.child = child;
-    live.add(child);
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk) => { this.stderr = (this.stderr + chunk).slice(-8000); });
-    let exited = null;
-    child.once("exit", (code, signal) => { exited = { code, signal }; live.delete(child); });
-    child.once("error", (err) => { exited = { error: String(err) }; });
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited) {
-        this.child = null;
-        throw new Error(`corvusd ${this.url} exited during startup (${JSON.stringify(exited)}); stderr:\n${this.stderr}`);
-      }
-      if ((await http(this.url, "GET", "/healthz")).status === 200) return;
-      await sleep(100);
-    }
-    await this.crash();
-    throw new Error(`corvusd did not answer /healthz within ${STARTUP_TIMEOUT_MS} ms on ${this.url}; stderr:\n${this.stderr}`);
-  }
-
-  // SIGTERM, escalating to SIGKILL after a bound.
-  async stop() {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await gone;
-    clearTimeout(timer);
-  }
-
-  // kill -9: nothing gets a chance to flush or say goodbye.
-  async crash() {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await gone;
+    ]);
   }
 
   async clusterTopology() {

@@ -1,6 +1,7 @@
 // Test harness: runs a real corvusd on a free 127.0.0.1 port with a fresh
 // temporary data directory, and hands out DocumentStores of the official
-// npm `ravendb` client pointed at it.
+// npm `ravendb` client pointed at it. CorvusdProcess, freePort, sleep and
+// request are shared with cluster.mjs's three-node cluster.
 //
 // The corvusd binary comes from $CORVUSD (set by run.sh).
 
@@ -33,7 +34,7 @@ export function corvusdPath() {
   return p;
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -45,7 +46,7 @@ async function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function healthy(url) {
   try {
@@ -57,17 +58,105 @@ async function healthy(url) {
   }
 }
 
+// Plain HTTP: { status, headers, text, json } (json null when the body is not
+// JSON). A string body is sent as it is, anything else as JSON. Throws when
+// there is no answer within timeoutMs.
+export async function request(url, method, path, { body, headers, timeoutMs = 10_000 } = {}) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
+    body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+// One corvusd child process at a time: spawnAndWait() starts it, stop()
+// (SIGTERM) or crash() (SIGKILL) ends it; then it may be started again.
+// `stderr` keeps the tail of its output for error messages.
+export class CorvusdProcess {
+  constructor() {
+    this.child = null;
+    this.stderr = "";
+  }
+
+  get running() { return this.child !== null; }
+
+  // Spawns corvusd with `args` and waits until `url` answers GET /healthz
+  // with 200. Throws, with the tail of stderr, if it exits first or does not
+  // answer within STARTUP_TIMEOUT_MS (then it is killed).
+  async spawnAndWait(url, args) {
+    if (this.child) throw new Error(`${url} already running`);
+    this.stderr = "";
+    const child = spawn(corvusdPath(), args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.child = child;
+    live.add(child);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      // Keep the tail only; it is attached to error messages.
+      this.stderr = (this.stderr + chunk).slice(-8000);
+    });
+    let exited = null;
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      live.delete(child);
+    });
+    child.once("error", (err) => { exited = { error: String(err) }; });
+
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (exited) {
+        this.child = null;
+        throw new Error(`corvusd ${url} exited during startup (${JSON.stringify(exited)}); stderr:\n${this.stderr}`);
+      }
+      if (await healthy(url)) return;
+      await sleep(100);
+    }
+    await this.crash();
+    throw new Error(`corvusd did not answer GET /healthz within ${STARTUP_TIMEOUT_MS} ms on ${url}; stderr:\n${this.stderr}`);
+  }
+
+  // Graceful stop (SIGTERM), escalating to SIGKILL after a bound.
+  async stop() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      if (child) live.delete(child);
+      return;
+    }
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    await gone;
+    clearTimeout(timer);
+    live.delete(child);
+  }
+
+  // Abrupt stop (kill -9): nothing gets a chance to flush or say goodbye.
+  async crash() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await gone;
+    live.delete(child);
+  }
+}
+
 // A corvusd process bound to one data directory. start()/stop() may be called
 // repeatedly (restart with the same data dir); dispose() stops it and removes
 // the directory.
-export class CorvusServer {
+export class CorvusServer extends CorvusdProcess {
   constructor(dataDir, { ownsDataDir = true } = {}) {
+    super();
     this.dataDir = dataDir;
     this.ownsDataDir = ownsDataDir;
-    this.child = null;
     this.port = 0;
     this.url = null;
-    this.stderr = "";
   }
 
   static async create() {
@@ -92,7 +181,7 @@ export class CorvusServer {
       this.port = keepPort && attempt === 0 && this.port ? this.port : await freePort();
       this.url = `http://127.0.0.1:${this.port}`;
       try {
-        await this._spawnAndWait();
+        await this.spawnAndWait(this.url, ["--server-url", this.url, "--data-dir", this.dataDir]);
         return;
       } catch (e) {
         lastError = e;
@@ -100,63 +189,6 @@ export class CorvusServer {
       }
     }
     throw lastError;
-  }
-
-  async _spawnAndWait() {
-    this.stderr = "";
-    const child = spawn(corvusdPath(), ["--server-url", this.url, "--data-dir", this.dataDir], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    this.child = child;
-    live.add(child);
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk) => {
-      // Keep the tail only; it is attached to error messages.
-      this.stderr = (this.stderr + chunk).slice(-8000);
-    });
-    let exited = null;
-    child.once("exit", (code, signal) => {
-      exited = { code, signal };
-      live.delete(child);
-    });
-    child.once("error", (err) => { exited = { error: err }; });
-
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited) {
-        throw new Error(`corvusd exited during startup (${JSON.stringify(exited)}); stderr:\n${this.stderr}`);
-      }
-      if (await healthy(this.url)) return;
-      await sleep(100);
-    }
-    throw new Error(`corvusd did not answer GET /healthz within ${STARTUP_TIMEOUT_MS} ms on ${this.url}; stderr:\n${this.stderr}`);
-  }
-
-  // Graceful stop (SIGTERM), escalating to SIGKILL after a bound.
-  async stop() {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) {
-      if (child) live.delete(child);
-      return;
-    }
-    const gone = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await gone;
-    clearTimeout(timer);
-    live.delete(child);
-  }
-
-  // Abrupt stop (SIGKILL): nothing gets a chance to flush.
-  async crash() {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await gone;
-    live.delete(child);
   }
 
   async restart() {
@@ -211,14 +243,5 @@ export async function rejectsNamed(promise, name) {
 
 // Plain HTTP against the server, for assertions the client does not expose.
 export async function rawRequest(server, method, path, { body, headers } = {}) {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
-    body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  return { status: res.status, headers: res.headers, text, json };
+  return request(server.url, method, path, { body, headers });
 }
