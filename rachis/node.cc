@@ -219,6 +219,16 @@ void Node::process_ready() {
         continue;
       }
     }
+    // Thesis §10.2.1: the leader may write its log in parallel with replicating
+    // it, so its appends and heartbeats leave before its own fsync. Safe because
+    // an entry counts as committed only when followers' acknowledgements are
+    // stepped, which happens on this thread after this save completes; votes
+    // and acknowledgements (everything else) still wait for the save.
+    auto parallel = std::stable_partition(rd.messages.begin(), rd.messages.end(), [](const core::Message& m) {
+      return m.type == core::MessageType::Append || m.type == core::MessageType::Heartbeat;
+    });
+    for (auto it = rd.messages.begin(); it != parallel; ++it) transport_->send(std::move(*it));
+    rd.messages.erase(rd.messages.begin(), parallel);
     if (Status s = storage_->save(rd); !s.ok()) {
       // Raft's promises (votes, acknowledged entries) would be broken: stop hard.
       if (opts_.log) opts_.log("error", "cannot persist the Rachis log: " + s.to_string());
