@@ -171,7 +171,9 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
     collection = std::string(c->as_string());
     if (collection == "@empty") collection.clear();
   }
-  if (existing && lower_id(existing->collection) != lower_id(collection)) {
+  // A version from elsewhere (a cluster-wide transaction) is stored as it is:
+  // every member must end with the same document, whatever it had before.
+  if (!external && existing && lower_id(existing->collection) != lower_id(collection)) {
     return Status::InvalidArgument("Changing document '" + id + "' from collection '" +
                                    (existing->collection.empty() ? "@empty" : existing->collection) +
                                    "' to '" + (collection.empty() ? "@empty" : collection) +

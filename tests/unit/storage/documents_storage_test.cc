@@ -235,3 +235,32 @@ TEST_CASE("DocumentsStorage: non-ASCII ids are case-insensitive with casing kept
   CHECK(doc->id == "Город/Москва");
   CHECK(s->get("город/москва").ok());
 }
+
+TEST_CASE("DocumentsStorage: a version from elsewhere keeps its change vector and time, and the cluster position") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", user("ann"));
+  const ExternalVersion version{"TRXN:7-abc", 1'700'000'000'000'000};
+  auto orders = boost::json::parse(R"({"total":3,"@metadata":{"@collection":"Orders"}})").as_object();
+  Status st = s->write([&](WriteTransaction& txn) -> Status {
+    // A cluster-wide write may change the collection: every member must end
+    // with the same document, whatever it held before.
+    auto r = txn.put("users/1", orders, std::nullopt, &version);
+    if (!r.ok()) return r.status();
+    auto gone = txn.remove("users/2", std::nullopt, &version);
+    if (!gone.ok()) return gone.status();
+    txn.set_last_cluster_transaction_index(7);
+    return Status::Ok();
+  });
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  auto doc = s->get("users/1");
+  REQUIRE(doc.ok());
+  CHECK(doc->change_vector == "TRXN:7-abc");
+  CHECK(doc->collection == "Orders");
+  CHECK(doc->last_modified_us == version.last_modified_us);
+  CHECK(*s->last_cluster_transaction_index() == 7);
+  // An ordinary write still refuses a collection change.
+  Status refused;
+  put(*s, "users/1", user("ann"), std::nullopt, &refused);
+  CHECK(refused.is_invalid_argument());
+}
