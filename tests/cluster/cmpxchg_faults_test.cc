@@ -4,7 +4,11 @@
 // compare-exchange keys through every node while a seeded fault thread kills -9 and
 // restarts nodes, pauses them (SIGSTOP/SIGCONT) and cuts their proxies. Afterwards
 // everything is healed, every key is read through every node, and the recorded
-// history must be linearizable (tests/support/linearizability_checker.h).
+// history must be linearizable (tests/support/linearizability_checker.h). Meanwhile
+// a cluster-wide transaction writer commits a document and a compare-exchange key
+// per transaction through random nodes: every acknowledged one must end complete
+// on every member, and none half applied (its key exists exactly when its
+// document is on all three).
 //
 // Environment (tests/cluster/faults.sh sets them for long runs):
 //   CORVUS_FAULT_SECONDS  how long the faults run; default 15 (a ~30 s test)
@@ -430,6 +434,52 @@ class FaultInjector {
   std::size_t injected_ = 0;
 };
 
+// Cluster-wide transactions during the faults: each writes a document and a
+// compare-exchange key of its own, through a random node. Afterwards every
+// acknowledged one must be complete everywhere, and none may be half applied:
+// its key exists exactly when its document is on every member.
+class ClusterTxClient {
+ public:
+  struct Tx {
+    std::string doc, key;
+    bool acknowledged = false;
+  };
+
+  ClusterTxClient(std::uint64_t seed, std::vector<uint16_t> ports) : rng_(seed), ports_(std::move(ports)) {}
+
+  void run(const std::atomic<bool>& stop) {
+    for (int n = 0; !stop; ++n) {
+      Tx tx{"txdocs/" + std::to_string(n), "txkeys/" + std::to_string(n), false};
+      const std::string body =
+          "{\"TransactionMode\":\"ClusterWide\",\"Commands\":[{\"Type\":\"PUT\",\"Id\":\"" + tx.doc +
+          "\",\"Document\":{\"N\":" + std::to_string(n) + "}},{\"Type\":\"CompareExchangePUT\",\"Id\":\"" + tx.key +
+          "\",\"Index\":0,\"Document\":{\"Object\":\"" + tx.doc + "\"}}]}";
+      const Answer a = send_request(ports_[rng_() % ports_.size()], "POST", "/databases/" + kDatabase + "/bulk_docs",
+                                    body, kRequestTimeout);
+      if (!a.sent) continue;  // never left: nothing to check
+      tx.acknowledged = a.status == 201;
+      txs_.push_back(std::move(tx));
+    }
+  }
+  const std::vector<Tx>& txs() const { return txs_; }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<uint16_t> ports_;
+  std::vector<Tx> txs_;
+};
+
+bool doc_on(uint16_t port, const std::string& id) {
+  const Answer a = send_request(port, "GET", "/databases/" + kDatabase + "/docs?id=" + id, "", 2s);
+  return a.status == 200;
+}
+
+// 1: the key exists, 0: it does not, -1: no definite answer.
+int key_on(uint16_t port, const std::string& key) {
+  const Answer a = send_request(port, "GET", cmpxchg_path(key), "", 2s);
+  return a.status == 200 ? 1 : a.status == 404 ? 0 : -1;
+}
+
 // Stops and joins the worker threads when it goes, on success or failure, before
 // the nodes they use are destroyed.
 struct Workers {
@@ -482,10 +532,12 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
         std::make_unique<CmpXchgClient>(c, mix(seed + static_cast<std::uint64_t>(c) + 1), nodes.http_ports(), keys, start));
   }
   FaultInjector faults(nodes, mix(seed), start, end);
+  ClusterTxClient tx_client(mix(seed + 2000), nodes.http_ports());
   {
     Workers workers;
     for (auto& c : client_objects)
       workers.threads.emplace_back([&workers, client = c.get()] { client->run(workers.stop); });
+    workers.threads.emplace_back([&] { tx_client.run(workers.stop); });
     workers.threads.emplace_back([&] { faults.run(workers.stop); });
     while (Clock::now() < end) std::this_thread::sleep_for(50ms);
     workers.join();
@@ -521,6 +573,36 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
     }
   }
   CHECK_MESSAGE(unanswered.empty(), "final reads without a definite answer:" << unanswered << "\n" << nodes.logs());
+
+  // Cluster-wide transactions: complete everywhere when acknowledged, never half.
+  std::size_t tx_acknowledged = 0, tx_complete = 0, tx_absent = 0;
+  std::string tx_errors;
+  const auto ports = nodes.http_ports();
+  for (const auto& tx : tx_client.txs()) {
+    tx_acknowledged += tx.acknowledged ? 1 : 0;
+    int key = -1;
+    for (int attempt = 0; attempt < 20 && (key = key_on(ports[0], tx.key)) < 0; ++attempt) std::this_thread::sleep_for(100ms);
+    // Every member applies the documents in Raft order; give a lagging one a moment.
+    std::size_t docs = 0;
+    const auto until = Clock::now() + 10s;
+    do {
+      docs = 0;
+      for (auto port : ports) docs += doc_on(port, tx.doc) ? 1 : 0;
+    } while (key == 1 && docs < ports.size() && Clock::now() < until && (std::this_thread::sleep_for(50ms), true));
+    if (key == 1 && docs == ports.size()) {
+      ++tx_complete;
+    } else if (key == 0 && docs == 0 && !tx.acknowledged) {
+      ++tx_absent;
+    } else {
+      tx_errors += " " + tx.doc + (tx.acknowledged ? " (acknowledged)" : " (unknown outcome)") + ": key " +
+                   (key == 1 ? "present" : key == 0 ? "absent" : "unreadable") + ", document on " +
+                   std::to_string(docs) + " of " + std::to_string(ports.size()) + " nodes;";
+    }
+  }
+  std::cout << "cluster-wide transactions: " << tx_client.txs().size() << " sent, " << tx_acknowledged
+            << " acknowledged, " << tx_complete << " complete everywhere, " << tx_absent << " not applied" << std::endl;
+  CHECK_MESSAGE(tx_errors.empty(), "cluster-wide transactions lost or half applied:" << tx_errors);
+  CHECK_MESSAGE(tx_acknowledged > 0, "no cluster-wide transaction was acknowledged");
 
   std::vector<CmpXchgOp> history;
   ClientStats stats;
