@@ -1,7 +1,5 @@
 #include "rachis/cluster/topology.h"
 
-#include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "rachis/cluster/json_fields.h"
@@ -71,12 +69,6 @@ std::string Topology::next_free_tag() const {
   std::string t = increment_tag(last_node_tag);
   while (nodes.count(t)) t = increment_tag(t);
   return t;
-}
-
-std::uint32_t Topology::min_command_version() const {
-  std::uint32_t v = kCommandVersion;
-  for (const auto& [tag, n] : nodes) v = std::min(v, n.command_version);
-  return v;
 }
 
 json::object Topology::to_json() const {

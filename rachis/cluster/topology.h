@@ -49,8 +49,6 @@ struct Topology {
   const NodeInfo* by_id(core::NodeId id) const;
   // The next tag after last_node_tag not in use: A..Z, then AA, AB, ...
   std::string next_free_tag() const;
-  // The lowest command version among the nodes (what every node can apply).
-  std::uint32_t min_command_version() const;
 
   boost::json::object to_json() const;
   static bool from_json(const boost::json::object& o, Topology* out);
