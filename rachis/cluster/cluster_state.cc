@@ -47,21 +47,6 @@ std::string db_prefix(std::string_view database) {
 
 std::string db_key(std::string_view database, std::string_view key) { return db_prefix(database) + storage::lower_id(key); }
 
-std::string big_endian(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    s[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return s;
-}
-
-std::uint64_t from_big_endian(std::string_view s) {
-  std::uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
 std::string encode_u64_text(std::uint64_t v) { return std::to_string(v); }
 
 std::string encode_cmpxchg(const CompareExchangeValue& v) {
@@ -191,7 +176,7 @@ Status ClusterState::load_caches(const Store& st) {
   core::Index applied = 0;
   auto s = st.db->Get(rocksdb::ReadOptions(), st.cf(StateFamily::Meta), kAppliedKey, &value);
   if (s.ok()) {
-    applied = from_big_endian(value);
+    applied = storage::decode_big_endian(value);
   } else if (!s.IsNotFound()) {
     return from_rocks(s, "cannot read the applied index");
   }
@@ -203,7 +188,7 @@ Status ClusterState::load_caches(const Store& st) {
   } else if (!s.IsNotFound()) {
     return from_rocks(s, "cannot read the cluster topology");
   }
-  std::map<std::string, DatabaseRecord> records;
+  std::map<std::string, std::shared_ptr<const DatabaseRecord>> records;
   std::unique_ptr<rocksdb::Iterator> it(st.db->NewIterator(rocksdb::ReadOptions(), st.cf(StateFamily::Databases)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto o = parse_object(it->value().ToStringView());
@@ -211,7 +196,7 @@ Status ClusterState::load_caches(const Store& st) {
     if (!o || !DatabaseRecord::from_json(*o, &r)) {
       return Status::Corruption("the stored record of database '" + it->key().ToString() + "' is unreadable");
     }
-    records[it->key().ToString()] = std::move(r);
+    records[it->key().ToString()] = std::make_shared<const DatabaseRecord>(std::move(r));
   }
   if (!it->status().ok()) return from_rocks(it->status(), "cannot read the database records");
   std::unique_lock lock(mu_);
@@ -234,16 +219,16 @@ Topology ClusterState::topology() const {
   return t;
 }
 
-std::optional<DatabaseRecord> ClusterState::record(std::string_view database) const {
+std::shared_ptr<const DatabaseRecord> ClusterState::record(std::string_view database) const {
+  const std::string key = storage::lower_id(database);
   std::shared_lock lock(mu_);
-  auto it = records_.find(storage::lower_id(database));
-  if (it == records_.end()) return std::nullopt;
-  return it->second;
+  auto it = records_.find(key);
+  return it == records_.end() ? nullptr : it->second;
 }
 
-std::vector<DatabaseRecord> ClusterState::records() const {
+std::vector<std::shared_ptr<const DatabaseRecord>> ClusterState::records() const {
   std::shared_lock lock(mu_);
-  std::vector<DatabaseRecord> out;
+  std::vector<std::shared_ptr<const DatabaseRecord>> out;
   for (const auto& [k, r] : records_) out.push_back(r);
   return out;
 }
@@ -313,10 +298,10 @@ Result<std::vector<ClusterTransactionRecord>> ClusterState::cluster_transactions
   std::vector<ClusterTransactionRecord> out;
   const std::string prefix = db_prefix(database);
   std::unique_ptr<rocksdb::Iterator> it(st->db->NewIterator(rocksdb::ReadOptions(), st->cf(StateFamily::ClusterTx)));
-  for (it->Seek(prefix + big_endian(after + 1)); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
+  for (it->Seek(prefix + storage::encode_big_endian(after + 1)); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
        it->Next()) {
     ClusterTransactionRecord tx;
-    tx.index = from_big_endian(it->key().ToStringView().substr(prefix.size()));
+    tx.index = storage::decode_big_endian(it->key().ToStringView().substr(prefix.size()));
     tx.commands_json = it->value().ToString();
     out.push_back(std::move(tx));
   }
@@ -382,7 +367,7 @@ void ClusterState::Batch::put_identity(std::string_view database, std::string_vi
 }
 
 void ClusterState::Batch::put_cluster_transaction(std::string_view database, const ClusterTransactionRecord& tx) {
-  batch_->Put(store_->cf(StateFamily::ClusterTx), db_prefix(database) + big_endian(tx.index), tx.commands_json)
+  batch_->Put(store_->cf(StateFamily::ClusterTx), db_prefix(database) + storage::encode_big_endian(tx.index), tx.commands_json)
       .PermitUncheckedError();
 }
 
@@ -406,7 +391,7 @@ Status ClusterState::commit(Batch& batch, core::Index index) {
   const auto st = store();
   if (!st) return closed_error();
   if (batch.store_ != st) return Status::Internal("a cluster state batch outlived a snapshot install");
-  batch.batch_->Put(st->cf(StateFamily::Meta), kAppliedKey, big_endian(index)).PermitUncheckedError();
+  batch.batch_->Put(st->cf(StateFamily::Meta), kAppliedKey, storage::encode_big_endian(index)).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = false;
   auto s = st->db->Write(wo, batch.batch_.get());
@@ -417,7 +402,7 @@ Status ClusterState::commit(Batch& batch, core::Index index) {
   topology_.applied = index;
   for (auto& [key, r] : batch.records_) {
     if (r) {
-      records_[key] = *r;
+      records_[key] = std::make_shared<const DatabaseRecord>(*r);
     } else {
       records_.erase(key);
     }
@@ -483,7 +468,7 @@ Result<std::unique_ptr<ClusterState::SnapshotReader>> ClusterState::read_snapsho
   auto s = st->db->Get(view->ro, st->cf(StateFamily::Meta), kAppliedKey, &value);
   if (!s.ok() && !s.IsNotFound()) return from_rocks(s, "cannot read the applied index for a snapshot");
   std::unique_ptr<SnapshotReader> reader(new SnapshotReader(std::move(view)));
-  reader->applied_ = s.ok() ? from_big_endian(value) : 0;
+  reader->applied_ = s.ok() ? storage::decode_big_endian(value) : 0;
   return reader;
 }
 
@@ -588,7 +573,7 @@ Status ClusterState::StagedSnapshot::finish(std::string_view trailer) {
   }
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  auto s = store_->db->Put(wo, store_->cf(StateFamily::Meta), kAppliedKey, big_endian(applied));
+  auto s = store_->db->Put(wo, store_->cf(StateFamily::Meta), kAppliedKey, storage::encode_big_endian(applied));
   if (!s.ok()) return from_rocks(s, "cannot write the staged cluster snapshot");
   rocksdb::FlushOptions fo;
   fo.wait = true;

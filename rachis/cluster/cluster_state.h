@@ -93,8 +93,10 @@ class ClusterState {
   // --- reads (any thread) ---
   core::Index applied() const;
   Topology topology() const;
-  std::optional<DatabaseRecord> record(std::string_view database) const;
-  std::vector<DatabaseRecord> records() const;
+  // Records are immutable once stored and shared: a lookup on the request path
+  // costs a reference count, not a copy. nullptr when there is no such record.
+  std::shared_ptr<const DatabaseRecord> record(std::string_view database) const;
+  std::vector<std::shared_ptr<const DatabaseRecord>> records() const;
   // IOError/Corruption when RocksDB fails; nullopt when the key has no value.
   Result<std::optional<CompareExchangeValue>> compare_exchange(std::string_view database, std::string_view key) const;
   // Values whose key starts with `prefix` (case-insensitive), in key order,
@@ -218,7 +220,7 @@ class ClusterState {
   mutable std::shared_mutex mu_;
   core::Index applied_ = 0;
   Topology topology_;
-  std::map<std::string, DatabaseRecord> records_;  // by lowered name
+  std::map<std::string, std::shared_ptr<const DatabaseRecord>> records_;  // by lowered name
 };
 
 }  // namespace corvus::rachis::cluster

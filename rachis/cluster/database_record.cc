@@ -11,22 +11,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::array to_array(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
-}
-
-std::vector<std::string> from_array(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  auto* v = o.if_contains(key);
-  if (!v || !v->is_array()) return out;
-  for (const auto& x : v->as_array()) {
-    if (x.is_string()) out.emplace_back(x.as_string());
-  }
-  return out;
-}
-
 void erase_tag(std::vector<std::string>& v, const std::string& tag) {
   v.erase(std::remove(v.begin(), v.end(), tag), v.end());
 }
@@ -52,18 +36,18 @@ void DatabaseTopology::remove(const std::string& tag) {
 }
 
 json::object DatabaseTopology::to_json() const {
-  return {{"Members", to_array(members)},
-          {"Promotables", to_array(promotables)},
-          {"Rehabs", to_array(rehabs)},
+  return {{"Members", strings_to_json(members)},
+          {"Promotables", strings_to_json(promotables)},
+          {"Rehabs", strings_to_json(rehabs)},
           {"ReplicationFactor", replication_factor},
           {"Stamp", json::object{{"Index", stamp}}}};
 }
 
 DatabaseTopology DatabaseTopology::from_json(const json::object& o) {
   DatabaseTopology t;
-  t.members = from_array(o, "Members");
-  t.promotables = from_array(o, "Promotables");
-  t.rehabs = from_array(o, "Rehabs");
+  t.members = get_strings(o, "Members");
+  t.promotables = get_strings(o, "Promotables");
+  t.rehabs = get_strings(o, "Rehabs");
   t.replication_factor = static_cast<std::uint32_t>(get_u64(o, "ReplicationFactor"));
   if (auto* s = o.if_contains("Stamp"); s && s->is_object()) t.stamp = get_u64(s->as_object(), "Index");
   return t;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -28,6 +29,23 @@ inline std::uint64_t get_u64(const boost::json::object& o, std::string_view key)
 inline bool get_bool(const boost::json::object& o, std::string_view key, bool fallback = false) {
   auto* v = o.if_contains(key);
   return v && v->is_bool() ? v->as_bool() : fallback;
+}
+
+// An array of strings, and back (non-strings are skipped).
+inline boost::json::array strings_to_json(const std::vector<std::string>& v) {
+  boost::json::array a;
+  for (const auto& x : v) a.emplace_back(x);
+  return a;
+}
+
+inline std::vector<std::string> get_strings(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (auto* v = o.if_contains(key); v && v->is_array()) {
+    for (const auto& x : v->as_array()) {
+      if (x.is_string()) out.emplace_back(x.as_string());
+    }
+  }
+  return out;
 }
 
 inline std::optional<boost::json::object> parse_object(std::string_view s) {

@@ -20,7 +20,6 @@
 #include <boost/json.hpp>
 
 #include "rachis/cluster/commands/value_commands.h"
-#include "server/cluster/cluster_http_client.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
@@ -47,10 +46,8 @@ void wait_local_apply(ClusterManager& cm, const std::string& body) {
   if (ec || !v.is_object()) return;
   auto* idx = v.as_object().if_contains("RaftCommandIndex");
   if (!idx || !idx->is_number()) return;
-  const auto index = idx->to_number<std::uint64_t>();
-  if (!cm.node().wait_applied(index, kApplyWait)) {
-    // The answer stands: the command is committed; this node is merely behind.
-  }
+  // On timeout the answer stands: the command is committed; this node is merely behind.
+  cm.feed().wait_processed(idx->to_number<std::uint64_t>(), kApplyWait);
 }
 
 // The answer when ClusterManager::run_async refuses more work.
@@ -77,7 +74,7 @@ void leader_or_forward(ClusterManager& cm, const http::Request& req, const http:
   }
   const std::string self = cm.node_tag("?");
   const bool started = cm.run_async([&cm, respond, method = req.method, target = req.target, body = req.body, leader, self, url = req.target] {
-    auto r = cluster::http_call(method, leader, target, body, kForwardTimeout, kForwardedHeader, self);
+    auto r = cm.connections().call(method, leader, target, body, kForwardTimeout, kForwardedHeader, self);
     if (!r.ok()) {
       respond(http::error_response(Status::NotLeader("cannot reach the leader at " + leader + ": " + r.status().message()),
                                    url));

@@ -254,21 +254,13 @@ void ClusterManager::forward_to_leader(std::string payload, CommandDone done) {
 void ClusterManager::wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done) {
   // Answer once this node applied it too (a read here then sees the write),
   // but not forever: a lagging node says so instead of hanging.
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  auto finish = std::make_shared<CommandDone>(std::move(done));
-  feed_.when_processed(index, [answered, finish, r, index]() mutable {
-    if (!answered->exchange(true)) (*finish)(std::move(r), index);
-  });
-  const auto deadline = std::chrono::steady_clock::now() + kCatchUpTimeout;
-  while (!answered->load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!feed_.wait_processed(index, kCatchUpTimeout)) {
+    return done({Status::Timeout("the command was committed at index " + std::to_string(index) +
+                                 " but this node has not applied it yet; read from another node or retry"),
+                 nullptr},
+                index);
   }
-  if (!answered->exchange(true)) {
-    (*finish)({Status::Timeout("the command was committed at index " + std::to_string(index) +
-                               " but this node has not applied it yet; read from another node or retry"),
-               nullptr},
-              index);
-  }
+  done(std::move(r), index);
 }
 
 void ClusterManager::execute_forwarded(std::string payload, CommandDone done) {

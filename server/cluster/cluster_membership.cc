@@ -3,7 +3,6 @@
 
 #include <boost/json.hpp>
 
-#include "server/cluster/cluster_http_client.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/logging/logger.h"
 
@@ -15,7 +14,7 @@ void ClusterManager::add_node(const std::string& url, const std::string& tag, bo
   const bool started = run_async([this, url, tag, watcher, done] {
     // Ask the node who it is before touching the log: it must be reachable and
     // must not belong to another multi-node cluster.
-    auto info = http_call(verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(5));
+    auto info = connections_.call(verb::get, url, "/admin/cluster/rachis", "", std::chrono::seconds(5));
     if (!info.ok() || info->status != 200) {
       return done(Status::InvalidArgument("cannot add " + url + ": the node does not answer (" +
                                           (info.ok() ? "HTTP " + std::to_string(info->status)
@@ -83,9 +82,9 @@ void ClusterManager::remove_node(const std::string& tag, rachis::Node::Done done
       node_->leave(cluster_id, true, [](Status, rachis::core::Index) {});  // the leader itself: committed
       return;
     }
-    const bool started = run_async([removed_url, cluster_id] {
+    const bool started = run_async([this, removed_url, cluster_id] {
       for (int attempt = 0; attempt < 5; ++attempt) {
-        auto r = http_call(verb::post, removed_url, "/admin/cluster/leave?topologyId=" + cluster_id, "",
+        auto r = connections_.call(verb::post, removed_url, "/admin/cluster/leave?topologyId=" + cluster_id, "",
                            std::chrono::seconds(3));
         if (r.ok() && r->status < 500) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));

@@ -69,7 +69,8 @@ void DatabaseSupervisor::check() {
   // A new leader has heard from nobody yet: give everyone the grace first.
   const auto leading_for = std::chrono::steady_clock::now() - view.leader_since;
   const auto topo = cluster_.node().state().topology();
-  for (const auto& record : cluster_.state().records()) {
+  for (const auto& stored : cluster_.state().records()) {
+    const rachis::cluster::DatabaseRecord& record = *stored;
     if (!record.active()) continue;
     rachis::cluster::DatabaseTopology next = record.topology;
     std::string why;

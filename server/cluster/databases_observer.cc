@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "failpoints/failpoints.h"
+#include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "rachis/cluster/commands/database_commands.h"
 #include "server/logging/logger.h"
 #include "storage/document.h"
@@ -46,6 +47,15 @@ void DatabasesObserver::retry_loop() {
 
 void DatabasesObserver::on_applied(const rachis::cluster::AppliedCommand& c) {
   if (c.databases.empty() && !c.topology_changed && c.type != "Snapshot") return;
+  if (c.type == rachis::cluster::ClusterTransactionCommand::kType) {
+    // The common case on a busy cluster: only these databases have new
+    // transactions; no record changed, so no need to look at the others.
+    std::lock_guard lock(mu_);
+    for (const auto& name : c.databases) {
+      if (auto db = landlord_.get(name)) apply_cluster_transactions(db);
+    }
+    return;
+  }
   reconcile();
 }
 
@@ -54,7 +64,8 @@ void DatabasesObserver::reconcile() {
   const std::string tag = cluster_.node_tag("");
   if (tag.empty()) return;  // not in a topology yet (joining)
   std::set<std::string> wanted;
-  for (const auto& r : cluster_.state().records()) {
+  for (const auto& stored : cluster_.state().records()) {
+    const rachis::cluster::DatabaseRecord& r = *stored;
     const std::string key = storage::lower_id(r.name);
     if (r.topology.contains(tag)) {
       wanted.insert(key);

@@ -1,6 +1,7 @@
 #pragma once
-// HttpConnectionPool: blocking HTTP/1.1 calls to other nodes over kept-alive
-// connections, so a follower forwarding many commands to the leader does not
+// HttpConnectionPool: every blocking HTTP/1.1 call from one node to another
+// (forwarding to the leader, probing a node before adding it, telling a removed
+// node to leave, waiting for members) over kept-alive connections, so a follower forwarding many commands to the leader does not
 // pay a TCP handshake per command. Idle connections are kept per base URL
 // (at most kMaxIdlePerUrl) and dropped after kMaxIdle, well before the peer's
 // read timeout closes them. A call on a reused connection that fails while
@@ -18,10 +19,14 @@
 
 #include <boost/beast/http/verb.hpp>
 
-#include "server/cluster/cluster_http_client.h"
 #include "storage/status.h"
 
 namespace corvus::server::cluster {
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+};
 
 class HttpConnectionPool {
  public:

@@ -35,29 +35,49 @@ struct BatchCommand {
   boost::json::object document;                       // PUT only
 };
 
+// The "Commands" array of a batch body.
+Result<const json::array*> commands_of(const json::object& root) {
+  const auto* commands = root.if_contains("Commands");
+  if (!commands || !commands->is_array()) return Status::InvalidArgument("Batch body must contain a \"Commands\" array");
+  return &commands->as_array();
+}
+
+// Command number `index` as an object with a string "Type"; InvalidArgument names it otherwise.
+struct CommandView {
+  std::string where;  // "Command #n", for messages
+  const json::object* o = nullptr;
+  std::string type;
+};
+Result<CommandView> command_at(const json::value& c, size_t index) {
+  CommandView v{"Command #" + std::to_string(index), nullptr, ""};
+  if (!c.is_object()) return Status::InvalidArgument(v.where + " must be a JSON object");
+  v.o = &c.as_object();
+  const auto* type = v.o->if_contains("Type");
+  if (!type || !type->is_string()) return Status::InvalidArgument(v.where + " has no \"Type\"");
+  v.type = std::string(type->as_string());
+  return v;
+}
+
 // Parses and validates the body; InvalidArgument names the command at fault.
 Result<std::vector<BatchCommand>> parse_commands(const boost::json::value& body) {
   if (!body.is_object()) return Status::InvalidArgument("Batch body must be a JSON object with \"Commands\"");
-  const auto& root = body.as_object();
-  const auto* commands = root.if_contains("Commands");
-  if (!commands || !commands->is_array())
-    return Status::InvalidArgument("Batch body must contain a \"Commands\" array");
+  auto commands = commands_of(body.as_object());
+  if (!commands.ok()) return commands.status();
   std::vector<BatchCommand> out;
-  out.reserve(commands->as_array().size());
+  out.reserve((*commands)->size());
   size_t index = 0;
-  for (const auto& c : commands->as_array()) {
-    const std::string where = "Command #" + std::to_string(index++);
-    if (!c.is_object()) return Status::InvalidArgument(where + " must be a JSON object");
-    const auto& o = c.as_object();
-    const auto* type = o.if_contains("Type");
-    if (!type || !type->is_string()) return Status::InvalidArgument(where + " has no \"Type\"");
+  for (const auto& c : **commands) {
+    auto view = command_at(c, index++);
+    if (!view.ok()) return view.status();
+    const std::string& where = view->where;
+    const auto& o = *view->o;
     BatchCommand cmd;
-    if (type->as_string() == "PUT") {
+    if (view->type == "PUT") {
       cmd.kind = BatchCommand::Kind::Put;
-    } else if (type->as_string() == "DELETE") {
+    } else if (view->type == "DELETE") {
       cmd.kind = BatchCommand::Kind::Delete;
     } else {
-      return Status::InvalidArgument(where + ": command type '" + std::string(type->as_string()) +
+      return Status::InvalidArgument(where + ": command type '" + view->type +
                                      "' is not supported by this server yet (supported: PUT, DELETE)");
     }
     const auto* id = o.if_contains("Id");
@@ -161,20 +181,19 @@ void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<Document
 
 // Parses a ClusterWide batch into the command; InvalidArgument names the command at fault.
 Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::object& root, const std::string& database) {
-  const auto* commands = root.if_contains("Commands");
-  if (!commands || !commands->is_array()) return Status::InvalidArgument("Batch body must contain a \"Commands\" array");
+  auto commands = commands_of(root);
+  if (!commands.ok()) return commands.status();
   rc::ClusterTransactionCommand cmd;
   cmd.database = database;
   size_t index = 0;
-  for (const auto& c : commands->as_array()) {
-    const std::string where = "Command #" + std::to_string(index++);
-    if (!c.is_object()) return Status::InvalidArgument(where + " must be a JSON object");
-    const auto& o = c.as_object();
-    const auto* type = o.if_contains("Type");
+  for (const auto& c : **commands) {
+    auto view = command_at(c, index++);
+    if (!view.ok()) return view.status();
+    const std::string& where = view->where;
+    const auto& o = *view->o;
     const auto* id = o.if_contains("Id");
-    if (!type || !type->is_string()) return Status::InvalidArgument(where + " has no \"Type\"");
     if (!id || !id->is_string() || id->as_string().empty()) return Status::InvalidArgument(where + " needs a non-empty \"Id\"");
-    const std::string t(type->as_string());
+    const std::string& t = view->type;
     rc::ClusterTransactionItem item;
     if (t == "PUT" || t == "DELETE") {
       item.kind = t == "PUT" ? rc::ClusterTransactionItem::Kind::PutDocument : rc::ClusterTransactionItem::Kind::DeleteDocument;

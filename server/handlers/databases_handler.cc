@@ -157,7 +157,7 @@ void handle_add_node(ServerStore& store, const http::Request& req, const http::R
     for (const auto& [tag, n] : topo.nodes) {
       if (record->topology.contains(tag)) continue;
       const auto load = static_cast<std::size_t>(std::count_if(
-          records.begin(), records.end(), [&](const rc::DatabaseRecord& r) { return r.topology.contains(tag); }));
+          records.begin(), records.end(), [&](const auto& r) { return r->topology.contains(tag); }));
       if (load < best) {
         best = load;
         cmd.node_tag = tag;
@@ -182,13 +182,13 @@ void handle_list(ServerStore& store, const http::Request& req, const http::Respo
   auto paging = query_paging(req, std::numeric_limits<uint32_t>::max());
   if (!paging.ok()) return respond_error(respond, paging.status(), req);
   const bool names_only = req.query.get("namesOnly").value_or("") == "true";
-  std::vector<rc::DatabaseRecord> records;
+  std::vector<std::shared_ptr<const rc::DatabaseRecord>> records;
   for (auto& r : store.cluster().state().records()) {
-    if (r.active()) records.push_back(std::move(r));
+    if (r->active()) records.push_back(std::move(r));
   }
   json::array list;
   for (size_t i = paging->start; i < records.size() && list.size() < paging->page_size; ++i) {
-    const auto& r = records[i];
+    const auto& r = *records[i];
     if (names_only) {
       list.emplace_back(r.name);
       continue;

@@ -1,6 +1,7 @@
 #include "rachis/cluster/commands/database_commands.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <boost/json.hpp>
@@ -12,20 +13,20 @@ namespace json = boost::json;
 
 namespace {
 
-json::array strings_to_json(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
+// The commands that name a database and a node: {"Name", "NodeTag"}.
+template <typename C>
+Result<std::unique_ptr<ClusterCommand>> decode_name_and_tag(const json::object& o) {
+  auto c = std::make_unique<C>();
+  c->name = get_string(o, "Name");
+  c->node_tag = get_string(o, "NodeTag");
+  if (c->name.empty() || c->node_tag.empty()) return Status::InvalidArgument("needs Name and NodeTag");
+  return std::unique_ptr<ClusterCommand>(std::move(c));
 }
 
-std::vector<std::string> strings_from_json(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  if (auto* v = o.if_contains(key); v && v->is_array()) {
-    for (const auto& x : v->as_array()) {
-      if (x.is_string()) out.emplace_back(x.as_string());
-    }
-  }
-  return out;
+// A copy of the stored record to change and stage; nullopt when there is none.
+std::optional<DatabaseRecord> mutable_record(const ApplyContext& ctx, std::string_view name) {
+  auto stored = ctx.state.record(name);
+  return stored ? std::optional<DatabaseRecord>(*stored) : std::nullopt;
 }
 
 // Removes the record and the database's cluster data once nobody holds a copy.
@@ -75,7 +76,7 @@ CommandResult AddDatabaseCommand::apply(ApplyContext& ctx) const {
     const auto records = ctx.state.records();
     for (const auto& [tag, n] : ctx.topology.nodes) {
       const auto hosted = static_cast<std::size_t>(std::count_if(
-          records.begin(), records.end(), [&](const DatabaseRecord& x) { return x.topology.contains(tag); }));
+          records.begin(), records.end(), [&](const auto& x) { return x->topology.contains(tag); }));
       load.emplace_back(hosted, tag);
     }
     std::sort(load.begin(), load.end());
@@ -102,9 +103,9 @@ json::object DeleteDatabaseCommand::fields() const {
 
 Result<std::unique_ptr<ClusterCommand>> DeleteDatabaseCommand::decode(const json::object& o) {
   auto c = std::make_unique<DeleteDatabaseCommand>();
-  c->names = strings_from_json(o, "Names");
+  c->names = get_strings(o, "Names");
   c->hard_delete = get_bool(o, "HardDelete", true);
-  c->from_nodes = strings_from_json(o, "FromNodes");
+  c->from_nodes = get_strings(o, "FromNodes");
   if (c->names.empty()) return Status::InvalidArgument("DeleteDatabase without Names");
   return std::unique_ptr<ClusterCommand>(std::move(c));
 }
@@ -119,7 +120,7 @@ CommandResult DeleteDatabaseCommand::apply(ApplyContext& ctx) const {
         return {Status::InvalidArgument("Database '" + name + "' is not on node " + tag), nullptr};
       }
     }
-    records.push_back(std::move(*r));
+    records.push_back(*r);
   }
   json::array pending;
   for (auto& r : records) {
@@ -142,15 +143,11 @@ CommandResult DeleteDatabaseCommand::apply(ApplyContext& ctx) const {
 // --- ConfirmDatabaseDeletion ---
 
 Result<std::unique_ptr<ClusterCommand>> ConfirmDatabaseDeletionCommand::decode(const json::object& o) {
-  auto c = std::make_unique<ConfirmDatabaseDeletionCommand>();
-  c->name = get_string(o, "Name");
-  c->node_tag = get_string(o, "NodeTag");
-  if (c->name.empty() || c->node_tag.empty()) return Status::InvalidArgument("needs Name and NodeTag");
-  return std::unique_ptr<ClusterCommand>(std::move(c));
+  return decode_name_and_tag<ConfirmDatabaseDeletionCommand>(o);
 }
 
 CommandResult ConfirmDatabaseDeletionCommand::apply(ApplyContext& ctx) const {
-  auto r = ctx.state.record(name);
+  auto r = mutable_record(ctx, name);
   // Already confirmed (a retry after a lost answer): nothing to do.
   if (!r || !r->deletion_in_progress.count(node_tag)) return {};
   r->deletion_in_progress.erase(node_tag);
@@ -162,15 +159,11 @@ CommandResult ConfirmDatabaseDeletionCommand::apply(ApplyContext& ctx) const {
 // --- AddDatabaseNode ---
 
 Result<std::unique_ptr<ClusterCommand>> AddDatabaseNodeCommand::decode(const json::object& o) {
-  auto c = std::make_unique<AddDatabaseNodeCommand>();
-  c->name = get_string(o, "Name");
-  c->node_tag = get_string(o, "NodeTag");
-  if (c->name.empty() || c->node_tag.empty()) return Status::InvalidArgument("needs Name and NodeTag");
-  return std::unique_ptr<ClusterCommand>(std::move(c));
+  return decode_name_and_tag<AddDatabaseNodeCommand>(o);
 }
 
 CommandResult AddDatabaseNodeCommand::apply(ApplyContext& ctx) const {
-  auto r = ctx.state.record(name);
+  auto r = mutable_record(ctx, name);
   if (!r || !r->active()) return {Status::NotFound("Database '" + name + "' does not exist"), nullptr};
   if (!ctx.topology.nodes.count(node_tag)) {
     return {Status::InvalidArgument("node " + node_tag + " is not part of the cluster"), nullptr};
@@ -206,7 +199,7 @@ Result<std::unique_ptr<ClusterCommand>> UpdateDatabaseTopologyCommand::decode(co
 }
 
 CommandResult UpdateDatabaseTopologyCommand::apply(ApplyContext& ctx) const {
-  auto r = ctx.state.record(name);
+  auto r = mutable_record(ctx, name);
   if (!r || !r->active()) return {Status::NotFound("Database '" + name + "' does not exist"), nullptr};
   if (r->topology.stamp != expected_stamp) {
     return {Status::ConcurrencyConflict("the group of '" + name + "' changed since it was read"), nullptr};
@@ -228,7 +221,8 @@ CommandResult UpdateDatabaseTopologyCommand::apply(ApplyContext& ctx) const {
 }
 
 void drop_node_from_databases(ApplyContext& ctx, const std::string& tag) {
-  for (auto r : ctx.state.records()) {
+  for (const auto& stored : ctx.state.records()) {
+    DatabaseRecord r = *stored;
     if (!r.topology.contains(tag) && !r.deletion_in_progress.count(tag)) continue;
     const bool was_active = r.active();
     r.topology.remove(tag);

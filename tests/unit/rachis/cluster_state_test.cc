@@ -135,7 +135,7 @@ TEST_CASE("ClusterState: a chunked snapshot restore of 1,000,000 compare-exchang
   CHECK(*receiver->value("answer") == std::optional<std::string>("42"));
   CHECK(receiver->topology().cluster_id == "topo");
   CHECK(receiver->topology().nodes.count("A"));
-  CHECK(receiver->record("orders").has_value());
+  CHECK(receiver->record("orders") != nullptr);
 
   // The installed state is the state: it takes new commits and survives a reopen.
   {
