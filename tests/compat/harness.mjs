@@ -34,16 +34,25 @@ export function corvusdPath() {
   return p;
 }
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
+// Below the kernel's ephemeral range (32768+), where any outgoing connection
+// of a test running in parallel could take the port before corvusd binds it;
+// and apart from the ranges the C++ tests (10000-19999) and the local-cluster
+// smoke test (20000-32000) use.
+function canListen(port) {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.on("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+export async function freePort() {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = 5000 + Math.floor(Math.random() * 5000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free port in 5000-9999");
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

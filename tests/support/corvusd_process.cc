@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -21,17 +24,47 @@
 
 namespace corvus::testing {
 
-uint16_t free_port() {
+namespace {
+
+bool can_listen_on(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(port);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+uint16_t free_port() {
+  // Ports come from below the kernel's ephemeral range (32768+): a port handed
+  // out there can be taken by any outgoing connection of a test running in
+  // parallel before corvusd binds it. Test processes running at the same time
+  // reserve a port by holding an flock on a file named after it for their
+  // whole life (the kernel drops the lock when the process exits).
+  static std::mutex mutex;
+  static std::mt19937 random(std::random_device{}());
+  std::lock_guard lock(mutex);
+  const auto dir = std::filesystem::temp_directory_path() / "corvus-test-ports";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::uniform_int_distribution<int> range(10000, 19999);
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    auto port = static_cast<uint16_t>(range(random));
+    std::string lock_path = (dir / std::to_string(port)).string();
+    int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !can_listen_on(port)) {
+      ::close(fd);
+      continue;
+    }
+    return port;  // fd stays open on purpose: it is the reservation
+  }
+  return 0;
 }
 
 CorvusdProcess::CorvusdProcess(std::string data_dir, uint16_t port, std::vector<std::string> extra_args)

@@ -12,7 +12,8 @@
 
 namespace corvus::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago and that no other test
+// process is handed while this one lives (0 if none was found).
 uint16_t free_port();
 
 class CorvusdProcess {
