@@ -5,32 +5,29 @@
 #include <rocksdb/iterator.h>
 
 #include "storage/random_ids.h"
+#include "storage/snapshot_read.h"
 
 namespace corvus::storage {
 
 
 namespace {
 
-// A snapshot for the duration of one read call.
-struct SnapshotRead {
-  explicit SnapshotRead(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) { opts.snapshot = snap_; }
-  ~SnapshotRead() { db_->ReleaseSnapshot(snap_); }
-  SnapshotRead(const SnapshotRead&) = delete;
-  SnapshotRead& operator=(const SnapshotRead&) = delete;
-  rocksdb::ReadOptions opts;
-
- private:
-  rocksdb::DB* db_;
-  const rocksdb::Snapshot* snap_;
-};
-
-std::optional<Document> read_document(const Engine& e, const rocksdb::ReadOptions& opts,
-                                      const std::string& key) {
+// The document under `key` in the snapshot: nullopt when absent; an I/O error
+// or an undecodable value is returned, never taken for absence.
+Result<std::optional<Document>> read_document(const Engine& e, const rocksdb::ReadOptions& opts,
+                                              const std::string& key) {
   std::string value;
-  if (!e.db()->Get(opts, e.cf(Family::Documents), key, &value).ok()) return std::nullopt;
+  rocksdb::Status s = e.db()->Get(opts, e.cf(Family::Documents), key, &value);
+  if (s.IsNotFound()) return std::optional<Document>();
+  if (!s.ok()) return from_rocksdb(s, "read document");
   auto doc = decode_document(value);
-  if (!doc.ok()) return std::nullopt;
-  return std::move(doc).value();
+  if (!doc.ok()) return doc.status();
+  return std::optional<Document>(std::move(doc).value());
+}
+
+// An iteration that stopped on an error says so instead of looking finished.
+Status iteration_status(const rocksdb::Iterator& it, const char* what) {
+  return from_rocksdb(it.status(), what);
 }
 
 }  // namespace
@@ -63,27 +60,42 @@ Result<uint64_t> DocumentsStorage::last_cluster_transaction_index() const {
 Status DocumentsStorage::load_or_create_meta() {
   auto* db = engine_->db();
   auto* meta = engine_->cf(Family::Meta);
-  std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, meta_keys::kDatabaseId, &value);
-  if (s.IsNotFound()) {
+  auto read_meta = [&](const char* key) -> Result<std::optional<std::string>> {
+    std::string v;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &v);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return from_rocksdb(s, std::string("read ") + key);
+    return std::optional<std::string>(std::move(v));
+  };
+  auto id = read_meta(meta_keys::kDatabaseId);
+  if (!id.ok()) return id.status();
+  auto version = read_meta(meta_keys::kFormatVersion);
+  if (!version.ok()) return version.status();
+  if (!id.value()) {
+    // A new database: its format and identity are written before anything else.
     database_id_ = new_database_id();
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, meta_keys::kFormatVersion, std::to_string(kFormatVersion)).PermitUncheckedError();
+    batch.Put(meta, meta_keys::kDatabaseId, database_id_).PermitUncheckedError();
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    if (Status put = from_rocksdb(db->Put(wo, meta, meta_keys::kDatabaseId, database_id_), "write database id");
-        !put.ok())
-      return put;
-  } else if (!s.ok()) {
-    return from_rocksdb(s, "read database id");
+    if (Status s = from_rocksdb(db->Write(wo, &batch), "write database id"); !s.ok()) return s;
   } else {
-    database_id_ = value;
+    const std::string found = version.value() ? *version.value() : std::string("none (written before formats were versioned)");
+    if (found != std::to_string(kFormatVersion)) {
+      return Status::Corruption("database in " + engine_->path() + " has storage format " + found +
+                                ", this corvusd reads format " + std::to_string(kFormatVersion) +
+                                " only; export it with the corvusd that wrote it and import it here");
+    }
+    database_id_ = *id.value();
   }
-  auto read_counter = [&](const char* key) -> uint64_t {
-    std::string v;
-    return db->Get(rocksdb::ReadOptions(), meta, key, &v).ok() ? decode_big_endian(v) : 0;
-  };
-  writer_state_.last_etag = read_counter(meta_keys::kLastEtag);
-  writer_state_.document_count = read_counter(meta_keys::kDocumentCount);
-  writer_state_.tombstone_count = read_counter(meta_keys::kTombstoneCount);
+  for (auto [key, field] : {std::pair{meta_keys::kLastEtag, &writer_state_.last_etag},
+                            std::pair{meta_keys::kDocumentCount, &writer_state_.document_count},
+                            std::pair{meta_keys::kTombstoneCount, &writer_state_.tombstone_count}}) {
+    auto v = read_meta(key);
+    if (!v.ok()) return v.status();
+    *field = v.value() ? decode_big_endian(*v.value()) : 0;
+  }
   publish(writer_state_);
   return Status::Ok();
 }
@@ -103,15 +115,19 @@ Result<Document> DocumentsStorage::get(std::string_view id) const {
   return decode_document(value);
 }
 
-std::vector<std::optional<Document>> DocumentsStorage::get_many(const std::vector<std::string>& ids) const {
+Result<std::vector<std::optional<Document>>> DocumentsStorage::get_many(const std::vector<std::string>& ids) const {
   SnapshotRead snap(engine_->db());
   std::vector<std::optional<Document>> out;
   out.reserve(ids.size());
-  for (const auto& id : ids) out.push_back(read_document(*engine_, snap.opts, lower_id(id)));
+  for (const auto& id : ids) {
+    auto doc = read_document(*engine_, snap.opts, lower_id(id));
+    if (!doc.ok()) return doc.status();
+    out.push_back(std::move(doc).value());
+  }
   return out;
 }
 
-std::vector<Document> DocumentsStorage::list_recent(size_t start, size_t page_size) const {
+Result<std::vector<Document>> DocumentsStorage::list_recent(size_t start, size_t page_size) const {
   SnapshotRead snap(engine_->db());
   std::vector<Document> out;
   std::unique_ptr<rocksdb::Iterator> it(engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Etags)));
@@ -123,14 +139,17 @@ std::vector<Document> DocumentsStorage::list_recent(size_t start, size_t page_si
       ++skipped;
       continue;
     }
-    if (auto doc = read_document(*engine_, snap.opts, std::string(v.data() + 1, v.size() - 1)))
-      out.push_back(std::move(*doc));
+    auto doc = read_document(*engine_, snap.opts, std::string(v.data() + 1, v.size() - 1));
+    if (!doc.ok()) return doc.status();
+    if (!doc.value()) return Status::Corruption("etag index names a document that does not exist");
+    out.push_back(std::move(*doc.value()));
   }
+  if (Status s = iteration_status(*it, "list recent documents"); !s.ok()) return s;
   return out;
 }
 
-std::vector<Document> DocumentsStorage::list_collection(std::string_view collection, size_t start,
-                                                        size_t page_size) const {
+Result<std::vector<Document>> DocumentsStorage::list_collection(std::string_view collection, size_t start,
+                                                                size_t page_size) const {
   SnapshotRead snap(engine_->db());
   std::vector<Document> out;
   std::string prefix = lower_id(collection.empty() ? "@empty" : collection);
@@ -147,13 +166,17 @@ std::vector<Document> DocumentsStorage::list_collection(std::string_view collect
       ++skipped;
       continue;
     }
-    if (auto doc = read_document(*engine_, snap.opts, it->value().ToString())) out.push_back(std::move(*doc));
+    auto doc = read_document(*engine_, snap.opts, it->value().ToString());
+    if (!doc.ok()) return doc.status();
+    if (!doc.value()) return Status::Corruption("collection index names a document that does not exist");
+    out.push_back(std::move(*doc.value()));
   }
+  if (Status s = iteration_status(*it, "list collection"); !s.ok()) return s;
   return out;
 }
 
-std::vector<Document> DocumentsStorage::list_starting_with(std::string_view prefix, size_t start,
-                                                           size_t page_size) const {
+Result<std::vector<Document>> DocumentsStorage::list_starting_with(std::string_view prefix, size_t start,
+                                                                   size_t page_size) const {
   SnapshotRead snap(engine_->db());
   std::vector<Document> out;
   std::string key_prefix = lower_id(prefix);
@@ -167,28 +190,46 @@ std::vector<Document> DocumentsStorage::list_starting_with(std::string_view pref
       continue;
     }
     auto doc = decode_document(std::string_view(it->value().data(), it->value().size()));
-    if (doc.ok()) out.push_back(std::move(doc).value());
+    if (!doc.ok()) return doc.status();
+    out.push_back(std::move(doc).value());
   }
+  if (Status s = iteration_status(*it, "list documents by prefix"); !s.ok()) return s;
   return out;
 }
 
-std::vector<Change> DocumentsStorage::changes_since(uint64_t after_etag, size_t limit) const {
+Result<std::vector<Change>> DocumentsStorage::changes_since(uint64_t after_etag, size_t limit) const {
   SnapshotRead snap(engine_->db());
   std::vector<Change> out;
   std::unique_ptr<rocksdb::Iterator> it(engine_->db()->NewIterator(snap.opts, engine_->cf(Family::Etags)));
   for (it->Seek(encode_big_endian(after_etag + 1)); it->Valid() && out.size() < limit; it->Next()) {
     auto v = it->value();
-    if (v.empty()) continue;
+    if (v.empty()) return Status::Corruption("empty etag index entry");
     std::string key(v.data() + 1, v.size() - 1);
     std::string value;
+    Family family;
     if (v[0] == kEtagOfDocument) {
-      if (!engine_->db()->Get(snap.opts, engine_->cf(Family::Documents), key, &value).ok()) continue;
-      if (auto d = decode_document(value); d.ok()) out.emplace_back(std::move(d).value());
+      family = Family::Documents;
     } else if (v[0] == kEtagOfTombstone) {
-      if (!engine_->db()->Get(snap.opts, engine_->cf(Family::Tombstones), key, &value).ok()) continue;
-      if (auto t = decode_tombstone(value); t.ok()) out.emplace_back(std::move(t).value());
+      family = Family::Tombstones;
+    } else {
+      continue;  // counters, attachments, revisions: shipped by the replication issue
+    }
+    rocksdb::Status s = engine_->db()->Get(snap.opts, engine_->cf(family), key, &value);
+    if (!s.ok()) {
+      if (s.IsNotFound()) return Status::Corruption("etag index names a missing entry");
+      return from_rocksdb(s, "read a change");
+    }
+    if (family == Family::Documents) {
+      auto d = decode_document(value);
+      if (!d.ok()) return d.status();
+      out.emplace_back(std::move(d).value());
+    } else {
+      auto t = decode_tombstone(value);
+      if (!t.ok()) return t.status();
+      out.emplace_back(std::move(t).value());
     }
   }
+  if (Status s = iteration_status(*it, "changes since"); !s.ok()) return s;
   return out;
 }
 

@@ -43,14 +43,16 @@ class DocumentsStorage {
 
   // --- reads (any thread; consistent snapshot per call) ---
   Result<Document> get(std::string_view id) const;  // NotFound if absent
-  std::vector<std::optional<Document>> get_many(const std::vector<std::string>& ids) const;
+  // Every read returns an I/O error or corruption it meets; absence is only
+  // ever "not found" (or nullopt), never the stand-in for a failed read.
+  Result<std::vector<std::optional<Document>>> get_many(const std::vector<std::string>& ids) const;
   // Newest first (descending etag).
-  std::vector<Document> list_recent(size_t start, size_t page_size) const;
-  std::vector<Document> list_collection(std::string_view collection, size_t start, size_t page_size) const;
+  Result<std::vector<Document>> list_recent(size_t start, size_t page_size) const;
+  Result<std::vector<Document>> list_collection(std::string_view collection, size_t start, size_t page_size) const;
   // Ascending by id among ids starting with `prefix` (case-insensitive).
-  std::vector<Document> list_starting_with(std::string_view prefix, size_t start, size_t page_size) const;
+  Result<std::vector<Document>> list_starting_with(std::string_view prefix, size_t start, size_t page_size) const;
   // Documents and tombstones with etag > `after_etag`, ascending, at most `limit`.
-  std::vector<Change> changes_since(uint64_t after_etag, size_t limit) const;
+  Result<std::vector<Change>> changes_since(uint64_t after_etag, size_t limit) const;
   DatabaseStats stats() const;
 
   // --- writes ---
@@ -63,6 +65,9 @@ class DocumentsStorage {
   Result<uint64_t> last_cluster_transaction_index() const;
 
   const MergerStats& merger_stats() const { return merger_->stats(); }
+  // For the modules stored beside the documents (counters, attachments,
+  // revisions), which read with their own snapshots.
+  const Engine& engine() const { return *engine_; }
   const std::string& database_id() const { return database_id_; }
   const std::string& node_tag() const { return options_.node_tag; }
   const StorageOptions& options() const { return options_; }
@@ -89,7 +94,12 @@ class DocumentsStorage {
 };
 
 // Meta keys, shared by the reader and the writer.
+// The on-disk layout this build reads and writes; kept in `meta`. A database
+// with another (or no) format version is refused at open, never misread.
+inline constexpr int kFormatVersion = 2;
+
 namespace meta_keys {
+inline constexpr const char* kFormatVersion = "format-version";
 inline constexpr const char* kDatabaseId = "database-id";
 inline constexpr const char* kLastEtag = "last-etag";
 inline constexpr const char* kDocumentCount = "document-count";
@@ -102,6 +112,9 @@ inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction
 // Etag-index values start with one of these.
 inline constexpr char kEtagOfDocument = 'D';
 inline constexpr char kEtagOfTombstone = 'T';
+inline constexpr char kEtagOfCounter = 'C';
+inline constexpr char kEtagOfAttachment = 'A';
+inline constexpr char kEtagOfRevision = 'R';
 
 
 }  // namespace corvus::storage

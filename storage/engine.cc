@@ -10,7 +10,10 @@
 namespace corvus::storage {
 
 namespace {
-const char* const kFamilyNames[] = {"documents", "tombstones", "etags", "collections", "meta"};
+const char* const kFamilyNames[] = {"documents",   "tombstones",        "etags",
+                                    "collections", "meta",              "counters",
+                                    "attachments", "attachment-hashes", "revisions",
+                                    "revision-change-vectors"};
 static_assert(std::size(kFamilyNames) == static_cast<size_t>(Family::Count));
 }  // namespace
 

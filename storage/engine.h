@@ -19,7 +19,13 @@ enum class Family : int {
   Tombstones,     // lowered id -> encoded Tombstone
   Etags,          // big-endian etag -> kind byte + lowered id (the "changes since" order)
   Collections,    // lowered collection \0 big-endian etag -> lowered id
-  Meta,           // database id, last etag, counts, HiLo and identity values
+  Meta,           // format version, database id, last etag, counts, HiLo and identity values
+  // Beside the documents (each owned by its module, see storage/README.md):
+  Counters,             // lowered doc id \0 lowered counter name -> the counter's per-node entries
+  Attachments,          // lowered doc id \0 lowered attachment name -> name, content type, hash, size
+  AttachmentHashes,     // content hash -> number of references (the bytes live in the blob store)
+  Revisions,            // lowered doc id \0 big-endian etag -> a revision (encoded Document)
+  RevisionChangeVectors,  // change vector -> Revisions key
   Count,
 };
 

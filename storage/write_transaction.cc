@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "storage/change_vector.h"
@@ -18,6 +19,18 @@ constexpr size_t kMaxIdBytes = 2048;
 // Keys the server owns in @metadata; a client's values for them are replaced.
 constexpr std::string_view kServerMetadataKeys[] = {"@id", "@change-vector", "@last-modified", "@flags",
                                                     "@etag"};
+// Kept by the server from version to version; a client's values are ignored
+// (they list what is stored beside the document, which only the server knows).
+constexpr std::string_view kCarriedMetadataKeys[] = {"@counters", "@attachments"};
+constexpr uint32_t kCarriedFlags = kHasCounters | kHasAttachments | kHasRevisions;
+
+Result<boost::json::object> parse_json_object(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec) return Status::Corruption("unparsable JSON: " + ec.message());
+  if (!v.is_object()) return Status::Corruption("JSON is not an object");
+  return std::move(v.as_object());
+}
 
 std::string collection_key(std::string_view collection, uint64_t etag) {
   std::string key = lower_id(collection.empty() ? "@empty" : collection);
@@ -82,8 +95,8 @@ BatchLookup lookup_in_batch(rocksdb::WriteBatchWithIndex& batch, rocksdb::Column
 
 }  // namespace
 
-Result<std::optional<std::string>> WriteTransaction::read(int family, const std::string& key) {
-  auto* cf = storage_.engine_->cf(static_cast<Family>(family));
+Result<std::optional<std::string>> WriteTransaction::read(Family family, const std::string& key) {
+  auto* cf = storage_.engine_->cf(family);
   std::string value;
   // Newest first: this batch, the batch being synced, then the database.
   for (auto* batch : {&batch_, in_flight_}) {
@@ -101,17 +114,31 @@ Result<std::optional<std::string>> WriteTransaction::read(int family, const std:
 }
 
 Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
-  auto v = read(static_cast<int>(Family::Meta), meta_key);
+  auto v = read(Family::Meta, meta_key);
   if (!v.ok()) return v.status();
   return v.value() ? decode_big_endian(*v.value()) : 0;
 }
+
+void WriteTransaction::put_raw(Family family, const std::string& key, std::string_view value) {
+  batch_.Put(storage_.engine_->cf(family), key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
+}
+
+void WriteTransaction::erase_raw(Family family, const std::string& key) {
+  batch_.Delete(storage_.engine_->cf(family), key).PermitUncheckedError();
+}
+
+void WriteTransaction::index_etag(uint64_t etag, char kind, const std::string& key) {
+  put_raw(Family::Etags, encode_big_endian(etag), etag_value(kind, key));
+}
+
+void WriteTransaction::unindex_etag(uint64_t etag) { erase_raw(Family::Etags, encode_big_endian(etag)); }
 
 void WriteTransaction::write_u64(const std::string& meta_key, uint64_t v) {
   batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_big_endian(v)).PermitUncheckedError();
 }
 
 Result<std::optional<Document>> WriteTransaction::get(std::string_view id) {
-  auto v = read(static_cast<int>(Family::Documents), lower_id(id));
+  auto v = read(Family::Documents, lower_id(id));
   if (!v.ok()) return v.status();
   if (!v.value()) return std::optional<Document>();
   auto doc = decode_document(*v.value());
@@ -150,8 +177,6 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
   auto resolved = external ? Result<std::string>(std::string(requested_id)) : resolve_id(requested_id);
   if (!resolved.ok()) return resolved.status();
   const std::string id = std::move(resolved).value();
-  const std::string key = lower_id(id);
-  auto* engine = storage_.engine_.get();
 
   auto existing_or = get(id);
   if (!existing_or.ok()) return existing_or.status();
@@ -179,12 +204,48 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
                                    "' to '" + (collection.empty() ? "@empty" : collection) +
                                    "' is not supported; delete it first");
   }
+  for (auto k : kCarriedMetadataKeys) metadata->erase(k);
+  uint32_t flags = kNoFlags;
+  if (existing) {
+    flags = existing->flags & kCarriedFlags;
+    if (flags & (kHasCounters | kHasAttachments)) {
+      // Parsed only for documents that have something stored beside them.
+      auto previous = parse_json_object(existing->json);
+      if (!previous.ok()) return Status::Corruption("stored document '" + id + "': " + previous.status().message());
+      if (auto* pm = previous->if_contains("@metadata"); pm && pm->is_object()) {
+        for (auto k : kCarriedMetadataKeys) {
+          if (auto* v = pm->as_object().if_contains(k)) (*metadata)[k] = std::move(*v);
+        }
+      }
+    }
+  }
+  return write_version(id, body, *metadata, collection, existing, flags, external);
+}
 
+Result<PutResult> WriteTransaction::update_document_metadata(std::string_view id, const MetadataEdit& edit) {
+  auto existing_or = get(id);
+  if (!existing_or.ok()) return existing_or.status();
+  const std::optional<Document>& existing = existing_or.value();
+  if (!existing) return Status::NotFound("document '" + std::string(id) + "' does not exist");
+  auto body = parse_json_object(existing->json);
+  if (!body.ok()) return Status::Corruption("stored document '" + existing->id + "': " + body.status().message());
+  auto& metadata = (*body)["@metadata"].as_object();  // always written by write_version
+  uint32_t flags = existing->flags;
+  if (Status s = edit(metadata, flags); !s.ok()) return s;
+  return write_version(existing->id, body.value(), metadata, existing->collection, existing, flags, nullptr);
+}
+
+Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::json::object& body,
+                                                  boost::json::object& metadata, const std::string& collection,
+                                                  const std::optional<Document>& existing, uint32_t flags,
+                                                  const ExternalVersion* external) {
+  const std::string key = lower_id(id);
+  auto* engine = storage_.engine_.get();
   // The change vector continues from the previous version, or from the
   // tombstone if the document was deleted, so a re-created document
   // supersedes its own deletion on other nodes.
   ChangeVector cv;
-  auto tombstone_raw = read(static_cast<int>(Family::Tombstones), key);
+  auto tombstone_raw = read(Family::Tombstones, key);
   if (!tombstone_raw.ok()) return tombstone_raw.status();
   std::optional<Tombstone> tombstone;
   if (tombstone_raw.value()) {
@@ -200,7 +261,7 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
     cv = std::move(parsed).value();
   }
 
-  const uint64_t etag = ++state_.last_etag;
+  const uint64_t etag = next_etag();
   cv.set(storage_.node_tag(), etag, storage_.database_id());
 
   Document doc;
@@ -209,32 +270,31 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
   doc.etag = etag;
   doc.change_vector = external ? external->change_vector : cv.to_string();
   doc.last_modified_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
-  doc.flags = existing ? existing->flags : kNoFlags;
+  doc.flags = flags;
 
-  for (auto k : kServerMetadataKeys) metadata->erase(k);
-  if (!collection.empty()) (*metadata)["@collection"] = collection;
-  (*metadata)["@change-vector"] = doc.change_vector;
-  (*metadata)["@id"] = id;
-  (*metadata)["@last-modified"] = format_iso8601(doc.last_modified_us);
-  if (std::string flags = flags_to_string(doc.flags); !flags.empty()) (*metadata)["@flags"] = flags;
+  for (auto k : kServerMetadataKeys) metadata.erase(k);
+  if (!collection.empty()) metadata["@collection"] = collection;
+  metadata["@change-vector"] = doc.change_vector;
+  metadata["@id"] = id;
+  metadata["@last-modified"] = format_iso8601(doc.last_modified_us);
+  if (std::string f = flags_to_string(doc.flags); !f.empty()) metadata["@flags"] = f;
   doc.json = boost::json::serialize(body);
 
   auto* docs_cf = engine->cf(Family::Documents);
-  auto* etags_cf = engine->cf(Family::Etags);
   auto* collections_cf = engine->cf(Family::Collections);
   if (existing) {
-    batch_.Delete(etags_cf, encode_big_endian(existing->etag)).PermitUncheckedError();
+    unindex_etag(existing->etag);
     batch_.Delete(collections_cf, collection_key(existing->collection, existing->etag)).PermitUncheckedError();
   } else {
     ++state_.document_count;
   }
   if (tombstone) {
     batch_.Delete(engine->cf(Family::Tombstones), key).PermitUncheckedError();
-    batch_.Delete(etags_cf, encode_big_endian(tombstone->etag)).PermitUncheckedError();
+    unindex_etag(tombstone->etag);
     --state_.tombstone_count;
   }
   batch_.Put(docs_cf, key, encode_document(doc)).PermitUncheckedError();
-  batch_.Put(etags_cf, encode_big_endian(etag), etag_value(kEtagOfDocument, key)).PermitUncheckedError();
+  index_etag(etag, kEtagOfDocument, key);
   batch_.Put(collections_cf, collection_key(collection, etag), key).PermitUncheckedError();
 
   PutResult r;
@@ -259,7 +319,7 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   auto parsed = ChangeVector::parse(existing->change_vector);
   if (!parsed.ok()) return Status::Corruption("stored change vector of '" + std::string(id) + "'");
   ChangeVector cv = std::move(parsed).value();
-  const uint64_t etag = ++state_.last_etag;
+  const uint64_t etag = next_etag();
   cv.set(storage_.node_tag(), etag, storage_.database_id());
 
   Tombstone t;

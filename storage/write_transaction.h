@@ -5,6 +5,7 @@
 // Created and used only on the merger's writer thread; never stored.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "storage/document.h"
+#include "storage/engine.h"
 #include "storage/status.h"
 
 namespace corvus::storage {
@@ -95,6 +97,28 @@ class WriteTransaction {
   // Next value of the identity `prefix` (without the trailing '|').
   Result<uint64_t> next_identity(std::string_view prefix);
 
+  // --- for the modules stored beside the documents (counters, attachments,
+  // revisions); each owns its families (engine.h) and keeps them consistent
+  // with the document in the same transaction ---
+
+  // Newest value of `key`: this batch, the batch being synced, then the database.
+  Result<std::optional<std::string>> read(Family family, const std::string& key);
+  void put_raw(Family family, const std::string& key, std::string_view value);
+  void erase_raw(Family family, const std::string& key);
+  // Takes the next database etag (every write of any kind takes one).
+  uint64_t next_etag() { return ++state_.last_etag; }
+  // The etag order entry `etag` -> kind + key, and its removal.
+  void index_etag(uint64_t etag, char kind, const std::string& key);
+  void unindex_etag(uint64_t etag);
+  DocumentsStorage& storage() { return storage_; }
+
+  // A new version of document `id` whose body stays as it is and whose
+  // server-owned metadata (@counters, @attachments, @flags) `edit` changes:
+  // new etag, this node's change vector entry, new last-modified. NotFound if
+  // there is no such document. `edit` gets the @metadata object and the flags.
+  using MetadataEdit = std::function<Status(boost::json::object& metadata, uint32_t& flags)>;
+  Result<PutResult> update_document_metadata(std::string_view id, const MetadataEdit& edit);
+
   // The Raft index of the last cluster-wide transaction applied to this
   // database, kept in the same batch as the transaction's documents so each
   // is applied exactly once.
@@ -105,7 +129,10 @@ class WriteTransaction {
   friend class TransactionMerger;
   // Writes the counters into the batch; the merger calls it once per batch.
   Result<std::string> resolve_id(std::string_view requested);
-  Result<std::optional<std::string>> read(int family, const std::string& key);
+  // Stores `body` (whose @metadata is `metadata`) as the next version of `id`.
+  Result<PutResult> write_version(const std::string& id, boost::json::object& body, boost::json::object& metadata,
+                                  const std::string& collection, const std::optional<Document>& existing,
+                                  uint32_t flags, const ExternalVersion* external);
   Result<uint64_t> read_u64(const std::string& meta_key);
   void write_u64(const std::string& meta_key, uint64_t v);
   void write_state();

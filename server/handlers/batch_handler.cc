@@ -1,4 +1,4 @@
-// POST /databases/{db}/bulk_docs: a batch of PUT and DELETE commands applied as
+// POST /databases/{db}/bulk_docs: a batch of commands (batch_commands.h) applied as
 // one ACID transaction through the database's transaction merger. Every
 // command is validated before anything is submitted, so bad input changes
 // nothing; a concurrency failure rolls the whole batch back (409). Identity
@@ -12,6 +12,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "server/handlers/batch_commands.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
@@ -28,13 +29,6 @@ using boost::beast::http::verb;
 namespace json = boost::json;
 namespace rc = rachis::cluster;
 
-struct BatchCommand {
-  enum class Kind { Put, Delete } kind;
-  std::string id;
-  std::optional<std::string> expected_change_vector;  // absent/null: no check; "": must be new
-  boost::json::object document;                       // PUT only
-};
-
 // The "Commands" array of a batch body.
 Result<const json::array*> commands_of(const json::object& root) {
   const auto* commands = root.if_contains("Commands");
@@ -42,82 +36,30 @@ Result<const json::array*> commands_of(const json::object& root) {
   return &commands->as_array();
 }
 
-// Command number `index` as an object with a string "Type"; InvalidArgument names it otherwise.
-struct CommandView {
-  std::string where;  // "Command #n", for messages
-  const json::object* o = nullptr;
-  std::string type;
-};
-Result<CommandView> command_at(const json::value& c, size_t index) {
-  CommandView v{"Command #" + std::to_string(index), nullptr, ""};
-  if (!c.is_object()) return Status::InvalidArgument(v.where + " must be a JSON object");
-  v.o = &c.as_object();
-  const auto* type = v.o->if_contains("Type");
-  if (!type || !type->is_string()) return Status::InvalidArgument(v.where + " has no \"Type\"");
-  v.type = std::string(type->as_string());
-  return v;
-}
+using Commands = std::vector<std::unique_ptr<BatchCommand>>;
 
 // Parses and validates the body; InvalidArgument names the command at fault.
-Result<std::vector<BatchCommand>> parse_commands(const boost::json::value& body) {
+Result<Commands> parse_commands(const boost::json::value& body, BatchParseContext& context) {
   if (!body.is_object()) return Status::InvalidArgument("Batch body must be a JSON object with \"Commands\"");
   auto commands = commands_of(body.as_object());
   if (!commands.ok()) return commands.status();
-  std::vector<BatchCommand> out;
+  Commands out;
   out.reserve((*commands)->size());
   size_t index = 0;
   for (const auto& c : **commands) {
     auto view = command_at(c, index++);
     if (!view.ok()) return view.status();
-    const std::string& where = view->where;
-    const auto& o = *view->o;
-    BatchCommand cmd;
-    if (view->type == "PUT") {
-      cmd.kind = BatchCommand::Kind::Put;
-    } else if (view->type == "DELETE") {
-      cmd.kind = BatchCommand::Kind::Delete;
-    } else {
-      return Status::InvalidArgument(where + ": command type '" + view->type +
-                                     "' is not supported by this server yet (supported: PUT, DELETE)");
+    auto parser = batch_command_parser(view->type);
+    if (!parser) {
+      return Status::InvalidArgument(view->where + ": command type '" + view->type +
+                                     "' is not supported by this server yet (supported: " +
+                                     supported_batch_commands() + ")");
     }
-    const auto* id = o.if_contains("Id");
-    if (!id || !id->is_string()) return Status::InvalidArgument(where + " has no string \"Id\"");
-    cmd.id = std::string(id->as_string());
-    if (cmd.kind == BatchCommand::Kind::Delete && cmd.id.empty())
-      return Status::InvalidArgument(where + ": DELETE needs a non-empty \"Id\"");
-    if (const auto* cv = o.if_contains("ChangeVector"); cv && !cv->is_null()) {
-      if (!cv->is_string()) return Status::InvalidArgument(where + ": \"ChangeVector\" must be a string or null");
-      if (Status s = validate_change_vector(cv->as_string()); !s.ok())
-        return Status::InvalidArgument(where + ": " + s.message());
-      cmd.expected_change_vector = std::string(cv->as_string());
-    }
-    if (cmd.kind == BatchCommand::Kind::Put) {
-      const auto* doc = o.if_contains("Document");
-      if (!doc || !doc->is_object()) return Status::InvalidArgument(where + ": PUT needs a \"Document\" object");
-      cmd.document = doc->as_object();
-    }
-    out.push_back(std::move(cmd));
+    auto cmd = parser(view.value(), context);
+    if (!cmd.ok()) return cmd.status();
+    out.push_back(std::move(cmd).value());
   }
   return out;
-}
-
-void append_put_result(std::string& out, const storage::PutResult& r) {
-  out += "{\"Type\":\"PUT\",\"@id\":";
-  out += json_string(r.id);
-  if (!r.collection.empty()) {
-    out += ",\"@collection\":";
-    out += json_string(r.collection);
-  }
-  out += ",\"@change-vector\":";
-  out += json_string(r.change_vector);
-  out += ",\"@last-modified\":\"";
-  out += storage::format_iso8601(r.last_modified_us);
-  out += "\"";
-  if (std::string flags = storage::flags_to_string(r.flags); !flags.empty()) {
-    out += ",\"@flags\":";
-    out += json_string(flags);
-  }
-  out += "}";
 }
 
 bool is_cluster_wide(const json::value& body) {
@@ -127,10 +69,10 @@ bool is_cluster_wide(const json::value& body) {
 }
 
 // Submits the batch to the database's transaction merger and answers.
-void submit_batch(std::shared_ptr<DocumentDatabase> db, std::vector<BatchCommand> commands,
-                  const http::Respond& respond, const std::string& url, size_t size_hint) {
+void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const http::Respond& respond,
+                  const std::string& url, size_t size_hint) {
   struct State {
-    std::vector<BatchCommand> commands;
+    Commands commands;
     std::string results;
   };
   auto state = std::make_shared<State>();
@@ -143,16 +85,7 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, std::vector<BatchCommand
         for (auto& cmd : state->commands) {
           if (!first) out.push_back(',');
           first = false;
-          if (cmd.kind == BatchCommand::Kind::Put) {
-            auto r = txn.put(cmd.id, std::move(cmd.document), cmd.expected_change_vector);
-            if (!r.ok()) return r.status();
-            append_put_result(out, r.value());
-          } else {
-            auto r = txn.remove(cmd.id, cmd.expected_change_vector);
-            if (!r.ok()) return r.status();
-            out += "{\"Type\":\"DELETE\",\"@id\":" + json_string(cmd.id) + ",\"Id\":" + json_string(cmd.id) +
-                   ",\"Deleted\":" + (r->deleted ? "true" : "false") + "}";
-          }
+          if (Status s = cmd->apply(txn, out); !s.ok()) return s;
         }
         out += "]}";
         return Status::Ok();
@@ -166,12 +99,12 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, std::vector<BatchCommand
 
 // Identity ids ("users|") take their numbers from the cluster first.
 void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db,
-                                    std::vector<BatchCommand> commands, const http::Respond& respond,
-                                    const std::string& url, size_t size_hint) {
-  auto shared = std::make_shared<std::vector<BatchCommand>>(std::move(commands));
+                                    Commands commands, const http::Respond& respond, const std::string& url,
+                                    size_t size_hint) {
+  auto shared = std::make_shared<Commands>(std::move(commands));
   std::vector<std::string*> ids;
   for (auto& c : *shared) {
-    if (c.kind == BatchCommand::Kind::Put) ids.push_back(&c.id);
+    if (std::string* id = c->identity_id()) ids.push_back(id);
   }
   resolve_cluster_identities(store, db->name(), std::move(ids), [db, shared, respond, url, size_hint](Status s) mutable {
     if (!s.ok()) return respond(http::error_response(s, url));
@@ -294,7 +227,8 @@ void handle_batch(ServerStore& store, const http::Request& req, const http::Resp
   auto body = parse_json_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
   if (is_cluster_wide(body.value())) return handle_cluster_transaction(store, db, body->as_object(), req, respond);
-  auto parsed = parse_commands(body.value());
+  BatchParseContext context;
+  auto parsed = parse_commands(body.value(), context);
   if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
   resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, req.body.size());
 }

@@ -70,7 +70,10 @@ std::string combined_etag(const std::vector<const storage::Document*>& docs) {
   return tag;
 }
 
-void respond_paged(const http::Respond& respond, const std::vector<storage::Document>& docs, bool only_metadata) {
+void respond_paged(const http::Respond& respond, const http::Request& req,
+                   const Result<std::vector<storage::Document>>& read, bool only_metadata) {
+  if (!read.ok()) return respond_error(respond, read.status(), req);
+  const auto& docs = read.value();
   std::string body = "{\"Results\":[";
   for (size_t i = 0; i < docs.size(); ++i) {
     if (i) body.push_back(',');
@@ -127,10 +130,10 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     auto paging = query_paging(req, kDefaultPageSize);
     if (!paging.ok()) return respond_error(respond, paging.status(), req);
     if (auto prefix = req.query.get("startsWith")) {
-      return respond_paged(respond, storage.list_starting_with(*prefix, paging->start, paging->page_size),
+      return respond_paged(respond, req, storage.list_starting_with(*prefix, paging->start, paging->page_size),
                            only_metadata);
     }
-    return respond_paged(respond, storage.list_recent(paging->start, paging->page_size), only_metadata);
+    return respond_paged(respond, req, storage.list_recent(paging->start, paging->page_size), only_metadata);
   }
 
   const std::string_view if_none_match = unquote(req.header("If-None-Match"));
@@ -161,7 +164,9 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     ids = {ids[0]};
   }
 
-  auto docs = storage.get_many(ids);
+  auto read = storage.get_many(ids);
+  if (!read.ok()) return respond_error(respond, read.status(), req);
+  const auto& docs = read.value();
   std::vector<const storage::Document*> found;
   for (const auto& d : docs) found.push_back(d ? &*d : nullptr);
 
@@ -175,8 +180,12 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
       if (!ec) collect_include_ids(v, path, include_ids);
     }
   }
-  std::vector<std::optional<storage::Document>> included =
-      include_ids.empty() ? std::vector<std::optional<storage::Document>>() : storage.get_many(include_ids);
+  std::vector<std::optional<storage::Document>> included;
+  if (!include_ids.empty()) {
+    auto read_included = storage.get_many(include_ids);
+    if (!read_included.ok()) return respond_error(respond, read_included.status(), req);
+    included = std::move(read_included).value();
+  }
   for (const auto& d : included) found.push_back(d ? &*d : nullptr);
 
   const std::string tag = combined_etag(found);
@@ -294,7 +303,7 @@ void handle_collection_docs(ServerStore& store, const http::Request& req, const 
   if (!name.ok()) return respond_error(respond, name.status(), req);
   auto paging = query_paging(req, kDefaultPageSize);
   if (!paging.ok()) return respond_error(respond, paging.status(), req);
-  respond_paged(respond, db->storage().list_collection(*name, paging->start, paging->page_size), false);
+  respond_paged(respond, req, db->storage().list_collection(*name, paging->start, paging->page_size), false);
 }
 
 }  // namespace

@@ -118,13 +118,13 @@ TEST_CASE("DocumentsStorage: delete leaves a tombstone and changes_since walks e
            }).ok());
   CHECK(del.deleted);
   CHECK(s->get("users/2").status().is_not_found());
-  auto changes = s->changes_since(0, 100);
+  auto changes = s->changes_since(0, 100).value();
   REQUIRE(changes.size() == 2);
   CHECK(std::get<Document>(changes[0]).id == "users/1");
   CHECK(std::get<Document>(changes[0]).etag == 3);
   CHECK(std::get<Tombstone>(changes[1]).id == "users/2");
   CHECK(std::get<Tombstone>(changes[1]).etag == 4);
-  CHECK(s->changes_since(3, 100).size() == 1);
+  CHECK(s->changes_since(3, 100).value().size() == 1);
   CHECK(s->stats().document_count == 1);
   CHECK(s->stats().tombstone_count == 1);
 
@@ -140,7 +140,7 @@ TEST_CASE("DocumentsStorage: delete leaves a tombstone and changes_since walks e
     auto r = put(*s, "users/2", user("b2"));
     CHECK(r.etag == 5);
     CHECK(s->stats().tombstone_count == 0);
-    CHECK(s->changes_since(0, 100).size() == 2);
+    CHECK(s->changes_since(0, 100).value().size() == 2);
   }
 }
 
@@ -151,17 +151,17 @@ TEST_CASE("DocumentsStorage: listing by recency, collection and prefix") {
   put(*s, "orders/1", boost::json::parse(R"({"@metadata":{"@collection":"Orders"}})").as_object());
   put(*s, "users/2", user("b"));
   put(*s, "misc", boost::json::parse(R"({"x":1})").as_object());
-  auto recent = s->list_recent(0, 10);
+  auto recent = s->list_recent(0, 10).value();
   REQUIRE(recent.size() == 4);
   CHECK(recent[0].id == "misc");
   CHECK(recent[3].id == "users/1");
-  CHECK(s->list_recent(1, 2).size() == 2);
-  CHECK(s->list_recent(1, 2)[0].id == "users/2");
-  auto users = s->list_collection("users", 0, 10);
+  CHECK(s->list_recent(1, 2).value().size() == 2);
+  CHECK(s->list_recent(1, 2).value()[0].id == "users/2");
+  auto users = s->list_collection("users", 0, 10).value();
   REQUIRE(users.size() == 2);
   CHECK(users[0].id == "users/2");
-  CHECK(s->list_collection("@empty", 0, 10).size() == 1);
-  auto prefixed = s->list_starting_with("USERS/", 0, 10);
+  CHECK(s->list_collection("@empty", 0, 10).value().size() == 1);
+  auto prefixed = s->list_starting_with("USERS/", 0, 10).value();
   REQUIRE(prefixed.size() == 2);
   CHECK(prefixed[0].id == "users/1");
 
@@ -263,4 +263,61 @@ TEST_CASE("DocumentsStorage: a version from elsewhere keeps its change vector an
   Status refused;
   put(*s, "users/1", user("ann"), std::nullopt, &refused);
   CHECK(refused.is_invalid_argument());
+}
+
+TEST_CASE("DocumentsStorage: a database written in another storage format is refused, not misread") {
+  testing::TempDir dir;
+  { open_at(dir.path()); }
+  for (const char* found : {"1", ""}) {
+    CAPTURE(found);
+    {
+      auto engine = Engine::open(dir.path(), StorageOptions{});
+      REQUIRE(engine.ok());
+      auto* meta = (*engine)->cf(Family::Meta);
+      auto* db = (*engine)->db();
+      if (*found) REQUIRE(db->Put(rocksdb::WriteOptions(), meta, meta_keys::kFormatVersion, found).ok());
+      else REQUIRE(db->Delete(rocksdb::WriteOptions(), meta, meta_keys::kFormatVersion).ok());
+    }
+    auto reopened = DocumentsStorage::open(dir.path(), StorageOptions{});
+    REQUIRE_FALSE(reopened.ok());
+    CHECK(reopened.status().message().find("storage format") != std::string::npos);
+  }
+}
+
+TEST_CASE("DocumentsStorage: server-owned metadata is carried over a client's put and changed only by its module") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", user("a"));
+  PutResult touched;
+  REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+             auto r = txn.update_document_metadata("users/1", [](boost::json::object& m, uint32_t& flags) {
+               m["@counters"] = boost::json::array{"likes"};
+               flags |= kHasCounters;
+               return Status::Ok();
+             });
+             if (!r.ok()) return r.status();
+             touched = r.value();
+             return Status::Ok();
+           }).ok());
+  CHECK(touched.etag == 2);
+  CHECK(touched.flags == kHasCounters);
+  // The client sends stale or forged server metadata; the stored one wins.
+  auto forged = boost::json::parse(
+                    R"({"name":"b","@metadata":{"@collection":"Users","@counters":["forged"],"@attachments":[]}})")
+                    .as_object();
+  auto r = put(*s, "users/1", forged);
+  CHECK(r.flags == kHasCounters);
+  auto doc = s->get("users/1");
+  REQUIRE(doc.ok());
+  auto m = boost::json::parse(doc->json).as_object()["@metadata"].as_object();
+  CHECK(m["@counters"] == boost::json::array{"likes"});
+  CHECK_FALSE(m.contains("@attachments"));
+  CHECK(m["@flags"] == "HasCounters");
+  CHECK(boost::json::parse(doc->json).as_object()["name"] == "b");
+
+  Status missing = s->write([&](WriteTransaction& txn) -> Status {
+    return txn.update_document_metadata("users/none", [](boost::json::object&, uint32_t&) { return Status::Ok(); })
+        .status();
+  });
+  CHECK(missing.is_not_found());
 }

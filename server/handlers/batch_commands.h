@@ -1,0 +1,54 @@
+#pragma once
+// The commands of a bulk_docs batch (REST.md §3.1). Each command type has a
+// parser that validates it completely before anything is written (bad input
+// changes nothing) and a BatchCommand that applies it inside the batch's one
+// transaction and renders its result entry. The table of types lives in
+// batch_commands.cc; each type's code lives with its feature.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "storage/status.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::server::handlers {
+
+// Command number n of a batch: an object with a string "Type".
+struct CommandView {
+  std::string where;  // "Command #n", for messages
+  const boost::json::object* o = nullptr;
+  std::string type;
+};
+Result<CommandView> command_at(const boost::json::value& c, size_t index);
+
+// What the parsers of one batch share (e.g. the attachment streams of a
+// multipart batch, taken in command order).
+struct BatchParseContext {};
+
+class BatchCommand {
+ public:
+  virtual ~BatchCommand() = default;
+  // The id to resolve through the cluster before the batch runs, when it
+  // asks for an identity ("users|"); nullptr for commands that take none.
+  virtual std::string* identity_id() { return nullptr; }
+  // Applies the command and appends its result entry (a JSON object) to `out`.
+  virtual Status apply(storage::WriteTransaction& txn, std::string& out) = 0;
+};
+
+using BatchCommandParser = Result<std::unique_ptr<BatchCommand>> (*)(const CommandView&, BatchParseContext&);
+
+// The parser for `type`; nullptr when this server does not support it.
+BatchCommandParser batch_command_parser(std::string_view type);
+// "PUT, DELETE, ..." for the message naming an unsupported type.
+std::string supported_batch_commands();
+
+// The shared field readers of the command parsers; InvalidArgument names the command.
+Result<std::string> required_string(const CommandView& c, const char* field);
+// "ChangeVector": absent or null -> nullopt, else a valid change vector ("" = must be new).
+Result<std::optional<std::string>> optional_change_vector(const CommandView& c, const char* field = "ChangeVector");
+
+}  // namespace corvus::server::handlers
