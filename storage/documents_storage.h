@@ -108,7 +108,6 @@ inline constexpr const char* kDatabaseId = "database-id";
 inline constexpr const char* kLastEtag = "last-etag";
 inline constexpr const char* kDocumentCount = "document-count";
 inline constexpr const char* kTombstoneCount = "tombstone-count";
-inline constexpr const char* kHiLoPrefix = "hilo/";
 inline constexpr const char* kIdentityPrefix = "identity/";
 inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction";
 }  // namespace meta_keys
