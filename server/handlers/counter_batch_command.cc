@@ -40,6 +40,11 @@ class CountersCommand final : public BatchCommand {
     std::string details;
     bool first = true;
     auto cv = apply_document_counters_operation(txn, op_, false, details, first);
+    // A 404 from bulk_docs reads as "no response" to the official clients (they
+    // turn 404 into an empty result, then fail with "garbled response"), so a
+    // missing document is a 400 here, with the same message. POST /counters
+    // answers 404 DocumentDoesNotExistException as RavenDB does.
+    if (!cv.ok() && cv.status().is_not_found()) return Status::InvalidArgument(cv.status().message());
     if (!cv.ok()) return cv.status();
     out += "{\"Type\":\"Counters\",\"Id\":";
     out += json_string(op_.document_id);
