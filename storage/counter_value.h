@@ -43,7 +43,7 @@ __extension__ typedef __int128 CounterSum;
 
 struct CounterNodeEntry {
   std::string database_id;  // the owner; the only database that changes the totals
-  std::string node_tag;     // the owner's node tag, for "A:<etag>-<database id>" in full replies
+  std::string node_tag;     // the owner's node tag, for "<node tag>-<database id>" in full replies
   uint64_t etag = 0;        // the owner's database etag at its last change of this entry
   uint64_t positive = 0;
   uint64_t negative = 0;

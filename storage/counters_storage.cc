@@ -96,7 +96,8 @@ std::vector<std::pair<std::string, int64_t>> per_node_values(const CounterValue&
     // One entry's share fits int64 unless its node alone overflowed (merged values only): clamp.
     const CounterSum c = std::clamp<CounterSum>(e.contribution(), std::numeric_limits<int64_t>::min(),
                                                 std::numeric_limits<int64_t>::max());
-    out.emplace_back(e.node_tag + ":" + std::to_string(e.etag) + "-" + e.database_id, static_cast<int64_t>(c));
+    out.emplace_back((e.node_tag.empty() ? std::string("?") : e.node_tag) + "-" + e.database_id,
+                     static_cast<int64_t>(c));
   }
   return out;
 }

@@ -45,7 +45,8 @@ struct StoredCounter {
   CounterValue value;
 };
 
-// "A:<etag>-<database id>" -> that entry's share, for replies with every node's value.
+// "<node tag>-<database id>" (RavenDB's key) -> that entry's share, for replies
+// with every node's value; only entries that count since the last deletion.
 std::vector<std::pair<std::string, int64_t>> per_node_values(const CounterValue& value);
 
 // The key of counter `name` of document `doc_id`.

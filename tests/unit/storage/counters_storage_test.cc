@@ -81,6 +81,12 @@ TEST_CASE("CountersStorage: increments are summed; the document changes only whe
   CHECK(s->stats().last_etag == etag_before + 1);  // the counter took an etag...
   CHECK(s->get("users/1")->change_vector == after_add->change_vector);  // ...the document did not change
   CHECK(value_of(*s, "users/1", "Likes") == 3);
+  auto likes = CountersStorage(*s).get("users/1", {"likes"});
+  REQUIRE(likes.ok());
+  const auto per_node = per_node_values(likes->front()->value);
+  REQUIRE(per_node.size() == 1);
+  CHECK(per_node[0].first == "A-" + s->database_id());  // RavenDB's "<node tag>-<database id>"
+  CHECK(per_node[0].second == 3);
 
   // Names sorted as OrdinalIgnoreCase: '_' (0x5F) sorts after letters ('A'-'Z').
   REQUIRE(increment(*s, "users/1", "a_b", 1).ok());
