@@ -231,21 +231,6 @@ Result<std::optional<StoredCounter>> DocumentCounters::get(std::string_view name
   return c;
 }
 
-Result<std::vector<StoredCounter>> DocumentCounters::get_all() {
-  auto doc = txn_.get(doc_id_);
-  if (!doc.ok()) return doc.status();
-  std::vector<StoredCounter> out;
-  if (!doc.value()) return out;
-  auto names = counter_names_of(*doc.value());
-  if (!names.ok()) return names.status();
-  for (const auto& name : names.value()) {
-    auto c = get(name);
-    if (!c.ok()) return c.status();
-    if (c.value()) out.push_back(std::move(*c.value()));
-  }
-  return out;
-}
-
 Result<std::string> DocumentCounters::finish() {
   if (touched_.empty()) return document_ ? document_->change_vector : std::string();
   // The names whose existence changed, with their records as they are now.

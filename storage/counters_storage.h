@@ -8,7 +8,10 @@
 // etag order as kind 'C' with the counter key (the old etag entry removed), so
 // replication can walk counters like documents. A deleted counter stays as a
 // tombstone (its entries at deletion, see counter_value.h) with its own etag;
-// tombstones are not purged yet.
+// tombstones are not purged yet. Deleting a document turns its counters into
+// such tombstones too (RavenDB drops them instead): a database's totals for a
+// counter must never shrink, or a re-created counter's merge would bring old
+// values back.
 //
 // The document's @metadata.@counters lists the names of its existing counters
 // (sorted case-insensitively, as RavenDB's OrdinalIgnoreCase) and @flags has
@@ -90,8 +93,6 @@ class DocumentCounters {
   Result<bool> remove(std::string_view name);
   // The counter as this transaction sees it; nullopt when absent or deleted.
   Result<std::optional<StoredCounter>> get(std::string_view name);
-  // Every existing counter of the document, in @counters order.
-  Result<std::vector<StoredCounter>> get_all();
 
   // Updates the document's @counters/@flags if names were added or removed.
   // Returns the document's change vector (empty if the document does not exist).
