@@ -89,10 +89,17 @@ TEST_CASE("corvusd: counters over HTTP; acknowledged increments survive kill -9"
   CHECK(list[0].as_object()["TotalValue"] == 5);
   CHECK(list[1].is_null());
 
+  // The POST form of a load (long id lists) keeps the counters in the query string.
+  auto posted = json_of(c.request("POST", "/databases/db/docs?counter=@all_counters", R"({"Ids":["users/1","users/2"]})"));
+  auto& posted_includes = posted["CounterIncludes"].as_object();
+  CHECK(posted_includes["users/1"].as_array().size() == 1);
+  CHECK(posted_includes["users/2"].as_array().at(0).as_object()["CounterName"] == "Views");
+
   // full=true: one value per node entry.
   auto full = json_of(c.request("GET", "/databases/db/counters?docId=users/1&full=true"));
   auto& values = full["Counters"].as_array().at(0).as_object()["CounterValues"].as_object();
   REQUIRE(values.size() == 1);
+  CHECK(std::string(values.begin()->key()).starts_with("A-"));
   CHECK(values.begin()->value() == 5);
 
   for (int i = 0; i < 20; ++i) {
