@@ -224,6 +224,33 @@ Result<bool> DocumentCounters::remove(std::string_view name) {
   return true;
 }
 
+Result<StoredCounter> DocumentCounters::merge_remote(const CounterValue& remote) {
+  if (Status s = validate_counter_name(remote.name()); !s.ok()) return s;
+  if (Status s = load_document(); !s.ok()) return s;
+  const std::string key = counter_key(doc_id_, remote.name());
+  auto existing = read(key);
+  if (!existing.ok()) return existing.status();
+  StoredCounter counter;
+  std::optional<uint64_t> old_etag;
+  bool existed = false;
+  if (existing.value()) {
+    counter = std::move(*existing.value());
+    old_etag = counter.etag;
+    existed = counter.value.exists();
+  } else {
+    counter.value.set_name(remote.name());
+  }
+  CounterValue merged = counter.value;
+  merged.merge(remote);
+  if (old_etag && merged == counter.value) return counter;  // nothing new: idempotent
+  if (!existed && merged.exists()) merged.set_name(remote.name());
+  counter.value = std::move(merged);
+  counter.etag = txn_.next_etag();
+  write(key, old_etag, counter);
+  if (existed != counter.value.exists()) touched_.push_back(lowered_name(remote.name()));
+  return counter;
+}
+
 Result<std::optional<StoredCounter>> DocumentCounters::get(std::string_view name) {
   auto c = read(counter_key(doc_id_, name));
   if (!c.ok()) return c.status();

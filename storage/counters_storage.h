@@ -91,6 +91,12 @@ class DocumentCounters {
   // Deletes the counter; false (and nothing written) when it does not exist.
   // NotFound when the document does not exist.
   Result<bool> remove(std::string_view name);
+  // Merges a counter's state from another database (CounterValue::merge), for
+  // replication: the entries as they were shipped, `remote.name()` naming the
+  // counter. Takes an etag and writes only when the merge changes something, so
+  // applying the same state again is a no-op. NotFound when the document does
+  // not exist. Returns the merged counter (which may be a tombstone).
+  Result<StoredCounter> merge_remote(const CounterValue& remote);
   // The counter as this transaction sees it; nullopt when absent or deleted.
   Result<std::optional<StoredCounter>> get(std::string_view name);
 

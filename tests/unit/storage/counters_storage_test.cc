@@ -226,3 +226,47 @@ TEST_CASE("CountersStorage: deleting the document deletes its counters; they sur
   CHECK(value_of(*s, "users/1", "likes") == 1);
   CHECK(value_of(*s, "users/10", "likes") == 7);
 }
+
+TEST_CASE("CountersStorage: merging another database's state is idempotent and keeps concurrent changes") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put_user(*s, "users/1");
+  REQUIRE(increment(*s, "users/1", "likes", 5).ok());
+  auto merge = [&](const CounterValue& remote) {
+    return counters_txn(*s, "users/1", [&](DocumentCounters& c) { return c.merge_remote(remote).status(); });
+  };
+
+  // Another database (B) saw our 5, then deleted the counter, then someone there added 2.
+  auto mine = CountersStorage(*s).get("users/1", {"likes"});
+  REQUIRE(mine.ok());
+  CounterValue remote = mine->front()->value;
+  remote.remove("db-b", "B", 100);
+  REQUIRE(remote.increment("db-b", "B", 101, 2).ok());
+  // Meanwhile we added 1, which B did not see.
+  REQUIRE(increment(*s, "users/1", "likes", 1).ok());
+
+  REQUIRE(merge(remote).ok());
+  CHECK(value_of(*s, "users/1", "likes") == 3);  // B's 2 and our unseen 1; the deleted 5 stays deleted
+  const uint64_t etag = s->stats().last_etag;
+  REQUIRE(merge(remote).ok());  // the same state again
+  CHECK(s->stats().last_etag == etag);
+  CHECK(value_of(*s, "users/1", "likes") == 3);
+
+  // A remote tombstone that saw everything deletes the counter here, @counters included.
+  auto now = CountersStorage(*s).get("users/1", {"likes"});
+  REQUIRE(now.ok());
+  CounterValue deleted = now->front()->value;
+  deleted.remove("db-b", "B", 102);
+  REQUIRE(merge(deleted).ok());
+  auto gone = CountersStorage(*s).get("users/1", {"likes"});
+  REQUIRE(gone.ok());
+  CHECK_FALSE(gone->front().has_value());
+  CHECK_FALSE(metadata_of(*s, "users/1").contains("@counters"));
+
+  // A counter that only exists remotely appears, with its name, in @counters.
+  CounterValue fresh("Shares");
+  REQUIRE(fresh.increment("db-b", "B", 103, 4).ok());
+  REQUIRE(merge(fresh).ok());
+  CHECK(value_of(*s, "users/1", "shares") == 4);
+  CHECK(metadata_of(*s, "users/1")["@counters"] == boost::json::parse(R"(["Shares"])"));
+}
