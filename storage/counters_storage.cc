@@ -260,33 +260,28 @@ Result<std::optional<StoredCounter>> DocumentCounters::get(std::string_view name
 
 Result<std::string> DocumentCounters::finish() {
   if (touched_.empty()) return document_ ? document_->change_vector : std::string();
-  // The names whose existence changed, with their records as they are now.
-  std::vector<std::pair<std::string, std::optional<StoredCounter>>> changes;
+  // document_ is the version this command started from: only finish() changes
+  // its @counters, once.
+  auto before = counter_names_of(*document_);
+  if (!before.ok()) return before.status();
+  std::vector<std::string> names = before.value();
   for (const auto& lowered : touched_) {
-    if (std::any_of(changes.begin(), changes.end(), [&](const auto& c) { return c.first == lowered; })) continue;
     auto c = get(lowered);
     if (!c.ok()) return c.status();
-    changes.emplace_back(lowered, std::move(c).value());
+    std::erase_if(names, [&](const std::string& n) { return lowered_name(n) == lowered; });
+    if (c.value()) names.push_back(c.value()->value.name());
   }
   touched_.clear();
+  std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return counter_name_less(a, b); });
+  // A counter created and deleted again by the same command leaves the names as they were.
+  if (names == before.value()) return document_->change_vector;
   auto r = txn_.update_document_metadata(doc_id_, [&](boost::json::object& metadata, uint32_t& flags) -> Status {
-    std::vector<std::string> names;
-    if (const auto* current = metadata.if_contains("@counters"); current && current->is_array()) {
-      for (const auto& n : current->as_array()) {
-        if (n.is_string()) names.emplace_back(n.as_string());
-      }
-    }
-    for (const auto& [lowered, counter] : changes) {
-      std::erase_if(names, [&](const std::string& n) { return lowered_name(n) == lowered; });
-      if (counter) names.push_back(counter->value.name());
-    }
-    std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return counter_name_less(a, b); });
     if (names.empty()) {
       metadata.erase("@counters");
       flags &= ~static_cast<uint32_t>(kHasCounters);
     } else {
       boost::json::array arr;
-      for (auto& n : names) arr.emplace_back(n);
+      for (const auto& n : names) arr.emplace_back(n);
       metadata["@counters"] = std::move(arr);
       flags |= kHasCounters;
     }

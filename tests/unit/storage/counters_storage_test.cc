@@ -164,6 +164,15 @@ TEST_CASE("CountersStorage: delete leaves a tombstone; re-creating starts from z
   CHECK(value_of(*s, "users/1", "likes") == 2);
   CHECK(metadata_of(*s, "users/1")["@counters"] == boost::json::parse(R"(["LIKES","views"])"));
 
+  // Created and deleted by one command: the counter took etags, the document did not change.
+  const std::string cv_before = s->get("users/1")->change_vector;
+  REQUIRE(counters_txn(*s, "users/1", [&](DocumentCounters& c) {
+            if (Status st = c.increment("temp", 1).status(); !st.ok()) return st;
+            return c.remove("TEMP").status();
+          }).ok());
+  CHECK(s->get("users/1")->change_vector == cv_before);
+  CHECK(metadata_of(*s, "users/1")["@counters"] == boost::json::parse(R"(["LIKES","views"])"));
+
   // Removing the last counter clears @counters and HasCounters.
   REQUIRE(counters_txn(*s, "users/1", [&](DocumentCounters& c) {
             if (Status st = c.remove("likes").status(); !st.ok()) return st;
