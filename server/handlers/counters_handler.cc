@@ -6,6 +6,8 @@
 // write goes through the transaction merger and answers once durable. Both
 // answer {"Counters": [CounterDetail or null, ...]}.
 
+#include <algorithm>
+
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
@@ -70,7 +72,7 @@ struct CounterBatch {
   bool has_writes = false;
 };
 
-Result<CounterBatch> parse_counter_batch(const json::value& body, const http::Request& req) {
+Result<CounterBatch> parse_counter_batch(const json::value& body) {
   if (!body.is_object()) return Status::InvalidArgument("Counter batch body must be a JSON object");
   const auto& o = body.as_object();
   CounterBatch batch;
@@ -87,10 +89,8 @@ Result<CounterBatch> parse_counter_batch(const json::value& body, const http::Re
     batch.has_writes |= op->has_writes();
     batch.documents.push_back(std::move(op).value());
   }
-  // The long-name-list form of GET: POST ?docId=... whose body only reads.
-  if (auto doc_id = req.query.get("docId"); doc_id && batch.has_writes) {
-    return Status::InvalidArgument("A counter batch posted with 'docId' may only read (Get)");
-  }
+  // The long-name-list form of GET posts here with ?docId=..., which the body
+  // repeats; like RavenDB, the body is what counts.
   return batch;
 }
 
@@ -99,7 +99,7 @@ void handle_post(ServerStore& store, const http::Request& req, const http::Respo
   if (!db) return;
   auto body = parse_json_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
-  auto parsed = parse_counter_batch(body.value(), req);
+  auto parsed = parse_counter_batch(body.value());
   if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
   auto batch = std::make_shared<CounterBatch>(std::move(parsed).value());
 
