@@ -21,7 +21,7 @@ enum class Family : int {
   Collections,    // lowered collection \0 big-endian etag -> lowered id
   Meta,           // format version, database id, last etag, counts and identity values
   // Beside the documents (each owned by its module, see storage/README.md):
-  Counters,             // lowered doc id \0 lowered counter name -> the counter's per-node entries
+  Counters,             // lowered doc id \0 lowered counter name -> local etag + CounterValue (counters_storage.h)
   Attachments,          // lowered doc id \0 lowered attachment name -> name, content type, hash, size
   AttachmentHashes,     // content hash -> number of references (the bytes live in the blob store)
   Revisions,            // lowered doc id \0 big-endian etag -> a revision (encoded Document)

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "storage/change_vector.h"
+#include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
 #include "storage/random_ids.h"
 
@@ -315,6 +316,10 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   const std::optional<Document>& existing = existing_or.value();
   if (Status s = check_expected(id, existing, expected_change_vector, "Delete"); !s.ok()) return s;
   if (!existing) return DeleteResult{};
+  // Its counters go with it (as tombstones, so the deletion replicates).
+  if (existing->flags & kHasCounters) {
+    if (Status s = CountersStorage::on_document_deleted(*this, *existing); !s.ok()) return s;
+  }
 
   auto parsed = ChangeVector::parse(existing->change_vector);
   if (!parsed.ok()) return Status::Corruption("stored change vector of '" + std::string(id) + "'");

@@ -3,15 +3,17 @@
 #include <array>
 #include <utility>
 
+#include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
 
 namespace corvus::server::handlers {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 2> kParsers{{
+constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 3> kParsers{{
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
+    {"Counters", parse_counters_command},
 }};
 
 }  // namespace
