@@ -7,10 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
+
+#include "storage/revisions_configuration.h"
 
 namespace corvus::rachis::cluster {
 
@@ -46,6 +49,10 @@ struct DatabaseRecord {
   // during the delete finds itself here when it comes back. The record goes
   // away once the group and this map are both empty.
   std::map<std::string, bool> deletion_in_progress;  // tag -> hard delete
+  // RavenDB's "Revisions": set at creation or by ConfigureRevisions; nullptr
+  // when never configured. Shared and immutable, so the databases' storage
+  // holds the same object (server/cluster/databases_observer.cc).
+  std::shared_ptr<const storage::RevisionsConfiguration> revisions;
 
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }

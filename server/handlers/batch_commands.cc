@@ -5,13 +5,15 @@
 
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/revision_batch_commands.h"
 
 namespace corvus::server::handlers {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 2> kParsers{{
+constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 3> kParsers{{
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
+    {"ForceRevisionCreation", parse_force_revision_command},
 }};
 
 }  // namespace

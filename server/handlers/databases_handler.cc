@@ -70,6 +70,9 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
                          req);
   }
   if (Status s = DatabasesLandlord::validate_name(name); !s.ok()) return respond_error(respond, s, req);
+  if (const auto* rev = record.if_contains("Revisions"); rev && !rev->is_null()) {
+    if (auto c = storage::RevisionsConfiguration::from_json(*rev); !c.ok()) return respond_error(respond, c.status(), req);
+  }
 
   rc::AddDatabaseCommand cmd;
   cmd.record.name = name;

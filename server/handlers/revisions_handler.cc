@@ -1,0 +1,169 @@
+// Revisions (REST.md §5.3): the configuration through the cluster
+// (POST /databases/{db}/admin/revisions/config, an EditRevisionsConfiguration
+// command), and the reads: a document's revisions newest first with paging,
+// by change vector, as of a date, their count, and the revisions bin. Reads go
+// straight to storage snapshots (storage/revisions_storage.h).
+
+#include <limits>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+
+#include "rachis/cluster/commands/revisions_commands.h"
+#include "server/handlers/handler_support.h"
+#include "server/handlers/routes.h"
+#include "server/http/router.h"
+#include "server/server_store.h"
+#include "storage/clock.h"
+#include "storage/revisions_storage.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+using boost::beast::http::verb;
+namespace json = boost::json;
+
+// RavenDB pages revisions by int.MaxValue when the client gives no pageSize.
+constexpr uint64_t kDefaultPageSize = std::numeric_limits<int32_t>::max();
+
+// `{"@metadata":{...}}` of a stored revision, for metadataOnly reads.
+std::string metadata_only(const storage::Document& doc) {
+  boost::system::error_code ec;
+  auto v = json::parse(doc.json, ec);
+  json::object out;
+  if (!ec && v.is_object()) {
+    if (auto* md = v.as_object().if_contains("@metadata")) out["@metadata"] = *md;
+  }
+  return json::serialize(out);
+}
+
+void append_revision(std::string& out, const storage::Document& doc, bool only_metadata) {
+  out += only_metadata ? metadata_only(doc) : doc.json;
+}
+
+std::string results_body(const std::vector<storage::Document>& docs, bool only_metadata) {
+  std::string body = "{\"Results\":[";
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (i) body.push_back(',');
+    append_revision(body, docs[i], only_metadata);
+  }
+  body += "]";
+  return body;
+}
+
+void handle_configure(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  auto configuration = storage::RevisionsConfiguration::from_json(body.value());
+  if (!configuration.ok()) return respond_error(respond, configuration.status(), req);
+  rachis::cluster::EditRevisionsConfigurationCommand cmd;
+  cmd.name = db->name();
+  cmd.configuration = std::make_shared<const storage::RevisionsConfiguration>(std::move(configuration).value());
+  store.cluster().execute(cmd, [&store, db, respond, url = req.target](rachis::cluster::CommandResult r,
+                                                                        rachis::core::Index index) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    // Applied here already; hand it to this node's copy now rather than when
+    // the observer gets to it, so the client's next write sees it. The
+    // record, not the command: a later configuration may be applied already.
+    if (auto record = store.cluster().state().record(db->name())) {
+      db->storage().set_revisions_configuration(record->revisions);
+    }
+    respond(http::Response::json(200, json::serialize(json::object{{"RaftCommandIndex", index}})));
+  });
+}
+
+void handle_get(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  const auto& storage = db->storage();
+  const bool only_metadata = req.query.get("metadataOnly").value_or("") == "true";
+
+  const std::vector<std::string> change_vectors = req.query.get_all("changeVector");
+  if (!change_vectors.empty()) {
+    for (const auto& cv : change_vectors) {
+      if (cv.empty()) return respond_error(respond, Status::InvalidArgument("changeVector must not be empty"), req);
+      if (Status s = validate_change_vector(cv); !s.ok()) return respond_error(respond, s, req);
+    }
+    auto found = storage::RevisionsStorage::get_by_change_vectors(storage, change_vectors);
+    if (!found.ok()) return respond_error(respond, found.status(), req);
+    // One change vector that names nothing is "not found" (the client's
+    // get(cv) returns null); several answer null in its place.
+    if (change_vectors.size() == 1 && !found.value()[0]) return respond(http::Response::empty(404));
+    std::string body = "{\"Results\":[";
+    for (size_t i = 0; i < found->size(); ++i) {
+      if (i) body.push_back(',');
+      if (const auto& rev = found.value()[i]) {
+        append_revision(body, *rev, only_metadata);
+      } else {
+        body += "null";
+      }
+    }
+    body += "]}";
+    return respond(http::Response::json(200, std::move(body)));
+  }
+
+  auto id = required_query(req, "id");
+  if (!id.ok()) {
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' or 'changeVector' is required"),
+                         req);
+  }
+  if (auto before = req.query.get("before")) {
+    const auto before_us = storage::parse_iso8601(*before);
+    if (!before_us) {
+      return respond_error(respond, Status::InvalidArgument("'before' is not an ISO 8601 date: '" + *before + "'"),
+                           req);
+    }
+    auto rev = storage::RevisionsStorage::get_before(storage, *id, *before_us);
+    if (!rev.ok()) return respond_error(respond, rev.status(), req);
+    if (!rev.value()) return respond(http::Response::empty(404));
+    return respond(http::Response::json(200, results_body({*rev.value()}, only_metadata) + "}"));
+  }
+  auto paging = query_paging(req, kDefaultPageSize);
+  if (!paging.ok()) return respond_error(respond, paging.status(), req);
+  auto page = storage::RevisionsStorage::get_for(storage, *id, paging->start, paging->page_size);
+  if (!page.ok()) return respond_error(respond, page.status(), req);
+  respond(http::Response::json(200, results_body(page->revisions, only_metadata) +
+                                        ",\"TotalResults\":" + std::to_string(page->total) + "}"));
+}
+
+void handle_count(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto id = required_query(req, "id");
+  if (!id.ok()) return respond_error(respond, id.status(), req);
+  auto n = storage::RevisionsStorage::count_for(db->storage(), *id);
+  if (!n.ok()) return respond_error(respond, n.status(), req);
+  respond(http::Response::json(200, "{\"RevisionsCount\":" + std::to_string(*n) + "}"));
+}
+
+// RavenDB 6+ pages the bin with start/pageSize; the 5.4 client sends
+// `etag` (0 in its tests: from the newest), accepted and validated but not
+// needed for paging.
+void handle_bin(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto paging = query_paging(req, kDefaultPageSize);
+  if (!paging.ok()) return respond_error(respond, paging.status(), req);
+  auto etag = query_uint(req, "etag", 0);
+  if (!etag.ok()) return respond_error(respond, etag.status(), req);
+  auto entries = storage::RevisionsStorage::bin(db->storage(), paging->start, paging->page_size);
+  if (!entries.ok()) return respond_error(respond, entries.status(), req);
+  respond(http::Response::json(200, results_body(entries.value(), false) + "}"));
+}
+
+}  // namespace
+
+void register_revisions_routes(http::Router& router, ServerStore& store) {
+  router.add(verb::post, "/databases/{db}/admin/revisions/config", "revisions_config",
+             [&store](const http::Request& req, http::Respond respond) { handle_configure(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/revisions", "revisions_get",
+             [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/revisions/count", "revisions_count",
+             [&store](const http::Request& req, http::Respond respond) { handle_count(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/revisions/bin", "revisions_bin",
+             [&store](const http::Request& req, http::Respond respond) { handle_bin(store, req, respond); });
+}
+
+}  // namespace corvus::server::handlers
