@@ -140,15 +140,22 @@ void handle_count(ServerStore& store, const http::Request& req, const http::Resp
 
 // RavenDB 6+ pages the bin with start/pageSize; the 5.4 client sends
 // `etag` (0 in its tests: from the newest), accepted and validated but not
-// needed for paging.
+// needed for paging. The clients (5.4 and 7.2) send "pageSize=undefined" or
+// "pageSize=null" exactly when the caller gave none (an inverted check in
+// GetRevisionsBinEntryCommand), so on this route those two words mean absent.
 void handle_bin(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  auto paging = query_paging(req, kDefaultPageSize);
-  if (!paging.ok()) return respond_error(respond, paging.status(), req);
+  const auto given_page_size = req.query.get("pageSize");
+  const bool no_page_size = given_page_size && (*given_page_size == "undefined" || *given_page_size == "null");
+  auto start = query_uint(req, "start", 0);
+  if (!start.ok()) return respond_error(respond, start.status(), req);
+  auto page_size = no_page_size ? Result<uint64_t>(kDefaultPageSize) : query_uint(req, "pageSize", kDefaultPageSize);
+  if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+  const Paging paging{start.value(), page_size.value()};
   auto etag = query_uint(req, "etag", 0);
   if (!etag.ok()) return respond_error(respond, etag.status(), req);
-  auto entries = storage::RevisionsStorage::bin(db->storage(), paging->start, paging->page_size);
+  auto entries = storage::RevisionsStorage::bin(db->storage(), paging.start, paging.page_size);
   if (!entries.ok()) return respond_error(respond, entries.status(), req);
   respond(http::Response::json(200, results_body(entries.value(), false) + "}"));
 }
