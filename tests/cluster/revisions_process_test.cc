@@ -71,8 +71,13 @@ TEST_CASE("corvusd revisions: bad input gets a clear 4xx and changes nothing") {
     CHECK(revisions_in_record(c).is_null());
   }
   SUBCASE("bad reads") {
-    check_error(c.request("GET", "/databases/db/revisions?changeVector=garbage"), 400, "Invalid change vector");
     check_error(c.request("GET", "/databases/db/revisions?changeVector="), 400, "changeVector");
+    check_error(c.request("GET", "/databases/db/revisions?changeVector=A:1-abc&changeVector="), 400, "changeVector");
+    // Any other string is only looked up (as RavenDB does): not found.
+    CHECK(c.request("GET", "/databases/db/revisions?changeVector=garbage").status == 404);
+    auto two = c.request("GET", "/databases/db/revisions?changeVector=garbage&changeVector=A:1-abc");
+    CHECK(two.status == 200);
+    CHECK(two.body == R"({"Results":[null,null]})");
     check_error(c.request("GET", "/databases/db/revisions?id=users/1&pageSize=-1"), 400, "pageSize");
     check_error(c.request("GET", "/databases/db/revisions?id=users/1&start=x"), 400, "start");
     check_error(c.request("GET", "/databases/db/revisions?id=users/1&before=yesterday"), 400, "before");
