@@ -53,10 +53,15 @@ Result<bool> parse_force_revision_before(const CommandView& c) {
 
 Result<std::optional<std::string>> force_revision_before_put(storage::WriteTransaction& txn, std::string_view id,
                                                              const std::optional<std::string>& expected) {
-  if (id.empty() || id.back() == '/' || id.back() == '|') return expected;  // a new id: nothing before it
+  // There must be a stored version to keep (RavenDB refuses the same way).
+  const auto not_saved = [&] {
+    return Status::InvalidArgument("Can't force revision creation - the document was not saved on the server yet. "
+                                   "document: " + std::string(id) + ".");
+  };
+  if (id.empty() || id.back() == '/' || id.back() == '|') return not_saved();
   auto current = txn.get(id);
   if (!current.ok()) return current.status();
-  if (!current.value()) return expected;
+  if (!current.value()) return not_saved();
   if (expected && *expected != current.value()->change_vector) return expected;
   auto r = storage::RevisionsStorage::force_create(txn, id);
   if (!r.ok()) return r.status();

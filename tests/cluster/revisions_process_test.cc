@@ -99,6 +99,11 @@ TEST_CASE("corvusd revisions: bad input gets a clear 4xx and changes nothing") {
     check_error(c.request("POST", "/databases/db/bulk_docs",
                           R"({"Commands":[{"Type":"ForceRevisionCreation","Id":"users/1"},{"Type":"ForceRevisionCreation","Id":"nope"}]})"),
                 404, "nope");
+    // "Before" needs a stored version to keep.
+    check_error(c.request("POST", "/databases/db/bulk_docs",
+                          R"({"Commands":[{"Type":"PUT","Id":"users/9","Document":{},"ForceRevisionCreationStrategy":"Before"}]})"),
+                400, "was not saved on the server yet");
+    CHECK(c.request("GET", "/databases/db/docs?id=users/9").status == 404);
     CHECK(revisions_count(c, "users/1") == 0);
   }
   CHECK(last_etag(c) == before);
