@@ -84,26 +84,38 @@ void erase(WriteTransaction& txn, const Document& rev) {
 
 // Removes the oldest revisions beyond MinimumRevisionsToKeep, of those only
 // the ones older than MinimumRevisionAgeToKeep, at most
-// MaximumRevisionsToDeleteUponDocumentUpdate of them.
+// MaximumRevisionsToDeleteUponDocumentUpdate of them. Runs on every write of
+// a document with revisions, so it walks keys only and decodes just the
+// revisions that are candidates for removal.
 Status prune(WriteTransaction& txn, std::string_view id, const RevisionsCollectionConfiguration& policy) {
   if (!policy.minimum_revisions_to_keep && !policy.minimum_revision_age_to_keep_us) return Status::Ok();
-  auto revisions = revisions_in_txn(txn, id);
-  if (!revisions.ok()) return revisions.status();
-  const auto& all = revisions.value();
-  size_t candidates = all.size();
+  const std::string prefix = revisions_prefix(id);
+  std::vector<std::string> keys;  // oldest first
+  {
+    auto it = txn.new_iterator(Family::Revisions);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) keys.push_back(it->key().ToString());
+    if (Status s = iteration_error(*it, "read revisions in write transaction"); !s.ok()) return s;
+  }
+  size_t candidates = keys.size();
   if (policy.minimum_revisions_to_keep) {
     const auto keep = static_cast<size_t>(*policy.minimum_revisions_to_keep);
-    candidates = all.size() > keep ? all.size() - keep : 0;
+    candidates = keys.size() > keep ? keys.size() - keep : 0;
   }
   size_t budget = policy.maximum_revisions_to_delete_upon_document_update
                       ? static_cast<size_t>(*policy.maximum_revisions_to_delete_upon_document_update)
                       : std::numeric_limits<size_t>::max();
   const int64_t now = txn.storage().options().clock->now_micros();
   for (size_t i = 0; i < candidates && budget > 0; ++i) {
-    if (policy.minimum_revision_age_to_keep_us && now - all[i].last_modified_us < *policy.minimum_revision_age_to_keep_us) {
+    auto raw = txn.read(Family::Revisions, keys[i]);
+    if (!raw.ok()) return raw.status();
+    if (!raw.value()) return Status::Corruption("revision key vanished within its transaction");
+    auto rev = decode_document(*raw.value());
+    if (!rev.ok()) return rev.status();
+    if (policy.minimum_revision_age_to_keep_us &&
+        now - rev->last_modified_us < *policy.minimum_revision_age_to_keep_us) {
       continue;  // young enough to keep (a revision from elsewhere may be younger than a later one)
     }
-    erase(txn, all[i]);
+    erase(txn, rev.value());
     --budget;
   }
   return Status::Ok();
