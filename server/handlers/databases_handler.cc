@@ -26,8 +26,6 @@ using boost::beast::http::verb;
 namespace json = boost::json;
 namespace rc = rachis::cluster;
 
-constexpr auto kMemberOpenWait = std::chrono::seconds(10);
-
 // The URLs of `tags`, from the cluster topology.
 json::array urls_of(ServerStore& store, const std::vector<std::string>& tags) {
   const auto topo = store.cluster().node().state().topology();
@@ -36,21 +34,6 @@ json::array urls_of(ServerStore& store, const std::vector<std::string>& tags) {
     if (auto it = topo.nodes.find(t); it != topo.nodes.end()) out.emplace_back(it->second.url);
   }
   return out;
-}
-
-// Waits (bounded) until each of `tags` has processed `index`, i.e. opened its
-// copy: the clients use the new database on any member right away.
-void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index) {
-  const auto topo = store.cluster().node().state().topology();
-  const std::string self = store.node_tag();
-  for (const auto& t : tags) {
-    auto it = topo.nodes.find(t);
-    if (t == self || it == topo.nodes.end()) continue;
-    auto r = store.cluster().connections().call(verb::get, it->second.url,
-                                                "/admin/rachis/wait-for?index=" + std::to_string(index), "",
-                                                kMemberOpenWait);
-    r.status().ignore_error();  // a member that is down opens its copy when it comes back
-  }
 }
 
 void handle_create(ServerStore& store, const http::Request& req, const http::Respond& respond) {

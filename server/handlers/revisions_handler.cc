@@ -64,13 +64,23 @@ void handle_configure(ServerStore& store, const http::Request& req, const http::
   store.cluster().execute(cmd, [&store, db, respond, url = req.target](rachis::cluster::CommandResult r,
                                                                         rachis::core::Index index) {
     if (!r.status.ok()) return respond(http::error_response(r.status, url));
-    // Applied here already; hand it to this node's copy now rather than when
-    // the observer gets to it, so the client's next write sees it. The
-    // record, not the command: a later configuration may be applied already.
-    if (auto record = store.cluster().state().record(db->name())) {
-      db->storage().set_revisions_configuration(record->revisions);
+    // Answer once every member's observer handed the configuration to its
+    // copy (this node's too), so the client's next write keeps revisions
+    // whichever member it reaches.
+    const auto record = store.cluster().state().record(db->name());
+    const auto members = record ? record->topology.all_nodes() : std::vector<std::string>{};
+    const bool started = store.cluster().run_async([&store, respond, members, index] {
+      wait_for_members(store, members, index);
+      store.cluster().feed().when_processed(index, [respond, index] {
+        respond(http::Response::json(200, json::serialize(json::object{{"RaftCommandIndex", index}})));
+      });
+    });
+    if (!started) {
+      respond(http::error_response(
+          Status::Busy("too many cluster requests in flight; the configuration was applied at index " +
+                       std::to_string(index)),
+          url));
     }
-    respond(http::Response::json(200, json::serialize(json::object{{"RaftCommandIndex", index}})));
   });
 }
 
