@@ -48,6 +48,19 @@ std::string with_flags(json::object body, uint32_t flags) {
   return json::serialize(body);
 }
 
+// How many revisions the database holds, kept in `meta` in the same batch as
+// the revisions (the statistics' CountOfRevisionDocuments).
+constexpr const char* kRevisionCountKey = "revision-count";
+
+Status add_to_count(WriteTransaction& txn, int64_t delta) {
+  auto raw = txn.read(Family::Meta, kRevisionCountKey);
+  if (!raw.ok()) return raw.status();
+  const uint64_t now = raw.value() ? decode_big_endian(*raw.value()) : 0;
+  if (delta < 0 && now < static_cast<uint64_t>(-delta)) return Status::Corruption("revision count below zero");
+  txn.put_raw(Family::Meta, kRevisionCountKey, encode_big_endian(now + delta));
+  return Status::Ok();
+}
+
 // Stores `rev` (etag assigned here) unless a revision with its change vector
 // exists. Returns whether it stored it.
 Result<bool> store(WriteTransaction& txn, Document& rev) {
@@ -59,6 +72,7 @@ Result<bool> store(WriteTransaction& txn, Document& rev) {
   txn.put_raw(Family::Revisions, key, encode_document(rev));
   txn.put_raw(Family::RevisionChangeVectors, rev.change_vector, key);
   txn.index_etag(rev.etag, kEtagOfRevision, key);
+  if (Status s = add_to_count(txn, 1); !s.ok()) return s;
   return true;
 }
 
@@ -76,10 +90,11 @@ Result<std::vector<Document>> revisions_in_txn(WriteTransaction& txn, std::strin
   return out;
 }
 
-void erase(WriteTransaction& txn, const Document& rev) {
+Status erase(WriteTransaction& txn, const Document& rev) {
   txn.erase_raw(Family::Revisions, revision_key(revisions_prefix(rev.id), rev.etag));
   txn.erase_raw(Family::RevisionChangeVectors, rev.change_vector);
   txn.unindex_etag(rev.etag);
+  return add_to_count(txn, -1);
 }
 
 // Removes the oldest revisions beyond MinimumRevisionsToKeep, of those only
@@ -115,7 +130,7 @@ Status prune(WriteTransaction& txn, std::string_view id, const RevisionsCollecti
         now - rev->last_modified_us < *policy.minimum_revision_age_to_keep_us) {
       continue;  // young enough to keep (a revision from elsewhere may be younger than a later one)
     }
-    erase(txn, rev.value());
+    if (Status s = erase(txn, rev.value()); !s.ok()) return s;
     --budget;
   }
   return Status::Ok();
@@ -170,7 +185,9 @@ Status RevisionsStorage::on_delete(WriteTransaction& txn, const Document& delete
   if (policy.collection->purge_on_delete) {
     auto revisions = revisions_in_txn(txn, deleted.id);
     if (!revisions.ok()) return revisions.status();
-    for (const auto& rev : revisions.value()) erase(txn, rev);
+    for (const auto& rev : revisions.value()) {
+      if (Status s = erase(txn, rev); !s.ok()) return s;
+    }
     return Status::Ok();
   }
   Document rev;
@@ -284,6 +301,16 @@ Result<uint64_t> RevisionsStorage::count_for(const DocumentsStorage& storage, st
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
   if (Status s = iteration_error(*it, "count revisions"); !s.ok()) return s;
   return n;
+}
+
+Result<uint64_t> RevisionsStorage::count_all(const DocumentsStorage& storage) {
+  const Engine& engine = storage.engine();
+  std::string value;
+  rocksdb::Status s = engine.db()->Get(rocksdb::ReadOptions(), engine.cf(Family::Meta), kRevisionCountKey, &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, "read revision count");
+  if (value.size() != 8) return Status::Corruption("malformed revision count");
+  return decode_big_endian(value);
 }
 
 Result<std::vector<std::optional<Document>>> RevisionsStorage::get_by_change_vectors(

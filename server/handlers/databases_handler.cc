@@ -18,6 +18,7 @@
 #include "server/http/router.h"
 #include "server/server_store.h"
 #include "storage/random_ids.h"
+#include "storage/revisions_storage.h"
 
 namespace corvus::server::handlers {
 namespace {
@@ -201,10 +202,12 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto s = db->storage().stats();
+  auto revisions = storage::RevisionsStorage::count_all(db->storage());
+  if (!revisions.ok()) return respond_error(respond, revisions.status(), req);
   json::object out{{"CountOfDocuments", s.document_count},
                    {"CountOfTombstones", s.tombstone_count},
                    {"CountOfIndexes", 0},
-                   {"CountOfRevisionDocuments", 0},
+                   {"CountOfRevisionDocuments", *revisions},
                    {"CountOfAttachments", 0},
                    {"CountOfUniqueAttachments", 0},
                    {"CountOfCounterEntries", 0},

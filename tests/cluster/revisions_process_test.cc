@@ -132,6 +132,9 @@ TEST_CASE("corvusd revisions: configuration and revisions survive kill -9") {
   REQUIRE_MESSAGE(server.start(), server.log());
   HttpClient c("127.0.0.1", port);
   CHECK(revisions_count(c, "users/1") == 2);
+  auto stats = c.request("GET", "/databases/db/stats");
+  REQUIRE(stats.status == 200);
+  CHECK(boost::json::parse(stats.body).at("CountOfRevisionDocuments") == 2);
   auto rec = revisions_in_record(c);
   REQUIRE(rec.is_object());
   CHECK(rec.at("Default").at("MinimumRevisionsToKeep") == 2);
