@@ -7,12 +7,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   ConfigureRevisionsOperation,
+  CreateDatabaseOperation,
+  DocumentStore,
   GetDatabaseRecordOperation,
   GetRevisionsBinEntryCommand,
   RevisionsCollectionConfiguration,
   RevisionsConfiguration,
 } from "ravendb";
-import { CorvusServer, createDatabaseAndStore } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, uniqueDbName } from "./harness.mjs";
+import { CorvusCluster } from "./cluster.mjs";
 
 const T = { timeout: 30_000 };
 let server;
@@ -179,3 +182,34 @@ test("forceRevisionCreationFor without a configuration, by id and by entity, onc
     assert.deepEqual(names, ["ann2", "ann"]);
   }
 }));
+
+test("revisions in a three-node group: the configuration is in force on every member once the operation answers", { timeout: 120_000 }, async () => {
+  const cluster = await CorvusCluster.create(3);
+  const stores = [];
+  const open = (urls, database, pinned) => {
+    const store = new DocumentStore(urls, database);
+    if (pinned) store.conventions.disableTopologyUpdates = true;
+    store.initialize();
+    stores.push(store);
+    return store;
+  };
+  try {
+    const database = uniqueDbName("revrf3");
+    const store = open(cluster.urls, database, false);
+    await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: database }, 3));
+    await configure(store, { minimumRevisionsToKeep: 3 });
+    // Each member on its own (no replication involved): a write right after
+    // the answer keeps a revision there.
+    for (const node of cluster.nodes) {
+      const pinned = open([node.url], database, true);
+      await storeVersions(pinned, `users/${node.tag}`, ["a", "b"]);
+      const session = pinned.openSession();
+      assert.equal(await session.advanced.revisions.getCountFor(`users/${node.tag}`), 2, `node ${node.tag}`);
+      const record = await pinned.maintenance.server.send(new GetDatabaseRecordOperation(database));
+      assert.equal(record.revisions.default.minimumRevisionsToKeep, 3, `record on node ${node.tag}`);
+    }
+  } finally {
+    for (const s of stores) s.dispose();
+    await cluster.dispose();
+  }
+});
