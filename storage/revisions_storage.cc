@@ -25,6 +25,11 @@ std::string revisions_prefix(std::string_view id) {
 
 std::string revision_key(const std::string& prefix, uint64_t etag) { return prefix + encode_big_endian(etag); }
 
+// Whether `key` (which starts with `prefix`) is one of that document's
+// revisions and not one of an id that merely starts with the same bytes (an
+// id may contain a 0 byte: "a\0b" sorts among the keys of "a").
+bool own_key(const rocksdb::Slice& key, const std::string& prefix) { return key.size() == prefix.size() + 8; }
+
 // Just past every key starting with `prefix` (which ends in the 0 byte).
 std::string prefix_end(const std::string& prefix) {
   std::string end = prefix;
@@ -82,6 +87,7 @@ Result<std::vector<Document>> revisions_in_txn(WriteTransaction& txn, std::strin
   std::vector<Document> out;
   auto it = txn.new_iterator(Family::Revisions);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!own_key(it->key(), prefix)) continue;
     auto d = decode_document(std::string_view(it->value().data(), it->value().size()));
     if (!d.ok()) return d.status();
     out.push_back(std::move(d).value());
@@ -108,7 +114,9 @@ Status prune(WriteTransaction& txn, std::string_view id, const RevisionsCollecti
   std::vector<std::string> keys;  // oldest first
   {
     auto it = txn.new_iterator(Family::Revisions);
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) keys.push_back(it->key().ToString());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (own_key(it->key(), prefix)) keys.push_back(it->key().ToString());
+    }
     if (Status s = iteration_error(*it, "read revisions in write transaction"); !s.ok()) return s;
   }
   size_t candidates = keys.size();
@@ -282,6 +290,7 @@ Result<RevisionsPage> RevisionsStorage::get_for(const DocumentsStorage& storage,
   RevisionsPage page;
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
   for (it->SeekForPrev(prefix_end(prefix)); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (!own_key(it->key(), prefix)) continue;
     const uint64_t n = page.total++;
     if (n < start || page.revisions.size() >= page_size) continue;
     auto d = decode_document(std::string_view(it->value().data(), it->value().size()));
@@ -298,7 +307,9 @@ Result<uint64_t> RevisionsStorage::count_for(const DocumentsStorage& storage, st
   const std::string prefix = revisions_prefix(id);
   uint64_t n = 0;
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (own_key(it->key(), prefix)) ++n;
+  }
   if (Status s = iteration_error(*it, "count revisions"); !s.ok()) return s;
   return n;
 }
@@ -341,6 +352,7 @@ Result<std::optional<Document>> RevisionsStorage::get_before(const DocumentsStor
   const std::string prefix = revisions_prefix(id);
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
   for (it->SeekForPrev(prefix_end(prefix)); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (!own_key(it->key(), prefix)) continue;
     auto d = decode_document(std::string_view(it->value().data(), it->value().size()));
     if (!d.ok()) return d.status();
     if (d->last_modified_us <= before_us) return std::optional<Document>(std::move(d).value());
@@ -361,12 +373,24 @@ Result<std::vector<Document>> RevisionsStorage::bin(const DocumentsStorage& stor
     if (v.empty() || v[0] != kEtagOfRevision) continue;
     const std::string key(v.data() + 1, v.size() - 1);
     if (key.size() < 9) return Status::Corruption("malformed revision key in the etag order");
-    // Only a document's newest revision counts.
+    // Only a document's newest revision counts: none of its own keys follows.
     const std::string prefix = key.substr(0, key.size() - 8);
-    revs->SeekForPrev(prefix_end(prefix));
+    revs->Seek(key);
     if (Status s = iteration_error(*revs, "revisions bin"); !s.ok()) return s;
-    if (!revs->Valid() || revs->key() != rocksdb::Slice(key)) continue;
-    auto d = decode_document(std::string_view(revs->value().data(), revs->value().size()));
+    if (!revs->Valid() || revs->key() != rocksdb::Slice(key)) {
+      return Status::Corruption("the etag order names a revision that does not exist");
+    }
+    const std::string value = revs->value().ToString();
+    bool newest = true;
+    for (revs->Next(); revs->Valid() && revs->key().starts_with(prefix); revs->Next()) {
+      if (own_key(revs->key(), prefix)) {
+        newest = false;
+        break;
+      }
+    }
+    if (Status s = iteration_error(*revs, "revisions bin"); !s.ok()) return s;
+    if (!newest) continue;
+    auto d = decode_document(value);
     if (!d.ok()) return d.status();
     if (!(d->flags & kDeleteRevision)) continue;
     std::string ignored;

@@ -183,6 +183,23 @@ TEST_CASE("Revisions: every write keeps a revision, newest first, each with its 
   CHECK(!by_cv.value()[1]);
 }
 
+TEST_CASE("Revisions: an id that starts with another id and a 0 byte keeps its revisions apart") {
+  Db db;
+  db.configure(R"({"Default":{"MinimumRevisionsToKeep":1,"PurgeOnDelete":true}})");
+  const std::string other("a\0zzzzzzz", 9);  // "a", a 0 byte, 7 more: sorts among the keys of "a"
+  db.put("a", "1");
+  db.put(other, "x");
+  db.put(other, "y");
+  db.put("a", "2");  // prunes "a" to one revision, none of `other`'s
+  CHECK(db.revisions("a").size() == 1);
+  CHECK(db.revisions(other).size() == 1);
+  CHECK(RevisionsStorage::count_for(*db.s, "a").value() == 1);
+  db.remove("a");  // purges "a" only
+  CHECK(db.revisions("a").empty());
+  REQUIRE(db.revisions(other).size() == 1);
+  CHECK(db.name_of(db.revisions(other)[0]) == "y");
+}
+
 TEST_CASE("Revisions: a collection's entry overrides Default") {
   Db db;
   db.configure(R"({"Default":{},"Collections":{"Users":{"Disabled":true}}})");
