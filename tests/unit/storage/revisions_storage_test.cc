@@ -1,6 +1,7 @@
 #include "storage/revisions_storage.h"
 
 #include <atomic>
+#include <future>
 
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
@@ -26,9 +27,10 @@ struct Db {
   std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
   std::unique_ptr<DocumentsStorage> s;
 
-  Db() {
+  explicit Db(size_t max_transactions_per_batch = StorageOptions{}.max_transactions_per_batch) {
     StorageOptions opts;
     opts.clock = clock;
+    opts.max_transactions_per_batch = max_transactions_per_batch;
     auto opened = DocumentsStorage::open(dir.path(), opts);
     REQUIRE(opened.ok());
     s = std::move(opened).value();
@@ -435,4 +437,36 @@ TEST_CASE("Revisions: survive reopening") {
   REQUIRE(s.ok());
   CHECK(RevisionsStorage::count_for(**s, "users/1").value() == 1);
   CHECK(RevisionsStorage::get_by_change_vectors(**s, {cv}).value()[0].has_value());
+}
+
+TEST_CASE("Revisions: many queued writes to one document prune exactly, across merged and in-flight batches") {
+  // The merger merges waiting transactions into one batch and runs batch N+1
+  // while batch N syncs: pruning must see the revisions of both through the
+  // transaction's iterator, or it would keep too many or count wrong.
+  Db db(/*max_transactions_per_batch=*/4);  // many small batches: pipelined ones
+  db.configure(R"({"Default":{"MinimumRevisionsToKeep":3}})");
+  constexpr int kWrites = 300;
+  std::atomic<int> done{0};
+  std::atomic<int> failed{0};
+  std::promise<void> all;
+  for (int i = 0; i < kWrites; ++i) {
+    db.s->submit(
+        [i](WriteTransaction& txn) -> Status {
+          auto body = boost::json::parse("{\"n\":" + std::to_string(i) + ",\"@metadata\":{\"@collection\":\"Users\"}}")
+                          .as_object();
+          return txn.put("users/1", body, std::nullopt).status();
+        },
+        [&](Status st) {
+          if (!st.ok()) ++failed;
+          if (++done == kWrites) all.set_value();
+        });
+  }
+  all.get_future().wait();
+  CHECK(failed == 0);
+  auto revs = db.revisions("users/1");
+  REQUIRE(revs.size() == 3);
+  const auto n = [](const Document& d) { return boost::json::parse(d.json).as_object().at("n").as_int64(); };
+  CHECK(n(revs[0]) == kWrites - 1);
+  CHECK(n(revs[2]) == kWrites - 3);
+  CHECK(RevisionsStorage::count_all(*db.s).value() == 3);
 }
