@@ -52,6 +52,7 @@ std::string flags_to_string(uint32_t flags) {
       {kHasRevisions, "HasRevisions"}, {kHasAttachments, "HasAttachments"},
       {kHasCounters, "HasCounters"},   {kFromReplication, "FromReplication"},
       {kConflicted, "Conflicted"},     {kResolved, "Resolved"},
+      {kRevision, "Revision"},         {kDeleteRevision, "DeleteRevision"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

@@ -22,6 +22,9 @@ enum DocumentFlags : uint32_t {
   kFromReplication = 1u << 3,
   kConflicted = 1u << 4,
   kResolved = 1u << 5,
+  // A stored revision, and a revision recording a delete (storage/revisions_storage.h).
+  kRevision = 1u << 8,
+  kDeleteRevision = 1u << 9,
 };
 
 // "HasRevisions, HasCounters" as in @flags; empty when no flag is set.

@@ -15,6 +15,7 @@
 
 #include "storage/document.h"
 #include "storage/engine.h"
+#include "storage/revisions_configuration.h"
 #include "storage/status.h"
 #include "storage/storage_options.h"
 #include "storage/transaction_merger.h"
@@ -76,6 +77,16 @@ class DocumentsStorage {
   const std::string& node_tag() const { return options_.node_tag; }
   const StorageOptions& options() const { return options_; }
 
+  // The revisions configuration in force (nullptr: none), from the database
+  // record; the server sets it whenever the record changes. Writes read it
+  // once per document write.
+  std::shared_ptr<const RevisionsConfiguration> revisions_configuration() const {
+    return revisions_configuration_.load(std::memory_order_acquire);
+  }
+  void set_revisions_configuration(std::shared_ptr<const RevisionsConfiguration> c) {
+    revisions_configuration_.store(std::move(c), std::memory_order_release);
+  }
+
  private:
   friend class WriteTransaction;
   friend class TransactionMerger;
@@ -95,6 +106,7 @@ class DocumentsStorage {
   std::atomic<uint64_t> published_document_count_{0};
   std::atomic<uint64_t> published_tombstone_count_{0};
   std::unique_ptr<TransactionMerger> merger_;
+  std::atomic<std::shared_ptr<const RevisionsConfiguration>> revisions_configuration_;
 };
 
 // Meta keys, shared by the reader and the writer.

@@ -10,6 +10,7 @@
 #include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
 #include "storage/random_ids.h"
+#include "storage/revisions_storage.h"
 
 namespace corvus::storage {
 namespace {
@@ -120,6 +121,13 @@ Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
   return v.value() ? decode_big_endian(*v.value()) : 0;
 }
 
+std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family) {
+  auto* cf = storage_.engine_->cf(family);
+  rocksdb::Iterator* it = storage_.engine_->db()->NewIterator(rocksdb::ReadOptions(), cf);
+  if (in_flight_) it = in_flight_->NewIteratorWithBase(cf, it);
+  return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(cf, it));
+}
+
 void WriteTransaction::put_raw(Family family, const std::string& key, std::string_view value) {
   batch_.Put(storage_.engine_->cf(family), key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
 }
@@ -220,7 +228,12 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
       }
     }
   }
-  return write_version(id, body, *metadata, collection, existing, flags, external);
+  const RevisionsPolicy revisions = RevisionsStorage::policy_for(storage_, collection);
+  if (revisions) flags |= kHasRevisions;
+  auto written = write_version(id, body, *metadata, collection, existing, flags, external);
+  if (!written.ok() || !revisions) return written;
+  if (Status s = RevisionsStorage::on_put(*this, written.value(), body, revisions); !s.ok()) return s;
+  return written;
 }
 
 Result<PutResult> WriteTransaction::update_document_metadata(std::string_view id, const MetadataEdit& edit) {
@@ -345,6 +358,7 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
       .PermitUncheckedError();
   --state_.document_count;
   ++state_.tombstone_count;
+  if (Status s = RevisionsStorage::on_delete(*this, *existing, t); !s.ok()) return s;
   return DeleteResult{true, t.change_vector};
 }
 

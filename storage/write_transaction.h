@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +105,9 @@ class WriteTransaction {
 
   // Newest value of `key`: this batch, the batch being synced, then the database.
   Result<std::optional<std::string>> read(Family family, const std::string& key);
+  // Iterates `family` as this transaction sees it (this batch over the batch
+  // being synced over the database). Do not write while iterating.
+  std::unique_ptr<rocksdb::Iterator> new_iterator(Family family);
   void put_raw(Family family, const std::string& key, std::string_view value);
   void erase_raw(Family family, const std::string& key);
   // Takes the next database etag (every write of any kind takes one).

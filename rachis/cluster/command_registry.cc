@@ -7,6 +7,7 @@
 #include "rachis/cluster/commands/database_commands.h"
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
+#include "rachis/cluster/commands/revisions_commands.h"
 #include "rachis/cluster/commands/value_commands.h"
 
 namespace corvus::rachis::cluster {
@@ -32,6 +33,7 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<CompareExchangeCommand>(),
       entry<IncrementIdentitiesCommand>(),
       entry<ClusterTransactionCommand>(),
+      entry<EditRevisionsConfigurationCommand>(),
   };
   return table;
 }

@@ -70,6 +70,7 @@ json::object DatabaseRecord::to_json() const {
   json::object deleting;
   for (const auto& [tag, hard] : deletion_in_progress) deleting[tag] = hard ? "HardDelete" : "SoftDelete";
   o["DeletionInProgress"] = std::move(deleting);
+  if (revisions) o["Revisions"] = revisions->to_json();
   if (!o.contains("Disabled")) o["Disabled"] = false;
   if (!o.contains("Settings")) o["Settings"] = json::object{};
   return o;
@@ -92,6 +93,16 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
   r.settings = o;
   r.settings.erase("LockMode");
   r.settings.erase("DatabaseState");
+  if (auto* rev = o.if_contains("Revisions"); rev && !rev->is_null()) {
+    // Validated before it is proposed (ConfigureRevisions, the create
+    // handler). Should one still not parse, it stays verbatim in the settings
+    // and is not in force: a record that cannot be read would stop the node.
+    auto parsed = storage::RevisionsConfiguration::from_json(*rev);
+    if (parsed.ok()) {
+      r.revisions = std::make_shared<const storage::RevisionsConfiguration>(std::move(parsed).value());
+      r.settings.erase("Revisions");
+    }
+  }
   r.settings.erase("DatabaseName");
   r.settings.erase("Topology");
   r.settings.erase("CreatedIndex");

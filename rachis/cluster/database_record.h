@@ -7,11 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
+
+#include "storage/revisions_configuration.h"
 
 namespace corvus::rachis::cluster {
 
@@ -53,6 +56,10 @@ struct DatabaseRecord {
   // RavenDB's DatabaseLockMode: "Unlock", "PreventDeletesIgnore" (a delete
   // skips the database) or "PreventDeletesError" (a delete is refused).
   std::string lock_mode = "Unlock";
+  // RavenDB's "Revisions": set at creation or by ConfigureRevisions; nullptr
+  // when never configured. Shared and immutable, so the databases' storage
+  // holds the same object (server/cluster/databases_observer.cc).
+  std::shared_ptr<const storage::RevisionsConfiguration> revisions;
 
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }

@@ -22,6 +22,8 @@ const char* node_role_name(NodeRole r);
 // The newest cluster command format this build understands. A command type
 // records the version that introduced it; the leader proposes it only when
 // every node of the topology runs at least that version.
+// 1: node list and values; 2: databases, compare-exchange, identities,
+// cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration.
 inline constexpr std::uint32_t kCommandVersion = 3;
 
 struct NodeInfo {

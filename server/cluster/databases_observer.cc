@@ -74,6 +74,11 @@ void DatabasesObserver::reconcile() {
         log::error("cannot open database").kv("database", r.name).kv("error", db.status().to_string());
         continue;
       }
+      // The record's revisions configuration is what the writes read (the
+      // same immutable object; swapping it is one atomic store).
+      if (db.value()->storage().revisions_configuration() != r.revisions) {
+        db.value()->storage().set_revisions_configuration(r.revisions);
+      }
       apply_cluster_transactions(db.value());
       continue;
     }

@@ -1,20 +1,21 @@
 #include "server/handlers/batch_commands.h"
 
-#include <array>
 #include <utility>
 
 #include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/revision_batch_commands.h"
 
 namespace corvus::server::handlers {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 3> kParsers{{
+constexpr std::pair<std::string_view, BatchCommandParser> kParsers[] = {
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
     {"Counters", parse_counters_command},
-}};
+    {"ForceRevisionCreation", parse_force_revision_command},
+};
 
 }  // namespace
 

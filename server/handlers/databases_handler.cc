@@ -18,6 +18,7 @@
 #include "server/http/router.h"
 #include "server/server_store.h"
 #include "storage/random_ids.h"
+#include "storage/revisions_storage.h"
 
 namespace corvus::server::handlers {
 namespace {
@@ -25,8 +26,6 @@ namespace {
 using boost::beast::http::verb;
 namespace json = boost::json;
 namespace rc = rachis::cluster;
-
-constexpr auto kMemberOpenWait = std::chrono::seconds(10);
 
 // The URLs of `tags`, from the cluster topology.
 json::array urls_of(ServerStore& store, const std::vector<std::string>& tags) {
@@ -36,21 +35,6 @@ json::array urls_of(ServerStore& store, const std::vector<std::string>& tags) {
     if (auto it = topo.nodes.find(t); it != topo.nodes.end()) out.emplace_back(it->second.url);
   }
   return out;
-}
-
-// Waits (bounded) until each of `tags` has processed `index`, i.e. opened its
-// copy: the clients use the new database on any member right away.
-void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index) {
-  const auto topo = store.cluster().node().state().topology();
-  const std::string self = store.node_tag();
-  for (const auto& t : tags) {
-    auto it = topo.nodes.find(t);
-    if (t == self || it == topo.nodes.end()) continue;
-    auto r = store.cluster().connections().call(verb::get, it->second.url,
-                                                "/admin/rachis/wait-for?index=" + std::to_string(index), "",
-                                                kMemberOpenWait);
-    r.status().ignore_error();  // a member that is down opens its copy when it comes back
-  }
 }
 
 void handle_create(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -70,6 +54,9 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
                          req);
   }
   if (Status s = DatabasesLandlord::validate_name(name); !s.ok()) return respond_error(respond, s, req);
+  if (const auto* rev = record.if_contains("Revisions"); rev && !rev->is_null()) {
+    if (auto c = storage::RevisionsConfiguration::from_json(*rev); !c.ok()) return respond_error(respond, c.status(), req);
+  }
 
   rc::AddDatabaseCommand cmd;
   cmd.record.name = name;
@@ -247,10 +234,12 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto s = db->storage().stats();
+  auto revisions = storage::RevisionsStorage::count_all(db->storage());
+  if (!revisions.ok()) return respond_error(respond, revisions.status(), req);
   json::object out{{"CountOfDocuments", s.document_count},
                    {"CountOfTombstones", s.tombstone_count},
                    {"CountOfIndexes", 0},
-                   {"CountOfRevisionDocuments", 0},
+                   {"CountOfRevisionDocuments", *revisions},
                    {"CountOfAttachments", 0},
                    {"CountOfUniqueAttachments", 0},
                    {"CountOfCounterEntries", 0},

@@ -1,6 +1,7 @@
 #include "server/handlers/document_batch_commands.h"
 
 #include "server/handlers/handler_support.h"
+#include "server/handlers/revision_batch_commands.h"
 #include "storage/clock.h"
 
 namespace corvus::server::handlers {
@@ -27,10 +28,16 @@ void append_put_result(std::string& out, const storage::PutResult& r) {
 
 class PutCommand final : public BatchCommand {
  public:
-  PutCommand(std::string id, std::optional<std::string> expected, boost::json::object document)
-      : id_(std::move(id)), expected_(std::move(expected)), document_(std::move(document)) {}
+  PutCommand(std::string id, std::optional<std::string> expected, boost::json::object document, bool revision_before)
+      : id_(std::move(id)), expected_(std::move(expected)), document_(std::move(document)),
+        revision_before_(revision_before) {}
   std::string* identity_id() override { return &id_; }
   Status apply(storage::WriteTransaction& txn, std::string& out) override {
+    if (revision_before_) {
+      auto checked = force_revision_before_put(txn, id_, expected_);
+      if (!checked.ok()) return checked.status();
+      expected_ = std::move(checked).value();
+    }
     auto r = txn.put(id_, std::move(document_), expected_);
     if (!r.ok()) return r.status();
     append_put_result(out, r.value());
@@ -41,6 +48,7 @@ class PutCommand final : public BatchCommand {
   std::string id_;  // "" (or absent in the request): the server generates one
   std::optional<std::string> expected_;
   boost::json::object document_;
+  bool revision_before_;  // ForceRevisionCreationStrategy "Before"
 };
 
 class DeleteCommand final : public BatchCommand {
@@ -72,7 +80,10 @@ Result<std::unique_ptr<BatchCommand>> parse_put_command(const CommandView& c, Ba
   if (!expected.ok()) return expected.status();
   const auto* doc = c.o->if_contains("Document");
   if (!doc || !doc->is_object()) return Status::InvalidArgument(c.where + ": PUT needs a \"Document\" object");
-  return std::unique_ptr<BatchCommand>(new PutCommand(std::move(id), std::move(expected).value(), doc->as_object()));
+  auto revision_before = parse_force_revision_before(c);
+  if (!revision_before.ok()) return revision_before.status();
+  return std::unique_ptr<BatchCommand>(
+      new PutCommand(std::move(id), std::move(expected).value(), doc->as_object(), revision_before.value()));
 }
 
 Result<std::unique_ptr<BatchCommand>> parse_delete_command(const CommandView& c, BatchParseContext&) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include <boost/beast/http/verb.hpp>
 #include <boost/json/parser.hpp>
 
 #include "server/server_store.h"
@@ -129,6 +130,20 @@ std::string json_string(std::string_view s) {
   std::string out;
   http::append_json_string(out, s);
   return out;
+}
+
+void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index) {
+  constexpr auto kMemberWait = std::chrono::seconds(10);
+  const auto topo = store.cluster().node().state().topology();
+  const std::string self = store.node_tag();
+  for (const auto& t : tags) {
+    auto it = topo.nodes.find(t);
+    if (t == self || it == topo.nodes.end()) continue;
+    auto r = store.cluster().connections().call(boost::beast::http::verb::get, it->second.url,
+                                                "/admin/rachis/wait-for?index=" + std::to_string(index), "",
+                                                kMemberWait);
+    r.status().ignore_error();  // a member that is down catches up when it comes back
+  }
 }
 
 }  // namespace corvus::server::handlers

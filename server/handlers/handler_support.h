@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -15,6 +16,7 @@
 #include "server/http/error_response.h"
 #include "server/http/request.h"
 #include "server/http/response.h"
+#include "rachis/core/types.h"
 #include "storage/status.h"
 
 namespace corvus::server {
@@ -57,6 +59,13 @@ Result<std::optional<std::string>> if_match_change_vector(const http::Request& r
 Status validate_change_vector(std::string_view cv);
 
 void respond_error(const http::Respond& respond, const Status& s, const http::Request& req);
+
+// Waits (bounded, 10 s each) until each of `tags` other than this node has
+// processed Raft `index` (its observer applied what the entry changed), so a
+// client may use any member right after a change to a database record. A
+// member that is down catches up when it comes back. Blocks: call it from
+// ClusterManager::run_async.
+void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index);
 
 // `"text"` with JSON escaping.
 std::string json_string(std::string_view s);
