@@ -178,6 +178,18 @@ Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::obje
 
 void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const json::object& root,
                                 const http::Request& req, const http::Respond& respond) {
+  // A key the cluster refuses gets RavenDB's own exception before anything else.
+  if (auto commands = commands_of(root); commands.ok()) {
+    for (const auto& c : **commands) {
+      const auto* o = c.if_object();
+      const auto* type = o ? o->if_contains("Type") : nullptr;
+      const auto* id = o ? o->if_contains("Id") : nullptr;
+      if (!type || !type->is_string() || !type->as_string().starts_with("CompareExchange") || !id || !id->is_string())
+        continue;
+      if (Status s = rc::validate_compare_exchange_key(id->as_string()); !s.ok())
+        return respond(compare_exchange_key_refused(id->as_string(), s, req.target));
+    }
+  }
   auto parsed = parse_cluster_transaction(root, db->name());
   if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
   auto cmd = std::make_shared<rc::ClusterTransactionCommand>(std::move(parsed).value());

@@ -41,7 +41,8 @@ void handle_get(ServerStore& store, const http::Request& req, const http::Respon
                          req);
   }
   for (const auto& k : keys) {
-    if (Status s = rc::validate_compare_exchange_key(k); !s.ok()) return respond_error(respond, s, req);
+    if (Status s = rc::validate_compare_exchange_key(k); !s.ok())
+      return respond(compare_exchange_key_refused(k, s, req.target));
   }
   store.cluster().read_barrier([&store, respond, keys = std::move(keys), prefix, paging = *paging,
                                 database = db->name(), url = req.target](Status s) {
@@ -72,7 +73,8 @@ void handle_write(ServerStore& store, const http::Request& req, const http::Resp
   if (!db) return;
   auto key = required_query(req, "key");
   if (!key.ok()) return respond_error(respond, key.status(), req);
-  if (Status s = rc::validate_compare_exchange_key(*key); !s.ok()) return respond_error(respond, s, req);
+  if (Status s = rc::validate_compare_exchange_key(*key); !s.ok())
+    return respond(compare_exchange_key_refused(*key, s, req.target));
   auto index = required_query(req, "index");
   if (!index.ok()) return respond_error(respond, index.status(), req);
   auto expected = query_uint(req, "index", 0);

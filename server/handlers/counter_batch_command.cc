@@ -99,6 +99,11 @@ Result<DocumentCountersOperation> parse_document_counters_operation(const json::
     else return Status::InvalidArgument(at + ": counter operation type '" + std::string(t) +
                                         "' is not supported (Increment, Delete, Get)");
     const auto* name = op.if_contains("CounterName");
+    if (parsed.kind == CounterOperation::Kind::Get && (!name || name->is_null())) {
+      // A Get of no name names no counter: its detail is null, as in RavenDB.
+      out.operations.push_back(std::move(parsed));
+      continue;
+    }
     if (!name || !name->is_string()) return Status::InvalidArgument(at + " has no string \"CounterName\"");
     parsed.name = std::string(name->as_string());
     if (Status s = storage::validate_counter_name(parsed.name); !s.ok()) {

@@ -127,7 +127,12 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     if (!arr || !arr->is_array())
       return respond_error(respond, Status::InvalidArgument("Body must be {\"Ids\": [ ... ]}"), req);
     for (const auto& v : arr->as_array()) {
-      if (!v.is_string()) return respond_error(respond, Status::InvalidArgument("Ids must be strings"), req);
+      // A null id names no document: its result is null, as in RavenDB.
+      if (v.is_null()) {
+        ids.emplace_back();
+        continue;
+      }
+      if (!v.is_string()) return respond_error(respond, Status::InvalidArgument("Ids must be strings or null"), req);
       ids.emplace_back(v.as_string());
     }
   }

@@ -1,5 +1,7 @@
 #include "server/handlers/handler_support.h"
 
+#include "rachis/cluster/commands/compare_exchange_commands.h"
+
 #include <charconv>
 
 #include <boost/beast/http/verb.hpp>
@@ -19,6 +21,14 @@ http::Response database_missing(std::string_view name, std::string_view url) {
                                 "Database '" + std::string(name) + "' does not exist.", url);
   r.with_header("Database-Missing", std::string(name));
   return r;
+}
+
+http::Response compare_exchange_key_refused(std::string_view key, const Status& why, std::string_view url) {
+  if (key.size() > rachis::cluster::kMaxCompareExchangeKey) {
+    return http::error_response(400, "Raven.Client.Exceptions.Documents.CompareExchange.CompareExchangeKeyTooBigException",
+                                why.message(), url);
+  }
+  return http::error_response(why, url);
 }
 
 std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,

@@ -60,6 +60,11 @@ Status validate_change_vector(std::string_view cv);
 
 void respond_error(const http::Respond& respond, const Status& s, const http::Request& req);
 
+// The answer to a compare-exchange key the cluster refuses (`why`): RavenDB's
+// CompareExchangeKeyTooBigException when the key is too long (the clients
+// raise that name), a 400 saying why otherwise.
+http::Response compare_exchange_key_refused(std::string_view key, const Status& why, std::string_view url);
+
 // Waits (bounded, 10 s each) until each of `tags` other than this node has
 // processed Raft `index` (its observer applied what the entry changed), so a
 // client may use any member right after a change to a database record. A
