@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
 #include "storage/documents_storage.h"
 #include "storage/random_ids.h"
@@ -315,6 +316,7 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   const std::optional<Document>& existing = existing_or.value();
   if (Status s = check_expected(id, existing, expected_change_vector, "Delete"); !s.ok()) return s;
   if (!existing) return DeleteResult{};
+  if (Status s = drop_document_attachments(*this, *existing); !s.ok()) return s;
 
   auto parsed = ChangeVector::parse(existing->change_vector);
   if (!parsed.ok()) return Status::Corruption("stored change vector of '" + std::string(id) + "'");
