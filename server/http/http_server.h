@@ -7,6 +7,12 @@
 // Response the handler passes to Respond (possibly from another thread); then it
 // reads the next request on the same socket (keep-alive, no pipelining).
 //
+// Streaming routes (RouteOptions::streaming_body) get their body through
+// Request::body_reader, one chunk (<= 256 KiB) at a time as the handler asks;
+// a Response with a BodySource is written chunk by chunk as the client takes
+// it. The header is read first for every request; the route then decides how
+// the body is read (whole into Request::body, or streamed).
+//
 // Every response carries Server: corvus, Raven-Server-Version: 7.0.0, Request-Id,
 // Content-Length and (when there is a body) Content-Type. Errors are explained,
 // never a bare hang-up: malformed HTTP -> 400 JSON then close; body over
@@ -60,6 +66,13 @@ struct HttpServerOptions {
   // Larger keeps idle clients connected longer; smaller bounds slow uploads.
   // Default: 120 s.
   std::chrono::milliseconds read_timeout{120000};
+  // Streamed bodies (RouteOptions::streaming_body requests, Response::source
+  // responses): the largest request body accepted, and how long one chunk may
+  // take to arrive or to be taken by the client before the connection is
+  // closed. Per chunk, so a 2 GB transfer has no overall deadline but a
+  // stalled peer is dropped. Defaults: 64 GiB, 30 s.
+  uint64_t max_streamed_body_bytes = uint64_t{64} << 30;
+  std::chrono::milliseconds body_idle_timeout{30000};
 };
 
 class HttpServer {
