@@ -3,15 +3,20 @@
 #include <array>
 #include <utility>
 
+#include "server/handlers/attachment_batch_commands.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
 
 namespace corvus::server::handlers {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 2> kParsers{{
+constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 6> kParsers{{
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
+    {"AttachmentPUT", parse_attachment_put_command},
+    {"AttachmentDELETE", parse_attachment_delete_command},
+    {"AttachmentCOPY", parse_attachment_copy_command},
+    {"AttachmentMOVE", parse_attachment_move_command},
 }};
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "server/handlers/batch_commands.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/multipart.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "failpoints/failpoints.h"
@@ -215,21 +216,55 @@ void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentData
   });
 }
 
+// A batch with attachment streams (REST.md §3.2): part "main" is the JSON
+// batch, then one part per AttachmentPUT in command order. The parts' bytes
+// are stored (and pinned) before the commands are parsed; if the batch fails
+// the pins go and the unreferenced blobs are collected.
+Result<json::value> parse_multipart_batch(DocumentDatabase& db, const http::Request& req, BatchParseContext& context) {
+  auto parts = parse_multipart_form(req.header("Content-Type"), req.body);
+  if (!parts.ok()) return parts.status();
+  if (parts->empty() || parts->front().name != "main") {
+    return Status::InvalidArgument("multipart batch: the first part must be \"main\" (the JSON commands)");
+  }
+  boost::system::error_code ec;
+  json::parser parser;
+  const auto& main = parts->front().body;
+  size_t consumed = parser.write(main.data(), main.size(), ec);
+  if (ec) {
+    return Status::InvalidArgument("multipart batch: malformed JSON in \"main\": " + ec.message() + " (near offset " +
+                                   std::to_string(consumed) + ")");
+  }
+  for (size_t i = 1; i < parts->size(); ++i) {
+    auto stored = db.storage().blob_store()->store((*parts)[i].body);
+    if (!stored.ok()) return stored.status();
+    context.attachment_streams.push_back(std::move(stored).value());
+  }
+  return parser.release();
+}
+
 void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  if (req.header("Content-Type").starts_with("multipart/")) {
-    return respond_error(respond,
-                         Status::InvalidArgument("Batches with attachment streams (multipart) are not supported "
-                                                 "by this server yet"),
-                         req);
-  }
-  auto body = parse_json_body(req);
-  if (!body.ok()) return respond_error(respond, body.status(), req);
-  if (is_cluster_wide(body.value())) return handle_cluster_transaction(store, db, body->as_object(), req, respond);
   BatchParseContext context;
+  const bool multipart = req.header("Content-Type").starts_with("multipart/");
+  auto body = multipart ? parse_multipart_batch(*db, req, context) : parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  if (is_cluster_wide(body.value())) {
+    if (!context.attachment_streams.empty()) {
+      return respond_error(respond, Status::InvalidArgument("A cluster-wide transaction cannot store attachments"), req);
+    }
+    return handle_cluster_transaction(store, db, body->as_object(), req, respond);
+  }
   auto parsed = parse_commands(body.value(), context);
   if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+  if (context.next_attachment_stream != context.attachment_streams.size()) {
+    return respond_error(respond,
+                         Status::InvalidArgument("The batch has " + std::to_string(context.attachment_streams.size()) +
+                                                 " attachment parts but " +
+                                                 std::to_string(context.next_attachment_stream) +
+                                                 " AttachmentPUT commands"),
+                         req);
+  }
   resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, req.body.size());
 }
 
