@@ -55,6 +55,12 @@ constexpr auto kDrainTimeout = std::chrono::seconds(1);
 constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
 // One chunk of a streamed body, in and out: the memory a streaming request holds.
 constexpr size_t kStreamChunkBytes = 256 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool expects_continue(const bhttp::fields& f) {
+  auto it = f.find(bhttp::field::expect);
+  return it != f.end() && beast::iequals(it->value(), "100-continue");
+}
 
 // Per (route, method): the duration histogram resolved at start, and a small
 // lock-free cache of status -> counter so the hot path never takes the family mutex.
@@ -245,11 +251,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       reply_too_large(limit);
       return;
     }
+    // A client waiting for "100 Continue" gets it when the body is wanted:
+    // for a streamed body at the handler's first read (not at all if it
+    // answers first), otherwise right away.
+    const bool wants_continue = !header_parser_->is_done() && expects_continue(header_parser_->get());
     if (streaming) {
       cancel_read_timer();  // from now on each chunk has its own idle time
+      expect_continue_ = wants_continue;
       stream_parser_.emplace(std::move(*header_parser_));
       header_parser_.reset();
       stream_parser_->body_limit(limit);
+      // Beast reads max(512, spare capacity) bytes at a time: without room
+      // here a streamed body would arrive 512 bytes per system call.
+      buffer_.reserve(64 * 1024);
       handle_request();
       return;
     }
@@ -258,6 +272,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->body_limit(limit);
     if (parser_->is_done()) {
       on_read({}, 0);
+      return;
+    }
+    if (wants_continue) {
+      asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](error_code wec, std::size_t) {
+                          if (wec) return self->fail(wec, "write 100-continue");
+                          bhttp::async_read(*self->socket_, self->buffer_, *self->parser_,
+                                            beast::bind_front_handler(&Connection::on_read, self));
+                        });
       return;
     }
     bhttp::async_read(*socket_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
@@ -442,6 +465,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (stream_parser_->is_done()) {
       on_chunk(true, {}, true);
+      return;
+    }
+    if (expect_continue_) {
+      expect_continue_ = false;
+      pending_chunk_ = std::move(on_chunk);
+      arm_idle_timer("100-continue");
+      asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](error_code wec, std::size_t) {
+                          self->cancel_idle_timer();
+                          auto next = std::move(self->pending_chunk_);
+                          self->pending_chunk_ = nullptr;
+                          if (wec) {
+                            self->stream_failure_ = error_response(400, kBadRequestType, "client went away",
+                                                                   self->req_.target);
+                            return next(false, {}, false);
+                          }
+                          self->stream_read(std::move(next));
+                        });
       return;
     }
     if (chunk_buf_.size() < kStreamChunkBytes) chunk_buf_.resize(kStreamChunkBytes);
@@ -777,6 +818,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string_view raw_path_;  // into req_.target
   StreamReader stream_reader_{*this};
   BodyReader::OnChunk pending_chunk_;
+  bool expect_continue_ = false;  // a streamed body's client waits for "100 Continue"
   std::optional<Response> stream_failure_;  // a streamed request body that failed
   std::vector<char> chunk_buf_;             // streamed bodies, both directions
   uint64_t source_remaining_ = 0;           // streamed response bytes not yet written
