@@ -13,6 +13,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <atomic>
@@ -122,6 +123,8 @@ class Client {
     bhttp::read(socket_, buffer_, parser);
     return parser.release();
   }
+  template <class Parser>
+  void read_header(Parser& p) { bhttp::read_header(socket_, buffer_, p); }
   // Reads until EOF or reset; how many bytes came.
   size_t drain_until_closed() {
     size_t total = buffer_.size();
@@ -159,6 +162,18 @@ TEST_CASE("HttpServer streaming: the handler pulls the body in chunks; keep-aliv
   r = c.read();
   CHECK(r.result_int() == 201);
   CHECK(r.body().find("\"bytes\":11") != std::string::npos);
+
+  // A client that waits for "100 Continue" gets it when the handler reads.
+  c.write("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  {
+    bhttp::response_parser<bhttp::empty_body> interim;
+    c.read_header(interim);
+    CHECK(interim.get().result_int() == 100);
+  }
+  c.write("abcd");
+  r = c.read();
+  CHECK(r.result_int() == 201);
+  CHECK(r.body().find("\"bytes\":4") != std::string::npos);
 
   // An ordinary route still gets its body whole, after a streamed one.
   c.write("PUT /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
