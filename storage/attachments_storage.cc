@@ -254,8 +254,9 @@ Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string
     return Status::NotFound("Attachment '" + std::string(source_name) + "' of document '" + std::string(source_id) +
                             "' does not exist");
   }
+  if (Status s = check_expected(source_id, source_name, source.value(), expected_change_vector); !s.ok()) return s;
   return put_attachment(txn, destination_id, destination_name, source.value()->content_type, source.value()->hash,
-                        source.value()->size, expected_change_vector);
+                        source.value()->size, std::nullopt);
 }
 
 Status drop_document_attachments(WriteTransaction& txn, const Document& document) {

@@ -73,10 +73,15 @@ class AttachmentCopyCommand final : public BatchCommand {
       : move_(move), id_(std::move(id)), name_(std::move(name)), destination_id_(std::move(destination_id)),
         destination_name_(std::move(destination_name)), expected_(std::move(expected)) {}
   Status apply(storage::WriteTransaction& txn, std::string& out) override {
-    auto r = storage::copy_attachment(txn, id_, name_, destination_id_, destination_name_, move_ ? std::nullopt : expected_);
+    if (move_ && storage::lower_id(id_) == storage::lower_id(destination_id_) &&
+        storage::lower_id(name_) == storage::lower_id(destination_name_)) {
+      return Status::InvalidArgument("Cannot move attachment '" + name_ + "' of '" + id_ + "' onto itself");
+    }
+    // The expected change vector is the source attachment's (checked by the copy).
+    auto r = storage::copy_attachment(txn, id_, name_, destination_id_, destination_name_, expected_);
     if (!r.ok()) return r.status();
     if (move_) {
-      auto d = storage::delete_attachment(txn, id_, name_, expected_);
+      auto d = storage::delete_attachment(txn, id_, name_, std::nullopt);
       if (!d.ok()) return d.status();
     }
     out += std::string("{\"Type\":\"") + (move_ ? "AttachmentMOVE" : "AttachmentCOPY") + "\",\"Id\":" +

@@ -153,6 +153,11 @@ TEST_CASE("corvusd: attachments over HTTP") {
     REQUIRE_MESSAGE(r.status == 201, r.body);
     CHECK(boost::json::parse(r.body).as_object()["Results"].as_array()[0].as_object()["@id"].as_string() == "users/2");
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=a.txt").status == 404);
+    r = c.request("POST", "/databases/db/bulk_docs",
+                  R"({"Commands":[{"Id":"users/2","Name":"pic2.bin","DestinationId":"users/1","DestinationName":"moved.bin","Type":"AttachmentMOVE"}]})");
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=pic2.bin").status == 404);
+    CHECK(c.request("GET", "/databases/db/attachments?id=users/1&name=moved.bin").body == bytes);
   }
   SUBCASE("bad input: a clear 4xx and nothing written") {
     const uint64_t before = last_etag(c);

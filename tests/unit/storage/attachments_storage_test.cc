@@ -217,3 +217,37 @@ TEST_CASE("blob store: a pinned blob survives a collect; unpinning collects it")
   stored->pin.reset();
   CHECK_FALSE(s->blob_store()->has_blob(stored->hash));
 }
+
+TEST_CASE("attachments: copy adds a reference to the same bytes; the source's change vector is checked") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put_doc(*s, "users/1");
+  put_doc(*s, "users/2");
+  AttachmentWriteResult src;
+  REQUIRE(attach(*s, "users/1", "a", "shared", &src).ok());
+  Status wrong = s->write([](WriteTransaction& txn) -> Status {
+    auto r = copy_attachment(txn, "users/1", "a", "users/2", "b", std::string("A:99-nope"));
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  CHECK(wrong.is_concurrency_conflict());
+  REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+            auto r = copy_attachment(txn, "users/1", "a", "users/2", "b", src.attachment.change_vector);
+            return r.ok() ? Status::Ok() : r.status();
+          }).ok());
+  auto copied = read_attachment(*s, "users/2", "b");
+  REQUIRE(copied.ok());
+  REQUIRE(copied->has_value());
+  CHECK((*copied)->hash == src.attachment.hash);
+  CHECK(s->blob_store()->blob_count().value() == 1);
+  REQUIRE(s->write([](WriteTransaction& txn) -> Status {
+            auto r = txn.remove("users/1", std::nullopt);
+            return r.ok() ? Status::Ok() : r.status();
+          }).ok());
+  settle(*s);
+  CHECK(s->blob_store()->has_blob(src.attachment.hash));
+  Status missing = s->write([](WriteTransaction& txn) -> Status {
+    auto r = copy_attachment(txn, "users/1", "a", "users/2", "c", std::nullopt);
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  CHECK(missing.is_not_found());
+}
