@@ -10,6 +10,8 @@
 //   preload  PUT the ids bench/<tag>g-0 .. bench/<tag>g-<ids-1>  (request-count run)
 //   get      GET /databases/<db>/docs?id=bench/<tag>g-<random i < ids>
 //   static   GET <path>
+//   counter  POST /databases/<db>/counters: increment counter "likes" of
+//            bench/<tag>g-<random i < ids> by 1 (documents written by preload)
 // One result line on stdout (see bench_common.h); diagnostics on stderr.
 
 #include <array>
@@ -81,6 +83,21 @@ class Conn : public cb::HttpBenchClient {
       return true;
     }
     std::string id;
+    if (o.mode == "counter") {
+      id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng_));
+      std::string body = R"({"Documents":[{"DocumentId":")" + id +
+                         R"(","Operations":[{"Type":"Increment","CounterName":"likes","Delta":1}]}]})";
+      req_ += "POST /databases/";
+      req_ += o.db;
+      req_ += "/counters HTTP/1.1\r\nHost: ";
+      req_ += run_.host_header;
+      req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+      req_ += std::to_string(body.size());
+      req_ += "\r\n\r\n";
+      req_ += body;
+      ++seq_;
+      return true;
+    }
     if (o.mode == "get") {
       id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng_));
     } else if (o.mode == "preload") {
@@ -280,7 +297,7 @@ void usage() {
       R"(usage: corvus-http-load --port P [options]
   --host H          server address (default 127.0.0.1)
   --port P          server port (required)
-  --mode M          put | get | preload | static (default put)
+  --mode M          put | get | preload | static | counter (default put)
   --clients N       concurrent keep-alive connections, one request each (default 1)
   --seconds S       measured duration (default 10)
   --warmup S        unmeasured time before the window (default 0)
@@ -288,7 +305,7 @@ void usage() {
   --threads T       io threads, 1 or 2 (default 1)
   --db NAME         database (default bench)
   --path P          path for --mode static (default /)
-  --ids N           get/preload key space bench/<tag>g-0..N-1 (default 10000)
+  --ids N           get/preload/counter key space bench/<tag>g-0..N-1 (default 10000)
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON body size for put/preload (default 1024)
   --timeout S       per-request timeout, counted as an error (default 30)
@@ -313,8 +330,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (err.empty()) err = cb::check_load_options(o);
-  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && o.mode != "static")
-    err = "--mode must be put, get, preload or static";
+  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && o.mode != "static" &&
+      o.mode != "counter")
+    err = "--mode must be put, get, preload, static or counter";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
   if (!err.empty()) {
     std::cerr << "corvus-http-load: " << err << "\n";

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "server/cluster/index_waiters.h"
 #include "storage/documents_storage.h"
@@ -17,6 +18,16 @@ class DocumentDatabase {
  public:
   DocumentDatabase(std::string name, std::unique_ptr<storage::DocumentsStorage> storage)
       : name_(std::move(name)), storage_(std::move(storage)) {}
+  // A write's completion may hold the last reference (the database was closed
+  // or deleted meanwhile); closing the storage joins the very thread that
+  // completion runs on, so then the storage is closed on a thread of its own.
+  ~DocumentDatabase() {
+    if (storage_ && storage_->on_own_writer_thread()) {
+      std::thread([s = std::move(storage_)]() mutable { s.reset(); }).detach();
+    }
+  }
+  DocumentDatabase(const DocumentDatabase&) = delete;
+  DocumentDatabase& operator=(const DocumentDatabase&) = delete;
 
   const std::string& name() const { return name_; }
   // Raft index of the last cluster-wide transaction applied to this database.

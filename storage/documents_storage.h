@@ -40,7 +40,11 @@ class DocumentsStorage {
   // Opens or creates the database in `dir`; a new database gets a fresh
   // database id. IOError if the directory cannot be used.
   static Result<std::unique_ptr<DocumentsStorage>> open(const std::string& dir, StorageOptions options);
-  ~DocumentsStorage();  // drains queued writes, then closes
+  // Drains queued writes, then closes. Must not run on this storage's own
+  // writer or syncer thread (it joins them): see on_own_writer_thread().
+  ~DocumentsStorage();
+  // True inside one of this storage's transactions or completions.
+  bool on_own_writer_thread() const { return merger_ && merger_->on_own_thread(); }
 
   // --- reads (any thread; consistent snapshot per call) ---
   Result<Document> get(std::string_view id) const;  // NotFound if absent
@@ -108,7 +112,6 @@ inline constexpr const char* kDatabaseId = "database-id";
 inline constexpr const char* kLastEtag = "last-etag";
 inline constexpr const char* kDocumentCount = "document-count";
 inline constexpr const char* kTombstoneCount = "tombstone-count";
-inline constexpr const char* kHiLoPrefix = "hilo/";
 inline constexpr const char* kIdentityPrefix = "identity/";
 inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction";
 }  // namespace meta_keys

@@ -25,6 +25,11 @@ TransactionMerger::TransactionMerger(DocumentsStorage& storage)
 
 TransactionMerger::~TransactionMerger() { stop(); }
 
+bool TransactionMerger::on_own_thread() const {
+  const auto me = std::this_thread::get_id();
+  return me == writer_.get_id() || me == syncer_.get_id();
+}
+
 void TransactionMerger::enqueue(Work work, Done done, size_t size_hint) {
   {
     std::lock_guard lock(mu_);

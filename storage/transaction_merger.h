@@ -67,6 +67,10 @@ class TransactionMerger {
 
   const MergerStats& stats() const { return stats_; }
 
+  // True on the writer or syncer thread (inside a transaction or a
+  // completion), where stop() - which joins both - must not be called.
+  bool on_own_thread() const;
+
  private:
   struct Pending {
     Work work;

@@ -8,6 +8,7 @@
 
 #include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
+#include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
 #include "storage/random_ids.h"
 
@@ -316,6 +317,10 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   const std::optional<Document>& existing = existing_or.value();
   if (Status s = check_expected(id, existing, expected_change_vector, "Delete"); !s.ok()) return s;
   if (!existing) return DeleteResult{};
+  // Its counters go with it (as tombstones, so the deletion replicates).
+  if (existing->flags & kHasCounters) {
+    if (Status s = CountersStorage::on_document_deleted(*this, *existing); !s.ok()) return s;
+  }
   if (Status s = drop_document_attachments(*this, *existing); !s.ok()) return s;
 
   auto parsed = ChangeVector::parse(existing->change_vector);
@@ -345,35 +350,70 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   return DeleteResult{true, t.change_vector};
 }
 
+namespace {
+
+// RavenDB keeps a HiLo tag's high-water mark in a document the clients may
+// read and write themselves ("Raven/Hilo/users", {"Max": 96}).
+const std::optional<std::string> kNoCheck;  // no expected change vector
+
+std::string hilo_document_id(std::string_view tag) { return "Raven/Hilo/" + std::string(tag); }
+
+// The Max of a HiLo document; 0 when it has none (a client may store one without).
+uint64_t hilo_max(const boost::json::object& doc) {
+  const auto* max = doc.if_contains("Max");
+  if (!max) return 0;
+  if (max->is_uint64()) return max->as_uint64();
+  if (max->is_int64() && max->as_int64() > 0) return static_cast<uint64_t>(max->as_int64());
+  return 0;
+}
+
+}  // namespace
+
 Result<HiLoRange> WriteTransaction::next_hilo(std::string_view tag, uint64_t last_size, int64_t last_range_at_us,
                                               uint64_t last_max) {
   constexpr uint64_t kMinRange = 32;
   constexpr uint64_t kMaxRange = 1u << 20;
-  constexpr int64_t kGrowWithinUs = 60LL * 1'000'000;
+  constexpr int64_t kGrowWithinUs = 30LL * 1'000'000;
+  constexpr int64_t kShrinkAfterUs = 60LL * 1'000'000;
   const int64_t now = storage_.options().clock->now_micros();
-  // A client that used its whole range within a minute gets a range twice as
-  // large (fewer round trips); one that took long gets a smaller one.
-  uint64_t size = kMinRange;
-  if (last_size > 0) {
-    size = now - last_range_at_us < kGrowWithinUs ? std::min(last_size * 2, kMaxRange)
-                                                  : std::max(last_size / 2, kMinRange);
+  // As RavenDB sizes ranges: a client that comes back within 30 s gets twice
+  // as many ids (fewer round trips), one that took over a minute half as many.
+  uint64_t size = std::max(kMinRange, last_size);
+  if (last_range_at_us > 0) {
+    const int64_t since = now - last_range_at_us;
+    if (since < kGrowWithinUs) size = std::min(std::max(kMinRange, last_size * 2), kMaxRange);
+    else if (since > kShrinkAfterUs) size = std::max(kMinRange, last_size / 2);
   }
-  const std::string key = std::string(meta_keys::kHiLoPrefix) + lower_id(tag);
-  auto stored = read_u64(key);
-  if (!stored.ok()) return stored.status();
-  const uint64_t low = std::max(stored.value(), last_max) + 1;
-  const uint64_t high = low + size - 1;
-  write_u64(key, high);
-  return HiLoRange{std::string(tag), low, high, size, now};
+  const std::string id = hilo_document_id(tag);
+  auto existing = get(id);
+  if (!existing.ok()) return existing.status();
+  boost::json::object body;
+  uint64_t old_max = last_max;
+  if (existing.value()) {
+    auto parsed = parse_json_object(existing.value()->json);
+    if (!parsed.ok()) return Status::Corruption("stored document '" + id + "': " + parsed.status().message());
+    body = std::move(parsed).value();
+    old_max = std::max(hilo_max(body), last_max);
+  } else {
+    body["@metadata"] = boost::json::object{{"@collection", "@hilo"}};
+  }
+  body["Max"] = old_max + size;
+  if (auto r = put(id, std::move(body), kNoCheck); !r.ok()) return r.status();
+  return HiLoRange{std::string(tag), old_max + 1, old_max + size, size, now};
 }
 
 Status WriteTransaction::return_hilo(std::string_view tag, uint64_t end, uint64_t last) {
-  const std::string key = std::string(meta_keys::kHiLoPrefix) + lower_id(tag);
-  auto stored = read_u64(key);
-  if (!stored.ok()) return stored.status();
+  const std::string id = hilo_document_id(tag);
+  auto existing = get(id);
+  if (!existing.ok()) return existing.status();
+  if (!existing.value()) return Status::Ok();
+  auto body = parse_json_object(existing.value()->json);
+  if (!body.ok()) return Status::Corruption("stored document '" + id + "': " + body.status().message());
   // Only the holder of the newest range may give its tail back.
-  if (stored.value() == end && last < end) write_u64(key, last);
-  return Status::Ok();
+  const uint64_t max = hilo_max(body.value());
+  if (max != end || last > max) return Status::Ok();
+  body.value()["Max"] = last;
+  return put(id, std::move(body).value(), kNoCheck).status();
 }
 
 Result<uint64_t> WriteTransaction::next_identity(std::string_view prefix) {

@@ -86,7 +86,8 @@ class WriteTransaction {
   // Reads the current version, including writes earlier in this merged batch.
   Result<std::optional<Document>> get(std::string_view id);
 
-  // Next HiLo range for `tag` (RavenDB's collection-based id prefix). Ranges
+  // Next HiLo range for `tag` (RavenDB's collection-based id prefix), kept as
+  // RavenDB keeps it: document "Raven/Hilo/<tag>" with the range's end in "Max". Ranges
   // never overlap, across restarts too. `last_size`/`last_range_at_us` are what
   // the client had; the range grows when the client comes back quickly.
   Result<HiLoRange> next_hilo(std::string_view tag, uint64_t last_size, int64_t last_range_at_us,

@@ -25,6 +25,7 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<PutValueCommand>(),
       entry<AddDatabaseCommand>(),
       entry<DeleteDatabaseCommand>(),
+      entry<SetDatabasesLockCommand>(),
       entry<ConfirmDatabaseDeletionCommand>(),
       entry<AddDatabaseNodeCommand>(),
       entry<UpdateDatabaseTopologyCommand>(),

@@ -53,8 +53,16 @@ DatabaseTopology DatabaseTopology::from_json(const json::object& o) {
   return t;
 }
 
+bool valid_lock_mode(std::string_view mode) {
+  return mode == "Unlock" || mode == "PreventDeletesIgnore" || mode == "PreventDeletesError";
+}
+
 json::object DatabaseRecord::to_json() const {
   json::object o = settings;
+  o["LockMode"] = lock_mode;
+  // Corvus has no restore or offline states yet: a record that exists is a
+  // database in normal operation.
+  o["DatabaseState"] = "Normal";
   o["DatabaseName"] = name;
   o["Topology"] = topology.to_json();
   o["CreatedIndex"] = created_index;
@@ -80,7 +88,10 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
       r.deletion_in_progress[std::string(kv.key())] = kv.value().is_string() && kv.value().as_string() == "HardDelete";
     }
   }
+  if (std::string mode = get_string(o, "LockMode"); valid_lock_mode(mode)) r.lock_mode = mode;
   r.settings = o;
+  r.settings.erase("LockMode");
+  r.settings.erase("DatabaseState");
   r.settings.erase("DatabaseName");
   r.settings.erase("Topology");
   r.settings.erase("CreatedIndex");

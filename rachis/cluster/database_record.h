@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -33,6 +34,9 @@ struct DatabaseTopology {
   static DatabaseTopology from_json(const boost::json::object& o);
 };
 
+// True for the lock modes RavenDB knows.
+bool valid_lock_mode(std::string_view mode);
+
 struct DatabaseRecord {
   std::string name;               // as the user spelled it
   boost::json::object settings;   // the rest of the record as given (Settings, Disabled, ...)
@@ -46,6 +50,9 @@ struct DatabaseRecord {
   // during the delete finds itself here when it comes back. The record goes
   // away once the group and this map are both empty.
   std::map<std::string, bool> deletion_in_progress;  // tag -> hard delete
+  // RavenDB's DatabaseLockMode: "Unlock", "PreventDeletesIgnore" (a delete
+  // skips the database) or "PreventDeletesError" (a delete is refused).
+  std::string lock_mode = "Unlock";
 
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }

@@ -22,7 +22,7 @@ const char* node_role_name(NodeRole r);
 // The newest cluster command format this build understands. A command type
 // records the version that introduced it; the leader proposes it only when
 // every node of the topology runs at least that version.
-inline constexpr std::uint32_t kCommandVersion = 2;
+inline constexpr std::uint32_t kCommandVersion = 3;
 
 struct NodeInfo {
   std::string tag;

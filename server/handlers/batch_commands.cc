@@ -4,15 +4,17 @@
 #include <utility>
 
 #include "server/handlers/attachment_batch_commands.h"
+#include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
 
 namespace corvus::server::handlers {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 6> kParsers{{
+constexpr std::array<std::pair<std::string_view, BatchCommandParser>, 7> kParsers{{
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
+    {"Counters", parse_counters_command},
     {"AttachmentPUT", parse_attachment_put_command},
     {"AttachmentDELETE", parse_attachment_delete_command},
     {"AttachmentCOPY", parse_attachment_copy_command},

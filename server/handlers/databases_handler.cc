@@ -130,14 +130,46 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
   }
   if (cmd.names.empty()) return respond_error(respond, Status::InvalidArgument("No database names given"), req);
   // Check all first so a bad name in the list deletes nothing.
+  bool all_ignored = true;
   for (const auto& n : cmd.names) {
     auto r = store.cluster().state().record(n);
     if (!r || !r->active()) return respond(database_missing(n, req.target));
+    all_ignored &= r->lock_mode == "PreventDeletesIgnore";
   }
+  // As RavenDB: nothing to delete is answered without a cluster command.
+  if (all_ignored) return respond(http::Response::json(200, R"({"RaftCommandIndex":-1,"PendingDeletes":[]})"));
   store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
     if (!r.status.ok()) return respond(http::error_response(r.status, url));
     json::object out{{"RaftCommandIndex", index}, {"PendingDeletes", r.value.as_object().at("PendingDeletes")}};
     respond(http::Response::json(200, json::serialize(out)));
+  });
+}
+
+// POST /admin/databases/set-lock {"DatabaseNames": [...], "Mode": "..."}.
+void handle_set_lock(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  const auto* o = body->is_object() ? &body->as_object() : nullptr;
+  const auto* list = o ? o->if_contains("DatabaseNames") : nullptr;
+  const auto* mode = o ? o->if_contains("Mode") : nullptr;
+  if (!list || !list->is_array() || list->as_array().empty())
+    return respond_error(respond, Status::InvalidArgument("Body must contain a non-empty \"DatabaseNames\" array"), req);
+  if (!mode || !mode->is_string() || !rc::valid_lock_mode(mode->as_string()))
+    return respond_error(respond,
+                         Status::InvalidArgument("\"Mode\" must be Unlock, PreventDeletesIgnore or PreventDeletesError"),
+                         req);
+  rc::SetDatabasesLockCommand cmd;
+  cmd.mode = std::string(mode->as_string());
+  for (const auto& n : list->as_array()) {
+    if (!n.is_string()) return respond_error(respond, Status::InvalidArgument("DatabaseNames must be strings"), req);
+    auto r = store.cluster().state().record(n.as_string());
+    if (!r || !r->active()) return respond(database_missing(n.as_string(), req.target));
+    cmd.names.push_back(r->name);
+  }
+  // The clients read no body (a void command); answered once applied here.
+  store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index) {
+    if (!r.status.ok()) return respond(http::error_response(r.status, url));
+    respond(http::Response::empty(204));
   });
 }
 
@@ -252,6 +284,8 @@ void register_database_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_create(store, req, respond); });
   router.add(verb::delete_, "/admin/databases", "admin_databases_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
+  router.add(verb::post, "/admin/databases/set-lock", "admin_databases_set_lock",
+             [&store](const http::Request& req, http::Respond respond) { handle_set_lock(store, req, respond); });
   router.add(verb::put, "/admin/databases/node", "admin_databases_add_node",
              [&store](const http::Request& req, http::Respond respond) { handle_add_node(store, req, respond); });
   router.add(verb::get, "/admin/databases", "admin_databases_get",

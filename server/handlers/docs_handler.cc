@@ -8,6 +8,7 @@
 
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "server/handlers/cluster_identities.h"
+#include "server/handlers/counter_batch_command.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
@@ -106,6 +107,12 @@ Result<std::string> compare_exchange_includes(ServerStore& store, const std::str
   return boost::json::serialize(out);
 }
 
+std::vector<const storage::Document*> pointers_to(const std::vector<std::optional<storage::Document>>& docs) {
+  std::vector<const storage::Document*> out;
+  for (const auto& d : docs) out.push_back(d ? &*d : nullptr);
+  return out;
+}
+
 void handle_load(ServerStore& store, const http::Request& req, const http::Respond& respond, bool head) {
   auto db = find_database(store, req, respond);
   if (!db) return;
@@ -142,7 +149,10 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   const std::vector<std::string> cmpxchg_paths = req.query.get_all("cmpxchg");
   const bool cluster_wide = req.query.get("txMode").value_or("") == "ClusterWide";
   const bool with_cmpxchg = !cmpxchg_paths.empty() || cluster_wide;
-  if (ids.size() == 1 && !with_cmpxchg) {
+  // Counters loaded with the documents (counter=<name>..., or @all_counters).
+  const std::vector<std::string> counter_names = req.query.get_all("counter");
+  const bool with_counters = !counter_names.empty();
+  if (ids.size() == 1 && !with_cmpxchg && !with_counters) {
     auto doc = storage.get(ids[0]);
     if (!doc.ok()) {
       if (doc.status().is_not_found()) return respond(http::Response::empty(404));
@@ -189,9 +199,9 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   for (const auto& d : included) found.push_back(d ? &*d : nullptr);
 
   const std::string tag = combined_etag(found);
-  // Compare-exchange values change without the documents changing: such an
-  // answer is not cached (no ETag, no 304).
-  if (!with_cmpxchg && !if_none_match.empty() && if_none_match == tag) {
+  // Compare-exchange values and counters change without the documents
+  // changing: such an answer is not cached (no ETag, no 304).
+  if (!with_cmpxchg && !with_counters && !if_none_match.empty() && if_none_match == tag) {
     return respond(http::Response::empty(304).with_header("ETag", "\"" + tag + "\""));
   }
   std::string body = "{\"Results\":[";
@@ -217,6 +227,12 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     append_document(body, *d, only_metadata);
   }
   body += "}";
+  if (with_counters) {
+    body += ",\"CounterIncludes\":";
+    if (Status s = append_counter_includes(storage, pointers_to(docs), counter_names, body); !s.ok()) {
+      return respond_error(respond, s, req);
+    }
+  }
   if (with_cmpxchg) {
     std::vector<std::string> keys;
     for (const auto& path : cmpxchg_paths) {
@@ -239,6 +255,7 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
     return respond(http::Response::json(200, std::move(body)));
   }
   body += "}";
+  if (with_counters) return respond(http::Response::json(200, std::move(body)));
   respond(http::Response::json(200, std::move(body)).with_header("ETag", "\"" + tag + "\""));
 }
 

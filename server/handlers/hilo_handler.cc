@@ -1,7 +1,8 @@
 // /databases/{db}/hilo/next and /hilo/return: the id ranges the clients use
 // to name new documents ("users/1-A") without a round trip per document.
 // Ranges are allocated durably through the transaction merger, so they never
-// repeat, across restarts too.
+// repeat, across restarts too; each tag's high-water mark is the document
+// "Raven/Hilo/<tag>" as in RavenDB, which clients may read and set.
 
 #include <boost/beast/http/verb.hpp>
 
@@ -44,7 +45,7 @@ void handle_next(ServerStore& store, const http::Request& req, const http::Respo
       [db, range, respond, separator, tag = *tag, node = store.node_tag(), url = req.target](Status s) {
         if (!s.ok()) return respond(http::error_response(s, url));
         respond(http::Response::json(
-            200, "{\"Prefix\":" + json_string(tag + separator) + ",\"Low\":" + std::to_string(range->low) +
+            201, "{\"Prefix\":" + json_string(tag + separator) + ",\"Low\":" + std::to_string(range->low) +
                      ",\"High\":" + std::to_string(range->high) + ",\"LastSize\":" +
                      std::to_string(range->last_size) + ",\"ServerTag\":" + json_string(node) +
                      ",\"LastRangeAt\":\"" + storage::format_iso8601(range->range_at_us) + "\"}"));

@@ -23,6 +23,7 @@ void register_compare_exchange_routes(http::Router& router, ServerStore& store);
 void register_failpoint_routes(http::Router& router, ServerStore& store);  // failpoints_handler.cc (tests only)
 void register_multi_get_routes(http::Router& router, ServerStore& store);  // multi_get_handler.cc
 void register_attachment_routes(http::Router& router, ServerStore& store);  // attachments_handler.cc
+void register_counter_routes(http::Router& router, ServerStore& store);    // counters_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -36,6 +37,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_failpoint_routes(router, store);
   register_multi_get_routes(router, store);
   register_attachment_routes(router, store);
+  register_counter_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

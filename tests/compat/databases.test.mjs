@@ -9,6 +9,7 @@ import {
   GetDatabaseNamesOperation,
   GetStatisticsOperation,
   GetDatabaseRecordOperation,
+  SetDatabasesLockOperation,
 } from "ravendb";
 import { CorvusServer, openStore, uniqueDbName, rejectsNamed, rawRequest } from "./harness.mjs";
 
@@ -183,5 +184,42 @@ test("database names are case-insensitive and keep their original case", T, asyn
   } finally {
     store.dispose();
     lower.dispose();
+  }
+});
+
+test("SetDatabasesLockOperation: PreventDeletesError refuses a delete, PreventDeletesIgnore skips it", T, async () => {
+  const db = uniqueDbName("lock");
+  const store = openStore(server, db);
+  try {
+    await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: db }));
+    let record = await store.maintenance.server.send(new GetDatabaseRecordOperation(db));
+    assert.equal(record.lockMode, "Unlock");
+    assert.equal(record.databaseState, "Normal");
+    await rejectsNamed(
+      store.maintenance.server.send(new SetDatabasesLockOperation(uniqueDbName("nope"), "PreventDeletesError")),
+      "DatabaseDoesNotExistException");
+
+    await store.maintenance.server.send(new SetDatabasesLockOperation(db, "PreventDeletesError"));
+    record = await store.maintenance.server.send(new GetDatabaseRecordOperation(db));
+    assert.equal(record.lockMode, "PreventDeletesError");
+    await assert.rejects(
+      store.maintenance.server.send(new DeleteDatabasesOperation({ databaseNames: [db], hardDelete: true })),
+      (err) => err.message.includes("cannot be deleted because of the set lock mode"));
+
+    await store.maintenance.server.send(new SetDatabasesLockOperation(db, "PreventDeletesIgnore"));
+    const ignored = await store.maintenance.server.send(
+      new DeleteDatabasesOperation({ databaseNames: [db], hardDelete: true }));
+    assert.equal(ignored.raftCommandIndex, -1);
+    assert.ok(await store.maintenance.server.send(new GetDatabaseRecordOperation(db)), "still there");
+
+    await store.maintenance.server.send(new SetDatabasesLockOperation(db, "Unlock"));
+    await store.maintenance.server.send(new DeleteDatabasesOperation({ databaseNames: [db], hardDelete: true }));
+    assert.equal(await store.maintenance.server.send(new GetDatabaseRecordOperation(db)) ?? null, null);
+
+    const bad = await rawRequest(server, "POST", "/admin/databases/set-lock",
+      { body: JSON.stringify({ DatabaseNames: [db], Mode: "Sometimes" }) });
+    assert.equal(bad.status, 400);
+  } finally {
+    store.dispose();
   }
 });

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { DocumentStore, CreateDatabaseOperation } from "ravendb";
+import { DocumentStore, CreateDatabaseOperation, GetStatisticsOperation } from "ravendb";
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -253,4 +253,13 @@ export async function rejectsNamed(promise, name) {
 // Plain HTTP against the server, for assertions the client does not expose.
 export async function rawRequest(server, method, path, { body, headers } = {}) {
   return request(server.url, method, path, { body, headers });
+}
+
+// Documents in the database apart from the HiLo documents ("Raven/Hilo/<tag>",
+// collection @hilo), which RavenDB counts as documents too.
+export async function countOfUserDocuments(store) {
+  const stats = await store.maintenance.send(new GetStatisticsOperation());
+  const session = store.openSession();
+  const hilo = await session.advanced.loadStartingWith("Raven/Hilo/");
+  return stats.countOfDocuments - Object.keys(hilo).length;
 }

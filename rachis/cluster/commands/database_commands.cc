@@ -112,9 +112,19 @@ Result<std::unique_ptr<ClusterCommand>> DeleteDatabaseCommand::decode(const json
 
 CommandResult DeleteDatabaseCommand::apply(ApplyContext& ctx) const {
   std::vector<DatabaseRecord> records;
+  json::array skipped;
   for (const auto& name : names) {
     auto r = ctx.state.record(name);
     if (!r || !r->active()) return {Status::NotFound("Database '" + name + "' does not exist"), nullptr};
+    if (r->lock_mode == "PreventDeletesError") {
+      return {Status::InvalidArgument("Database '" + name + "' cannot be deleted because of the set lock mode ('" +
+                                      r->lock_mode + "'); change the lock mode before deleting it"),
+              nullptr};
+    }
+    if (r->lock_mode == "PreventDeletesIgnore") {
+      skipped.emplace_back(r->name);
+      continue;
+    }
     for (const auto& tag : from_nodes) {
       if (!r->topology.contains(tag)) {
         return {Status::InvalidArgument("Database '" + name + "' is not on node " + tag), nullptr};
@@ -137,7 +147,34 @@ CommandResult DeleteDatabaseCommand::apply(ApplyContext& ctx) const {
     remove_if_gone(ctx, r);
     ctx.databases_changed.push_back(r.name);
   }
-  return {Status::Ok(), json::object{{"PendingDeletes", std::move(pending)}}};
+  return {Status::Ok(), json::object{{"PendingDeletes", std::move(pending)}, {"Skipped", std::move(skipped)}}};
+}
+
+// --- SetDatabasesLock ---
+
+json::object SetDatabasesLockCommand::fields() const { return {{"Names", strings_to_json(names)}, {"Mode", mode}}; }
+
+Result<std::unique_ptr<ClusterCommand>> SetDatabasesLockCommand::decode(const json::object& o) {
+  auto c = std::make_unique<SetDatabasesLockCommand>();
+  c->names = get_strings(o, "Names");
+  c->mode = get_string(o, "Mode");
+  if (c->names.empty() || !valid_lock_mode(c->mode)) return Status::InvalidArgument("SetDatabasesLock needs Names and a Mode");
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult SetDatabasesLockCommand::apply(ApplyContext& ctx) const {
+  std::vector<DatabaseRecord> records;
+  for (const auto& name : names) {
+    auto r = mutable_record(ctx, name);
+    if (!r || !r->active()) return {Status::NotFound("Database '" + name + "' does not exist"), nullptr};
+    r->lock_mode = mode;
+    records.push_back(std::move(*r));
+  }
+  for (const auto& r : records) {
+    ctx.batch.put_record(r);
+    ctx.databases_changed.push_back(r.name);
+  }
+  return {};
 }
 
 // --- ConfirmDatabaseDeletion ---

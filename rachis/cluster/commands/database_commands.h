@@ -29,7 +29,9 @@ struct AddDatabaseCommand final : ClusterCommand {
 // dropped node is recorded in the record's deletion_in_progress until it
 // confirms; dropped from all nodes, the database's cluster data
 // (compare-exchange, identities, cluster-wide transactions) goes at once.
-// NotFound when a name has no active record; nothing changes then.
+// NotFound when a name has no active record, InvalidArgument when one is
+// locked with PreventDeletesError; nothing changes then. A database locked
+// with PreventDeletesIgnore is skipped. Result: {"PendingDeletes", "Skipped"}.
 struct DeleteDatabaseCommand final : ClusterCommand {
   static constexpr std::string_view kType = "DeleteDatabase";
   std::vector<std::string> names;
@@ -38,6 +40,20 @@ struct DeleteDatabaseCommand final : ClusterCommand {
 
   std::string_view type() const override { return kType; }
   std::uint32_t version() const override { return 2; }
+  boost::json::object fields() const override;
+  CommandResult apply(ApplyContext& ctx) const override;
+  static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
+};
+
+// Sets the lock mode of databases (RavenDB's SetDatabasesLock). NotFound when
+// a name has no active record; nothing changes then.
+struct SetDatabasesLockCommand final : ClusterCommand {
+  static constexpr std::string_view kType = "SetDatabasesLock";
+  std::vector<std::string> names;
+  std::string mode;  // valid_lock_mode()
+
+  std::string_view type() const override { return kType; }
+  std::uint32_t version() const override { return 3; }
   boost::json::object fields() const override;
   CommandResult apply(ApplyContext& ctx) const override;
   static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);

@@ -249,6 +249,40 @@ TEST_CASE("DeleteDatabase: from one node, from all, confirmations, and the datab
   CHECK(c.apply(add_database("db", 1)).result.status.ok());
 }
 
+TEST_CASE("SetDatabasesLock: PreventDeletesError refuses a delete, PreventDeletesIgnore skips the database") {
+  ThreeNodes c;
+  REQUIRE(c.apply(add_database("db", 1)).result.status.ok());
+  REQUIRE(c.apply(add_database("other", 1)).result.status.ok());
+  CHECK(c.sm->state().record("db")->lock_mode == "Unlock");
+
+  SetDatabasesLockCommand lock;
+  lock.names = {"db"};
+  lock.mode = "PreventDeletesError";
+  check_round_trip(lock);
+  REQUIRE(c.apply(lock).result.status.ok());
+  CHECK(c.sm->state().record("db")->to_json().at("LockMode") == "PreventDeletesError");
+
+  DeleteDatabaseCommand both;
+  both.names = {"other", "db"};
+  CHECK(c.apply(both).result.status.is_invalid_argument());
+  CHECK(c.sm->state().record("other")->active());  // nothing changed
+
+  lock.mode = "PreventDeletesIgnore";
+  REQUIRE(c.apply(lock).result.status.ok());
+  auto out = c.apply(both);
+  REQUIRE(out.result.status.ok());
+  CHECK(out.result.value.at("Skipped") == boost::json::array{"db"});
+  CHECK(c.sm->state().record("db")->active());
+  CHECK_FALSE(c.sm->state().record("other")->active());
+
+  SetDatabasesLockCommand missing;
+  missing.names = {"nope"};
+  missing.mode = "Unlock";
+  CHECK(c.apply(missing).result.status.is_not_found());
+  missing.mode = "Sometimes";
+  CHECK_FALSE(SetDatabasesLockCommand::decode(missing.fields()).ok());
+}
+
 TEST_CASE("A node removed from the cluster leaves every database group") {
   ThreeNodes c;
   REQUIRE(c.apply(add_database("db", 3)).result.status.ok());

@@ -195,11 +195,16 @@ TEST_CASE("DocumentsStorage: generated ids, identities and HiLo survive restart"
              }).ok());
   }
   auto s = open_at(dir.path());
-  CHECK(s->stats().document_count == 4);
-  CHECK(s->stats().last_etag == 4);
+  CHECK(s->stats().document_count == 5);  // with the HiLo document "Raven/Hilo/users"
+  CHECK(s->stats().last_etag == 5);
+  auto hilo = s->get("raven/hilo/USERS");
+  REQUIRE(hilo.ok());
+  CHECK(boost::json::parse(hilo->json).as_object()["Max"] == 32);
+  CHECK(hilo->collection == "@hilo");
   REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
              auto r = txn.next_hilo("Users", 32, 0, 0);
              CHECK(r->low == first_high + 1);
+             CHECK(r->high == first_high + 32);  // no time of the last range: its size again
              auto id = txn.next_identity("USERS");
              CHECK(id.value() == 3);
              return Status::Ok();
@@ -209,6 +214,14 @@ TEST_CASE("DocumentsStorage: generated ids, identities and HiLo survive restart"
                auto r = txn.next_hilo("orders", 0, 0, 0);
                CHECK(txn.return_hilo("orders", r->high, 5).ok());
                CHECK(txn.next_hilo("orders", 0, 0, 0)->low == 6);
+               return Status::Ok();
+             }).ok());
+  }
+  SUBCASE("a client's Max is where ranges continue, never below what the client last had") {
+    put(*s, "Raven/Hilo/products", boost::json::parse(R"({"Max":128})").as_object());
+    REQUIRE(s->write([&](WriteTransaction& txn) -> Status {
+               CHECK(txn.next_hilo("products", 0, 0, 0)->low == 129);
+               CHECK(txn.next_hilo("products", 0, 0, 500)->low == 501);
                return Status::Ok();
              }).ok());
   }
