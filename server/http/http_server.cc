@@ -723,6 +723,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     resp_.body.clear();
     resp_.source.reset();
     req_.body_reader = nullptr;
+    // A streamed body's buffers are not kept by an idle keep-alive connection.
+    if (!chunk_buf_.empty()) {
+      std::vector<char>().swap(chunk_buf_);
+      if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    }
     resp_.headers.clear();
     if (close_after_write_) {
       do_close(drain_after_write_);
