@@ -15,7 +15,7 @@
 #include "server/handlers/batch_commands.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
-#include "server/handlers/multipart.h"
+#include "server/handlers/multipart_batch.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "failpoints/failpoints.h"
@@ -216,46 +216,16 @@ void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentData
   });
 }
 
-// A batch with attachment streams (REST.md §3.2): part "main" is the JSON
-// batch, then one part per AttachmentPUT in command order. The parts' bytes
-// are stored (and pinned) before the commands are parsed; if the batch fails
-// the pins go and the unreferenced blobs are collected.
-Result<json::value> parse_multipart_batch(DocumentDatabase& db, const http::Request& req, BatchParseContext& context) {
-  auto parts = parse_multipart_form(req.header("Content-Type"), req.body);
-  if (!parts.ok()) return parts.status();
-  if (parts->empty() || parts->front().name != "main") {
-    return Status::InvalidArgument("multipart batch: the first part must be \"main\" (the JSON commands)");
-  }
-  boost::system::error_code ec;
-  json::parser parser;
-  const auto& main = parts->front().body;
-  size_t consumed = parser.write(main.data(), main.size(), ec);
-  if (ec) {
-    return Status::InvalidArgument("multipart batch: malformed JSON in \"main\": " + ec.message() + " (near offset " +
-                                   std::to_string(consumed) + ")");
-  }
-  for (size_t i = 1; i < parts->size(); ++i) {
-    auto stored = db.storage().blob_store()->store((*parts)[i].body);
-    if (!stored.ok()) return stored.status();
-    context.attachment_streams.push_back(std::move(stored).value());
-  }
-  return parser.release();
-}
-
-void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
-  auto db = find_database(store, req, respond);
-  if (!db) return;
-  BatchParseContext context;
-  const bool multipart = req.header("Content-Type").starts_with("multipart/");
-  auto body = multipart ? parse_multipart_batch(*db, req, context) : parse_json_body(req);
-  if (!body.ok()) return respond_error(respond, body.status(), req);
-  if (is_cluster_wide(body.value())) {
+// Validates and runs a parsed (non-cluster-wide or cluster-wide) batch body.
+void run_batch(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const json::value& body,
+               BatchParseContext& context, const http::Request& req, const http::Respond& respond, size_t size_hint) {
+  if (is_cluster_wide(body)) {
     if (!context.attachment_streams.empty()) {
       return respond_error(respond, Status::InvalidArgument("A cluster-wide transaction cannot store attachments"), req);
     }
-    return handle_cluster_transaction(store, db, body->as_object(), req, respond);
+    return handle_cluster_transaction(store, db, body.as_object(), req, respond);
   }
-  auto parsed = parse_commands(body.value(), context);
+  auto parsed = parse_commands(body, context);
   if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
   if (context.next_attachment_stream != context.attachment_streams.size()) {
     return respond_error(respond,
@@ -265,14 +235,41 @@ void handle_batch(ServerStore& store, const http::Request& req, const http::Resp
                                                  " AttachmentPUT commands"),
                          req);
   }
-  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, req.body.size());
+  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, size_hint);
+}
+
+bool is_multipart(const boost::beast::http::fields& headers) {
+  auto it = headers.find(boost::beast::http::field::content_type);
+  return it != headers.end() && std::string_view(it->value().data(), it->value().size()).starts_with("multipart/");
+}
+
+void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  if (req.body_reader) {
+    // multipart/form-data, streamed (REST.md §3.2): the parts' bytes are stored
+    // (and pinned) as they arrive, then the commands run as for JSON.
+    return read_multipart_batch(db, req, [&store, db, &req, respond](Result<json::value> body,
+                                                                     BatchParseContext context, uint64_t bytes) {
+      if (!body.ok()) return respond_error(respond, body.status(), req);
+      run_batch(store, db, body.value(), context, req, respond, static_cast<size_t>(bytes));
+    });
+  }
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  BatchParseContext context;
+  run_batch(store, std::move(db), body.value(), context, req, respond, req.body.size());
 }
 
 }  // namespace
 
 void register_batch_routes(http::Router& router, ServerStore& store) {
+  // JSON batches are read whole as before; multipart ones (attachments) stream.
+  http::RouteOptions options;
+  options.streaming_body_if = is_multipart;
   router.add(verb::post, "/databases/{db}/bulk_docs", "bulk_docs",
-             [&store](const http::Request& req, http::Respond respond) { handle_batch(store, req, respond); });
+             [&store](const http::Request& req, http::Respond respond) { handle_batch(store, req, respond); },
+             options);
 }
 
 }  // namespace corvus::server::handlers

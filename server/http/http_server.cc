@@ -244,11 +244,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string_view tv = req_.target;
     raw_path_ = tv.substr(0, tv.find('?'));
     route_ = core_->router.match(req_.method, raw_path_, req_.params);
-    const bool streaming = route_ != nullptr && route_->options.streaming_body;
+    const bool streaming =
+        route_ != nullptr && (route_->options.streaming_body ||
+                              (route_->options.streaming_body_if && route_->options.streaming_body_if(msg)));
     const uint64_t limit = streaming ? core_->opts.max_streamed_body_bytes : core_->opts.max_body_bytes;
     if (auto declared = header_parser_->content_length(); declared && *declared > limit) {
       cancel_read_timer();
-      reply_too_large(limit);
+      reply_too_large(limit, streaming);
       return;
     }
     // A client waiting for "100 Continue" gets it when the body is wanted:
@@ -322,8 +324,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return nullptr;
   }
 
-  void reply_too_large(uint64_t limit) {
-    const bool streaming = route_ != nullptr && route_->options.streaming_body;
+  void reply_too_large(uint64_t limit, bool streaming) {
     std::string msg = "Request body is too large: the limit is " + std::to_string(limit) + " bytes";
     if (const auto* f = current_fields()) {
       if (auto it = f->find(bhttp::field::content_length); it != f->end()) {
@@ -340,7 +341,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     if (ec == bhttp::error::body_limit) {
-      reply_too_large(core_->opts.max_body_bytes);
+      reply_too_large(core_->opts.max_body_bytes, false);
       return;
     }
     if (ec == bhttp::error::header_limit) {

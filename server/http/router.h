@@ -13,6 +13,7 @@
 // request path is ignored. Matching walks a segment trie: no allocation apart from
 // the params map.
 
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <memory>
@@ -33,6 +34,10 @@ struct RouteOptions {
   // it whole: no max_body_bytes limit (max_streamed_body_bytes instead), a
   // bounded idle time per chunk. For attachment uploads.
   bool streaming_body = false;
+  // Decides per request, from its header, whether the body is streamed (e.g.
+  // bulk_docs streams multipart/form-data and reads JSON whole). Ignored when
+  // streaming_body is set. Called on I/O threads.
+  std::function<bool(const boost::beast::http::fields&)> streaming_body_if;
 };
 
 class Router {

@@ -40,3 +40,34 @@ TEST_CASE("multipart: malformed bodies are refused with what is wrong") {
         std::string::npos);
   CHECK(msg("multipart/form-data; boundary=x", "--xjunk").find("not followed by CRLF") != std::string::npos);
 }
+
+TEST_CASE("multipart: fed one byte at a time, delimiters split across chunks") {
+  using corvus::server::handlers::MultipartParser;
+  const std::string payload = std::string("x\r\n-") + std::string(3000, 'p') + "\r\n--BOUN";  // near-delimiters inside
+  const std::string body = "--BOUND\r\nContent-Disposition: form-data; name=\"main\"\r\n\r\n{}\r\n--BOUND\r\n"
+                           "Content-Disposition: form-data; name=\"attachment_0\"\r\n\r\n" +
+                           payload + "\r\n--BOUND--";
+  struct Collect final : MultipartParser::Events {
+    std::vector<std::pair<std::string, std::string>> parts;
+    size_t calls = 0;
+    corvus::Status begin_part(const std::string& name, const std::string&) override {
+      parts.emplace_back(name, "");
+      return corvus::Status::Ok();
+    }
+    corvus::Status part_data(std::string_view b) override {
+      ++calls;
+      parts.back().second.append(b);
+      return corvus::Status::Ok();
+    }
+    corvus::Status end_part() override { return corvus::Status::Ok(); }
+  } events;
+  MultipartParser parser("BOUND");
+  for (char ch : body) REQUIRE(parser.feed(std::string_view(&ch, 1), events).ok());
+  REQUIRE(parser.finish().ok());
+  REQUIRE(events.parts.size() == 2);
+  CHECK(events.parts[0].first == "main");
+  CHECK(events.parts[0].second == "{}");
+  CHECK(events.parts[1].first == "attachment_0");
+  CHECK(events.parts[1].second == payload);
+  CHECK(events.calls > 1);  // bytes handed on as they come, not at the end
+}
