@@ -1,7 +1,8 @@
 // A 2 GB attachment streamed in and out of a real corvusd: the bytes are
 // generated on the fly by the test (no 2 GB source file), hashed on both
-// sides, and corvusd's peak resident memory (VmHWM) must stay under 100 MB:
-// the server holds a chunk per request, never the body.
+// sides, then a quarter of it again through a multipart bulk_docs batch (as a
+// session sends attachments); corvusd's peak resident memory (VmHWM) must stay
+// under 100 MB: the server holds a chunk per request, never the body.
 //
 // Its own ctest entry (label cluster): attachments_2gb_test. The size can be
 // lowered for a quick local run with CORVUS_ATTACHMENT_TEST_MB.
@@ -9,6 +10,7 @@
 #include <openssl/evp.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -105,8 +107,38 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
     CHECK(g.header("attachment-hash") == expected);
     CHECK(received.base64() == expected);
   }
+  // The same through a session-style bulk_docs multipart batch (a quarter of
+  // the size): the part goes to the blob store as it arrives.
+  {
+    const uint64_t part_mb = std::max<uint64_t>(1, megabytes / 4);
+    const std::string head =
+        "--B0UND\r\nContent-Disposition: form-data; name=\"main\"\r\nContent-Type: application/json\r\n\r\n"
+        R"({"Commands":[{"Id":"videos/1","Name":"batch.bin","ContentType":"video/mp4","ChangeVector":null,"Type":"AttachmentPUT"}]})"
+        "\r\n--B0UND\r\nContent-Disposition: form-data; name=\"attachment_0\"; filename=\"blob\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n";
+    const std::string tail = "\r\n--B0UND--\r\n";
+    StreamConnection s(port, std::chrono::seconds(60));
+    REQUIRE(s.connected());
+    REQUIRE(s.send("POST /databases/db/bulk_docs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B0UND\r\n"
+                   "Content-Length: " + std::to_string(head.size() + (part_mb << 20) + tail.size()) + "\r\n\r\n" + head));
+    Sha256 part;
+    bool sent_all = true;
+    for (uint64_t i = 0; i < part_mb && sent_all; ++i) {
+      std::memcpy(block.data(), &i, sizeof i);
+      part.update(block);
+      sent_all = s.send(block);
+    }
+    REQUIRE(sent_all);
+    REQUIRE(s.send(tail));
+    auto r = s.read_response();
+    REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.error << " " << r.body);
+    auto result = boost::json::parse(r.body).as_object()["Results"].as_array()[0].as_object();
+    CHECK(result["Hash"].as_string() == part.base64());
+    CHECK(result["Size"].to_number<uint64_t>() == (part_mb << 20));
+  }
   const long peak_kb = proc_status_kb(server.pid(), "VmHWM");
-  MESSAGE("corvusd VmHWM after streaming " << megabytes << " MiB in and out: " << peak_kb / 1024 << " MiB");
+  MESSAGE("corvusd VmHWM after streaming " << megabytes << " MiB in and out and a " << megabytes / 4
+                                           << " MiB multipart batch: " << peak_kb / 1024 << " MiB");
   REQUIRE(peak_kb > 0);
   CHECK(peak_kb < 100 * 1024);
 }
