@@ -705,8 +705,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::const_buffer()};
     source_remaining_ = 0;
     if (!head && !bodyless_status) {
-      if (resp_.source) source_remaining_ = resp_.source_length;
-      else buffers[1] = asio::buffer(resp_.body);
+      if (resp_.source) {
+        // The first chunk goes out with the head: a client sees headers and
+        // bytes together (and a small attachment in one write).
+        source_remaining_ = resp_.source_length;
+        const int64_t n = pull_chunk();
+        if (n < 0) return;
+        buffers[1] = asio::buffer(chunk_buf_.data(), static_cast<size_t>(n));
+        arm_idle_timer("response body");
+      } else {
+        buffers[1] = asio::buffer(resp_.body);
+      }
     }
     asio::async_write(*socket_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
   }
@@ -741,17 +750,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // A streamed response body: the next chunk, pulled from the source only once
   // the previous one was taken by the client.
-  void write_next_chunk() {
+  // The next chunk of the source into chunk_buf_ (0 when nothing is left);
+  // -1 after a failed read, the connection then closed: the status line is (or
+  // is about to be) sent, so cutting the response short is all that is left.
+  int64_t pull_chunk() {
+    if (source_remaining_ == 0) return 0;
     if (chunk_buf_.size() < kStreamChunkBytes) chunk_buf_.resize(kStreamChunkBytes);
     const size_t want = static_cast<size_t>(std::min<uint64_t>(source_remaining_, chunk_buf_.size()));
     const int64_t n = resp_.source->read(chunk_buf_.data(), want);
     if (n <= 0) {
-      // The status line is out: all that is left is to cut the response short.
       log::warn("http streamed response body failed").kv("req", req_.request_id).kv("remaining", source_remaining_);
       fail(asio::error::broken_pipe, "read response source");
-      return;
+      return -1;
     }
     source_remaining_ -= static_cast<uint64_t>(n);
+    return n;
+  }
+
+  void write_next_chunk() {
+    const int64_t n = pull_chunk();
+    if (n < 0) return;
     arm_idle_timer("response body");
     asio::async_write(*socket_, asio::buffer(chunk_buf_.data(), static_cast<size_t>(n)),
                       beast::bind_front_handler(&Connection::on_write, shared_from_this()));
