@@ -219,3 +219,43 @@ TEST_CASE("corvusd: attachments over HTTP") {
     CHECK_FALSE(fs::exists(blobs / "tmp" / "half-upload"));
   }
 }
+
+TEST_CASE("corvusd: kill -9 mid-upload leaves nothing; an acknowledged attachment survives kill -9") {
+  TempDir dir;
+  const uint16_t port = free_port();
+  const std::string data = dir.sub("node");
+  CorvusdProcess server(data, port);
+  REQUIRE_MESSAGE(server.start(), server.log());
+  {
+    HttpClient c("127.0.0.1", port);
+    REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+    REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
+    REQUIRE(c.request("PUT", "/databases/db/attachments?id=users/1&name=acked.bin", std::string(200000, 'k')).status ==
+            201);
+  }
+  StreamConnection s(port, std::chrono::seconds(10));
+  REQUIRE(s.connected());
+  REQUIRE(s.send("PUT /databases/db/attachments?id=users/1&name=half.bin HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 100000000\r\n\r\n"));
+  REQUIRE(s.send(std::string(8 << 20, 'h')));
+  // The upload is under way once its temp file holds bytes (bounded wait).
+  bool writing = false;
+  for (int i = 0; i < 200 && !writing; ++i) {
+    writing = blob_files(data).temps == 1;
+    if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CHECK(writing);
+  server.kill9();
+  s.close();
+  CHECK(blob_files(data).blobs == 1);  // only the acknowledged one
+
+  REQUIRE_MESSAGE(server.start(), server.log());
+  HttpClient c("127.0.0.1", port);
+  auto acked = c.request("GET", "/databases/db/attachments?id=users/1&name=acked.bin");
+  CHECK(acked.status == 200);
+  CHECK(acked.body == std::string(200000, 'k'));
+  CHECK(c.request("GET", "/databases/db/attachments?id=users/1&name=half.bin").status == 404);
+  const BlobFiles after = blob_files(data);
+  CHECK(after.temps == 0);
+  CHECK(after.blobs == 1);
+}
