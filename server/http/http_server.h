@@ -7,11 +7,17 @@
 // Response the handler passes to Respond (possibly from another thread); then it
 // reads the next request on the same socket (keep-alive, no pipelining).
 //
-// Streaming routes (RouteOptions::streaming_body) get their body through
-// Request::body_reader, one chunk (<= 256 KiB) at a time as the handler asks;
-// a Response with a BodySource is written chunk by chunk as the client takes
-// it. The header is read first for every request; the route then decides how
-// the body is read (whole into Request::body, or streamed).
+// Streaming routes (RouteOptions::streaming_body, or streaming_body_if for
+// this request's header) get their body through Request::body_reader, one
+// chunk (<= 256 KiB) at a time as the handler asks; a Response with a
+// BodySource is written chunk by chunk as the client takes it. Both directions
+// are bounded per chunk by body_idle_timeout (the connection is closed). The
+// header is read first for every request; the route then decides how the body
+// is read (whole into Request::body, or streamed). Expect: 100-continue is
+// answered when the body is wanted. A streamed body that fails (cut off,
+// malformed, over max_streamed_body_bytes) is answered 400/413 by the
+// connection itself, whatever the handler answers, then the connection closes
+// (the duration metric of a streamed request includes reading its body).
 //
 // Every response carries Server: corvus, Raven-Server-Version: 7.0.0, Request-Id,
 // Content-Length and (when there is a body) Content-Type. Errors are explained,
@@ -23,7 +29,8 @@
 // Metrics recorded for every request into the Registry given to start():
 //   corvus_http_requests_total{route,method,status}      counter
 //   corvus_http_request_duration_seconds{route,method}   histogram: from the
-//        complete request being read until the handler's response is ready to write
+//        complete request being read (streamed: its header) until the
+//        handler's response is ready to write
 //   corvus_http_open_connections                         gauge
 // Requests that never reach a route get route="unmatched" (no route for the path)
 // or route="invalid_request" (malformed, too large).
