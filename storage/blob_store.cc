@@ -115,7 +115,37 @@ Result<std::shared_ptr<BlobStore>> BlobStore::open(const std::string& database_d
     }
   }
   ::closedir(d);
-  return std::shared_ptr<BlobStore>(new BlobStore(std::move(dir), std::move(is_referenced)));
+  std::shared_ptr<BlobStore> store(new BlobStore(std::move(dir), std::move(is_referenced)));
+  store->collector_ = std::thread([raw = store.get()] { raw->run_collector(); });
+  return store;
+}
+
+BlobStore::~BlobStore() { detach(); }
+
+void BlobStore::run_collector() {
+  std::unique_lock lock(queue_mu_);
+  while (true) {
+    queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    std::string hash = std::move(queue_.front());
+    queue_.pop_front();
+    collecting_ = true;
+    lock.unlock();
+    std::string doomed;
+    {
+      std::lock_guard blobs(mu_);
+      doomed = take_if_unreferenced_locked(hash);
+    }
+    if (!doomed.empty()) ::unlink(doomed.c_str());  // the slow part, outside mu_
+    lock.lock();
+    collecting_ = false;
+    queue_cv_.notify_all();
+  }
+}
+
+void BlobStore::wait_for_collector() {
+  std::unique_lock lock(queue_mu_);
+  queue_cv_.wait(lock, [this] { return stop_ || (queue_.empty() && !collecting_); });
 }
 
 Result<size_t> BlobStore::collect_unreferenced() {
@@ -158,25 +188,38 @@ void BlobStore::unpin(const std::string& hash) {
   if (it == pins_.end()) return;
   if (--it->second > 0) return;
   pins_.erase(it);
-  collect_locked(hash);
+  collect(hash);
 }
 
 void BlobStore::collect(const std::string& hash) {
-  std::lock_guard lock(mu_);
-  collect_locked(hash);
+  std::lock_guard lock(queue_mu_);
+  if (stop_) return;
+  queue_.push_back(hash);
+  queue_cv_.notify_all();
 }
 
 void BlobStore::detach() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stop_ = true;
+    queue_.clear();
+    queue_cv_.notify_all();
+  }
+  if (collector_.joinable() && collector_.get_id() != std::this_thread::get_id()) collector_.join();
   std::lock_guard lock(mu_);
   is_referenced_ = nullptr;
 }
 
-void BlobStore::collect_locked(const std::string& hash) {
-  if (pins_.count(hash) || !is_referenced_) return;
+std::string BlobStore::take_if_unreferenced_locked(const std::string& hash) {
+  if (pins_.count(hash) || !is_referenced_) return "";
   auto referenced = is_referenced_(hash);
   // An unreadable state keeps the blob: the next open collects it.
-  if (!referenced.ok() || referenced.value()) return;
-  ::unlink(path_of(hash).c_str());
+  if (!referenced.ok() || referenced.value()) return "";
+  // Renamed under the mutex, so an upload of the same bytes either finds the
+  // blob (and keeps its pin on it) or does not (and stores its own).
+  std::string doomed = dir_ + "/tmp/" + new_guid() + ".collected";
+  if (::rename(path_of(hash).c_str(), doomed.c_str()) != 0) return "";
+  return doomed;
 }
 
 Result<size_t> BlobStore::blob_count() const {

@@ -13,16 +13,24 @@
 // dropped the last reference, when the last pin goes, and for every file at
 // open. So a crash at any point leaves no half blob and no leaked bytes after
 // the next open (open deletes tmp/ and every blob without a reference).
+// collect() only queues: the store's collector thread decides under the mutex
+// and renames the file into tmp/ there, then unlinks it outside the mutex
+// (freeing a 2 GB file takes a fraction of a second, which neither the
+// merger's completions nor concurrent uploads should wait for).
 //
 // Owned by DocumentsStorage (one per database). Thread-safe: uploads and reads
-// from any thread; pins are counted under one mutex.
+// from any thread; pins are counted under one mutex; one collector thread,
+// stopped by detach() or the destructor.
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/status.h"
@@ -109,12 +117,17 @@ class BlobStore : public std::enable_shared_from_this<BlobStore> {
   Result<std::unique_ptr<Reader>> open_blob(const std::string& hash) const;
 
   std::unique_ptr<Pin> pin(const std::string& hash);
-  // Unlinks the blob of `hash` unless it is pinned or referenced (committed state).
+  // Queues `hash` for the collector: its blob is unlinked unless pinned or
+  // referenced (committed state) when the collector gets to it.
   void collect(const std::string& hash);
+  // Waits until everything queued so far has been collected (tests).
+  void wait_for_collector();
 
-  // The database is closing: from now on nothing is unlinked (a pin released
-  // later must not read a closed engine); the next open collects.
+  // The database is closing: stops the collector; from now on nothing is
+  // unlinked (a pin released later must not read a closed engine); the next
+  // open collects what is left.
   void detach();
+  ~BlobStore();
 
   // Stored blob files (not temp files); for tests and metrics.
   Result<size_t> blob_count() const;
@@ -127,12 +140,21 @@ class BlobStore : public std::enable_shared_from_this<BlobStore> {
  private:
   BlobStore(std::string dir, IsReferenced is_referenced) : dir_(std::move(dir)), is_referenced_(std::move(is_referenced)) {}
   void unpin(const std::string& hash);
-  void collect_locked(const std::string& hash);
+  // Under mu_: moves an unpinned, unreferenced blob into tmp/; its new path, or "".
+  std::string take_if_unreferenced_locked(const std::string& hash);
+  void run_collector();
 
   const std::string dir_;  // <database dir>/blobs
   IsReferenced is_referenced_;
-  std::mutex mu_;  // guards pins_ and every rename/unlink of blob files
+  std::mutex mu_;  // guards pins_, is_referenced_ and every rename/unlink of blob files
   std::unordered_map<std::string, int> pins_;
+
+  std::mutex queue_mu_;  // guards the collector's queue and state
+  std::condition_variable queue_cv_;
+  std::deque<std::string> queue_;
+  bool collecting_ = false;  // the collector is working on a hash it took
+  bool stop_ = false;
+  std::thread collector_;
 };
 
 // SHA-256 of `bytes` as base64 (for tests and callers hashing in memory).

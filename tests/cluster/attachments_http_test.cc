@@ -45,13 +45,36 @@ BlobFiles blob_files(const std::string& data_dir) {
   BlobFiles out;
   fs::path dir = fs::path(data_dir) / "databases" / "db" / "storage" / "blobs";
   if (!fs::exists(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file()) ++out.blobs;
+  // The server renames and unlinks files meanwhile: no throwing calls.
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec)) ++out.blobs;
   }
-  for (const auto& e : fs::directory_iterator(dir / "tmp")) {
-    if (e.is_regular_file()) ++out.temps;
+  for (fs::directory_iterator it(dir / "tmp", ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec)) ++out.temps;
   }
   return out;
+}
+
+// The server unlinks unreferenced blobs on its collector thread: wait
+// (bounded) for the count to settle at `n`.
+bool eventually_blobs(const std::string& data_dir, size_t n) {
+  for (int i = 0; i < 200; ++i) {
+    if (blob_files(data_dir).blobs == n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+// Temp files: an upload in progress, or a blob the collector is unlinking.
+bool eventually_no_temps(const std::string& data_dir) {
+  for (int i = 0; i < 200; ++i) {
+    if (blob_files(data_dir).temps == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
 }
 
 std::string multipart(const std::string& boundary, const std::string& main,
@@ -127,12 +150,7 @@ TEST_CASE("corvusd: attachments over HTTP") {
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=copy.bin").body == bytes);
     CHECK(blob_files(data).blobs == 1);
     CHECK(c.request("DELETE", "/databases/db/docs?id=users/2").status == 204);
-    bool freed = false;
-    for (int i = 0; i < 100 && !freed; ++i) {
-      freed = blob_files(data).blobs == 0;
-      if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    CHECK(freed);
+    CHECK(eventually_blobs(data, 0));
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=copy.bin").status == 404);
   }
   SUBCASE("bulk_docs multipart: AttachmentPUT takes its part; AttachmentDELETE, COPY") {
@@ -200,12 +218,11 @@ TEST_CASE("corvusd: attachments over HTTP") {
       CHECK_MESSAGE(r.status == 400, r.status << " " << r.error << " " << r.body);
       CHECK(r.header("connection") == "close");
     }
-    CHECK(blob_files(data).temps == 0);
+    CHECK(eventually_no_temps(data));
     check_error(c.request("GET", "/databases/db/attachments?id=users/1&name=cut.bin"), 404, "cut.bin");
     CHECK(last_etag(c) == before);
-    const BlobFiles files_after = blob_files(data);
-    CHECK(files_after.blobs == files_before.blobs);
-    CHECK(files_after.temps == 0);
+    CHECK(eventually_blobs(data, files_before.blobs));
+    CHECK(eventually_no_temps(data));
   }
   SUBCASE("restart keeps attachments; a blob left without a reference is collected on open") {
     const fs::path blobs = fs::path(data) / "databases" / "db" / "storage" / "blobs";

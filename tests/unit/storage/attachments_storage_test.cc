@@ -56,10 +56,12 @@ boost::json::object metadata_of(DocumentsStorage& s, const std::string& id) {
   return boost::json::parse(doc->json).as_object()["@metadata"].as_object();
 }
 
-// The merger runs the unlink scheduled by a commit once a later batch is durable.
+// The merger queues the unlink scheduled by a commit once a later batch is
+// durable; the blob store's collector then does it.
 void settle(DocumentsStorage& s) {
   REQUIRE(s.write([](WriteTransaction&) { return Status::Ok(); }).ok());
   REQUIRE(s.write([](WriteTransaction&) { return Status::Ok(); }).ok());
+  s.blob_store()->wait_for_collector();
 }
 
 }  // namespace
@@ -152,6 +154,7 @@ TEST_CASE("attachments: a rolled back drop keeps the blob; a failed put collects
   const uint64_t etag_before = s->stats().last_etag;
   Status missing = attach(*s, "users/404", "a", "other bytes");
   CHECK(missing.is_not_found());
+  s->blob_store()->wait_for_collector();
   CHECK(s->stats().last_etag == etag_before);
   CHECK_FALSE(s->blob_store()->has_blob(sha256_base64("other bytes")));
   CHECK(s->blob_store()->blob_count().value() == 1);
@@ -211,10 +214,12 @@ TEST_CASE("blob store: a pinned blob survives a collect; unpinning collects it")
   auto stored = s->blob_store()->store("pinned");
   REQUIRE(stored.ok());
   s->blob_store()->collect(stored->hash);
+  s->blob_store()->wait_for_collector();
   CHECK(s->blob_store()->has_blob(stored->hash));
   REQUIRE(s->blob_store()->collect_unreferenced().ok());
   CHECK(s->blob_store()->has_blob(stored->hash));
   stored->pin.reset();
+  s->blob_store()->wait_for_collector();
   CHECK_FALSE(s->blob_store()->has_blob(stored->hash));
 }
 
