@@ -224,6 +224,18 @@ TEST_CASE("corvusd: attachments over HTTP") {
     CHECK(eventually_blobs(data, files_before.blobs));
     CHECK(eventually_no_temps(data));
   }
+  SUBCASE("deleting the database deletes its blobs") {
+    const fs::path db_dir = fs::path(data) / "databases" / "db";
+    REQUIRE(blob_files(data).blobs == 1);
+    auto r = c.request("DELETE", "/admin/databases", R"({"DatabaseNames":["db"],"HardDelete":true})");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    bool gone = false;
+    for (int i = 0; i < 400 && !gone; ++i) {
+      gone = !fs::exists(db_dir);
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    CHECK(gone);
+  }
   SUBCASE("restart keeps attachments; a blob left without a reference is collected on open") {
     const fs::path blobs = fs::path(data) / "databases" / "db" / "storage" / "blobs";
     REQUIRE(server.terminate() == 0);
