@@ -4,6 +4,7 @@
 
 #include <rocksdb/iterator.h>
 
+#include "storage/attachments_storage.h"
 #include "storage/random_ids.h"
 #include "storage/snapshot_read.h"
 
@@ -40,12 +41,22 @@ Result<std::unique_ptr<DocumentsStorage>> DocumentsStorage::open(const std::stri
   storage->options_ = std::move(options);
   storage->engine_ = std::move(engine).value();
   if (Status s = storage->load_or_create_meta(); !s.ok()) return s;
+  const Engine* engine_ptr = storage->engine_.get();
+  auto blobs = BlobStore::open(dir, [engine_ptr](const std::string& hash) {
+    return attachment_hash_referenced(*engine_ptr, hash);
+  });
+  if (!blobs.ok()) return blobs.status();
+  storage->blobs_ = std::move(blobs).value();
+  // After a crash between a blob's rename and its commit, or between the
+  // commit that dropped its last reference and the unlink.
+  if (auto collected = storage->blobs_->collect_unreferenced(); !collected.ok()) return collected.status();
   storage->merger_ = std::make_unique<TransactionMerger>(*storage);
   return storage;
 }
 
 DocumentsStorage::~DocumentsStorage() {
   if (merger_) merger_->stop();
+  if (blobs_) blobs_->detach();
 }
 
 Result<uint64_t> DocumentsStorage::last_cluster_transaction_index() const {

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "storage/blob_store.h"
 #include "storage/document.h"
 #include "storage/engine.h"
 #include "storage/revisions_configuration.h"
@@ -74,6 +75,8 @@ class DocumentsStorage {
   // revisions), which read with their own snapshots.
   const Engine& engine() const { return *engine_; }
   const std::string& database_id() const { return database_id_; }
+  // The attachments' bytes (<dir>/blobs/), see attachments_storage.h.
+  const std::shared_ptr<BlobStore>& blob_store() const { return blobs_; }
   const std::string& node_tag() const { return options_.node_tag; }
   const StorageOptions& options() const { return options_; }
 
@@ -105,6 +108,7 @@ class DocumentsStorage {
   std::atomic<uint64_t> published_last_etag_{0};
   std::atomic<uint64_t> published_document_count_{0};
   std::atomic<uint64_t> published_tombstone_count_{0};
+  std::shared_ptr<BlobStore> blobs_;  // before merger_: completions collect blobs until it stops
   std::unique_ptr<TransactionMerger> merger_;
   std::atomic<std::shared_ptr<const RevisionsConfiguration>> revisions_configuration_;
 };

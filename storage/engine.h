@@ -22,8 +22,10 @@ enum class Family : int {
   Meta,           // format version, database id, last etag, counts and identity values
   // Beside the documents (each owned by its module, see storage/README.md):
   Counters,             // lowered doc id \0 lowered counter name -> local etag + CounterValue (counters_storage.h)
-  Attachments,          // lowered doc id \0 lowered attachment name -> name, content type, hash, size
-  AttachmentHashes,     // content hash -> number of references (the bytes live in the blob store)
+  // Attachments (attachments_storage.h): the record is JSON {DocumentId, Name,
+  // ContentType, Hash, Size, ChangeVector, Etag}; the hash is base64 SHA-256.
+  Attachments,          // lowered doc id \0 lowered attachment name -> the attachment record
+  AttachmentHashes,     // base64 SHA-256 -> big-endian reference count (bytes: blob_store.h)
   Revisions,            // lowered doc id \0 big-endian etag -> a revision (encoded Document)
   RevisionChangeVectors,  // change vector -> Revisions key
   Count,

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
 #include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
@@ -333,6 +334,7 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   if (existing->flags & kHasCounters) {
     if (Status s = CountersStorage::on_document_deleted(*this, *existing); !s.ok()) return s;
   }
+  if (Status s = drop_document_attachments(*this, *existing); !s.ok()) return s;
 
   auto parsed = ChangeVector::parse(existing->change_vector);
   if (!parsed.ok()) return Status::Corruption("stored change vector of '" + std::string(id) + "'");

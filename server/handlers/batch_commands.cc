@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/handlers/attachment_batch_commands.h"
 #include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
@@ -14,6 +15,10 @@ constexpr std::pair<std::string_view, BatchCommandParser> kParsers[] = {
     {"PUT", parse_put_command},
     {"DELETE", parse_delete_command},
     {"Counters", parse_counters_command},
+    {"AttachmentPUT", parse_attachment_put_command},
+    {"AttachmentDELETE", parse_attachment_delete_command},
+    {"AttachmentCOPY", parse_attachment_copy_command},
+    {"AttachmentMOVE", parse_attachment_move_command},
     {"ForceRevisionCreation", parse_force_revision_command},
 };
 

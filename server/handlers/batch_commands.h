@@ -12,8 +12,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "storage/blob_store.h"
 #include "storage/status.h"
 #include "storage/write_transaction.h"
+#include <vector>
 
 namespace corvus::server::handlers {
 
@@ -27,7 +29,12 @@ Result<CommandView> command_at(const boost::json::value& c, size_t index);
 
 // What the parsers of one batch share (e.g. the attachment streams of a
 // multipart batch, taken in command order).
-struct BatchParseContext {};
+struct BatchParseContext {
+  // Stored bytes of a multipart batch's attachment parts, in order; each
+  // AttachmentPUT takes the next (its pin keeps the blob until the commit).
+  std::vector<storage::BlobStore::Upload::Stored> attachment_streams;
+  size_t next_attachment_stream = 0;
+};
 
 class BatchCommand {
  public:

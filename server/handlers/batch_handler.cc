@@ -15,6 +15,7 @@
 #include "server/handlers/batch_commands.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/multipart_batch.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "failpoints/failpoints.h"
@@ -227,29 +228,60 @@ void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentData
   });
 }
 
+// Validates and runs a parsed (non-cluster-wide or cluster-wide) batch body.
+void run_batch(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const json::value& body,
+               BatchParseContext& context, const http::Request& req, const http::Respond& respond, size_t size_hint) {
+  if (is_cluster_wide(body)) {
+    if (!context.attachment_streams.empty()) {
+      return respond_error(respond, Status::InvalidArgument("A cluster-wide transaction cannot store attachments"), req);
+    }
+    return handle_cluster_transaction(store, db, body.as_object(), req, respond);
+  }
+  auto parsed = parse_commands(body, context);
+  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+  if (context.next_attachment_stream != context.attachment_streams.size()) {
+    return respond_error(respond,
+                         Status::InvalidArgument("The batch has " + std::to_string(context.attachment_streams.size()) +
+                                                 " attachment parts but " +
+                                                 std::to_string(context.next_attachment_stream) +
+                                                 " AttachmentPUT commands"),
+                         req);
+  }
+  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, size_hint);
+}
+
+bool is_multipart(const boost::beast::http::fields& headers) {
+  auto it = headers.find(boost::beast::http::field::content_type);
+  return it != headers.end() && std::string_view(it->value().data(), it->value().size()).starts_with("multipart/");
+}
+
 void handle_batch(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
-  if (req.header("Content-Type").starts_with("multipart/")) {
-    return respond_error(respond,
-                         Status::InvalidArgument("Batches with attachment streams (multipart) are not supported "
-                                                 "by this server yet"),
-                         req);
+  if (req.body_reader) {
+    // multipart/form-data, streamed (REST.md §3.2): the parts' bytes are stored
+    // (and pinned) as they arrive, then the commands run as for JSON.
+    return read_multipart_batch(db, req, [&store, db, &req, respond](Result<json::value> body,
+                                                                     BatchParseContext context, uint64_t bytes) {
+      if (!body.ok()) return respond_error(respond, body.status(), req);
+      run_batch(store, db, body.value(), context, req, respond, static_cast<size_t>(bytes));
+    });
   }
   auto body = parse_json_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
-  if (is_cluster_wide(body.value())) return handle_cluster_transaction(store, db, body->as_object(), req, respond);
   BatchParseContext context;
-  auto parsed = parse_commands(body.value(), context);
-  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
-  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, req.body.size());
+  run_batch(store, std::move(db), body.value(), context, req, respond, req.body.size());
 }
 
 }  // namespace
 
 void register_batch_routes(http::Router& router, ServerStore& store) {
+  // JSON batches are read whole as before; multipart ones (attachments) stream.
+  http::RouteOptions options;
+  options.streaming_body_if = is_multipart;
   router.add(verb::post, "/databases/{db}/bulk_docs", "bulk_docs",
-             [&store](const http::Request& req, http::Respond respond) { handle_batch(store, req, respond); });
+             [&store](const http::Request& req, http::Respond respond) { handle_batch(store, req, respond); },
+             options);
 }
 
 }  // namespace corvus::server::handlers

@@ -22,6 +22,7 @@ void register_cluster_routes(http::Router& router, ServerStore& store);    // se
 void register_compare_exchange_routes(http::Router& router, ServerStore& store);  // compare_exchange_handler.cc
 void register_failpoint_routes(http::Router& router, ServerStore& store);  // failpoints_handler.cc (tests only)
 void register_multi_get_routes(http::Router& router, ServerStore& store);  // multi_get_handler.cc
+void register_attachment_routes(http::Router& router, ServerStore& store);  // attachments_handler.cc
 void register_counter_routes(http::Router& router, ServerStore& store);    // counters_handler.cc
 void register_revisions_routes(http::Router& router, ServerStore& store);  // revisions_handler.cc
 
@@ -36,6 +37,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_compare_exchange_routes(router, store);
   register_failpoint_routes(router, store);
   register_multi_get_routes(router, store);
+  register_attachment_routes(router, store);
   register_counter_routes(router, store);
   register_revisions_routes(router, store);
 }

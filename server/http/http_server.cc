@@ -16,6 +16,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -51,6 +53,14 @@ constexpr std::string_view kServerVersion = "7.0.0";
 // connection (RST) before the client has read the error.
 constexpr auto kDrainTimeout = std::chrono::seconds(1);
 constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
+// One chunk of a streamed body, in and out: the memory a streaming request holds.
+constexpr size_t kStreamChunkBytes = 256 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool expects_continue(const bhttp::fields& f) {
+  auto it = f.find(bhttp::field::expect);
+  return it != f.end() && beast::iequals(it->value(), "100-continue");
+}
 
 // Per (route, method): the duration histogram resolved at start, and a small
 // lock-free cache of status -> counter so the hot path never takes the family mutex.
@@ -179,6 +189,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_seq_cst)) {
         drain_timer_.reset();
         read_timer_.reset();
+        idle_timer_.reset();
         socket_.reset();
         ex_.reset();
         return;
@@ -206,10 +217,74 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     state_ = State::Reading;
-    parser_.emplace();
-    parser_->body_limit(core_->opts.max_body_bytes);
-    parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
+    parser_.reset();
+    stream_parser_.reset();
+    stream_failure_.reset();
+    header_parser_.emplace();
+    // The route decides the body's limit once the header is read (on_header).
+    header_parser_->body_limit(boost::none);
+    header_parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
     arm_read_timer();
+    bhttp::async_read_header(*socket_, buffer_, *header_parser_,
+                             beast::bind_front_handler(&Connection::on_header, shared_from_this()));
+  }
+
+  // The header is in: match the route, then read the body whole (ordinary
+  // routes, within the same read timeout) or hand it to the handler as a stream.
+  void on_header(error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      cancel_read_timer();
+      on_read_error(ec);
+      return;
+    }
+    auto& msg = header_parser_->get();
+    req_.method = msg.method();
+    auto target = msg.target();
+    req_.target.assign(target.data(), target.size());
+    std::string_view tv = req_.target;
+    raw_path_ = tv.substr(0, tv.find('?'));
+    route_ = core_->router.match(req_.method, raw_path_, req_.params);
+    const bool streaming =
+        route_ != nullptr && (route_->options.streaming_body ||
+                              (route_->options.streaming_body_if && route_->options.streaming_body_if(msg)));
+    const uint64_t limit = streaming ? core_->opts.max_streamed_body_bytes : core_->opts.max_body_bytes;
+    if (auto declared = header_parser_->content_length(); declared && *declared > limit) {
+      cancel_read_timer();
+      reply_too_large(limit, streaming);
+      return;
+    }
+    // A client waiting for "100 Continue" gets it when the body is wanted:
+    // for a streamed body at the handler's first read (not at all if it
+    // answers first), otherwise right away.
+    const bool wants_continue = !header_parser_->is_done() && expects_continue(header_parser_->get());
+    if (streaming) {
+      cancel_read_timer();  // from now on each chunk has its own idle time
+      expect_continue_ = wants_continue;
+      stream_parser_.emplace(std::move(*header_parser_));
+      header_parser_.reset();
+      stream_parser_->body_limit(limit);
+      // Beast reads max(512, spare capacity) bytes at a time: without room
+      // here a streamed body would arrive 512 bytes per system call.
+      buffer_.reserve(64 * 1024);
+      handle_request();
+      return;
+    }
+    parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    parser_->body_limit(limit);
+    if (parser_->is_done()) {
+      on_read({}, 0);
+      return;
+    }
+    if (wants_continue) {
+      asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](error_code wec, std::size_t) {
+                          if (wec) return self->fail(wec, "write 100-continue");
+                          bhttp::async_read(*self->socket_, self->buffer_, *self->parser_,
+                                            beast::bind_front_handler(&Connection::on_read, self));
+                        });
+      return;
+    }
     bhttp::async_read(*socket_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
   }
 
@@ -235,18 +310,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_read(error_code ec, std::size_t /*bytes*/) {
     cancel_read_timer();
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    handle_request();
+  }
+
+  const bhttp::fields* current_fields() const {
+    if (parser_) return &parser_->get();
+    if (stream_parser_) return &stream_parser_->get();
+    if (header_parser_) return &header_parser_->get();
+    return nullptr;
+  }
+
+  void reply_too_large(uint64_t limit, bool streaming) {
+    std::string msg = "Request body is too large: the limit is " + std::to_string(limit) + " bytes";
+    if (const auto* f = current_fields()) {
+      if (auto it = f->find(bhttp::field::content_length); it != f->end()) {
+        msg += ", the request declares " + std::string(it->value().data(), it->value().size()) + " bytes";
+      }
+    }
+    msg += streaming ? " (streamed body limit)" : " (server option --max-body-size)";
+    reply_error_and_close(error_response(413, kBadRequestType, msg, current_target()));
+  }
+
+  void on_read_error(error_code ec) {
     if (ec == bhttp::error::end_of_stream) {
       do_close(false);  // client closed between requests
       return;
     }
     if (ec == bhttp::error::body_limit) {
-      std::string msg = "Request body is too large: the limit is " + std::to_string(core_->opts.max_body_bytes) +
-                        " bytes";
-      if (auto it = parser_->get().find(bhttp::field::content_length); it != parser_->get().end()) {
-        msg += ", the request declares " + std::string(it->value().data(), it->value().size()) + " bytes";
-      }
-      msg += " (server option --max-body-size)";
-      reply_error_and_close(error_response(413, kBadRequestType, msg, current_target()));
+      reply_too_large(core_->opts.max_body_bytes, false);
       return;
     }
     if (ec == bhttp::error::header_limit) {
@@ -259,20 +354,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
           error_response(400, kBadRequestType, "Malformed HTTP request: " + ec.message(), current_target()));
       return;
     }
-    if (ec) {
-      fail(ec, "read");
-      return;
-    }
-    handle_request();
+    fail(ec, "read");
   }
 
   // Error paths only. Beast may fail before the header is complete (a too large
   // Content-Length is rejected when the header ends), but the message already holds
   // what was parsed so far: method, target, fields.
   std::string current_target() const {
-    if (!parser_) return "";
-    auto t = parser_->get().target();
-    return std::string(t.data(), t.size());
+    if (parser_) return std::string(parser_->get().target());
+    if (stream_parser_) return std::string(stream_parser_->get().target());
+    if (header_parser_) return std::string(header_parser_->get().target());
+    return "";
   }
 
   void assign_request_id() {
@@ -287,24 +379,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void handle_request() {
     state_ = State::Handling;
-    auto& msg = parser_->get();
-    req_.method = msg.method();
-    auto target = msg.target();
-    req_.target.assign(target.data(), target.size());
-    req_.keep_alive = msg.keep_alive();
-    http10_ = msg.version() < 11;
+    // Method, target and route were taken in on_header.
     std::string_view tv = req_.target;
     size_t q = tv.find('?');
-    std::string_view raw_path = tv.substr(0, q);
     req_.path.clear();
-    percent_decode(raw_path, req_.path, false);
+    percent_decode(raw_path_, req_.path, false);
     req_.query.assign(q == std::string_view::npos ? std::string_view() : tv.substr(q + 1));
-    route_ = core_->router.match(req_.method, raw_path, req_.params);
     if (route_ == nullptr) {
       method_label_ = req_.method == bhttp::verb::unknown ? std::string("unknown") : to_label(req_.method);
     }
-    req_.body = std::move(msg.body());
-    req_.headers = std::move(static_cast<bhttp::fields&>(msg));
+    if (stream_parser_) {
+      auto& msg = stream_parser_->get();
+      req_.keep_alive = msg.keep_alive();
+      http10_ = msg.version() < 11;
+      req_.body.clear();
+      req_.body_reader = &stream_reader_;
+      req_.headers = std::move(static_cast<bhttp::fields&>(msg));
+    } else {
+      auto& msg = parser_->get();
+      req_.keep_alive = msg.keep_alive();
+      http10_ = msg.version() < 11;
+      req_.body = std::move(msg.body());
+      req_.body_reader = nullptr;
+      req_.headers = std::move(static_cast<bhttp::fields&>(msg));
+    }
     assign_request_id();
     started_ = std::chrono::steady_clock::now();
 
@@ -342,6 +440,110 @@ class Connection : public std::enable_shared_from_this<Connection> {
       log::error("http handler threw").kv("req", req_.request_id).kv("route", route_->name);
       respond(error_response(500, kInternalErrorType, "Unhandled exception", req_.target));
     }
+  }
+
+  // ---- streamed request bodies ------------------------------------------------
+
+  class StreamReader final : public BodyReader {
+   public:
+    explicit StreamReader(Connection& c) : c_(c) {}
+    void read(OnChunk on_chunk) override { c_.stream_read(std::move(on_chunk)); }
+    std::optional<uint64_t> content_length() const override {
+      if (!c_.stream_parser_) return std::nullopt;
+      auto n = c_.stream_parser_->content_length();
+      return n ? std::optional<uint64_t>(*n) : std::nullopt;
+    }
+
+   private:
+    Connection& c_;
+  };
+
+  // Strand. One chunk into chunk_buf_, bounded by the idle timeout.
+  void stream_read(BodyReader::OnChunk on_chunk) {
+    if (stream_failure_ || !socket_) {
+      on_chunk(false, {}, false);
+      return;
+    }
+    if (stream_parser_->is_done()) {
+      on_chunk(true, {}, true);
+      return;
+    }
+    if (expect_continue_) {
+      expect_continue_ = false;
+      pending_chunk_ = std::move(on_chunk);
+      arm_idle_timer("100-continue");
+      asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](error_code wec, std::size_t) {
+                          self->cancel_idle_timer();
+                          auto next = std::move(self->pending_chunk_);
+                          self->pending_chunk_ = nullptr;
+                          if (wec) {
+                            self->stream_failure_ = error_response(400, kBadRequestType, "client went away",
+                                                                   self->req_.target);
+                            return next(false, {}, false);
+                          }
+                          self->stream_read(std::move(next));
+                        });
+      return;
+    }
+    if (chunk_buf_.size() < kStreamChunkBytes) chunk_buf_.resize(kStreamChunkBytes);
+    auto& body = stream_parser_->get().body();
+    body.data = chunk_buf_.data();
+    body.size = chunk_buf_.size();
+    body.more = true;
+    pending_chunk_ = std::move(on_chunk);
+    arm_idle_timer("request body");
+    bhttp::async_read_some(*socket_, buffer_, *stream_parser_,
+                           beast::bind_front_handler(&Connection::on_stream_read, shared_from_this()));
+  }
+
+  void on_stream_read(error_code ec, std::size_t /*bytes*/) {
+    cancel_idle_timer();
+    auto on_chunk = std::move(pending_chunk_);
+    pending_chunk_ = nullptr;
+    if (ec == bhttp::error::need_buffer) ec = {};  // the chunk buffer is full: a normal end of this read
+    if (ec) {
+      // The handler answers; on_respond substitutes this and closes.
+      if (ec == bhttp::error::body_limit) {
+        stream_failure_ = error_response(413, kBadRequestType,
+                                         "Request body is too large: the limit is " +
+                                             std::to_string(core_->opts.max_streamed_body_bytes) + " bytes",
+                                         req_.target);
+      } else {
+        stream_failure_ = error_response(400, kBadRequestType,
+                                         "Request body was not received completely: " + ec.message(), req_.target);
+      }
+      log::debug("http streamed body failed").kv("req", req_.request_id).kv("error", ec.message());
+      on_chunk(false, {}, false);
+      return;
+    }
+    const size_t got = chunk_buf_.size() - stream_parser_->get().body().size;
+    const bool done = stream_parser_->is_done();
+    if (got == 0 && !done) {
+      stream_read(std::move(on_chunk));  // only framing (a chunk header) arrived
+      return;
+    }
+    on_chunk(true, std::string_view(chunk_buf_.data(), got), done);
+  }
+
+  // Per-chunk idle limit for streamed bodies, both directions. Holds only a
+  // weak reference; closing the socket ends the pending operation.
+  void arm_idle_timer(const char* what) {
+    if (!idle_timer_) idle_timer_.emplace(*ex_);
+    idle_timer_->expires_after(core_->opts.body_idle_timeout);
+    idle_timer_->async_wait([weak = weak_from_this(), what](error_code tec) {
+      if (tec) return;
+      if (auto self = weak.lock(); self && self->socket_) {
+        log::debug("http connection closed: streamed body idle too long").kv("what", what);
+        error_code ignored;
+        self->socket_->shutdown(tcp::socket::shutdown_both, ignored);
+        self->socket_->close(ignored);
+      }
+    });
+  }
+
+  void cancel_idle_timer() {
+    if (idle_timer_) idle_timer_->cancel();
   }
 
   // ---- responding -------------------------------------------------------------
@@ -411,7 +613,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
           .kv("ms", seconds * 1000.0);
     }
     bool close = !req_.keep_alive || core_->stopping.load(std::memory_order_acquire);
-    write_response(close, /*drain=*/false, req_.method == bhttp::verb::head);
+    bool drain = false;
+    if (stream_parser_) {
+      if (stream_failure_) {
+        resp_ = std::move(*stream_failure_);
+        stream_failure_.reset();
+        close = true;
+      } else if (!stream_parser_->is_done()) {
+        // Answered before the body ended (an error): the rest is not read.
+        close = true;
+        drain = true;
+      }
+    }
+    write_response(close, drain, req_.method == bhttp::verb::head);
   }
 
   // Error before any handler ran (strand): write and close.
@@ -420,9 +634,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     assign_request_id();
     resp_ = std::move(r);
     // Label only known verbs, so garbage cannot grow the metrics' label sets.
-    bhttp::verb verb = parser_ ? parser_->get().method() : bhttp::verb::unknown;
+    bhttp::verb verb = parser_          ? parser_->get().method()
+                       : stream_parser_ ? stream_parser_->get().method()
+                       : header_parser_ ? header_parser_->get().method()
+                                        : bhttp::verb::unknown;
     std::string method_label = verb == bhttp::verb::unknown ? std::string("unknown") : to_label(verb);
-    http10_ = parser_ && parser_->get().version() == 10;
+    http10_ = parser_          ? parser_->get().version() == 10
+              : stream_parser_ ? stream_parser_->get().version() == 10
+              : header_parser_ && header_parser_->get().version() == 10;
     core_->record(nullptr, method_label, "invalid_request", resp_.status, 0.0);
     log::debug("http request rejected")
         .kv("req", req_.request_id)
@@ -465,7 +684,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!resp_.content_type.empty() && header_safe(resp_.content_type)) {
         append_header("Content-Type", resp_.content_type);
       }
-      end = std::to_chars(num, num + sizeof(num), resp_.body.size()).ptr;
+      const uint64_t length = resp_.source ? resp_.source_length : resp_.body.size();
+      end = std::to_chars(num, num + sizeof(num), length).ptr;
       append_header("Content-Length", std::string_view(num, static_cast<size_t>(end - num)));
     }
     if (close) {
@@ -483,16 +703,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
     head_ += "\r\n";
 
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::const_buffer()};
-    if (!head && !bodyless_status) buffers[1] = asio::buffer(resp_.body);
+    source_remaining_ = 0;
+    if (!head && !bodyless_status) {
+      if (resp_.source) {
+        // The first chunk goes out with the head: a client sees headers and
+        // bytes together (and a small attachment in one write).
+        source_remaining_ = resp_.source_length;
+        const int64_t n = pull_chunk();
+        if (n < 0) return;
+        buffers[1] = asio::buffer(chunk_buf_.data(), static_cast<size_t>(n));
+        arm_idle_timer("response body");
+      } else {
+        buffers[1] = asio::buffer(resp_.body);
+      }
+    }
     asio::async_write(*socket_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
   }
 
   void on_write(error_code ec, std::size_t /*bytes*/) {
+    cancel_idle_timer();
     if (ec) {
       fail(ec, "write");
       return;
     }
+    if (source_remaining_ > 0) {
+      write_next_chunk();
+      return;
+    }
     resp_.body.clear();
+    resp_.source.reset();
+    req_.body_reader = nullptr;
+    // A streamed body's buffers are not kept by an idle keep-alive connection.
+    if (!chunk_buf_.empty()) {
+      std::vector<char>().swap(chunk_buf_);
+      if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    }
     resp_.headers.clear();
     if (close_after_write_) {
       do_close(drain_after_write_);
@@ -501,6 +746,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     req_.headers.clear();
     req_.body.clear();
     do_read();
+  }
+
+  // A streamed response body: the next chunk, pulled from the source only once
+  // the previous one was taken by the client.
+  // The next chunk of the source into chunk_buf_ (0 when nothing is left);
+  // -1 after a failed read, the connection then closed: the status line is (or
+  // is about to be) sent, so cutting the response short is all that is left.
+  int64_t pull_chunk() {
+    if (source_remaining_ == 0) return 0;
+    if (chunk_buf_.size() < kStreamChunkBytes) chunk_buf_.resize(kStreamChunkBytes);
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(source_remaining_, chunk_buf_.size()));
+    const int64_t n = resp_.source->read(chunk_buf_.data(), want);
+    if (n <= 0) {
+      log::warn("http streamed response body failed").kv("req", req_.request_id).kv("remaining", source_remaining_);
+      fail(asio::error::broken_pipe, "read response source");
+      return -1;
+    }
+    source_remaining_ -= static_cast<uint64_t>(n);
+    return n;
+  }
+
+  void write_next_chunk() {
+    const int64_t n = pull_chunk();
+    if (n < 0) return;
+    arm_idle_timer("response body");
+    asio::async_write(*socket_, asio::buffer(chunk_buf_.data(), static_cast<size_t>(n)),
+                      beast::bind_front_handler(&Connection::on_write, shared_from_this()));
   }
 
   // ---- closing ----------------------------------------------------------------
@@ -562,7 +834,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<asio::any_io_executor> ex_;  // the strand
   std::optional<tcp::socket> socket_;
   beast::flat_buffer buffer_;
+  // The header is read by header_parser_, then moved into parser_ (whole
+  // body) or stream_parser_ (streaming routes).
+  std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
+  std::string_view raw_path_;  // into req_.target
+  StreamReader stream_reader_{*this};
+  BodyReader::OnChunk pending_chunk_;
+  bool expect_continue_ = false;  // a streamed body's client waits for "100 Continue"
+  std::optional<Response> stream_failure_;  // a streamed request body that failed
+  std::vector<char> chunk_buf_;             // streamed bodies, both directions
+  uint64_t source_remaining_ = 0;           // streamed response bytes not yet written
+  std::optional<asio::steady_timer> idle_timer_;
   Request req_;
   Response resp_;
   std::string head_;

@@ -7,6 +7,18 @@
 // Response the handler passes to Respond (possibly from another thread); then it
 // reads the next request on the same socket (keep-alive, no pipelining).
 //
+// Streaming routes (RouteOptions::streaming_body, or streaming_body_if for
+// this request's header) get their body through Request::body_reader, one
+// chunk (<= 256 KiB) at a time as the handler asks; a Response with a
+// BodySource is written chunk by chunk as the client takes it. Both directions
+// are bounded per chunk by body_idle_timeout (the connection is closed). The
+// header is read first for every request; the route then decides how the body
+// is read (whole into Request::body, or streamed). Expect: 100-continue is
+// answered when the body is wanted. A streamed body that fails (cut off,
+// malformed, over max_streamed_body_bytes) is answered 400/413 by the
+// connection itself, whatever the handler answers, then the connection closes
+// (the duration metric of a streamed request includes reading its body).
+//
 // Every response carries Server: corvus, Raven-Server-Version: 7.0.0, Request-Id,
 // Content-Length and (when there is a body) Content-Type. Errors are explained,
 // never a bare hang-up: malformed HTTP -> 400 JSON then close; body over
@@ -17,7 +29,8 @@
 // Metrics recorded for every request into the Registry given to start():
 //   corvus_http_requests_total{route,method,status}      counter
 //   corvus_http_request_duration_seconds{route,method}   histogram: from the
-//        complete request being read until the handler's response is ready to write
+//        complete request being read (streamed: its header) until the
+//        handler's response is ready to write
 //   corvus_http_open_connections                         gauge
 // Requests that never reach a route get route="unmatched" (no route for the path)
 // or route="invalid_request" (malformed, too large).
@@ -60,6 +73,13 @@ struct HttpServerOptions {
   // Larger keeps idle clients connected longer; smaller bounds slow uploads.
   // Default: 120 s.
   std::chrono::milliseconds read_timeout{120000};
+  // Streamed bodies (RouteOptions::streaming_body requests, Response::source
+  // responses): the largest request body accepted, and how long one chunk may
+  // take to arrive or to be taken by the client before the connection is
+  // closed. Per chunk, so a 2 GB transfer has no overall deadline but a
+  // stalled peer is dropped. Defaults: 64 GiB, 30 s.
+  uint64_t max_streamed_body_bytes = uint64_t{64} << 30;
+  std::chrono::milliseconds body_idle_timeout{30000};
 };
 
 class HttpServer {

@@ -8,6 +8,9 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,12 +19,33 @@
 
 namespace corvus::server::http {
 
+// The body of a request to a streaming route (Router::add with
+// RouteOptions::streaming_body), pulled chunk by chunk: one read at a time,
+// each bounded by HttpServerOptions::body_idle_timeout, so a slow or stalled
+// client holds neither a thread nor more than one chunk of memory. Owned by the
+// Connection; valid as long as the Request. Call read() on the handler's
+// thread or from inside an OnChunk (both run on the connection's strand), and
+// never call Respond while a read is outstanding.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // `ok` false: the body failed (client gone, idle timeout, too large,
+  // malformed); the handler answers (any error: the connection substitutes its
+  // own answer and closes). Otherwise `chunk` (valid during the call only;
+  // possibly empty) and `done` at the end of the body.
+  using OnChunk = std::function<void(bool ok, std::string_view chunk, bool done)>;
+  virtual void read(OnChunk on_chunk) = 0;
+  // Content-Length when the client declared one (not for chunked bodies).
+  virtual std::optional<uint64_t> content_length() const = 0;
+};
+
 struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   std::string target;        // raw target as received, e.g. "/databases/db/docs?id=users%2F1"
   std::string path;          // percent-decoded path without query ('+' stays '+')
   QueryString query;
-  std::string body;
+  std::string body;          // empty for streaming routes: see body_reader
+  BodyReader* body_reader = nullptr;  // streaming routes only
   boost::beast::http::fields headers;
   std::string request_id;    // short unique id; logged as req=<id> and returned as "Request-Id"
   std::unordered_map<std::string, std::string> params;  // route params ({db} -> "db"), decoded

@@ -7,18 +7,34 @@
 // CR or LF are dropped. For HEAD requests the body is not sent but its size is
 // reported as Content-Length; 204 and 304 never carry a body or Content-Length.
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace corvus::server::http {
 
+// A response body too large to hold in memory (an attachment): the
+// Connection pulls it chunk by chunk as the client reads, with a bounded idle
+// time per chunk. Used only by the connection's strand, one call at a time.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Fills up to `n` bytes; returns how many (0 only at the end), or -1 on a
+  // failed read (the connection is then closed: the status line was sent).
+  virtual int64_t read(char* out, size_t n) = 0;
+};
+
 struct Response {
   unsigned status = 200;
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is `source_length` bytes pulled from `source` (and `body` is unused).
+  std::shared_ptr<BodySource> source;
+  uint64_t source_length = 0;
 
   static Response json(unsigned status, std::string body) {
     Response r;
@@ -31,6 +47,15 @@ struct Response {
     Response r;
     r.status = status;
     r.content_type.clear();
+    return r;
+  }
+  static Response stream(unsigned status, std::string content_type, std::shared_ptr<BodySource> source,
+                         uint64_t length) {
+    Response r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.source = std::move(source);
+    r.source_length = length;
     return r;
   }
   Response& with_header(std::string name, std::string value) & {

@@ -57,7 +57,8 @@ struct Router::Node {
 Router::Router() : root_(std::make_unique<Node>()) {}
 Router::~Router() = default;
 
-void Router::add(http::verb method, std::string pattern, std::string route_name, Handler handler) {
+void Router::add(http::verb method, std::string pattern, std::string route_name, Handler handler,
+                 RouteOptions options) {
   std::array<std::string_view, kMaxSegments> segs;
   size_t n = 0;
   if (!split_path(pattern, segs.data(), segs.size(), n)) wiring_bug("bad route pattern '" + pattern + "'");
@@ -98,6 +99,7 @@ void Router::add(http::verb method, std::string pattern, std::string route_name,
   route->name = std::move(route_name);
   route->handler = std::move(handler);
   route->index = routes_.size();
+  route->options = options;
   node->routes.push_back(route.get());
   routes_.push_back(std::move(route));
 }

@@ -13,6 +13,7 @@
 // request path is ignored. Matching walks a segment trie: no allocation apart from
 // the params map.
 
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <memory>
@@ -27,6 +28,18 @@
 
 namespace corvus::server::http {
 
+// Per-route choices made at wiring time.
+struct RouteOptions {
+  // The handler pulls the body through Request::body_reader instead of getting
+  // it whole: no max_body_bytes limit (max_streamed_body_bytes instead), a
+  // bounded idle time per chunk. For attachment uploads.
+  bool streaming_body = false;
+  // Decides per request, from its header, whether the body is streamed (e.g.
+  // bulk_docs streams multipart/form-data and reads JSON whole). Ignored when
+  // streaming_body is set. Called on I/O threads.
+  std::function<bool(const boost::beast::http::fields&)> streaming_body_if;
+};
+
 class Router {
  public:
   struct Route {
@@ -35,6 +48,7 @@ class Router {
     std::string name;  // metrics label "route"
     Handler handler;
     size_t index;      // position in routes(), dense from 0
+    RouteOptions options;
     std::vector<std::pair<size_t, std::string>> params;  // segment index -> param name
   };
 
@@ -47,7 +61,8 @@ class Router {
   // `route_name` is the metrics label, e.g. "docs_get". Registering the same method
   // and pattern twice, or a malformed pattern (not starting with '/', braces not
   // spanning a whole segment), is a wiring bug: logged and aborts.
-  void add(boost::beast::http::verb method, std::string pattern, std::string route_name, Handler handler);
+  void add(boost::beast::http::verb method, std::string pattern, std::string route_name, Handler handler,
+           RouteOptions options = {});
 
   // Finds the route for `method` and `raw_path` (the target's path, still
   // percent-encoded, without the query). On success fills `params` (cleared first)

@@ -39,6 +39,7 @@ class CorvusdProcess {
   int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));  // SIGTERM, exit code
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // stdout and stderr of the process so far (kept in a temp file).

@@ -80,7 +80,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "PUT" || method == "POST") {
     req.body() = body;
-    req.set(http::field::content_type, "application/json");
+    // JSON unless the caller says otherwise (multipart batches).
+    if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
   }
   req.prepare_payload();
   req.keep_alive(true);

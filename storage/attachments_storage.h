@@ -1,0 +1,83 @@
+#pragma once
+// Attachments: named binary attachments of a document, stored beside it.
+//
+// Layout (engine.h): Family::Attachments  lowered doc id \0 lowered name ->
+// JSON {DocumentId, Name, ContentType, Hash, Size, ChangeVector, Etag};
+// Family::AttachmentHashes  base64 SHA-256 -> big-endian reference count.
+// The bytes live once per hash in the BlobStore (blob_store.h); a reference is
+// counted in the same transaction that writes the attachment record, and the
+// transaction that drops a hash's last reference schedules its blob's unlink
+// for after that commit is durable. Each attachment write takes an etag (its
+// own change vector) and makes a new document version whose @attachments
+// (sorted by lowered name, as RavenDB lists them) and HasAttachments flag say
+// what is attached.
+//
+// Free functions, no state: reads are thread-safe (one snapshot each); writes
+// run inside a WriteTransaction on the merger's writer thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/document.h"
+#include "storage/status.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::storage {
+
+class DocumentsStorage;
+class Engine;
+
+struct AttachmentInfo {
+  std::string document_id;
+  std::string name;
+  std::string content_type;
+  std::string hash;  // base64 SHA-256
+  uint64_t size = 0;
+  std::string change_vector;
+  uint64_t etag = 0;
+};
+
+struct AttachmentWriteResult {
+  AttachmentInfo attachment;
+  std::string document_change_vector;  // the document's new version
+};
+
+// --- reads ---
+// nullopt when the document has no attachment of that name (or no such document).
+Result<std::optional<AttachmentInfo>> read_attachment(const DocumentsStorage& storage, std::string_view document_id,
+                                                      std::string_view name);
+// Whether the committed state references `hash` (the BlobStore's collector asks).
+Result<bool> attachment_hash_referenced(const Engine& engine, const std::string& hash);
+
+// --- writes (inside a transaction) ---
+// `expected_change_vector` of the attachment: nullopt = no check; otherwise it
+// must equal the current attachment's (ConcurrencyConflict). NotFound when the
+// document does not exist. Replacing an attachment moves its reference.
+Result<AttachmentWriteResult> put_attachment(WriteTransaction& txn, std::string_view document_id,
+                                             std::string_view name, std::string_view content_type,
+                                             const std::string& hash, uint64_t size,
+                                             const std::optional<std::string>& expected_change_vector);
+// nullopt when there was no such attachment (nothing written); otherwise the
+// document's new change vector.
+Result<std::optional<std::string>> delete_attachment(WriteTransaction& txn, std::string_view document_id,
+                                                     std::string_view name,
+                                                     const std::optional<std::string>& expected_change_vector);
+// Adds a reference to the bytes of (source_id, source_name) as (destination_id,
+// destination_name); `expected_change_vector` is the source attachment's.
+// NotFound when the source attachment or the destination document does not exist.
+Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string_view source_id,
+                                              std::string_view source_name, std::string_view destination_id,
+                                              std::string_view destination_name,
+                                              const std::optional<std::string>& expected_change_vector);
+
+// The document is being deleted: drop its attachment records and references
+// (WriteTransaction::remove calls this before writing the tombstone).
+Status drop_document_attachments(WriteTransaction& txn, const Document& document);
+
+// A name the server accepts: non-empty, no control characters.
+Status validate_attachment_name(std::string_view name);
+
+}  // namespace corvus::storage
