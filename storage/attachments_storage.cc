@@ -78,7 +78,7 @@ Status add_reference(WriteTransaction& txn, const std::string& hash) {
   if (!raw.ok()) return raw.status();
   uint64_t count = raw.value() ? decode_big_endian(*raw.value()) : 0;
   txn.put_raw(Family::AttachmentHashes, hash, encode_big_endian(count + 1));
-  return Status::Ok();
+  return count == 0 ? txn.adjust_count(meta_keys::kUniqueAttachmentCount, 1) : Status::Ok();
 }
 
 Status drop_reference(WriteTransaction& txn, const std::string& hash) {
@@ -90,6 +90,7 @@ Status drop_reference(WriteTransaction& txn, const std::string& hash) {
     return Status::Ok();
   }
   txn.erase_raw(Family::AttachmentHashes, hash);
+  if (Status s = txn.adjust_count(meta_keys::kUniqueAttachmentCount, -1); !s.ok()) return s;
   std::shared_ptr<BlobStore> blobs = txn.storage().blob_store();
   txn.storage().submit([](WriteTransaction&) { return Status::Ok(); },
                        [blobs, hash](Status s) {
@@ -214,6 +215,8 @@ Result<AttachmentWriteResult> put_attachment(WriteTransaction& txn, std::string_
   if (Status s = add_reference(txn, hash); !s.ok()) return s;
   if (existing.value()) {
     if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
+  } else if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, 1); !s.ok()) {
+    return s;
   }
   AttachmentInfo a;
   a.document_id = doc.value()->id;
@@ -235,6 +238,7 @@ Result<std::optional<std::string>> delete_attachment(WriteTransaction& txn, std:
   txn.erase_raw(Family::Attachments, key);
   txn.unindex_etag(existing.value()->etag);
   if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
+  if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
   const std::string lowered = lower_id(name);
   auto doc = txn.update_document_metadata(document_id, [&](json::object& metadata, uint32_t& flags) {
     return edit_metadata(metadata, flags, lowered, nullptr);
@@ -277,6 +281,7 @@ Status drop_document_attachments(WriteTransaction& txn, const Document& document
     txn.erase_raw(Family::Attachments, key);
     txn.unindex_etag(existing.value()->etag);
     if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
+    if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
   }
   return Status::Ok();
 }

@@ -204,7 +204,10 @@ Result<StoredCounter> DocumentCounters::increment(std::string_view name, int64_t
   }
   counter.etag = etag;
   write(key, old_etag, counter);
-  if (!existed) touched_.push_back(lowered_name(name));
+  if (!existed) {
+    touched_.push_back(lowered_name(name));
+    if (Status s = txn_.adjust_count(meta_keys::kCounterCount, 1); !s.ok()) return s;
+  }
   return counter;
 }
 
@@ -221,6 +224,7 @@ Result<bool> DocumentCounters::remove(std::string_view name) {
   counter.value.remove(txn_.storage().database_id(), txn_.storage().node_tag(), counter.etag);
   write(key, old_etag, counter);
   touched_.push_back(lowered_name(name));
+  if (Status s = txn_.adjust_count(meta_keys::kCounterCount, -1); !s.ok()) return s;
   return true;
 }
 
@@ -247,7 +251,10 @@ Result<StoredCounter> DocumentCounters::merge_remote(const CounterValue& remote)
   counter.value = std::move(merged);
   counter.etag = txn_.next_etag();
   write(key, old_etag, counter);
-  if (existed != counter.value.exists()) touched_.push_back(lowered_name(remote.name()));
+  if (existed != counter.value.exists()) {
+    touched_.push_back(lowered_name(remote.name()));
+    if (Status s = txn_.adjust_count(meta_keys::kCounterCount, existed ? -1 : 1); !s.ok()) return s;
+  }
   return counter;
 }
 

@@ -59,6 +59,15 @@ DocumentsStorage::~DocumentsStorage() {
   if (blobs_) blobs_->detach();
 }
 
+Result<uint64_t> DocumentsStorage::read_count(const char* meta_key) const {
+  std::string v;
+  rocksdb::Status s = engine_->db()->Get(rocksdb::ReadOptions(), engine_->cf(Family::Meta), meta_key, &v);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, std::string("read ") + meta_key);
+  if (v.size() != 8) return Status::Corruption(std::string("malformed ") + meta_key);
+  return decode_big_endian(v);
+}
+
 Result<uint64_t> DocumentsStorage::last_cluster_transaction_index() const {
   std::string v;
   rocksdb::Status s =

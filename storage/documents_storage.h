@@ -67,6 +67,10 @@ class DocumentsStorage {
   // Blocking convenience for tests and start-up paths.
   Status write(TransactionMerger::Work work);
 
+  // A count kept by WriteTransaction::adjust_count (meta_keys::k...Count), as
+  // of the last durable batch.
+  Result<uint64_t> read_count(const char* meta_key) const;
+
   // Raft index of the last cluster-wide transaction applied (durably) here.
   Result<uint64_t> last_cluster_transaction_index() const;
 
@@ -126,6 +130,11 @@ inline constexpr const char* kDocumentCount = "document-count";
 inline constexpr const char* kTombstoneCount = "tombstone-count";
 inline constexpr const char* kIdentityPrefix = "identity/";
 inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction";
+// Counts of what lives beside the documents (WriteTransaction::adjust_count).
+inline constexpr const char* kRevisionCount = "revision-count";
+inline constexpr const char* kCounterCount = "counter-count";
+inline constexpr const char* kAttachmentCount = "attachment-count";
+inline constexpr const char* kUniqueAttachmentCount = "unique-attachment-count";
 }  // namespace meta_keys
 
 // Etag-index values start with one of these.

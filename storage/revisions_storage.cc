@@ -53,18 +53,8 @@ std::string with_flags(json::object body, uint32_t flags) {
   return json::serialize(body);
 }
 
-// How many revisions the database holds, kept in `meta` in the same batch as
-// the revisions (the statistics' CountOfRevisionDocuments).
-constexpr const char* kRevisionCountKey = "revision-count";
-
-Status add_to_count(WriteTransaction& txn, int64_t delta) {
-  auto raw = txn.read(Family::Meta, kRevisionCountKey);
-  if (!raw.ok()) return raw.status();
-  const uint64_t now = raw.value() ? decode_big_endian(*raw.value()) : 0;
-  if (delta < 0 && now < static_cast<uint64_t>(-delta)) return Status::Corruption("revision count below zero");
-  txn.put_raw(Family::Meta, kRevisionCountKey, encode_big_endian(now + delta));
-  return Status::Ok();
-}
+// How many revisions the database holds (the statistics' CountOfRevisionDocuments).
+Status add_to_count(WriteTransaction& txn, int64_t delta) { return txn.adjust_count(meta_keys::kRevisionCount, delta); }
 
 // Stores `rev` (etag assigned here) unless a revision with its change vector
 // exists. Returns whether it stored it.
@@ -312,16 +302,6 @@ Result<uint64_t> RevisionsStorage::count_for(const DocumentsStorage& storage, st
   }
   if (Status s = iteration_error(*it, "count revisions"); !s.ok()) return s;
   return n;
-}
-
-Result<uint64_t> RevisionsStorage::count_all(const DocumentsStorage& storage) {
-  const Engine& engine = storage.engine();
-  std::string value;
-  rocksdb::Status s = engine.db()->Get(rocksdb::ReadOptions(), engine.cf(Family::Meta), kRevisionCountKey, &value);
-  if (s.IsNotFound()) return uint64_t{0};
-  if (!s.ok()) return from_rocksdb(s, "read revision count");
-  if (value.size() != 8) return Status::Corruption("malformed revision count");
-  return decode_big_endian(value);
 }
 
 Result<std::vector<std::optional<Document>>> RevisionsStorage::get_by_change_vectors(

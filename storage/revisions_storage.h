@@ -84,8 +84,6 @@ class RevisionsStorage {
   static Result<RevisionsPage> get_for(const DocumentsStorage& storage, std::string_view id, size_t start,
                                        size_t page_size);
   static Result<uint64_t> count_for(const DocumentsStorage& storage, std::string_view id);
-  // All revisions of the database (durable ones).
-  static Result<uint64_t> count_all(const DocumentsStorage& storage);
   // One entry per change vector, nullopt where there is no such revision.
   static Result<std::vector<std::optional<Document>>> get_by_change_vectors(
       const DocumentsStorage& storage, const std::vector<std::string>& change_vectors);

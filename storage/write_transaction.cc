@@ -143,6 +143,15 @@ void WriteTransaction::index_etag(uint64_t etag, char kind, const std::string& k
 
 void WriteTransaction::unindex_etag(uint64_t etag) { erase_raw(Family::Etags, encode_big_endian(etag)); }
 
+Status WriteTransaction::adjust_count(const char* meta_key, int64_t delta) {
+  auto now = read_u64(meta_key);
+  if (!now.ok()) return now.status();
+  if (delta < 0 && now.value() < static_cast<uint64_t>(-delta))
+    return Status::Corruption(std::string("count '") + meta_key + "' would go below zero");
+  write_u64(meta_key, now.value() + static_cast<uint64_t>(delta));
+  return Status::Ok();
+}
+
 void WriteTransaction::write_u64(const std::string& meta_key, uint64_t v) {
   batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_big_endian(v)).PermitUncheckedError();
 }

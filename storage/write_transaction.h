@@ -116,6 +116,9 @@ class WriteTransaction {
   void index_etag(uint64_t etag, char kind, const std::string& key);
   void unindex_etag(uint64_t etag);
   DocumentsStorage& storage() { return storage_; }
+  // Adds `delta` to the count kept in `meta` under `meta_key` (the statistics'
+  // counts of what lives beside the documents); Corruption below zero.
+  Status adjust_count(const char* meta_key, int64_t delta);
 
   // A new version of document `id` whose body stays as it is and whose
   // server-owned metadata (@counters, @attachments, @flags) `edit` changes:

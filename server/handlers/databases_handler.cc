@@ -18,7 +18,7 @@
 #include "server/http/router.h"
 #include "server/server_store.h"
 #include "storage/random_ids.h"
-#include "storage/revisions_storage.h"
+#include "storage/revisions_configuration.h"
 
 namespace corvus::server::handlers {
 namespace {
@@ -234,15 +234,22 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto s = db->storage().stats();
-  auto revisions = storage::RevisionsStorage::count_all(db->storage());
-  if (!revisions.ok()) return respond_error(respond, revisions.status(), req);
+  namespace keys = storage::meta_keys;
+  uint64_t counts[4];
+  const char* const count_keys[4] = {keys::kRevisionCount, keys::kAttachmentCount, keys::kUniqueAttachmentCount,
+                                     keys::kCounterCount};
+  for (int i = 0; i < 4; ++i) {
+    auto c = db->storage().read_count(count_keys[i]);
+    if (!c.ok()) return respond_error(respond, c.status(), req);
+    counts[i] = c.value();
+  }
   json::object out{{"CountOfDocuments", s.document_count},
                    {"CountOfTombstones", s.tombstone_count},
                    {"CountOfIndexes", 0},
-                   {"CountOfRevisionDocuments", *revisions},
-                   {"CountOfAttachments", 0},
-                   {"CountOfUniqueAttachments", 0},
-                   {"CountOfCounterEntries", 0},
+                   {"CountOfRevisionDocuments", counts[0]},
+                   {"CountOfAttachments", counts[1]},
+                   {"CountOfUniqueAttachments", counts[2]},
+                   {"CountOfCounterEntries", counts[3]},
                    {"CountOfConflicts", 0},
                    {"CountOfDocumentsConflicts", 0},
                    {"CountOfTimeSeriesSegments", 0},

@@ -108,6 +108,8 @@ TEST_CASE("attachments: the same bytes are stored once; the last reference frees
   REQUIRE(attach(*s, "users/1", "pic", picture).ok());
   REQUIRE(attach(*s, "users/2", "pic", picture).ok());
   CHECK(s->blob_store()->blob_count().value() == 1);
+  CHECK(s->read_count(meta_keys::kAttachmentCount).value() == 2);
+  CHECK(s->read_count(meta_keys::kUniqueAttachmentCount).value() == 1);
 
   // Deleting one document's attachment keeps the bytes for the other.
   REQUIRE(s->write([](WriteTransaction& txn) -> Status {
@@ -116,6 +118,8 @@ TEST_CASE("attachments: the same bytes are stored once; the last reference frees
           }).ok());
   settle(*s);
   CHECK(s->blob_store()->has_blob(hash));
+  CHECK(s->read_count(meta_keys::kAttachmentCount).value() == 1);
+  CHECK(s->read_count(meta_keys::kUniqueAttachmentCount).value() == 1);
   CHECK(metadata_of(*s, "users/1").if_contains("@attachments") == nullptr);
   CHECK(metadata_of(*s, "users/1").if_contains("@flags") == nullptr);
 
@@ -127,6 +131,8 @@ TEST_CASE("attachments: the same bytes are stored once; the last reference frees
   settle(*s);
   CHECK_FALSE(s->blob_store()->has_blob(hash));
   CHECK(s->blob_store()->blob_count().value() == 0);
+  CHECK(s->read_count(meta_keys::kAttachmentCount).value() == 0);
+  CHECK(s->read_count(meta_keys::kUniqueAttachmentCount).value() == 0);
   auto gone = read_attachment(*s, "users/2", "pic");
   REQUIRE(gone.ok());
   CHECK_FALSE(gone->has_value());

@@ -219,7 +219,10 @@ TEST_CASE("CountersStorage: deleting the document deletes its counters; they sur
     put_user(*s, "users/10");
     REQUIRE(increment(*s, "users/1", "likes", 5).ok());
     REQUIRE(increment(*s, "users/10", "likes", 7).ok());
+    REQUIRE(increment(*s, "users/10", "views", 1).ok());
+    CHECK(s->read_count(meta_keys::kCounterCount).value() == 3);
     REQUIRE(s->write([&](WriteTransaction& txn) { return txn.remove("users/1", std::nullopt).status(); }).ok());
+    CHECK(s->read_count(meta_keys::kCounterCount).value() == 2);
     auto all = CountersStorage(*s).get_all("users/1");
     REQUIRE(all.ok());
     CHECK(all->empty());
@@ -234,6 +237,7 @@ TEST_CASE("CountersStorage: deleting the document deletes its counters; they sur
   auto s = open_at(dir.path());
   CHECK(value_of(*s, "users/1", "likes") == 1);
   CHECK(value_of(*s, "users/10", "likes") == 7);
+  CHECK(s->read_count(meta_keys::kCounterCount).value() == 3);
 }
 
 TEST_CASE("CountersStorage: merging another database's state is idempotent and keeps concurrent changes") {

@@ -224,7 +224,7 @@ TEST_CASE("Revisions: pruned by count, oldest first") {
   for (const char* n : {"a", "b", "c", "d", "e"}) db.put("users/1", n);
   auto revs = db.revisions("users/1");
   REQUIRE(revs.size() == 2);
-  CHECK(RevisionsStorage::count_all(*db.s).value() == 2);
+  CHECK(db.s->read_count(meta_keys::kRevisionCount).value() == 2);
   CHECK(db.name_of(revs[0]) == "e");
   CHECK(db.name_of(revs[1]) == "d");
   // The pruned ones are gone from the change vector index too.
@@ -300,11 +300,11 @@ TEST_CASE("Revisions: PurgeOnDelete removes all of a document's revisions") {
   auto r = db.put("users/1", "a");
   db.put("users/1", "b");
   db.put("users/2", "x");
-  CHECK(RevisionsStorage::count_all(*db.s).value() == 3);
+  CHECK(db.s->read_count(meta_keys::kRevisionCount).value() == 3);
   db.remove("users/1");
   CHECK(db.revisions("users/1").empty());
   CHECK(db.revisions("users/2").size() == 1);
-  CHECK(RevisionsStorage::count_all(*db.s).value() == 1);
+  CHECK(db.s->read_count(meta_keys::kRevisionCount).value() == 1);
   CHECK(RevisionsStorage::bin(*db.s, 0, 10).value().empty());
   CHECK(!RevisionsStorage::get_by_change_vectors(*db.s, {r.change_vector}).value()[0]);
 }
@@ -412,7 +412,7 @@ TEST_CASE("Revisions: a failed transaction keeps no revision") {
   });
   CHECK(st.code() == StatusCode::InvalidArgument);
   CHECK(db.revisions("users/1").size() == 1);
-  CHECK(RevisionsStorage::count_all(*db.s).value() == 1);
+  CHECK(db.s->read_count(meta_keys::kRevisionCount).value() == 1);
   CHECK(db.s->stats().last_etag == etag);
 }
 
@@ -468,5 +468,5 @@ TEST_CASE("Revisions: many queued writes to one document prune exactly, across m
   const auto n = [](const Document& d) { return boost::json::parse(d.json).as_object().at("n").as_int64(); };
   CHECK(n(revs[0]) == kWrites - 1);
   CHECK(n(revs[2]) == kWrites - 3);
-  CHECK(RevisionsStorage::count_all(*db.s).value() == 3);
+  CHECK(db.s->read_count(meta_keys::kRevisionCount).value() == 3);
 }
