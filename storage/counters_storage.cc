@@ -175,6 +175,18 @@ Result<std::optional<StoredCounter>> DocumentCounters::read(const std::string& k
   return std::optional<StoredCounter>(std::move(c).value());
 }
 
+Result<DocumentCounters::Current> DocumentCounters::read_current(const std::string& key) {
+  auto existing = read(key);
+  if (!existing.ok()) return existing.status();
+  Current current;
+  if (existing.value()) {
+    current.counter = std::move(*existing.value());
+    current.old_etag = current.counter.etag;
+    current.existed = current.counter.value.exists();
+  }
+  return current;
+}
+
 void DocumentCounters::write(const std::string& key, std::optional<uint64_t> old_etag, StoredCounter& counter) {
   if (old_etag) txn_.unindex_etag(*old_etag);
   txn_.put_raw(Family::Counters, key, encode_stored(counter));
@@ -185,16 +197,11 @@ Result<StoredCounter> DocumentCounters::increment(std::string_view name, int64_t
   if (Status s = validate_counter_name(name); !s.ok()) return s;
   if (Status s = load_document(); !s.ok()) return s;
   const std::string key = counter_key(doc_id_, name);
-  auto existing = read(key);
-  if (!existing.ok()) return existing.status();
-  StoredCounter counter;
-  std::optional<uint64_t> old_etag;
-  bool existed = false;
-  if (existing.value()) {
-    counter = std::move(*existing.value());
-    old_etag = counter.etag;
-    existed = counter.value.exists();
-  }
+  auto current = read_current(key);
+  if (!current.ok()) return current.status();
+  StoredCounter counter = std::move(current->counter);
+  const std::optional<uint64_t> old_etag = current->old_etag;
+  const bool existed = current->existed;
   // A new counter, or one re-created over its tombstone, takes the name as given now.
   if (!existed) counter.value.set_name(std::string(name));
   const uint64_t etag = txn_.next_etag();
@@ -232,18 +239,12 @@ Result<StoredCounter> DocumentCounters::merge_remote(const CounterValue& remote)
   if (Status s = validate_counter_name(remote.name()); !s.ok()) return s;
   if (Status s = load_document(); !s.ok()) return s;
   const std::string key = counter_key(doc_id_, remote.name());
-  auto existing = read(key);
-  if (!existing.ok()) return existing.status();
-  StoredCounter counter;
-  std::optional<uint64_t> old_etag;
-  bool existed = false;
-  if (existing.value()) {
-    counter = std::move(*existing.value());
-    old_etag = counter.etag;
-    existed = counter.value.exists();
-  } else {
-    counter.value.set_name(remote.name());
-  }
+  auto current = read_current(key);
+  if (!current.ok()) return current.status();
+  StoredCounter counter = std::move(current->counter);
+  const std::optional<uint64_t> old_etag = current->old_etag;
+  const bool existed = current->existed;
+  if (!old_etag) counter.value.set_name(remote.name());
   CounterValue merged = counter.value;
   merged.merge(remote);
   if (old_etag && merged == counter.value) return counter;  // nothing new: idempotent

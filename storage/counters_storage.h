@@ -105,8 +105,17 @@ class DocumentCounters {
   Result<std::string> finish();
 
  private:
+  // A counter key's state before a write: what a write needs to unindex the
+  // old etag and to know whether the counter's count changes.
+  struct Current {
+    StoredCounter counter;             // the stored counter, empty when absent
+    std::optional<uint64_t> old_etag;  // set when a record (live or tombstone) is stored
+    bool existed = false;              // a live counter, not a tombstone
+  };
+
   Status load_document();
   Result<std::optional<StoredCounter>> read(const std::string& key);
+  Result<Current> read_current(const std::string& key);
   void write(const std::string& key, std::optional<uint64_t> old_etag, StoredCounter& counter);
 
   WriteTransaction& txn_;

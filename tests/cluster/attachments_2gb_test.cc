@@ -19,10 +19,8 @@
 #include <memory>
 #include <string>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
+#include "tests/support/single_node_db.h"
 #include "tests/support/stream_client.h"
-#include "tests/support/temp_dir.h"
 
 using namespace corvus::testing;
 
@@ -60,13 +58,8 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
   if (const char* mb = std::getenv("CORVUS_ATTACHMENT_TEST_MB")) megabytes = std::strtoull(mb, nullptr, 10);
   const uint64_t total = megabytes << 20;
 
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port, {"--threads", "2"});
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
-  REQUIRE(c.request("PUT", "/databases/db/docs?id=videos/1", R"({"title":"big"})").status == 201);
+  SingleNodeDb node({"--threads", "2"});
+  REQUIRE(node.client.request("PUT", "/databases/db/docs?id=videos/1", R"({"title":"big"})").status == 201);
 
   // 1 MiB of pseudo-random bytes, each MiB stamped with its index: cheap to
   // generate, no two MiB alike.
@@ -81,7 +74,7 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
 
   Sha256 sent;
   {
-    StreamConnection s(port, std::chrono::seconds(60));
+    StreamConnection s(node.port, std::chrono::seconds(60));
     REQUIRE(s.connected());
     REQUIRE(s.send("PUT /databases/db/attachments?id=videos/1&name=movie.bin&contentType=video%2Fmp4 HTTP/1.1\r\n"
                    "Host: x\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n"));
@@ -117,7 +110,7 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
         "\r\n--B0UND\r\nContent-Disposition: form-data; name=\"attachment_0\"; filename=\"blob\"\r\n"
         "Content-Type: application/octet-stream\r\n\r\n";
     const std::string tail = "\r\n--B0UND--\r\n";
-    StreamConnection s(port, std::chrono::seconds(60));
+    StreamConnection s(node.port, std::chrono::seconds(60));
     REQUIRE(s.connected());
     REQUIRE(s.send("POST /databases/db/bulk_docs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B0UND\r\n"
                    "Content-Length: " + std::to_string(head.size() + (part_mb << 20) + tail.size()) + "\r\n\r\n" + head));
@@ -136,7 +129,7 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
     CHECK(result["Hash"].as_string() == part.base64());
     CHECK(result["Size"].to_number<uint64_t>() == (part_mb << 20));
   }
-  const long peak_kb = proc_status_kb(server.pid(), "VmHWM");
+  const long peak_kb = proc_status_kb(node.server.pid(), "VmHWM");
   MESSAGE("corvusd VmHWM after streaming " << megabytes << " MiB in and out and a " << megabytes / 4
                                            << " MiB multipart batch: " << peak_kb / 1024 << " MiB");
   REQUIRE(peak_kb > 0);

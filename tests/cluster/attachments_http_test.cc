@@ -10,31 +10,14 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
+#include "tests/support/http_checks.h"
+#include "tests/support/single_node_db.h"
 #include "tests/support/stream_client.h"
-#include "tests/support/temp_dir.h"
 
 using namespace corvus::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-uint64_t last_etag(HttpClient& c) {
-  auto r = c.request("GET", "/databases/db/stats");
-  REQUIRE(r.status == 200);
-  return boost::json::parse(r.body).as_object()["LastDocEtag"].to_number<uint64_t>();
-}
-
-void check_error(const HttpResult& r, int status, const std::string& needle) {
-  CHECK_MESSAGE(r.status == status, r.status << " " << r.body);
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r.body, ec);
-  REQUIRE_MESSAGE(!ec, "error body is not JSON: " << r.body);
-  auto& o = v.as_object();
-  REQUIRE(o.contains("Type"));
-  CHECK_MESSAGE(std::string(o["Message"].as_string()).find(needle) != std::string::npos, r.body);
-}
 
 // Files under the database's blobs/ (stored blobs) and blobs/tmp (uploads).
 struct BlobFiles {
@@ -91,13 +74,9 @@ std::string multipart(const std::string& boundary, const std::string& main,
 }  // namespace
 
 TEST_CASE("corvusd: attachments over HTTP") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  const std::string data = dir.sub("node");
-  CorvusdProcess server(data, port);
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  SingleNodeDb node;
+  HttpClient& c = node.client;
+  const std::string& data = node.data_dir;
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1,"@metadata":{"@collection":"Users"}})").status == 201);
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/2", R"({"a":2,"@metadata":{"@collection":"Users"}})").status == 201);
   std::string bytes;
@@ -206,7 +185,7 @@ TEST_CASE("corvusd: attachments over HTTP") {
                 400, "multipart");
     {
       // A body cut off mid-stream: the connection closes, nothing is kept.
-      StreamConnection s(port, std::chrono::seconds(10));
+      StreamConnection s(node.port, std::chrono::seconds(10));
       REQUIRE(s.connected());
       REQUIRE(s.send("PUT /databases/db/attachments?id=users/1&name=cut.bin HTTP/1.1\r\nHost: x\r\n"
                      "Content-Length: 1000000\r\n\r\n"));
@@ -238,11 +217,11 @@ TEST_CASE("corvusd: attachments over HTTP") {
   }
   SUBCASE("restart keeps attachments; a blob left without a reference is collected on open") {
     const fs::path blobs = fs::path(data) / "databases" / "db" / "storage" / "blobs";
-    REQUIRE(server.terminate() == 0);
+    REQUIRE(node.server.terminate() == 0);
     { std::ofstream(blobs / "tmp" / "half-upload") << "partial"; }
     { std::ofstream(blobs / "orphan") << "no reference"; }
-    REQUIRE_MESSAGE(server.start(), server.log());
-    HttpClient c2("127.0.0.1", port);
+    REQUIRE_MESSAGE(node.server.start(), node.server.log());
+    HttpClient c2("127.0.0.1", node.port);
     CHECK(c2.request("GET", "/databases/db/attachments?id=users/1&name=pic.bin").body == bytes);
     CHECK_FALSE(fs::exists(blobs / "orphan"));
     CHECK_FALSE(fs::exists(blobs / "tmp" / "half-upload"));
@@ -250,19 +229,15 @@ TEST_CASE("corvusd: attachments over HTTP") {
 }
 
 TEST_CASE("corvusd: kill -9 mid-upload leaves nothing; an acknowledged attachment survives kill -9") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  const std::string data = dir.sub("node");
-  CorvusdProcess server(data, port);
-  REQUIRE_MESSAGE(server.start(), server.log());
+  SingleNodeDb node;
+  const std::string& data = node.data_dir;
   {
-    HttpClient c("127.0.0.1", port);
-    REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+    HttpClient& c = node.client;
     REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
     REQUIRE(c.request("PUT", "/databases/db/attachments?id=users/1&name=acked.bin", std::string(200000, 'k')).status ==
             201);
   }
-  StreamConnection s(port, std::chrono::seconds(10));
+  StreamConnection s(node.port, std::chrono::seconds(10));
   REQUIRE(s.connected());
   REQUIRE(s.send("PUT /databases/db/attachments?id=users/1&name=half.bin HTTP/1.1\r\nHost: x\r\n"
                  "Content-Length: 100000000\r\n\r\n"));
@@ -274,12 +249,12 @@ TEST_CASE("corvusd: kill -9 mid-upload leaves nothing; an acknowledged attachmen
     if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   CHECK(writing);
-  server.kill9();
+  node.server.kill9();
   s.close();
   CHECK(blob_files(data).blobs == 1);  // only the acknowledged one
 
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
+  REQUIRE_MESSAGE(node.server.start(), node.server.log());
+  HttpClient c("127.0.0.1", node.port);
   auto acked = c.request("GET", "/databases/db/attachments?id=users/1&name=acked.bin");
   CHECK(acked.status == 200);
   CHECK(acked.body == std::string(200000, 'k'));

@@ -1,45 +1,16 @@
 // Bad input against a real corvusd: each gets a 4xx with RavenDB's
 // {Type, Message, Error} body that says what is wrong, and nothing is written.
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/http_checks.h"
+#include "tests/support/single_node_db.h"
 
 using namespace corvus::testing;
 
-namespace {
-
-uint64_t last_etag(HttpClient& c) {
-  auto r = c.request("GET", "/databases/db/stats");
-  REQUIRE(r.status == 200);
-  return boost::json::parse(r.body).as_object()["LastDocEtag"].to_number<uint64_t>();
-}
-
-// Checks the error shape and that the message mentions `needle`.
-void check_error(const HttpResult& r, int status, const std::string& needle) {
-  CHECK_MESSAGE(r.status == status, r.status << " " << r.body);
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r.body, ec);
-  REQUIRE_MESSAGE(!ec, "error body is not JSON: " << r.body);
-  auto& o = v.as_object();
-  REQUIRE(o.contains("Type"));
-  REQUIRE(o.contains("Message"));
-  REQUIRE(o.contains("Error"));
-  CHECK_MESSAGE(std::string(o["Message"].as_string()).find(needle) != std::string::npos, r.body);
-}
-
-}  // namespace
-
 TEST_CASE("corvusd: bad input gets a clear 4xx and changes nothing") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port, {"--max-body-size", "4KB"});
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  SingleNodeDb node({"--max-body-size", "4KB"});
+  HttpClient& c = node.client;
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
   const uint64_t before = last_etag(c);
 

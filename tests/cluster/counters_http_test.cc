@@ -6,38 +6,16 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/http_checks.h"
+#include "tests/support/single_node_db.h"
 
 using namespace corvus::testing;
 
 namespace {
 
-uint64_t last_etag(HttpClient& c) {
-  auto r = c.request("GET", "/databases/db/stats");
-  REQUIRE(r.status == 200);
-  return boost::json::parse(r.body).as_object()["LastDocEtag"].to_number<uint64_t>();
-}
-
-void check_error(const HttpResult& r, int status, const std::string& type, const std::string& needle) {
-  CHECK_MESSAGE(r.status == status, r.status << " " << r.body);
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r.body, ec);
-  REQUIRE_MESSAGE(!ec, "error body is not JSON: " << r.body);
-  auto& o = v.as_object();
-  CHECK_MESSAGE(std::string(o["Type"].as_string()).find(type) != std::string::npos, r.body);
-  CHECK_MESSAGE(std::string(o["Message"].as_string()).find(needle) != std::string::npos, r.body);
-}
-
 std::string increment_body(const std::string& doc, const std::string& name, const std::string& delta_json) {
   return R"({"Documents":[{"DocumentId":")" + doc + R"(","Operations":[{"Type":"Increment","CounterName":")" + name +
          R"(","Delta":)" + delta_json + "}]}]}";
-}
-
-boost::json::object json_of(const HttpResult& r) {
-  REQUIRE_MESSAGE(r.status / 100 == 2, r.status << " " << r.body);
-  return boost::json::parse(r.body).as_object();
 }
 
 int64_t counter_value(HttpClient& c, const std::string& doc, const std::string& name) {
@@ -51,12 +29,8 @@ int64_t counter_value(HttpClient& c, const std::string& doc, const std::string& 
 }  // namespace
 
 TEST_CASE("corvusd: counters over HTTP; acknowledged increments survive kill -9") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port);
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  SingleNodeDb node;
+  HttpClient& c = node.client;
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"@metadata":{"@collection":"Users"}})").status == 201);
 
   auto r = json_of(c.request("POST", "/databases/db/counters", increment_body("users/1", "likes", "5")));
@@ -105,9 +79,9 @@ TEST_CASE("corvusd: counters over HTTP; acknowledged increments survive kill -9"
   for (int i = 0; i < 20; ++i) {
     REQUIRE(c.request("POST", "/databases/db/counters", increment_body("users/1", "likes", "1")).status == 200);
   }
-  server.kill9();
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c2("127.0.0.1", port);
+  node.server.kill9();
+  REQUIRE_MESSAGE(node.server.start(), node.server.log());
+  HttpClient c2("127.0.0.1", node.port);
   CHECK(counter_value(c2, "users/1", "likes") == 25);
   CHECK(counter_value(c2, "users/2", "views") == 3);
 
@@ -118,12 +92,8 @@ TEST_CASE("corvusd: counters over HTTP; acknowledged increments survive kill -9"
 }
 
 TEST_CASE("corvusd: bad counter input gets a clear 4xx and writes nothing") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port);
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  SingleNodeDb node;
+  HttpClient& c = node.client;
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
   REQUIRE(c.request("POST", "/databases/db/counters", increment_body("users/1", "big", "9223372036854775807")).status ==
           200);
@@ -132,64 +102,64 @@ TEST_CASE("corvusd: bad counter input gets a clear 4xx and writes nothing") {
 
   SUBCASE("unknown document") {
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/404", "likes", "1")), 404,
-                "DocumentDoesNotExistException", "users/404");
+                "users/404", "DocumentDoesNotExistException");
     // bulk_docs: 400, since the clients read a 404 there as "no response".
     check_error(c.request("POST", "/databases/db/bulk_docs",
                           R"({"Commands":[{"Type":"Counters","Id":"users/404","Counters":{"DocumentId":"users/404",
                               "Operations":[{"Type":"Increment","CounterName":"likes","Delta":1}]}}]})"),
-                400, bad_request, "users/404");
+                400, "users/404", bad_request);
     // A batch whose later document is missing writes nothing of the earlier one.
     check_error(c.request("POST", "/databases/db/counters",
                           R"({"Documents":[{"DocumentId":"users/1","Operations":[{"Type":"Increment","CounterName":"x","Delta":1}]},
                                            {"DocumentId":"users/404","Operations":[{"Type":"Delete","CounterName":"x"}]}]})"),
-                404, "DocumentDoesNotExistException", "users/404");
+                404, "users/404", "DocumentDoesNotExistException");
   }
   SUBCASE("bad counter name") {
-    check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "", "1")), 400, bad_request,
-                "empty");
+    check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "", "1")), 400, "empty",
+                bad_request);
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", std::string(600, 'n'), "1")),
-                400, bad_request, "limit");
+                400, "limit", bad_request);
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "a\\u0001b", "1")), 400,
-                bad_request, "control character");
+                "control character", bad_request);
     check_error(c.request("POST", "/databases/db/counters",
                           R"({"Documents":[{"DocumentId":"users/1","Operations":[{"Type":"Increment","Delta":1}]}]})"),
-                400, bad_request, "CounterName");
+                400, "CounterName", bad_request);
   }
   SUBCASE("non-numeric or fractional delta") {
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "likes", "\"1\"")), 400,
-                bad_request, "Delta");
+                "Delta", bad_request);
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "likes", "1.5")), 400,
-                bad_request, "Delta");
+                "Delta", bad_request);
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "likes", "null")), 400,
-                bad_request, "Delta");
+                "Delta", bad_request);
     check_error(c.request("POST", "/databases/db/bulk_docs",
                           R"({"Commands":[{"Type":"Counters","Id":"users/1","Counters":{"DocumentId":"users/1",
                               "Operations":[{"Type":"Increment","CounterName":"likes","Delta":true}]}}]})"),
-                400, bad_request, "Delta");
+                400, "Delta", bad_request);
   }
   SUBCASE("overflow") {
-    check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "big", "1")), 400, bad_request,
-                "Overflow");
+    check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "big", "1")), 400, "Overflow",
+                bad_request);
     check_error(c.request("POST", "/databases/db/counters", increment_body("users/1", "big", "9223372036854775808")),
-                400, bad_request, "overflow");
+                400, "overflow", bad_request);
     // In a batch, the document written before the failing command is rolled back too.
     check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[
         {"Type":"PUT","Id":"users/3","Document":{}},
         {"Type":"Counters","Id":"users/1","Counters":{"DocumentId":"users/1",
           "Operations":[{"Type":"Increment","CounterName":"big","Delta":1}]}}]})"),
-                400, bad_request, "Overflow");
+                400, "Overflow", bad_request);
     CHECK(c.request("GET", "/databases/db/docs?id=users/3").status == 404);
     CHECK(counter_value(c, "users/1", "big") == 9223372036854775807);
   }
   SUBCASE("wrong shapes") {
-    check_error(c.request("POST", "/databases/db/counters", R"({"Docs":[]})"), 400, bad_request, "Documents");
+    check_error(c.request("POST", "/databases/db/counters", R"({"Docs":[]})"), 400, "Documents", bad_request);
     check_error(c.request("POST", "/databases/db/counters",
                           R"({"Documents":[{"DocumentId":"users/1","Operations":[{"Type":"Explode","CounterName":"x"}]}]})"),
-                400, bad_request, "Explode");
-    check_error(c.request("GET", "/databases/db/counters"), 400, bad_request, "docId");
+                400, "Explode", bad_request);
+    check_error(c.request("GET", "/databases/db/counters"), 400, "docId", bad_request);
     check_error(c.request("POST", "/databases/db/bulk_docs",
                           R"({"Commands":[{"Type":"Counters","Id":"users/1"}]})"),
-                400, bad_request, "Counters");
+                400, "Counters", bad_request);
   }
   CHECK(last_etag(c) == before);
 }

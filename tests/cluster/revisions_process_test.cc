@@ -5,19 +5,12 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/corvusd_process.h"
-#include "tests/support/http_client.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/http_checks.h"
+#include "tests/support/single_node_db.h"
 
 using namespace corvus::testing;
 
 namespace {
-
-uint64_t last_etag(HttpClient& c) {
-  auto r = c.request("GET", "/databases/db/stats");
-  REQUIRE(r.status == 200);
-  return boost::json::parse(r.body).as_object()["LastDocEtag"].to_number<uint64_t>();
-}
 
 // The record's Revisions as GET /admin/databases shows it (null when none).
 boost::json::value revisions_in_record(HttpClient& c) {
@@ -25,17 +18,6 @@ boost::json::value revisions_in_record(HttpClient& c) {
   REQUIRE(r.status == 200);
   auto o = boost::json::parse(r.body).as_object();
   return o.contains("Revisions") ? o["Revisions"] : boost::json::value(nullptr);
-}
-
-void check_error(const HttpResult& r, int status, const std::string& needle) {
-  CHECK_MESSAGE(r.status == status, r.status << " " << r.body);
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r.body, ec);
-  REQUIRE_MESSAGE(!ec, "error body is not JSON: " << r.body);
-  auto& o = v.as_object();
-  REQUIRE(o.contains("Type"));
-  REQUIRE(o.contains("Error"));
-  CHECK_MESSAGE(std::string(o["Message"].as_string()).find(needle) != std::string::npos, r.body);
 }
 
 uint64_t revisions_count(HttpClient& c, const std::string& id) {
@@ -47,12 +29,8 @@ uint64_t revisions_count(HttpClient& c, const std::string& id) {
 }  // namespace
 
 TEST_CASE("corvusd revisions: bad input gets a clear 4xx and changes nothing") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port);
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
-  REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+  SingleNodeDb node;
+  HttpClient& c = node.client;
   REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);
   const uint64_t before = last_etag(c);
 
@@ -110,13 +88,9 @@ TEST_CASE("corvusd revisions: bad input gets a clear 4xx and changes nothing") {
 }
 
 TEST_CASE("corvusd revisions: configuration and revisions survive kill -9") {
-  TempDir dir;
-  const uint16_t port = free_port();
-  CorvusdProcess server(dir.sub("node"), port);
-  REQUIRE_MESSAGE(server.start(), server.log());
+  SingleNodeDb node;
   {
-    HttpClient c("127.0.0.1", port);
-    REQUIRE(c.request("PUT", "/admin/databases?name=db", R"({"DatabaseName":"db"})").status == 201);
+    HttpClient& c = node.client;
     auto conf = c.request("POST", "/databases/db/admin/revisions/config?raft-request-id=1",
                           R"({"Default":{"MinimumRevisionsToKeep":2},"Collections":{"Orders":{"Disabled":true}}})");
     REQUIRE_MESSAGE(conf.status == 200, conf.body);
@@ -128,9 +102,9 @@ TEST_CASE("corvusd revisions: configuration and revisions survive kill -9") {
     CHECK(revisions_count(c, "users/1") == 2);  // pruned to MinimumRevisionsToKeep
     CHECK(revisions_count(c, "orders/1") == 0);
   }
-  server.kill9();
-  REQUIRE_MESSAGE(server.start(), server.log());
-  HttpClient c("127.0.0.1", port);
+  node.server.kill9();
+  REQUIRE_MESSAGE(node.server.start(), node.server.log());
+  HttpClient c("127.0.0.1", node.port);
   CHECK(revisions_count(c, "users/1") == 2);
   auto stats = c.request("GET", "/databases/db/stats");
   REQUIRE(stats.status == 200);
