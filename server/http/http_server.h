@@ -2,7 +2,7 @@
 // HttpServer: corvusd's HTTP/1.1 listener (Boost.Beast over Asio).
 //
 // Owns an io_context run by N I/O threads, the acceptor, and one Connection per
-// accepted socket (internal, in http_server.cc). A Connection reads a request,
+// accepted socket (internal, in http_connection.h). A Connection reads a request,
 // routes it through the Router, calls the Handler on its strand, and writes the
 // Response the handler passes to Respond (possibly from another thread); then it
 // reads the next request on the same socket (keep-alive, no pipelining).
@@ -103,7 +103,7 @@ class HttpServer {
   // timeout are abandoned: their Respond becomes a no-op.
   void shutdown();
 
-  struct Core;  // implementation detail, public only for the .cc file
+  struct Core;  // implementation detail (server_core.h), public only for the .cc files
 
  private:
   explicit HttpServer(std::shared_ptr<Core> core);
