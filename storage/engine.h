@@ -28,6 +28,10 @@ enum class Family : int {
   AttachmentHashes,     // base64 SHA-256 -> big-endian reference count (bytes: blob_store.h)
   Revisions,            // lowered doc id \0 big-endian etag -> a revision (encoded Document)
   RevisionChangeVectors,  // change vector -> Revisions key
+  // A document in conflict (conflicts_storage.h): lowered doc id \0 canonical
+  // change vector -> that version as an encoded Document (flags Conflicted;
+  // a deletion has DeleteRevision and no JSON). Each takes an etag (kind 'X').
+  Conflicts,
   Count,
 };
 
