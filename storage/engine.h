@@ -19,7 +19,7 @@ enum class Family : int {
   Tombstones,     // lowered id -> encoded Tombstone
   Etags,          // big-endian etag -> kind byte + lowered id (the "changes since" order)
   Collections,    // lowered collection \0 big-endian etag -> lowered id
-  Meta,           // format version, database id, last etag, counts and identity values
+  Meta,           // format version, database id, last etag, database change vector, counts, identities
   // Beside the documents (each owned by its module, see storage/README.md):
   Counters,             // lowered doc id \0 lowered counter name -> local etag + CounterValue (counters_storage.h)
   // Attachments (attachments_storage.h): the record is JSON {DocumentId, Name,
