@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <boost/json/parse.hpp>
@@ -425,4 +426,39 @@ TEST_CASE("Commit hook: listeners learn each durable last etag; a removed one is
   db.put("users/3", "c");
   std::lock_guard lock(mu);
   CHECK(seen == std::vector<uint64_t>{1, 2});
+}
+
+TEST_CASE("Replicated: the incoming version keeps its own flags and @counters; revision flags are dropped") {
+  Db db;
+  IncomingVersion in = incoming_put("users/1", "remote", "B:1-" + kRemote);
+  in.flags = kHasCounters | kRevision | kConflicted;
+  in.body->at("@metadata").as_object()["@counters"] = boost::json::array{"likes"};
+  REQUIRE(db.apply(in, ConflictPolicy::ResolveToLatest).value() == ReplicatedOutcome::Stored);
+  auto d = db.s->get("users/1");
+  REQUIRE(d.ok());
+  CHECK(d->flags == kHasCounters);
+  auto metadata = boost::json::parse(d->json).as_object().at("@metadata").as_object();
+  CHECK(metadata.at("@counters") == boost::json::array{"likes"});
+  CHECK(metadata.at("@flags") == "HasCounters");
+  CHECK(metadata.at("@change-vector").as_string() == "B:1-" + kRemote);
+}
+
+TEST_CASE("Commit hook: removing a listener while writes run; it is never called after removal returns") {
+  Db db;
+  std::atomic<bool> removed{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> calls{0};
+  const uint64_t id = db.s->add_commit_listener([&](uint64_t) {
+    if (removed.load()) late_calls.fetch_add(1);
+    calls.fetch_add(1);
+  });
+  std::thread writer([&] {
+    for (int i = 0; i < 200; ++i) db.put("users/" + std::to_string(i), "x");
+  });
+  while (calls.load() == 0) std::this_thread::yield();  // bounded: the writer makes 200 commits
+  db.s->remove_commit_listener(id);
+  removed.store(true);
+  writer.join();
+  CHECK(late_calls.load() == 0);
+  CHECK(calls.load() >= 1);
 }
