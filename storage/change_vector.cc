@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <tuple>
 
 namespace corvus::storage {
 namespace {
@@ -50,15 +51,25 @@ Result<ChangeVector> ChangeVector::parse(std::string_view text) {
   return cv;
 }
 
+void ChangeVector::insert_sorted(ChangeVectorEntry entry) {
+  auto at = std::lower_bound(entries_.begin(), entries_.end(), entry,
+                             [](const ChangeVectorEntry& a, const ChangeVectorEntry& b) {
+                               return std::tie(a.node_tag, a.database_id) < std::tie(b.node_tag, b.database_id);
+                             });
+  entries_.insert(at, std::move(entry));
+}
+
 void ChangeVector::set(std::string_view node_tag, uint64_t etag, std::string_view database_id) {
-  for (auto& e : entries_) {
-    if (e.database_id == database_id) {
-      e.node_tag = std::string(node_tag);
-      e.etag = etag;
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const ChangeVectorEntry& e) { return e.database_id == database_id; });
+  if (it != entries_.end()) {
+    if (it->node_tag == node_tag) {
+      it->etag = etag;
       return;
     }
+    entries_.erase(it);  // the tag changed: the entry moves to its new place
   }
-  entries_.push_back({std::string(node_tag), etag, std::string(database_id)});
+  insert_sorted({std::string(node_tag), etag, std::string(database_id)});
 }
 
 void ChangeVector::merge(const ChangeVector& other) {
@@ -66,10 +77,9 @@ void ChangeVector::merge(const ChangeVector& other) {
     auto it = std::find_if(entries_.begin(), entries_.end(),
                            [&](const ChangeVectorEntry& e) { return e.database_id == o.database_id; });
     if (it == entries_.end()) {
-      entries_.push_back(o);
+      insert_sorted(o);
     } else if (o.etag > it->etag) {
-      it->etag = o.etag;
-      it->node_tag = o.node_tag;
+      set(o.node_tag, o.etag, o.database_id);
     }
   }
 }

@@ -2,6 +2,9 @@
 // ChangeVector: the version of a document across the cluster, RavenDB's
 // "A:17-<dbid>, B:5-<dbid>" (node tag, etag, database id). Comparing two says
 // whether one supersedes the other or they are concurrent (a conflict).
+// Canonical form: entries are always kept sorted by node tag, then database
+// id (bytewise), so equal vectors have equal text and a stored change vector
+// can be compared as a string; parse accepts any order.
 // A value type; not thread-safe to mutate concurrently, safe to copy.
 
 #include <cstdint>
@@ -39,12 +42,16 @@ class ChangeVector {
   // Newer: this has seen everything other has and more.
   ChangeVectorOrder compare(const ChangeVector& other) const;
 
+  // The canonical text: entries in (node tag, database id) order.
   std::string to_string() const;
   bool empty() const { return entries_.empty(); }
   const std::vector<ChangeVectorEntry>& entries() const { return entries_; }
 
  private:
-  std::vector<ChangeVectorEntry> entries_;
+  // Places a new entry at its canonical position.
+  void insert_sorted(ChangeVectorEntry entry);
+
+  std::vector<ChangeVectorEntry> entries_;  // sorted by (node_tag, database_id)
 };
 
 }  // namespace corvus::storage

@@ -116,6 +116,15 @@ Status DocumentsStorage::load_or_create_meta() {
     if (!v.ok()) return v.status();
     *field = v.value() ? decode_big_endian(*v.value()) : 0;
   }
+  auto cv_text = read_meta(meta_keys::kDatabaseChangeVector);
+  if (!cv_text.ok()) return cv_text.status();
+  if (cv_text.value()) {
+    auto cv = ChangeVector::parse(*cv_text.value());
+    if (!cv.ok()) return Status::Corruption("stored database change vector: " + cv.status().message());
+    writer_state_.database_change_vector = std::move(cv).value();
+  }
+  if (writer_state_.last_etag > 0)
+    writer_state_.database_change_vector.set(options_.node_tag, writer_state_.last_etag, database_id_);
   publish(writer_state_);
   return Status::Ok();
 }
@@ -124,6 +133,26 @@ void DocumentsStorage::publish(const WriterState& state) {
   published_last_etag_.store(state.last_etag, std::memory_order_release);
   published_document_count_.store(state.document_count, std::memory_order_release);
   published_tombstone_count_.store(state.tombstone_count, std::memory_order_release);
+  published_change_vector_.store(std::make_shared<const std::string>(state.database_change_vector.to_string()),
+                                 std::memory_order_release);
+}
+
+uint64_t DocumentsStorage::add_commit_listener(CommitListener listener) {
+  std::lock_guard lock(listeners_mu_);
+  const uint64_t id = ++next_listener_id_;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void DocumentsStorage::remove_commit_listener(uint64_t id) {
+  // Waits for a notification in progress: the mutex is held while listeners run.
+  std::lock_guard lock(listeners_mu_);
+  listeners_.erase(id);
+}
+
+void DocumentsStorage::notify_commit_listeners(uint64_t last_etag) {
+  std::lock_guard lock(listeners_mu_);
+  for (auto& [id, listener] : listeners_) listener(last_etag);
 }
 
 Result<Document> DocumentsStorage::get(std::string_view id) const {
@@ -259,8 +288,7 @@ DatabaseStats DocumentsStorage::stats() const {
   s.last_etag = published_last_etag_.load(std::memory_order_acquire);
   s.document_count = published_document_count_.load(std::memory_order_acquire);
   s.tombstone_count = published_tombstone_count_.load(std::memory_order_acquire);
-  if (s.last_etag > 0)
-    s.database_change_vector = options_.node_tag + ":" + std::to_string(s.last_etag) + "-" + database_id_;
+  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) s.database_change_vector = *cv;
   s.size_bytes = engine_->approximate_size_bytes();
   return s;
 }

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,7 +34,9 @@ struct DatabaseStats {
   uint64_t last_etag = 0;
   uint64_t document_count = 0;
   uint64_t tombstone_count = 0;
-  std::string database_change_vector;  // "A:<last etag>-<database id>"
+  // Canonical text of the merge of every change vector stored or seen, this
+  // node's entry at the last etag ("A:12-<id>, B:7-<id>"); empty when new.
+  std::string database_change_vector;
   uint64_t size_bytes = 0;
 };
 
@@ -66,6 +70,18 @@ class DocumentsStorage {
   void submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);
   // Blocking convenience for tests and start-up paths.
   Status write(TransactionMerger::Work work);
+
+  // --- commit hook ---
+  // Called with the new last etag after each durable batch that changed
+  // something, on the merger's syncer thread while it holds the listeners'
+  // mutex: a listener must be quick and must not block (post the work
+  // elsewhere, e.g. to an io_context or a condition variable), must not write
+  // to this storage and must not add or remove listeners. Returns an id for
+  // remove_commit_listener.
+  using CommitListener = std::function<void(uint64_t last_etag)>;
+  uint64_t add_commit_listener(CommitListener listener);
+  // After it returns the listener is not running and will not be called again.
+  void remove_commit_listener(uint64_t id);
 
   // A count kept by WriteTransaction::adjust_count (meta_keys::k...Count), as
   // of the last durable batch.
@@ -102,6 +118,8 @@ class DocumentsStorage {
   Status load_or_create_meta();
   // Called by the merger after a batch is durable.
   void publish(const WriterState& state);
+  // Tells the commit listeners; the merger calls it after publish.
+  void notify_commit_listeners(uint64_t last_etag);
 
   StorageOptions options_;
   std::unique_ptr<Engine> engine_;
@@ -112,6 +130,11 @@ class DocumentsStorage {
   std::atomic<uint64_t> published_last_etag_{0};
   std::atomic<uint64_t> published_document_count_{0};
   std::atomic<uint64_t> published_tombstone_count_{0};
+  std::atomic<std::shared_ptr<const std::string>> published_change_vector_;
+  // Before merger_, so they outlive the syncer that calls them.
+  std::mutex listeners_mu_;
+  std::map<uint64_t, CommitListener> listeners_;
+  uint64_t next_listener_id_ = 0;
   std::shared_ptr<BlobStore> blobs_;  // before merger_: completions collect blobs until it stops
   std::unique_ptr<TransactionMerger> merger_;
   std::atomic<std::shared_ptr<const RevisionsConfiguration>> revisions_configuration_;
@@ -130,11 +153,16 @@ inline constexpr const char* kDocumentCount = "document-count";
 inline constexpr const char* kTombstoneCount = "tombstone-count";
 inline constexpr const char* kIdentityPrefix = "identity/";
 inline constexpr const char* kLastClusterTransaction = "last-cluster-transaction";
+// Canonical text of WriterState::database_change_vector (absent: only this
+// node's entry, as before it was kept).
+inline constexpr const char* kDatabaseChangeVector = "database-change-vector";
 // Counts of what lives beside the documents (WriteTransaction::adjust_count).
 inline constexpr const char* kRevisionCount = "revision-count";
 inline constexpr const char* kCounterCount = "counter-count";
 inline constexpr const char* kAttachmentCount = "attachment-count";
 inline constexpr const char* kUniqueAttachmentCount = "unique-attachment-count";
+// Conflicting versions stored (all documents): a put looks for conflicts only when it is not 0.
+inline constexpr const char* kConflictVersionCount = "conflict-version-count";
 }  // namespace meta_keys
 
 // Etag-index values start with one of these.
@@ -143,6 +171,7 @@ inline constexpr char kEtagOfTombstone = 'T';
 inline constexpr char kEtagOfCounter = 'C';
 inline constexpr char kEtagOfAttachment = 'A';
 inline constexpr char kEtagOfRevision = 'R';
+inline constexpr char kEtagOfConflict = 'X';
 
 
 }  // namespace corvus::storage

@@ -13,7 +13,7 @@ namespace {
 const char* const kFamilyNames[] = {"documents",   "tombstones",        "etags",
                                     "collections", "meta",              "counters",
                                     "attachments", "attachment-hashes", "revisions",
-                                    "revision-change-vectors"};
+                                    "revision-change-vectors", "conflicts"};
 static_assert(std::size(kFamilyNames) == static_cast<size_t>(Family::Count));
 }  // namespace
 

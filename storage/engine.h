@@ -19,7 +19,7 @@ enum class Family : int {
   Tombstones,     // lowered id -> encoded Tombstone
   Etags,          // big-endian etag -> kind byte + lowered id (the "changes since" order)
   Collections,    // lowered collection \0 big-endian etag -> lowered id
-  Meta,           // format version, database id, last etag, counts and identity values
+  Meta,           // format version, database id, last etag, database change vector, counts, identities
   // Beside the documents (each owned by its module, see storage/README.md):
   Counters,             // lowered doc id \0 lowered counter name -> local etag + CounterValue (counters_storage.h)
   // Attachments (attachments_storage.h): the record is JSON {DocumentId, Name,
@@ -28,6 +28,10 @@ enum class Family : int {
   AttachmentHashes,     // base64 SHA-256 -> big-endian reference count (bytes: blob_store.h)
   Revisions,            // lowered doc id \0 big-endian etag -> a revision (encoded Document)
   RevisionChangeVectors,  // change vector -> Revisions key
+  // A document in conflict (conflicts_storage.h): lowered doc id \0 canonical
+  // change vector -> that version as an encoded Document (flags Conflicted;
+  // a deletion has DeleteRevision and no JSON). Each takes an etag (kind 'X').
+  Conflicts,
   Count,
 };
 

@@ -193,6 +193,7 @@ Status TransactionMerger::write_durably(Batch& batch) {
       storage_.writer_state_ = batch.state_after;
     }
     storage_.publish(batch.state_after);
+    if (batch.any_ok) storage_.notify_commit_listeners(batch.state_after.last_etag);
   }
   complete(batch, written);
   return written;

@@ -8,6 +8,7 @@
 
 #include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
+#include "storage/conflicts_storage.h"
 #include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
 #include "storage/random_ids.h"
@@ -223,9 +224,10 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
                                    "' to '" + (collection.empty() ? "@empty" : collection) +
                                    "' is not supported; delete it first");
   }
-  for (auto k : kCarriedMetadataKeys) metadata->erase(k);
-  uint32_t flags = kNoFlags;
-  if (existing) {
+  const bool own_flags = external && external->flags;
+  if (!own_flags) for (auto k : kCarriedMetadataKeys) metadata->erase(k);
+  uint32_t flags = own_flags ? *external->flags : kNoFlags;
+  if (existing && !own_flags) {
     flags = existing->flags & kCarriedFlags;
     if (flags & (kHasCounters | kHasAttachments)) {
       // Parsed only for documents that have something stored beside them.
@@ -238,9 +240,18 @@ Result<PutResult> WriteTransaction::put(std::string_view requested_id, boost::js
       }
     }
   }
+  // A local write to a document in conflict resolves it: the conflicting
+  // versions become revisions and this version supersedes them all.
+  ChangeVector conflicts_seen;
+  if (!external && !existing) {
+    auto r = ConflictsStorage::resolve(*this, id);
+    if (!r.ok()) return r.status();
+    conflicts_seen = std::move(r).value();
+    if (!conflicts_seen.empty()) flags |= kResolved;
+  }
   const RevisionsPolicy revisions = RevisionsStorage::policy_for(storage_, collection);
   if (revisions) flags |= kHasRevisions;
-  auto written = write_version(id, body, *metadata, collection, existing, flags, external);
+  auto written = write_version(id, body, *metadata, collection, existing, flags, external, &conflicts_seen);
   if (!written.ok() || !revisions) return written;
   if (Status s = RevisionsStorage::on_put(*this, written.value(), body, revisions); !s.ok()) return s;
   return written;
@@ -262,7 +273,8 @@ Result<PutResult> WriteTransaction::update_document_metadata(std::string_view id
 Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::json::object& body,
                                                   boost::json::object& metadata, const std::string& collection,
                                                   const std::optional<Document>& existing, uint32_t flags,
-                                                  const ExternalVersion* external) {
+                                                  const ExternalVersion* external,
+                                                  const ChangeVector* supersedes) {
   const std::string key = lower_id(id);
   auto* engine = storage_.engine_.get();
   // The change vector continues from the previous version, or from the
@@ -285,14 +297,21 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
     cv = std::move(parsed).value();
   }
 
+  if (supersedes) cv.merge(*supersedes);
   const uint64_t etag = next_etag();
   cv.set(storage_.node_tag(), etag, storage_.database_id());
+  if (external) {
+    auto theirs = ChangeVector::parse(external->change_vector);
+    if (!theirs.ok()) return theirs.status();
+    cv = std::move(theirs).value();
+  }
+  note_change_vector(cv);
 
   Document doc;
   doc.id = id;
   doc.collection = collection;
   doc.etag = etag;
-  doc.change_vector = external ? external->change_vector : cv.to_string();
+  doc.change_vector = cv.to_string();
   doc.last_modified_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
   doc.flags = flags;
 
@@ -338,6 +357,17 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   if (!existing_or.ok()) return existing_or.status();
   const std::optional<Document>& existing = existing_or.value();
   if (Status s = check_expected(id, existing, expected_change_vector, "Delete"); !s.ok()) return s;
+  if (!existing && !external) {
+    // A local delete of a document in conflict resolves it to a deletion.
+    auto resolved = ConflictsStorage::resolve(*this, id);
+    if (!resolved.ok()) return resolved.status();
+    if (resolved->empty()) return DeleteResult{};
+    ChangeVector cv = std::move(resolved).value();
+    cv.set(storage_.node_tag(), state_.last_etag + 1, storage_.database_id());
+    const ExternalVersion version{cv.to_string(), storage_.options().clock->now_micros(), std::nullopt};
+    if (Status s = put_tombstone(id, std::string(), version); !s.ok()) return s;
+    return DeleteResult{true, version.change_vector};
+  }
   if (!existing) return DeleteResult{};
   // Its counters go with it (as tombstones, so the deletion replicates).
   if (existing->flags & kHasCounters) {
@@ -350,12 +380,18 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   ChangeVector cv = std::move(parsed).value();
   const uint64_t etag = next_etag();
   cv.set(storage_.node_tag(), etag, storage_.database_id());
+  if (external) {
+    auto theirs = ChangeVector::parse(external->change_vector);
+    if (!theirs.ok()) return theirs.status();
+    cv = std::move(theirs).value();
+  }
+  note_change_vector(cv);
 
   Tombstone t;
   t.id = existing->id;
   t.collection = existing->collection;
   t.etag = etag;
-  t.change_vector = external ? external->change_vector : cv.to_string();
+  t.change_vector = cv.to_string();
   t.deleted_at_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
 
   auto* engine = storage_.engine_.get();
@@ -371,6 +407,58 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   ++state_.tombstone_count;
   if (Status s = RevisionsStorage::on_delete(*this, *existing, t); !s.ok()) return s;
   return DeleteResult{true, t.change_vector};
+}
+
+Status WriteTransaction::put_tombstone(std::string_view id, const std::string& collection,
+                                       const ExternalVersion& version) {
+  auto existing = get(id);
+  if (!existing.ok()) return existing.status();
+  if (existing.value())
+    return Status::InvalidArgument("document '" + std::string(id) + "' exists; a tombstone replaces only a deletion");
+  auto cv = ChangeVector::parse(version.change_vector);
+  if (!cv.ok()) return cv.status();
+  const std::string key = lower_id(id);
+  auto previous = read(Family::Tombstones, key);
+  if (!previous.ok()) return previous.status();
+  if (previous.value()) {
+    auto old = decode_tombstone(*previous.value());
+    if (!old.ok()) return old.status();
+    unindex_etag(old->etag);
+  } else {
+    ++state_.tombstone_count;
+  }
+  Tombstone t;
+  t.id = std::string(id);
+  t.collection = collection;
+  t.etag = next_etag();
+  t.change_vector = cv->to_string();
+  t.deleted_at_us = version.last_modified_us;
+  note_change_vector(cv.value());
+  put_raw(Family::Tombstones, key, encode_tombstone(t));
+  index_etag(t.etag, kEtagOfTombstone, key);
+  return Status::Ok();
+}
+
+Status WriteTransaction::erase_current(std::string_view id) {
+  const std::string key = lower_id(id);
+  auto existing = get(id);
+  if (!existing.ok()) return existing.status();
+  if (const auto& doc = existing.value()) {
+    erase_raw(Family::Documents, key);
+    unindex_etag(doc->etag);
+    erase_raw(Family::Collections, collection_key(doc->collection, doc->etag));
+    --state_.document_count;
+    return Status::Ok();
+  }
+  auto previous = read(Family::Tombstones, key);
+  if (!previous.ok()) return previous.status();
+  if (!previous.value()) return Status::Ok();
+  auto old = decode_tombstone(*previous.value());
+  if (!old.ok()) return old.status();
+  erase_raw(Family::Tombstones, key);
+  unindex_etag(old->etag);
+  --state_.tombstone_count;
+  return Status::Ok();
 }
 
 namespace {
@@ -457,6 +545,11 @@ void WriteTransaction::set_last_cluster_transaction_index(uint64_t index) {
 }
 
 void WriteTransaction::write_state() {
+  if (state_.last_etag > 0)
+    state_.database_change_vector.set(storage_.node_tag(), state_.last_etag, storage_.database_id());
+  batch_.Put(storage_.engine_->cf(Family::Meta), meta_keys::kDatabaseChangeVector,
+             state_.database_change_vector.to_string())
+      .PermitUncheckedError();
   write_u64(meta_keys::kLastEtag, state_.last_etag);
   write_u64(meta_keys::kDocumentCount, state_.document_count);
   write_u64(meta_keys::kTombstoneCount, state_.tombstone_count);

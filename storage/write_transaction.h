@@ -14,6 +14,7 @@
 #include <boost/json/object.hpp>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include "storage/change_vector.h"
 #include "storage/document.h"
 #include "storage/engine.h"
 #include "storage/status.h"
@@ -28,6 +29,11 @@ struct WriterState {
   uint64_t last_etag = 0;
   uint64_t document_count = 0;
   uint64_t tombstone_count = 0;
+  // The merge of every change vector this database has stored or seen (local
+  // writes, replicated ones, ignored ones), with this node's entry at the last
+  // etag: what a peer needs to know what we have. Kept in `meta` by
+  // write_state in the same batch.
+  ChangeVector database_change_vector;
 };
 
 struct PutResult {
@@ -56,8 +62,11 @@ struct HiLoRange {
 // replication later): it carries its own change vector and time, which the
 // document keeps instead of being stamped with this node's.
 struct ExternalVersion {
-  std::string change_vector;
+  std::string change_vector;  // stored in canonical form
   int64_t last_modified_us = 0;
+  // Replication: the version's own flags and @counters/@attachments, as sent,
+  // instead of those carried over from the local version. nullopt: carried.
+  std::optional<uint32_t> flags;
 };
 
 class WriteTransaction {
@@ -116,6 +125,9 @@ class WriteTransaction {
   void index_etag(uint64_t etag, char kind, const std::string& key);
   void unindex_etag(uint64_t etag);
   DocumentsStorage& storage() { return storage_; }
+  // Merges `cv` into the database change vector (everything stored goes
+  // through it; replication also notes what it saw and ignored).
+  void note_change_vector(const ChangeVector& cv) { state_.database_change_vector.merge(cv); }
   // Adds `delta` to the count kept in `meta` under `meta_key` (the statistics'
   // counts of what lives beside the documents); Corruption below zero.
   Status adjust_count(const char* meta_key, int64_t delta);
@@ -126,6 +138,17 @@ class WriteTransaction {
   // there is no such document. `edit` gets the @metadata object and the flags.
   using MetadataEdit = std::function<Status(boost::json::object& metadata, uint32_t& flags)>;
   Result<PutResult> update_document_metadata(std::string_view id, const MetadataEdit& edit);
+
+  // --- for replication (replicated_writes.h, conflicts_storage.h) ---
+
+  // Stores a tombstone for `id`, which has no live version, with `version`'s
+  // change vector and time (replaces an older tombstone). InvalidArgument if
+  // the document exists (remove it instead) or the change vector is invalid.
+  Status put_tombstone(std::string_view id, const std::string& collection, const ExternalVersion& version);
+  // Removes the current version of `id` (document or tombstone) without
+  // leaving a tombstone: the document goes into conflict, its versions are
+  // kept by ConflictsStorage in the same transaction.
+  Status erase_current(std::string_view id);
 
   // The Raft index of the last cluster-wide transaction applied to this
   // database, kept in the same batch as the transaction's documents so each
@@ -140,7 +163,8 @@ class WriteTransaction {
   // Stores `body` (whose @metadata is `metadata`) as the next version of `id`.
   Result<PutResult> write_version(const std::string& id, boost::json::object& body, boost::json::object& metadata,
                                   const std::string& collection, const std::optional<Document>& existing,
-                                  uint32_t flags, const ExternalVersion* external);
+                                  uint32_t flags, const ExternalVersion* external,
+                                  const ChangeVector* supersedes = nullptr);
   Result<uint64_t> read_u64(const std::string& meta_key);
   void write_u64(const std::string& meta_key, uint64_t v);
   void write_state();

@@ -40,3 +40,29 @@ TEST_CASE("ChangeVector: compare and merge") {
   auto d = ChangeVector::parse("C:1-z").value();
   CHECK(d.compare(a) == ChangeVectorOrder::Concurrent);
 }
+
+TEST_CASE("ChangeVector: one canonical text whatever the order it was built in") {
+  auto a = ChangeVector::parse("C:1-z, A:5-x, B:3-y").value();
+  auto b = ChangeVector::parse("B:3-y, C:1-z, A:5-x").value();
+  CHECK(a.to_string() == "A:5-x, B:3-y, C:1-z");
+  CHECK(a.to_string() == b.to_string());
+  ChangeVector built;
+  built.set("B", 3, "y");
+  built.set("C", 1, "z");
+  built.set("A", 5, "x");
+  CHECK(built.to_string() == a.to_string());
+  SUBCASE("the same tag orders by database id") {
+    auto c = ChangeVector::parse("A:1-q, A:2-p").value();
+    CHECK(c.to_string() == "A:2-p, A:1-q");
+  }
+  SUBCASE("merging keeps the order") {
+    auto m = ChangeVector::parse("C:9-z").value();
+    m.merge(ChangeVector::parse("B:1-y, A:1-x").value());
+    CHECK(m.to_string() == "A:1-x, B:1-y, C:9-z");
+  }
+  SUBCASE("a database id whose tag changes moves to its new place") {
+    auto t = ChangeVector::parse("A:1-x, B:1-y").value();
+    t.set("C", 2, "x");
+    CHECK(t.to_string() == "B:1-y, C:2-x");
+  }
+}

@@ -253,7 +253,7 @@ TEST_CASE("DocumentsStorage: a version from elsewhere keeps its change vector an
   testing::TempDir dir;
   auto s = open_at(dir.path());
   put(*s, "users/1", user("ann"));
-  const ExternalVersion version{"TRXN:7-abc", 1'700'000'000'000'000};
+  const ExternalVersion version{"TRXN:7-abc", 1'700'000'000'000'000, std::nullopt};
   auto orders = boost::json::parse(R"({"total":3,"@metadata":{"@collection":"Orders"}})").as_object();
   Status st = s->write([&](WriteTransaction& txn) -> Status {
     // A cluster-wide write may change the collection: every member must end

@@ -1,0 +1,186 @@
+#include "storage/replicated_writes.h"
+
+#include <tuple>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "storage/change_vector.h"
+#include "storage/conflicts_storage.h"
+#include "storage/document.h"
+#include "storage/revisions_storage.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::storage {
+namespace {
+
+constexpr uint32_t kDocumentFlagsMask = ~(kRevision | kDeleteRevision | kConflicted | kResolved);
+
+// One version of the document, ours or theirs, in one shape: a deletion has
+// no body.
+struct Version {
+  std::string id;
+  std::string collection;
+  ChangeVector cv;
+  int64_t last_modified_us = 0;
+  uint32_t flags = 0;
+  std::optional<boost::json::object> body;  // with @metadata
+};
+
+Result<boost::json::object> parse_body(const std::string& json, const std::string& id) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return Status::Corruption("stored document '" + id + "' is not a JSON object");
+  return std::move(v.as_object());
+}
+
+// Our current version: the document, or its tombstone, or nothing.
+Result<std::optional<Version>> local_version(WriteTransaction& txn, const std::string& id) {
+  auto doc = txn.get(id);
+  if (!doc.ok()) return doc.status();
+  Version v;
+  std::string cv_text;
+  if (const auto& d = doc.value()) {
+    auto body = parse_body(d->json, id);
+    if (!body.ok()) return body.status();
+    v = Version{d->id, d->collection, {}, d->last_modified_us, d->flags, std::move(body).value()};
+    cv_text = d->change_vector;
+  } else {
+    auto raw = txn.read(Family::Tombstones, lower_id(id));
+    if (!raw.ok()) return raw.status();
+    if (!raw.value()) return std::optional<Version>();
+    auto t = decode_tombstone(*raw.value());
+    if (!t.ok()) return t.status();
+    v = Version{t->id, t->collection, {}, t->deleted_at_us, 0, std::nullopt};
+    cv_text = t->change_vector;
+  }
+  auto cv = ChangeVector::parse(cv_text);
+  if (!cv.ok()) return Status::Corruption("stored change vector of '" + id + "': " + cv.status().message());
+  v.cv = std::move(cv).value();
+  return std::optional<Version>(std::move(v));
+}
+
+// Same content: both deletions, or both documents whose bodies (without
+// @metadata) are equal JSON.
+bool same_content(const Version& a, const Version& b) {
+  if (!a.body || !b.body) return !a.body && !b.body;
+  boost::json::object x = *a.body;
+  boost::json::object y = *b.body;
+  x.erase("@metadata");
+  y.erase("@metadata");
+  return x == y;
+}
+
+// Makes `v` the current version of its document with change vector `cv`.
+Status store(WriteTransaction& txn, const Version& v, const ChangeVector& cv, uint32_t flags) {
+  // Resolved is the one flag a replicated document keeps beside its own.
+  const ExternalVersion version{cv.to_string(), v.last_modified_us, (flags & kDocumentFlagsMask) | (flags & kResolved)};
+  if (!v.body) {
+    auto doc = txn.get(v.id);
+    if (!doc.ok()) return doc.status();
+    if (doc.value()) return txn.remove(v.id, std::nullopt, &version).status();
+    return txn.put_tombstone(v.id, v.collection, version);
+  }
+  boost::json::object body = *v.body;
+  auto& metadata = body["@metadata"];
+  if (!metadata.is_object()) metadata.emplace_object();
+  if (v.collection.empty()) metadata.as_object().erase("@collection");
+  else metadata.as_object()["@collection"] = v.collection;
+  return txn.put(v.id, std::move(body), std::nullopt, &version).status();
+}
+
+// The version as a Document (revision or conflict entry); no JSON = deletion.
+Document as_document(const Version& v) {
+  Document d;
+  d.id = v.id;
+  d.collection = v.collection;
+  d.change_vector = v.cv.to_string();
+  d.last_modified_us = v.last_modified_us;
+  d.flags = v.flags & kDocumentFlagsMask;
+  if (v.body) d.json = boost::json::serialize(*v.body);
+  else d.flags |= kDeleteRevision;
+  return d;
+}
+
+Status keep_loser(WriteTransaction& txn, const Version& loser) {
+  Document d = as_document(loser);
+  d.flags |= kConflicted;
+  return RevisionsStorage::put_external(txn, std::move(d)).status();
+}
+
+// The document is already in conflict: a version newer than all of them
+// resolves it, one that any of them already covers is ignored, another
+// concurrent one joins them.
+Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, const Version& incoming,
+                                            const std::vector<Document>& conflicts) {
+  bool newer_than_all = true;
+  for (const Document& c : conflicts) {
+    auto cv = ChangeVector::parse(c.change_vector);
+    if (!cv.ok()) return Status::Corruption("stored conflict of '" + incoming.id + "': " + cv.status().message());
+    const ChangeVectorOrder order = incoming.cv.compare(cv.value());
+    if (order == ChangeVectorOrder::Older || order == ChangeVectorOrder::Equal) {
+      txn.note_change_vector(incoming.cv);
+      return ReplicatedOutcome::Ignored;
+    }
+    newer_than_all = newer_than_all && order == ChangeVectorOrder::Newer;
+  }
+  if (newer_than_all) {
+    auto resolved = ConflictsStorage::resolve(txn, incoming.id);
+    if (!resolved.ok()) return resolved.status();
+    if (Status s = store(txn, incoming, incoming.cv, incoming.flags); !s.ok()) return s;
+    return ReplicatedOutcome::Stored;
+  }
+  if (Status s = ConflictsStorage::add(txn, as_document(incoming)); !s.ok()) return s;
+  return ReplicatedOutcome::Conflicted;
+}
+
+}  // namespace
+
+Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, IncomingVersion in, ConflictPolicy policy) {
+  if (in.id.empty()) return Status::InvalidArgument("a replicated version needs a document id");
+  auto parsed = ChangeVector::parse(in.change_vector);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->empty()) return Status::InvalidArgument("replicated version of '" + in.id + "' has no change vector");
+  Version incoming{in.id, in.collection, std::move(parsed).value(), in.last_modified_us, in.flags, std::move(in.body)};
+
+  auto conflicts = ConflictsStorage::in_transaction(txn, incoming.id);
+  if (!conflicts.ok()) return conflicts.status();
+  if (!conflicts->empty()) return apply_to_conflict(txn, incoming, conflicts.value());
+
+  auto local_or = local_version(txn, incoming.id);
+  if (!local_or.ok()) return local_or.status();
+  const std::optional<Version>& local = local_or.value();
+  const ChangeVectorOrder order = local ? incoming.cv.compare(local->cv) : ChangeVectorOrder::Newer;
+  if (order == ChangeVectorOrder::Newer) {
+    if (Status s = store(txn, incoming, incoming.cv, incoming.flags); !s.ok()) return s;
+    return ReplicatedOutcome::Stored;
+  }
+  if (order != ChangeVectorOrder::Concurrent) {
+    txn.note_change_vector(incoming.cv);
+    return ReplicatedOutcome::Ignored;
+  }
+
+  ChangeVector merged = local->cv;
+  merged.merge(incoming.cv);
+  if (same_content(*local, incoming)) {
+    if (Status s = store(txn, *local, merged, local->flags); !s.ok()) return s;
+    return ReplicatedOutcome::Merged;
+  }
+  if (policy == ConflictPolicy::KeepConflict) {
+    if (Status s = txn.erase_current(incoming.id); !s.ok()) return s;
+    if (Status s = ConflictsStorage::add(txn, as_document(*local)); !s.ok()) return s;
+    if (Status s = ConflictsStorage::add(txn, as_document(incoming)); !s.ok()) return s;
+    return ReplicatedOutcome::Conflicted;
+  }
+  // ResolveToLatest: every member compares the same two versions the same way.
+  const bool incoming_wins = std::make_tuple(incoming.last_modified_us, incoming.cv.to_string()) >
+                             std::make_tuple(local->last_modified_us, local->cv.to_string());
+  const Version& winner = incoming_wins ? incoming : *local;
+  const Version& loser = incoming_wins ? *local : incoming;
+  if (Status s = keep_loser(txn, loser); !s.ok()) return s;
+  if (Status s = store(txn, winner, merged, winner.flags | kResolved); !s.ok()) return s;
+  return incoming_wins ? ReplicatedOutcome::IncomingWon : ReplicatedOutcome::LocalWon;
+}
+
+}  // namespace corvus::storage
