@@ -69,10 +69,10 @@ Result<std::optional<AttachmentInfo>> read_in_txn(WriteTransaction& txn, const s
   return std::optional<AttachmentInfo>(std::move(a).value());
 }
 
-// Reference counting of the bytes. Dropping the last reference schedules the
-// blob's unlink for after this batch is durable: a transaction queued behind
-// this one completes only then, and the BlobStore checks the committed state
-// (so a rolled-back drop unlinks nothing).
+// Reference counting of the bytes. Dropping the last reference asks the
+// BlobStore to collect the blob once this transaction is durable
+// (WriteTransaction::after_commit); the store checks the committed count again,
+// so a later transaction that took a new reference meanwhile keeps it.
 Status add_reference(WriteTransaction& txn, const std::string& hash) {
   auto raw = txn.read(Family::AttachmentHashes, hash);
   if (!raw.ok()) return raw.status();
@@ -91,11 +91,8 @@ Status drop_reference(WriteTransaction& txn, const std::string& hash) {
   }
   txn.erase_raw(Family::AttachmentHashes, hash);
   if (Status s = txn.adjust_count(meta_keys::kUniqueAttachmentCount, -1); !s.ok()) return s;
-  std::shared_ptr<BlobStore> blobs = txn.storage().blob_store();
-  txn.storage().submit([](WriteTransaction&) { return Status::Ok(); },
-                       [blobs, hash](Status s) {
-                         if (s.ok()) blobs->collect(hash);  // otherwise the next open collects it
-                       });
+  // A failed write runs nothing: the next open collects the blob then.
+  txn.after_commit([blobs = txn.storage().blob_store(), hash] { blobs->collect(hash); });
   return Status::Ok();
 }
 

@@ -43,8 +43,8 @@ Status ConflictsStorage::add(WriteTransaction& txn, Document version) {
     auto old = decode_document(*previous.value());
     if (!old.ok()) return old.status();
     txn.unindex_etag(old->etag);
-  } else if (Status s = txn.adjust_count(meta_keys::kConflictVersionCount, 1); !s.ok()) {
-    return s;
+  } else {
+    ++txn.conflict_versions();
   }
   version.flags = (version.flags & ~(kRevision | kResolved)) | kConflicted;
   if (version.json.empty()) version.flags |= kDeleteRevision;
@@ -57,9 +57,7 @@ Status ConflictsStorage::add(WriteTransaction& txn, Document version) {
 
 Result<std::vector<Document>> ConflictsStorage::in_transaction(WriteTransaction& txn, std::string_view id) {
   // No conflict anywhere (the usual case for every put): skip the scan.
-  auto pending = txn.read(Family::Meta, meta_keys::kConflictVersionCount);
-  if (!pending.ok()) return pending.status();
-  if (!pending.value() || decode_big_endian(*pending.value()) == 0) return std::vector<Document>();
+  if (txn.conflict_versions() == 0) return std::vector<Document>();
   auto it = txn.new_iterator(Family::Conflicts);
   return collect(*it, conflicts_prefix(id), "read conflicts in write transaction");
 }
@@ -74,7 +72,8 @@ Result<ChangeVector> ConflictsStorage::resolve(WriteTransaction& txn, std::strin
     merged.merge(cv.value());
     txn.erase_raw(Family::Conflicts, conflicts_prefix(id) + v.change_vector);
     txn.unindex_etag(v.etag);
-    if (Status s = txn.adjust_count(meta_keys::kConflictVersionCount, -1); !s.ok()) return s;
+    if (txn.conflict_versions() == 0) return Status::Corruption("conflict version count below zero");
+    --txn.conflict_versions();
     // put_external keeps the Conflicted (and DeleteRevision) flags.
     auto kept = RevisionsStorage::put_external(txn, std::move(v));
     if (!kept.ok()) return kept.status();

@@ -111,7 +111,8 @@ Status DocumentsStorage::load_or_create_meta() {
   }
   for (auto [key, field] : {std::pair{meta_keys::kLastEtag, &writer_state_.last_etag},
                             std::pair{meta_keys::kDocumentCount, &writer_state_.document_count},
-                            std::pair{meta_keys::kTombstoneCount, &writer_state_.tombstone_count}}) {
+                            std::pair{meta_keys::kTombstoneCount, &writer_state_.tombstone_count},
+                            std::pair{meta_keys::kConflictVersionCount, &writer_state_.conflict_versions}}) {
     auto v = read_meta(key);
     if (!v.ok()) return v.status();
     *field = v.value() ? decode_big_endian(*v.value()) : 0;

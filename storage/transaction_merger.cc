@@ -113,12 +113,14 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
   batch->pending = std::move(pending);
   batch->results.resize(batch->pending.size());
   WriterState state = writer_state_;
-  WriteTransaction txn(storage_, batch->index, state, in_flight_ ? &in_flight_->index : nullptr);
+  WriteTransaction txn(storage_, batch->index, state, in_flight_ ? &in_flight_->index : nullptr,
+                       batch->after_commit);
   for (size_t i = 0; i < batch->pending.size(); ++i) {
     // A save point per transaction: a failing one is rolled back alone, and
     // the counters it bumped are restored with it.
     batch->index.SetSavePoint();
     const WriterState before = state;
+    const size_t actions_before = batch->after_commit.size();
     Status s;
     try {
       s = batch->pending[i].work(txn);
@@ -131,6 +133,7 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
     } else {
       batch->index.RollbackToSavePoint().PermitUncheckedError();
       state = before;
+      batch->after_commit.resize(actions_before);
     }
     batch->results[i] = std::move(s);
   }
@@ -207,6 +210,10 @@ void TransactionMerger::complete(Batch& batch, const Status& written) {
   int bucket = 0;
   while (bucket < MergerStats::kBuckets - 1 && (size_t{1} << bucket) < n) ++bucket;
   stats_.batch_size_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  if (written.ok()) {
+    for (auto& action : batch.after_commit) action();
+  }
+  batch.after_commit.clear();
   for (size_t i = 0; i < n; ++i) {
     Status& r = batch.results[i];
     if (r.ok() && !written.ok()) r = written;

@@ -84,6 +84,8 @@ class TransactionMerger {
     std::vector<Status> results;
     WriterState state_after;  // counters once this batch is durable
     bool any_ok = false;
+    // WriteTransaction::after_commit of the transactions that succeeded.
+    std::vector<std::function<void()>> after_commit;
   };
 
   void run_writer();

@@ -553,6 +553,7 @@ void WriteTransaction::write_state() {
   write_u64(meta_keys::kLastEtag, state_.last_etag);
   write_u64(meta_keys::kDocumentCount, state_.document_count);
   write_u64(meta_keys::kTombstoneCount, state_.tombstone_count);
+  write_u64(meta_keys::kConflictVersionCount, state_.conflict_versions);
 }
 
 }  // namespace corvus::storage

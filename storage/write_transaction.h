@@ -34,6 +34,9 @@ struct WriterState {
   // etag: what a peer needs to know what we have. Kept in `meta` by
   // write_state in the same batch.
   ChangeVector database_change_vector;
+  // Versions held in the conflicts family: while 0 (the usual case) a put or
+  // delete need not look for conflicts of its document.
+  uint64_t conflict_versions = 0;
 };
 
 struct PutResult {
@@ -73,9 +76,10 @@ class WriteTransaction {
  public:
   // `in_flight` is the previous batch, handed to the syncer but possibly not
   // yet in the database: reads see it between this batch and the database.
+  // `after_commit` collects the actions of after_commit() (see there).
   WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, WriterState& state,
-                   rocksdb::WriteBatchWithIndex* in_flight = nullptr)
-      : storage_(storage), batch_(batch), state_(state), in_flight_(in_flight) {}
+                   rocksdb::WriteBatchWithIndex* in_flight, std::vector<std::function<void()>>& after_commit)
+      : storage_(storage), batch_(batch), state_(state), in_flight_(in_flight), after_commit_(after_commit) {}
 
   // Stores a document. `body` is the JSON as sent, with an optional @metadata
   // object (@collection is kept; server-managed keys are replaced).
@@ -125,9 +129,14 @@ class WriteTransaction {
   void index_etag(uint64_t etag, char kind, const std::string& key);
   void unindex_etag(uint64_t etag);
   DocumentsStorage& storage() { return storage_; }
+  // Runs `action` on the syncer thread once this transaction is durable; never
+  // if it rolls back or its batch fails to write. It must be quick.
+  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
   // Merges `cv` into the database change vector (everything stored goes
   // through it; replication also notes what it saw and ignored).
   void note_change_vector(const ChangeVector& cv) { state_.database_change_vector.merge(cv); }
+  // The conflict versions held (ConflictsStorage keeps it as it adds and resolves them).
+  uint64_t& conflict_versions() { return state_.conflict_versions; }
   // Adds `delta` to the count kept in `meta` under `meta_key` (the statistics'
   // counts of what lives beside the documents); Corruption below zero.
   Status adjust_count(const char* meta_key, int64_t delta);
@@ -173,6 +182,7 @@ class WriteTransaction {
   rocksdb::WriteBatchWithIndex& batch_;
   WriterState& state_;
   rocksdb::WriteBatchWithIndex* in_flight_;  // read-only use; NewIterator is non-const
+  std::vector<std::function<void()>>& after_commit_;
 };
 
 }  // namespace corvus::storage
