@@ -15,10 +15,7 @@ namespace json = boost::json;
 namespace {
 
 std::string attachment_key(std::string_view document_id, std::string_view name) {
-  std::string key = lower_id(document_id);
-  key.push_back('\0');
-  key += lower_id(name);
-  return key;
+  return document_key_prefix(document_id) + lower_id(name);
 }
 
 std::string encode_attachment(const AttachmentInfo& a) {

@@ -12,12 +12,6 @@
 namespace corvus::storage {
 namespace {
 
-std::string conflicts_prefix(std::string_view id) {
-  std::string p = lower_id(id);
-  p.push_back('\0');
-  return p;
-}
-
 Result<std::vector<Document>> collect(rocksdb::Iterator& it, const std::string& prefix, const char* what) {
   std::vector<Document> out;
   for (it.Seek(prefix); it.Valid() && it.key().starts_with(prefix); it.Next()) {
@@ -36,7 +30,7 @@ Status ConflictsStorage::add(WriteTransaction& txn, Document version) {
   auto cv = ChangeVector::parse(version.change_vector);
   if (!cv.ok()) return cv.status();
   version.change_vector = cv->to_string();
-  const std::string key = conflicts_prefix(version.id) + version.change_vector;
+  const std::string key = document_key_prefix(version.id) + version.change_vector;
   auto previous = txn.read(Family::Conflicts, key);
   if (!previous.ok()) return previous.status();
   if (previous.value()) {
@@ -59,7 +53,7 @@ Result<std::vector<Document>> ConflictsStorage::in_transaction(WriteTransaction&
   // No conflict anywhere (the usual case for every put): skip the scan.
   if (txn.conflict_versions() == 0) return std::vector<Document>();
   auto it = txn.new_iterator(Family::Conflicts);
-  return collect(*it, conflicts_prefix(id), "read conflicts in write transaction");
+  return collect(*it, document_key_prefix(id), "read conflicts in write transaction");
 }
 
 Result<ChangeVector> ConflictsStorage::resolve(WriteTransaction& txn, std::string_view id) {
@@ -70,7 +64,7 @@ Result<ChangeVector> ConflictsStorage::resolve(WriteTransaction& txn, std::strin
     auto cv = ChangeVector::parse(v.change_vector);
     if (!cv.ok()) return Status::Corruption("stored conflict of '" + std::string(id) + "': " + cv.status().message());
     merged.merge(cv.value());
-    txn.erase_raw(Family::Conflicts, conflicts_prefix(id) + v.change_vector);
+    txn.erase_raw(Family::Conflicts, document_key_prefix(id) + v.change_vector);
     txn.unindex_etag(v.etag);
     if (txn.conflict_versions() == 0) return Status::Corruption("conflict version count below zero");
     --txn.conflict_versions();
@@ -85,7 +79,7 @@ Result<std::vector<Document>> ConflictsStorage::get_for(const DocumentsStorage& 
   const Engine& engine = storage.engine();
   SnapshotRead snap(engine.db());
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Conflicts)));
-  return collect(*it, conflicts_prefix(id), "read conflicts");
+  return collect(*it, document_key_prefix(id), "read conflicts");
 }
 
 }  // namespace corvus::storage

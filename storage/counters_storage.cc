@@ -17,14 +17,6 @@ namespace {
 
 char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
-std::string lowered_name(std::string_view name) { return lower_id(name); }
-
-std::string document_prefix(std::string_view doc_id) {
-  std::string p = lower_id(doc_id);
-  p.push_back('\0');
-  return p;
-}
-
 Result<StoredCounter> decode_stored(std::string_view bytes) {
   if (bytes.size() < 8) return Status::Corruption("counter: truncated etag");
   StoredCounter c;
@@ -86,7 +78,7 @@ Status validate_counter_name(std::string_view name) {
 }
 
 std::string counter_key(std::string_view doc_id, std::string_view name) {
-  return document_prefix(doc_id) + lowered_name(name);
+  return document_key_prefix(doc_id) + lower_id(name);
 }
 
 std::vector<std::pair<std::string, int64_t>> per_node_values(const CounterValue& value) {
@@ -129,7 +121,7 @@ Result<std::vector<std::optional<StoredCounter>>> CountersStorage::get(std::stri
 Result<std::vector<StoredCounter>> CountersStorage::get_all(std::string_view doc_id) const {
   const Engine& engine = storage_.engine();
   SnapshotRead snap(engine.db());
-  const std::string prefix = document_prefix(doc_id);
+  const std::string prefix = document_key_prefix(doc_id);
   std::vector<StoredCounter> out;
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Counters)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -212,7 +204,7 @@ Result<StoredCounter> DocumentCounters::increment(std::string_view name, int64_t
   counter.etag = etag;
   write(key, old_etag, counter);
   if (!existed) {
-    touched_.push_back(lowered_name(name));
+    touched_.push_back(lower_id(name));
     if (Status s = txn_.adjust_count(meta_keys::kCounterCount, 1); !s.ok()) return s;
   }
   return counter;
@@ -230,7 +222,7 @@ Result<bool> DocumentCounters::remove(std::string_view name) {
   counter.etag = txn_.next_etag();
   counter.value.remove(txn_.storage().database_id(), txn_.storage().node_tag(), counter.etag);
   write(key, old_etag, counter);
-  touched_.push_back(lowered_name(name));
+  touched_.push_back(lower_id(name));
   if (Status s = txn_.adjust_count(meta_keys::kCounterCount, -1); !s.ok()) return s;
   return true;
 }
@@ -253,7 +245,7 @@ Result<StoredCounter> DocumentCounters::merge_remote(const CounterValue& remote)
   counter.etag = txn_.next_etag();
   write(key, old_etag, counter);
   if (existed != counter.value.exists()) {
-    touched_.push_back(lowered_name(remote.name()));
+    touched_.push_back(lower_id(remote.name()));
     if (Status s = txn_.adjust_count(meta_keys::kCounterCount, existed ? -1 : 1); !s.ok()) return s;
   }
   return counter;
@@ -276,7 +268,7 @@ Result<std::string> DocumentCounters::finish() {
   for (const auto& lowered : touched_) {
     auto c = get(lowered);
     if (!c.ok()) return c.status();
-    std::erase_if(names, [&](const std::string& n) { return lowered_name(n) == lowered; });
+    std::erase_if(names, [&](const std::string& n) { return lower_id(n) == lowered; });
     if (c.value()) names.push_back(c.value()->value.name());
   }
   touched_.clear();

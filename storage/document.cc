@@ -169,4 +169,10 @@ uint64_t decode_big_endian(std::string_view bytes) {
   return r.u(8);
 }
 
+std::string document_key_prefix(std::string_view id) {
+  std::string p = lower_id(id);
+  p.push_back('\0');
+  return p;
+}
+
 }  // namespace corvus::storage

@@ -58,6 +58,10 @@ Result<Tombstone> decode_tombstone(std::string_view bytes);
 // Latin-1, Latin Extended-A, Greek and Cyrillic letters of UTF-8 text; other
 // bytes (and scripts whose case mapping changes length) are kept as they are.
 std::string lower_id(std::string_view id);
+// The key prefix of what a module stores beside document `id` (counters,
+// attachments, revisions, conflicts): the lowered id and a 0 byte, so that
+// "users/1" does not prefix the keys of "users/10".
+std::string document_key_prefix(std::string_view id);
 
 // Eight big-endian bytes, so that RocksDB's bytewise order is numeric order:
 // etag keys, and the counters kept in the meta family.

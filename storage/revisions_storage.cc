@@ -17,12 +17,6 @@ namespace {
 
 // Revisions keys: lowered id, a 0 byte (ids never contain one, so one
 // document's revisions never interleave with another's), big-endian etag.
-std::string revisions_prefix(std::string_view id) {
-  std::string p = lower_id(id);
-  p.push_back('\0');
-  return p;
-}
-
 std::string revision_key(const std::string& prefix, uint64_t etag) { return prefix + encode_big_endian(etag); }
 
 // Whether `key` (which starts with `prefix`) is one of that document's
@@ -63,7 +57,7 @@ Result<bool> store(WriteTransaction& txn, Document& rev) {
   if (!existing.ok()) return existing.status();
   if (existing.value()) return false;
   rev.etag = txn.next_etag();
-  const std::string key = revision_key(revisions_prefix(rev.id), rev.etag);
+  const std::string key = revision_key(document_key_prefix(rev.id), rev.etag);
   txn.put_raw(Family::Revisions, key, encode_document(rev));
   txn.put_raw(Family::RevisionChangeVectors, rev.change_vector, key);
   txn.index_etag(rev.etag, kEtagOfRevision, key);
@@ -73,7 +67,7 @@ Result<bool> store(WriteTransaction& txn, Document& rev) {
 
 // The document's revisions, oldest first, as this transaction sees them.
 Result<std::vector<Document>> revisions_in_txn(WriteTransaction& txn, std::string_view id) {
-  const std::string prefix = revisions_prefix(id);
+  const std::string prefix = document_key_prefix(id);
   std::vector<Document> out;
   auto it = txn.new_iterator(Family::Revisions);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -87,7 +81,7 @@ Result<std::vector<Document>> revisions_in_txn(WriteTransaction& txn, std::strin
 }
 
 Status erase(WriteTransaction& txn, const Document& rev) {
-  txn.erase_raw(Family::Revisions, revision_key(revisions_prefix(rev.id), rev.etag));
+  txn.erase_raw(Family::Revisions, revision_key(document_key_prefix(rev.id), rev.etag));
   txn.erase_raw(Family::RevisionChangeVectors, rev.change_vector);
   txn.unindex_etag(rev.etag);
   return add_to_count(txn, -1);
@@ -100,7 +94,7 @@ Status erase(WriteTransaction& txn, const Document& rev) {
 // revisions that are candidates for removal.
 Status prune(WriteTransaction& txn, std::string_view id, const RevisionsCollectionConfiguration& policy) {
   if (!policy.minimum_revisions_to_keep && !policy.minimum_revision_age_to_keep_us) return Status::Ok();
-  const std::string prefix = revisions_prefix(id);
+  const std::string prefix = document_key_prefix(id);
   std::vector<std::string> keys;  // oldest first
   {
     auto it = txn.new_iterator(Family::Revisions);
@@ -276,7 +270,7 @@ Result<RevisionsPage> RevisionsStorage::get_for(const DocumentsStorage& storage,
                                                 size_t page_size) {
   const Engine& engine = storage.engine();
   SnapshotRead snap(engine.db());
-  const std::string prefix = revisions_prefix(id);
+  const std::string prefix = document_key_prefix(id);
   RevisionsPage page;
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
   for (it->SeekForPrev(prefix_end(prefix)); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
@@ -294,7 +288,7 @@ Result<RevisionsPage> RevisionsStorage::get_for(const DocumentsStorage& storage,
 Result<uint64_t> RevisionsStorage::count_for(const DocumentsStorage& storage, std::string_view id) {
   const Engine& engine = storage.engine();
   SnapshotRead snap(engine.db());
-  const std::string prefix = revisions_prefix(id);
+  const std::string prefix = document_key_prefix(id);
   uint64_t n = 0;
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -329,7 +323,7 @@ Result<std::optional<Document>> RevisionsStorage::get_before(const DocumentsStor
                                                              int64_t before_us) {
   const Engine& engine = storage.engine();
   SnapshotRead snap(engine.db());
-  const std::string prefix = revisions_prefix(id);
+  const std::string prefix = document_key_prefix(id);
   std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Revisions)));
   for (it->SeekForPrev(prefix_end(prefix)); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
     if (!own_key(it->key(), prefix)) continue;

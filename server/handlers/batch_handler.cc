@@ -114,7 +114,9 @@ void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<Document
 }
 
 // Parses a ClusterWide batch into the command; InvalidArgument names the command at fault.
-Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::object& root, const std::string& database) {
+// `refused_key` is set when the failure is a compare-exchange key the cluster refuses.
+Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::object& root, const std::string& database,
+                                                                std::string* refused_key) {
   auto commands = commands_of(root);
   if (!commands.ok()) return commands.status();
   rc::ClusterTransactionCommand cmd;
@@ -151,7 +153,10 @@ Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::obje
       item.kind = rc::ClusterTransactionItem::Kind::CompareExchange;
       item.op.kind = t == "CompareExchangePUT" ? rc::CompareExchangeOp::Kind::Put : rc::CompareExchangeOp::Kind::Delete;
       item.op.key = std::string(id->as_string());
-      if (Status s = rc::validate_compare_exchange_key(item.op.key); !s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+      if (Status s = rc::validate_compare_exchange_key(item.op.key); !s.ok()) {
+        *refused_key = item.op.key;
+        return Status::InvalidArgument(where + ": " + s.message());
+      }
       if (storage::lower_id(item.op.key).starts_with(rc::kAtomicGuardPrefix)) {
         // Guards belong to the documents; the session may not forge them.
         return Status::InvalidArgument("You cannot manipulate the atomic guard '" + item.op.key +
@@ -179,20 +184,13 @@ Result<rc::ClusterTransactionCommand> parse_cluster_transaction(const json::obje
 
 void handle_cluster_transaction(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const json::object& root,
                                 const http::Request& req, const http::Respond& respond) {
-  // A key the cluster refuses gets RavenDB's own exception before anything else.
-  if (auto commands = commands_of(root); commands.ok()) {
-    for (const auto& c : **commands) {
-      const auto* o = c.if_object();
-      const auto* type = o ? o->if_contains("Type") : nullptr;
-      const auto* id = o ? o->if_contains("Id") : nullptr;
-      if (!type || !type->is_string() || !type->as_string().starts_with("CompareExchange") || !id || !id->is_string())
-        continue;
-      if (Status s = rc::validate_compare_exchange_key(id->as_string()); !s.ok())
-        return respond(compare_exchange_key_refused(id->as_string(), s, req.target));
-    }
+  std::string refused_key;
+  auto parsed = parse_cluster_transaction(root, db->name(), &refused_key);
+  if (!parsed.ok()) {
+    // A key the cluster refuses gets RavenDB's own exception.
+    if (!refused_key.empty()) return respond(compare_exchange_key_refused(refused_key, parsed.status(), req.target));
+    return respond_error(respond, parsed.status(), req);
   }
-  auto parsed = parse_cluster_transaction(root, db->name());
-  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
   auto cmd = std::make_shared<rc::ClusterTransactionCommand>(std::move(parsed).value());
   cmd->disable_atomic_document_writes = req.query.get("disableAtomicDocumentWrites").value_or("") == "true";
   cmd->last_modified_us = storage::SystemClock().now_micros();

@@ -182,17 +182,23 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   auto read = storage.get_many(ids);
   if (!read.ok()) return respond_error(respond, read.status(), req);
   const auto& docs = read.value();
-  std::vector<const storage::Document*> found;
-  for (const auto& d : docs) found.push_back(d ? &*d : nullptr);
+  std::vector<const storage::Document*> found = pointers_to(docs);
 
+  // The loaded documents parsed once, for the include= and cmpxchg= paths.
+  const std::vector<std::string> include_paths = req.query.get_all("include");
+  std::vector<boost::json::value> parsed;
+  if (!include_paths.empty() || !cmpxchg_paths.empty()) {
+    for (const auto& d : docs) {
+      boost::system::error_code ec;
+      parsed.push_back(d ? boost::json::parse(d->json, ec) : boost::json::value());
+      if (ec) parsed.back() = nullptr;
+    }
+  }
   // Includes: ids referenced by the loaded documents, excluding ones already loaded.
   std::vector<std::string> include_ids;
-  for (const auto& path : req.query.get_all("include")) {
-    for (const auto* d : found) {
-      if (!d) continue;
-      boost::system::error_code ec;
-      auto v = boost::json::parse(d->json, ec);
-      if (!ec) collect_include_ids(v, path, include_ids);
+  for (const auto& path : include_paths) {
+    for (const auto& v : parsed) {
+      if (!v.is_null()) collect_include_ids(v, path, include_ids);
     }
   }
   std::vector<std::optional<storage::Document>> included;
@@ -241,11 +247,8 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   if (with_cmpxchg) {
     std::vector<std::string> keys;
     for (const auto& path : cmpxchg_paths) {
-      for (const auto& d : docs) {
-        if (!d) continue;
-        boost::system::error_code ec;
-        auto v = boost::json::parse(d->json, ec);
-        if (!ec) collect_include_ids(v, path, keys);
+      for (const auto& v : parsed) {
+        if (!v.is_null()) collect_include_ids(v, path, keys);
       }
     }
     if (cluster_wide) {
