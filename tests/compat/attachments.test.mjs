@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { createHash, randomBytes } from "node:crypto";
 import { PutAttachmentOperation, GetAttachmentOperation, DeleteAttachmentOperation } from "ravendb";
-import { CorvusServer, createDatabaseAndStore } from "./harness.mjs";
+import { CorvusServer, withDatabaseStore } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
 let server;
@@ -16,14 +16,7 @@ let server;
 before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
 after(async () => { await server?.dispose(); });
 
-async function withStore(prefix, fn) {
-  const { store, database } = await createDatabaseAndStore(server, prefix);
-  try {
-    return await fn(store, database);
-  } finally {
-    store.dispose();
-  }
-}
+const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
 
 async function readAll(stream) {
   const chunks = [];

@@ -5,21 +5,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { DocumentStore, PutDocumentCommand, GetDocumentsCommand, GetBuildNumberOperation, GetClientConfigurationOperation } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, rejectsNamed, rawRequest } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, rejectsNamed, rawRequest, withDatabaseStore } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
 let server;
 before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
 after(async () => { await server?.dispose(); });
 
-async function withStore(prefix, fn) {
-  const { store, database } = await createDatabaseAndStore(server, prefix);
-  try {
-    return await fn(store, database);
-  } finally {
-    store.dispose();
-  }
-}
+const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
 
 test("PutDocumentCommand stores a document and returns its id and change vector", T, () => withStore("put", async (store) => {
   const executor = store.getRequestExecutor();

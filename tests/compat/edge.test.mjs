@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GetStatisticsOperation } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, openStore, countOfUserDocuments } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, openStore, countOfUserDocuments, withDatabaseStore } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
 let server;
@@ -16,14 +16,7 @@ class Item {
   constructor(k, batch, i) { this.k = k; this.batch = batch; this.i = i; }
 }
 
-async function withStore(prefix, fn) {
-  const { store, database } = await createDatabaseAndStore(server, prefix);
-  try {
-    return await fn(store, database);
-  } finally {
-    store.dispose();
-  }
-}
+const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
 
 async function put(store, id, doc) {
   const s = store.openSession();

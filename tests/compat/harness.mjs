@@ -251,6 +251,16 @@ export async function rejectsNamed(promise, name) {
 }
 
 // Plain HTTP against the server, for assertions the client does not expose.
+// Runs `fn(store, database)` on a fresh database of `server`, disposing the store after.
+export async function withDatabaseStore(server, prefix, fn, configure) {
+  const { store, database } = await createDatabaseAndStore(server, prefix, configure);
+  try {
+    return await fn(store, database);
+  } finally {
+    store.dispose();
+  }
+}
+
 export async function rawRequest(server, method, path, { body, headers } = {}) {
   return request(server.url, method, path, { body, headers });
 }

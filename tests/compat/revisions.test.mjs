@@ -14,7 +14,7 @@ import {
   RevisionsCollectionConfiguration,
   RevisionsConfiguration,
 } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, uniqueDbName } from "./harness.mjs";
+import { CorvusServer, uniqueDbName, withDatabaseStore } from "./harness.mjs";
 import { CorvusCluster } from "./cluster.mjs";
 
 const T = { timeout: 30_000 };
@@ -29,14 +29,7 @@ class User {
 before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
 after(async () => { await server?.dispose(); });
 
-async function withStore(prefix, fn) {
-  const { store, database } = await createDatabaseAndStore(server, prefix);
-  try {
-    return await fn(store, database);
-  } finally {
-    store.dispose();
-  }
-}
+const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
 
 function collectionConfig(fields) {
   return Object.assign(new RevisionsCollectionConfiguration(), fields);

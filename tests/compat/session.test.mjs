@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GetStatisticsOperation } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, rejectsNamed } from "./harness.mjs";
+import { CorvusServer, rejectsNamed, withDatabaseStore } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
 let server;
@@ -28,14 +28,7 @@ class Order {
 before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
 after(async () => { await server?.dispose(); });
 
-async function withStore(prefix, fn, configure) {
-  const { store, database } = await createDatabaseAndStore(server, prefix, configure);
-  try {
-    return await fn(store, database);
-  } finally {
-    store.dispose();
-  }
-}
+const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
 
 test("store/load/saveChanges with explicit ids round-trips the document", T, () => withStore("crud", async (store) => {
   const s1 = store.openSession();
