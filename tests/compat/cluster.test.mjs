@@ -266,7 +266,9 @@ test("AddDatabaseNodeOperation: the store learns the grown group through Refresh
     assert.ok(learned, `the client still has ${JSON.stringify(executor.getTopologyNodes().map((n) => n.clusterTag))}`);
     assert.ok(executor.getTopologyEtag() > etag);
     const roles = Object.fromEntries(learned.map((n) => [n.clusterTag, n.serverRole]));
-    assert.equal(roles[spare], "Promotable");
+    // The supervisor promotes the spare as soon as it has caught up, which
+    // may already have happened by the time the client refreshed.
+    assert.ok(["Promotable", "Member"].includes(roles[spare]), `spare is ${roles[spare]}`);
     for (const m of members) assert.equal(roles[m], "Member");
   });
 });
