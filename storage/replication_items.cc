@@ -1,0 +1,145 @@
+// The read side of replication items (the etag order walked into items, one
+// snapshot per call) and the positions replication keeps in `meta`. The
+// application of items is in replication_items_apply.cc.
+#include "storage/replication_items.h"
+
+#include <algorithm>
+#include <memory>
+
+#include <rocksdb/db.h>
+
+#include "storage/documents_storage.h"
+#include "storage/snapshot_read.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::storage {
+namespace {
+
+// Meta keys of the positions: the prefix, then the source database id or the
+// peer's node tag; the value is a big-endian u64 etag.
+constexpr std::string_view kIncomingPositionPrefix = "replication-incoming/";
+constexpr std::string_view kAcknowledgedPositionPrefix = "replication-acked/";
+
+// The record an etag entry names, read in the same snapshot; a missing record
+// is corruption (the index and the families are written in one batch).
+Result<std::string> read_record(const Engine& engine, const rocksdb::ReadOptions& opts, Family family,
+                                const std::string& key) {
+  std::string value;
+  rocksdb::Status s = engine.db()->Get(opts, engine.cf(family), key, &value);
+  if (s.IsNotFound()) return Status::Corruption("etag index names a missing entry");
+  if (!s.ok()) return from_rocksdb(s, "read a replication item");
+  return value;
+}
+
+// The item for one etag entry (`kind`, `key`); nullopt for entries that are
+// not shipped (conflict versions: the member that has them ships the winner
+// once the conflict is resolved).
+Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rocksdb::ReadOptions& opts, char kind,
+                                                const std::string& key, uint64_t etag) {
+  ReplicationItem item;
+  item.kind = kind;
+  item.etag = etag;
+  switch (kind) {
+    case kEtagOfDocument: {
+      auto raw = read_record(engine, opts, Family::Documents, key);
+      if (!raw.ok()) return raw.status();
+      auto doc = decode_document(raw.value());
+      if (!doc.ok()) return doc.status();
+      item.change_vector = std::move(doc->change_vector);
+      item.payload = std::move(raw).value();  // encode_document: exactly the stored record
+      break;
+    }
+    case kEtagOfTombstone: {
+      auto raw = read_record(engine, opts, Family::Tombstones, key);
+      if (!raw.ok()) return raw.status();
+      auto t = decode_tombstone(raw.value());
+      if (!t.ok()) return t.status();
+      item.change_vector = std::move(t->change_vector);
+      item.payload = std::move(raw).value();
+      break;
+    }
+    case kEtagOfConflict:
+      return std::optional<ReplicationItem>();
+    case kEtagOfCounter:
+    case kEtagOfAttachment:
+    case kEtagOfRevision:
+      // TODO(repl-items): shipped once their application is in (steps 2-4).
+      return std::optional<ReplicationItem>();
+    default:
+      return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");
+  }
+  return std::optional<ReplicationItem>(std::move(item));
+}
+
+Result<uint64_t> read_meta_u64(const DocumentsStorage& storage, const std::string& key) {
+  const Engine& engine = storage.engine();
+  std::string value;
+  rocksdb::Status s = engine.db()->Get(rocksdb::ReadOptions(), engine.cf(Family::Meta), key, &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, "read " + key);
+  if (value.size() != 8) return Status::Corruption("malformed " + key);
+  return decode_big_endian(value);
+}
+
+}  // namespace
+
+Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage, uint64_t after_etag,
+                                                size_t max_items, size_t max_bytes) {
+  const Engine& engine = storage.engine();
+  SnapshotRead snap(engine.db());
+  ReplicationItems out;
+  out.scanned_to = after_etag;
+  max_items = std::max<size_t>(max_items, 1);
+  size_t bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Etags)));
+  for (it->Seek(encode_big_endian(after_etag + 1)); it->Valid() && out.items.size() < max_items; it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const rocksdb::Slice v = it->value();
+    if (k.size() != 8) return Status::Corruption("malformed etag index key");
+    if (v.empty()) return Status::Corruption("empty etag index entry");
+    const uint64_t etag = decode_big_endian(std::string_view(k.data(), k.size()));
+    auto item = item_for(engine, snap.opts, v[0], std::string(v.data() + 1, v.size() - 1), etag);
+    if (!item.ok()) return item.status();
+    if (item.value()) {
+      // The first item always goes, however large; after it, an item that
+      // would pass max_bytes waits for the next call (scanned_to stays before it).
+      const size_t size = item.value()->payload.size();
+      if (!out.items.empty() && bytes + size > max_bytes) break;
+      bytes += size;
+      out.items.push_back(std::move(*item.value()));
+    }
+    out.scanned_to = etag;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read replication items");
+  return out;
+}
+
+Result<uint64_t> incoming_position(const DocumentsStorage& storage, const std::string& source_database_id) {
+  return read_meta_u64(storage, std::string(kIncomingPositionPrefix) + source_database_id);
+}
+
+void set_incoming_position(WriteTransaction& txn, const std::string& source_database_id, uint64_t etag) {
+  txn.put_raw(Family::Meta, std::string(kIncomingPositionPrefix) + source_database_id, encode_big_endian(etag));
+}
+
+Result<std::map<std::string, uint64_t>> acknowledged_positions(const DocumentsStorage& storage) {
+  const Engine& engine = storage.engine();
+  SnapshotRead snap(engine.db());
+  std::map<std::string, uint64_t> out;
+  const std::string prefix(kAcknowledgedPositionPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(engine.db()->NewIterator(snap.opts, engine.cf(Family::Meta)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const rocksdb::Slice v = it->value();
+    if (v.size() != 8) return Status::Corruption("malformed acknowledged replication position");
+    out.emplace(std::string(it->key().data() + prefix.size(), it->key().size() - prefix.size()),
+                decode_big_endian(std::string_view(v.data(), v.size())));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read acknowledged replication positions");
+  return out;
+}
+
+void set_acknowledged_position(WriteTransaction& txn, const std::string& peer_tag, uint64_t etag) {
+  txn.put_raw(Family::Meta, std::string(kAcknowledgedPositionPrefix) + peer_tag, encode_big_endian(etag));
+}
+
+}  // namespace corvus::storage

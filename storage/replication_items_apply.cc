@@ -1,0 +1,60 @@
+// The receiving side of replication items: apply_replication_item decodes an
+// item's payload (written by read_replication_items, replication_items.cc)
+// and applies it in the caller's transaction, per kind.
+#include <boost/json/parse.hpp>
+
+#include "storage/document.h"
+#include "storage/documents_storage.h"
+#include "storage/replication_items.h"
+#include "storage/write_transaction.h"
+
+namespace corvus::storage {
+namespace {
+
+// A payload that does not decode is the sender's (or the wire's) fault, not
+// this database's: InvalidArgument, and nothing is written.
+Status malformed(const ReplicationItem& item, const Status& why) {
+  return Status::InvalidArgument("malformed replication item (kind '" + std::string(1, item.kind) + "', etag " +
+                                 std::to_string(item.etag) + "): " + why.message());
+}
+
+Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
+  auto doc = decode_document(item.payload);
+  if (!doc.ok()) return malformed(item, doc.status());
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(doc->json, ec);
+  if (ec || !body.is_object()) return malformed(item, Status::InvalidArgument("the document is not a JSON object"));
+  IncomingVersion incoming;
+  incoming.id = std::move(doc->id);
+  incoming.collection = std::move(doc->collection);
+  incoming.change_vector = std::move(doc->change_vector);
+  incoming.last_modified_us = doc->last_modified_us;
+  incoming.flags = doc->flags;
+  incoming.body = std::move(body.as_object());
+  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+}
+
+Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
+  auto t = decode_tombstone(item.payload);
+  if (!t.ok()) return malformed(item, t.status());
+  IncomingVersion incoming;
+  incoming.id = std::move(t->id);
+  incoming.collection = std::move(t->collection);
+  incoming.change_vector = std::move(t->change_vector);
+  incoming.last_modified_us = t->deleted_at_us;
+  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+}
+
+}  // namespace
+
+Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
+                                                 ConflictPolicy policy) {
+  switch (item.kind) {
+    case kEtagOfDocument: return apply_document(txn, item, policy);
+    case kEtagOfTombstone: return apply_tombstone(txn, item, policy);
+    default:
+      return Status::InvalidArgument("replication item of unknown kind '" + std::string(1, item.kind) + "'");
+  }
+}
+
+}  // namespace corvus::storage

@@ -1,0 +1,390 @@
+// Replication items: the etag order read as items (order, limits, what is not
+// shipped), their application on another storage (documents and tombstones
+// arrive exactly as the sender has them), malformed items, and the positions
+// replication keeps.
+#include "storage/replication_items.h"
+
+#include <string>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include "storage/attachments_storage.h"
+#include "storage/blob_store.h"
+#include "storage/counters_storage.h"
+#include "storage/documents_storage.h"
+#include "tests/support/temp_dir.h"
+
+using namespace corvus;
+using namespace corvus::storage;
+
+namespace {
+
+// One member of a database group: its own directory, node tag and database id.
+struct Member {
+  testing::TempDir dir;
+  std::string tag;
+  std::unique_ptr<DocumentsStorage> s;
+
+  explicit Member(std::string node_tag) : tag(std::move(node_tag)) { open(); }
+  void open() {
+    StorageOptions opts;
+    opts.node_tag = tag;
+    auto opened = DocumentsStorage::open(dir.path(), opts);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
+    s = std::move(opened).value();
+  }
+  void reopen() {
+    s.reset();
+    open();
+  }
+
+  void put(const std::string& id, const std::string& json) {
+    Status st = s->write([&](WriteTransaction& txn) -> Status {
+      return txn.put(id, boost::json::parse(json).as_object(), std::nullopt).status();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+  }
+  void remove(const std::string& id) {
+    Status st = s->write([&](WriteTransaction& txn) -> Status { return txn.remove(id, std::nullopt).status(); });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+  }
+  void increment(const std::string& id, const std::string& name, int64_t delta) {
+    Status st = s->write([&](WriteTransaction& txn) -> Status {
+      DocumentCounters c(txn, id);
+      if (Status e = c.increment(name, delta).status(); !e.ok()) return e;
+      return c.finish().status();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+  }
+  void attach(const std::string& id, const std::string& name, const std::string& bytes) {
+    auto stored = s->blob_store()->store(bytes);
+    REQUIRE(stored.ok());
+    Status st = s->write([&](WriteTransaction& txn) -> Status {
+      return put_attachment(txn, id, name, "text/plain", stored->hash, stored->size, std::nullopt).status();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+  }
+
+  ReplicationItems read(uint64_t after, size_t max_items = 1000, size_t max_bytes = 1u << 20) {
+    auto r = read_replication_items(*s, after, max_items, max_bytes);
+    REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+    return std::move(r).value();
+  }
+  Result<ReplicatedOutcome> apply(const ReplicationItem& item,
+                                  ConflictPolicy policy = ConflictPolicy::ResolveToLatest) {
+    ReplicatedOutcome outcome{};
+    Status st = s->write([&](WriteTransaction& txn) -> Status {
+      auto r = apply_replication_item(txn, item, policy);
+      if (!r.ok()) return r.status();
+      outcome = r.value();
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return outcome;
+  }
+  uint64_t last_etag() const { return s->stats().last_etag; }
+  const std::string& id() const { return s->database_id(); }
+};
+
+// Ships everything `from` has past its incoming position on `to` (kept on
+// `to`, in the batch of the items, as replication does), in batches of
+// `batch` items. Returns the items applied.
+size_t replicate(Member& from, Member& to, size_t batch = 3,
+                 ConflictPolicy policy = ConflictPolicy::ResolveToLatest) {
+  size_t applied = 0;
+  for (;;) {
+    auto position = incoming_position(*to.s, from.id());
+    REQUIRE(position.ok());
+    ReplicationItems items = from.read(position.value(), batch);
+    if (items.scanned_to == position.value()) return applied;
+    Status st = to.s->write([&](WriteTransaction& txn) -> Status {
+      for (const auto& item : items.items) {
+        auto r = apply_replication_item(txn, item, policy);
+        if (!r.ok()) return r.status();
+      }
+      set_incoming_position(txn, from.id(), items.scanned_to);
+      return Status::Ok();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    applied += items.items.size();
+  }
+}
+
+// The etag order as "changes since" sees it: (etag, kind) of documents and tombstones.
+std::vector<std::pair<uint64_t, char>> documents_and_tombstones(DocumentsStorage& s) {
+  auto changes = s.changes_since(0, 100000);
+  REQUIRE(changes.ok());
+  std::vector<std::pair<uint64_t, char>> out;
+  for (const auto& c : changes.value()) {
+    if (const auto* d = std::get_if<Document>(&c)) out.emplace_back(d->etag, kEtagOfDocument);
+    else out.emplace_back(std::get<Tombstone>(c).etag, kEtagOfTombstone);
+  }
+  return out;
+}
+
+// The same document on two members: everything but the local etag is equal.
+void check_same_document(DocumentsStorage& a, DocumentsStorage& b, const std::string& id) {
+  CAPTURE(id);
+  auto x = a.get(id);
+  auto y = b.get(id);
+  REQUIRE_MESSAGE(x.ok(), x.status().to_string());
+  REQUIRE_MESSAGE(y.ok(), y.status().to_string());
+  CHECK(x->id == y->id);
+  CHECK(x->collection == y->collection);
+  CHECK(x->change_vector == y->change_vector);
+  CHECK(x->last_modified_us == y->last_modified_us);
+  CHECK(x->flags == y->flags);
+  CHECK(boost::json::parse(x->json) == boost::json::parse(y->json));
+}
+
+std::optional<Tombstone> tombstone_of(DocumentsStorage& s, const std::string& id) {
+  auto changes = s.changes_since(0, 100000);
+  REQUIRE(changes.ok());
+  for (auto& c : changes.value())
+    if (auto* t = std::get_if<Tombstone>(&c); t && lower_id(t->id) == lower_id(id)) return *t;
+  return std::nullopt;
+}
+
+constexpr const char* kUser = R"({"name":"x","@metadata":{"@collection":"Users"}})";
+
+}  // namespace
+
+TEST_CASE("ReplicationItems: documents and tombstones are read in etag order, as changes since sees them") {
+  Member a("A");
+  for (int i = 1; i <= 5; ++i) a.put("users/" + std::to_string(i), kUser);
+  a.remove("users/2");
+  a.put("users/4", R"({"name":"changed","@metadata":{"@collection":"Users"}})");
+  a.put("orders/1", R"({"total":3,"@metadata":{"@collection":"Orders"}})");
+
+  ReplicationItems all = a.read(0);
+  std::vector<std::pair<uint64_t, char>> read;
+  for (const auto& item : all.items) read.emplace_back(item.etag, item.kind);
+  CHECK(read == documents_and_tombstones(*a.s));
+  CHECK(all.items.size() == 6);  // users/1,3,5, the tombstone of users/2, users/4, orders/1
+  CHECK(all.scanned_to == a.last_etag());
+  for (const auto& item : all.items) {
+    CHECK_FALSE(item.change_vector.empty());
+    CHECK(item.attachment_hash.empty());
+  }
+  // The item's change vector is the entry's own.
+  auto doc = a.s->get("users/4");
+  REQUIRE(doc.ok());
+  CHECK(all.items[4].change_vector == doc->change_vector);
+
+  // Nothing past the end: no items and a position that does not move.
+  ReplicationItems none = a.read(a.last_etag());
+  CHECK(none.items.empty());
+  CHECK(none.scanned_to == a.last_etag());
+}
+
+TEST_CASE("ReplicationItems: batches are bounded by items and bytes, never empty, and continue without gaps") {
+  Member a("A");
+  for (int i = 1; i <= 7; ++i) a.put("users/" + std::to_string(i), kUser);
+  const ReplicationItems all = a.read(0);
+  REQUIRE(all.items.size() == 7);
+
+  SUBCASE("by items") {
+    ReplicationItems first = a.read(0, 3);
+    REQUIRE(first.items.size() == 3);
+    CHECK(first.scanned_to == first.items.back().etag);
+    ReplicationItems zero = a.read(0, 0);  // always at least one
+    CHECK(zero.items.size() == 1);
+  }
+  SUBCASE("by bytes: one item even when it alone is larger") {
+    ReplicationItems one = a.read(0, 100, 1);
+    REQUIRE(one.items.size() == 1);
+    CHECK(one.items[0].etag == all.items[0].etag);
+    CHECK(one.scanned_to == all.items[0].etag);
+    const size_t two_items = all.items[0].payload.size() + all.items[1].payload.size();
+    CHECK(a.read(0, 100, two_items).items.size() == 2);
+    CHECK(a.read(0, 100, two_items + all.items[2].payload.size() - 1).items.size() == 2);
+  }
+  SUBCASE("successive batches cover everything once") {
+    std::vector<uint64_t> etags;
+    uint64_t position = 0;
+    for (;;) {
+      ReplicationItems batch = a.read(position, 2, 1u << 20);
+      if (batch.items.empty()) break;
+      CHECK(batch.items.size() <= 2);
+      CHECK(batch.scanned_to > position);
+      for (const auto& item : batch.items) etags.push_back(item.etag);
+      position = batch.scanned_to;
+    }
+    std::vector<uint64_t> expected;
+    for (const auto& item : all.items) expected.push_back(item.etag);
+    CHECK(etags == expected);
+  }
+}
+
+TEST_CASE("ReplicationItems: conflict versions are not shipped but scanned_to passes them") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", R"({"name":"from A","@metadata":{"@collection":"Users"}})");
+  b.put("users/1", R"({"name":"from B","@metadata":{"@collection":"Users"}})");
+  const uint64_t before = b.last_etag();
+  // Concurrent versions kept as a conflict on B: entries of kind 'X' end B's etag order.
+  REQUIRE(replicate(a, b, 10, ConflictPolicy::KeepConflict) == 1);
+  REQUIRE(b.last_etag() > before);
+  REQUIRE(b.s->get("users/1").status().is_not_found());
+
+  ReplicationItems items = b.read(before);
+  CHECK(items.items.empty());
+  CHECK(items.scanned_to == b.last_etag());
+  // From the start: the conflict versions are skipped, nothing else.
+  ReplicationItems all = b.read(0);
+  for (const auto& item : all.items) CHECK(item.kind != kEtagOfConflict);
+  CHECK(all.scanned_to == b.last_etag());
+}
+
+TEST_CASE("ReplicationItems: documents applied elsewhere are the same documents, metadata as sent") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", R"({"name":"one","tags":["x",{"y":null}],"@metadata":{"@collection":"Users","Custom":"kept"}})");
+  a.put("Users/Two", R"({"name":"two","@metadata":{"@collection":"Users"}})");
+  a.put("empty/1", R"({"n":1})");  // no collection
+  a.increment("users/1", "likes", 3);  // @counters, HasCounters
+  a.attach("Users/Two", "photo.png", "bytes of a photo");  // @attachments, HasAttachments
+  a.put("users/1", R"({"name":"one, again","@metadata":{"@collection":"Users"}})");
+
+  replicate(a, b);
+  for (const char* id : {"users/1", "Users/Two", "empty/1"}) check_same_document(*a.s, *b.s, id);
+
+  auto md = boost::json::parse(b.s->get("users/1")->json).as_object()["@metadata"].as_object();
+  CHECK(md["@counters"] == boost::json::parse(R"(["likes"])"));
+  CHECK(md["@flags"] == "HasCounters");
+  auto two = boost::json::parse(b.s->get("users/two")->json).as_object()["@metadata"].as_object();
+  CHECK(two["@flags"] == "HasAttachments");
+  CHECK(two["@attachments"].as_array().size() == 1);
+  CHECK(b.s->get("users/two")->id == "Users/Two");  // the sender's casing
+
+  // B's database change vector has seen A's.
+  auto theirs = ChangeVector::parse(a.s->stats().database_change_vector).value();
+  auto ours = ChangeVector::parse(b.s->stats().database_change_vector).value();
+  CHECK((ours.compare(theirs) == ChangeVectorOrder::Newer || ours.compare(theirs) == ChangeVectorOrder::Equal));
+
+  SUBCASE("applying the same items again changes nothing") {
+    const uint64_t etag = b.last_etag();
+    for (const auto& item : a.read(0).items) {
+      if (item.kind != kEtagOfDocument) continue;
+      auto r = b.apply(item);
+      REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+      CHECK(r.value() == ReplicatedOutcome::Ignored);
+    }
+    CHECK(b.last_etag() == etag);
+  }
+}
+
+TEST_CASE("ReplicationItems: tombstones travel, for documents the receiver had and never had") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", kUser);
+  a.put("users/2", kUser);
+  replicate(a, b);
+  a.remove("users/1");
+  a.put("users/3", kUser);
+  a.remove("users/3");  // B never saw it alive
+  replicate(a, b);
+
+  for (const char* id : {"users/1", "users/3"}) {
+    CAPTURE(id);
+    CHECK(b.s->get(id).status().is_not_found());
+    auto theirs = tombstone_of(*a.s, id);
+    auto ours = tombstone_of(*b.s, id);
+    REQUIRE(theirs);
+    REQUIRE(ours);
+    CHECK(ours->change_vector == theirs->change_vector);
+    CHECK(ours->deleted_at_us == theirs->deleted_at_us);
+    CHECK(ours->collection == theirs->collection);
+  }
+  check_same_document(*a.s, *b.s, "users/2");
+  CHECK(b.s->stats().document_count == 1);
+  CHECK(b.s->stats().tombstone_count == 2);
+}
+
+TEST_CASE("ReplicationItems: a malformed item is refused and changes nothing") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", kUser);
+  a.remove("users/1");
+  a.put("users/2", kUser);
+  const ReplicationItems items = a.read(0);
+  REQUIRE(items.items.size() == 2);
+  const ReplicationItem& tombstone = items.items[0];
+  const ReplicationItem& document = items.items[1];
+  REQUIRE(tombstone.kind == kEtagOfTombstone);
+  REQUIRE(document.kind == kEtagOfDocument);
+  const uint64_t etag = b.last_etag();
+
+  std::vector<ReplicationItem> bad;
+  ReplicationItem truncated = document;
+  truncated.payload.resize(10);
+  bad.push_back(truncated);
+  ReplicationItem empty = document;
+  empty.payload.clear();
+  bad.push_back(empty);
+  ReplicationItem not_json = document;
+  not_json.payload.replace(not_json.payload.find('{'), std::string::npos, "[1]");  // the JSON is last
+  bad.push_back(not_json);
+  ReplicationItem wrong_version = tombstone;
+  wrong_version.payload[0] = 9;
+  bad.push_back(wrong_version);
+  ReplicationItem unknown_kind = document;
+  unknown_kind.kind = 'Q';
+  bad.push_back(unknown_kind);
+  ReplicationItem conflict_kind = document;
+  conflict_kind.kind = kEtagOfConflict;
+  bad.push_back(conflict_kind);
+  for (const auto& item : bad) {
+    auto r = b.apply(item);
+    CHECK(r.status().is_invalid_argument());
+  }
+  CHECK(b.last_etag() == etag);
+  CHECK(b.s->stats().document_count == 0);
+  CHECK(b.s->stats().database_change_vector.empty());
+
+  // The good ones still apply.
+  CHECK(b.apply(tombstone).ok());
+  CHECK(b.apply(document).ok());
+  check_same_document(*a.s, *b.s, "users/2");
+}
+
+TEST_CASE("ReplicationItems: positions are kept per source and per peer and survive reopening") {
+  Member a("A");
+  auto none = incoming_position(*a.s, "sourceDatabaseId000001");
+  REQUIRE(none.ok());
+  CHECK(none.value() == 0);
+  auto no_acks = acknowledged_positions(*a.s);
+  REQUIRE(no_acks.ok());
+  CHECK(no_acks->empty());
+
+  REQUIRE(a.s->write([](WriteTransaction& txn) {
+               set_incoming_position(txn, "sourceDatabaseId000001", 17);
+               set_incoming_position(txn, "sourceDatabaseId000002", 1ull << 40);
+               set_acknowledged_position(txn, "B", 5);
+               set_acknowledged_position(txn, "C", 9);
+               return Status::Ok();
+             }).ok());
+  REQUIRE(a.s->write([](WriteTransaction& txn) {
+               set_incoming_position(txn, "sourceDatabaseId000001", 23);
+               set_acknowledged_position(txn, "B", 12);
+               return Status::Ok();
+             }).ok());
+  // A transaction that fails keeps nothing of what it set.
+  CHECK_FALSE(a.s->write([](WriteTransaction& txn) {
+                 set_incoming_position(txn, "sourceDatabaseId000001", 99);
+                 set_acknowledged_position(txn, "D", 99);
+                 return Status::InvalidArgument("rolled back");
+               }).ok());
+  a.reopen();
+
+  CHECK(incoming_position(*a.s, "sourceDatabaseId000001").value() == 23);
+  CHECK(incoming_position(*a.s, "sourceDatabaseId000002").value() == (1ull << 40));
+  CHECK(incoming_position(*a.s, "sourceDatabaseId000003").value() == 0);
+  auto acks = acknowledged_positions(*a.s);
+  REQUIRE(acks.ok());
+  CHECK(acks.value() == std::map<std::string, uint64_t>{{"B", 12}, {"C", 9}});
+  // Positions are not documents: nothing in the etag order, no etag taken.
+  CHECK(a.last_etag() == 0);
+}
