@@ -227,28 +227,56 @@ Result<bool> DocumentCounters::remove(std::string_view name) {
   return true;
 }
 
+Result<DocumentCounters::Merged> DocumentCounters::merge_into_stored(WriteTransaction& txn, const std::string& key,
+                                                                     const CounterValue& remote) {
+  auto bytes = txn.read(Family::Counters, key);
+  if (!bytes.ok()) return bytes.status();
+  Merged out;
+  std::optional<uint64_t> old_etag;
+  bool existed = false;
+  if (bytes.value()) {
+    auto c = decode_stored(*bytes.value());
+    if (!c.ok()) return c.status();
+    out.counter = std::move(c).value();
+    old_etag = out.counter.etag;
+    existed = out.counter.value.exists();
+  } else {
+    out.counter.value.set_name(remote.name());
+  }
+  CounterValue merged = out.counter.value;
+  merged.merge(remote);
+  if (old_etag && merged == out.counter.value) return out;  // nothing new: idempotent
+  if (!existed && merged.exists()) merged.set_name(remote.name());
+  out.counter.value = std::move(merged);
+  out.counter.etag = txn.next_etag();
+  if (old_etag) txn.unindex_etag(*old_etag);
+  txn.put_raw(Family::Counters, key, encode_stored(out.counter));
+  txn.index_etag(out.counter.etag, kEtagOfCounter, key);
+  out.changed = true;
+  out.existence_changed = existed != out.counter.value.exists();
+  if (out.existence_changed) {
+    if (Status s = txn.adjust_count(meta_keys::kCounterCount, existed ? -1 : 1); !s.ok()) return s;
+  }
+  return out;
+}
+
 Result<StoredCounter> DocumentCounters::merge_remote(const CounterValue& remote) {
   if (Status s = validate_counter_name(remote.name()); !s.ok()) return s;
   if (Status s = load_document(); !s.ok()) return s;
-  const std::string key = counter_key(doc_id_, remote.name());
-  auto current = read_current(key);
-  if (!current.ok()) return current.status();
-  StoredCounter counter = std::move(current->counter);
-  const std::optional<uint64_t> old_etag = current->old_etag;
-  const bool existed = current->existed;
-  if (!old_etag) counter.value.set_name(remote.name());
-  CounterValue merged = counter.value;
-  merged.merge(remote);
-  if (old_etag && merged == counter.value) return counter;  // nothing new: idempotent
-  if (!existed && merged.exists()) merged.set_name(remote.name());
-  counter.value = std::move(merged);
-  counter.etag = txn_.next_etag();
-  write(key, old_etag, counter);
-  if (existed != counter.value.exists()) {
-    touched_.push_back(lower_id(remote.name()));
-    if (Status s = txn_.adjust_count(meta_keys::kCounterCount, existed ? -1 : 1); !s.ok()) return s;
-  }
-  return counter;
+  auto merged = merge_into_stored(txn_, counter_key(doc_id_, remote.name()), remote);
+  if (!merged.ok()) return merged.status();
+  if (merged->existence_changed) touched_.push_back(lower_id(remote.name()));
+  return std::move(merged->counter);
+}
+
+Result<std::optional<StoredCounter>> CountersStorage::merge_replicated(WriteTransaction& txn, std::string_view doc_id,
+                                                                       const CounterValue& remote) {
+  if (Status s = validate_counter_name(remote.name()); !s.ok()) return s;
+  if (doc_id.empty()) return Status::InvalidArgument("a replicated counter needs a document id");
+  auto merged = DocumentCounters::merge_into_stored(txn, counter_key(doc_id, remote.name()), remote);
+  if (!merged.ok()) return merged.status();
+  if (!merged->changed) return std::optional<StoredCounter>();
+  return std::optional<StoredCounter>(std::move(merged->counter));
 }
 
 Result<std::optional<StoredCounter>> DocumentCounters::get(std::string_view name) {

@@ -73,6 +73,17 @@ class CountersStorage {
   // an etag); WriteTransaction::remove calls it for documents with HasCounters.
   static Status on_document_deleted(WriteTransaction& txn, const Document& doc);
 
+  // Replication (replication_items.h): merges counter `remote.name()` of
+  // document `doc_id` as another database shipped it, without reading or
+  // touching the document, which may not be here yet (a document changed after
+  // its counter comes later in the etag order) or be in conflict: the
+  // document's own item carries its @counters. Takes an etag and writes only
+  // when the merge changes something. Returns the merged counter, or nullopt
+  // when nothing changed (so an item applied twice writes nothing).
+  // InvalidArgument for a bad name or an empty id.
+  static Result<std::optional<StoredCounter>> merge_replicated(WriteTransaction& txn, std::string_view doc_id,
+                                                               const CounterValue& remote);
+
  private:
   const DocumentsStorage& storage_;
 };
@@ -105,6 +116,18 @@ class DocumentCounters {
   Result<std::string> finish();
 
  private:
+  friend class CountersStorage;
+  // The outcome of merging a shipped state into the record under `key`.
+  struct Merged {
+    StoredCounter counter;           // the record after the merge
+    bool changed = false;            // a new record or new entries: written under a new etag
+    bool existence_changed = false;  // came into or went out of existence (the count moved)
+  };
+  // The merge shared by merge_remote and CountersStorage::merge_replicated:
+  // reads the record, merges, writes it (new etag, old etag entry removed)
+  // only when something changed, and keeps the counter count.
+  static Result<Merged> merge_into_stored(WriteTransaction& txn, const std::string& key, const CounterValue& remote);
+
   // A counter key's state before a write: what a write needs to unindex the
   // old etag and to know whether the counter's count changes.
   struct Current {

@@ -8,7 +8,9 @@
 
 #include <rocksdb/db.h>
 
+#include "storage/counter_value.h"
 #include "storage/documents_storage.h"
+#include "storage/replication_payloads.h"
 #include "storage/snapshot_read.h"
 #include "storage/write_transaction.h"
 
@@ -58,12 +60,24 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
       item.payload = std::move(raw).value();
       break;
     }
+    case kEtagOfCounter: {
+      // Key: lowered document id \0 lowered name (names have no control
+      // characters, so the last 0 byte ends the id).
+      const size_t split = key.rfind('\0');
+      if (split == std::string::npos) return Status::Corruption("malformed counter key");
+      auto raw = read_record(engine, opts, Family::Counters, key);
+      if (!raw.ok()) return raw.status();
+      if (raw->size() < 8) return Status::Corruption("counter: truncated etag");
+      const std::string_view value = std::string_view(raw.value()).substr(8);  // after the local etag
+      if (auto decoded = CounterValue::decode(value); !decoded.ok()) return decoded.status();
+      item.payload = encode_counter_payload(std::string_view(key).substr(0, split), value);
+      break;  // no change vector: a counter's entries merge by themselves
+    }
     case kEtagOfConflict:
       return std::optional<ReplicationItem>();
-    case kEtagOfCounter:
     case kEtagOfAttachment:
     case kEtagOfRevision:
-      // TODO(repl-items): shipped once their application is in (steps 2-4).
+      // TODO(repl-items): shipped once their application is in (steps 3-4).
       return std::optional<ReplicationItem>();
     default:
       return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");

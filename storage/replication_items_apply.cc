@@ -3,9 +3,11 @@
 // and applies it in the caller's transaction, per kind.
 #include <boost/json/parse.hpp>
 
+#include "storage/counters_storage.h"
 #include "storage/document.h"
 #include "storage/documents_storage.h"
 #include "storage/replication_items.h"
+#include "storage/replication_payloads.h"
 #include "storage/write_transaction.h"
 
 namespace corvus::storage {
@@ -45,6 +47,21 @@ Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const Replicati
   return ReplicatedWrites::apply(txn, std::move(incoming), policy);
 }
 
+// Counters merge per database entry (counters_storage.h): the outcome is
+// Stored for a counter new here, Merged when the merge moved ours, Ignored when
+// we had it all (nothing written, no etag taken).
+Result<ReplicatedOutcome> apply_counter(WriteTransaction& txn, const ReplicationItem& item) {
+  auto counter = decode_counter_payload(item.payload);
+  if (!counter.ok()) return malformed(item, counter.status());
+  const std::string key = counter_key(counter->document_id, counter->value.name());
+  auto before = txn.read(Family::Counters, key);
+  if (!before.ok()) return before.status();
+  auto merged = CountersStorage::merge_replicated(txn, counter->document_id, counter->value);
+  if (!merged.ok()) return merged.status().is_invalid_argument() ? malformed(item, merged.status()) : merged.status();
+  if (!merged.value()) return ReplicatedOutcome::Ignored;
+  return before.value() ? ReplicatedOutcome::Merged : ReplicatedOutcome::Stored;
+}
+
 }  // namespace
 
 Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
@@ -52,6 +69,7 @@ Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const Re
   switch (item.kind) {
     case kEtagOfDocument: return apply_document(txn, item, policy);
     case kEtagOfTombstone: return apply_tombstone(txn, item, policy);
+    case kEtagOfCounter: return apply_counter(txn, item);
     default:
       return Status::InvalidArgument("replication item of unknown kind '" + std::string(1, item.kind) + "'");
   }

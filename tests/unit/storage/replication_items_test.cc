@@ -4,6 +4,7 @@
 // replication keeps.
 #include "storage/replication_items.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -387,4 +388,202 @@ TEST_CASE("ReplicationItems: positions are kept per source and per peer and surv
   CHECK(acks.value() == std::map<std::string, uint64_t>{{"B", 12}, {"C", 9}});
   // Positions are not documents: nothing in the etag order, no etag taken.
   CHECK(a.last_etag() == 0);
+}
+
+namespace {
+
+// The counter items `m` would ship now.
+std::vector<ReplicationItem> counter_items(Member& m) {
+  std::vector<ReplicationItem> out;
+  for (auto& item : m.read(0).items)
+    if (item.kind == kEtagOfCounter) out.push_back(std::move(item));
+  return out;
+}
+
+std::optional<StoredCounter> counter_of(Member& m, const std::string& id, const std::string& name) {
+  auto r = CountersStorage(*m.s).get(id, {name});
+  REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+  return r->front();
+}
+
+int64_t total_of(Member& m, const std::string& id, const std::string& name) {
+  auto c = counter_of(m, id, name);
+  REQUIRE(c);
+  return c->value.total().value();
+}
+
+void remove_counter(Member& m, const std::string& id, const std::string& name) {
+  Status st = m.s->write([&](WriteTransaction& txn) -> Status {
+    DocumentCounters c(txn, id);
+    if (Status e = c.remove(name).status(); !e.ok()) return e;
+    return c.finish().status();
+  });
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+}
+
+// Until nobody has anything new for anybody.
+void exchange_all(std::vector<Member*> members) {
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (Member* from : members)
+      for (Member* to : members)
+        if (from != to && replicate(*from, *to) > 0) moved = true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ReplicationItems: concurrent counter changes on three members, exchanged in every order, agree exactly") {
+  Member a("A");
+  Member b("B");
+  Member c("C");
+  a.put("users/1", kUser);
+  replicate(a, b);
+  replicate(a, c);
+
+  // Each member's successive states of "likes", as each would ship them.
+  std::vector<ReplicationItem> states;
+  auto change = [&](Member& m, int64_t delta) {
+    m.increment("users/1", "likes", delta);
+    auto items = counter_items(m);
+    REQUIRE(items.size() == 1);
+    states.push_back(items.front());
+  };
+  change(a, 5);
+  change(b, 7);
+  change(a, -2);
+  change(c, -4);
+  change(b, 1);
+  change(c, 10);
+  const int64_t expected = 5 + 7 - 2 - 4 + 1 + 10;
+
+  SUBCASE("every order of the shipped states, on a member without the document") {
+    Member d("D");
+    std::vector<size_t> order(states.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    size_t orders = 0;
+    do {
+      ++orders;
+      // One transaction per order, rolled back at the end so the next order
+      // starts from nothing again.
+      Status st = d.s->write([&](WriteTransaction& txn) -> Status {
+        for (size_t i : order) {
+          auto r = apply_replication_item(txn, states[i], ConflictPolicy::ResolveToLatest);
+          if (!r.ok()) return r.status();
+        }
+        // The same states again: all ignored, nothing written.
+        for (size_t i : order) {
+          auto r = apply_replication_item(txn, states[i], ConflictPolicy::ResolveToLatest);
+          if (!r.ok()) return r.status();
+          if (r.value() != ReplicatedOutcome::Ignored) return Status::Internal("a second application changed something");
+        }
+        DocumentCounters counters(txn, "users/1");
+        auto got = counters.get("likes");
+        if (!got.ok()) return got.status();
+        if (!got.value()) return Status::Internal("no counter after applying every state");
+        auto total = got.value()->value.total();
+        if (!total.ok()) return total.status();
+        if (total.value() != expected) return Status::Internal("total " + std::to_string(total.value()));
+        return Status::Busy("roll back");
+      });
+      REQUIRE_MESSAGE(st.is_busy(), st.to_string());
+    } while (std::next_permutation(order.begin(), order.end()));
+    CHECK(orders == 720);
+    CHECK(d.last_etag() == 0);
+  }
+
+  SUBCASE("members exchanging everything converge on the same state") {
+    exchange_all({&c, &a, &b});
+    for (Member* m : {&a, &b, &c}) {
+      CAPTURE(m->tag);
+      CHECK(total_of(*m, "users/1", "likes") == expected);
+      CHECK(counter_of(*m, "users/1", "likes")->value == counter_of(a, "users/1", "likes")->value);
+      CHECK(m->s->read_count(meta_keys::kCounterCount).value() == 1);
+      check_same_document(*a.s, *m->s, "users/1");
+    }
+    // Shipping it all again from the start changes nothing anywhere.
+    const uint64_t etags[] = {a.last_etag(), b.last_etag(), c.last_etag()};
+    for (Member* from : {&a, &b, &c}) {
+      for (Member* to : {&a, &b, &c}) {
+        if (from == to) continue;
+        for (const auto& item : from->read(0).items) {
+          auto r = to->apply(item);
+          REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+        }
+      }
+    }
+    CHECK(a.last_etag() == etags[0]);
+    CHECK(b.last_etag() == etags[1]);
+    CHECK(c.last_etag() == etags[2]);
+  }
+}
+
+TEST_CASE("ReplicationItems: a counter deleted on one member while another increments keeps the increment") {
+  Member a("A");
+  Member b("B");
+  Member c("C");
+  a.put("users/1", kUser);
+  a.increment("users/1", "likes", 5);
+  exchange_all({&a, &b, &c});
+  remove_counter(b, "users/1", "likes");
+  c.increment("users/1", "likes", 2);
+  exchange_all({&a, &b, &c});
+  for (Member* m : {&a, &b, &c}) {
+    CAPTURE(m->tag);
+    CHECK(total_of(*m, "users/1", "likes") == 2);
+    CHECK(m->s->read_count(meta_keys::kCounterCount).value() == 1);
+  }
+}
+
+TEST_CASE("ReplicationItems: a counter arrives before its document, or while the document is in conflict") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", kUser);
+  a.increment("users/1", "likes", 3);
+  // A's etag order: the counter, then the document's version listing it.
+  ReplicationItems items = a.read(0);
+  REQUIRE(items.items.size() == 2);
+  REQUIRE(items.items[0].kind == kEtagOfCounter);
+  REQUIRE(items.items[0].change_vector.empty());
+
+  auto r = b.apply(items.items[0]);
+  REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+  CHECK(r.value() == ReplicatedOutcome::Stored);
+  CHECK(b.s->get("users/1").status().is_not_found());
+  CHECK(total_of(b, "users/1", "likes") == 3);
+  const uint64_t etag = b.last_etag();
+  CHECK(b.apply(items.items[0]).value() == ReplicatedOutcome::Ignored);
+  CHECK(b.last_etag() == etag);
+
+  CHECK(b.apply(items.items[1]).value() == ReplicatedOutcome::Stored);
+  check_same_document(*a.s, *b.s, "users/1");
+
+  SUBCASE("in conflict") {
+    Member c("C");
+    c.put("users/1", R"({"name":"C's","@metadata":{"@collection":"Users"}})");
+    REQUIRE(c.apply(items.items[1], ConflictPolicy::KeepConflict).value() == ReplicatedOutcome::Conflicted);
+    const uint64_t before = c.last_etag();
+    CHECK(c.apply(items.items[0], ConflictPolicy::KeepConflict).value() == ReplicatedOutcome::Stored);
+    CHECK(c.last_etag() == before + 1);
+    CHECK(c.s->get("users/1").status().is_not_found());  // still in conflict, untouched
+    CHECK(total_of(c, "users/1", "likes") == 3);
+  }
+}
+
+TEST_CASE("ReplicationItems: a malformed counter item is refused") {
+  Member a("A");
+  Member b("B");
+  a.put("users/1", kUser);
+  a.increment("users/1", "likes", 3);
+  ReplicationItem item = counter_items(a).front();
+  for (size_t cut : {size_t{0}, size_t{3}, item.payload.size() - 1}) {
+    ReplicationItem bad = item;
+    bad.payload.resize(cut);
+    CHECK(b.apply(bad).status().is_invalid_argument());
+  }
+  ReplicationItem as_document = item;
+  as_document.kind = kEtagOfDocument;
+  CHECK(b.apply(as_document).status().is_invalid_argument());
+  CHECK(b.last_etag() == 0);
+  CHECK(b.s->read_count(meta_keys::kCounterCount).value() == 0);
 }
