@@ -73,6 +73,7 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
     if (raw->opts_.log) raw->opts_.log("warn", "the cluster snapshot transfer to node id " + std::to_string(to) + " broke");
     raw->post([raw, to] { raw->raft_->report_snapshot_failure(to); });
   };
+  handler.on_channel = options.on_channel;
   auto transport = TcpTransport::start(options.listen, std::move(handler));
   if (!transport.ok()) return transport.status();
   node->transport_ = std::move(transport).value();

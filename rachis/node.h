@@ -89,6 +89,9 @@ struct NodeOptions {
   // Told about every applied entry, on the Raft thread: must not block (queue
   // the work elsewhere). Default: none
   std::function<void(const cluster::AppliedCommand&)> on_applied;
+  // Connections of other channels on the cluster port (TransportHandler::on_channel).
+  // Default: none (refused)
+  std::function<void(char kind, std::string payload, int fd)> on_channel;
 };
 
 // A point-in-time view for monitoring and for /cluster/topology.

@@ -322,6 +322,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       const char kind = body[0];
       std::string_view payload = std::string_view(body).substr(1);
       if (!handshaken && kind == 'S') return start_snapshot(payload);
+      if (!handshaken && kind != 'H' && owner->handler.on_channel) return hand_over(kind, payload);
       if (!handshaken) {
         BufReader r(payload);
         std::uint8_t v = 0;
@@ -369,6 +370,16 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       error_code ignored;
       socket.close(ignored);
       owner->inbound.erase(shared_from_this());
+    }
+
+    // Another channel's connection: its handler owns the socket from now on.
+    void hand_over(char kind, std::string_view payload) {
+      std::string first(payload);  // `payload` is in `body`, which goes with this object
+      error_code ec;
+      const int fd = socket.release(ec);
+      owner->inbound.erase(shared_from_this());
+      if (ec) return;
+      owner->handler.on_channel(kind, std::move(first), fd);
     }
 
     // A snapshot request: this connection becomes a SnapshotSession.

@@ -27,6 +27,9 @@
 // time, written before the next is read: the sender holds one chunk per pull.
 // Either side gives up after kSnapshotIdleTimeout without progress.
 //
+// Any other first frame belongs to another channel (replication's 'D', see
+// replication/README.md): the connection is handed to on_channel as it is.
+//
 // Outgoing connections reconnect with exponential back-off (50 ms doubling to 1 s).
 // While a peer is unreachable at most kMaxQueuedFrames frames wait; older ones are
 // dropped (Raft tolerates loss and resends).
@@ -73,6 +76,12 @@ struct TransportHandler {
   // A stream accepted by on_snapshot_request to node `to` broke before its
   // trailer was sent (connection cut, stalled, read error).
   std::function<void(core::NodeId to)> on_snapshot_failed;
+  // A connection whose first frame is neither 'H' nor 'S' (database
+  // replication's 'D'): the transport hands the connection over. `fd` is the
+  // handler's to own and close; `payload` is the first frame's (after the
+  // kind byte). On the I/O thread: must not block. Without it such a
+  // connection is refused.
+  std::function<void(char kind, std::string payload, int fd)> on_channel;
 };
 
 struct PeerStatus {

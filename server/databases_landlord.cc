@@ -79,6 +79,8 @@ Status DatabasesLandlord::close(std::string_view name, bool delete_files) {
       databases_.erase(it);
     }
   }
+  // Replication first: its connections hold the storage busy.
+  if (db) db->stop_replication();
   // Requests still holding the database finish against it; its writer drains
   // when the last reference drops. Waiting keeps close-then-reopen simple.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -119,6 +121,7 @@ void DatabasesLandlord::close_all() {
     std::unique_lock lock(mu_);
     dbs.swap(databases_);
   }
+  for (auto& [name, db] : dbs) db->stop_replication();
   dbs.clear();  // destructors drain each writer
 }
 

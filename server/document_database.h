@@ -1,13 +1,17 @@
 #pragma once
-// DocumentDatabase: one open database of this node: its storage, and how far
-// the cluster-wide transactions of the database have been applied to it
-// (requests wait on that). Its record lives in the cluster state. Owned by
+// DocumentDatabase: one open database of this node: its storage, its
+// replication with the other nodes of its group, and how far the cluster-wide
+// transactions of the database have been applied to it (requests wait on that). Its record lives in the cluster state. Owned by
 // DatabasesLandlord through shared_ptr so requests in flight keep it alive
 // while it is being closed. Thread-safe.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "replication/database_replication.h"
 
 #include "server/cluster/index_waiters.h"
 #include "storage/documents_storage.h"
@@ -21,10 +25,16 @@ class DocumentDatabase {
   // A write's completion may hold the last reference (the database was closed
   // or deleted meanwhile); closing the storage joins the very thread that
   // completion runs on, so then the storage is closed on a thread of its own.
+  // Replication goes first: its threads wait for this storage's writer.
   ~DocumentDatabase() {
     if (storage_ && storage_->on_own_writer_thread()) {
-      std::thread([s = std::move(storage_)]() mutable { s.reset(); }).detach();
+      std::thread([r = std::move(replication_), s = std::move(storage_)]() mutable {
+        r.reset();
+        s.reset();
+      }).detach();
+      return;
     }
+    stop_replication();
   }
   DocumentDatabase(const DocumentDatabase&) = delete;
   DocumentDatabase& operator=(const DocumentDatabase&) = delete;
@@ -35,10 +45,38 @@ class DocumentDatabase {
   storage::DocumentsStorage& storage() { return *storage_; }
   const storage::DocumentsStorage& storage() const { return *storage_; }
 
+  // Starts replication (once; the DatabasesObserver does when it opens the
+  // database) and tells it the other nodes of the group.
+  void replicate_to(const replication::ReplicationIdentity& identity,
+                    const std::vector<replication::ReplicationPeer>& peers) {
+    std::lock_guard lock(replication_mu_);
+    if (!replication_) {
+      replication_ = std::make_shared<replication::DatabaseReplication>(
+          *storage_, identity, [] { return storage::ConflictPolicy::ResolveToLatest; });
+    }
+    replication_->set_destinations(peers);
+  }
+  // nullptr while replication is not running.
+  std::shared_ptr<replication::DatabaseReplication> replication() const {
+    std::lock_guard lock(replication_mu_);
+    return replication_;
+  }
+  // Closes every replication connection (before the database closes).
+  void stop_replication() {
+    std::shared_ptr<replication::DatabaseReplication> r;
+    {
+      std::lock_guard lock(replication_mu_);
+      r = std::move(replication_);
+    }
+    if (r) r->stop();
+  }
+
  private:
   std::string name_;
   cluster::IndexWaiters cluster_transactions_;
   std::unique_ptr<storage::DocumentsStorage> storage_;
+  mutable std::mutex replication_mu_;
+  std::shared_ptr<replication::DatabaseReplication> replication_;
 };
 
 }  // namespace corvus::server

@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include "server/cluster/replication_acceptor.h"
 #include "storage/random_ids.h"
 
 namespace corvus::server {
@@ -38,6 +39,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage::StorageOptions{});
   // Databases open with the tag the cluster gave this node when their record
   // names it (also after the node joined another cluster).
+  store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload, int fd) {
+    cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), fd);
+  });
   store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
   store->observer_->start();
   store->cluster_->start_feed();

@@ -286,10 +286,14 @@ Result<std::vector<Change>> DocumentsStorage::changes_since(uint64_t after_etag,
 DatabaseStats DocumentsStorage::stats() const {
   DatabaseStats s;
   s.database_id = database_id_;
+  // The change vector before the last etag (publish() stores them the other
+  // way round): the etag read is then at least the one of the batch the change
+  // vector stands for, so "everything up to last_etag" covers the change
+  // vector (replication's complete batches rely on it).
+  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) s.database_change_vector = *cv;
   s.last_etag = published_last_etag_.load(std::memory_order_acquire);
   s.document_count = published_document_count_.load(std::memory_order_acquire);
   s.tombstone_count = published_tombstone_count_.load(std::memory_order_acquire);
-  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) s.database_change_vector = *cv;
   s.size_bytes = engine_->approximate_size_bytes();
   return s;
 }

@@ -163,8 +163,15 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
 
   ChangeVector merged = local->cv;
   merged.merge(incoming.cv);
+  // Every member compares the same two versions the same way: the later
+  // last-modified, ties broken by the larger canonical change vector text.
+  const bool incoming_later = std::make_tuple(incoming.last_modified_us, incoming.cv.to_string()) >
+                              std::make_tuple(local->last_modified_us, local->cv.to_string());
   if (same_content(*local, incoming)) {
-    if (Status s = store(txn, *local, merged, local->flags); !s.ok()) return s;
+    // The same choice of metadata (last-modified) on both sides, or they
+    // would hold the same version with different text.
+    const Version& kept = incoming_later ? incoming : *local;
+    if (Status s = store(txn, kept, merged, kept.flags); !s.ok()) return s;
     return ReplicatedOutcome::Merged;
   }
   if (policy == ConflictPolicy::KeepConflict) {
@@ -173,9 +180,8 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
     if (Status s = ConflictsStorage::add(txn, as_document(incoming)); !s.ok()) return s;
     return ReplicatedOutcome::Conflicted;
   }
-  // ResolveToLatest: every member compares the same two versions the same way.
-  const bool incoming_wins = std::make_tuple(incoming.last_modified_us, incoming.cv.to_string()) >
-                             std::make_tuple(local->last_modified_us, local->cv.to_string());
+  // ResolveToLatest.
+  const bool incoming_wins = incoming_later;
   const Version& winner = incoming_wins ? incoming : *local;
   const Version& loser = incoming_wins ? *local : incoming;
   if (Status s = keep_loser(txn, loser); !s.ok()) return s;

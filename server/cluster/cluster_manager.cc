@@ -1,5 +1,7 @@
 #include "server/cluster/cluster_manager.h"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <filesystem>
 
@@ -71,6 +73,7 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
   };
   ClusterManager* raw = cm.get();
   no.on_applied = [raw](const rachis::cluster::AppliedCommand& c) { raw->feed_.push(c); };
+  no.on_channel = [raw](char kind, std::string payload, int fd) { raw->dispatch_channel(kind, std::move(payload), fd); };
   const bool explicit_port = options.cluster_port >= 0;
   no.listen.port = explicit_port ? static_cast<std::uint16_t>(options.cluster_port)
                    : options.port == 0 || options.port == 65535 ? 0
@@ -422,6 +425,24 @@ json::object ClusterManager::rachis_info_json() const {
                       {"CommitIndex", v.commit},
                       {"AppliedIndex", v.applied},
                       {"LastIndex", v.last_index}};
+}
+
+void ClusterManager::set_channel_handler(ChannelHandler handler) {
+  std::lock_guard lock(channel_mu_);
+  channel_handler_ = std::move(handler);
+}
+
+void ClusterManager::dispatch_channel(char kind, std::string payload, int fd) {
+  ChannelHandler handler;
+  {
+    std::lock_guard lock(channel_mu_);
+    handler = channel_handler_;
+  }
+  if (!handler || !run_async([handler, kind, payload = std::move(payload), fd]() mutable {
+        handler(kind, std::move(payload), fd);
+      })) {
+    ::close(fd);
+  }
 }
 
 }  // namespace corvus::server::cluster

@@ -97,6 +97,12 @@ class ClusterManager {
   [[nodiscard]] bool run_async(std::function<void()> fn);
   static constexpr size_t kMaxWorkers = 256;
 
+  // Connections of other channels on the cluster port (database
+  // replication's 'D'): `handler` gets each on a worker thread (run_async) and
+  // owns `fd`. Refused (closed) while no handler is set or workers are full.
+  using ChannelHandler = std::function<void(char kind, std::string payload, int fd)>;
+  void set_channel_handler(ChannelHandler handler);
+
   // Stops the workers and the Rachis node. Idempotent.
   void close();
 
@@ -108,6 +114,8 @@ class ClusterManager {
   void forward_to_leader(std::string payload, CommandDone done);
   void wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done);
   void read_barrier_until(std::chrono::steady_clock::time_point deadline, std::function<void(Status)> then);
+  // The transport's on_channel (its I/O thread): hands over to a worker.
+  void dispatch_channel(char kind, std::string payload, int fd);
 
   struct Worker {
     std::thread thread;
@@ -122,6 +130,8 @@ class ClusterManager {
   std::mutex workers_mu_;
   std::list<Worker> workers_;
   bool closed_ = false;
+  std::mutex channel_mu_;
+  ChannelHandler channel_handler_;
 };
 
 }  // namespace corvus::server::cluster

@@ -80,6 +80,7 @@ void DatabasesObserver::reconcile() {
         db.value()->storage().set_revisions_configuration(r.revisions);
       }
       apply_cluster_transactions(db.value());
+      replicate(*db.value(), r, tag);
       continue;
     }
     auto deleting = r.deletion_in_progress.find(tag);
@@ -113,6 +114,29 @@ void DatabasesObserver::reconcile() {
       log::warn("cannot close database yet").kv("database", db->name()).kv("error", s.to_string());
     }
   }
+}
+
+void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::DatabaseRecord& r,
+                                  const std::string& self) {
+  const auto topology = cluster_.node().state().topology();
+  std::vector<replication::ReplicationPeer> peers;
+  for (const auto& tag : r.topology.all_nodes()) {
+    if (tag == self) continue;
+    auto node = topology.nodes.find(tag);
+    if (node != topology.nodes.end()) peers.push_back({tag, node->second.address});
+  }
+  replication::ReplicationIdentity identity;
+  identity.cluster_id = cluster_.topology_id();
+  identity.node_tag = self;
+  identity.database = r.name;
+  identity.log = [](const char* level, const std::string& message) {
+    if (std::string(level) == "warn") {
+      log::warn("replication").kv("message", message);
+    } else {
+      log::info("replication").kv("message", message);
+    }
+  };
+  db.replicate_to(identity, peers);
 }
 
 void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db) {

@@ -3,7 +3,8 @@
 // On every applied command that touched databases (and once at start) it
 // opens each database whose group names this node, closes those that no
 // longer do, deletes the files of those the record says to hard-delete here
-// and confirms the deletion to the cluster, and applies pending cluster-wide
+// and confirms the deletion to the cluster, keeps each database replicating to
+// the other nodes of its group, and applies pending cluster-wide
 // transactions to the open databases in Raft order. Runs on the AppliedFeed
 // thread; a retry thread re-runs it every few seconds so that a confirmation
 // that found no leader, or a database still busy, is not forgotten.
@@ -37,6 +38,8 @@ class DatabasesObserver {
   void on_applied(const rachis::cluster::AppliedCommand& c);
   void reconcile();
   void apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db);
+  // Starts the database's replication and points it at the other nodes of its group.
+  void replicate(DocumentDatabase& db, const rachis::cluster::DatabaseRecord& r, const std::string& self);
   void retry_loop();
 
   ClusterManager& cluster_;

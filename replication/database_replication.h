@@ -1,0 +1,85 @@
+#pragma once
+// DatabaseReplication: everything replication does for one database on this
+// node: an OutgoingReplication to every other node of the group (members and
+// promotables; the server says which), the IncomingReplication connections
+// other nodes opened to us, and housekeeping once a second: the peers'
+// acknowledged positions kept in storage, and tombstones purged once every
+// destination acknowledged past them. It reports what it does for
+// /replication/performance and the lag metrics.
+//
+// Owned by the server's DocumentDatabase; stop() (or the destructor) before
+// the storage closes. Thread-safety: every public function from any thread.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "replication/incoming_replication.h"
+#include "replication/outgoing_replication.h"
+#include "storage/documents_storage.h"
+
+namespace corvus::replication {
+
+struct ReplicationPeer {
+  std::string tag;
+  std::string address;  // its cluster port, host:port
+};
+
+struct PeerLag {
+  std::string tag;
+  uint64_t etags = 0;  // our last etag minus what the peer acknowledged
+  double ms = 0;       // age of the oldest commit the peer has not acknowledged
+  bool connected = false;
+};
+
+class DatabaseReplication {
+ public:
+  static constexpr size_t kPurgeBatch = 1024;
+
+  DatabaseReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
+                      IncomingReplication::PolicyFn policy);
+  ~DatabaseReplication();
+  DatabaseReplication(const DatabaseReplication&) = delete;
+  DatabaseReplication& operator=(const DatabaseReplication&) = delete;
+
+  // The other nodes of the group to push to: connections to new ones start,
+  // to dropped ones (or moved addresses) stop.
+  void set_destinations(const std::vector<ReplicationPeer>& peers);
+  // A connection whose handshake names this database; a previous connection
+  // of the same source is closed (it is a stale half of a broken link).
+  void accept(std::unique_ptr<FrameSocket> socket, Handshake handshake);
+  void stop();
+
+  // GET /databases/{db}/replication/performance.
+  boost::json::object performance() const;
+  std::vector<PeerLag> lag() const;
+
+ private:
+  void on_commit(uint64_t last_etag);
+  void housekeeping();
+  // Keeps acknowledged positions and purges tombstones (housekeeping thread).
+  void persist_and_purge();
+
+  storage::DocumentsStorage& storage_;
+  const ReplicationIdentity identity_;
+  const IncomingReplication::PolicyFn policy_;
+  uint64_t listener_id_ = 0;
+
+  mutable std::mutex mu_;
+  bool stopped_ = false;
+  std::map<std::string, std::unique_ptr<OutgoingReplication>> outgoing_;  // by peer tag
+  std::vector<std::unique_ptr<IncomingReplication>> incoming_;
+  // Commit times of recent etags, oldest first, for lag in milliseconds.
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> commits_;
+  std::map<std::string, uint64_t> persisted_;  // acknowledged positions last written
+  std::condition_variable wake_;
+  std::thread housekeeper_;
+};
+
+}  // namespace corvus::replication

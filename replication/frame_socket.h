@@ -1,0 +1,61 @@
+#pragma once
+// FrameSocket: one blocking TCP connection carrying the cluster port's frames
+// (u32 little-endian length of kind + payload, the kind byte, the payload; see
+// rachis/tcp_transport.h). Replication runs a thread per connection, so plain
+// blocking I/O with poll() deadlines is simpler than async here.
+//
+// Owns the file descriptor. Thread-safety: send() may be called from any
+// thread (serialized); receive() from one thread at a time; shutdown() from
+// any thread wakes a receive() blocked in another.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "storage/status.h"
+
+namespace corvus::replication {
+
+struct Frame {
+  char kind = 0;
+  std::string payload;
+};
+
+class FrameSocket {
+ public:
+  static constexpr std::uint32_t kMaxFrameBytes = 64u * 1024 * 1024;
+
+  // Adopts a connected socket (any blocking mode).
+  explicit FrameSocket(int fd);
+  ~FrameSocket();
+  FrameSocket(const FrameSocket&) = delete;
+  FrameSocket& operator=(const FrameSocket&) = delete;
+
+  // Dials "host:port". Busy when it cannot (unreachable, refused, timeout).
+  static Result<std::unique_ptr<FrameSocket>> connect(const std::string& address, std::chrono::milliseconds timeout);
+
+  // Writes one whole frame; IOError when the connection is gone or a write
+  // makes no progress for the send timeout (a peer that stopped reading).
+  Status send(char kind, std::string_view payload);
+  // The next frame. Timeout when none completes within `timeout` (a partial
+  // frame stays buffered for the next call); IOError when the connection is
+  // closed or broken, Corruption for an impossible length.
+  // With `wake_fd` (an eventfd), returns Busy as soon as that becomes
+  // readable (it is drained), so one thread can wait for the
+  // peer and for local news at once.
+  Result<Frame> receive(std::chrono::milliseconds timeout, int wake_fd = -1);
+  // Makes every blocked or later send/receive fail; safe from any thread.
+  void shutdown();
+
+ private:
+  Status write_all(std::string_view bytes);
+
+  int fd_;
+  std::mutex send_mu_;
+  std::string buffer_;  // bytes received but not yet handed out as frames
+};
+
+}  // namespace corvus::replication

@@ -1,0 +1,278 @@
+#include "replication/outgoing_replication.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "storage/change_vector.h"
+#include "storage/replication_items.h"
+
+namespace corvus::replication {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(2);
+constexpr auto kMinBackoff = std::chrono::milliseconds(50);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Whether the peer, whose database change vector is `peer`, has this version
+// (or a newer one) already.
+bool peer_has(const storage::ChangeVector& peer, const std::string& item_cv) {
+  if (item_cv.empty()) return false;  // counters: always sent, merging is idempotent
+  auto cv = storage::ChangeVector::parse(item_cv);
+  if (!cv.ok()) return false;
+  const auto order = peer.compare(*cv);
+  return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
+}
+
+}  // namespace
+
+OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
+                                         std::string peer_tag, std::string peer_address)
+    : storage_(storage),
+      identity_(std::move(identity)),
+      peer_tag_(std::move(peer_tag)),
+      peer_address_(std::move(peer_address)) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  status_.destination = peer_tag_;
+  status_.address = peer_address_;
+  thread_ = std::thread([this] { run(); });
+}
+
+OutgoingReplication::~OutgoingReplication() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void OutgoingReplication::notify() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
+}
+
+void OutgoingReplication::stop() {
+  stopping_ = true;
+  notify();
+  {
+    std::lock_guard lock(socket_mu_);
+    if (socket_) socket_->shutdown();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+OutgoingStatus OutgoingReplication::status() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
+}
+
+void OutgoingReplication::log(const char* level, const std::string& message) const {
+  if (identity_.log) {
+    identity_.log(level, "replication of " + identity_.database + " to " + peer_tag_ + ": " + message);
+  }
+}
+
+void OutgoingReplication::heard() {
+  std::lock_guard lock(status_mu_);
+  status_.last_heard_us = now_us();
+}
+
+void OutgoingReplication::run() {
+  auto backoff = kMinBackoff;
+  std::string last_logged;
+  while (!stopping_) {
+    const auto started = std::chrono::steady_clock::now();
+    Status s = run_connection();
+    {
+      std::lock_guard lock(status_mu_);
+      status_.connected = false;
+      if (!stopping_) status_.last_error = s.to_string();
+    }
+    if (stopping_) break;
+    if (s.to_string() != last_logged) log("info", "connection ended: " + s.to_string());
+    last_logged = s.to_string();
+    // A connection that worked for a while starts the back-off over.
+    if (std::chrono::steady_clock::now() - started > kSilenceLimit) backoff = kMinBackoff;
+    const auto until = std::chrono::steady_clock::now() + backoff;
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
+    }
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+Result<Frame> OutgoingReplication::next_frame(FrameSocket& socket) {
+  for (;;) {
+    auto f = socket.receive(kSilenceLimit);
+    if (!f.ok()) {
+      if (f.status().code() == StatusCode::Timeout) {
+        return Status::Timeout("no word from " + peer_tag_ + " for " + std::to_string(kSilenceLimit.count()) + " s");
+      }
+      return f.status();
+    }
+    heard();
+    if (f->kind == frames::kHeartbeat) continue;
+    if (f->kind == frames::kRefusal) return Status::Busy("refused by " + peer_tag_ + ": " + f->payload);
+    return f;
+  }
+}
+
+Status OutgoingReplication::run_connection() {
+  auto dialed = FrameSocket::connect(peer_address_, kConnectTimeout);
+  if (!dialed.ok()) return dialed.status();
+  std::unique_ptr<FrameSocket> socket = std::move(dialed).value();
+  {
+    std::lock_guard lock(socket_mu_);
+    if (stopping_) return Status::ShuttingDown("stopping");
+    socket_ = socket.get();
+  }
+  struct Forget {
+    OutgoingReplication* self;
+    ~Forget() {
+      std::lock_guard lock(self->socket_mu_);
+      self->socket_ = nullptr;
+    }
+  } forget{this};
+
+  Handshake hello{kProtocolVersion, identity_.cluster_id, identity_.node_tag, peer_tag_, identity_.database,
+                  storage_.database_id()};
+  if (Status s = socket->send(frames::kHandshake, encode(hello)); !s.ok()) return s;
+  auto answer = next_frame(*socket);
+  if (!answer.ok()) return answer.status();
+  if (answer->kind != frames::kPosition) return Status::Corruption("expected a position from " + peer_tag_);
+  auto position = decode_position(answer->payload);
+  if (!position.ok()) return position.status();
+  auto peer_cv = storage::ChangeVector::parse(position->database_change_vector);
+  if (!peer_cv.ok()) return peer_cv.status();
+  uint64_t sent = position->last_etag_accepted;
+  {
+    std::lock_guard lock(status_mu_);
+    status_.connected = true;
+    status_.last_error.clear();
+    status_.last_sent_etag = sent;
+    status_.last_acknowledged_etag = sent;
+    status_.destination_change_vector = position->database_change_vector;
+  }
+  auto last_sent_at = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    bool sent_any = false;
+    if (Status s = send_batch(*socket, sent, *peer_cv, &sent_any); !s.ok()) return s;
+    if (sent_any) {
+      last_sent_at = std::chrono::steady_clock::now();
+      continue;
+    }
+    // Idle: wait for a commit, a frame of the peer, or the time to beat.
+    const auto wait = kHeartbeatEvery - (std::chrono::steady_clock::now() - last_sent_at);
+    if (wait > std::chrono::milliseconds(0)) {
+      auto f = socket->receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait), wake_fd_);
+      if (f.ok()) {
+        heard();
+        if (f->kind == frames::kRefusal) return Status::Busy("refused by " + peer_tag_ + ": " + f->payload);
+        if (f->kind != frames::kHeartbeat) return Status::Corruption("unexpected frame from " + peer_tag_);
+      } else if (f.status().code() != StatusCode::Busy && f.status().code() != StatusCode::Timeout) {
+        return f.status();
+      }
+      continue;
+    }
+    if (Status s = socket->send(frames::kHeartbeat, ""); !s.ok()) return s;
+    last_sent_at = std::chrono::steady_clock::now();
+    std::lock_guard lock(status_mu_);
+    if (std::chrono::microseconds(now_us() - status_.last_heard_us) > kSilenceLimit) {
+      return Status::Timeout("no word from " + peer_tag_ + " for " + std::to_string(kSilenceLimit.count()) + " s");
+    }
+  }
+  return Status::ShuttingDown("stopping");
+}
+
+Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, storage::ChangeVector& peer_cv,
+                                       bool* sent_any) {
+  // The change vector first, then the items: the items' snapshot then holds
+  // at least everything that change vector stands for.
+  const storage::DatabaseStats before = storage_.stats();
+  auto read = storage::read_replication_items(storage_, sent, kMaxBatchItems, kMaxBatchBytes);
+  if (!read.ok()) return read.status();
+  if (read->scanned_to <= sent) {
+    *sent_any = false;
+    return Status::Ok();
+  }
+  *sent_any = true;
+  std::vector<const storage::ReplicationItem*> items;
+  std::set<std::string> hashes;
+  uint64_t bytes = 0;
+  for (const auto& item : read->items) {
+    if (peer_has(peer_cv, item.change_vector)) continue;
+    items.push_back(&item);
+    bytes += item.payload.size();
+    if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
+  }
+  BatchHeader header;
+  header.items = items.size();
+  header.last_etag = read->scanned_to;
+  header.hashes.assign(hashes.begin(), hashes.end());
+  if (read->scanned_to >= before.last_etag) header.complete_change_vector = before.database_change_vector;
+
+  BatchRecord record;
+  record.started_us = now_us();
+  record.items = items.size();
+  record.bytes = bytes;
+  record.last_etag = read->scanned_to;
+  const auto started = std::chrono::steady_clock::now();
+  if (Status s = socket.send(frames::kBatch, encode(header)); !s.ok()) return s;
+  if (!header.hashes.empty()) {
+    auto wanted = next_frame(socket);
+    if (!wanted.ok()) return wanted.status();
+    if (wanted->kind != frames::kWanted) return Status::Corruption("expected wanted hashes from " + peer_tag_);
+    auto list = decode_hashes(wanted->payload);
+    if (!list.ok()) return list.status();
+    for (const auto& hash : *list) {
+      if (!hashes.count(hash)) return Status::Corruption(peer_tag_ + " wants a hash the batch does not have");
+      if (Status s = send_attachment(socket, hash, &record.attachment_bytes); !s.ok()) return s;
+    }
+  }
+  for (const auto* item : items) {
+    if (Status s = socket.send(frames::kItem, encode(*item)); !s.ok()) return s;
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    status_.last_sent_etag = read->scanned_to;
+  }
+  auto ack = next_frame(socket);
+  if (!ack.ok()) return ack.status();
+  if (ack->kind != frames::kAck) return Status::Corruption("expected an acknowledgement from " + peer_tag_);
+  auto position = decode_position(ack->payload);
+  if (!position.ok()) return position.status();
+  auto cv = storage::ChangeVector::parse(position->database_change_vector);
+  if (!cv.ok()) return cv.status();
+  peer_cv = std::move(cv).value();
+  sent = std::max(sent, position->last_etag_accepted);
+  record.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard lock(status_mu_);
+  status_.last_acknowledged_etag = sent;
+  status_.destination_change_vector = position->database_change_vector;
+  status_.recent.add(record);
+  return Status::Ok();
+}
+
+Status OutgoingReplication::send_attachment(FrameSocket& socket, const std::string& hash, uint64_t* bytes) {
+  auto blob = storage_.blob_store()->open_blob(hash);
+  if (!blob.ok()) return blob.status();
+  std::string chunk;
+  for (uint64_t offset = 0; offset < (*blob)->size();) {
+    chunk.resize(std::min<uint64_t>(kChunkBytes, (*blob)->size() - offset));
+    auto n = (*blob)->read_at(offset, chunk.data(), chunk.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::IOError("attachment " + hash + " is shorter than its size");
+    chunk.resize(*n);
+    if (Status s = socket.send(frames::kChunk, chunk); !s.ok()) return s;
+    offset += *n;
+    *bytes += *n;
+  }
+  return socket.send(frames::kChunk, "");
+}
+
+}  // namespace corvus::replication

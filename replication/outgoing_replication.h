@@ -1,0 +1,84 @@
+#pragma once
+// OutgoingReplication: this node's push of one database to one other member
+// of the group. A thread dials the peer's cluster port, learns what the peer
+// has (its position for our database id and its database change vector),
+// then sends everything after it in etag order, batch by batch, each
+// acknowledged once durable there; idle, it waits for a commit (notify()) and
+// sends heartbeats. Items the peer's database change vector already contains
+// are not sent (so nothing goes back where it came from). A broken or silent
+// connection is redialed with back-off (50 ms doubling to 5 s).
+//
+// Owned by DatabaseReplication, which outlives it and keeps the storage open
+// while it runs. Thread-safety: notify(), status() and stop() from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "replication/frame_socket.h"
+#include "replication/messages.h"
+#include "replication/replication_stats.h"
+#include "storage/documents_storage.h"
+
+namespace corvus::replication {
+
+struct ReplicationIdentity {
+  std::string cluster_id;
+  std::string node_tag;  // this node
+  std::string database;
+  // Where notable events go ("info"/"warn", message); may be empty.
+  std::function<void(const char* level, const std::string& message)> log;
+};
+
+class OutgoingReplication {
+ public:
+  static constexpr size_t kMaxBatchItems = 1024;
+  static constexpr size_t kMaxBatchBytes = 4u << 20;
+  static constexpr size_t kChunkBytes = 1u << 20;
+  static constexpr auto kHeartbeatEvery = std::chrono::milliseconds(500);
+  static constexpr auto kSilenceLimit = std::chrono::seconds(3);
+
+  OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
+                      std::string peer_address);
+  ~OutgoingReplication();
+  OutgoingReplication(const OutgoingReplication&) = delete;
+  OutgoingReplication& operator=(const OutgoingReplication&) = delete;
+
+  // Something was committed: send it.
+  void notify();
+  OutgoingStatus status() const;
+  const std::string& peer_tag() const { return peer_tag_; }
+  const std::string& peer_address() const { return peer_address_; }
+  // Stops sending and joins the thread.
+  void stop();
+
+ private:
+  void run();
+  // One connection, until it breaks or stop(); the reason it ended.
+  Status run_connection();
+  // Sends one batch read after `sent` and waits for its acknowledgement.
+  // Returns false in *sent_any when there was nothing after `sent`.
+  Status send_batch(FrameSocket& socket, uint64_t& sent, storage::ChangeVector& peer_cv, bool* sent_any);
+  Status send_attachment(FrameSocket& socket, const std::string& hash, uint64_t* bytes);
+  // The next frame that is not a heartbeat; Timeout after kSilenceLimit of silence.
+  Result<Frame> next_frame(FrameSocket& socket);
+  void heard();
+  void log(const char* level, const std::string& message) const;
+
+  storage::DocumentsStorage& storage_;
+  const ReplicationIdentity identity_;
+  const std::string peer_tag_;
+  const std::string peer_address_;
+  int wake_fd_ = -1;  // eventfd: notify() and stop() write it
+  std::atomic<bool> stopping_{false};
+  std::mutex socket_mu_;
+  FrameSocket* socket_ = nullptr;  // the live connection, for stop()
+  mutable std::mutex status_mu_;
+  OutgoingStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace corvus::replication
