@@ -102,8 +102,12 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
   for (auto& i : retired) i->stop();
   std::lock_guard lock(mu_);
   if (stopped_) return;
-  incoming_.push_back(
-      std::make_unique<IncomingReplication>(storage_, identity_, policy_, std::move(socket), std::move(handshake)));
+  auto source_has = [this](const std::string& source, const storage::ChangeVector& cv) {
+    std::lock_guard guard(mu_);
+    if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_has(cv);
+  };
+  incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_has, std::move(socket),
+                                                            std::move(handshake)));
 }
 
 void DatabaseReplication::housekeeping() {

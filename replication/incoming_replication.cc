@@ -16,10 +16,12 @@ int64_t now_us() {
 }  // namespace
 
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
-                                         PolicyFn policy, std::unique_ptr<FrameSocket> socket, Handshake handshake)
+                                         PolicyFn policy, SourceHas source_has, std::unique_ptr<FrameSocket> socket,
+                                         Handshake handshake)
     : storage_(storage),
       identity_(std::move(identity)),
       policy_(std::move(policy)),
+      source_has_(std::move(source_has)),
       socket_(std::move(socket)),
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
@@ -153,6 +155,14 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
     items.push_back(std::move(item).value());
   }
   record.items = items.size();
+  if (source_has_) {
+    storage::ChangeVector has;
+    if (auto complete = storage::ChangeVector::parse(header.complete_change_vector); complete.ok()) has = *complete;
+    for (const auto& item : items) {
+      if (auto cv = storage::ChangeVector::parse(item.change_vector); cv.ok()) has.merge(*cv);
+    }
+    if (!has.empty()) source_has_(handshake_.from, has);
+  }
 
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
   auto conflicts = std::make_shared<uint64_t>(0);

@@ -27,8 +27,11 @@ namespace corvus::replication {
 class IncomingReplication {
  public:
   using PolicyFn = std::function<storage::ConflictPolicy()>;
+  // Told, before a batch is applied, what the source has (the versions it
+  // sent): our outgoing connection to it need not send them back.
+  using SourceHas = std::function<void(const std::string& source_tag, const storage::ChangeVector& cv)>;
   IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, PolicyFn policy,
-                      std::unique_ptr<FrameSocket> socket, Handshake handshake);
+                      SourceHas source_has, std::unique_ptr<FrameSocket> socket, Handshake handshake);
   ~IncomingReplication();
   IncomingReplication(const IncomingReplication&) = delete;
   IncomingReplication& operator=(const IncomingReplication&) = delete;
@@ -52,6 +55,7 @@ class IncomingReplication {
   storage::DocumentsStorage& storage_;
   const ReplicationIdentity identity_;
   const PolicyFn policy_;
+  const SourceHas source_has_;
   std::unique_ptr<FrameSocket> socket_;
   const Handshake handshake_;
   std::atomic<bool> stopping_{false};

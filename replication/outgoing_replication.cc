@@ -21,11 +21,13 @@ int64_t now_us() {
       .count();
 }
 
-// Whether the peer, whose database change vector is `peer`, has this version
-// (or a newer one) already.
-bool peer_has(const storage::ChangeVector& peer, const std::string& item_cv) {
-  if (item_cv.empty()) return false;  // counters: always sent, merging is idempotent
-  auto cv = storage::ChangeVector::parse(item_cv);
+// Whether the peer, whose database change vector is `peer`, has this item
+// (or a newer version) already. Counters have no change vector (their merge is
+// idempotent) and revisions are sent whatever the peer has seen: having seen
+// a version does not mean keeping it as a revision.
+bool already_there(const storage::ChangeVector& peer, const storage::ReplicationItem& item) {
+  if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision) return false;
+  auto cv = storage::ChangeVector::parse(item.change_vector);
   if (!cv.ok()) return false;
   const auto order = peer.compare(*cv);
   return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
@@ -53,6 +55,11 @@ OutgoingReplication::~OutgoingReplication() {
 void OutgoingReplication::notify() {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
+}
+
+void OutgoingReplication::peer_has(const storage::ChangeVector& cv) {
+  std::lock_guard lock(status_mu_);
+  peer_cv_.merge(cv);
 }
 
 void OutgoingReplication::stop() {
@@ -157,11 +164,12 @@ Status OutgoingReplication::run_connection() {
     status_.last_sent_etag = sent;
     status_.last_acknowledged_etag = sent;
     status_.destination_change_vector = position->database_change_vector;
+    peer_cv_ = std::move(peer_cv).value();
   }
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
     bool sent_any = false;
-    if (Status s = send_batch(*socket, sent, *peer_cv, &sent_any); !s.ok()) return s;
+    if (Status s = send_batch(*socket, sent, &sent_any); !s.ok()) return s;
     if (sent_any) {
       last_sent_at = std::chrono::steady_clock::now();
       continue;
@@ -189,8 +197,7 @@ Status OutgoingReplication::run_connection() {
   return Status::ShuttingDown("stopping");
 }
 
-Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, storage::ChangeVector& peer_cv,
-                                       bool* sent_any) {
+Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, bool* sent_any) {
   // The change vector first, then the items: the items' snapshot then holds
   // at least everything that change vector stands for.
   const storage::DatabaseStats before = storage_.stats();
@@ -204,8 +211,13 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, stor
   std::vector<const storage::ReplicationItem*> items;
   std::set<std::string> hashes;
   uint64_t bytes = 0;
+  storage::ChangeVector peer_cv;
+  {
+    std::lock_guard lock(status_mu_);
+    peer_cv = peer_cv_;
+  }
   for (const auto& item : read->items) {
-    if (peer_has(peer_cv, item.change_vector)) continue;
+    if (already_there(peer_cv, item)) continue;
     items.push_back(&item);
     bytes += item.payload.size();
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
@@ -248,10 +260,10 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, stor
   if (!position.ok()) return position.status();
   auto cv = storage::ChangeVector::parse(position->database_change_vector);
   if (!cv.ok()) return cv.status();
-  peer_cv = std::move(cv).value();
   sent = std::max(sent, position->last_etag_accepted);
   record.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::lock_guard lock(status_mu_);
+  peer_cv_.merge(*cv);
   status_.last_acknowledged_etag = sent;
   status_.destination_change_vector = position->database_change_vector;
   status_.recent.add(record);

@@ -21,6 +21,7 @@
 #include "replication/frame_socket.h"
 #include "replication/messages.h"
 #include "replication/replication_stats.h"
+#include "storage/change_vector.h"
 #include "storage/documents_storage.h"
 
 namespace corvus::replication {
@@ -49,6 +50,9 @@ class OutgoingReplication {
 
   // Something was committed: send it.
   void notify();
+  // The peer is known to have `cv` (it sent us those versions itself): they
+  // need not go back to it.
+  void peer_has(const storage::ChangeVector& cv);
   OutgoingStatus status() const;
   const std::string& peer_tag() const { return peer_tag_; }
   const std::string& peer_address() const { return peer_address_; }
@@ -61,7 +65,7 @@ class OutgoingReplication {
   Status run_connection();
   // Sends one batch read after `sent` and waits for its acknowledgement.
   // Returns false in *sent_any when there was nothing after `sent`.
-  Status send_batch(FrameSocket& socket, uint64_t& sent, storage::ChangeVector& peer_cv, bool* sent_any);
+  Status send_batch(FrameSocket& socket, uint64_t& sent, bool* sent_any);
   Status send_attachment(FrameSocket& socket, const std::string& hash, uint64_t* bytes);
   // The next frame that is not a heartbeat; Timeout after kSilenceLimit of silence.
   Result<Frame> next_frame(FrameSocket& socket);
@@ -78,6 +82,7 @@ class OutgoingReplication {
   FrameSocket* socket_ = nullptr;  // the live connection, for stop()
   mutable std::mutex status_mu_;
   OutgoingStatus status_;
+  storage::ChangeVector peer_cv_;  // what the peer has (its acknowledgements, and peer_has()); status_mu_
   std::thread thread_;
 };
 
