@@ -8,6 +8,7 @@
 
 #include <rocksdb/db.h>
 
+#include "storage/attachments_storage.h"
 #include "storage/counter_value.h"
 #include "storage/documents_storage.h"
 #include "storage/replication_payloads.h"
@@ -75,9 +76,18 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
     }
     case kEtagOfConflict:
       return std::optional<ReplicationItem>();
-    case kEtagOfAttachment:
+    case kEtagOfAttachment: {
+      auto raw = read_record(engine, opts, Family::Attachments, key);
+      if (!raw.ok()) return raw.status();
+      auto a = decode_attachment_record(raw.value());
+      if (!a.ok()) return a.status();
+      item.change_vector = a->change_vector;
+      item.attachment_hash = a->hash;
+      item.payload = encode_attachment_payload(a.value());
+      break;
+    }
     case kEtagOfRevision:
-      // TODO(repl-items): shipped once their application is in (steps 3-4).
+      // TODO(repl-items): shipped once their application is in (step 4).
       return std::optional<ReplicationItem>();
     default:
       return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");

@@ -3,6 +3,7 @@
 // and applies it in the caller's transaction, per kind.
 #include <boost/json/parse.hpp>
 
+#include "storage/attachments_storage.h"
 #include "storage/counters_storage.h"
 #include "storage/document.h"
 #include "storage/documents_storage.h"
@@ -20,6 +21,18 @@ Status malformed(const ReplicationItem& item, const Status& why) {
                                  std::to_string(item.etag) + "): " + why.message());
 }
 
+// A document's version or deletion; when it changed what is current, the
+// attachment records it no longer lists go (an attachment's deletion travels
+// as the document's version without it).
+Result<ReplicatedOutcome> apply_version(WriteTransaction& txn, IncomingVersion incoming, ConflictPolicy policy) {
+  const std::string id = incoming.id;
+  auto outcome = ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  if (!outcome.ok()) return outcome;
+  if (outcome.value() == ReplicatedOutcome::Ignored || outcome.value() == ReplicatedOutcome::Conflicted) return outcome;
+  if (Status s = drop_unlisted_attachments(txn, id); !s.ok()) return s;
+  return outcome;
+}
+
 Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
   auto doc = decode_document(item.payload);
   if (!doc.ok()) return malformed(item, doc.status());
@@ -33,7 +46,7 @@ Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const Replicatio
   incoming.last_modified_us = doc->last_modified_us;
   incoming.flags = doc->flags;
   incoming.body = std::move(body.as_object());
-  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  return apply_version(txn, std::move(incoming), policy);
 }
 
 Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
@@ -44,7 +57,7 @@ Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const Replicati
   incoming.collection = std::move(t->collection);
   incoming.change_vector = std::move(t->change_vector);
   incoming.last_modified_us = t->deleted_at_us;
-  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  return apply_version(txn, std::move(incoming), policy);
 }
 
 // Counters merge per database entry (counters_storage.h): the outcome is
@@ -62,6 +75,21 @@ Result<ReplicatedOutcome> apply_counter(WriteTransaction& txn, const Replication
   return before.value() ? ReplicatedOutcome::Merged : ReplicatedOutcome::Stored;
 }
 
+// The attachment's bytes must be here already (replication ships them first).
+Result<ReplicatedOutcome> apply_attachment(WriteTransaction& txn, const ReplicationItem& item) {
+  auto a = decode_attachment_payload(item.payload);
+  if (!a.ok()) return malformed(item, a.status());
+  auto r = put_replicated_attachment(txn, std::move(a).value());
+  if (!r.ok()) return r.status();
+  switch (r.value()) {
+    case ReplicatedAttachment::Stored: return ReplicatedOutcome::Stored;
+    case ReplicatedAttachment::Ignored: return ReplicatedOutcome::Ignored;
+    case ReplicatedAttachment::Replaced: return ReplicatedOutcome::IncomingWon;
+    case ReplicatedAttachment::Kept: return ReplicatedOutcome::LocalWon;
+  }
+  return Status::Internal("unknown attachment outcome");
+}
+
 }  // namespace
 
 Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
@@ -70,6 +98,7 @@ Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const Re
     case kEtagOfDocument: return apply_document(txn, item, policy);
     case kEtagOfTombstone: return apply_tombstone(txn, item, policy);
     case kEtagOfCounter: return apply_counter(txn, item);
+    case kEtagOfAttachment: return apply_attachment(txn, item);
     default:
       return Status::InvalidArgument("replication item of unknown kind '" + std::string(1, item.kind) + "'");
   }
