@@ -86,9 +86,15 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
       item.payload = encode_attachment_payload(a.value());
       break;
     }
-    case kEtagOfRevision:
-      // TODO(repl-items): shipped once their application is in (step 4).
-      return std::optional<ReplicationItem>();
+    case kEtagOfRevision: {
+      auto raw = read_record(engine, opts, Family::Revisions, key);
+      if (!raw.ok()) return raw.status();
+      auto rev = decode_document(raw.value());
+      if (!rev.ok()) return rev.status();
+      item.change_vector = std::move(rev->change_vector);
+      item.payload = std::move(raw).value();  // the stored revision, an encode_document record
+      break;
+    }
     default:
       return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");
   }

@@ -4,11 +4,13 @@
 #include <boost/json/parse.hpp>
 
 #include "storage/attachments_storage.h"
+#include "storage/change_vector.h"
 #include "storage/counters_storage.h"
 #include "storage/document.h"
 #include "storage/documents_storage.h"
 #include "storage/replication_items.h"
 #include "storage/replication_payloads.h"
+#include "storage/revisions_storage.h"
 #include "storage/write_transaction.h"
 
 namespace corvus::storage {
@@ -90,6 +92,21 @@ Result<ReplicatedOutcome> apply_attachment(WriteTransaction& txn, const Replicat
   return Status::Internal("unknown attachment outcome");
 }
 
+// A revision is kept as it is (its own change vector, flags, last-modified)
+// under a local etag; one already stored is Ignored.
+Result<ReplicatedOutcome> apply_revision(WriteTransaction& txn, const ReplicationItem& item) {
+  auto rev = decode_document(item.payload);
+  if (!rev.ok()) return malformed(item, rev.status());
+  auto cv = ChangeVector::parse(rev->change_vector);
+  if (!cv.ok()) return malformed(item, cv.status());
+  if (cv->empty()) return malformed(item, Status::InvalidArgument("a revision needs a change vector"));
+  rev->change_vector = cv->to_string();
+  auto stored = RevisionsStorage::put_replicated(txn, std::move(rev).value());
+  if (!stored.ok()) return stored.status().is_invalid_argument() ? malformed(item, stored.status()) : stored.status();
+  txn.note_change_vector(cv.value());
+  return stored.value() ? ReplicatedOutcome::Stored : ReplicatedOutcome::Ignored;
+}
+
 }  // namespace
 
 Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
@@ -99,6 +116,7 @@ Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const Re
     case kEtagOfTombstone: return apply_tombstone(txn, item, policy);
     case kEtagOfCounter: return apply_counter(txn, item);
     case kEtagOfAttachment: return apply_attachment(txn, item);
+    case kEtagOfRevision: return apply_revision(txn, item);
     default:
       return Status::InvalidArgument("replication item of unknown kind '" + std::string(1, item.kind) + "'");
   }

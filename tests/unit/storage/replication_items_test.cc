@@ -15,6 +15,8 @@
 #include "storage/blob_store.h"
 #include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
+#include "storage/revisions_configuration.h"
+#include "storage/revisions_storage.h"
 #include "tests/support/temp_dir.h"
 
 using namespace corvus;
@@ -824,4 +826,65 @@ TEST_CASE("ReplicationItems: concurrent versions of an attachment end the same o
     CHECK(a.s->blob_store()->blob_count().value() == 1);
     CHECK(b.s->blob_store()->blob_count().value() == 1);
   }
+}
+
+TEST_CASE("ReplicationItems: revisions arrive as they are, once") {
+  Member a("A");
+  Member b("B");  // no revisions configuration: what arrives is kept anyway
+  auto config = RevisionsConfiguration::from_json(boost::json::parse(R"({"Default":{"Disabled":false}})"));
+  REQUIRE(config.ok());
+  a.s->set_revisions_configuration(std::make_shared<const RevisionsConfiguration>(std::move(config).value()));
+  a.put("users/1", kUser);
+  a.put("users/1", R"({"name":"second","@metadata":{"@collection":"Users"}})");
+  a.remove("users/1");  // a delete revision
+
+  std::vector<ReplicationItem> revisions;
+  for (const auto& item : a.read(0).items)
+    if (item.kind == kEtagOfRevision) revisions.push_back(item);
+  REQUIRE(revisions.size() == 3);
+
+  replicate(a, b);
+  auto theirs = RevisionsStorage::get_for(*a.s, "users/1", 0, 10);
+  auto ours = RevisionsStorage::get_for(*b.s, "users/1", 0, 10);
+  REQUIRE(theirs.ok());
+  REQUIRE(ours.ok());
+  REQUIRE(ours->revisions.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const Document& x = theirs->revisions[i];
+    const Document& y = ours->revisions[i];
+    CHECK(x.id == y.id);
+    CHECK(x.collection == y.collection);
+    CHECK(x.change_vector == y.change_vector);
+    CHECK(x.last_modified_us == y.last_modified_us);
+    CHECK(x.flags == y.flags);
+    CHECK(boost::json::parse(x.json) == boost::json::parse(y.json));
+    CHECK(revisions[i].change_vector == theirs->revisions[2 - i].change_vector);  // items oldest first
+  }
+  CHECK(b.s->read_count(meta_keys::kRevisionCount).value() == 3);
+  CHECK(tombstone_of(*b.s, "users/1"));
+
+  const uint64_t etag = b.last_etag();
+  for (const auto& item : revisions) CHECK(b.apply(item).value() == ReplicatedOutcome::Ignored);
+  CHECK(b.last_etag() == etag);
+
+  ReplicationItem truncated = revisions.front();
+  truncated.payload.resize(20);
+  CHECK(b.apply(truncated).status().is_invalid_argument());
+  ReplicationItem no_cv = revisions.front();
+  {
+    auto rev = decode_document(no_cv.payload).value();
+    rev.change_vector.clear();
+    no_cv.payload = encode_document(rev);
+  }
+  CHECK(b.apply(no_cv).status().is_invalid_argument());
+  ReplicationItem not_a_revision = revisions.front();
+  {
+    auto rev = decode_document(not_a_revision.payload).value();
+    rev.flags = kHasRevisions;
+    rev.change_vector = "A:999-" + a.id();  // not stored yet: only the flags are wrong
+    not_a_revision.payload = encode_document(rev);
+  }
+  CHECK(b.apply(not_a_revision).status().is_invalid_argument());
+  CHECK(b.last_etag() == etag);
 }
