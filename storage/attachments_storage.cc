@@ -1,6 +1,7 @@
 #include "storage/attachments_storage.h"
 
 #include <algorithm>
+#include <map>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -29,6 +30,14 @@ std::string encode_attachment(const AttachmentInfo& a) {
   o["Etag"] = a.etag;
   return json::serialize(o);
 }
+
+Result<AttachmentInfo> decode_attachment(std::string_view bytes);
+
+}  // namespace
+
+Result<AttachmentInfo> decode_attachment_record(std::string_view bytes) { return decode_attachment(bytes); }
+
+namespace {
 
 Result<AttachmentInfo> decode_attachment(std::string_view bytes) {
   boost::system::error_code ec;
@@ -276,6 +285,148 @@ Status drop_document_attachments(WriteTransaction& txn, const Document& document
     txn.unindex_etag(existing.value()->etag);
     if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
     if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// --- replication ---
+
+namespace {
+
+// The current version of a document as replication sees it: its change
+// vector and the attachments it lists (lowered name -> hash); a deletion
+// lists none.
+struct CurrentVersion {
+  ChangeVector change_vector;
+  std::map<std::string, std::string> listed;
+};
+
+// nullopt when the document has neither a version nor a tombstone here (not
+// arrived yet, or in conflict).
+Result<std::optional<CurrentVersion>> current_version(WriteTransaction& txn, std::string_view document_id) {
+  auto doc = txn.get(document_id);
+  if (!doc.ok()) return doc.status();
+  CurrentVersion current;
+  std::string cv_text;
+  if (const auto& d = doc.value()) {
+    cv_text = d->change_vector;
+    if (d->flags & kHasAttachments) {
+      boost::system::error_code ec;
+      json::value v = json::parse(d->json, ec);
+      if (ec || !v.is_object()) return Status::Corruption("stored document '" + d->id + "' is not a JSON object");
+      const auto* md = v.as_object().if_contains("@metadata");
+      const auto* list = md && md->is_object() ? md->as_object().if_contains("@attachments") : nullptr;
+      if (list && list->is_array()) {
+        for (const auto& e : list->as_array()) {
+          const auto* n = e.is_object() ? e.as_object().if_contains("Name") : nullptr;
+          const auto* h = e.is_object() ? e.as_object().if_contains("Hash") : nullptr;
+          if (n && n->is_string() && h && h->is_string())
+            current.listed.emplace(lower_id(n->as_string()), std::string(h->as_string()));
+        }
+      }
+    }
+  } else {
+    auto raw = txn.read(Family::Tombstones, lower_id(document_id));
+    if (!raw.ok()) return raw.status();
+    if (!raw.value()) return std::optional<CurrentVersion>();
+    auto t = decode_tombstone(*raw.value());
+    if (!t.ok()) return t.status();
+    cv_text = t->change_vector;
+  }
+  auto cv = ChangeVector::parse(cv_text);
+  if (!cv.ok()) return Status::Corruption("stored change vector of '" + std::string(document_id) + "'");
+  current.change_vector = std::move(cv).value();
+  return std::optional<CurrentVersion>(std::move(current));
+}
+
+// The version has seen the attachment's change (its change vector covers it)
+// and does not list that attachment (same name and bytes): it moved past it.
+bool moved_past(const CurrentVersion& current, const ChangeVector& attachment_cv, const AttachmentInfo& a) {
+  const ChangeVectorOrder order = current.change_vector.compare(attachment_cv);
+  if (order != ChangeVectorOrder::Newer && order != ChangeVectorOrder::Equal) return false;
+  auto it = current.listed.find(lower_id(a.name));
+  return it == current.listed.end() || it->second != a.hash;
+}
+
+Status drop_record(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
+  txn.erase_raw(Family::Attachments, key);
+  txn.unindex_etag(a.etag);
+  if (Status s = drop_reference(txn, a.hash); !s.ok()) return s;
+  return txn.adjust_count(meta_keys::kAttachmentCount, -1);
+}
+
+}  // namespace
+
+Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, AttachmentInfo incoming) {
+  if (incoming.document_id.empty()) return Status::InvalidArgument("a replicated attachment needs a document id");
+  if (Status s = validate_attachment_name(incoming.name); !s.ok()) return s;
+  if (incoming.hash.empty()) return Status::InvalidArgument("a replicated attachment needs a hash");
+  auto cv = ChangeVector::parse(incoming.change_vector);
+  if (!cv.ok()) return Status::InvalidArgument("replicated attachment: " + cv.status().message());
+  if (cv->empty()) return Status::InvalidArgument("a replicated attachment needs a change vector");
+  if (auto blob = txn.storage().blob_store()->open_blob(incoming.hash); !blob.ok()) {
+    if (!blob.status().is_not_found()) return blob.status();
+    return Status::InvalidArgument("the bytes of attachment '" + incoming.name + "' of document '" +
+                                   incoming.document_id + "' (hash " + incoming.hash + ") are not stored here");
+  }
+  incoming.change_vector = cv->to_string();
+  txn.note_change_vector(cv.value());  // seen, whatever happens to it
+
+  auto current = current_version(txn, incoming.document_id);
+  if (!current.ok()) return current.status();
+  if (current.value() && moved_past(*current.value(), cv.value(), incoming)) return ReplicatedAttachment::Ignored;
+
+  const std::string key = attachment_key(incoming.document_id, incoming.name);
+  auto existing = read_in_txn(txn, key);
+  if (!existing.ok()) return existing.status();
+  ReplicatedAttachment outcome = ReplicatedAttachment::Stored;
+  if (const auto& ours = existing.value()) {
+    auto ours_cv = ChangeVector::parse(ours->change_vector);
+    if (!ours_cv.ok()) return Status::Corruption("stored change vector of attachment '" + ours->name + "'");
+    switch (cv->compare(ours_cv.value())) {
+      case ChangeVectorOrder::Newer: break;
+      case ChangeVectorOrder::Older:
+      case ChangeVectorOrder::Equal: return ReplicatedAttachment::Ignored;
+      case ChangeVectorOrder::Concurrent:
+        // Every member compares the same two texts: the same record wins everywhere.
+        if (incoming.change_vector < ours->change_vector) return ReplicatedAttachment::Kept;
+        outcome = ReplicatedAttachment::Replaced;
+        break;
+    }
+  }
+  // The new reference first: a record replaced by one with the same bytes keeps its blob.
+  if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
+  if (const auto& ours = existing.value()) {
+    if (Status s = drop_reference(txn, ours->hash); !s.ok()) return s;
+    txn.unindex_etag(ours->etag);
+  } else if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, 1); !s.ok()) {
+    return s;
+  }
+  incoming.etag = txn.next_etag();
+  txn.put_raw(Family::Attachments, key, encode_attachment(incoming));
+  txn.index_etag(incoming.etag, kEtagOfAttachment, key);
+  return outcome;
+}
+
+Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id) {
+  auto current = current_version(txn, document_id);
+  if (!current.ok()) return current.status();
+  if (!current.value()) return Status::Ok();
+  const std::string prefix = document_key_prefix(document_id);
+  std::vector<std::pair<std::string, AttachmentInfo>> doomed;
+  {
+    auto it = txn.new_iterator(Family::Attachments);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto a = decode_attachment(std::string_view(it->value().data(), it->value().size()));
+      if (!a.ok()) return a.status();
+      auto cv = ChangeVector::parse(a->change_vector);
+      if (!cv.ok()) return Status::Corruption("stored change vector of attachment '" + a->name + "'");
+      if (moved_past(*current.value(), cv.value(), a.value())) doomed.emplace_back(it->key().ToString(), std::move(a).value());
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read attachments in write transaction");
+  }
+  for (const auto& [key, a] : doomed) {
+    if (Status s = drop_record(txn, key, a); !s.ok()) return s;
   }
   return Status::Ok();
 }

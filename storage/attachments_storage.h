@@ -80,4 +80,35 @@ Status drop_document_attachments(WriteTransaction& txn, const Document& document
 // A name the server accepts: non-empty, no control characters.
 Status validate_attachment_name(std::string_view name);
 
+// --- replication (replication_items.h) ---
+
+// The stored record's encoding (the JSON above); Corruption when malformed.
+Result<AttachmentInfo> decode_attachment_record(std::string_view bytes);
+
+// What put_replicated_attachment did.
+enum class ReplicatedAttachment {
+  Stored,    // new here, or newer than ours: recorded
+  Ignored,   // ours is the same or newer, or the document here already moved past it without it
+  Replaced,  // concurrent with ours and chosen over it (larger change vector text, as every member chooses)
+  Kept,      // concurrent with ours and ours was chosen
+};
+
+// Records attachment `incoming` (another member's record: its change vector,
+// not ours) under this database's next etag and takes a reference on its hash
+// (replacing a record moves the reference), without making a new document
+// version: the document's own item carries @attachments. The document may be
+// absent (its item may come later) or in conflict. The blob must already be
+// stored here (InvalidArgument otherwise); the caller keeps it pinned until
+// the transaction is durable, as an upload does. InvalidArgument for an empty
+// id or hash, a bad name or change vector (nothing written).
+Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, AttachmentInfo incoming);
+
+// After a replicated version of `document_id` (document or deletion) became
+// current: drops the attachment records of that document that its
+// @attachments does not list (none for a deletion) and whose change vector
+// that version has seen, with their references. That is how the deletion of
+// an attachment travels (there is no attachment tombstone). Records the
+// version has not seen stay: their document version has not arrived yet.
+Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id);
+
 }  // namespace corvus::storage

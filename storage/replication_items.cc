@@ -8,6 +8,7 @@
 
 #include <rocksdb/db.h>
 
+#include "storage/attachments_storage.h"
 #include "storage/counter_value.h"
 #include "storage/documents_storage.h"
 #include "storage/replication_payloads.h"
@@ -75,10 +76,25 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
     }
     case kEtagOfConflict:
       return std::optional<ReplicationItem>();
-    case kEtagOfAttachment:
-    case kEtagOfRevision:
-      // TODO(repl-items): shipped once their application is in (steps 3-4).
-      return std::optional<ReplicationItem>();
+    case kEtagOfAttachment: {
+      auto raw = read_record(engine, opts, Family::Attachments, key);
+      if (!raw.ok()) return raw.status();
+      auto a = decode_attachment_record(raw.value());
+      if (!a.ok()) return a.status();
+      item.change_vector = a->change_vector;
+      item.attachment_hash = a->hash;
+      item.payload = encode_attachment_payload(a.value());
+      break;
+    }
+    case kEtagOfRevision: {
+      auto raw = read_record(engine, opts, Family::Revisions, key);
+      if (!raw.ok()) return raw.status();
+      auto rev = decode_document(raw.value());
+      if (!rev.ok()) return rev.status();
+      item.change_vector = std::move(rev->change_vector);
+      item.payload = std::move(raw).value();  // the stored revision, an encode_document record
+      break;
+    }
     default:
       return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");
   }

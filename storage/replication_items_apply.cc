@@ -3,11 +3,14 @@
 // and applies it in the caller's transaction, per kind.
 #include <boost/json/parse.hpp>
 
+#include "storage/attachments_storage.h"
+#include "storage/change_vector.h"
 #include "storage/counters_storage.h"
 #include "storage/document.h"
 #include "storage/documents_storage.h"
 #include "storage/replication_items.h"
 #include "storage/replication_payloads.h"
+#include "storage/revisions_storage.h"
 #include "storage/write_transaction.h"
 
 namespace corvus::storage {
@@ -18,6 +21,18 @@ namespace {
 Status malformed(const ReplicationItem& item, const Status& why) {
   return Status::InvalidArgument("malformed replication item (kind '" + std::string(1, item.kind) + "', etag " +
                                  std::to_string(item.etag) + "): " + why.message());
+}
+
+// A document's version or deletion; when it changed what is current, the
+// attachment records it no longer lists go (an attachment's deletion travels
+// as the document's version without it).
+Result<ReplicatedOutcome> apply_version(WriteTransaction& txn, IncomingVersion incoming, ConflictPolicy policy) {
+  const std::string id = incoming.id;
+  auto outcome = ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  if (!outcome.ok()) return outcome;
+  if (outcome.value() == ReplicatedOutcome::Ignored || outcome.value() == ReplicatedOutcome::Conflicted) return outcome;
+  if (Status s = drop_unlisted_attachments(txn, id); !s.ok()) return s;
+  return outcome;
 }
 
 Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
@@ -33,7 +48,7 @@ Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const Replicatio
   incoming.last_modified_us = doc->last_modified_us;
   incoming.flags = doc->flags;
   incoming.body = std::move(body.as_object());
-  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  return apply_version(txn, std::move(incoming), policy);
 }
 
 Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
@@ -44,7 +59,7 @@ Result<ReplicatedOutcome> apply_tombstone(WriteTransaction& txn, const Replicati
   incoming.collection = std::move(t->collection);
   incoming.change_vector = std::move(t->change_vector);
   incoming.last_modified_us = t->deleted_at_us;
-  return ReplicatedWrites::apply(txn, std::move(incoming), policy);
+  return apply_version(txn, std::move(incoming), policy);
 }
 
 // Counters merge per database entry (counters_storage.h): the outcome is
@@ -62,6 +77,36 @@ Result<ReplicatedOutcome> apply_counter(WriteTransaction& txn, const Replication
   return before.value() ? ReplicatedOutcome::Merged : ReplicatedOutcome::Stored;
 }
 
+// The attachment's bytes must be here already (replication ships them first).
+Result<ReplicatedOutcome> apply_attachment(WriteTransaction& txn, const ReplicationItem& item) {
+  auto a = decode_attachment_payload(item.payload);
+  if (!a.ok()) return malformed(item, a.status());
+  auto r = put_replicated_attachment(txn, std::move(a).value());
+  if (!r.ok()) return r.status();
+  switch (r.value()) {
+    case ReplicatedAttachment::Stored: return ReplicatedOutcome::Stored;
+    case ReplicatedAttachment::Ignored: return ReplicatedOutcome::Ignored;
+    case ReplicatedAttachment::Replaced: return ReplicatedOutcome::IncomingWon;
+    case ReplicatedAttachment::Kept: return ReplicatedOutcome::LocalWon;
+  }
+  return Status::Internal("unknown attachment outcome");
+}
+
+// A revision is kept as it is (its own change vector, flags, last-modified)
+// under a local etag; one already stored is Ignored.
+Result<ReplicatedOutcome> apply_revision(WriteTransaction& txn, const ReplicationItem& item) {
+  auto rev = decode_document(item.payload);
+  if (!rev.ok()) return malformed(item, rev.status());
+  auto cv = ChangeVector::parse(rev->change_vector);
+  if (!cv.ok()) return malformed(item, cv.status());
+  if (cv->empty()) return malformed(item, Status::InvalidArgument("a revision needs a change vector"));
+  rev->change_vector = cv->to_string();
+  auto stored = RevisionsStorage::put_replicated(txn, std::move(rev).value());
+  if (!stored.ok()) return stored.status().is_invalid_argument() ? malformed(item, stored.status()) : stored.status();
+  txn.note_change_vector(cv.value());
+  return stored.value() ? ReplicatedOutcome::Stored : ReplicatedOutcome::Ignored;
+}
+
 }  // namespace
 
 Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
@@ -70,6 +115,8 @@ Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const Re
     case kEtagOfDocument: return apply_document(txn, item, policy);
     case kEtagOfTombstone: return apply_tombstone(txn, item, policy);
     case kEtagOfCounter: return apply_counter(txn, item);
+    case kEtagOfAttachment: return apply_attachment(txn, item);
+    case kEtagOfRevision: return apply_revision(txn, item);
     default:
       return Status::InvalidArgument("replication item of unknown kind '" + std::string(1, item.kind) + "'");
   }

@@ -245,9 +245,19 @@ Result<ForcedRevision> RevisionsStorage::force_create(WriteTransaction& txn, std
 }
 
 Result<bool> RevisionsStorage::put_external(WriteTransaction& txn, Document revision) {
+  revision.flags |= kRevision;
+  return put_with_flags(txn, std::move(revision));
+}
+
+Result<bool> RevisionsStorage::put_replicated(WriteTransaction& txn, Document revision) {
+  if (!(revision.flags & (kRevision | kDeleteRevision)))
+    return Status::InvalidArgument("replicated revision of '" + revision.id + "' is flagged neither Revision nor DeleteRevision");
+  return put_with_flags(txn, std::move(revision));
+}
+
+Result<bool> RevisionsStorage::put_with_flags(WriteTransaction& txn, Document revision) {
   if (revision.id.empty()) return Status::InvalidArgument("a revision needs a document id");
   if (revision.change_vector.empty()) return Status::InvalidArgument("a revision needs a change vector");
-  revision.flags |= kRevision;
   if (!revision.json.empty()) {
     auto body = parse_object(revision.json, revision.id);
     if (!body.ok()) return Status::InvalidArgument("revision of '" + revision.id + "' is not a JSON object");

@@ -77,6 +77,11 @@ class RevisionsStorage {
   // false (nothing stored) when a revision with that change vector exists.
   // InvalidArgument when the id or change vector is empty.
   static Result<bool> put_external(WriteTransaction& txn, Document revision);
+  // A revision another member stored (replication items): as put_external,
+  // but its flags are kept exactly (a delete revision is not flagged
+  // Revision). InvalidArgument when it is flagged neither Revision nor
+  // DeleteRevision.
+  static Result<bool> put_replicated(WriteTransaction& txn, Document revision);
 
   // --- read side (any thread; one snapshot per call) ---
 
@@ -94,6 +99,10 @@ class RevisionsStorage {
   // The revisions bin: documents that do not exist and whose newest revision
   // is a delete revision, newest deletion first; that delete revision each.
   static Result<std::vector<Document>> bin(const DocumentsStorage& storage, size_t start, size_t page_size);
+
+ private:
+  // put_external and put_replicated once the flags are settled.
+  static Result<bool> put_with_flags(WriteTransaction& txn, Document revision);
 };
 
 }  // namespace corvus::storage
