@@ -52,7 +52,7 @@ class DocumentDatabase {
     std::lock_guard lock(replication_mu_);
     if (!replication_) {
       replication_ = std::make_shared<replication::DatabaseReplication>(
-          *storage_, identity, [] { return storage::ConflictPolicy::ResolveToLatest; });
+          *storage_, identity, [s = storage_.get()] { return s->conflict_policy(); });
     }
     replication_->set_destinations(peers);
   }

@@ -18,6 +18,7 @@
 #include "storage/blob_store.h"
 #include "storage/document.h"
 #include "storage/engine.h"
+#include "storage/replicated_writes.h"
 #include "storage/revisions_configuration.h"
 #include "storage/status.h"
 #include "storage/storage_options.h"
@@ -110,6 +111,12 @@ class DocumentsStorage {
     revisions_configuration_.store(std::move(c), std::memory_order_release);
   }
 
+  // What a replication conflict becomes here (ReplicatedWrites::apply), from
+  // the database record's ConflictSolverConfig; the server sets it whenever
+  // the record changes. ResolveToLatest (RavenDB's default) until then.
+  ConflictPolicy conflict_policy() const { return conflict_policy_.load(std::memory_order_acquire); }
+  void set_conflict_policy(ConflictPolicy p) { conflict_policy_.store(p, std::memory_order_release); }
+
  private:
   friend class WriteTransaction;
   friend class TransactionMerger;
@@ -138,6 +145,7 @@ class DocumentsStorage {
   std::shared_ptr<BlobStore> blobs_;  // before merger_: completions collect blobs until it stops
   std::unique_ptr<TransactionMerger> merger_;
   std::atomic<std::shared_ptr<const RevisionsConfiguration>> revisions_configuration_;
+  std::atomic<ConflictPolicy> conflict_policy_{ConflictPolicy::ResolveToLatest};
 };
 
 // Meta keys, shared by the reader and the writer.

@@ -4,6 +4,7 @@
 
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "rachis/cluster/commands/compare_exchange_commands.h"
+#include "rachis/cluster/commands/conflict_solver_commands.h"
 #include "rachis/cluster/commands/database_commands.h"
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
@@ -34,6 +35,7 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<IncrementIdentitiesCommand>(),
       entry<ClusterTransactionCommand>(),
       entry<EditRevisionsConfigurationCommand>(),
+      entry<ModifyConflictSolverCommand>(),
   };
   return table;
 }

@@ -71,6 +71,7 @@ json::object DatabaseRecord::to_json() const {
   for (const auto& [tag, hard] : deletion_in_progress) deleting[tag] = hard ? "HardDelete" : "SoftDelete";
   o["DeletionInProgress"] = std::move(deleting);
   if (revisions) o["Revisions"] = revisions->to_json();
+  if (conflict_solver) o["ConflictSolverConfig"] = conflict_solver->to_json();
   if (!o.contains("Disabled")) o["Disabled"] = false;
   if (!o.contains("Settings")) o["Settings"] = json::object{};
   return o;
@@ -101,6 +102,15 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
     if (parsed.ok()) {
       r.revisions = std::make_shared<const storage::RevisionsConfiguration>(std::move(parsed).value());
       r.settings.erase("Revisions");
+    }
+  }
+  if (auto* solver = o.if_contains("ConflictSolverConfig"); solver && !solver->is_null()) {
+    // As Revisions above: validated before it is proposed; one that does not
+    // parse stays verbatim and is not in force.
+    auto parsed = ConflictSolverConfig::from_json(*solver);
+    if (parsed.ok()) {
+      r.conflict_solver = std::make_shared<const ConflictSolverConfig>(std::move(parsed).value());
+      r.settings.erase("ConflictSolverConfig");
     }
   }
   r.settings.erase("DatabaseName");

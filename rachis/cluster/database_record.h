@@ -14,6 +14,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "rachis/cluster/conflict_solver_config.h"
 #include "storage/revisions_configuration.h"
 
 namespace corvus::rachis::cluster {
@@ -60,6 +61,10 @@ struct DatabaseRecord {
   // when never configured. Shared and immutable, so the databases' storage
   // holds the same object (server/cluster/databases_observer.cc).
   std::shared_ptr<const storage::RevisionsConfiguration> revisions;
+  // RavenDB's "ConflictSolverConfig": set at creation or by
+  // ModifyConflictSolver; nullptr when never configured (conflicts then
+  // resolve to latest, conflict_policy_of).
+  std::shared_ptr<const ConflictSolverConfig> conflict_solver;
 
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }

@@ -23,8 +23,9 @@ const char* node_role_name(NodeRole r);
 // records the version that introduced it; the leader proposes it only when
 // every node of the topology runs at least that version.
 // 1: node list and values; 2: databases, compare-exchange, identities,
-// cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration.
-inline constexpr std::uint32_t kCommandVersion = 3;
+// cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration;
+// 4: ModifyConflictSolver.
+inline constexpr std::uint32_t kCommandVersion = 4;
 
 struct NodeInfo {
   std::string tag;

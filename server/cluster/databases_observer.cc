@@ -79,6 +79,8 @@ void DatabasesObserver::reconcile() {
       if (db.value()->storage().revisions_configuration() != r.revisions) {
         db.value()->storage().set_revisions_configuration(r.revisions);
       }
+      // Likewise the conflict policy that replication applies to this copy.
+      db.value()->storage().set_conflict_policy(rachis::cluster::conflict_policy_of(r.conflict_solver.get()));
       apply_cluster_transactions(db.value());
       replicate(*db.value(), r, tag);
       continue;

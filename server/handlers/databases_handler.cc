@@ -57,6 +57,11 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
   if (const auto* rev = record.if_contains("Revisions"); rev && !rev->is_null()) {
     if (auto c = storage::RevisionsConfiguration::from_json(*rev); !c.ok()) return respond_error(respond, c.status(), req);
   }
+  if (const auto* solver = record.if_contains("ConflictSolverConfig"); solver && !solver->is_null()) {
+    if (auto c = rc::ConflictSolverConfig::from_json(*solver); !c.ok()) {
+      return respond_error(respond, Status::InvalidArgument("ConflictSolverConfig: " + c.status().message()), req);
+    }
+  }
 
   rc::AddDatabaseCommand cmd;
   cmd.record.name = name;

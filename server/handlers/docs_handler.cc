@@ -9,6 +9,7 @@
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/counter_batch_command.h"
+#include "server/handlers/document_conflicts.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
@@ -160,8 +161,12 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   if (ids.size() == 1 && !with_cmpxchg && !with_counters) {
     auto doc = storage.get(ids[0]);
     if (!doc.ok()) {
-      if (doc.status().is_not_found()) return respond(http::Response::empty(404));
-      return respond_error(respond, doc.status(), req);
+      if (!doc.status().is_not_found()) return respond_error(respond, doc.status(), req);
+      // A document in conflict has no current version: 409, not 404.
+      auto conflict = conflict_response_if_conflicted(storage, ids[0], req.target);
+      if (!conflict.ok()) return respond_error(respond, conflict.status(), req);
+      if (conflict.value()) return respond(head ? http::Response::empty(409) : std::move(*conflict.value()));
+      return respond(http::Response::empty(404));
     }
     const std::string etag = "\"" + doc->change_vector + "\"";
     if (!if_none_match.empty() && if_none_match == doc->change_vector) {
@@ -182,6 +187,13 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   auto read = storage.get_many(ids);
   if (!read.ok()) return respond_error(respond, read.status(), req);
   const auto& docs = read.value();
+  // As RavenDB: one requested document in conflict fails the whole load.
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (docs[i] || ids[i].empty()) continue;
+    auto conflict = conflict_response_if_conflicted(storage, ids[i], req.target);
+    if (!conflict.ok()) return respond_error(respond, conflict.status(), req);
+    if (conflict.value()) return respond(std::move(*conflict.value()));
+  }
   std::vector<const storage::Document*> found = pointers_to(docs);
 
   // The loaded documents parsed once, for the include= and cmpxchg= paths.

@@ -25,7 +25,7 @@ void register_multi_get_routes(http::Router& router, ServerStore& store);  // mu
 void register_attachment_routes(http::Router& router, ServerStore& store);  // attachments_handler.cc
 void register_counter_routes(http::Router& router, ServerStore& store);    // counters_handler.cc
 void register_revisions_routes(http::Router& router, ServerStore& store);  // revisions_handler.cc
-void register_replication_performance_routes(http::Router& router, ServerStore& store);  // replication_performance_handler.cc
+void register_replication_routes(http::Router& router, ServerStore& store);  // replication_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -41,7 +41,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_attachment_routes(router, store);
   register_counter_routes(router, store);
   register_revisions_routes(router, store);
-  register_replication_performance_routes(router, store);
+  register_replication_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

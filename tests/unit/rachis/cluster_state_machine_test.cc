@@ -5,6 +5,7 @@
 #include "rachis/cluster/cluster_state_machine.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "rachis/cluster/commands/compare_exchange_commands.h"
+#include "rachis/cluster/commands/conflict_solver_commands.h"
 #include "rachis/cluster/commands/database_commands.h"
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
@@ -440,4 +441,88 @@ TEST_CASE("ClusterTransaction: atomic guards, all or nothing, the document part 
     t.disable_atomic_document_writes = true;
     CHECK(c.apply(t).result.status.ok());
   }
+}
+
+namespace {
+
+ModifyConflictSolverCommand modify_solver(const std::string& name, const char* solver) {
+  ModifyConflictSolverCommand c;
+  c.name = name;
+  auto parsed = ConflictSolverConfig::from_json(json::parse(solver));
+  REQUIRE_MESSAGE(parsed.ok(), parsed.status().to_string());
+  c.solver = std::make_shared<const ConflictSolverConfig>(std::move(parsed).value());
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("ModifyConflictSolver: sets the record's ConflictSolverConfig, shown as RavenDB does, survives a restart") {
+  ThreeNodes c;
+  REQUIRE(c.apply(add_database("db", 2)).result.status.ok());
+  const auto before = c.sm->state().record("db");
+  CHECK(before->conflict_solver == nullptr);
+  CHECK_FALSE(before->to_json().contains("ConflictSolverConfig"));
+  // No configuration: RavenDB's default, resolve to latest.
+  CHECK(conflict_policy_of(before->conflict_solver.get()) == storage::ConflictPolicy::ResolveToLatest);
+
+  auto keep = modify_solver("DB", R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+  CHECK(keep.version() == 4);
+  CHECK(keep.version() <= kCommandVersion);
+  check_round_trip(keep);
+  auto out = c.apply(keep);
+  REQUIRE(out.result.status.ok());
+  CHECK(out.applied.databases == std::vector<std::string>{"db"});
+  CHECK(out.result.value == json::parse(R"({"ResolveToLatest":false,"ResolveByCollection":{}})"));
+  auto record = c.sm->state().record("db");
+  REQUIRE(record->conflict_solver);
+  CHECK(record->conflict_solver->policy() == storage::ConflictPolicy::KeepConflict);
+  CHECK(record->to_json().at("ConflictSolverConfig") ==
+        json::parse(R"({"ResolveToLatest":false,"ResolveByCollection":{}})"));
+  CHECK_FALSE(record->settings.contains("ConflictSolverConfig"));
+
+  // A later solver replaces it; the rest of the record stays.
+  auto scripted = modify_solver(
+      "db", R"({"ResolveToLatest":true,"ResolveByCollection":{"Users":{"Script":"return docs[0];","LastModifiedTime":"2026-12-06T16:00:00.000Z"}}})");
+  check_round_trip(scripted);
+  REQUIRE(c.apply(scripted).result.status.ok());
+  record = c.sm->state().record("db");
+  CHECK(record->topology.members.size() == 2);
+  CHECK(record->cluster_transaction_id == "txid-db");
+  CHECK(record->conflict_solver->resolve_to_latest);
+  CHECK(record->to_json().at("ConflictSolverConfig").at("ResolveByCollection").at("Users").at("LastModifiedTime") ==
+        "2026-12-06T16:00:00.0000000Z");
+
+  // Restart: the record (and its solver) is read back from the state.
+  const Index applied = c.sm->applied();
+  c.sm.reset();
+  c.sm = open_sm(c.dir.sub("state"));
+  CHECK(c.sm->applied() == applied);
+  auto again = c.sm->state().record("db");
+  REQUIRE(again->conflict_solver);
+  CHECK(again->conflict_solver->resolve_by_collection.count("users") == 1);
+  CHECK(again->conflict_solver->resolve_by_collection.at("users").second.script == "return docs[0];");
+}
+
+TEST_CASE("ModifyConflictSolver: an unknown database is refused and nothing changes") {
+  ThreeNodes c;
+  REQUIRE(c.apply(add_database("db", 1)).result.status.ok());
+  CHECK(c.apply(modify_solver("nope", R"({"ResolveToLatest":false})")).result.status.is_not_found());
+  CHECK_FALSE(c.sm->state().record("nope"));
+  CHECK(c.sm->state().record("db")->conflict_solver == nullptr);
+}
+
+TEST_CASE("ModifyConflictSolver: a malformed entry stops the apply loop instead of being skipped") {
+  ThreeNodes c;
+  REQUIRE(c.apply(add_database("db", 1)).result.status.ok());
+  const Index before = c.sm->applied();
+  for (const char* payload :
+       {R"({"Type":"ModifyConflictSolver","Version":4,"DatabaseName":"db","Solver":{"ResolveToLatest":"no"}})",
+        R"({"Type":"ModifyConflictSolver","Version":4,"DatabaseName":"db"})",
+        R"({"Type":"ModifyConflictSolver","Version":4,"Solver":{}})"}) {
+    CAPTURE(payload);
+    auto out = c.sm->apply(Entry{1, c.next, EntryType::Normal, payload});
+    CHECK(out.fatal);
+    CHECK(c.sm->applied() == before);
+  }
+  CHECK(c.sm->state().record("db")->conflict_solver == nullptr);
 }
