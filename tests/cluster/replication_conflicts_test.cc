@@ -87,7 +87,8 @@ class TwoMembers : public Cluster {
     std::set<std::string> out;
     auto r = on(i, "GET", "/databases/db/revisions?id=" + id);
     if (r.status != 200) return out;
-    for (const auto& rev : json::parse(r.body).as_object().at("Results").as_array()) {
+    const json::value parsed = json::parse(r.body);  // outlives the loop over its parts
+    for (const auto& rev : parsed.as_object().at("Results").as_array()) {
       const auto& md = rev.at("@metadata").as_object();
       const auto* flags = md.if_contains("@flags");
       if (!flags || !flags->is_string() || std::string(flags->as_string()).find(flag) == std::string::npos) continue;
