@@ -75,8 +75,10 @@ void set_incoming_position(WriteTransaction& txn, const std::string& source_data
 Result<std::map<std::string, uint64_t>> acknowledged_positions(const DocumentsStorage& storage);
 void set_acknowledged_position(WriteTransaction& txn, const std::string& peer_tag, uint64_t etag);
 
-// Removes up to `limit` tombstones (documents and counters) with etag <=
-// `up_to_etag`, with their etag entries; returns how many went.
+// Removes up to `limit` document tombstones with etag <= `up_to_etag`, with
+// their etag entries (the tombstone count follows); returns how many went.
+// Counter tombstones stay (a counter's totals must never shrink: see
+// tombstone_purge.cc).
 Result<size_t> purge_tombstones(WriteTransaction& txn, uint64_t up_to_etag, size_t limit);
 
 }  // namespace corvus::storage

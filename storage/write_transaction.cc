@@ -439,6 +439,19 @@ Status WriteTransaction::put_tombstone(std::string_view id, const std::string& c
   return Status::Ok();
 }
 
+Result<bool> WriteTransaction::purge_tombstone(std::string_view id) {
+  const std::string key = lower_id(id);
+  auto raw = read(Family::Tombstones, key);
+  if (!raw.ok()) return raw.status();
+  if (!raw.value()) return false;
+  auto t = decode_tombstone(*raw.value());
+  if (!t.ok()) return t.status();
+  erase_raw(Family::Tombstones, key);
+  unindex_etag(t->etag);
+  --state_.tombstone_count;
+  return true;
+}
+
 Status WriteTransaction::erase_current(std::string_view id) {
   const std::string key = lower_id(id);
   auto existing = get(id);

@@ -154,6 +154,9 @@ class WriteTransaction {
   // change vector and time (replaces an older tombstone). InvalidArgument if
   // the document exists (remove it instead) or the change vector is invalid.
   Status put_tombstone(std::string_view id, const std::string& collection, const ExternalVersion& version);
+  // Removes the tombstone of `id` and its etag entry (replication purges the
+  // tombstones every member has); false when `id` has no tombstone.
+  Result<bool> purge_tombstone(std::string_view id);
   // Removes the current version of `id` (document or tombstone) without
   // leaving a tombstone: the document goes into conflict, its versions are
   // kept by ConflictsStorage in the same transaction.

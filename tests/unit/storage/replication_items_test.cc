@@ -888,3 +888,58 @@ TEST_CASE("ReplicationItems: revisions arrive as they are, once") {
   CHECK(b.apply(not_a_revision).status().is_invalid_argument());
   CHECK(b.last_etag() == etag);
 }
+
+TEST_CASE("ReplicationItems: purging tombstones up to an etag, with a limit, keeps the counts right") {
+  Member a("A");
+  for (int i = 1; i <= 5; ++i) a.put("users/" + std::to_string(i), kUser);
+  a.remove("Users/1");
+  a.remove("users/2");
+  const uint64_t second = a.last_etag();
+  a.remove("users/3");
+  a.increment("users/4", "likes", 1);
+  remove_counter(a, "users/4", "likes");  // a counter tombstone: kept
+  REQUIRE(a.s->stats().tombstone_count == 3);
+
+  auto purge = [&](uint64_t up_to, size_t limit) {
+    size_t purged = 0;
+    Status st = a.s->write([&](WriteTransaction& txn) -> Status {
+      auto r = purge_tombstones(txn, up_to, limit);
+      if (!r.ok()) return r.status();
+      purged = r.value();
+      return Status::Ok();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    return purged;
+  };
+  const uint64_t etag = a.last_etag();
+  CHECK(purge(second, 0) == 0);
+  CHECK(purge(second, 1) == 1);
+  CHECK(purge(second, 100) == 1);  // only users/1 and users/2 are at or below
+  CHECK(purge(second, 100) == 0);
+  CHECK(a.last_etag() == etag);  // purging takes no etag
+  CHECK(a.s->stats().tombstone_count == 1);
+  CHECK_FALSE(tombstone_of(*a.s, "users/1"));
+  CHECK_FALSE(tombstone_of(*a.s, "users/2"));
+  CHECK(tombstone_of(*a.s, "users/3"));
+
+  // Gone from the etag order too: not shipped any more.
+  std::vector<std::string> tombstones_shipped;
+  for (const auto& item : a.read(0).items)
+    if (item.kind == kEtagOfTombstone) tombstones_shipped.push_back(decode_tombstone(item.payload)->id);
+  CHECK(tombstones_shipped == std::vector<std::string>{"users/3"});
+  CHECK(purge(a.last_etag(), 100) == 1);
+  CHECK(a.s->stats().tombstone_count == 0);
+  std::vector<char> kinds;
+  for (const auto& item : a.read(0).items) kinds.push_back(item.kind);
+  CHECK(std::count(kinds.begin(), kinds.end(), kEtagOfCounter) == 1);  // the counter tombstone stays
+  CHECK(std::count(kinds.begin(), kinds.end(), kEtagOfTombstone) == 0);
+  CHECK_FALSE(counter_of(a, "users/4", "likes"));
+
+  a.reopen();
+  CHECK(a.s->stats().tombstone_count == 0);
+  CHECK(a.s->stats().document_count == 2);
+  // A purged id can be written again.
+  a.put("users/1", kUser);
+  CHECK(a.s->stats().document_count == 3);
+  CHECK(a.s->stats().tombstone_count == 0);
+}
