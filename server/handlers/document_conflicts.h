@@ -44,7 +44,8 @@ struct ConflictedDocuments {
 };
 
 // The documents with a conflicting version whose etag is >= `from_etag`, in
-// id order, `start` of them skipped and at most `page_size` returned.
+// id order, `start` of them skipped and at most `page_size` returned (0: only
+// the total).
 // TODO(conflicts): belongs in storage's ConflictsStorage (it reads the
 // `conflicts` family directly); written here while storage/ was being changed
 // by the replication items work.

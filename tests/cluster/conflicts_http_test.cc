@@ -188,6 +188,10 @@ TEST_CASE("corvusd conflicts: 409 on load, the conflicts endpoint, and a PUT or 
   CHECK(deletions == 1);
   // Not in conflict: no results, as RavenDB answers.
   CHECK(conflicts_of(c, "?docId=users/3") == json::parse(R"({"Id":"users/3","LargestEtag":0,"Results":[]})"));
+  // Statistics count the conflicting versions and the documents in conflict.
+  auto stats = json_of(c.request("GET", "/databases/db/stats"));
+  CHECK(stats.at("CountOfConflicts") == 4);
+  CHECK(stats.at("CountOfDocumentsConflicts") == 2);
 
   SUBCASE("a load answers RavenDB's 409 DocumentConflictException") {
     auto one = c.request("GET", "/databases/db/docs?id=Users/1");
@@ -234,6 +238,9 @@ TEST_CASE("corvusd conflicts: 409 on load, the conflicts endpoint, and a PUT or 
     for (const auto& rev : revisions.at("Results").as_array()) conflicted += flags_contain(rev, "Conflicted") ? 1 : 0;
     CHECK(conflicted == 2);
     CHECK(conflicts_of(c, "").at("TotalResults") == 1);
+    auto after = json_of(c.request("GET", "/databases/db/stats"));
+    CHECK(after.at("CountOfConflicts") == 2);
+    CHECK(after.at("CountOfDocumentsConflicts") == 1);
   }
   SUBCASE("a DELETE resolves it to a deletion") {
     REQUIRE(c.request("DELETE", "/databases/db/docs?id=users/2").status == 204);
