@@ -157,7 +157,10 @@ void DatabaseReplication::persist_and_purge() {
   if (changed.empty() && purge_to == 0) return;
   (void)storage_.write([&](storage::WriteTransaction& txn) -> Status {
     for (const auto& [tag, etag] : changed) storage::set_acknowledged_position(txn, tag, etag);
-    // PURGE_PENDING
+    if (purge_to > 0) {
+      auto purged = storage::purge_tombstones(txn, purge_to, kPurgeBatch);
+      if (!purged.ok()) return purged.status();
+    }
     return Status::Ok();
   });
 }
