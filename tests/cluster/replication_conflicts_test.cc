@@ -8,14 +8,9 @@
 // DocumentConflictException and lists both versions at /replication/conflicts
 // until a PUT or DELETE there resolves the document, on both members.
 //
-// KNOWN BUG, pinned by the should_fail case below: the member that heard the
-// other first keeps both versions in its conflicts, which replication does not
-// ship (storage/replication_items.cc skips kEtagOfConflict); its own version had
-// not reached the other member yet, so that member never learns of the
-// conflict and keeps serving its own version. The members diverge until someone
-// writes the document. RavenDB ships conflicts in its replication batches.
-// Healing both directions at once only makes this a race, which is why the
-// order is fixed here.
+// The member that heard the other first holds both versions in its conflicts;
+// replication ships them, so the other member meets them too and holds the
+// same conflict (a case of its own below, healing the other way round).
 //
 // With no solver (RavenDB's default) the later write wins on both members and
 // the loser is kept as a revision flagged Conflicted, whatever the order.
@@ -184,15 +179,9 @@ TEST_CASE("replication conflicts: kept; 409 and both versions listed, a PUT or D
   }
 }
 
-// The known bug of the header comment: fails (as declared) while conflicts are
-// not replicated. Once they are, this case passes, doctest reports that as a
-// failure, and should_fail() must go.
-TEST_CASE("replication conflicts: kept; the member that heard the other last is in conflict too" *
-          doctest::should_fail()) {
+TEST_CASE("replication conflicts: kept; the member that heard the other last is in conflict too") {
   TwoMembers c;
   c.conflicts_heard_by_node0_first();
-  // Bounded shorter than the other waits: when conflicts replicate, this
-  // takes one batch.
   REQUIRE_MESSAGE(eventually([&] { return c.on(1, "GET", "/databases/db/docs?id=users/1").status == 409; }, 10s),
                   "node 1 still serves its own users/1 while node 0 holds the conflict");
   CHECK(c.conflicts(1, "").at("TotalResults") == 2);
