@@ -54,8 +54,10 @@ Cluster& cluster() {
   return *c;
 }
 
-std::string doc_body(const std::string& value) {
-  return R"({"v":")" + value + R"(","@metadata":{"@collection":"Docs"}})";
+// A document whose "v" is `value`, with `padding` bytes more.
+std::string doc_body(const std::string& value, size_t padding = 0) {
+  return R"({"v":")" + value + R"(",)" + (padding ? R"("pad":")" + std::string(padding, 'x') + R"(",)" : "") +
+         R"("@metadata":{"@collection":"Docs"}})";
 }
 
 HttpResult put_doc(Cluster& c, int node, const std::string& db, const std::string& id, const std::string& value) {
@@ -78,14 +80,16 @@ void wait_everywhere(Cluster& c, const std::vector<int>& nodes, const std::strin
   }
 }
 
-// Creates `count` documents prefix/0.. with a bulk_docs batch per 200 through `node`.
-void bulk_insert(Cluster& c, int node, const std::string& db, const std::string& prefix, int count) {
+// Creates `count` documents prefix/0.. (each `padding` bytes more) with a
+// bulk_docs batch per 200 through `node`.
+void bulk_insert(Cluster& c, int node, const std::string& db, const std::string& prefix, int count,
+                 size_t padding = 0) {
   for (int from = 0; from < count; from += 200) {
     std::string body = R"({"Commands":[)";
     for (int k = from; k < std::min(count, from + 200); ++k) {
       if (k > from) body += ",";
       body += R"({"Type":"PUT","Id":")" + prefix + std::to_string(k) + R"(","Document":)" +
-              doc_body(prefix + std::to_string(k)) + "}";
+              doc_body(prefix + std::to_string(k), padding) + "}";
     }
     body += "]}";
     auto r = call(c[node].http_port, "POST", "/databases/" + db + "/bulk_docs", body, {}, 20s);
@@ -391,7 +395,8 @@ TEST_CASE("replication: a node added to a factor-2 group gets every document bef
   const int member = c.index_of(group[0]), newcomer = c.index_of(added);
   std::vector<int> members{c.index_of(group[0]), c.index_of(group[1])};
   constexpr int kDocs = 2000;
-  bulk_insert(c, member, db, "promo/", kDocs);
+  constexpr size_t kPadding = 8192;  // 16 MB in all: sending them takes a while
+  bulk_insert(c, member, db, "promo/", kDocs, kPadding);
   std::string diff = wait_identical(c, members, db);
   REQUIRE_MESSAGE(diff.empty(), diff);
 
