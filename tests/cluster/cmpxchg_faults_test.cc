@@ -24,17 +24,11 @@
 // or may not have taken effect (recorded with an unknown outcome). Every wait is
 // bounded; processes, proxies and the data directory go with the test's objects.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -43,18 +37,17 @@
 #include <set>
 #include <thread>
 
-#include <boost/asio/buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/fault_injector.h"
 #include "tests/support/linearizability_checker.h"
+#include "tests/support/one_shot_request.h"
 #include "tests/support/test_cluster.h"
 
 using namespace corvus::testing;
 using namespace std::chrono_literals;
 namespace json = boost::json;
-namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -62,109 +55,6 @@ namespace {
 constexpr auto kRequestTimeout = 2500ms;  // a client's request, then its outcome is unknown
 constexpr int kMaxPauseMs = 10;           // between a client's requests, so 2 cores keep up
 const std::string kDatabase = "cmpxchg";
-
-std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  return std::strtoull(v, nullptr, 10);
-}
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64: one seed -> independent streams
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-// ---------------------------------------------------------------------------
-// One HTTP request on its own connection, never retried, bounded by `timeout`.
-// Plain sockets: Asio's blocking reads wait again after SO_RCVTIMEO fires, so they
-// would hang on a SIGSTOPped server.
-
-struct Answer {
-  bool sent = false;  // false: no connection, the request never left
-  int status = 0;     // 0: no complete answer (reset, timeout)
-  std::string body;
-  std::string head;   // status line and headers, for messages
-  std::string error;  // why there is no answer, for messages
-};
-
-Answer send_request(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
-                    std::chrono::milliseconds timeout = 5s) {
-  Answer answer;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return answer;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    answer.error = std::string("connect: ") + std::strerror(errno);
-    return answer;
-  }
-  answer.sent = true;
-  timeval slice{0, 100'000};  // each send/recv waits at most this; the loop checks the deadline
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof slice);
-  const auto deadline = Clock::now() + timeout;
-
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  if (!body.empty() || method == "PUT" || method == "POST") {
-    request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "\r\n" + body;
-  for (std::size_t off = 0; off < request.size();) {
-    const ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<std::size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && Clock::now() < deadline) {
-      continue;
-    } else {
-      answer.error = std::string("send: ") + (n < 0 ? std::strerror(errno) : "timeout");
-      return answer;
-    }
-  }
-
-  std::string raw;
-  char buf[16384];
-  while (Clock::now() < deadline) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-    if (n < 0) {
-      answer.error = std::string("recv: ") + std::strerror(errno);
-      return answer;
-    }
-    raw.append(buf, static_cast<std::size_t>(n));
-    http::response_parser<http::string_body> parser;
-    parser.eager(true);
-    parser.body_limit(64u << 20);
-    boost::system::error_code ec;
-    for (std::size_t used = 0; used < raw.size() && !ec && !parser.is_done();) {
-      const std::size_t taken = parser.put(boost::asio::buffer(raw.data() + used, raw.size() - used), ec);
-      if (taken == 0 || ec == http::error::need_more) break;
-      used += taken;
-    }
-    // Closed: a body without a length ends here. Closed before any byte is no
-    // answer (and Beast would call an empty message complete).
-    if (n == 0 && !parser.is_done() && parser.got_some()) parser.put_eof(ec);
-    if (parser.is_done()) {
-      answer.status = static_cast<int>(parser.get().result_int());
-      answer.head = raw.substr(0, raw.find("\r\n\r\n"));
-      answer.body = parser.get().body();
-      return answer;
-    }
-    if (n == 0 || (ec && ec != http::error::need_more)) {
-      answer.error = n == 0 ? "closed after " + std::to_string(raw.size()) + " bytes" : "bad answer: " + ec.message();
-      return answer;
-    }
-  }
-  answer.error = "no answer within " + std::to_string(timeout.count()) + " ms";
-  return answer;
-}
 
 std::optional<std::uint64_t> as_index(const json::value* v) {
   if (!v) return std::nullopt;
@@ -375,65 +265,6 @@ class CmpXchgClient {
   std::string last_answer_;
 };
 
-// ---------------------------------------------------------------------------
-// Faults: one at a time, on a random node, held for a random while, then undone,
-// so a majority is usually up and the clients make progress.
-
-class FaultInjector {
- public:
-  FaultInjector(Cluster& nodes, std::uint64_t seed, Clock::time_point start, Clock::time_point end)
-      : nodes_(nodes), rng_(seed), start_(start), end_(end) {}
-
-  void run(const std::atomic<bool>& stop) {
-    while (!stop && Clock::now() < end_) {
-      if (!wait(std::chrono::milliseconds(300 + rng_() % 1200), stop)) break;
-      const int node = static_cast<int>(rng_() % 3);
-      const auto kind = rng_() % 3;
-      const auto hold = std::chrono::milliseconds(300 + rng_() % 1700);
-      Node& n = nodes_[node];
-      if (kind == 0) {
-        note("kill -9 node " + std::to_string(node));
-        n.process->kill9();
-      } else if (kind == 1) {
-        note("SIGSTOP node " + std::to_string(node));
-        n.process->stop();
-      } else {
-        note("cut the proxy of node " + std::to_string(node));
-        n.proxy->cut();
-      }
-      wait(hold, stop);
-      note("heal node " + std::to_string(node));
-      if (!nodes_.heal(node)) errors_.push_back("node " + std::to_string(node) + " did not restart");
-    }
-  }
-
-  const std::vector<std::string>& log() const { return log_; }
-  const std::vector<std::string>& errors() const { return errors_; }
-  std::size_t injected() const { return injected_; }
-
- private:
-  // Sleeps `d` or until stop or the end; false if it was cut short.
-  bool wait(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
-    const auto until = std::min(Clock::now() + d, end_);
-    while (!stop && Clock::now() < until) std::this_thread::sleep_for(20ms);
-    return !stop && Clock::now() < end_;
-  }
-
-  void note(const std::string& what) {
-    if (what.rfind("heal", 0) != 0) ++injected_;
-    char at[32];
-    std::snprintf(at, sizeof at, "%7.3fs ", static_cast<double>(micros_since(start_)) / 1e6);
-    log_.push_back(at + what);
-    std::cout << "  " << log_.back() << std::endl;
-  }
-
-  Cluster& nodes_;
-  std::mt19937_64 rng_;
-  Clock::time_point start_, end_;
-  std::vector<std::string> log_, errors_;
-  std::size_t injected_ = 0;
-};
-
 // Cluster-wide transactions during the faults: each writes a document and a
 // compare-exchange key of its own, through a random node. Afterwards every
 // acknowledged one must be complete everywhere, and none may be half applied:
@@ -547,9 +378,9 @@ TEST_CASE("cmpxchg faults: compare-exchange through every node stays linearizabl
   bool healed = true;
   for (int i = 0; i < 3; ++i) healed = nodes.heal(i) && healed;
   CHECK_MESSAGE(healed, "a node did not restart\n" << nodes.logs());
-  std::string fault_errors, fault_log;
+  std::string fault_errors;
   for (const auto& e : faults.errors()) fault_errors += e + "\n";
-  for (const auto& l : faults.log()) fault_log += "  " + l + "\n";
+  const std::string fault_log = faults.log_text();
   CHECK_MESSAGE(fault_errors.empty(), fault_errors << nodes.logs());
   const bool converged = nodes.converged(3);
   CHECK_MESSAGE(converged, "the cluster did not recover after the faults\n" << nodes.logs());

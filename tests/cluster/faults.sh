@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Runs the compare-exchange fault test (tests/cluster/cmpxchg_faults_test.cc) for
-# as long as you like, or replays a seed's fault schedule, from a built tree:
+# Runs a fault test for as long as you like, or replays a seed's fault schedule,
+# from a built tree:
 #
-#   tests/cluster/faults.sh [--seconds N] [--seed S] [--clients C] [--keys K]
-#                           [--history FILE] [--build-dir DIR]
+#   tests/cluster/faults.sh [--test cmpxchg|replication] [--seconds N] [--seed S]
+#                           [--clients C] [--keys K] [--history FILE] [--build-dir DIR]
 #
-# Defaults: the test's own (15 s, a random seed that it prints, 6 clients, 4 keys),
-# build dir build/release. It does not build: run
-#   cmake --build --preset release --target cmpxchg_faults_test
+# --test cmpxchg (default): tests/cluster/cmpxchg_faults_test.cc, compare-exchange
+# (defaults 15 s, 6 clients, 4 keys; --clients, --keys, --history are its own).
+# --test replication: tests/cluster/replication_faults_test.cc, replicated writes
+# (default 10 s). Both print their random seed. Build dir build/release. It
+# does not build: run
+#   cmake --build --preset release --target cmpxchg_faults_test replication_faults_test
 # first. Exit status is the test's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build/release"
+test_name=cmpxchg
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit "$1"
 }
 number() {
@@ -25,6 +29,8 @@ while [ $# -gt 0 ]; do
   case "$1" in -h | --help) usage 0 ;; esac
   [ $# -ge 2 ] || { echo "faults.sh: $1 needs a value" >&2; usage 2; }
   case "$1" in
+    --test)
+      case "$2" in cmpxchg | replication) test_name=$2 ;; *) echo "faults.sh: --test is cmpxchg or replication, got '$2'" >&2; exit 2 ;; esac ;;
     --seconds) number "$1" "$2"; export CORVUS_FAULT_SECONDS=$2 ;;
     --seed) number "$1" "$2"; export CORVUS_FAULT_SEED=$2 ;;
     --clients) number "$1" "$2"; export CORVUS_FAULT_CLIENTS=$2 ;;
@@ -36,10 +42,10 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 
-bin="$build/tests/cluster/cmpxchg_faults_test"
+bin="$build/tests/cluster/${test_name}_faults_test"
 if [ ! -x "$bin" ]; then
   echo "faults.sh: $bin is missing; build it first:" >&2
-  echo "  cmake --build --preset release --target cmpxchg_faults_test" >&2
+  echo "  cmake --build --preset release --target ${test_name}_faults_test" >&2
   exit 2
 fi
 exec "$bin"

@@ -1,0 +1,254 @@
+// Replication under faults. Three real corvusd processes form a cluster, each
+// node's cluster listener behind a TcpProxy (tests/support/test_cluster.h), and
+// a database with replication factor 3 and revisions on (every version of a
+// document is kept, so an overwritten write can still be found). A writer per
+// node puts documents with unique ids, overwrites a small shared set, and
+// increments counters, through its own node, while a seeded FaultInjector
+// kills -9 and restarts nodes, pauses them (SIGSTOP/SIGCONT) and cuts their
+// proxies. Afterwards everything is healed and:
+//   - every node serves identical documents (ids, change vectors, bodies);
+//   - every acknowledged unique document is on every node;
+//   - every acknowledged overwrite is on every node as the current version or
+//     a revision;
+//   - every counter's total on every node is the sum of the acknowledged
+//     deltas, plus at most those whose outcome is unknown (deltas are positive).
+//
+// Environment (tests/cluster/faults.sh --test replication sets them for long runs):
+//   CORVUS_FAULT_SECONDS  how long the faults run; default 10 (a ~20 s test)
+//   CORVUS_FAULT_SEED     the seed of the fault schedule and the writers' choices
+//                         (not of the timing); default random, always printed
+//
+// Writers open a fresh connection per request and never retry (send_request):
+// a request that could not connect never left; one without a definite answer
+// (timeout, reset, 5xx) may or may not have taken effect. Every wait is
+// bounded; processes, proxies and the data directory go with the test's objects.
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/fault_injector.h"
+#include "tests/support/one_shot_request.h"
+#include "tests/support/replication_checks.h"
+#include "tests/support/test_cluster.h"
+
+using namespace corvus::testing;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kDatabase = "replfaults";
+constexpr auto kRequestTimeout = 2500ms;
+constexpr int kSharedDocs = 4;
+constexpr int kCounterDocs = 3;
+constexpr int kMaxPauseMs = 4;  // between a writer's requests, so 2 shared cores keep up
+
+std::string doc_body(const std::string& value) {
+  return R"({"v":")" + value + R"(","@metadata":{"@collection":"Docs"}})";
+}
+
+// What one writer did, read once it stopped.
+struct WriterLog {
+  std::vector<std::string> unique;                         // acknowledged ids
+  std::vector<std::pair<std::string, std::string>> shared;  // acknowledged (id, value)
+  std::map<std::string, int64_t> acked, unknown;            // "doc|counter" -> deltas
+  std::map<int, size_t> statuses;                           // -1 not sent, 0 no answer
+  size_t definite = 0, uncertain = 0;
+};
+
+// One writer: random writes through one node until stopped.
+class Writer {
+ public:
+  Writer(int node, uint16_t port, uint64_t seed) : node_(node), port_(port), rng_(seed) {}
+
+  void run(const std::atomic<bool>& stop) {
+    for (int n = 0; !stop; ++n) {
+      const auto pick = rng_() % 100;
+      if (pick < 40) {
+        const std::string id = "unique/" + std::to_string(node_) + "-" + std::to_string(n);
+        if (send("PUT", "/docs?id=" + id, doc_body(id)) == 201) log_.unique.push_back(id);
+      } else if (pick < 75) {
+        const std::string id = "shared/" + std::to_string(rng_() % kSharedDocs);
+        const std::string value = "w" + std::to_string(node_) + "-" + std::to_string(n);
+        if (send("PUT", "/docs?id=" + id, doc_body(value)) == 201) log_.shared.emplace_back(id, value);
+      } else {
+        const std::string doc = "counted/" + std::to_string(rng_() % kCounterDocs);
+        const std::string name = "c" + std::to_string(rng_() % 2);
+        const int64_t delta = 1 + static_cast<int64_t>(rng_() % 5);
+        const std::string body = R"({"Documents":[{"DocumentId":")" + doc +
+                                 R"(","Operations":[{"Type":"Increment","CounterName":")" + name +
+                                 R"(","Delta":)" + std::to_string(delta) + "}]}]}";
+        const int status = send("POST", "/counters", body);
+        if (status == 200) {
+          log_.acked[doc + "|" + name] += delta;
+        } else if (status == 0 || status >= 500) {
+          log_.unknown[doc + "|" + name] += delta;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % (kMaxPauseMs + 1)));
+    }
+  }
+  const WriterLog& log() const { return log_; }
+
+ private:
+  // The answer's status: -1 never sent, 0 no answer.
+  int send(const std::string& method, const std::string& path, const std::string& body) {
+    const Answer a = send_request(port_, method, "/databases/" + kDatabase + path, body, kRequestTimeout);
+    const int status = a.sent ? a.status : -1;
+    ++log_.statuses[status];
+    if (status == 0 || status >= 500) ++log_.uncertain;
+    if (status > 0 && status < 500) ++log_.definite;
+    if (status <= 0) std::this_thread::sleep_for(20ms);  // down or stuck: do not spin
+    return status;
+  }
+
+  int node_;
+  uint16_t port_;
+  std::mt19937_64 rng_;
+  WriterLog log_;
+};
+
+// Stops and joins the threads when it goes, on success or failure, before
+// the nodes they use are destroyed.
+struct Workers {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  void join() {
+    stop = true;
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+  ~Workers() { join(); }
+};
+
+}  // namespace
+
+TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP, cuts; nothing acknowledged lost") {
+  const uint64_t seconds = env_u64("CORVUS_FAULT_SECONDS", 10);
+  const uint64_t seed = env_u64("CORVUS_FAULT_SEED", std::random_device{}() * 0x100000000ULL ^ std::random_device{}());
+  std::cout << "replication faults: seed " << seed << ", " << seconds
+            << " s (replay the schedule: CORVUS_FAULT_SEED=" << seed << ")" << std::endl;
+
+  Cluster nodes(3, {}, {.proxies = true, .election_ticks = 20, .log_level = ""});
+  nodes.form(3);
+  nodes.learn_tags();
+  create_database(nodes, 0, kDatabase, 3, R"("Revisions":{"Default":{"Disabled":false}})");
+  for (int d = 0; d < kCounterDocs; ++d) {
+    const std::string id = "counted/" + std::to_string(d);
+    REQUIRE(call(nodes[d].http_port, "PUT", "/databases/" + kDatabase + "/docs?id=" + id, doc_body(id)).status == 201);
+  }
+  // The counted documents everywhere before the faults: an increment needs its document.
+  REQUIRE_MESSAGE(wait_identical(nodes, {0, 1, 2}, kDatabase).empty(), nodes.logs());
+
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  std::vector<std::unique_ptr<Writer>> writers;
+  for (int i = 0; i < 3; ++i) writers.push_back(std::make_unique<Writer>(i, nodes[i].http_port, mix(seed + 1 + i)));
+  FaultInjector faults(nodes, mix(seed), start, end);
+  {
+    Workers workers;
+    for (auto& w : writers) workers.threads.emplace_back([&workers, w = w.get()] { w->run(workers.stop); });
+    workers.threads.emplace_back([&] { faults.run(workers.stop); });
+    while (Clock::now() < end) std::this_thread::sleep_for(50ms);
+    workers.join();
+  }
+  const std::string schedule = faults.log_text();
+
+  bool healed = true;
+  for (int i = 0; i < 3; ++i) healed = nodes.heal(i) && healed;
+  REQUIRE_MESSAGE(healed, "a node did not restart\n" << nodes.logs());
+  std::string fault_errors;
+  for (const auto& e : faults.errors()) fault_errors += e + "\n";
+  CHECK_MESSAGE(fault_errors.empty(), fault_errors << nodes.logs());
+
+  const auto heal_at = Clock::now();
+  const std::string diff = wait_identical(nodes, {0, 1, 2}, kDatabase, 60s);
+  const double converge_s = std::chrono::duration<double>(Clock::now() - heal_at).count();
+  REQUIRE_MESSAGE(diff.empty(), "seed " << seed << ": the nodes did not converge: " << diff << "\nfaults:\n"
+                                        << schedule << nodes.logs());
+
+  // Every acknowledged write, on every node.
+  WriterLog all;
+  for (const auto& w : writers) {
+    const auto& l = w->log();
+    all.unique.insert(all.unique.end(), l.unique.begin(), l.unique.end());
+    all.shared.insert(all.shared.end(), l.shared.begin(), l.shared.end());
+    for (const auto& [k, v] : l.acked) all.acked[k] += v;
+    for (const auto& [k, v] : l.unknown) all.unknown[k] += v;
+    for (const auto& [s, n] : l.statuses) all.statuses[s] += n;
+    all.definite += l.definite;
+    all.uncertain += l.uncertain;
+  }
+  std::string lost;
+  size_t conflicted = 0;
+  std::string revision_counts;  // node 0's revisions per shared document, for the summary
+  for (int node = 0; node < 3; ++node) {
+    const uint16_t port = nodes[node].http_port;
+    auto snap = snapshot(port, kDatabase);
+    REQUIRE(snap);
+    for (const auto& id : all.unique) {
+      if (!snap->count(id)) lost += " " + id + "@node" + std::to_string(node);
+    }
+    std::map<std::string, std::vector<RevisionSeen>> revs;
+    std::map<std::string, std::string> current;
+    for (int d = 0; d < kSharedDocs; ++d) {
+      const std::string id = "shared/" + std::to_string(d);
+      auto r = revisions(port, kDatabase, id, "v");
+      REQUIRE(r);
+      if (node == 0) revision_counts += " " + std::to_string(r->size());
+      revs[id] = std::move(*r);
+      current[id] = current_value(port, kDatabase, id, "v").value_or("");
+    }
+    for (const auto& [id, value] : all.shared) {
+      bool kept = current[id] == value;
+      for (const auto& r : revs[id]) {
+        kept = kept || r.value == value;
+        if (node == 0 && r.value == value && r.flags.find("Conflicted") != std::string::npos) ++conflicted;
+      }
+      if (!kept) lost += " " + id + "=" + value + "@node" + std::to_string(node);
+    }
+    for (const auto& [key, sum] : all.acked) {
+      const auto bar = key.find('|');
+      const std::string doc = key.substr(0, bar), name = key.substr(bar + 1);
+      const int64_t most = sum + (all.unknown.count(key) ? all.unknown.at(key) : 0);
+      std::optional<int64_t> total;
+      // Counters ride the same stream as the documents; let the last ones land.
+      const bool within = eventually([&] {
+        total = counter_total(port, kDatabase, doc, name);
+        return total && *total >= sum && *total <= most;
+      });
+      if (!within) {
+        lost += " counter " + key + "@node" + std::to_string(node) + "=" +
+                (total ? std::to_string(*total) : std::string("none")) + " (acknowledged " + std::to_string(sum) +
+                ", at most " + std::to_string(most) + ")";
+      }
+    }
+  }
+
+  std::string statuses;
+  for (const auto& [s, n] : all.statuses) {
+    statuses += " " + (s < 0 ? std::string("not-sent") : s == 0 ? std::string("no-answer") : std::to_string(s)) + ":" +
+                std::to_string(n);
+  }
+  std::cout << "replication faults: seed " << seed << "; " << faults.injected() << " faults; "
+            << all.unique.size() << " unique documents, " << all.shared.size() << " overwrites (" << conflicted
+            << " kept as Conflicted revisions on node 0; revisions per shared document:" << revision_counts << "), " << all.acked.size()
+            << " counters acknowledged; " << all.uncertain << " unknown outcomes; statuses:" << statuses
+            << "; converged " << converge_s << " s after the heal" << std::endl;
+  CHECK_MESSAGE(lost.empty(), "seed " << seed << ": acknowledged writes missing:" << lost << "\nfaults:\n" << schedule);
+  // Not vacuous: the writers got writes through.
+  CHECK_MESSAGE(all.unique.size() >= 10, "too few acknowledged writes; statuses:" << statuses);
+  CHECK_MESSAGE(!all.acked.empty(), "no counter increment was acknowledged; statuses:" << statuses);
+}
