@@ -166,7 +166,7 @@ void DatabaseReplication::persist_and_purge() {
 }
 
 std::vector<PeerLag> DatabaseReplication::lag() const {
-  const uint64_t last = storage_.stats().last_etag;
+  const uint64_t last = storage_.published().last_etag;
   const auto now = std::chrono::steady_clock::now();
   std::vector<PeerLag> out;
   std::lock_guard lock(mu_);
@@ -224,10 +224,10 @@ json::object DatabaseReplication::performance() const {
                                       {"Batches", batches_json(st.recent)}});
     }
   }
-  const auto stats = storage_.stats();
-  return json::object{{"DatabaseId", stats.database_id},
-                      {"LastEtag", stats.last_etag},
-                      {"DatabaseChangeVector", stats.database_change_vector},
+  const auto published = storage_.published();
+  return json::object{{"DatabaseId", storage_.database_id()},
+                      {"LastEtag", published.last_etag},
+                      {"DatabaseChangeVector", published.database_change_vector},
                       {"Outgoing", std::move(outgoing)},
                       {"Incoming", std::move(incoming)}};
 }

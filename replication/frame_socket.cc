@@ -24,6 +24,13 @@ void set_blocking(int fd) {
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
+// The length (kind byte included), little-endian, then the kind.
+void append_header(std::string& out, char kind, size_t payload_size) {
+  const auto n = static_cast<std::uint32_t>(payload_size + 1);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out.push_back(kind);
+}
+
 void tune(int fd) {
   set_blocking(fd);
   int one = 1;
@@ -94,14 +101,30 @@ Status FrameSocket::write_all(std::string_view bytes) {
   return Status::Ok();
 }
 
+void FrameSocket::append_frame(std::string& out, char kind, std::string_view payload) {
+  append_header(out, kind, payload.size());
+  out.append(payload);
+}
+
 Status FrameSocket::send(char kind, std::string_view payload) {
-  const auto n = static_cast<std::uint32_t>(payload.size() + 1);
-  char header[5];
-  for (int i = 0; i < 4; ++i) header[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  header[4] = kind;
+  // Small frames are copied so that header and payload leave in one write.
+  constexpr size_t kCopyBelow = 64 * 1024;
+  if (payload.size() < kCopyBelow) {
+    std::string frame;
+    frame.reserve(payload.size() + 5);
+    append_frame(frame, kind, payload);
+    return send_frames(frame);
+  }
+  std::string header;
+  append_header(header, kind, payload.size());
   std::lock_guard lock(send_mu_);
-  if (Status s = write_all(std::string_view(header, sizeof header)); !s.ok()) return s;
+  if (Status s = write_all(header); !s.ok()) return s;
   return write_all(payload);
+}
+
+Status FrameSocket::send_frames(std::string_view frames) {
+  std::lock_guard lock(send_mu_);
+  return write_all(frames);
 }
 
 Result<Frame> FrameSocket::receive(std::chrono::milliseconds timeout, int wake_fd) {

@@ -40,6 +40,11 @@ class FrameSocket {
   // Writes one whole frame; IOError when the connection is gone or a write
   // makes no progress for the send timeout (a peer that stopped reading).
   Status send(char kind, std::string_view payload);
+  // Appends one frame to `out`, for send_frames: a batch's items go out in a
+  // few large writes instead of a system call each.
+  static void append_frame(std::string& out, char kind, std::string_view payload);
+  // Writes bytes made of whole frames (append_frame); same errors as send().
+  Status send_frames(std::string_view frames);
   // The next frame. Timeout when none completes within `timeout` (a partial
   // frame stays buffered for the next call); IOError when the connection is
   // closed or broken, Corruption for an impossible length.

@@ -62,9 +62,9 @@ void IncomingReplication::run() {
 }
 
 Position IncomingReplication::position() const {
-  const auto stats = storage_.stats();
+  auto published = storage_.published();
   std::lock_guard lock(status_mu_);
-  return Position{status_.last_accepted_etag, stats.database_change_vector};
+  return Position{status_.last_accepted_etag, std::move(published.database_change_vector)};
 }
 
 Result<Frame> IncomingReplication::next_frame() {
@@ -168,7 +168,7 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   // newer): it is not applied again, which keeps the copies a third member
   // forwards cheap. Counters and revisions are always applied (see
   // OutgoingReplication: having seen a version is not keeping its revision).
-  if (auto ours = storage::ChangeVector::parse(storage_.stats().database_change_vector); ours.ok()) {
+  if (auto ours = storage::ChangeVector::parse(storage_.published().database_change_vector); ours.ok()) {
     std::erase_if(items, [&](const storage::ReplicationItem& item) {
       if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision) return false;
       auto cv = storage::ChangeVector::parse(item.change_vector);

@@ -40,6 +40,7 @@ class OutgoingReplication {
   static constexpr size_t kMaxBatchItems = 1024;
   static constexpr size_t kMaxBatchBytes = 4u << 20;
   static constexpr size_t kChunkBytes = 1u << 20;
+  static constexpr size_t kWriteBytes = 256u << 10;
   static constexpr auto kHeartbeatEvery = std::chrono::milliseconds(500);
   static constexpr auto kSilenceLimit = std::chrono::seconds(3);
   // Batches sent ahead of their acknowledgement.

@@ -283,15 +283,23 @@ Result<std::vector<Change>> DocumentsStorage::changes_since(uint64_t after_etag,
   return out;
 }
 
-DatabaseStats DocumentsStorage::stats() const {
-  DatabaseStats s;
-  s.database_id = database_id_;
+DocumentsStorage::Published DocumentsStorage::published() const {
+  Published p;
   // The change vector before the last etag (publish() stores them the other
   // way round): the etag read is then at least the one of the batch the change
   // vector stands for, so "everything up to last_etag" covers the change
   // vector (replication's complete batches rely on it).
-  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) s.database_change_vector = *cv;
-  s.last_etag = published_last_etag_.load(std::memory_order_acquire);
+  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) p.database_change_vector = *cv;
+  p.last_etag = published_last_etag_.load(std::memory_order_acquire);
+  return p;
+}
+
+DatabaseStats DocumentsStorage::stats() const {
+  DatabaseStats s;
+  s.database_id = database_id_;
+  Published p = published();
+  s.database_change_vector = std::move(p.database_change_vector);
+  s.last_etag = p.last_etag;
   s.document_count = published_document_count_.load(std::memory_order_acquire);
   s.tombstone_count = published_tombstone_count_.load(std::memory_order_acquire);
   s.size_bytes = engine_->approximate_size_bytes();

@@ -65,6 +65,14 @@ class DocumentsStorage {
   // Documents and tombstones with etag > `after_etag`, ascending, at most `limit`.
   Result<std::vector<Change>> changes_since(uint64_t after_etag, size_t limit) const;
   DatabaseStats stats() const;
+  // The last etag and database change vector as of the last durable batch
+  // (what stats() says, without its costlier parts): the change vector is read
+  // first, so everything up to `last_etag` covers it.
+  struct Published {
+    uint64_t last_etag = 0;
+    std::string database_change_vector;
+  };
+  Published published() const;
 
   // --- writes ---
   // Queues a transaction; `done` runs on the writer thread once it is durable.
