@@ -205,6 +205,17 @@ bool converged(const std::vector<Member*>& members) {
   return true;
 }
 
+// What each member has and is doing, for failure messages.
+std::string describe(const std::vector<Member*>& members) {
+  std::string out;
+  for (auto* m : members) {
+    const auto st = m->storage().stats();
+    out += "\n" + m->tag() + ": docs " + std::to_string(st.document_count) + " cv " + st.database_change_vector;
+    if (auto r = m->replication()) out += "\n  " + boost::json::serialize(r->performance());
+  }
+  return out;
+}
+
 uint64_t attachment_bytes_sent(Member& m) {
   uint64_t total = 0;
   auto perf = m.replication()->performance();
@@ -251,7 +262,7 @@ TEST_CASE("three members writing at once converge to identical documents") {
     });
   }
   for (auto& w : writers) w.join();
-  REQUIRE(eventually([&] { return converged(all); }));
+  REQUIRE_MESSAGE(eventually([&] { return converged(all); }), describe(all));
   for (auto* m : all) {
     for (const char* t : {"A", "B", "C"}) {
       for (int i = 0; i < 200; i += 37) CHECK(m->get(std::string("orders/") + t + "-" + std::to_string(i)).has_value());
