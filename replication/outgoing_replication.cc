@@ -170,6 +170,7 @@ Status OutgoingReplication::run_connection() {
   // Batches sent and not yet acknowledged, oldest first: while the peer
   // applies one, the next is read and sent (a window of kWindow).
   std::deque<InFlight> in_flight;
+  complete_sent_ = 0;
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (in_flight.size() >= kWindow) {
@@ -241,8 +242,12 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   auto read = storage::read_replication_items(storage_, sent, kMaxBatchItems, kMaxBatchBytes);
   if (!read.ok()) return read.status();
   if (read->scanned_to <= sent) {
-    *sent_any = false;
-    return Status::Ok();
+    // Nothing new, but the peer may not have our change vector as it is now:
+    // a batch read before its commit was published carried an older one (or
+    // none). An empty batch brings it, so the peer's change vector ends up
+    // containing ours (what the supervisor's "caught up" reads).
+    *sent_any = before.last_etag <= sent && complete_sent_ < before.last_etag;
+    if (!*sent_any) return Status::Ok();
   }
   std::vector<const storage::ReplicationItem*> items;
   std::set<std::string> hashes;
@@ -270,16 +275,19 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   *sent_any = true;
   BatchHeader header;
   header.items = items.size();
-  header.last_etag = read->scanned_to;
+  header.last_etag = std::max(read->scanned_to, sent);
   header.hashes.assign(hashes.begin(), hashes.end());
-  if (read->scanned_to >= before.last_etag) header.complete_change_vector = before.database_change_vector;
+  if (std::max(read->scanned_to, sent) >= before.last_etag) {
+    header.complete_change_vector = before.database_change_vector;
+    complete_sent_ = before.last_etag;
+  }
 
   InFlight batch;
   batch.started = std::chrono::steady_clock::now();
   batch.record.started_us = now_us();
   batch.record.items = items.size();
   batch.record.bytes = bytes;
-  batch.record.last_etag = read->scanned_to;
+  batch.record.last_etag = header.last_etag;
   if (Status s = socket.send(frames::kBatch, encode(header)); !s.ok()) return s;
   if (!header.hashes.empty()) {
     auto wanted = next_frame(socket);
@@ -304,7 +312,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   if (!pending.empty()) {
     if (Status s = socket.send_frames(pending); !s.ok()) return s;
   }
-  sent = read->scanned_to;
+  sent = header.last_etag;
   in_flight.push_back(std::move(batch));
   std::lock_guard lock(status_mu_);
   status_.last_sent_etag = sent;

@@ -93,6 +93,9 @@ class OutgoingReplication {
   mutable std::mutex status_mu_;
   OutgoingStatus status_;
   storage::ChangeVector peer_cv_;  // what the peer has (its acknowledgements, and peer_has()); status_mu_
+  // The last etag of ours whose change vector this connection sent as a
+  // batch's CompleteChangeVector (only the run() thread touches it).
+  uint64_t complete_sent_ = 0;
   std::thread thread_;
 };
 

@@ -131,11 +131,12 @@ Status DocumentsStorage::load_or_create_meta() {
 }
 
 void DocumentsStorage::publish(const WriterState& state) {
-  published_last_etag_.store(state.last_etag, std::memory_order_release);
   published_document_count_.store(state.document_count, std::memory_order_release);
   published_tombstone_count_.store(state.tombstone_count, std::memory_order_release);
-  published_change_vector_.store(std::make_shared<const std::string>(state.database_change_vector.to_string()),
-                                 std::memory_order_release);
+  // One object, so a reader gets a last etag and the change vector of that same batch.
+  published_.store(std::make_shared<const Published>(
+                       Published{state.last_etag, state.database_change_vector.to_string()}),
+                   std::memory_order_release);
 }
 
 uint64_t DocumentsStorage::add_commit_listener(CommitListener listener) {
@@ -284,14 +285,8 @@ Result<std::vector<Change>> DocumentsStorage::changes_since(uint64_t after_etag,
 }
 
 DocumentsStorage::Published DocumentsStorage::published() const {
-  Published p;
-  // The change vector before the last etag (publish() stores them the other
-  // way round): the etag read is then at least the one of the batch the change
-  // vector stands for, so "everything up to last_etag" covers the change
-  // vector (replication's complete batches rely on it).
-  if (auto cv = published_change_vector_.load(std::memory_order_acquire)) p.database_change_vector = *cv;
-  p.last_etag = published_last_etag_.load(std::memory_order_acquire);
-  return p;
+  auto p = published_.load(std::memory_order_acquire);
+  return p ? *p : Published{};
 }
 
 DatabaseStats DocumentsStorage::stats() const {

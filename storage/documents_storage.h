@@ -65,9 +65,8 @@ class DocumentsStorage {
   // Documents and tombstones with etag > `after_etag`, ascending, at most `limit`.
   Result<std::vector<Change>> changes_since(uint64_t after_etag, size_t limit) const;
   DatabaseStats stats() const;
-  // The last etag and database change vector as of the last durable batch
-  // (what stats() says, without its costlier parts): the change vector is read
-  // first, so everything up to `last_etag` covers it.
+  // The last etag and database change vector of the same durable batch, the
+  // last one (what stats() says, without its costlier parts).
   struct Published {
     uint64_t last_etag = 0;
     std::string database_change_vector;
@@ -142,10 +141,9 @@ class DocumentsStorage {
   // Counters as of the last durable batch; written by the merger's syncer under
   // its sync mutex, read by the merger when it (re)starts from durable state.
   WriterState writer_state_;
-  std::atomic<uint64_t> published_last_etag_{0};
   std::atomic<uint64_t> published_document_count_{0};
   std::atomic<uint64_t> published_tombstone_count_{0};
-  std::atomic<std::shared_ptr<const std::string>> published_change_vector_;
+  std::atomic<std::shared_ptr<const Published>> published_;
   // Before merger_, so they outlive the syncer that calls them.
   std::mutex listeners_mu_;
   std::map<uint64_t, CommitListener> listeners_;

@@ -240,7 +240,7 @@ TEST_CASE("two members: writes on either side reach the other with their change 
   CHECK(same_everywhere({&a, &b}, "users/2"));
   a.remove("users/2");
   CHECK(eventually([&] { return !b.get("users/2").has_value(); }));
-  CHECK(eventually([&] { return converged({&a, &b}); }));
+  CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
   // Nothing ping-pongs: once converged, the etags stay where they are.
   const auto ea = a.storage().stats().last_etag, eb = b.storage().stats().last_etag;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -288,7 +288,7 @@ TEST_CASE("concurrent versions written while apart: every member picks the same 
   b.put("docs/same", R"({"V":"same"})");
   a.replicate_to({&a, &b});
   b.replicate_to({&a, &b});
-  REQUIRE(eventually([&] { return converged({&a, &b}); }));
+  REQUIRE_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
   for (const char* id : {"docs/put-put", "docs/put-delete", "docs/delete-delete", "docs/same"}) {
     CHECK_MESSAGE(same_everywhere({&a, &b}, id),
                   id << ": A " << (a.get(id) ? a.get(id)->json : "-") << " B " << (b.get(id) ? b.get(id)->json : "-"));
@@ -322,7 +322,7 @@ TEST_CASE("keep-conflict policy: both versions are held on every member until a 
     auto d = b.get("docs/1");
     return d && d->json.find("resolved") != std::string::npos;
   }));
-  CHECK(eventually([&] { return converged({&a, &b}) && same_everywhere({&a, &b}, "docs/1"); }));
+  CHECK_MESSAGE(eventually([&] { return converged({&a, &b}) && same_everywhere({&a, &b}, "docs/1"); }), describe({&a, &b}));
 }
 
 TEST_CASE("counters: concurrent increments and decrements on every member add up exactly") {
@@ -369,7 +369,7 @@ TEST_CASE("attachment bytes cross once per destination; a second reference to th
   auto blob = b.storage().blob_store()->open_blob((*read_attachment(b.storage(), "files/2", "same.bin"))->hash);
   REQUIRE(blob.ok());
   CHECK((*blob)->size() == bytes.size());
-  CHECK(eventually([&] { return converged({&a, &b}); }));
+  CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
 }
 
 TEST_CASE("a destination that restarts resumes from its own position; nothing is applied twice") {
@@ -385,7 +385,7 @@ TEST_CASE("a destination that restarts resumes from its own position; nothing is
   REQUIRE(eventually([&] { return b.storage().stats().document_count == 80; }));
   // Only the 30 new documents took etags on B.
   CHECK(b.storage().stats().last_etag == b_etag + 30);
-  CHECK(eventually([&] { return converged({&a, &b}); }));
+  CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
 }
 
 TEST_CASE("an ordinary write concurrent with a later cluster-wide transaction loses to it on every member") {
@@ -409,7 +409,8 @@ TEST_CASE("an ordinary write concurrent with a later cluster-wide transaction lo
     cluster_write(a, 7, R"({"V":"tx7"})");
     a.replicate_to({&a, &b}, policy);
     b.replicate_to({&a, &b}, policy);
-    REQUIRE(eventually([&] { return converged({&a, &b}) && same_everywhere({&a, &b}, "users/1"); }));
+    REQUIRE_MESSAGE(eventually([&] { return converged({&a, &b}) && same_everywhere({&a, &b}, "users/1"); }),
+                    describe({&a, &b}));
     auto d = a.get("users/1");
     REQUIRE(d);
     CHECK(d->json.find("tx7") != std::string::npos);
