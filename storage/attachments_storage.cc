@@ -172,6 +172,8 @@ Result<AttachmentWriteResult> write_attachment(WriteTransaction& txn, Attachment
   return AttachmentWriteResult{std::move(a), doc->change_vector};
 }
 
+Status drop_alternate_attachments(WriteTransaction& txn, std::string_view document_id, std::string_view name);
+
 }  // namespace
 
 Status validate_attachment_name(std::string_view name) {
@@ -214,6 +216,7 @@ Result<AttachmentWriteResult> put_attachment(WriteTransaction& txn, std::string_
   auto existing = read_in_txn(txn, attachment_key(document_id, name));
   if (!existing.ok()) return existing.status();
   if (Status s = check_expected(document_id, name, existing.value(), expected_change_vector); !s.ok()) return s;
+  if (Status s = drop_alternate_attachments(txn, document_id, name); !s.ok()) return s;
   // Count the new reference before dropping the old: replacing a blob by itself keeps it.
   if (Status s = add_reference(txn, hash); !s.ok()) return s;
   if (existing.value()) {
@@ -238,6 +241,7 @@ Result<std::optional<std::string>> delete_attachment(WriteTransaction& txn, std:
   if (!existing.ok()) return existing.status();
   if (Status s = check_expected(document_id, name, existing.value(), expected_change_vector); !s.ok()) return s;
   if (!existing.value()) return std::optional<std::string>();
+  if (Status s = drop_alternate_attachments(txn, document_id, name); !s.ok()) return s;
   txn.erase_raw(Family::Attachments, key);
   txn.unindex_etag(existing.value()->etag);
   if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
@@ -264,29 +268,6 @@ Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string
   if (Status s = check_expected(source_id, source_name, source.value(), expected_change_vector); !s.ok()) return s;
   return put_attachment(txn, destination_id, destination_name, source.value()->content_type, source.value()->hash,
                         source.value()->size, std::nullopt);
-}
-
-Status drop_document_attachments(WriteTransaction& txn, const Document& document) {
-  if (!(document.flags & kHasAttachments)) return Status::Ok();
-  boost::system::error_code ec;
-  json::value v = json::parse(document.json, ec);
-  if (ec || !v.is_object()) return Status::Corruption("stored document '" + document.id + "' is not a JSON object");
-  const auto* md = v.as_object().if_contains("@metadata");
-  const auto* list = md && md->is_object() ? md->as_object().if_contains("@attachments") : nullptr;
-  if (!list || !list->is_array()) return Status::Ok();
-  for (const auto& e : list->as_array()) {
-    const auto* n = e.is_object() ? e.as_object().if_contains("Name") : nullptr;
-    if (!n || !n->is_string()) continue;
-    const std::string key = attachment_key(document.id, n->as_string());
-    auto existing = read_in_txn(txn, key);
-    if (!existing.ok()) return existing.status();
-    if (!existing.value()) continue;
-    txn.erase_raw(Family::Attachments, key);
-    txn.unindex_etag(existing.value()->etag);
-    if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
-    if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
-  }
-  return Status::Ok();
 }
 
 // --- replication ---
@@ -339,13 +320,63 @@ Result<std::optional<CurrentVersion>> current_version(WriteTransaction& txn, std
   return std::optional<CurrentVersion>(std::move(current));
 }
 
-// The version has seen the attachment's change (its change vector covers it)
-// and does not list that attachment (same name and bytes): it moved past it.
-bool moved_past(const CurrentVersion& current, const ChangeVector& attachment_cv, const AttachmentInfo& a) {
+Result<ChangeVector> record_change_vector(const AttachmentInfo& a) {
+  auto cv = ChangeVector::parse(a.change_vector);
+  if (!cv.ok()) return Status::Corruption("stored change vector of attachment '" + a.name + "'");
+  return std::move(cv).value();
+}
+
+// The version has seen the attachment's change (its change vector covers it).
+bool covers(const CurrentVersion& current, const ChangeVector& attachment_cv) {
   const ChangeVectorOrder order = current.change_vector.compare(attachment_cv);
-  if (order != ChangeVectorOrder::Newer && order != ChangeVectorOrder::Equal) return false;
+  return order == ChangeVectorOrder::Newer || order == ChangeVectorOrder::Equal;
+}
+
+// The version has seen the attachment's change and does not list that
+// attachment (same name and bytes): it moved past it.
+bool moved_past(const CurrentVersion& current, const ChangeVector& attachment_cv, const AttachmentInfo& a) {
+  if (!covers(current, attachment_cv)) return false;
   auto it = current.listed.find(lower_id(a.name));
   return it == current.listed.end() || it->second != a.hash;
+}
+
+// A concurrent record of a name that lost to the one in place is kept as an
+// "alternate" (key: the attachment key, a 0 byte, the hash; no etag entry, so
+// never shipped and not counted as an attachment) with its reference: the
+// document's own conflict resolution may still pick the version that lists
+// it, and then it takes the record's place.
+std::string alternate_key(const std::string& key, const std::string& hash) { return key + '\0' + hash; }
+
+// A document's records: the attachments (by lowered name) and the alternates.
+struct Records {
+  struct Entry {
+    std::string key;
+    AttachmentInfo info;
+  };
+  std::map<std::string, Entry> primaries;            // lowered name ->
+  std::multimap<std::string, Entry> alternates;      // lowered name ->
+};
+
+Result<Records> records_of(WriteTransaction& txn, std::string_view document_id) {
+  const std::string prefix = document_key_prefix(document_id);
+  const std::string lowered_id = lower_id(document_id);
+  Records out;
+  auto it = txn.new_iterator(Family::Attachments);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto a = decode_attachment(std::string_view(it->value().data(), it->value().size()));
+    if (!a.ok()) return a.status();
+    // An id with a 0 byte ("a\0b") has keys under the prefix of "a": not ours.
+    if (lower_id(a->document_id) != lowered_id) continue;
+    std::string key = it->key().ToString();
+    const std::string lowered_name = lower_id(a->name);
+    if (key.size() == prefix.size() + lowered_name.size()) {
+      out.primaries.emplace(lowered_name, Records::Entry{std::move(key), std::move(a).value()});
+    } else {
+      out.alternates.emplace(lowered_name, Records::Entry{std::move(key), std::move(a).value()});
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read attachments in write transaction");
+  return out;
 }
 
 Status drop_record(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
@@ -355,7 +386,64 @@ Status drop_record(WriteTransaction& txn, const std::string& key, const Attachme
   return txn.adjust_count(meta_keys::kAttachmentCount, -1);
 }
 
+Status drop_alternate(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
+  txn.erase_raw(Family::Attachments, key);
+  return drop_reference(txn, a.hash);
+}
+
+// Keeps `a` as an alternate of the attachment under `key`; its reference must
+// already be counted. One alternate per hash: a second one of the same bytes
+// gives its reference back.
+Status keep_alternate(WriteTransaction& txn, const std::string& key, AttachmentInfo a) {
+  const std::string alt = alternate_key(key, a.hash);
+  auto existing = read_in_txn(txn, alt);
+  if (!existing.ok()) return existing.status();
+  if (existing.value()) return drop_reference(txn, a.hash);
+  a.etag = 0;
+  txn.put_raw(Family::Attachments, alt, encode_attachment(a));
+  return Status::Ok();
+}
+
+// Makes `a` (whose reference is counted) the attachment under `key`, in place
+// of `replaced` (nullopt: none), under a new etag.
+Status install_primary(WriteTransaction& txn, const std::string& key, AttachmentInfo a,
+                       const std::optional<AttachmentInfo>& replaced) {
+  if (replaced) txn.unindex_etag(replaced->etag);
+  else if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, 1); !s.ok()) return s;
+  a.etag = txn.next_etag();
+  txn.put_raw(Family::Attachments, key, encode_attachment(a));
+  txn.index_etag(a.etag, kEtagOfAttachment, key);
+  return Status::Ok();
+}
+
+// Drops the alternates of attachment `name` of the document (every alternate
+// when `name` is empty): a local write of the attachment supersedes them.
+Status drop_alternate_attachments(WriteTransaction& txn, std::string_view document_id, std::string_view name) {
+  auto records = records_of(txn, document_id);
+  if (!records.ok()) return records.status();
+  const std::string lowered = lower_id(name);
+  for (const auto& [n, e] : records->alternates) {
+    if (!name.empty() && n != lowered) continue;
+    if (Status s = drop_alternate(txn, e.key, e.info); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status drop_document_attachments(WriteTransaction& txn, const Document& document) {
+  // Every record under the document's key, not only what @attachments lists:
+  // replication may have left records its versions do not list yet.
+  auto records = records_of(txn, document.id);
+  if (!records.ok()) return records.status();
+  for (const auto& [name, e] : records->primaries) {
+    if (Status s = drop_record(txn, e.key, e.info); !s.ok()) return s;
+  }
+  for (const auto& [name, e] : records->alternates) {
+    if (Status s = drop_alternate(txn, e.key, e.info); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
 
 Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, AttachmentInfo incoming) {
   if (incoming.document_id.empty()) return Status::InvalidArgument("a replicated attachment needs a document id");
@@ -379,54 +467,86 @@ Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, At
   const std::string key = attachment_key(incoming.document_id, incoming.name);
   auto existing = read_in_txn(txn, key);
   if (!existing.ok()) return existing.status();
+  const std::optional<AttachmentInfo>& ours = existing.value();
   ReplicatedAttachment outcome = ReplicatedAttachment::Stored;
-  if (const auto& ours = existing.value()) {
-    auto ours_cv = ChangeVector::parse(ours->change_vector);
-    if (!ours_cv.ok()) return Status::Corruption("stored change vector of attachment '" + ours->name + "'");
+  if (ours) {
+    auto ours_cv = record_change_vector(*ours);
+    if (!ours_cv.ok()) return ours_cv.status();
     switch (cv->compare(ours_cv.value())) {
       case ChangeVectorOrder::Newer: break;
       case ChangeVectorOrder::Older:
       case ChangeVectorOrder::Equal: return ReplicatedAttachment::Ignored;
       case ChangeVectorOrder::Concurrent:
-        // Every member compares the same two texts: the same record wins everywhere.
-        if (incoming.change_vector < ours->change_vector) return ReplicatedAttachment::Kept;
-        outcome = ReplicatedAttachment::Replaced;
-        break;
+        // Every member compares the same two texts: the same record is in
+        // place everywhere; the other waits as an alternate.
+        if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
+        if (incoming.change_vector < ours->change_vector) {
+          if (Status s = keep_alternate(txn, key, std::move(incoming)); !s.ok()) return s;
+          return ReplicatedAttachment::Kept;
+        }
+        if (Status s = keep_alternate(txn, key, *ours); !s.ok()) return s;  // keeps its reference
+        if (Status s = install_primary(txn, key, std::move(incoming), ours); !s.ok()) return s;
+        return ReplicatedAttachment::Replaced;
     }
   }
   // The new reference first: a record replaced by one with the same bytes keeps its blob.
   if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
-  if (const auto& ours = existing.value()) {
+  if (ours) {
     if (Status s = drop_reference(txn, ours->hash); !s.ok()) return s;
-    txn.unindex_etag(ours->etag);
-  } else if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, 1); !s.ok()) {
-    return s;
   }
-  incoming.etag = txn.next_etag();
-  txn.put_raw(Family::Attachments, key, encode_attachment(incoming));
-  txn.index_etag(incoming.etag, kEtagOfAttachment, key);
+  if (Status s = install_primary(txn, key, std::move(incoming), ours); !s.ok()) return s;
   return outcome;
 }
 
 Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id) {
-  auto current = current_version(txn, document_id);
-  if (!current.ok()) return current.status();
-  if (!current.value()) return Status::Ok();
-  const std::string prefix = document_key_prefix(document_id);
-  std::vector<std::pair<std::string, AttachmentInfo>> doomed;
-  {
-    auto it = txn.new_iterator(Family::Attachments);
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto a = decode_attachment(std::string_view(it->value().data(), it->value().size()));
-      if (!a.ok()) return a.status();
-      auto cv = ChangeVector::parse(a->change_vector);
-      if (!cv.ok()) return Status::Corruption("stored change vector of attachment '" + a->name + "'");
-      if (moved_past(*current.value(), cv.value(), a.value())) doomed.emplace_back(it->key().ToString(), std::move(a).value());
+  auto current_or = current_version(txn, document_id);
+  if (!current_or.ok()) return current_or.status();
+  if (!current_or.value()) return Status::Ok();
+  const CurrentVersion& current = *current_or.value();
+  auto records = records_of(txn, document_id);
+  if (!records.ok()) return records.status();
+
+  // A listed attachment whose record waits as an alternate takes its place;
+  // the record in place goes if the version has seen it, else waits in turn.
+  for (const auto& [name, hash] : current.listed) {
+    auto primary = records->primaries.find(name);
+    if (primary != records->primaries.end() && primary->second.info.hash == hash) continue;
+    auto [first, last] = records->alternates.equal_range(name);
+    auto alt = std::find_if(first, last, [&](const auto& e) { return e.second.info.hash == hash; });
+    if (alt == last) continue;
+    Records::Entry promoted = alt->second;
+    records->alternates.erase(alt);
+    txn.erase_raw(Family::Attachments, promoted.key);
+    std::optional<AttachmentInfo> replaced;
+    std::string key = attachment_key(document_id, promoted.info.name);
+    if (primary != records->primaries.end()) {
+      replaced = primary->second.info;
+      auto cv = record_change_vector(*replaced);
+      if (!cv.ok()) return cv.status();
+      if (covers(current, cv.value())) {
+        if (Status s = drop_reference(txn, replaced->hash); !s.ok()) return s;
+      } else if (Status s = keep_alternate(txn, key, *replaced); !s.ok()) {
+        return s;
+      }
+      key = primary->second.key;
+      records->primaries.erase(primary);
     }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "read attachments in write transaction");
+    if (Status s = install_primary(txn, key, promoted.info, replaced); !s.ok()) return s;
   }
-  for (const auto& [key, a] : doomed) {
-    if (Status s = drop_record(txn, key, a); !s.ok()) return s;
+  // What the version has seen and does not list goes.
+  for (const auto& [name, e] : records->primaries) {
+    auto cv = record_change_vector(e.info);
+    if (!cv.ok()) return cv.status();
+    if (moved_past(current, cv.value(), e.info)) {
+      if (Status s = drop_record(txn, e.key, e.info); !s.ok()) return s;
+    }
+  }
+  for (const auto& [name, e] : records->alternates) {
+    auto cv = record_change_vector(e.info);
+    if (!cv.ok()) return cv.status();
+    if (moved_past(current, cv.value(), e.info)) {
+      if (Status s = drop_alternate(txn, e.key, e.info); !s.ok()) return s;
+    }
   }
   return Status::Ok();
 }
