@@ -280,6 +280,10 @@ namespace {
 struct CurrentVersion {
   ChangeVector change_vector;
   std::map<std::string, std::string> listed;
+  // The version won a conflict (flag Resolved): its change vector covers the
+  // losing version's attachments although it never listed them, and a later
+  // resolution elsewhere may pick the losing side again.
+  bool resolved = false;
 };
 
 // nullopt when the document has neither a version nor a tombstone here (not
@@ -291,6 +295,7 @@ Result<std::optional<CurrentVersion>> current_version(WriteTransaction& txn, std
   std::string cv_text;
   if (const auto& d = doc.value()) {
     cv_text = d->change_vector;
+    current.resolved = (d->flags & kResolved) != 0;
     if (d->flags & kHasAttachments) {
       boost::system::error_code ec;
       json::value v = json::parse(d->json, ec);
@@ -460,11 +465,17 @@ Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, At
   incoming.change_vector = cv->to_string();
   txn.note_change_vector(cv.value());  // seen, whatever happens to it
 
+  const std::string key = attachment_key(incoming.document_id, incoming.name);
   auto current = current_version(txn, incoming.document_id);
   if (!current.ok()) return current.status();
-  if (current.value() && moved_past(*current.value(), cv.value(), incoming)) return ReplicatedAttachment::Ignored;
+  if (current.value() && moved_past(*current.value(), cv.value(), incoming)) {
+    if (!current.value()->resolved) return ReplicatedAttachment::Ignored;
+    // Not listed by a resolution: the losing side may come back (see CurrentVersion).
+    if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
+    if (Status s = keep_alternate(txn, key, std::move(incoming)); !s.ok()) return s;
+    return ReplicatedAttachment::Kept;
+  }
 
-  const std::string key = attachment_key(incoming.document_id, incoming.name);
   auto existing = read_in_txn(txn, key);
   if (!existing.ok()) return existing.status();
   const std::optional<AttachmentInfo>& ours = existing.value();
@@ -533,14 +544,22 @@ Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view documen
     }
     if (Status s = install_primary(txn, key, promoted.info, replaced); !s.ok()) return s;
   }
-  // What the version has seen and does not list goes.
+  // What the version has seen and does not list goes; after a resolution it
+  // waits as an alternate instead (the losing side may come back).
   for (const auto& [name, e] : records->primaries) {
     auto cv = record_change_vector(e.info);
     if (!cv.ok()) return cv.status();
-    if (moved_past(current, cv.value(), e.info)) {
+    if (!moved_past(current, cv.value(), e.info)) continue;
+    if (!current.resolved) {
       if (Status s = drop_record(txn, e.key, e.info); !s.ok()) return s;
+      continue;
     }
+    txn.erase_raw(Family::Attachments, e.key);
+    txn.unindex_etag(e.info.etag);
+    if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
+    if (Status s = keep_alternate(txn, e.key, e.info); !s.ok()) return s;  // keeps its reference
   }
+  if (current.resolved) return Status::Ok();
   for (const auto& [name, e] : records->alternates) {
     auto cv = record_change_vector(e.info);
     if (!cv.ok()) return cv.status();

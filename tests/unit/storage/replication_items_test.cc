@@ -830,10 +830,18 @@ TEST_CASE("ReplicationItems: concurrent versions of an attachment end the same o
       CHECK(x->hash == y->hash);
       CHECK(x->change_vector == y->change_vector);
       check_same_document(*a.s, *b.s, "users/1");
+      CHECK(count(a, meta_keys::kAttachmentCount) == 1);
+      CHECK(count(b, meta_keys::kAttachmentCount) == 1);
+      // A version that won a conflict may keep the other side's bytes waiting
+      // (an alternate: a later resolution elsewhere could pick that side);
+      // the next plain version lets them go.
+      a.put("users/1", R"({"name":"after","@metadata":{"@collection":"Users"}})");
+      exchange_all({&a, &b});
       settle(a);
       settle(b);
       CHECK(a.s->blob_store()->blob_count().value() == 1);
       CHECK(b.s->blob_store()->blob_count().value() == 1);
+      check_same_attachment(a, b, "users/1", "f.txt");
       CHECK(count(a, meta_keys::kAttachmentCount) == 1);
       CHECK(count(b, meta_keys::kAttachmentCount) == 1);
     }
@@ -1000,6 +1008,12 @@ std::string state_of(Member& m) {
 
 }  // namespace
 
+// Documents, tombstones and counters converge for every seed tried (200).
+// TODO(repl-items): attachments do for seeds 1-8, but about one seed in eight
+// ends with a document listing an attachment whose record some member lacks
+// (e.g. seed 17: a member deleted the document, dropping its records, then a
+// concurrent version listing them won the conflict there); a fix needs the
+// stream to resend a document's attachments (RavenDB's "missing attachments").
 TEST_CASE("ReplicationItems: three members writing concurrently and replicating in random batches converge") {
   for (uint32_t seed = 1; seed <= 8; ++seed) {
     CAPTURE(seed);
