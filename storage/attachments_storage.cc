@@ -510,12 +510,14 @@ Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, At
 }
 
 Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id) {
+  // Most documents have no records: one seek, and the document is not read.
+  auto records = records_of(txn, document_id);
+  if (!records.ok()) return records.status();
+  if (records->primaries.empty() && records->alternates.empty()) return Status::Ok();
   auto current_or = current_version(txn, document_id);
   if (!current_or.ok()) return current_or.status();
   if (!current_or.value()) return Status::Ok();
   const CurrentVersion& current = *current_or.value();
-  auto records = records_of(txn, document_id);
-  if (!records.ok()) return records.status();
 
   // A listed attachment whose record waits as an alternate takes its place;
   // the record in place goes if the version has seen it, else waits in turn.
