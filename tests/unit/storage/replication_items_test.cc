@@ -1,7 +1,10 @@
 // Replication items: the etag order read as items (order, limits, what is not
-// shipped), their application on another storage (documents and tombstones
-// arrive exactly as the sender has them), malformed items, and the positions
-// replication keeps.
+// shipped), their application on another storage (documents, tombstones,
+// counters, attachments and revisions arrive as the sender has them, twice is
+// once), malformed items, the positions replication keeps, tombstone purging,
+// and three members writing and replicating at random converging. The
+// members replicate with the same calls the stream makes (read, ship the
+// blobs, apply in one transaction with the position).
 #include "storage/replication_items.h"
 
 #include <algorithm>
