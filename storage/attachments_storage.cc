@@ -572,4 +572,23 @@ Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view documen
   return Status::Ok();
 }
 
+Status reship_resolved_attachments(WriteTransaction& txn, std::string_view document_id) {
+  auto records = records_of(txn, document_id);
+  if (!records.ok()) return records.status();
+  if (records->primaries.empty()) return Status::Ok();
+  auto current = current_version(txn, document_id);
+  if (!current.ok()) return current.status();
+  if (!current.value() || !current.value()->resolved) return Status::Ok();
+  for (const auto& [name, e] : records->primaries) {
+    auto listed = current.value()->listed.find(name);
+    if (listed == current.value()->listed.end() || listed->second != e.info.hash) continue;
+    AttachmentInfo a = e.info;
+    txn.unindex_etag(a.etag);
+    a.etag = txn.next_etag();
+    txn.put_raw(Family::Attachments, e.key, encode_attachment(a));
+    txn.index_etag(a.etag, kEtagOfAttachment, e.key);
+  }
+  return Status::Ok();
+}
+
 }  // namespace corvus::storage

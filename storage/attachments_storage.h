@@ -111,4 +111,11 @@ Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, At
 // version has not seen stay: their document version has not arrived yet.
 Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id);
 
+// After a version that won a conflict (flag Resolved) became current here by
+// replication: the records it lists take new etags, so they travel again
+// after it. A member whose own resolution picked the other side, or that
+// deleted the document, may have dropped them, and nothing else would send
+// them again (they are identical elsewhere: applied twice, they change nothing).
+Status reship_resolved_attachments(WriteTransaction& txn, std::string_view document_id);
+
 }  // namespace corvus::storage

@@ -33,6 +33,9 @@ Result<ReplicatedOutcome> apply_version(WriteTransaction& txn, IncomingVersion i
   if (!outcome.ok()) return outcome;
   if (outcome.value() == ReplicatedOutcome::Conflicted) return outcome;
   if (Status s = drop_unlisted_attachments(txn, id); !s.ok()) return s;
+  if (outcome.value() != ReplicatedOutcome::Ignored) {
+    if (Status s = reship_resolved_attachments(txn, id); !s.ok()) return s;
+  }
   return outcome;
 }
 

@@ -1011,12 +1011,12 @@ std::string state_of(Member& m) {
 
 }  // namespace
 
-// Documents, tombstones and counters converge for every seed tried (200).
-// TODO(repl-items): attachments do for seeds 1-8, but about one seed in eight
-// ends with a document listing an attachment whose record some member lacks
-// (e.g. seed 17: a member deleted the document, dropping its records, then a
-// concurrent version listing them won the conflict there); a fix needs the
-// stream to resend a document's attachments (RavenDB's "missing attachments").
+// Documents, tombstones and counters converge for every seed tried (1-200).
+// TODO(repl-items): attachments do for seeds 1-8, but 7 of 200 seeds (e.g.
+// 32, 64) end with a document listing an attachment whose record some or all
+// members lack (a member dropped the records with a version that did not list
+// them, then a concurrent version listing them won); a complete fix needs the
+// stream to ask for a document's missing attachments, as RavenDB does.
 TEST_CASE("ReplicationItems: three members writing concurrently and replicating in random batches converge") {
   for (uint32_t seed = 1; seed <= 8; ++seed) {
     CAPTURE(seed);
