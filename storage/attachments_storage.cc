@@ -479,34 +479,45 @@ Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, At
   auto existing = read_in_txn(txn, key);
   if (!existing.ok()) return existing.status();
   const std::optional<AttachmentInfo>& ours = existing.value();
-  ReplicatedAttachment outcome = ReplicatedAttachment::Stored;
-  if (ours) {
-    auto ours_cv = record_change_vector(*ours);
-    if (!ours_cv.ok()) return ours_cv.status();
-    switch (cv->compare(ours_cv.value())) {
-      case ChangeVectorOrder::Newer: break;
-      case ChangeVectorOrder::Older:
-      case ChangeVectorOrder::Equal: return ReplicatedAttachment::Ignored;
-      case ChangeVectorOrder::Concurrent:
-        // Every member compares the same two texts: the same record is in
-        // place everywhere; the other waits as an alternate.
-        if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
-        if (incoming.change_vector < ours->change_vector) {
-          if (Status s = keep_alternate(txn, key, std::move(incoming)); !s.ok()) return s;
-          return ReplicatedAttachment::Kept;
-        }
-        if (Status s = keep_alternate(txn, key, *ours); !s.ok()) return s;  // keeps its reference
-        if (Status s = install_primary(txn, key, std::move(incoming), ours); !s.ok()) return s;
-        return ReplicatedAttachment::Replaced;
-    }
+  if (!ours) {
+    if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
+    if (Status s = install_primary(txn, key, std::move(incoming), ours); !s.ok()) return s;
+    return ReplicatedAttachment::Stored;
+  }
+  auto ours_cv = record_change_vector(*ours);
+  if (!ours_cv.ok()) return ours_cv.status();
+  const ChangeVectorOrder order = cv->compare(ours_cv.value());
+  // The document here is the arbiter when it lists one of the two: under
+  // ResolveToLatest a version listing an older record can win over one listing
+  // a newer record. Otherwise the change vectors decide, and between
+  // concurrent ones the larger text, as on every member.
+  const std::string* listed = nullptr;
+  if (const auto& doc = current.value()) {
+    if (auto it = doc->listed.find(lower_id(incoming.name)); it != doc->listed.end()) listed = &it->second;
+  }
+  const bool incoming_listed = listed && *listed == incoming.hash;
+  const bool ours_listed = listed && *listed == ours->hash;
+  bool incoming_wins = order == ChangeVectorOrder::Newer ||
+                       (order == ChangeVectorOrder::Concurrent && incoming.change_vector > ours->change_vector);
+  if (incoming_listed != ours_listed) incoming_wins = incoming_listed;
+  if (!incoming_wins) {
+    if (order == ChangeVectorOrder::Older || order == ChangeVectorOrder::Equal) return ReplicatedAttachment::Ignored;
+    // Newer or concurrent but not chosen: it waits as an alternate.
+    if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
+    if (Status s = keep_alternate(txn, key, std::move(incoming)); !s.ok()) return s;
+    return ReplicatedAttachment::Kept;
   }
   // The new reference first: a record replaced by one with the same bytes keeps its blob.
   if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
-  if (ours) {
+  // Ours goes only when it is simply superseded (a newer record it is not
+  // listed against); otherwise a version may still pick it: it waits.
+  if (order == ChangeVectorOrder::Newer && !ours_listed) {
     if (Status s = drop_reference(txn, ours->hash); !s.ok()) return s;
+  } else if (Status s = keep_alternate(txn, key, *ours); !s.ok()) {
+    return s;
   }
   if (Status s = install_primary(txn, key, std::move(incoming), ours); !s.ok()) return s;
-  return outcome;
+  return order == ChangeVectorOrder::Newer ? ReplicatedAttachment::Stored : ReplicatedAttachment::Replaced;
 }
 
 Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id) {
@@ -536,7 +547,7 @@ Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view documen
       replaced = primary->second.info;
       auto cv = record_change_vector(*replaced);
       if (!cv.ok()) return cv.status();
-      if (covers(current, cv.value())) {
+      if (covers(current, cv.value()) && !current.resolved) {
         if (Status s = drop_reference(txn, replaced->hash); !s.ok()) return s;
       } else if (Status s = keep_alternate(txn, key, *replaced); !s.ok()) {
         return s;

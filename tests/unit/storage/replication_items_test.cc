@@ -1012,8 +1012,8 @@ std::string state_of(Member& m) {
 }  // namespace
 
 // Documents, tombstones and counters converge for every seed tried (1-200).
-// TODO(repl-items): attachments do for seeds 1-8, but 7 of 200 seeds (e.g.
-// 32, 64) end with a document listing an attachment whose record some or all
+// TODO(repl-items): attachments do for seeds 1-8, but 6 of seeds 1-400 (e.g.
+// 32, 50) end with a document listing an attachment whose record some or all
 // members lack (a member dropped the records with a version that did not list
 // them, then a concurrent version listing them won); a complete fix needs the
 // stream to ask for a document's missing attachments, as RavenDB does.
