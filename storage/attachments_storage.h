@@ -80,7 +80,7 @@ Status drop_document_attachments(WriteTransaction& txn, const Document& document
 // A name the server accepts: non-empty, no control characters.
 Status validate_attachment_name(std::string_view name);
 
-// --- replication (replication_items.h) ---
+// --- replication (replication_items.h; replicated_attachments.cc) ---
 
 // The stored record's encoding (the JSON above); Corruption when malformed.
 Result<AttachmentInfo> decode_attachment_record(std::string_view bytes);
