@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "storage/attachment_records.h"
 #include "storage/blob_store.h"
 #include "storage/change_vector.h"
 #include "storage/documents_storage.h"
@@ -13,7 +14,8 @@
 
 namespace corvus::storage {
 namespace json = boost::json;
-namespace {
+
+namespace attachment_records {
 
 std::string attachment_key(std::string_view document_id, std::string_view name) {
   return document_key_prefix(document_id) + lower_id(name);
@@ -30,14 +32,6 @@ std::string encode_attachment(const AttachmentInfo& a) {
   o["Etag"] = a.etag;
   return json::serialize(o);
 }
-
-Result<AttachmentInfo> decode_attachment(std::string_view bytes);
-
-}  // namespace
-
-Result<AttachmentInfo> decode_attachment_record(std::string_view bytes) { return decode_attachment(bytes); }
-
-namespace {
 
 Result<AttachmentInfo> decode_attachment(std::string_view bytes) {
   boost::system::error_code ec;
@@ -101,6 +95,62 @@ Status drop_reference(WriteTransaction& txn, const std::string& hash) {
   txn.after_commit([blobs = txn.storage().blob_store(), hash] { blobs->collect(hash); });
   return Status::Ok();
 }
+
+// Alternates: see attachment_records.h.
+std::string alternate_key(const std::string& key, const std::string& hash) { return key + '\0' + hash; }
+
+Result<Records> records_of(WriteTransaction& txn, std::string_view document_id) {
+  const std::string prefix = document_key_prefix(document_id);
+  const std::string lowered_id = lower_id(document_id);
+  Records out;
+  auto it = txn.new_iterator(Family::Attachments);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto a = decode_attachment(std::string_view(it->value().data(), it->value().size()));
+    if (!a.ok()) return a.status();
+    // An id with a 0 byte ("a\0b") has keys under the prefix of "a": not ours.
+    if (lower_id(a->document_id) != lowered_id) continue;
+    std::string key = it->key().ToString();
+    const std::string lowered_name = lower_id(a->name);
+    if (key.size() == prefix.size() + lowered_name.size()) {
+      out.primaries.emplace(lowered_name, Records::Entry{std::move(key), std::move(a).value()});
+    } else {
+      out.alternates.emplace(lowered_name, Records::Entry{std::move(key), std::move(a).value()});
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read attachments in write transaction");
+  return out;
+}
+
+Status drop_record(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
+  txn.erase_raw(Family::Attachments, key);
+  txn.unindex_etag(a.etag);
+  if (Status s = drop_reference(txn, a.hash); !s.ok()) return s;
+  return txn.adjust_count(meta_keys::kAttachmentCount, -1);
+}
+
+Status drop_alternate(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
+  txn.erase_raw(Family::Attachments, key);
+  return drop_reference(txn, a.hash);
+}
+
+Status drop_alternate_attachments(WriteTransaction& txn, std::string_view document_id, std::string_view name) {
+  auto records = records_of(txn, document_id);
+  if (!records.ok()) return records.status();
+  const std::string lowered = lower_id(name);
+  for (const auto& [n, e] : records->alternates) {
+    if (!name.empty() && n != lowered) continue;
+    if (Status s = drop_alternate(txn, e.key, e.info); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace attachment_records
+
+using namespace attachment_records;
+
+Result<AttachmentInfo> decode_attachment_record(std::string_view bytes) { return decode_attachment(bytes); }
+
+namespace {
 
 std::string new_change_vector(WriteTransaction& txn, uint64_t etag) {
   ChangeVector cv;
@@ -214,6 +264,7 @@ Result<AttachmentWriteResult> put_attachment(WriteTransaction& txn, std::string_
   auto existing = read_in_txn(txn, attachment_key(document_id, name));
   if (!existing.ok()) return existing.status();
   if (Status s = check_expected(document_id, name, existing.value(), expected_change_vector); !s.ok()) return s;
+  if (Status s = drop_alternate_attachments(txn, document_id, name); !s.ok()) return s;
   // Count the new reference before dropping the old: replacing a blob by itself keeps it.
   if (Status s = add_reference(txn, hash); !s.ok()) return s;
   if (existing.value()) {
@@ -238,6 +289,7 @@ Result<std::optional<std::string>> delete_attachment(WriteTransaction& txn, std:
   if (!existing.ok()) return existing.status();
   if (Status s = check_expected(document_id, name, existing.value(), expected_change_vector); !s.ok()) return s;
   if (!existing.value()) return std::optional<std::string>();
+  if (Status s = drop_alternate_attachments(txn, document_id, name); !s.ok()) return s;
   txn.erase_raw(Family::Attachments, key);
   txn.unindex_etag(existing.value()->etag);
   if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
@@ -267,166 +319,15 @@ Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string
 }
 
 Status drop_document_attachments(WriteTransaction& txn, const Document& document) {
-  if (!(document.flags & kHasAttachments)) return Status::Ok();
-  boost::system::error_code ec;
-  json::value v = json::parse(document.json, ec);
-  if (ec || !v.is_object()) return Status::Corruption("stored document '" + document.id + "' is not a JSON object");
-  const auto* md = v.as_object().if_contains("@metadata");
-  const auto* list = md && md->is_object() ? md->as_object().if_contains("@attachments") : nullptr;
-  if (!list || !list->is_array()) return Status::Ok();
-  for (const auto& e : list->as_array()) {
-    const auto* n = e.is_object() ? e.as_object().if_contains("Name") : nullptr;
-    if (!n || !n->is_string()) continue;
-    const std::string key = attachment_key(document.id, n->as_string());
-    auto existing = read_in_txn(txn, key);
-    if (!existing.ok()) return existing.status();
-    if (!existing.value()) continue;
-    txn.erase_raw(Family::Attachments, key);
-    txn.unindex_etag(existing.value()->etag);
-    if (Status s = drop_reference(txn, existing.value()->hash); !s.ok()) return s;
-    if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, -1); !s.ok()) return s;
+  // Every record under the document's key, not only what @attachments lists:
+  // replication may have left records its versions do not list yet.
+  auto records = records_of(txn, document.id);
+  if (!records.ok()) return records.status();
+  for (const auto& [name, e] : records->primaries) {
+    if (Status s = drop_record(txn, e.key, e.info); !s.ok()) return s;
   }
-  return Status::Ok();
-}
-
-// --- replication ---
-
-namespace {
-
-// The current version of a document as replication sees it: its change
-// vector and the attachments it lists (lowered name -> hash); a deletion
-// lists none.
-struct CurrentVersion {
-  ChangeVector change_vector;
-  std::map<std::string, std::string> listed;
-};
-
-// nullopt when the document has neither a version nor a tombstone here (not
-// arrived yet, or in conflict).
-Result<std::optional<CurrentVersion>> current_version(WriteTransaction& txn, std::string_view document_id) {
-  auto doc = txn.get(document_id);
-  if (!doc.ok()) return doc.status();
-  CurrentVersion current;
-  std::string cv_text;
-  if (const auto& d = doc.value()) {
-    cv_text = d->change_vector;
-    if (d->flags & kHasAttachments) {
-      boost::system::error_code ec;
-      json::value v = json::parse(d->json, ec);
-      if (ec || !v.is_object()) return Status::Corruption("stored document '" + d->id + "' is not a JSON object");
-      const auto* md = v.as_object().if_contains("@metadata");
-      const auto* list = md && md->is_object() ? md->as_object().if_contains("@attachments") : nullptr;
-      if (list && list->is_array()) {
-        for (const auto& e : list->as_array()) {
-          const auto* n = e.is_object() ? e.as_object().if_contains("Name") : nullptr;
-          const auto* h = e.is_object() ? e.as_object().if_contains("Hash") : nullptr;
-          if (n && n->is_string() && h && h->is_string())
-            current.listed.emplace(lower_id(n->as_string()), std::string(h->as_string()));
-        }
-      }
-    }
-  } else {
-    auto raw = txn.read(Family::Tombstones, lower_id(document_id));
-    if (!raw.ok()) return raw.status();
-    if (!raw.value()) return std::optional<CurrentVersion>();
-    auto t = decode_tombstone(*raw.value());
-    if (!t.ok()) return t.status();
-    cv_text = t->change_vector;
-  }
-  auto cv = ChangeVector::parse(cv_text);
-  if (!cv.ok()) return Status::Corruption("stored change vector of '" + std::string(document_id) + "'");
-  current.change_vector = std::move(cv).value();
-  return std::optional<CurrentVersion>(std::move(current));
-}
-
-// The version has seen the attachment's change (its change vector covers it)
-// and does not list that attachment (same name and bytes): it moved past it.
-bool moved_past(const CurrentVersion& current, const ChangeVector& attachment_cv, const AttachmentInfo& a) {
-  const ChangeVectorOrder order = current.change_vector.compare(attachment_cv);
-  if (order != ChangeVectorOrder::Newer && order != ChangeVectorOrder::Equal) return false;
-  auto it = current.listed.find(lower_id(a.name));
-  return it == current.listed.end() || it->second != a.hash;
-}
-
-Status drop_record(WriteTransaction& txn, const std::string& key, const AttachmentInfo& a) {
-  txn.erase_raw(Family::Attachments, key);
-  txn.unindex_etag(a.etag);
-  if (Status s = drop_reference(txn, a.hash); !s.ok()) return s;
-  return txn.adjust_count(meta_keys::kAttachmentCount, -1);
-}
-
-}  // namespace
-
-Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, AttachmentInfo incoming) {
-  if (incoming.document_id.empty()) return Status::InvalidArgument("a replicated attachment needs a document id");
-  if (Status s = validate_attachment_name(incoming.name); !s.ok()) return s;
-  if (incoming.hash.empty()) return Status::InvalidArgument("a replicated attachment needs a hash");
-  auto cv = ChangeVector::parse(incoming.change_vector);
-  if (!cv.ok()) return Status::InvalidArgument("replicated attachment: " + cv.status().message());
-  if (cv->empty()) return Status::InvalidArgument("a replicated attachment needs a change vector");
-  if (auto blob = txn.storage().blob_store()->open_blob(incoming.hash); !blob.ok()) {
-    if (!blob.status().is_not_found()) return blob.status();
-    return Status::InvalidArgument("the bytes of attachment '" + incoming.name + "' of document '" +
-                                   incoming.document_id + "' (hash " + incoming.hash + ") are not stored here");
-  }
-  incoming.change_vector = cv->to_string();
-  txn.note_change_vector(cv.value());  // seen, whatever happens to it
-
-  auto current = current_version(txn, incoming.document_id);
-  if (!current.ok()) return current.status();
-  if (current.value() && moved_past(*current.value(), cv.value(), incoming)) return ReplicatedAttachment::Ignored;
-
-  const std::string key = attachment_key(incoming.document_id, incoming.name);
-  auto existing = read_in_txn(txn, key);
-  if (!existing.ok()) return existing.status();
-  ReplicatedAttachment outcome = ReplicatedAttachment::Stored;
-  if (const auto& ours = existing.value()) {
-    auto ours_cv = ChangeVector::parse(ours->change_vector);
-    if (!ours_cv.ok()) return Status::Corruption("stored change vector of attachment '" + ours->name + "'");
-    switch (cv->compare(ours_cv.value())) {
-      case ChangeVectorOrder::Newer: break;
-      case ChangeVectorOrder::Older:
-      case ChangeVectorOrder::Equal: return ReplicatedAttachment::Ignored;
-      case ChangeVectorOrder::Concurrent:
-        // Every member compares the same two texts: the same record wins everywhere.
-        if (incoming.change_vector < ours->change_vector) return ReplicatedAttachment::Kept;
-        outcome = ReplicatedAttachment::Replaced;
-        break;
-    }
-  }
-  // The new reference first: a record replaced by one with the same bytes keeps its blob.
-  if (Status s = add_reference(txn, incoming.hash); !s.ok()) return s;
-  if (const auto& ours = existing.value()) {
-    if (Status s = drop_reference(txn, ours->hash); !s.ok()) return s;
-    txn.unindex_etag(ours->etag);
-  } else if (Status s = txn.adjust_count(meta_keys::kAttachmentCount, 1); !s.ok()) {
-    return s;
-  }
-  incoming.etag = txn.next_etag();
-  txn.put_raw(Family::Attachments, key, encode_attachment(incoming));
-  txn.index_etag(incoming.etag, kEtagOfAttachment, key);
-  return outcome;
-}
-
-Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id) {
-  auto current = current_version(txn, document_id);
-  if (!current.ok()) return current.status();
-  if (!current.value()) return Status::Ok();
-  const std::string prefix = document_key_prefix(document_id);
-  std::vector<std::pair<std::string, AttachmentInfo>> doomed;
-  {
-    auto it = txn.new_iterator(Family::Attachments);
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto a = decode_attachment(std::string_view(it->value().data(), it->value().size()));
-      if (!a.ok()) return a.status();
-      auto cv = ChangeVector::parse(a->change_vector);
-      if (!cv.ok()) return Status::Corruption("stored change vector of attachment '" + a->name + "'");
-      if (moved_past(*current.value(), cv.value(), a.value())) doomed.emplace_back(it->key().ToString(), std::move(a).value());
-    }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "read attachments in write transaction");
-  }
-  for (const auto& [key, a] : doomed) {
-    if (Status s = drop_record(txn, key, a); !s.ok()) return s;
+  for (const auto& [name, e] : records->alternates) {
+    if (Status s = drop_alternate(txn, e.key, e.info); !s.ok()) return s;
   }
   return Status::Ok();
 }

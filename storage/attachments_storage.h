@@ -80,35 +80,48 @@ Status drop_document_attachments(WriteTransaction& txn, const Document& document
 // A name the server accepts: non-empty, no control characters.
 Status validate_attachment_name(std::string_view name);
 
-// --- replication (replication_items.h) ---
+// --- replication (replication_items.h; replicated_attachments.cc) ---
 
 // The stored record's encoding (the JSON above); Corruption when malformed.
 Result<AttachmentInfo> decode_attachment_record(std::string_view bytes);
 
 // What put_replicated_attachment did.
 enum class ReplicatedAttachment {
-  Stored,    // new here, or newer than ours: recorded
-  Ignored,   // ours is the same or newer, or the document here already moved past it without it
-  Replaced,  // concurrent with ours and chosen over it (larger change vector text, as every member chooses)
-  Kept,      // concurrent with ours and ours was chosen
+  Stored,    // new here, or newer than ours: it is the attachment now
+  Ignored,   // ours is the same or newer, or the document here moved past it without it
+  Replaced,  // not newer than ours but chosen (listed by the document here, or the
+             // larger text of two concurrent change vectors); ours waits as an alternate
+  Kept,      // not chosen (ours is listed, or wins the text); it waits as an alternate
 };
 
 // Records attachment `incoming` (another member's record: its change vector,
-// not ours) under this database's next etag and takes a reference on its hash
-// (replacing a record moves the reference), without making a new document
+// not ours) and takes a reference on its hash, without making a new document
 // version: the document's own item carries @attachments. The document may be
-// absent (its item may come later) or in conflict. The blob must already be
+// absent (its item may come later) or in conflict. Of it and the record of
+// the same name here, the one the document here lists is the attachment,
+// else the newer, else the larger change vector text; a record not chosen
+// that a version may still pick waits as an alternate (attachment_records.h).
+// The attachment takes this database's next etag. The blob must already be
 // stored here (InvalidArgument otherwise); the caller keeps it pinned until
 // the transaction is durable, as an upload does. InvalidArgument for an empty
 // id or hash, a bad name or change vector (nothing written).
 Result<ReplicatedAttachment> put_replicated_attachment(WriteTransaction& txn, AttachmentInfo incoming);
 
 // After a replicated version of `document_id` (document or deletion) became
-// current: drops the attachment records of that document that its
-// @attachments does not list (none for a deletion) and whose change vector
-// that version has seen, with their references. That is how the deletion of
-// an attachment travels (there is no attachment tombstone). Records the
-// version has not seen stay: their document version has not arrived yet.
+// current (or was ignored): the records follow it. An alternate it lists
+// becomes the attachment; records it has seen (change vector covered) and
+// does not list go, with their references (that is how an attachment's
+// deletion travels: there is no attachment tombstone), or wait as alternates
+// when the version won a conflict (flag Resolved: the losing side may still
+// be picked elsewhere). Records it has not seen stay: their document version
+// has not arrived yet.
 Status drop_unlisted_attachments(WriteTransaction& txn, std::string_view document_id);
+
+// After a version that won a conflict (flag Resolved) became current here by
+// replication: the records it lists take new etags, so they travel again
+// after it. A member whose own resolution picked the other side, or that
+// deleted the document, may have dropped them, and nothing else would send
+// them again (they are identical elsewhere: applied twice, they change nothing).
+Status reship_resolved_attachments(WriteTransaction& txn, std::string_view document_id);
 
 }  // namespace corvus::storage

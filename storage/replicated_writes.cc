@@ -72,6 +72,20 @@ bool same_content(const Version& a, const Version& b) {
   return x == y;
 }
 
+// Whether two versions list the same things stored beside the document.
+bool same_metadata_lists(const Version& a, const Version& b) {
+  if (!a.body || !b.body) return !a.body && !b.body;
+  static const boost::json::value kNone;
+  for (const char* key : {"@attachments", "@counters"}) {
+    const boost::json::value* x = nullptr;
+    const boost::json::value* y = nullptr;
+    if (const auto* m = a.body->if_contains("@metadata"); m && m->is_object()) x = m->as_object().if_contains(key);
+    if (const auto* m = b.body->if_contains("@metadata"); m && m->is_object()) y = m->as_object().if_contains(key);
+    if ((x ? *x : kNone) != (y ? *y : kNone)) return false;
+  }
+  return true;
+}
+
 // Makes `v` the current version of its document with change vector `cv`.
 Status store(WriteTransaction& txn, const Version& v, const ChangeVector& cv, uint32_t flags) {
   // Resolved is the one flag a replicated document keeps beside its own.
@@ -171,7 +185,12 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
     // The same choice of metadata (last-modified) on both sides, or they
     // would hold the same version with different text.
     const Version& kept = incoming_later ? incoming : *local;
-    if (Status s = store(txn, kept, merged, kept.flags); !s.ok()) return s;
+    // When what is stored beside the document differs (@attachments,
+    // @counters), keeping one side's list is a resolution: flagged Resolved,
+    // so the attachment records of the other side are kept waiting
+    // (replicated_attachments.cc) rather than dropped.
+    const uint32_t resolved = same_metadata_lists(*local, incoming) ? uint32_t{0} : uint32_t{kResolved};
+    if (Status s = store(txn, kept, merged, kept.flags | resolved); !s.ok()) return s;
     return ReplicatedOutcome::Merged;
   }
   // Cluster-wide transactions are ordered by Raft, not by change vectors: of

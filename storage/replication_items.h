@@ -57,8 +57,11 @@ Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage,
 // vector, referencing a blob that must already be stored (InvalidArgument
 // otherwise); revisions kept as they are (a revision already stored is
 // Ignored). The outcome is Stored, Ignored, Merged, IncomingWon, LocalWon or
-// Conflicted as in ReplicatedWrites. InvalidArgument for a malformed item
-// (nothing written).
+// Conflicted as in ReplicatedWrites; a counter is Stored (new here), Merged
+// (ours moved) or Ignored (nothing new, nothing written); an attachment record
+// concurrent with ours is IncomingWon or LocalWon (attachments_storage.h,
+// put_replicated_attachment). InvalidArgument for a malformed item (nothing
+// written).
 Result<ReplicatedOutcome> apply_replication_item(WriteTransaction& txn, const ReplicationItem& item,
                                                  ConflictPolicy policy);
 

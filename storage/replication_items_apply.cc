@@ -23,15 +23,19 @@ Status malformed(const ReplicationItem& item, const Status& why) {
                                  std::to_string(item.etag) + "): " + why.message());
 }
 
-// A document's version or deletion; when it changed what is current, the
-// attachment records it no longer lists go (an attachment's deletion travels
-// as the document's version without it).
+// A document's version or deletion; then the attachment records follow what
+// is current (an attachment's deletion travels as the document's version
+// without it). Also after an ignored version: the current one may have left
+// alternates behind that it no longer needs (drop_unlisted_attachments).
 Result<ReplicatedOutcome> apply_version(WriteTransaction& txn, IncomingVersion incoming, ConflictPolicy policy) {
   const std::string id = incoming.id;
   auto outcome = ReplicatedWrites::apply(txn, std::move(incoming), policy);
   if (!outcome.ok()) return outcome;
-  if (outcome.value() == ReplicatedOutcome::Ignored || outcome.value() == ReplicatedOutcome::Conflicted) return outcome;
+  if (outcome.value() == ReplicatedOutcome::Conflicted) return outcome;
   if (Status s = drop_unlisted_attachments(txn, id); !s.ok()) return s;
+  if (outcome.value() != ReplicatedOutcome::Ignored) {
+    if (Status s = reship_resolved_attachments(txn, id); !s.ok()) return s;
+  }
   return outcome;
 }
 
