@@ -216,14 +216,15 @@ if want throughput; then
   done
 fi
 
-LAG_P50=() LAG_P99=()
+LAG_P50=() LAG_P99=() LAG_RATE=()
 if want lag; then
   rate=$(awk -v r="$R1" 'BEGIN { printf "%.0f", r / 2 }')
   log "replication lag: writes paced at $rate/s (R1 / 2) on A, probes polled on B and C, ${SECS} s x $REPEAT"
   for ((rep = 0; rep < REPEAT; rep++)); do
     line=$("$LAG" --writer-port "${HPORT[A]}" --reader-ports "${HPORT[B]},${HPORT[C]}" --rate "$rate" \
-      --writers 16 --seconds "$SECS" --tag "l$rep" 2>>"$WORK/load.err") || die "corvus-replication-lag failed"
+      --writers 32 --seconds "$SECS" --tag "l$rep" 2>>"$WORK/load.err") || die "corvus-replication-lag failed"
     log "  $line"
+    LAG_RATE+=("$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$line")")
     LAG_P50+=("$(sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")")
     LAG_P99+=("$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")")
     wait_converged 120
@@ -269,6 +270,7 @@ if [[ ${#LAG_P99[@]} -gt 0 ]]; then
   p99=$(median "${LAG_P99[*]}")
   printf '%-44s %12s   %s\n' "lag p50 at R1/2 (ms)" "$p50" "${LAG_P50[*]}"
   printf '%-44s %12s   %s\n' "lag p99 at R1/2 (ms)" "$p99" "${LAG_P99[*]}"
+  printf '%-44s %12s   %s\n' "  offered $rate/s, achieved (writes/s)" "$(median "${LAG_RATE[*]}")" "${LAG_RATE[*]}"
   echo "  lag p99: $p99 ms (target < 50: $(verdict "$p99" "<" 50))"
 fi
 if [[ ${#CATCHUP[@]} -gt 0 ]]; then
