@@ -77,7 +77,6 @@ class DatabaseReplication {
   std::vector<std::unique_ptr<IncomingReplication>> incoming_;
   // Commit times of recent etags, oldest first, for lag in milliseconds.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> commits_;
-  std::map<std::string, uint64_t> persisted_;  // acknowledged positions last written
   std::condition_variable wake_;
   std::thread housekeeper_;
 };

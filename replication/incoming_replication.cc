@@ -3,18 +3,10 @@
 #include <chrono>
 #include <future>
 
+#include "replication/item_filter.h"
 #include "storage/replication_items.h"
 
 namespace corvus::replication {
-namespace {
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          PolicyFn policy, SourceHas source_has, std::unique_ptr<FrameSocket> socket,
                                          Handshake handshake)
@@ -26,7 +18,7 @@ IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, Rep
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
   status_.source_database_id = handshake_.source_database_id;
-  status_.connected_at_us = now_us();
+  status_.connected_at_us = wall_clock_us();
   status_.last_heard_us = status_.connected_at_us;
   thread_ = std::thread([this] { run(); });
 }
@@ -74,7 +66,7 @@ Result<Frame> IncomingReplication::next_frame() {
     if (!f.ok()) return f.status();
     {
       std::lock_guard lock(status_mu_);
-      status_.last_heard_us = now_us();
+      status_.last_heard_us = wall_clock_us();
     }
     if (f->kind != frames::kHeartbeat) return f;
     if (Status s = socket_->send(frames::kHeartbeat, ""); !s.ok()) return s;
@@ -122,7 +114,7 @@ Result<std::unique_ptr<storage::BlobStore::Pin>> IncomingReplication::receive_at
 
 Status IncomingReplication::receive_batch(const BatchHeader& header) {
   BatchRecord record;
-  record.started_us = now_us();
+  record.started_us = wall_clock_us();
   record.last_etag = header.last_etag;
   const auto started = std::chrono::steady_clock::now();
   // Pins keep received bytes until the items referencing them are committed.
@@ -165,17 +157,9 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   }
 
   // What our database change vector already contains we have (or something
-  // newer): it is not applied again, which keeps the copies a third member
-  // forwards cheap. Counters and revisions are always applied (see
-  // OutgoingReplication: having seen a version is not keeping its revision).
+  // newer): not applied again, which keeps the copies a third member forwards cheap.
   if (auto ours = storage::ChangeVector::parse(storage_.published().database_change_vector); ours.ok()) {
-    std::erase_if(items, [&](const storage::ReplicationItem& item) {
-      if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision) return false;
-      auto cv = storage::ChangeVector::parse(item.change_vector);
-      if (!cv.ok()) return false;  // apply() reports it
-      const auto order = ours->compare(*cv);
-      return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
-    });
+    std::erase_if(items, [&](const storage::ReplicationItem& item) { return already_seen(*ours, item); });
   }
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
   auto conflicts = std::make_shared<uint64_t>(0);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <set>
 
+#include "replication/item_filter.h"
 #include "storage/change_vector.h"
 #include "storage/replication_items.h"
 
@@ -16,23 +17,6 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(2);
 constexpr auto kMinBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Whether the peer, whose database change vector is `peer`, has this item
-// (or a newer version) already. Counters have no change vector (their merge is
-// idempotent) and revisions are sent whatever the peer has seen: having seen
-// a version does not mean keeping it as a revision.
-bool already_there(const storage::ChangeVector& peer, const storage::ReplicationItem& item) {
-  if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision) return false;
-  auto cv = storage::ChangeVector::parse(item.change_vector);
-  if (!cv.ok()) return false;
-  const auto order = peer.compare(*cv);
-  return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
-}
 
 }  // namespace
 
@@ -86,7 +70,7 @@ void OutgoingReplication::log(const char* level, const std::string& message) con
 
 void OutgoingReplication::heard() {
   std::lock_guard lock(status_mu_);
-  status_.last_heard_us = now_us();
+  status_.last_heard_us = wall_clock_us();
 }
 
 void OutgoingReplication::run() {
@@ -203,7 +187,7 @@ Status OutgoingReplication::run_connection() {
     if (Status s = socket->send(frames::kHeartbeat, ""); !s.ok()) return s;
     last_sent_at = std::chrono::steady_clock::now();
     std::lock_guard lock(status_mu_);
-    if (std::chrono::microseconds(now_us() - status_.last_heard_us) > kSilenceLimit) {
+    if (std::chrono::microseconds(wall_clock_us() - status_.last_heard_us) > kSilenceLimit) {
       return Status::Timeout("no word from " + peer_tag_ + " for " + std::to_string(kSilenceLimit.count()) + " s");
     }
   }
@@ -258,7 +242,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
     peer_cv = peer_cv_;
   }
   for (const auto& item : read->items) {
-    if (already_there(peer_cv, item)) continue;
+    if (already_seen(peer_cv, item)) continue;
     items.push_back(&item);
     bytes += item.payload.size();
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
@@ -284,7 +268,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
 
   InFlight batch;
   batch.started = std::chrono::steady_clock::now();
-  batch.record.started_us = now_us();
+  batch.record.started_us = wall_clock_us();
   batch.record.items = items.size();
   batch.record.bytes = bytes;
   batch.record.last_etag = header.last_etag;

@@ -3,11 +3,18 @@
 // GET /databases/{db}/replication/performance and the lag metrics. Plain
 // values, copied out under the owner's mutex.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
 
 namespace corvus::replication {
+
+// Microseconds since the epoch: the times the stats show.
+inline int64_t wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // One batch, as the side that reports it saw it.
 struct BatchRecord {
