@@ -64,15 +64,18 @@ Result<ChangeVector> ConflictsStorage::resolve(WriteTransaction& txn, std::strin
     auto cv = ChangeVector::parse(v.change_vector);
     if (!cv.ok()) return Status::Corruption("stored conflict of '" + std::string(id) + "': " + cv.status().message());
     merged.merge(cv.value());
-    txn.erase_raw(Family::Conflicts, document_key_prefix(id) + v.change_vector);
-    txn.unindex_etag(v.etag);
-    if (txn.conflict_versions() == 0) return Status::Corruption("conflict version count below zero");
-    --txn.conflict_versions();
-    // put_external keeps the Conflicted (and DeleteRevision) flags.
-    auto kept = RevisionsStorage::put_external(txn, std::move(v));
-    if (!kept.ok()) return kept.status();
+    if (Status s = supersede(txn, std::move(v)); !s.ok()) return s;
   }
   return merged;
+}
+
+Status ConflictsStorage::supersede(WriteTransaction& txn, Document version) {
+  txn.erase_raw(Family::Conflicts, document_key_prefix(version.id) + version.change_vector);
+  txn.unindex_etag(version.etag);
+  if (txn.conflict_versions() == 0) return Status::Corruption("conflict version count below zero");
+  --txn.conflict_versions();
+  // put_external keeps the Conflicted (and DeleteRevision) flags.
+  return RevisionsStorage::put_external(txn, std::move(version)).status();
 }
 
 Result<std::vector<Document>> ConflictsStorage::get_for(const DocumentsStorage& storage, std::string_view id) {

@@ -39,6 +39,11 @@ class ConflictsStorage {
   // Empty vector when `id` is not in conflict.
   static Result<ChangeVector> resolve(WriteTransaction& txn, std::string_view id);
 
+  // Takes `version` (as in_transaction returned it) out of its document's
+  // conflict and keeps it as a revision flagged Conflicted: a newer version
+  // of the same line superseded it, or it merged with one of the same content.
+  static Status supersede(WriteTransaction& txn, Document version);
+
   // Read side: the conflicting versions of `id`, change vector text order.
   static Result<std::vector<Document>> get_for(const DocumentsStorage& storage, std::string_view id);
 };

@@ -123,27 +123,67 @@ Status keep_loser(WriteTransaction& txn, const Version& loser) {
   return RevisionsStorage::put_external(txn, std::move(d)).status();
 }
 
-// The document is already in conflict: a version newer than all of them
-// resolves it, one that any of them already covers is ignored, another
-// concurrent one joins them.
-Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, const Version& incoming,
+// A version held in conflict (a conflicts-family Document) as a Version.
+Result<Version> held_version(const Document& d) {
+  Version v{d.id, d.collection, {}, d.last_modified_us, d.flags & kDocumentFlagsMask, std::nullopt};
+  if (!(d.flags & kDeleteRevision)) {
+    auto body = parse_body(d.json, d.id);
+    if (!body.ok()) return body.status();
+    v.body = std::move(body).value();
+  }
+  auto cv = ChangeVector::parse(d.change_vector);
+  if (!cv.ok()) return Status::Corruption("stored conflict of '" + d.id + "': " + cv.status().message());
+  v.cv = std::move(cv).value();
+  return v;
+}
+
+// The document is already in conflict. The conflict is kept to the versions
+// no other supersedes, those of the same content merged (as in apply()), so
+// every member that has seen the same versions holds the same conflict, in
+// whatever order they came: a version that one of them covers is ignored; the
+// ones the incoming version supersedes leave the conflict (kept as Conflicted
+// revisions); when none is left the incoming version is the document again.
+Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, Version incoming,
                                             const std::vector<Document>& conflicts) {
-  bool newer_than_all = true;
+  std::vector<std::pair<Document, Version>> held;
   for (const Document& c : conflicts) {
-    auto cv = ChangeVector::parse(c.change_vector);
-    if (!cv.ok()) return Status::Corruption("stored conflict of '" + incoming.id + "': " + cv.status().message());
-    const ChangeVectorOrder order = incoming.cv.compare(cv.value());
+    auto v = held_version(c);
+    if (!v.ok()) return v.status();
+    const ChangeVectorOrder order = incoming.cv.compare(v->cv);
     if (order == ChangeVectorOrder::Older || order == ChangeVectorOrder::Equal) {
       txn.note_change_vector(incoming.cv);
       return ReplicatedOutcome::Ignored;
     }
-    newer_than_all = newer_than_all && order == ChangeVectorOrder::Newer;
+    held.emplace_back(c, std::move(v).value());
   }
-  if (newer_than_all) {
-    auto resolved = ConflictsStorage::resolve(txn, incoming.id);
-    if (!resolved.ok()) return resolved.status();
+  bool merged_any = false;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      const Version& h = it->second;
+      const bool superseded = incoming.cv.compare(h.cv) == ChangeVectorOrder::Newer;
+      if (!superseded && !same_content(h, incoming)) continue;
+      if (!superseded) {
+        // The same content: one version with both change vectors, the later
+        // metadata (a merge can make it supersede more, hence the loop).
+        ChangeVector cv = h.cv;
+        cv.merge(incoming.cv);
+        if (std::make_tuple(h.last_modified_us, h.cv.to_string()) >
+            std::make_tuple(incoming.last_modified_us, incoming.cv.to_string())) {
+          incoming = h;
+        }
+        incoming.cv = std::move(cv);
+        merged_any = true;
+      }
+      if (Status s = ConflictsStorage::supersede(txn, std::move(it->first)); !s.ok()) return s;
+      held.erase(it);
+      changed = true;
+      break;
+    }
+  }
+  if (held.empty()) {
     if (Status s = store(txn, incoming, incoming.cv, incoming.flags); !s.ok()) return s;
-    return ReplicatedOutcome::Stored;
+    return merged_any ? ReplicatedOutcome::Merged : ReplicatedOutcome::Stored;
   }
   if (Status s = ConflictsStorage::add(txn, as_document(incoming)); !s.ok()) return s;
   return ReplicatedOutcome::Conflicted;
@@ -160,7 +200,7 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
 
   auto conflicts = ConflictsStorage::in_transaction(txn, incoming.id);
   if (!conflicts.ok()) return conflicts.status();
-  if (!conflicts->empty()) return apply_to_conflict(txn, incoming, conflicts.value());
+  if (!conflicts->empty()) return apply_to_conflict(txn, std::move(incoming), conflicts.value());
 
   auto local_or = local_version(txn, incoming.id);
   if (!local_or.ok()) return local_or.status();

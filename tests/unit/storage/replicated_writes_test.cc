@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -496,4 +498,37 @@ TEST_CASE("Replicated: the version of the later cluster-wide transaction wins a 
       CHECK(ConflictsStorage::get_for(*db.s, "users/1")->empty());
     }
   }
+}
+
+TEST_CASE("Replicated: a conflict holds only the versions no other supersedes, same contents merged") {
+  const std::string kThird = "thirdDatabaseId0000001";
+  Db db;
+  auto cvs = [&] {
+    std::set<std::string> out;
+    auto held = ConflictsStorage::get_for(*db.s, "users/1");
+    REQUIRE(held.ok());
+    for (const auto& d : held.value()) out.insert(d.change_vector);
+    return out;
+  };
+  REQUIRE(db.apply(incoming_put("users/1", "x1", "A:1-" + kThird), ConflictPolicy::KeepConflict).ok());
+  REQUIRE(db.apply(incoming_put("users/1", "y1", "B:1-" + kRemote), ConflictPolicy::KeepConflict).value() ==
+          ReplicatedOutcome::Conflicted);
+  // x2 follows x1 on its line: it takes x1's place.
+  REQUIRE(db.apply(incoming_put("users/1", "x2", "A:2-" + kThird), ConflictPolicy::KeepConflict).value() ==
+          ReplicatedOutcome::Conflicted);
+  CHECK(cvs() == std::set<std::string>{"A:2-" + kThird, "B:1-" + kRemote});
+  // x1 arriving late changes nothing.
+  CHECK(db.apply(incoming_put("users/1", "x1", "A:1-" + kThird), ConflictPolicy::KeepConflict).value() ==
+        ReplicatedOutcome::Ignored);
+  // A third line with y1's content merges with it.
+  REQUIRE(db.apply(incoming_put("users/1", "y1", "C:5-" + kRemote + "2"), ConflictPolicy::KeepConflict).value() ==
+          ReplicatedOutcome::Conflicted);
+  CHECK(cvs() == std::set<std::string>{"A:2-" + kThird, "B:1-" + kRemote + ", C:5-" + kRemote + "2"});
+  // A version that supersedes all of them ends the conflict.
+  auto r = db.apply(incoming_put("users/1", "z", "A:2-" + kThird + ", B:1-" + kRemote + ", C:5-" + kRemote + "2"),
+                    ConflictPolicy::KeepConflict);
+  REQUIRE(r.ok());
+  CHECK(r.value() == ReplicatedOutcome::Stored);
+  CHECK(cvs().empty());
+  CHECK(db.name_of("users/1") == "z");
 }
