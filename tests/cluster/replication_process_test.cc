@@ -464,3 +464,45 @@ TEST_CASE("replication: tombstones are purged once every member has them, not wh
                   "node " << node << " keeps " << stat(c[node].http_port, db, "CountOfTombstones") << " tombstones");
   }
 }
+
+TEST_CASE("replication: a conflict kept by the solver reaches every member, also the one whose version came later") {
+  Cluster& c = cluster();
+  const std::string db = "kept";
+  create_database(c, 0, db, 3);
+  auto solver = c.command(0, "POST", "/admin/replication/conflicts/solver?name=" + db,
+                          R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+  REQUIRE_MESSAGE(solver.status == 201, solver.body);
+  REQUIRE(put_doc(c, 0, db, "marker/1", "m").status == 201);
+  wait_everywhere(c, kAll, db, "marker/1");
+
+  // Nothing reaches node 1, which can still send: node 0's version reaches
+  // node 2 only, then node 1's concurrent version reaches nodes 0 and 2, which
+  // keep the conflict. After the heal node 1 must get node 0's version too.
+  c[1].proxy->cut();
+  REQUIRE(put_doc(c, 0, db, "users/1", "from-0").status == 201);
+  REQUIRE(eventually([&] { return current_value(c[2].http_port, db, "users/1", "v") == "from-0"; }));
+  REQUIRE(put_doc(c, 1, db, "users/1", "from-1").status == 201);
+  for (int node : {0, 2}) {
+    REQUIRE_MESSAGE(eventually([&] {
+                      return call(c[node].http_port, "GET", "/databases/" + db + "/docs?id=users/1").status == 409;
+                    }),
+                    "node " << node << " did not keep the conflict\n" << c.logs());
+  }
+  c[1].proxy->heal();
+
+  for (int node = 0; node < 3; ++node) {
+    std::set<std::string> versions;
+    const bool kept = eventually([&] {
+      auto r = call(c[node].http_port, "GET", "/databases/" + db + "/replication/conflicts?docId=users/1");
+      auto o = parse_object(r.body);
+      versions.clear();
+      if (r.status != 200 || !o) return false;
+      for (const auto& v : o->at("Results").as_array()) versions.insert(std::string(v.at("Doc").at("v").as_string()));
+      return versions == std::set<std::string>{"from-0", "from-1"};
+    });
+    std::string seen;
+    for (const auto& v : versions) seen += " " + v;
+    CHECK_MESSAGE(kept, "node " << node << " lists the versions {" << seen << " } of users/1, not {from-0 from-1}; it answers "
+                                << call(c[node].http_port, "GET", "/databases/" + db + "/docs?id=users/1").body);
+  }
+}
