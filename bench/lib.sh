@@ -38,7 +38,9 @@ USED_PORTS=" "
 free_port() {  # variable name
   local p i
   for ((i = 0; i < 500; i++)); do
-    p=$((20000 + RANDOM % 30000))
+    # Below the kernel's ephemeral range (32768+), where an outgoing connection can
+    # take the port between this check and the server's bind.
+    p=$((20000 + RANDOM % 12000))
     [[ $USED_PORTS == *" $p "* ]] && continue
     if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
       USED_PORTS+="$p "

@@ -164,6 +164,19 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
     if (!has.empty()) source_has_(handshake_.from, has);
   }
 
+  // What our database change vector already contains we have (or something
+  // newer): it is not applied again, which keeps the copies a third member
+  // forwards cheap. Counters and revisions are always applied (see
+  // OutgoingReplication: having seen a version is not keeping its revision).
+  if (auto ours = storage::ChangeVector::parse(storage_.stats().database_change_vector); ours.ok()) {
+    std::erase_if(items, [&](const storage::ReplicationItem& item) {
+      if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision) return false;
+      auto cv = storage::ChangeVector::parse(item.change_vector);
+      if (!cv.ok()) return false;  // apply() reports it
+      const auto order = ours->compare(*cv);
+      return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
+    });
+  }
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
   auto conflicts = std::make_shared<uint64_t>(0);
   auto done = std::make_shared<std::promise<Status>>();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
 #include "storage/change_vector.h"
@@ -166,12 +167,23 @@ Status OutgoingReplication::run_connection() {
     status_.destination_change_vector = position->database_change_vector;
     peer_cv_ = std::move(peer_cv).value();
   }
+  // Batches sent and not yet acknowledged, oldest first: while the peer
+  // applies one, the next is read and sent (a window of kWindow).
+  std::deque<InFlight> in_flight;
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
+    if (in_flight.size() >= kWindow) {
+      if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
+      continue;
+    }
     bool sent_any = false;
-    if (Status s = send_batch(*socket, sent, &sent_any); !s.ok()) return s;
+    if (Status s = send_batch(*socket, sent, in_flight, &sent_any); !s.ok()) return s;
     if (sent_any) {
       last_sent_at = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (!in_flight.empty()) {
+      if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
       continue;
     }
     // Idle: wait for a commit, a frame of the peer, or the time to beat.
@@ -197,7 +209,32 @@ Status OutgoingReplication::run_connection() {
   return Status::ShuttingDown("stopping");
 }
 
-Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, bool* sent_any) {
+Status OutgoingReplication::await_ack(FrameSocket& socket, std::deque<InFlight>& in_flight) {
+  auto ack = next_frame(socket);
+  if (!ack.ok()) return ack.status();
+  if (ack->kind != frames::kAck) return Status::Corruption("expected an acknowledgement from " + peer_tag_);
+  auto position = decode_position(ack->payload);
+  if (!position.ok()) return position.status();
+  auto cv = storage::ChangeVector::parse(position->database_change_vector);
+  if (!cv.ok()) return cv.status();
+  InFlight done = std::move(in_flight.front());
+  in_flight.pop_front();
+  if (position->last_etag_accepted != done.record.last_etag) {
+    return Status::Corruption(peer_tag_ + " acknowledged etag " + std::to_string(position->last_etag_accepted) +
+                              ", expected " + std::to_string(done.record.last_etag));
+  }
+  done.record.duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - done.started).count();
+  std::lock_guard lock(status_mu_);
+  status_.last_acknowledged_etag = std::max(status_.last_acknowledged_etag, position->last_etag_accepted);
+  status_.destination_change_vector = position->database_change_vector;
+  peer_cv_.merge(*cv);
+  status_.recent.add(done.record);
+  return Status::Ok();
+}
+
+Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std::deque<InFlight>& in_flight,
+                                       bool* sent_any) {
   // The change vector first, then the items: the items' snapshot then holds
   // at least everything that change vector stands for.
   const storage::DatabaseStats before = storage_.stats();
@@ -207,7 +244,6 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, bool
     *sent_any = false;
     return Status::Ok();
   }
-  *sent_any = true;
   std::vector<const storage::ReplicationItem*> items;
   std::set<std::string> hashes;
   uint64_t bytes = 0;
@@ -222,18 +258,28 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, bool
     bytes += item.payload.size();
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
   }
+  if (!hashes.empty() && !in_flight.empty()) {
+    // The peer answers which bytes it lacks only after the batches before;
+    // keep it simple: no window for batches with attachments.
+    *sent_any = true;
+    while (!in_flight.empty()) {
+      if (Status s = await_ack(socket, in_flight); !s.ok()) return s;
+    }
+    return Status::Ok();  // read again: the acknowledgements told us more
+  }
+  *sent_any = true;
   BatchHeader header;
   header.items = items.size();
   header.last_etag = read->scanned_to;
   header.hashes.assign(hashes.begin(), hashes.end());
   if (read->scanned_to >= before.last_etag) header.complete_change_vector = before.database_change_vector;
 
-  BatchRecord record;
-  record.started_us = now_us();
-  record.items = items.size();
-  record.bytes = bytes;
-  record.last_etag = read->scanned_to;
-  const auto started = std::chrono::steady_clock::now();
+  InFlight batch;
+  batch.started = std::chrono::steady_clock::now();
+  batch.record.started_us = now_us();
+  batch.record.items = items.size();
+  batch.record.bytes = bytes;
+  batch.record.last_etag = read->scanned_to;
   if (Status s = socket.send(frames::kBatch, encode(header)); !s.ok()) return s;
   if (!header.hashes.empty()) {
     auto wanted = next_frame(socket);
@@ -243,30 +289,16 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, bool
     if (!list.ok()) return list.status();
     for (const auto& hash : *list) {
       if (!hashes.count(hash)) return Status::Corruption(peer_tag_ + " wants a hash the batch does not have");
-      if (Status s = send_attachment(socket, hash, &record.attachment_bytes); !s.ok()) return s;
+      if (Status s = send_attachment(socket, hash, &batch.record.attachment_bytes); !s.ok()) return s;
     }
   }
   for (const auto* item : items) {
     if (Status s = socket.send(frames::kItem, encode(*item)); !s.ok()) return s;
   }
-  {
-    std::lock_guard lock(status_mu_);
-    status_.last_sent_etag = read->scanned_to;
-  }
-  auto ack = next_frame(socket);
-  if (!ack.ok()) return ack.status();
-  if (ack->kind != frames::kAck) return Status::Corruption("expected an acknowledgement from " + peer_tag_);
-  auto position = decode_position(ack->payload);
-  if (!position.ok()) return position.status();
-  auto cv = storage::ChangeVector::parse(position->database_change_vector);
-  if (!cv.ok()) return cv.status();
-  sent = std::max(sent, position->last_etag_accepted);
-  record.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  sent = read->scanned_to;
+  in_flight.push_back(std::move(batch));
   std::lock_guard lock(status_mu_);
-  peer_cv_.merge(*cv);
-  status_.last_acknowledged_etag = sent;
-  status_.destination_change_vector = position->database_change_vector;
-  status_.recent.add(record);
+  status_.last_sent_etag = sent;
   return Status::Ok();
 }
 

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -41,6 +42,8 @@ class OutgoingReplication {
   static constexpr size_t kChunkBytes = 1u << 20;
   static constexpr auto kHeartbeatEvery = std::chrono::milliseconds(500);
   static constexpr auto kSilenceLimit = std::chrono::seconds(3);
+  // Batches sent ahead of their acknowledgement.
+  static constexpr size_t kWindow = 2;
 
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
                       std::string peer_address);
@@ -63,9 +66,15 @@ class OutgoingReplication {
   void run();
   // One connection, until it breaks or stop(); the reason it ended.
   Status run_connection();
-  // Sends one batch read after `sent` and waits for its acknowledgement.
-  // Returns false in *sent_any when there was nothing after `sent`.
-  Status send_batch(FrameSocket& socket, uint64_t& sent, bool* sent_any);
+  struct InFlight {
+    std::chrono::steady_clock::time_point started;
+    BatchRecord record;
+  };
+  // Sends the batch after `sent` (and moves `sent` past it) without waiting
+  // for its acknowledgement. *sent_any is false when there was nothing new.
+  Status send_batch(FrameSocket& socket, uint64_t& sent, std::deque<InFlight>& in_flight, bool* sent_any);
+  // Takes the acknowledgement of the oldest batch in flight.
+  Status await_ack(FrameSocket& socket, std::deque<InFlight>& in_flight);
   Status send_attachment(FrameSocket& socket, const std::string& hash, uint64_t* bytes);
   // The next frame that is not a heartbeat; Timeout after kSilenceLimit of silence.
   Result<Frame> next_frame(FrameSocket& socket);

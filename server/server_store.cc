@@ -49,6 +49,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
       *store->cluster_, std::chrono::seconds(options.database_rehab_grace_seconds));
   store->supervisor_->start();
   store->register_storage_metrics();
+  store->register_replication_metrics();
   store->register_cluster_metrics();
   return store;
 }
@@ -125,6 +126,25 @@ void ServerStore::register_cluster_metrics() {
             static_cast<double>(cluster_->node().state().topology().nodes.size()));
     w.counter("corvus_rachis_log_syncs_total", "Synced writes of the Raft log (one per Ready)", labels,
               static_cast<double>(cluster_->node().sync_count()));
+  });
+}
+
+void ServerStore::register_replication_metrics() {
+  metrics_.add_collector([this](metrics::CollectorWriter& w) {
+    for (const auto& db : databases_->all()) {
+      auto replication = db->replication();
+      if (!replication) continue;
+      for (const auto& lag : replication->lag()) {
+        const metrics::Labels labels{{"database", db->name()}, {"destination", lag.tag}};
+        w.gauge("corvus_replication_lag_etags", "This node's last etag minus what the destination acknowledged",
+                labels, static_cast<double>(lag.etags));
+        w.gauge("corvus_replication_lag_seconds",
+                "Age of the oldest commit the destination has not acknowledged (0 when it has everything)", labels,
+                lag.ms / 1000.0);
+        w.gauge("corvus_replication_connected", "1 while the outgoing replication connection is up", labels,
+                lag.connected ? 1.0 : 0.0);
+      }
+    }
   });
 }
 

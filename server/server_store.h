@@ -47,6 +47,7 @@ class ServerStore {
   Status lock_data_dir();
   Status load_or_create_identity();
   void register_storage_metrics();
+  void register_replication_metrics();
   void register_cluster_metrics();
 
   ServerOptions options_;

@@ -119,4 +119,12 @@ std::string ChangeVector::to_string() const {
   return out;
 }
 
+uint64_t ChangeVector::etag_of(std::string_view node_tag) const {
+  uint64_t out = 0;
+  for (const auto& e : entries_) {
+    if (e.node_tag == node_tag) out = std::max(out, e.etag);
+  }
+  return out;
+}
+
 }  // namespace corvus::storage

@@ -24,6 +24,10 @@ struct ChangeVectorEntry {
 
 enum class ChangeVectorOrder { Equal, Newer, Older, Concurrent };
 
+// The node tag of the entry a cluster-wide transaction gives the documents it
+// writes ("TRXN:<raft index>-<id>", the same on every member).
+inline constexpr std::string_view kClusterTransactionTag = "TRXN";
+
 class ChangeVector {
  public:
   ChangeVector() = default;
@@ -41,6 +45,8 @@ class ChangeVector {
 
   // Newer: this has seen everything other has and more.
   ChangeVectorOrder compare(const ChangeVector& other) const;
+  // The largest etag among the entries of `node_tag`; 0 when there is none.
+  uint64_t etag_of(std::string_view node_tag) const;
 
   // The canonical text: entries in (node tag, database id) order.
   std::string to_string() const;

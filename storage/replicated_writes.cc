@@ -174,6 +174,18 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
     if (Status s = store(txn, kept, merged, kept.flags); !s.ok()) return s;
     return ReplicatedOutcome::Merged;
   }
+  // Cluster-wide transactions are ordered by Raft, not by change vectors: of
+  // two concurrent versions, the one a later cluster-wide transaction wrote
+  // wins whatever the policy (rachis/README.md, "Cluster-wide transactions and
+  // ordinary writes"); the other is kept as a revision like any loser.
+  const uint64_t incoming_tx = incoming.cv.etag_of(kClusterTransactionTag);
+  const uint64_t local_tx = local->cv.etag_of(kClusterTransactionTag);
+  if (incoming_tx != local_tx) {
+    const Version& winner = incoming_tx > local_tx ? incoming : *local;
+    if (Status s = keep_loser(txn, incoming_tx > local_tx ? *local : incoming); !s.ok()) return s;
+    if (Status s = store(txn, winner, merged, winner.flags | kResolved); !s.ok()) return s;
+    return incoming_tx > local_tx ? ReplicatedOutcome::IncomingWon : ReplicatedOutcome::LocalWon;
+  }
   if (policy == ConflictPolicy::KeepConflict) {
     if (Status s = txn.erase_current(incoming.id); !s.ok()) return s;
     if (Status s = ConflictsStorage::add(txn, as_document(*local)); !s.ok()) return s;

@@ -34,10 +34,8 @@ Result<std::string> read_record(const Engine& engine, const rocksdb::ReadOptions
   return value;
 }
 
-// The item for one etag entry (`kind`, `key`); nullopt for entries that are
-// not shipped (conflict versions: the member that has them ships the winner
-// once the conflict is resolved).
-Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rocksdb::ReadOptions& opts, char kind,
+// The item for one etag entry (`kind`, `key`).
+Result<ReplicationItem> item_for(const Engine& engine, const rocksdb::ReadOptions& opts, char kind,
                                                 const std::string& key, uint64_t etag) {
   ReplicationItem item;
   item.kind = kind;
@@ -74,8 +72,27 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
       item.payload = encode_counter_payload(std::string_view(key).substr(0, split), value);
       break;  // no change vector: a counter's entries merge by themselves
     }
-    case kEtagOfConflict:
-      return std::optional<ReplicationItem>();
+    case kEtagOfConflict: {
+      // A version held in conflict travels as the document or deletion it
+      // is: the other members must meet it too, or a member that kept the
+      // conflict would differ from one that never saw this version. A member
+      // holding the same conflict ignores it (its change vector is there).
+      auto raw = read_record(engine, opts, Family::Conflicts, key);
+      if (!raw.ok()) return raw.status();
+      auto version = decode_document(raw.value());
+      if (!version.ok()) return version.status();
+      item.change_vector = version->change_vector;
+      if (version->flags & kDeleteRevision) {
+        item.kind = kEtagOfTombstone;
+        item.payload = encode_tombstone(Tombstone{version->id, version->collection, etag, version->change_vector,
+                                                  version->last_modified_us});
+      } else {
+        item.kind = kEtagOfDocument;
+        version->flags &= ~(kConflicted | kRevision);
+        item.payload = encode_document(version.value());
+      }
+      break;
+    }
     case kEtagOfAttachment: {
       auto raw = read_record(engine, opts, Family::Attachments, key);
       if (!raw.ok()) return raw.status();
@@ -98,7 +115,7 @@ Result<std::optional<ReplicationItem>> item_for(const Engine& engine, const rock
     default:
       return Status::Corruption("etag index entry of unknown kind '" + std::string(1, kind) + "'");
   }
-  return std::optional<ReplicationItem>(std::move(item));
+  return item;
 }
 
 Result<uint64_t> read_meta_u64(const DocumentsStorage& storage, const std::string& key) {
@@ -130,14 +147,12 @@ Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage,
     const uint64_t etag = decode_big_endian(std::string_view(k.data(), k.size()));
     auto item = item_for(engine, snap.opts, v[0], std::string(v.data() + 1, v.size() - 1), etag);
     if (!item.ok()) return item.status();
-    if (item.value()) {
-      // The first item always goes, however large; after it, an item that
-      // would pass max_bytes waits for the next call (scanned_to stays before it).
-      const size_t size = item.value()->payload.size();
-      if (!out.items.empty() && bytes + size > max_bytes) break;
-      bytes += size;
-      out.items.push_back(std::move(*item.value()));
-    }
+    // The first item always goes, however large; after it, an item that
+    // would pass max_bytes waits for the next call (scanned_to stays before it).
+    const size_t size = item->payload.size();
+    if (!out.items.empty() && bytes + size > max_bytes) break;
+    bytes += size;
+    out.items.push_back(std::move(item).value());
     out.scanned_to = etag;
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "read replication items");

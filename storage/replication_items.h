@@ -41,8 +41,7 @@ struct ReplicationItem {
 
 struct ReplicationItems {
   std::vector<ReplicationItem> items;
-  // The last etag looked at (>= the last item's etag): entries that are not
-  // shipped (conflict versions) still move a sender's position forward.
+  // The etag of the last item; the `after_etag` asked for when there is none.
   uint64_t scanned_to = 0;
 };
 

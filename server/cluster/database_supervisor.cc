@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/json.hpp>
+
 #include "rachis/cluster/commands/database_commands.h"
 #include "server/logging/logger.h"
 
@@ -56,10 +58,33 @@ std::chrono::system_clock::time_point DatabaseSupervisor::last_heard(const std::
   return p == peers.end() ? std::chrono::system_clock::time_point{} : p->second.last_received;
 }
 
-bool DatabaseSupervisor::serves(const std::string& url, const std::string& database) {
+std::optional<storage::ChangeVector> DatabaseSupervisor::database_change_vector(const std::string& url,
+                                                                                const std::string& database) {
   auto r = cluster_.connections().call(boost::beast::http::verb::get, url, "/databases/" + database + "/stats", "",
                                        std::chrono::seconds(2));
-  return r.ok() && r->status == 200;
+  if (!r.ok() || r->status != 200) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r->body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto* cv = v.as_object().if_contains("DatabaseChangeVector");
+  if (!cv || !cv->is_string()) return std::nullopt;
+  auto parsed = storage::ChangeVector::parse(std::string(cv->as_string()));
+  if (!parsed.ok()) return std::nullopt;
+  return std::move(parsed).value();
+}
+
+bool DatabaseSupervisor::caught_up_with_members(const rachis::cluster::DatabaseRecord& record, const std::string& url,
+                                                const rachis::cluster::Topology& topo) {
+  storage::ChangeVector members;
+  for (const auto& tag : record.topology.members) {
+    auto node = topo.nodes.find(tag);
+    if (node == topo.nodes.end()) continue;
+    if (auto cv = database_change_vector(node->second.url, record.name)) members.merge(*cv);
+  }
+  auto own = database_change_vector(url, record.name);
+  if (!own) return false;
+  const auto order = own->compare(members);
+  return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
 }
 
 void DatabaseSupervisor::check() {
@@ -91,10 +116,10 @@ void DatabaseSupervisor::check() {
       auto match = view.match.find(node->second.id);
       const bool caught_up = node->second.id == view.identity.node_id ||
                              (match != view.match.end() && match->second >= record.topology.stamp);
-      if (!caught_up || !serves(node->second.url, record.name)) continue;
+      if (!caught_up || !caught_up_with_members(record, node->second.url, topo)) continue;
       if (!erase(next.rehabs, tag)) erase(next.promotables, tag);
       next.members.push_back(tag);
-      why += "node " + tag + " answers and is caught up; ";
+      why += "node " + tag + " answers and has caught up (cluster log and replication); ";
     }
     if (next.members == record.topology.members && next.rehabs == record.topology.rehabs &&
         next.promotables == record.topology.promotables) {

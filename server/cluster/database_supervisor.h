@@ -9,20 +9,23 @@
 // UpdateDatabaseTopology commands carrying the stamp they were based on, so a
 // decision on a stale view is refused, never applied.
 //
-// Until replication exists, "caught up" cannot mean "has the documents": a
-// returning node has the cluster-wide state (compare-exchange, cluster-wide
-// transactions) but not the documents written elsewhere while it was away.
+// "Caught up" is both: the cluster log applied up to the group's stamp (the
+// cluster-wide state) and replication: its database change vector contains
+// that of every member that answers (read before its own), so it has every
+// document, counter, attachment and revision they had a moment before.
 //
 // Owned by ServerStore; runs on its own thread; stop() joins it.
 
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "server/cluster/cluster_manager.h"
+#include "storage/change_vector.h"
 
 namespace corvus::server::cluster {
 
@@ -39,7 +42,13 @@ class DatabaseSupervisor {
   // When this leader last heard from the node of `tag` (now for itself).
   std::chrono::system_clock::time_point last_heard(const std::string& tag, const rachis::NodeView& view,
                                                    const rachis::cluster::Topology& topo);
-  bool serves(const std::string& url, const std::string& database);
+  // The database change vector the node at `url` reports for `database`
+  // (GET /stats), or nullopt when it does not serve it.
+  std::optional<storage::ChangeVector> database_change_vector(const std::string& url, const std::string& database);
+  // Whether the node at `url` has everything the members that answer have of
+  // `record`'s database: their change vectors, read first, are contained in its own.
+  bool caught_up_with_members(const rachis::cluster::DatabaseRecord& record, const std::string& url,
+                              const rachis::cluster::Topology& topo);
 
   ClusterManager& cluster_;
   const std::chrono::seconds grace_;

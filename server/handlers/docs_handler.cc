@@ -188,7 +188,9 @@ void handle_load(ServerStore& store, const http::Request& req, const http::Respo
   if (!read.ok()) return respond_error(respond, read.status(), req);
   const auto& docs = read.value();
   // As RavenDB: one requested document in conflict fails the whole load.
-  for (size_t i = 0; i < docs.size(); ++i) {
+  auto conflicts_exist = any_conflicts(storage);
+  if (!conflicts_exist.ok()) return respond_error(respond, conflicts_exist.status(), req);
+  for (size_t i = 0; conflicts_exist.value() && i < docs.size(); ++i) {
     if (docs[i] || ids[i].empty()) continue;
     auto conflict = conflict_response_if_conflicted(storage, ids[i], req.target);
     if (!conflict.ok()) return respond_error(respond, conflict.status(), req);

@@ -33,6 +33,12 @@ http::Response document_conflict_response(std::string_view id, const std::vector
   return http::Response::json(409, std::move(body));
 }
 
+Result<bool> any_conflicts(const storage::DocumentsStorage& storage) {
+  auto versions = storage.read_count(storage::meta_keys::kConflictVersionCount);
+  if (!versions.ok()) return versions.status();
+  return versions.value() > 0;
+}
+
 Result<std::optional<http::Response>> conflict_response_if_conflicted(const storage::DocumentsStorage& storage,
                                                                       std::string_view id, std::string_view url) {
   auto versions = storage::ConflictsStorage::get_for(storage, id);

@@ -27,6 +27,11 @@ inline constexpr std::string_view kDocumentConflictType =
 http::Response document_conflict_response(std::string_view id, const std::vector<storage::Document>& versions,
                                           std::string_view url);
 
+// True when some document of the database is in conflict (one read of the
+// count kept in meta, as of the last durable batch): lets a load of many ids
+// skip looking for conflicts of the missing ones in the usual case.
+Result<bool> any_conflicts(const storage::DocumentsStorage& storage);
+
 // When `id` is in conflict, the 409 above; nullopt when it is not. Errors of
 // the read are returned.
 Result<std::optional<http::Response>> conflict_response_if_conflicted(const storage::DocumentsStorage& storage,

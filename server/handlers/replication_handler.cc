@@ -1,6 +1,7 @@
 // Replication conflicts over HTTP: the database's conflict solver through the
 // cluster (POST /admin/replication/conflicts/solver?name=, a
-// ModifyConflictSolver command, what ModifyConflictSolverOperation sends) and
+// ModifyConflictSolver command, what ModifyConflictSolverOperation sends;
+// GET /databases/{db}/replication/conflicts/solver reads it back) and
 // the documents in conflict (GET /databases/{db}/replication/conflicts: one
 // document's conflicting versions with ?docId=, else the conflicted documents
 // with paging), read from storage snapshots (document_conflicts.h); and what
@@ -71,6 +72,16 @@ void handle_modify_solver(ServerStore& store, const http::Request& req, const ht
   });
 }
 
+// The record's solver ({ResolveToLatest, ResolveByCollection}); 404 when
+// the record has none, as RavenDB answers.
+void handle_get_solver(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  const auto record = store.cluster().state().record(db->name());
+  if (!record || !record->conflict_solver) return respond(http::Response::empty(404));
+  respond(http::Response::json(200, json::serialize(record->conflict_solver->to_json())));
+}
+
 // {"Id", "LargestEtag", "Results": [{"ChangeVector", "Doc", "LastModified"}]};
 // a document not in conflict has no results (and LargestEtag 0), as in RavenDB.
 void respond_document_conflicts(const storage::DocumentsStorage& storage, const std::string& id,
@@ -130,6 +141,8 @@ void handle_performance(ServerStore& store, const http::Request& req, const http
 void register_replication_routes(http::Router& router, ServerStore& store) {
   router.add(verb::post, "/admin/replication/conflicts/solver", "replication_conflict_solver",
              [&store](const http::Request& req, http::Respond respond) { handle_modify_solver(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/replication/conflicts/solver", "replication_conflict_solver_get",
+             [&store](const http::Request& req, http::Respond respond) { handle_get_solver(store, req, respond); });
   router.add(verb::get, "/databases/{db}/replication/conflicts", "replication_conflicts",
              [&store](const http::Request& req, http::Respond respond) { handle_get_conflicts(store, req, respond); });
   router.add(verb::get, "/databases/{db}/replication/performance", "replication_performance",

@@ -91,7 +91,8 @@ TEST_CASE("cluster-wide transaction: answered only once the node that took it ap
   const int other = 3 - leader - y;
   CHECK_MESSAGE(eventually([&] { return name_on(c, leader, "users/2") == "paused" && name_on(c, other, "users/2") == "paused"; }),
                 c.logs());
-  CHECK(name_on(c, y, "users/2").empty());
+  // (Replication may already have brought the document itself to the paused
+  // node: the same version, TRXN change vector. Its answer waits for its own apply.)
   CHECK(status.load() == 0);
   auto rel = call(c[y].http_port, "POST", "/admin/failpoints/release?name=rachis.after-append-before-apply");
   REQUIRE(rel.status == 200);

@@ -94,6 +94,7 @@ TEST_CASE("corvusd conflict solver: RavenDB's answer, the record, bad input chan
   SingleNodeDb node;
   HttpClient& c = node.client;
   CHECK(solver_in_record(c).is_null());
+  CHECK(c.request("GET", "/databases/db/replication/conflicts/solver").status == 404);
 
   // What the npm client's ModifyConflictSolverOperation(db, {}, false) sends.
   auto r = c.request("POST", kSolverUrl + std::string("&raft-request-id=1"),
@@ -105,6 +106,7 @@ TEST_CASE("corvusd conflict solver: RavenDB's answer, the record, bad input chan
   const json::value keep = json::parse(R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
   CHECK(answer.at("ConflictSolverConfig") == keep);
   CHECK(solver_in_record(c) == keep);
+  CHECK(json::value(json_of(c.request("GET", "/databases/db/replication/conflicts/solver"))) == keep);
 
   SUBCASE("bad input gets a clear 4xx and changes nothing") {
     REQUIRE(c.request("PUT", "/databases/db/docs?id=users/1", R"({"a":1})").status == 201);

@@ -1,12 +1,19 @@
 // Replication conflicts between the two members of a database group, on real
 // corvusd processes (tests/support/test_cluster.h, each node's cluster port
 // behind a TcpProxy): the link is cut, the same document is written on both
-// sides, the link heals and replication meets the two versions. With the
-// solver set to keep conflicts (POST /admin/replication/conflicts/solver) both
-// members answer 409 DocumentConflictException and list both versions at
-// /replication/conflicts until a PUT or DELETE on one member resolves the
-// document on both. With no solver (RavenDB's default) the later write wins
-// on both members and the loser is kept as a revision flagged Conflicted.
+// sides, the link heals and replication meets the two versions.
+//
+// With the solver set to keep conflicts (POST /admin/replication/conflicts/solver)
+// the link heals one way first (node 1 -> node 0): node 0 answers 409
+// DocumentConflictException and lists both versions at /replication/conflicts
+// until a PUT or DELETE there resolves the document, on both members.
+//
+// The member that heard the other first holds both versions in its conflicts;
+// replication ships them, so the other member meets them too and holds the
+// same conflict (a case of its own below, healing the other way round).
+//
+// With no solver (RavenDB's default) the later write wins on both members and
+// the loser is kept as a revision flagged Conflicted, whatever the order.
 // Every wait is a bounded poll; nothing asserts on timing.
 
 #include <set>
@@ -65,6 +72,34 @@ class TwoMembers : public Cluster {
     (*this)[1].proxy->heal();
   }
 
+  // Writes `id` on node 0 and, with different content, on node 1 while they
+  // cannot see each other (the link stays cut: see heal_links).
+  void write_while_cut(const std::string& id, const std::string& first, const std::string& second) {
+    auto a = on(0, "PUT", "/databases/db/docs?id=" + id, R"({"v":")" + first + R"(","@metadata":{"@collection":"Users"}})");
+    REQUIRE_MESSAGE(a.status == 201, a.body);
+    auto b = on(1, "PUT", "/databases/db/docs?id=" + id, R"({"v":")" + second + R"(","@metadata":{"@collection":"Users"}})");
+    REQUIRE_MESSAGE(b.status == 201, b.body);
+  }
+
+  // Keep-conflicts solver, both users/1 and users/2 written on both sides;
+  // then node 1 reaches node 0 (whose proxy heals first) and node 0 holds
+  // both conflicts before node 0 can reach node 1.
+  void conflicts_heard_by_node0_first() {
+    auto solver = command(0, "POST", "/admin/replication/conflicts/solver?name=db",
+                          R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+    REQUIRE_MESSAGE(solver.status == 201, solver.body);
+    check_replicating("marker/1");
+    cut();
+    write_while_cut("users/1", "from-0", "from-1");
+    write_while_cut("users/2", "two-0", "two-1");
+    (*this)[0].proxy->heal();
+    for (const std::string id : {"users/1", "users/2"}) {
+      REQUIRE_MESSAGE(eventually([&] { return on(0, "GET", "/databases/db/docs?id=" + id).status == 409; }),
+                      id << " not in conflict on node 0\n" << logs());
+    }
+    (*this)[1].proxy->heal();
+  }
+
   // Writes `id` on node 0 and, with different content, on node 1 while
   // they cannot see each other, then heals the link.
   void write_concurrently(const std::string& id, const std::string& first, const std::string& second) {
@@ -106,33 +141,23 @@ std::string flags_of(const json::object& doc) {
 
 }  // namespace
 
-TEST_CASE("replication conflicts: kept as conflicts, 409 and listed on both members, resolved by PUT or DELETE") {
+TEST_CASE("replication conflicts: kept; 409 and both versions listed, a PUT or DELETE resolves it on both members") {
   TwoMembers c;
-  auto solver = c.command(0, "POST", "/admin/replication/conflicts/solver?name=db",
-                          R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
-  REQUIRE_MESSAGE(solver.status == 201, solver.body);
-  c.check_replicating("marker/1");
+  c.conflicts_heard_by_node0_first();
 
-  c.write_concurrently("users/1", "from-0", "from-1");
-  c.write_concurrently("users/2", "two-0", "two-1");
-  for (int i = 0; i < 2; ++i) {
-    for (const std::string id : {"users/1", "users/2"}) {
-      REQUIRE_MESSAGE(eventually([&] { return c.on(i, "GET", "/databases/db/docs?id=" + id).status == 409; }),
-                      id << " not in conflict on node " << i << "\n" << c.logs());
-    }
-    auto refused = c.on(i, "GET", "/databases/db/docs?id=users/1");
-    auto body = json::parse(refused.body).as_object();
-    CHECK(std::string(body.at("Type").as_string()).find("DocumentConflictException") != std::string::npos);
-    CHECK(body.at("DocId") == "users/1");
-    auto versions = c.conflicts(i, "?docId=users/1");
-    std::set<std::string> bodies;
-    for (const auto& v : versions.at("Results").as_array()) bodies.insert(std::string(v.at("Doc").at("v").as_string()));
-    CHECK(bodies == std::set<std::string>{"from-0", "from-1"});
-    CHECK(versions.at("LargestEtag") == body.at("LargestEtag"));
-    CHECK(c.conflicts(i, "").at("TotalResults") == 2);
-  }
+  auto refused = c.on(0, "GET", "/databases/db/docs?id=users/1");
+  auto body = json::parse(refused.body).as_object();
+  CHECK(std::string(body.at("Type").as_string()).find("DocumentConflictException") != std::string::npos);
+  CHECK(body.at("DocId") == "users/1");
+  auto versions = c.conflicts(0, "?docId=users/1");
+  std::set<std::string> bodies;
+  for (const auto& v : versions.at("Results").as_array()) bodies.insert(std::string(v.at("Doc").at("v").as_string()));
+  CHECK(bodies == std::set<std::string>{"from-0", "from-1"});
+  CHECK(versions.at("LargestEtag") == body.at("LargestEtag"));
+  CHECK(c.conflicts(0, "").at("TotalResults") == 2);
 
-  // A PUT on node 0 resolves users/1 there, and replication resolves it on node 1.
+  // A PUT on node 0 resolves users/1; its version supersedes both, so node 1
+  // takes it too.
   REQUIRE(c.on(0, "PUT", "/databases/db/docs?id=users/1", R"({"v":"resolved","@metadata":{"@collection":"Users"}})")
               .status == 201);
   for (int i = 0; i < 2; ++i) {
@@ -145,13 +170,21 @@ TEST_CASE("replication conflicts: kept as conflicts, 409 and listed on both memb
   }
   CHECK(c.revisions_flagged(0, "users/1", "Conflicted") == std::set<std::string>{"from-0", "from-1"});
 
-  // A DELETE on node 1 resolves users/2 to a deletion on both.
-  REQUIRE(c.on(1, "DELETE", "/databases/db/docs?id=users/2").status == 204);
+  // A DELETE on node 0 resolves users/2 to a deletion, on both.
+  REQUIRE(c.on(0, "DELETE", "/databases/db/docs?id=users/2").status == 204);
   for (int i = 0; i < 2; ++i) {
     REQUIRE_MESSAGE(eventually([&] { return c.on(i, "GET", "/databases/db/docs?id=users/2").status == 404; }),
                     "users/2 not deleted on node " << i << "\n" << c.logs());
     CHECK(c.conflicts(i, "").at("TotalResults") == 0);
   }
+}
+
+TEST_CASE("replication conflicts: kept; the member that heard the other last is in conflict too") {
+  TwoMembers c;
+  c.conflicts_heard_by_node0_first();
+  REQUIRE_MESSAGE(eventually([&] { return c.on(1, "GET", "/databases/db/docs?id=users/1").status == 409; }, 10s),
+                  "node 1 still serves its own users/1 while node 0 holds the conflict");
+  CHECK(c.conflicts(1, "").at("TotalResults") == 2);
 }
 
 TEST_CASE("replication conflicts: by default the later write wins on both members, the loser kept as a revision") {

@@ -2,7 +2,8 @@
 // with the real protocol: each member listens on a port of its own, routes
 // accepted connections by their handshake to its DatabaseReplication, and
 // pushes to the others. Convergence, conflicts between concurrent versions,
-// attachment bytes sent once, counters exact, positions kept across a restart.
+// attachment bytes sent once, counters exact, positions kept across a restart,
+// and the rule for ordinary writes against cluster-wide transactions.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -374,4 +375,40 @@ TEST_CASE("a destination that restarts resumes from its own position; nothing is
   // Only the 30 new documents took etags on B.
   CHECK(b.storage().stats().last_etag == b_etag + 30);
   CHECK(eventually([&] { return converged({&a, &b}); }));
+}
+
+TEST_CASE("an ordinary write concurrent with a later cluster-wide transaction loses to it on every member") {
+  // What each member's cluster-wide transaction apply does (rachis/README.md):
+  // the same version, change vector TRXN:<raft index>-<id>, on every member.
+  auto cluster_write = [](Member& m, uint64_t index, const std::string& body) {
+    const ExternalVersion version{"TRXN:" + std::to_string(index) + "-clusterTxId000000000001", 1'700'000'000'000'000,
+                                  std::nullopt};
+    Status st = m.storage().write([&](WriteTransaction& txn) -> Status {
+      return txn.put("users/1", boost::json::parse(body).as_object(), std::nullopt, &version).status();
+    });
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+  };
+  for (auto policy : {ConflictPolicy::ResolveToLatest, ConflictPolicy::KeepConflict}) {
+    Member a("A"), b("B");
+    cluster_write(a, 5, R"({"V":"tx5"})");
+    cluster_write(b, 5, R"({"V":"tx5"})");
+    // B writes the document the ordinary way (later in time than transaction 7
+    // below), while transaction 7 reaches A before B's write does.
+    b.put("users/1", R"({"V":"ordinary"})");
+    cluster_write(a, 7, R"({"V":"tx7"})");
+    a.replicate_to({&a, &b}, policy);
+    b.replicate_to({&a, &b}, policy);
+    REQUIRE(eventually([&] { return converged({&a, &b}) && same_everywhere({&a, &b}, "users/1"); }));
+    auto d = a.get("users/1");
+    REQUIRE(d);
+    CHECK(d->json.find("tx7") != std::string::npos);
+    // B's acknowledged write is not lost: a revision flagged Conflicted.
+    bool kept = false;
+    auto revs = RevisionsStorage::get_for(b.storage(), "users/1", 0, 10);
+    REQUIRE(revs.ok());
+    for (const auto& r : revs->revisions) {
+      if (r.json.find("ordinary") != std::string::npos && (r.flags & kConflicted) != 0) kept = true;
+    }
+    CHECK(kept);
+  }
 }

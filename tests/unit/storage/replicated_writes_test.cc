@@ -463,3 +463,37 @@ TEST_CASE("Commit hook: removing a listener while writes run; it is never called
   CHECK(late_calls.load() == 0);
   CHECK(calls.load() >= 1);
 }
+
+TEST_CASE("Replicated: the version of the later cluster-wide transaction wins a conflict whatever the policy") {
+  const std::string tx = "clusterTxId00000000001";
+  for (auto policy : {ConflictPolicy::ResolveToLatest, ConflictPolicy::KeepConflict}) {
+    SUBCASE("an ordinary write on top of transaction 5 meets transaction 7") {
+      Db db;
+      // Transaction 5 wrote the document here, then a local ordinary write (later in time).
+      REQUIRE(db.apply(incoming_put("users/1", "tx5", "TRXN:5-" + tx), policy).ok());
+      db.clock->now += 1'000'000;
+      db.put("users/1", "ordinary");
+      // Transaction 7, applied elsewhere earlier in time, arrives by replication.
+      auto r = db.apply(incoming_put("users/1", "tx7", "TRXN:7-" + tx, kT0 + 10), policy);
+      REQUIRE(r.ok());
+      CHECK(r.value() == ReplicatedOutcome::IncomingWon);
+      CHECK(db.name_of("users/1") == "tx7");
+      bool kept = false;
+      for (const auto& rev : db.revisions("users/1")) {
+        if (rev.json.find("ordinary") != std::string::npos && (rev.flags & kConflicted) != 0) kept = true;
+      }
+      CHECK(kept);
+      CHECK(ConflictsStorage::get_for(*db.s, "users/1")->empty());
+    }
+    SUBCASE("transaction 7 here, an ordinary write on top of transaction 5 arrives") {
+      Db db;
+      REQUIRE(db.apply(incoming_put("users/1", "tx7", "TRXN:7-" + tx), policy).ok());
+      auto r = db.apply(incoming_put("users/1", "ordinary", "B:9-" + kRemote + ", TRXN:5-" + tx, kT0 + 5'000'000),
+                        policy);
+      REQUIRE(r.ok());
+      CHECK(r.value() == ReplicatedOutcome::LocalWon);
+      CHECK(db.name_of("users/1") == "tx7");
+      CHECK(ConflictsStorage::get_for(*db.s, "users/1")->empty());
+    }
+  }
+}

@@ -13,6 +13,7 @@
 
 #include "storage/attachments_storage.h"
 #include "storage/blob_store.h"
+#include "storage/conflicts_storage.h"
 #include "storage/counters_storage.h"
 #include "storage/documents_storage.h"
 #include "storage/revisions_configuration.h"
@@ -247,7 +248,7 @@ TEST_CASE("ReplicationItems: batches are bounded by items and bytes, never empty
   }
 }
 
-TEST_CASE("ReplicationItems: conflict versions are not shipped but scanned_to passes them") {
+TEST_CASE("ReplicationItems: versions held in conflict travel as the documents they are") {
   Member a("A");
   Member b("B");
   a.put("users/1", R"({"name":"from A","@metadata":{"@collection":"Users"}})");
@@ -255,16 +256,26 @@ TEST_CASE("ReplicationItems: conflict versions are not shipped but scanned_to pa
   const uint64_t before = b.last_etag();
   // Concurrent versions kept as a conflict on B: entries of kind 'X' end B's etag order.
   REQUIRE(replicate(a, b, 10, ConflictPolicy::KeepConflict) == 1);
-  REQUIRE(b.last_etag() > before);
   REQUIRE(b.s->get("users/1").status().is_not_found());
 
   ReplicationItems items = b.read(before);
-  CHECK(items.items.empty());
+  REQUIRE(items.items.size() == 2);
+  for (const auto& item : items.items) CHECK(item.kind == kEtagOfDocument);
   CHECK(items.scanned_to == b.last_etag());
-  // From the start: the conflict versions are skipped, nothing else.
-  ReplicationItems all = b.read(0);
-  for (const auto& item : all.items) CHECK(item.kind != kEtagOfConflict);
-  CHECK(all.scanned_to == b.last_etag());
+  // A, which never saw B's version, meets it and holds the same conflict.
+  replicate(b, a, 10, ConflictPolicy::KeepConflict);
+  CHECK(a.s->get("users/1").status().is_not_found());
+  auto on_a = ConflictsStorage::get_for(*a.s, "users/1");
+  auto on_b = ConflictsStorage::get_for(*b.s, "users/1");
+  REQUIRE(on_a.ok());
+  REQUIRE(on_b.ok());
+  REQUIRE(on_a->size() == 2);
+  REQUIRE(on_b->size() == 2);
+  for (size_t i = 0; i < 2; ++i) CHECK(on_a->at(i).change_vector == on_b->at(i).change_vector);
+  // Sending them again changes nothing.
+  const uint64_t a_etag = a.last_etag();
+  CHECK(replicate(b, a, 10, ConflictPolicy::KeepConflict) == 0);
+  CHECK(a.last_etag() == a_etag);
 }
 
 TEST_CASE("ReplicationItems: documents applied elsewhere are the same documents, metadata as sent") {
