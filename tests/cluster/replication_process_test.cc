@@ -9,7 +9,9 @@
 // a restart that catches up; counters incremented concurrently across a cut
 // add up; a node added to a factor-2 group gets every document and only then
 // becomes a Member; tombstones are purged once every member has them, and not
-// while one is down. Every wait is a bounded poll; nothing asserts on timing.
+// while one is down; a conflict kept by the solver reaches every member, also
+// the one that wrote its version last. Every wait is a bounded poll; nothing
+// asserts on timing.
 
 #include <algorithm>
 #include <array>
