@@ -219,8 +219,20 @@ void run_under_faults(const std::string& policy) {
 
   const auto heal_at = Clock::now();
   const std::string diff = wait_identical(nodes, {0, 1, 2}, kDatabase, 60s);
-  REQUIRE_MESSAGE(diff.empty(), "seed " << seed << ": the nodes did not converge: " << diff << "\nfaults:\n"
-                                        << schedule << nodes.logs());
+  std::string held;  // on failure: what each node holds in conflict
+  for (int i = 0; i < 3 && !diff.empty(); ++i) {
+    held += "node " + std::to_string(i) + " conflicts:";
+    if (auto v = conflicts_on(nodes[i].http_port)) {
+      for (const auto& [id, cvs] : v->change_vectors) {
+        held += " " + id + " {";
+        for (const auto& cv : cvs) held += " [" + cv + "]";
+        held += " }";
+      }
+    }
+    held += "\n";
+  }
+  REQUIRE_MESSAGE(diff.empty(), "seed " << seed << ": the nodes did not converge: " << diff << "\n"
+                                        << held << "faults:\n" << schedule << nodes.logs());
   // The same conflicts everywhere (none at all when they resolve to the latest).
   std::vector<ConflictView> conflicts(3);
   std::string conflicts_differ;
