@@ -3,12 +3,14 @@
 # from a built tree:
 #
 #   tests/cluster/faults.sh [--test cmpxchg|replication] [--seconds N] [--seed S]
-#                           [--clients C] [--keys K] [--history FILE] [--build-dir DIR]
+#                           [--clients C] [--keys K] [--history FILE]
+#                           [--conflicts latest|kept] [--build-dir DIR]
 #
 # --test cmpxchg (default): tests/cluster/cmpxchg_faults_test.cc, compare-exchange
 # (defaults 15 s, 6 clients, 4 keys; --clients, --keys, --history are its own).
 # --test replication: tests/cluster/replication_faults_test.cc, replicated writes
-# (default 10 s). Both print their random seed. Build dir build/release. It
+# (default 7 s under each conflict policy; --conflicts runs only one). Both print
+# their random seed. Build dir build/release. It
 # does not build: run
 #   cmake --build --preset release --target cmpxchg_faults_test replication_faults_test
 # first. Exit status is the test's.
@@ -18,7 +20,7 @@ build="$root/build/release"
 test_name=cmpxchg
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit "$1"
 }
 number() {
@@ -36,6 +38,8 @@ while [ $# -gt 0 ]; do
     --clients) number "$1" "$2"; export CORVUS_FAULT_CLIENTS=$2 ;;
     --keys) number "$1" "$2"; export CORVUS_FAULT_KEYS=$2 ;;
     --history) export CORVUS_FAULT_HISTORY=$2 ;;
+    --conflicts)
+      case "$2" in latest | kept) export CORVUS_FAULT_CONFLICTS=$2 ;; *) echo "faults.sh: --conflicts is latest or kept, got '$2'" >&2; exit 2 ;; esac ;;
     --build-dir) build=$2 ;;
     *) echo "faults.sh: unknown option $1" >&2; usage 2 ;;
   esac

@@ -8,15 +8,22 @@
 // proxies. Afterwards everything is healed and:
 //   - every node serves identical documents (ids, change vectors, bodies);
 //   - every acknowledged unique document is on every node;
-//   - every acknowledged overwrite is on every node as the current version or
-//     a revision;
+//   - every acknowledged overwrite is on every node as the current version, a
+//     revision, or (conflicts kept) one of the versions of a conflict;
+//   - with conflicts kept, every node holds the same conflicts (documents and
+//     the change vectors of their versions);
 //   - every counter's total on every node is the sum of the acknowledged
 //     deltas, plus at most those whose outcome is unknown (deltas are positive).
 //
 // Environment (tests/cluster/faults.sh --test replication sets them for long runs):
-//   CORVUS_FAULT_SECONDS  how long the faults run; default 10 (a ~20 s test)
+//   CORVUS_FAULT_SECONDS  how long the faults run, per policy; default 7 (two ~12 s cases)
 //   CORVUS_FAULT_SEED     the seed of the fault schedule and the writers' choices
 //                         (not of the timing); default random, always printed
+//   CORVUS_FAULT_CONFLICTS  run only the case of this conflict policy: "latest"
+//                         (RavenDB's default: resolve to the latest) or "kept"
+//                         (the solver keeps conflicts); default both, one after
+//                         the other, each on a fresh cluster (and its own seed
+//                         unless CORVUS_FAULT_SEED gives one)
 //
 // Writers open a fresh connection per request and never retry (send_request):
 // a request that could not connect never left; one without a definite answer
@@ -119,6 +126,30 @@ class Writer {
   WriterLog log_;
 };
 
+// The documents in conflict on the node at `port` and, for each, the change
+// vectors and "v" values of its versions; nullopt without an answer.
+struct ConflictView {
+  std::map<std::string, std::set<std::string>> change_vectors;  // id -> versions' change vectors
+  std::map<std::string, std::set<std::string>> values;          // id -> versions' "v"
+};
+std::optional<ConflictView> conflicts_on(uint16_t port) {
+  auto list = get_json(port, "/databases/" + kDatabase + "/replication/conflicts?pageSize=1024");
+  if (!list) return std::nullopt;
+  ConflictView view;
+  for (const auto& entry : list->at("Results").as_array()) {
+    const std::string id(entry.at("Id").as_string());
+    auto versions = get_json(port, "/databases/" + kDatabase + "/replication/conflicts?docId=" + id);
+    if (!versions) return std::nullopt;
+    for (const auto& v : versions->at("Results").as_array()) {
+      view.change_vectors[id].insert(std::string(v.at("ChangeVector").as_string()));
+      const auto* doc = v.as_object().if_contains("Doc");
+      const auto* value = doc && doc->is_object() ? doc->as_object().if_contains("v") : nullptr;
+      view.values[id].insert(value && value->is_string() ? std::string(value->as_string()) : "(deleted)");
+    }
+  }
+  return view;
+}
+
 // Stops and joins the threads when it goes, on success or failure, before
 // the nodes they use are destroyed.
 struct Workers {
@@ -135,16 +166,29 @@ struct Workers {
 
 }  // namespace
 
-TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP, cuts; nothing acknowledged lost") {
-  const uint64_t seconds = env_u64("CORVUS_FAULT_SECONDS", 10);
+namespace {
+
+// The whole test under one conflict policy: "latest" or "kept". Skipped when
+// CORVUS_FAULT_CONFLICTS names the other one.
+void run_under_faults(const std::string& policy) {
+  const char* only = std::getenv("CORVUS_FAULT_CONFLICTS");
+  if (only && *only && policy != only) return;
+  const uint64_t seconds = env_u64("CORVUS_FAULT_SECONDS", 7);
   const uint64_t seed = env_u64("CORVUS_FAULT_SEED", std::random_device{}() * 0x100000000ULL ^ std::random_device{}());
-  std::cout << "replication faults: seed " << seed << ", " << seconds
-            << " s (replay the schedule: CORVUS_FAULT_SEED=" << seed << ")" << std::endl;
+  const bool keep_conflicts = policy == "kept";
+  std::cout << "replication faults: seed " << seed << ", " << seconds << " s, conflicts " << policy
+            << " (replay the schedule: CORVUS_FAULT_SEED=" << seed << " CORVUS_FAULT_CONFLICTS=" << policy << ")"
+            << std::endl;
 
   Cluster nodes(3, {}, {.proxies = true, .election_ticks = 20, .log_level = ""});
   nodes.form(3);
   nodes.learn_tags();
   create_database(nodes, 0, kDatabase, 3, R"("Revisions":{"Default":{"Disabled":false}})");
+  if (keep_conflicts) {
+    auto solver = nodes.command(0, "POST", "/admin/replication/conflicts/solver?name=" + kDatabase,
+                                R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+    REQUIRE_MESSAGE(solver.status == 201, solver.body);
+  }
   for (int d = 0; d < kCounterDocs; ++d) {
     const std::string id = "counted/" + std::to_string(d);
     REQUIRE(call(nodes[d].http_port, "PUT", "/databases/" + kDatabase + "/docs?id=" + id, doc_body(id)).status == 201);
@@ -175,9 +219,55 @@ TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP,
 
   const auto heal_at = Clock::now();
   const std::string diff = wait_identical(nodes, {0, 1, 2}, kDatabase, 60s);
+  std::string held;  // on failure: what each node holds in conflict
+  for (int i = 0; i < 3 && !diff.empty(); ++i) {
+    held += "node " + std::to_string(i) + " conflicts:";
+    if (auto v = conflicts_on(nodes[i].http_port)) {
+      for (const auto& [id, cvs] : v->change_vectors) {
+        held += " " + id + " {";
+        for (const auto& cv : cvs) held += " [" + cv + "]";
+        held += " }";
+      }
+    }
+    held += "\n";
+  }
+  REQUIRE_MESSAGE(diff.empty(), "seed " << seed << ": the nodes did not converge: " << diff << "\n"
+                                        << held << "faults:\n" << schedule << nodes.logs());
+  // The same conflicts everywhere (none at all when they resolve to the latest).
+  std::vector<ConflictView> conflicts(3);
+  std::string conflicts_differ;
+  const bool same_conflicts = eventually([&] {
+    for (int i = 0; i < 3; ++i) {
+      auto v = conflicts_on(nodes[i].http_port);
+      if (!v) {
+        conflicts_differ = "node " + std::to_string(i) + " did not list its conflicts";
+        return false;
+      }
+      conflicts[i] = std::move(*v);
+    }
+    for (int i = 1; i < 3; ++i) {
+      if (conflicts[i].change_vectors != conflicts[0].change_vectors) {
+        conflicts_differ = "node 0 has " + std::to_string(conflicts[0].change_vectors.size()) +
+                           " documents in conflict, node " + std::to_string(i) + " " +
+                           std::to_string(conflicts[i].change_vectors.size());
+        for (const auto& [id, cvs] : conflicts[0].change_vectors) {
+          auto other = conflicts[i].change_vectors.find(id);
+          if (other != conflicts[i].change_vectors.end() && other->second == cvs) continue;
+          conflicts_differ += "; " + id + " on node 0:";
+          for (const auto& cv : cvs) conflicts_differ += " [" + cv + "]";
+          conflicts_differ += " on node " + std::to_string(i) + ":";
+          if (other != conflicts[i].change_vectors.end()) {
+            for (const auto& cv : other->second) conflicts_differ += " [" + cv + "]";
+          }
+          break;
+        }
+        return false;
+      }
+    }
+    return keep_conflicts || conflicts[0].change_vectors.empty();
+  });
   const double converge_s = std::chrono::duration<double>(Clock::now() - heal_at).count();
-  REQUIRE_MESSAGE(diff.empty(), "seed " << seed << ": the nodes did not converge: " << diff << "\nfaults:\n"
-                                        << schedule << nodes.logs());
+  CHECK_MESSAGE(same_conflicts, "seed " << seed << ": " << conflicts_differ << "\nfaults:\n" << schedule);
 
   // Every acknowledged write, on every node.
   WriterLog all;
@@ -212,7 +302,7 @@ TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP,
       current[id] = current_value(port, kDatabase, id, "v").value_or("");
     }
     for (const auto& [id, value] : all.shared) {
-      bool kept = current[id] == value;
+      bool kept = current[id] == value || conflicts[node].values[id].count(value) > 0;
       for (const auto& r : revs[id]) {
         kept = kept || r.value == value;
         if (node == 0 && r.value == value && r.flags.find("Conflicted") != std::string::npos) ++conflicted;
@@ -242,7 +332,8 @@ TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP,
     statuses += " " + (s < 0 ? std::string("not-sent") : s == 0 ? std::string("no-answer") : std::to_string(s)) + ":" +
                 std::to_string(n);
   }
-  std::cout << "replication faults: seed " << seed << "; " << faults.injected() << " faults; "
+  std::cout << "replication faults: seed " << seed << ", conflicts " << policy << "; " << faults.injected()
+            << " faults; " << conflicts[0].change_vectors.size() << " documents in conflict at the end; "
             << all.unique.size() << " unique documents, " << all.shared.size() << " overwrites (" << conflicted
             << " kept as Conflicted revisions on node 0; revisions per shared document:" << revision_counts << "), " << all.acked.size()
             << " counters acknowledged; " << all.uncertain << " unknown outcomes; statuses:" << statuses
@@ -251,4 +342,14 @@ TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP,
   // Not vacuous: the writers got writes through.
   CHECK_MESSAGE(all.unique.size() >= 10, "too few acknowledged writes; statuses:" << statuses);
   CHECK_MESSAGE(!all.acked.empty(), "no counter increment was acknowledged; statuses:" << statuses);
+}
+
+}  // namespace
+
+TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP, cuts; conflicts resolve to the latest") {
+  run_under_faults("latest");
+}
+
+TEST_CASE("replication faults: writes through every node under kill -9, SIGSTOP, cuts; conflicts kept") {
+  run_under_faults("kept");
 }

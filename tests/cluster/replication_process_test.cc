@@ -9,7 +9,9 @@
 // a restart that catches up; counters incremented concurrently across a cut
 // add up; a node added to a factor-2 group gets every document and only then
 // becomes a Member; tombstones are purged once every member has them, and not
-// while one is down. Every wait is a bounded poll; nothing asserts on timing.
+// while one is down; a conflict kept by the solver reaches every member, also
+// the one that wrote its version last, and drops a version a newer one of the
+// same line supersedes. Every wait is a bounded poll; nothing asserts on timing.
 
 #include <algorithm>
 #include <array>
@@ -462,5 +464,92 @@ TEST_CASE("replication: tombstones are purged once every member has them, not wh
   for (int node = 0; node < 3; ++node) {
     CHECK_MESSAGE(eventually([&] { return stat(c[node].http_port, db, "CountOfTombstones") == 0; }),
                   "node " << node << " keeps " << stat(c[node].http_port, db, "CountOfTombstones") << " tombstones");
+  }
+}
+
+TEST_CASE("replication: a conflict kept by the solver reaches every member, also the one whose version came later") {
+  Cluster& c = cluster();
+  const std::string db = "kept";
+  create_database(c, 0, db, 3);
+  auto solver = c.command(0, "POST", "/admin/replication/conflicts/solver?name=" + db,
+                          R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+  REQUIRE_MESSAGE(solver.status == 201, solver.body);
+  REQUIRE(put_doc(c, 0, db, "marker/1", "m").status == 201);
+  wait_everywhere(c, kAll, db, "marker/1");
+
+  // Nothing reaches node 1, which can still send: node 0's version reaches
+  // node 2 only, then node 1's concurrent version reaches nodes 0 and 2, which
+  // keep the conflict. After the heal node 1 must get node 0's version too.
+  c[1].proxy->cut();
+  REQUIRE(put_doc(c, 0, db, "users/1", "from-0").status == 201);
+  REQUIRE(eventually([&] { return current_value(c[2].http_port, db, "users/1", "v") == "from-0"; }));
+  REQUIRE(put_doc(c, 1, db, "users/1", "from-1").status == 201);
+  for (int node : {0, 2}) {
+    REQUIRE_MESSAGE(eventually([&] {
+                      return call(c[node].http_port, "GET", "/databases/" + db + "/docs?id=users/1").status == 409;
+                    }),
+                    "node " << node << " did not keep the conflict\n" << c.logs());
+  }
+  c[1].proxy->heal();
+
+  for (int node = 0; node < 3; ++node) {
+    std::set<std::string> versions;
+    const bool kept = eventually([&] {
+      auto r = call(c[node].http_port, "GET", "/databases/" + db + "/replication/conflicts?docId=users/1");
+      auto o = parse_object(r.body);
+      versions.clear();
+      if (r.status != 200 || !o) return false;
+      for (const auto& v : o->at("Results").as_array()) versions.insert(std::string(v.at("Doc").at("v").as_string()));
+      return versions == std::set<std::string>{"from-0", "from-1"};
+    });
+    std::string seen;
+    for (const auto& v : versions) seen += " " + v;
+    CHECK_MESSAGE(kept, "node " << node << " lists the versions {" << seen << " } of users/1, not {from-0 from-1}; it answers "
+                                << call(c[node].http_port, "GET", "/databases/" + db + "/docs?id=users/1").body);
+  }
+}
+
+TEST_CASE("replication: a kept conflict drops a version once a newer one of the same line arrives") {
+  Cluster& c = cluster();
+  const std::string db = "kept-line";
+  create_database(c, 0, db, 3);
+  auto solver = c.command(0, "POST", "/admin/replication/conflicts/solver?name=" + db,
+                          R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
+  REQUIRE_MESSAGE(solver.status == 201, solver.body);
+  REQUIRE(put_doc(c, 0, db, "marker/1", "m").status == 201);
+  wait_everywhere(c, kAll, db, "marker/1");
+
+  auto versions_on = [&](int node) {
+    std::set<std::string> out;
+    auto o = get_json(c[node].http_port, "/databases/" + db + "/replication/conflicts?docId=users/1");
+    if (!o) return out;
+    for (const auto& v : o->at("Results").as_array()) out.insert(std::string(v.at("Doc").at("v").as_string()));
+    return out;
+  };
+  auto text = [](const std::set<std::string>& s) {
+    std::string out;
+    for (const auto& v : s) out += " " + v;
+    return out;
+  };
+
+  // Every node alone: x1 on node 0, y1 on node 1, concurrent.
+  for (int i = 0; i < 3; ++i) c[i].proxy->cut();
+  REQUIRE(put_doc(c, 0, db, "users/1", "x1").status == 201);
+  REQUIRE(put_doc(c, 1, db, "users/1", "y1").status == 201);
+  // Node 1 hears node 0: it keeps the conflict {x1, y1}.
+  c[1].proxy->heal();
+  const std::set<std::string> first{"x1", "y1"};
+  REQUIRE_MESSAGE(eventually([&] { return versions_on(1) == first; }), "node 1 holds {" << text(versions_on(1)) << " }");
+  // Node 0, which has not heard node 1, overwrites its own x1 with x2: x2
+  // supersedes x1 and is concurrent with y1, so node 1 must hold {x2, y1}.
+  REQUIRE(put_doc(c, 0, db, "users/1", "x2").status == 201);
+  const std::set<std::string> second{"x2", "y1"};
+  REQUIRE_MESSAGE(eventually([&] { return versions_on(1) == second; }),
+                  "node 1 holds {" << text(versions_on(1)) << " }, not { x2 y1 } (node 0: {" << text(versions_on(0))
+                                   << " }, node 2: {" << text(versions_on(2)) << " })");
+  for (int i = 0; i < 3; ++i) c[i].proxy->heal();
+  for (int node = 0; node < 3; ++node) {
+    CHECK_MESSAGE(eventually([&] { return versions_on(node) == second; }),
+                  "node " << node << " holds {" << text(versions_on(node)) << " }, not { x2 y1 }");
   }
 }

@@ -74,12 +74,12 @@ test("failover: kill -9 the node a writing session uses; it keeps writing on ano
       const { currentNode } = await executor.getPreferredNode();
       killed = cluster.node(currentNode.clusterTag);
       assert.ok(killed, `the store uses ${currentNode.url}`);
-      const atKill = acks();
       await killed.crash();
 
-      // The loop goes on through another member.
-      assert.ok(await eventually(() => acks() >= atKill + 50, 60_000),
-        `after killing ${killed.tag} the writer saved ${acks() - atKill} more; errors: ${errors.slice(-3)}\n${cluster.logs()}`);
+      // The loop goes on through another member: 50 saves a survivor answered.
+      const bySurvivors = () => [...acknowledged.values()].filter((tag) => tag && tag !== killed.tag).length;
+      assert.ok(await eventually(() => bySurvivors() >= 50, 60_000),
+        `after killing ${killed.tag} survivors answered ${bySurvivors()} saves; errors: ${errors.slice(-3)}\n${cluster.logs()}`);
       const now = (await executor.getPreferredNode()).currentNode.clusterTag;
       assert.notEqual(now, killed.tag, "the store moved to another member");
     } finally {
@@ -90,7 +90,6 @@ test("failover: kill -9 the node a writing session uses; it keeps writing on ano
     const survivors = cluster.nodes.filter((n) => n !== killed);
     const bySurvivor = [...acknowledged].filter(([, tag]) => tag && tag !== killed.tag).map(([id]) => id);
     const uncertain = [...acknowledged].filter(([, tag]) => !tag || tag === killed.tag).map(([id]) => id);
-    assert.ok(bySurvivor.length >= 50, `only ${bySurvivor.length} saves were answered by a survivor`);
     // Answered by a survivor: on both survivors while the killed node is down.
     for (const node of survivors) {
       let missing = [];
