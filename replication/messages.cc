@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "storage/byte_codec.h"
+
 namespace corvus::replication {
 namespace json = boost::json;
 namespace {
@@ -25,32 +27,6 @@ uint64_t number(const json::object& o, const char* key) {
   if (v->is_int64() && v->as_int64() >= 0) return static_cast<uint64_t>(v->as_int64());
   return 0;
 }
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_bytes(std::string& out, std::string_view b) {
-  put_u64(out, b.size());
-  out.append(b);
-}
-
-struct Reader {
-  std::string_view in;
-  bool u64(uint64_t* v) {
-    if (in.size() < 8) return false;
-    *v = 0;
-    for (int i = 0; i < 8; ++i) *v |= uint64_t(static_cast<unsigned char>(in[i])) << (8 * i);
-    in.remove_prefix(8);
-    return true;
-  }
-  bool bytes(std::string* out) {
-    uint64_t n = 0;
-    if (!u64(&n) || in.size() < n) return false;
-    out->assign(in.substr(0, n));
-    in.remove_prefix(n);
-    return true;
-  }
-};
 
 }  // namespace
 
@@ -135,12 +111,12 @@ Result<std::vector<std::string>> decode_hashes(std::string_view payload) {
 
 std::string encode(const storage::ReplicationItem& item) {
   std::string out;
-  out.reserve(1 + 8 * 5 + item.change_vector.size() + item.attachment_hash.size() + item.payload.size());
+  out.reserve(1 + 8 + 3 * 4 + item.change_vector.size() + item.attachment_hash.size() + item.payload.size());
   out.push_back(item.kind);
-  put_u64(out, item.etag);
-  put_bytes(out, item.change_vector);
-  put_bytes(out, item.attachment_hash);
-  put_bytes(out, item.payload);
+  storage::put_u64(out, item.etag);
+  storage::put_str(out, item.change_vector);
+  storage::put_str(out, item.attachment_hash);
+  storage::put_str(out, item.payload);
   return out;
 }
 
@@ -148,11 +124,12 @@ Result<storage::ReplicationItem> decode_item(std::string_view payload) {
   storage::ReplicationItem item;
   if (payload.empty()) return Status::InvalidArgument("empty replication item");
   item.kind = payload[0];
-  Reader r{payload.substr(1)};
-  if (!r.u64(&item.etag) || !r.bytes(&item.change_vector) || !r.bytes(&item.attachment_hash) ||
-      !r.bytes(&item.payload) || !r.in.empty()) {
-    return Status::InvalidArgument("malformed replication item");
-  }
+  storage::ByteReader r{payload.substr(1)};
+  item.etag = r.u(8);
+  item.change_vector = r.str();
+  item.attachment_hash = r.str();
+  item.payload = r.str();
+  if (r.bad || !r.in.empty()) return Status::InvalidArgument("malformed replication item");
   return item;
 }
 

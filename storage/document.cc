@@ -2,45 +2,10 @@
 
 #include <cstring>
 
+#include "storage/byte_codec.h"
+
 namespace corvus::storage {
 namespace {
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-void put_str(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
-}
-
-// Reads from a byte view, remembering whether it ran past the end.
-struct Reader {
-  std::string_view in;
-  bool bad = false;
-  uint64_t u(int bytes) {
-    if (in.size() < static_cast<size_t>(bytes)) {
-      bad = true;
-      return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-    in.remove_prefix(bytes);
-    return v;
-  }
-  std::string str() {
-    uint64_t n = u(4);
-    if (bad || in.size() < n) {
-      bad = true;
-      return {};
-    }
-    std::string s(in.substr(0, n));
-    in.remove_prefix(n);
-    return s;
-  }
-};
 
 constexpr char kDocumentVersion = 1;
 constexpr char kTombstoneVersion = 1;
@@ -80,7 +45,7 @@ std::string encode_document(const Document& doc) {
 
 Result<Document> decode_document(std::string_view bytes) {
   if (bytes.empty() || bytes[0] != kDocumentVersion) return Status::Corruption("unknown document record version");
-  Reader r{bytes.substr(1)};
+  ByteReader r{bytes.substr(1)};
   Document d;
   d.etag = r.u(8);
   d.last_modified_us = static_cast<int64_t>(r.u(8));
@@ -106,7 +71,7 @@ std::string encode_tombstone(const Tombstone& t) {
 
 Result<Tombstone> decode_tombstone(std::string_view bytes) {
   if (bytes.empty() || bytes[0] != kTombstoneVersion) return Status::Corruption("unknown tombstone record version");
-  Reader r{bytes.substr(1)};
+  ByteReader r{bytes.substr(1)};
   Tombstone t;
   t.etag = r.u(8);
   t.deleted_at_us = static_cast<int64_t>(r.u(8));
@@ -165,7 +130,7 @@ std::string encode_big_endian(uint64_t v) {
 
 uint64_t decode_big_endian(std::string_view bytes) {
   if (bytes.size() != 8) return 0;
-  Reader r{bytes};
+  ByteReader r{bytes};
   return r.u(8);
 }
 

@@ -1,44 +1,12 @@
 #include "storage/replication_payloads.h"
 
+#include "storage/byte_codec.h"
+
 namespace corvus::storage {
 namespace {
 
 constexpr char kCounterPayloadVersion = 1;
 constexpr char kAttachmentPayloadVersion = 1;
-
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-void put_str(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
-}
-
-// Reads front to back, remembering whether it ran past the end.
-struct Reader {
-  std::string_view in;
-  bool bad = false;
-  uint64_t u(int bytes) {
-    if (in.size() < static_cast<size_t>(bytes)) {
-      bad = true;
-      return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-    in.remove_prefix(bytes);
-    return v;
-  }
-  std::string str() {
-    const uint64_t n = u(4);
-    if (bad || in.size() < n) {
-      bad = true;
-      return {};
-    }
-    std::string s(in.substr(0, n));
-    in.remove_prefix(n);
-    return s;
-  }
-};
 
 }  // namespace
 
@@ -52,7 +20,7 @@ std::string encode_counter_payload(std::string_view document_id, std::string_vie
 Result<CounterPayload> decode_counter_payload(std::string_view bytes) {
   if (bytes.empty() || bytes[0] != kCounterPayloadVersion)
     return Status::InvalidArgument("not a counter payload (unknown version)");
-  Reader r{bytes.substr(1)};
+  ByteReader r{bytes.substr(1)};
   CounterPayload p;
   p.document_id = r.str();
   if (r.bad) return Status::InvalidArgument("truncated counter payload");
@@ -76,7 +44,7 @@ std::string encode_attachment_payload(const AttachmentInfo& a) {
 Result<AttachmentInfo> decode_attachment_payload(std::string_view bytes) {
   if (bytes.empty() || bytes[0] != kAttachmentPayloadVersion)
     return Status::InvalidArgument("not an attachment payload (unknown version)");
-  Reader r{bytes.substr(1)};
+  ByteReader r{bytes.substr(1)};
   AttachmentInfo a;
   a.document_id = r.str();
   a.name = r.str();
