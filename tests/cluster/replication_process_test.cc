@@ -10,8 +10,9 @@
 // add up; a node added to a factor-2 group gets every document and only then
 // becomes a Member; tombstones are purged once every member has them, and not
 // while one is down; a conflict kept by the solver reaches every member, also
-// the one that wrote its version last, and drops a version a newer one of the
-// same line supersedes. Every wait is a bounded poll; nothing asserts on timing.
+// the one that wrote its version last, drops a version a newer one of the
+// same line supersedes and ignores an older one arriving late. Every wait is a
+// bounded poll; nothing asserts on timing.
 
 #include <algorithm>
 #include <array>
