@@ -10,8 +10,9 @@
 // add up; a node added to a factor-2 group gets every document and only then
 // becomes a Member; tombstones are purged once every member has them, and not
 // while one is down; a conflict kept by the solver reaches every member, also
-// the one that wrote its version last, and drops a version a newer one of the
-// same line supersedes. Every wait is a bounded poll; nothing asserts on timing.
+// the one that wrote its version last, drops a version a newer one of the
+// same line supersedes and ignores an older one arriving late. Every wait is a
+// bounded poll; nothing asserts on timing.
 
 #include <algorithm>
 #include <array>
@@ -509,28 +510,40 @@ TEST_CASE("replication: a conflict kept by the solver reaches every member, also
   }
 }
 
-TEST_CASE("replication: a kept conflict drops a version once a newer one of the same line arrives") {
-  Cluster& c = cluster();
-  const std::string db = "kept-line";
+namespace {
+
+// A database whose solver keeps conflicts, replicating on all three nodes.
+void create_keeping_conflicts(Cluster& c, const std::string& db) {
   create_database(c, 0, db, 3);
   auto solver = c.command(0, "POST", "/admin/replication/conflicts/solver?name=" + db,
                           R"({"ResolveToLatest":false,"ResolveByCollection":{}})");
   REQUIRE_MESSAGE(solver.status == 201, solver.body);
   REQUIRE(put_doc(c, 0, db, "marker/1", "m").status == 201);
   wait_everywhere(c, kAll, db, "marker/1");
+}
 
-  auto versions_on = [&](int node) {
-    std::set<std::string> out;
-    auto o = get_json(c[node].http_port, "/databases/" + db + "/replication/conflicts?docId=users/1");
-    if (!o) return out;
-    for (const auto& v : o->at("Results").as_array()) out.insert(std::string(v.at("Doc").at("v").as_string()));
-    return out;
-  };
-  auto text = [](const std::set<std::string>& s) {
-    std::string out;
-    for (const auto& v : s) out += " " + v;
-    return out;
-  };
+// The "v" of each version of `id` in conflict on `node` (empty: not in conflict).
+std::set<std::string> conflict_values(Cluster& c, int node, const std::string& db, const std::string& id) {
+  std::set<std::string> out;
+  auto o = get_json(c[node].http_port, "/databases/" + db + "/replication/conflicts?docId=" + id);
+  if (!o) return out;
+  for (const auto& v : o->at("Results").as_array()) out.insert(std::string(v.at("Doc").at("v").as_string()));
+  return out;
+}
+
+std::string text(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& v : s) out += " " + v;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("replication: a kept conflict drops a version once a newer one of the same line arrives") {
+  Cluster& c = cluster();
+  const std::string db = "kept-line";
+  create_keeping_conflicts(c, db);
+  auto versions_on = [&](int node) { return conflict_values(c, node, db, "users/1"); };
 
   // Every node alone: x1 on node 0, y1 on node 1, concurrent.
   for (int i = 0; i < 3; ++i) c[i].proxy->cut();
@@ -550,6 +563,38 @@ TEST_CASE("replication: a kept conflict drops a version once a newer one of the 
   for (int i = 0; i < 3; ++i) c[i].proxy->heal();
   for (int node = 0; node < 3; ++node) {
     CHECK_MESSAGE(eventually([&] { return versions_on(node) == second; }),
+                  "node " << node << " holds {" << text(versions_on(node)) << " }, not { x2 y1 }");
+  }
+}
+
+TEST_CASE("replication: a kept conflict ignores an older version of one of its lines arriving late") {
+  Cluster& c = cluster();
+  const std::string db = "kept-late";
+  create_keeping_conflicts(c, db);
+  auto versions_on = [&](int node) { return conflict_values(c, node, db, "users/1"); };
+
+  // x1 on node 0 reaches node 2 only; then node 0 overwrites it with x2 and
+  // node 1 writes y1, nobody hearing anybody.
+  for (int i = 0; i < 3; ++i) c[i].proxy->cut();
+  REQUIRE(put_doc(c, 0, db, "users/1", "x1").status == 201);
+  c[2].proxy->heal();
+  REQUIRE(eventually([&] { return current_value(c[2].http_port, db, "users/1", "v") == "x1"; }));
+  c[2].proxy->cut();
+  REQUIRE(put_doc(c, 0, db, "users/1", "x2").status == 201);
+  REQUIRE(put_doc(c, 1, db, "users/1", "y1").status == 201);
+  // Node 1 hears node 0 (node 2 paused): the conflict {x2, y1}. Then node 2
+  // runs again and offers x1, which x2 supersedes: node 1 must ignore it.
+  c[2].process->stop();
+  c[1].proxy->heal();
+  const std::set<std::string> expected{"x2", "y1"};
+  REQUIRE_MESSAGE(eventually([&] { return versions_on(1) == expected; }), "node 1 holds {" << text(versions_on(1)) << " }");
+  c[2].process->resume();
+  for (int i = 0; i < 3; ++i) c[i].proxy->heal();
+  // Node 2 has caught up once it holds the conflict too; by then it has
+  // offered node 1 its x1.
+  REQUIRE_MESSAGE(eventually([&] { return !versions_on(2).empty(); }), "node 2 holds {" << text(versions_on(2)) << " }");
+  for (int node = 0; node < 3; ++node) {
+    CHECK_MESSAGE(eventually([&] { return versions_on(node) == expected; }),
                   "node " << node << " holds {" << text(versions_on(node)) << " }, not { x2 y1 }");
   }
 }
