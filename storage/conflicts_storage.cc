@@ -40,7 +40,9 @@ Status ConflictsStorage::add(WriteTransaction& txn, Document version) {
   } else {
     ++txn.conflict_versions();
   }
-  version.flags = (version.flags & ~(kRevision | kResolved)) | kConflicted;
+  // Resolved stays: it is part of the version (a member holding it as its
+  // document shows it), and this version may become the document again.
+  version.flags = (version.flags & ~kRevision) | kConflicted;
   if (version.json.empty()) version.flags |= kDeleteRevision;
   version.etag = txn.next_etag();
   txn.note_change_vector(cv.value());

@@ -111,7 +111,7 @@ Document as_document(const Version& v) {
   d.collection = v.collection;
   d.change_vector = v.cv.to_string();
   d.last_modified_us = v.last_modified_us;
-  d.flags = v.flags & kDocumentFlagsMask;
+  d.flags = (v.flags & kDocumentFlagsMask) | (v.flags & kResolved);
   if (v.body) d.json = boost::json::serialize(*v.body);
   else d.flags |= kDeleteRevision;
   return d;
@@ -125,7 +125,8 @@ Status keep_loser(WriteTransaction& txn, const Version& loser) {
 
 // A version held in conflict (a conflicts-family Document) as a Version.
 Result<Version> held_version(const Document& d) {
-  Version v{d.id, d.collection, {}, d.last_modified_us, d.flags & kDocumentFlagsMask, std::nullopt};
+  Version v{d.id, d.collection, {}, d.last_modified_us, (d.flags & kDocumentFlagsMask) | (d.flags & kResolved),
+            std::nullopt};
   if (!(d.flags & kDeleteRevision)) {
     auto body = parse_body(d.json, d.id);
     if (!body.ok()) return body.status();
@@ -165,14 +166,18 @@ Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, Version incom
       if (!superseded && !same_content(h, incoming)) continue;
       if (!superseded) {
         // The same content: one version with both change vectors, the later
-        // metadata (a merge can make it supersede more, hence the loop).
+        // metadata, flagged Resolved when the lists beside the document
+        // differed, exactly as apply() merges them (a merge can make it
+        // supersede more, hence the loop).
         ChangeVector cv = h.cv;
         cv.merge(incoming.cv);
+        const uint32_t resolved = same_metadata_lists(h, incoming) ? uint32_t{0} : uint32_t{kResolved};
         if (std::make_tuple(h.last_modified_us, h.cv.to_string()) >
             std::make_tuple(incoming.last_modified_us, incoming.cv.to_string())) {
           incoming = h;
         }
         incoming.cv = std::move(cv);
+        incoming.flags |= resolved;
         merged_any = true;
       }
       if (Status s = ConflictsStorage::supersede(txn, std::move(it->first)); !s.ok()) return s;
