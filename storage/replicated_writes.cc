@@ -72,20 +72,6 @@ bool same_content(const Version& a, const Version& b) {
   return x == y;
 }
 
-// Whether two versions list the same things stored beside the document.
-bool same_metadata_lists(const Version& a, const Version& b) {
-  if (!a.body || !b.body) return !a.body && !b.body;
-  static const boost::json::value kNone;
-  for (const char* key : {"@attachments", "@counters"}) {
-    const boost::json::value* x = nullptr;
-    const boost::json::value* y = nullptr;
-    if (const auto* m = a.body->if_contains("@metadata"); m && m->is_object()) x = m->as_object().if_contains(key);
-    if (const auto* m = b.body->if_contains("@metadata"); m && m->is_object()) y = m->as_object().if_contains(key);
-    if ((x ? *x : kNone) != (y ? *y : kNone)) return false;
-  }
-  return true;
-}
-
 // Makes `v` the current version of its document with change vector `cv`.
 Status store(WriteTransaction& txn, const Version& v, const ChangeVector& cv, uint32_t flags) {
   // Resolved is the one flag a replicated document keeps beside its own.
@@ -165,19 +151,16 @@ Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, Version incom
       const bool superseded = incoming.cv.compare(h.cv) == ChangeVectorOrder::Newer;
       if (!superseded && !same_content(h, incoming)) continue;
       if (!superseded) {
-        // The same content: one version with both change vectors, the later
-        // metadata, flagged Resolved when the lists beside the document
-        // differed, exactly as apply() merges them (a merge can make it
+        // The same content: one version with both change vectors and the
+        // later metadata, as apply() merges them (a merge can make it
         // supersede more, hence the loop).
         ChangeVector cv = h.cv;
         cv.merge(incoming.cv);
-        const uint32_t resolved = same_metadata_lists(h, incoming) ? uint32_t{0} : uint32_t{kResolved};
         if (std::make_tuple(h.last_modified_us, h.cv.to_string()) >
             std::make_tuple(incoming.last_modified_us, incoming.cv.to_string())) {
           incoming = h;
         }
         incoming.cv = std::move(cv);
-        incoming.flags |= resolved;
         merged_any = true;
       }
       if (Status s = ConflictsStorage::supersede(txn, std::move(it->first)); !s.ok()) return s;
@@ -229,13 +212,12 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
   if (same_content(*local, incoming)) {
     // The same choice of metadata (last-modified) on both sides, or they
     // would hold the same version with different text.
+    // Not flagged Resolved, even when the lists beside the document
+    // (@attachments, @counters) differ: members reach the same merge through
+    // different pairs of versions, and only what the chosen version carries
+    // is the same on all of them.
     const Version& kept = incoming_later ? incoming : *local;
-    // When what is stored beside the document differs (@attachments,
-    // @counters), keeping one side's list is a resolution: flagged Resolved,
-    // so the attachment records of the other side are kept waiting
-    // (replicated_attachments.cc) rather than dropped.
-    const uint32_t resolved = same_metadata_lists(*local, incoming) ? uint32_t{0} : uint32_t{kResolved};
-    if (Status s = store(txn, kept, merged, kept.flags | resolved); !s.ok()) return s;
+    if (Status s = store(txn, kept, merged, kept.flags); !s.ok()) return s;
     return ReplicatedOutcome::Merged;
   }
   // Cluster-wide transactions are ordered by Raft, not by change vectors: of

@@ -265,7 +265,8 @@ Result<PutResult> WriteTransaction::update_document_metadata(std::string_view id
   auto body = parse_json_object(existing->json);
   if (!body.ok()) return Status::Corruption("stored document '" + existing->id + "': " + body.status().message());
   auto& metadata = (*body)["@metadata"].as_object();  // always written by write_version
-  uint32_t flags = existing->flags;
+  // A new local version is nobody's resolution: Resolved goes, as on a put.
+  uint32_t flags = existing->flags & ~kResolved;
   if (Status s = edit(metadata, flags); !s.ok()) return s;
   return write_version(existing->id, body.value(), metadata, existing->collection, existing, flags, nullptr);
 }
