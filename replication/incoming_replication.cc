@@ -161,14 +161,6 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   if (auto ours = storage::ChangeVector::parse(storage_.published().database_change_vector); ours.ok()) {
     std::erase_if(items, [&](const storage::ReplicationItem& item) { return already_seen(*ours, item); });
   }
-  if (items.empty() && (header.complete_change_vector.empty() || covered(header.complete_change_vector))) {
-    // Nothing to apply and nothing new to learn (a third member's forwarded
-    // copies): acknowledge without a write. The position is kept in memory
-    // only; after a restart the source resends from the stored one, and the
-    // same items are dropped again.
-    pins.clear();
-    return acknowledge(header.last_etag, record, started, 0);
-  }
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
   auto conflicts = std::make_shared<uint64_t>(0);
   auto done = std::make_shared<std::promise<Status>>();
@@ -202,24 +194,11 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   }
   if (Status s = durable.get(); !s.ok()) return s;
   pins.clear();
-  return acknowledge(header.last_etag, record, started, *conflicts);
-}
-
-bool IncomingReplication::covered(const std::string& change_vector) const {
-  auto theirs = storage::ChangeVector::parse(change_vector);
-  auto ours = storage::ChangeVector::parse(storage_.published().database_change_vector);
-  if (!theirs.ok() || !ours.ok()) return false;
-  const auto order = ours->compare(*theirs);
-  return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
-}
-
-Status IncomingReplication::acknowledge(uint64_t last_etag, BatchRecord record,
-                                        std::chrono::steady_clock::time_point started, uint64_t conflicts) {
   record.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   {
     std::lock_guard lock(status_mu_);
-    status_.last_accepted_etag = last_etag;
-    status_.conflicts += conflicts;
+    status_.last_accepted_etag = header.last_etag;
+    status_.conflicts += *conflicts;
     status_.recent.add(record);
   }
   return socket_->send(frames::kAck, encode(position()));

@@ -10,7 +10,6 @@
 // Owned by DatabaseReplication. Runs on its own thread; stop() from any thread.
 
 #include <atomic>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,11 +49,6 @@ class IncomingReplication {
   // Receives the X frames of one attachment into the blob store.
   Result<std::unique_ptr<storage::BlobStore::Pin>> receive_attachment(const std::string& hash, uint64_t* bytes);
   Result<Frame> next_frame();
-  // Whether our database change vector contains `change_vector`.
-  bool covered(const std::string& change_vector) const;
-  // Records the batch and answers A with our position and change vector.
-  Status acknowledge(uint64_t last_etag, BatchRecord record, std::chrono::steady_clock::time_point started,
-                     uint64_t conflicts);
   Position position() const;
   void log(const char* level, const std::string& message) const;
 

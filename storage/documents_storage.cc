@@ -123,11 +123,9 @@ Status DocumentsStorage::load_or_create_meta() {
     auto cv = ChangeVector::parse(*cv_text.value());
     if (!cv.ok()) return Status::Corruption("stored database change vector: " + cv.status().message());
     writer_state_.database_change_vector = std::move(cv).value();
-  } else if (writer_state_.last_etag > 0) {
-    // A database from before the change vector was kept: everything in it is
-    // covered by this node's entry at the last etag.
-    writer_state_.database_change_vector.set(options_.node_tag, writer_state_.last_etag, database_id_);
   }
+  if (writer_state_.last_etag > 0)
+    writer_state_.database_change_vector.set(options_.node_tag, writer_state_.last_etag, database_id_);
   publish(writer_state_);
   return Status::Ok();
 }

@@ -36,7 +36,7 @@ struct DatabaseStats {
   uint64_t document_count = 0;
   uint64_t tombstone_count = 0;
   // Canonical text of the merge of every change vector stored or seen, this
-  // node's entry that of its last own write ("A:12-<id>, B:7-<id>"); empty when new.
+  // node's entry at the last etag ("A:12-<id>, B:7-<id>"); empty when new.
   std::string database_change_vector;
   uint64_t size_bytes = 0;
 };

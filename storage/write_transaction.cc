@@ -559,6 +559,8 @@ void WriteTransaction::set_last_cluster_transaction_index(uint64_t index) {
 }
 
 void WriteTransaction::write_state() {
+  if (state_.last_etag > 0)
+    state_.database_change_vector.set(storage_.node_tag(), state_.last_etag, storage_.database_id());
   batch_.Put(storage_.engine_->cf(Family::Meta), meta_keys::kDatabaseChangeVector,
              state_.database_change_vector.to_string())
       .PermitUncheckedError();

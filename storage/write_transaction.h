@@ -30,10 +30,9 @@ struct WriterState {
   uint64_t document_count = 0;
   uint64_t tombstone_count = 0;
   // The merge of every change vector this database has stored or seen (local
-  // writes, replicated ones, ignored ones): what a peer needs to know what we
-  // have. This node's entry is that of its last own write (a replicated apply
-  // takes an etag but does not move it, so a peer that has everything we
-  // wrote sees nothing new in it). Kept in `meta` by write_state in the same batch.
+  // writes, replicated ones, ignored ones), with this node's entry at the last
+  // etag: what a peer needs to know what we have. Kept in `meta` by
+  // write_state in the same batch.
   ChangeVector database_change_vector;
   // Versions held in the conflicts family: while 0 (the usual case) a put or
   // delete need not look for conflicts of its document.
