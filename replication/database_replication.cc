@@ -102,11 +102,11 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
   for (auto& i : retired) i->stop();
   std::lock_guard lock(mu_);
   if (stopped_) return;
-  auto source_has = [this](const std::string& source, const storage::ChangeVector& cv) {
+  auto source_sent = [this](const std::string& source, const std::vector<storage::ReplicationItem>& items) {
     std::lock_guard guard(mu_);
-    if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_has(cv);
+    if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_sent(items);
   };
-  incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_has, std::move(socket),
+  incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_sent, std::move(socket),
                                                             std::move(handshake)));
 }
 

@@ -3,17 +3,16 @@
 #include <chrono>
 #include <future>
 
-#include "replication/item_filter.h"
 #include "storage/replication_items.h"
 
 namespace corvus::replication {
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
-                                         PolicyFn policy, SourceHas source_has, std::unique_ptr<FrameSocket> socket,
+                                         PolicyFn policy, SourceSent source_sent, std::unique_ptr<FrameSocket> socket,
                                          Handshake handshake)
     : storage_(storage),
       identity_(std::move(identity)),
       policy_(std::move(policy)),
-      source_has_(std::move(source_has)),
+      source_sent_(std::move(source_sent)),
       socket_(std::move(socket)),
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
@@ -147,20 +146,7 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
     items.push_back(std::move(item).value());
   }
   record.items = items.size();
-  if (source_has_) {
-    storage::ChangeVector has;
-    if (auto complete = storage::ChangeVector::parse(header.complete_change_vector); complete.ok()) has = *complete;
-    for (const auto& item : items) {
-      if (auto cv = storage::ChangeVector::parse(item.change_vector); cv.ok()) has.merge(*cv);
-    }
-    if (!has.empty()) source_has_(handshake_.from, has);
-  }
-
-  // What our database change vector already contains we have (or something
-  // newer): not applied again, which keeps the copies a third member forwards cheap.
-  if (auto ours = storage::ChangeVector::parse(storage_.published().database_change_vector); ours.ok()) {
-    std::erase_if(items, [&](const storage::ReplicationItem& item) { return already_seen(*ours, item); });
-  }
+  if (source_sent_) source_sent_(handshake_.from, items);
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
   auto conflicts = std::make_shared<uint64_t>(0);
   auto done = std::make_shared<std::promise<Status>>();

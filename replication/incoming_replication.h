@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "replication/frame_socket.h"
 #include "replication/messages.h"
@@ -27,11 +28,11 @@ namespace corvus::replication {
 class IncomingReplication {
  public:
   using PolicyFn = std::function<storage::ConflictPolicy()>;
-  // Told, before a batch is applied, what the source has (the versions it
-  // sent): our outgoing connection to it need not send them back.
-  using SourceHas = std::function<void(const std::string& source_tag, const storage::ChangeVector& cv)>;
+  // Told, before a batch is applied, the items the source sent: our outgoing
+  // connection to it need not send them back.
+  using SourceSent = std::function<void(const std::string& source_tag, const std::vector<storage::ReplicationItem>&)>;
   IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, PolicyFn policy,
-                      SourceHas source_has, std::unique_ptr<FrameSocket> socket, Handshake handshake);
+                      SourceSent source_sent, std::unique_ptr<FrameSocket> socket, Handshake handshake);
   ~IncomingReplication();
   IncomingReplication(const IncomingReplication&) = delete;
   IncomingReplication& operator=(const IncomingReplication&) = delete;
@@ -55,7 +56,7 @@ class IncomingReplication {
   storage::DocumentsStorage& storage_;
   const ReplicationIdentity identity_;
   const PolicyFn policy_;
-  const SourceHas source_has_;
+  const SourceSent source_sent_;
   std::unique_ptr<FrameSocket> socket_;
   const Handshake handshake_;
   std::atomic<bool> stopping_{false};

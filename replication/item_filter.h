@@ -1,28 +1,50 @@
 #pragma once
-// Which items a database that has seen `seen` (its database change vector)
-// need not receive: the source skips them for its peer, the destination drops
-// them before applying (the copies a third member forwards). Counters have no
-// change vector (their merge is idempotent); revisions and attachment records
-// always travel: having seen a version does not mean keeping it as a revision,
-// and a resolved document re-sends the attachment records it lists under their
-// old change vectors (storage/replicated_attachments.cc). Applying either
-// twice changes nothing, and attachment bytes go only when missing.
+// SentByPeer: the versions a peer sent us itself, which our push to it skips,
+// so nothing goes back where it came from and nothing ping-pongs. Exact
+// versions only (change vector texts of the items it sent): a database change
+// vector says which write events a member has seen, not which versions it
+// holds (a merge of two versions is covered by the change vector of a member
+// that never saw that merge), so it cannot decide what a member lacks.
+// Counters have no change vector (their merge is idempotent) and attachment
+// records always travel (a resolved document re-sends the ones it lists under
+// their old change vectors); applying either twice changes nothing.
+//
+// Bounded: the oldest entries go first (items travel back soon after they
+// came, if at all). Thread-safety: none; the owner locks.
 
-#include "storage/change_vector.h"
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <unordered_set>
+
 #include "storage/documents_storage.h"
 #include "storage/replication_items.h"
 
 namespace corvus::replication {
 
-inline bool already_seen(const storage::ChangeVector& seen, const storage::ReplicationItem& item) {
-  if (item.change_vector.empty() || item.kind == storage::kEtagOfRevision ||
-      item.kind == storage::kEtagOfAttachment) {
-    return false;
+class SentByPeer {
+ public:
+  static constexpr size_t kKept = 200000;
+
+  void add(const storage::ReplicationItem& item) {
+    if (!skippable(item) || !versions_.insert(item.change_vector).second) return;
+    order_.push_back(item.change_vector);
+    if (order_.size() > kKept) {
+      versions_.erase(order_.front());
+      order_.pop_front();
+    }
   }
-  auto cv = storage::ChangeVector::parse(item.change_vector);
-  if (!cv.ok()) return false;  // apply_replication_item reports it
-  const auto order = seen.compare(*cv);
-  return order == storage::ChangeVectorOrder::Equal || order == storage::ChangeVectorOrder::Newer;
-}
+  bool contains(const storage::ReplicationItem& item) const {
+    return skippable(item) && versions_.count(item.change_vector) > 0;
+  }
+
+ private:
+  static bool skippable(const storage::ReplicationItem& item) {
+    return !item.change_vector.empty() && item.kind != storage::kEtagOfAttachment;
+  }
+
+  std::unordered_set<std::string> versions_;
+  std::deque<std::string> order_;
+};
 
 }  // namespace corvus::replication

@@ -7,7 +7,6 @@
 #include <deque>
 #include <set>
 
-#include "replication/item_filter.h"
 #include "storage/change_vector.h"
 #include "storage/replication_items.h"
 
@@ -42,9 +41,9 @@ void OutgoingReplication::notify() {
   [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
 }
 
-void OutgoingReplication::peer_has(const storage::ChangeVector& cv) {
+void OutgoingReplication::peer_sent(const std::vector<storage::ReplicationItem>& items) {
   std::lock_guard lock(status_mu_);
-  peer_cv_.merge(cv);
+  for (const auto& item : items) sent_by_peer_.add(item);
 }
 
 void OutgoingReplication::stop() {
@@ -139,8 +138,6 @@ Status OutgoingReplication::run_connection() {
   if (answer->kind != frames::kPosition) return Status::Corruption("expected a position from " + peer_tag_);
   auto position = decode_position(answer->payload);
   if (!position.ok()) return position.status();
-  auto peer_cv = storage::ChangeVector::parse(position->database_change_vector);
-  if (!peer_cv.ok()) return peer_cv.status();
   uint64_t sent = position->last_etag_accepted;
   {
     std::lock_guard lock(status_mu_);
@@ -149,7 +146,6 @@ Status OutgoingReplication::run_connection() {
     status_.last_sent_etag = sent;
     status_.last_acknowledged_etag = sent;
     status_.destination_change_vector = position->database_change_vector;
-    peer_cv_ = std::move(peer_cv).value();
   }
   // Batches sent and not yet acknowledged, oldest first: while the peer
   // applies one, the next is read and sent (a window of kWindow).
@@ -200,8 +196,6 @@ Status OutgoingReplication::await_ack(FrameSocket& socket, std::deque<InFlight>&
   if (ack->kind != frames::kAck) return Status::Corruption("expected an acknowledgement from " + peer_tag_);
   auto position = decode_position(ack->payload);
   if (!position.ok()) return position.status();
-  auto cv = storage::ChangeVector::parse(position->database_change_vector);
-  if (!cv.ok()) return cv.status();
   InFlight done = std::move(in_flight.front());
   in_flight.pop_front();
   if (position->last_etag_accepted != done.record.last_etag) {
@@ -213,7 +207,6 @@ Status OutgoingReplication::await_ack(FrameSocket& socket, std::deque<InFlight>&
   std::lock_guard lock(status_mu_);
   status_.last_acknowledged_etag = std::max(status_.last_acknowledged_etag, position->last_etag_accepted);
   status_.destination_change_vector = position->database_change_vector;
-  peer_cv_.merge(*cv);
   status_.recent.add(done.record);
   return Status::Ok();
 }
@@ -236,17 +229,14 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   std::vector<const storage::ReplicationItem*> items;
   std::set<std::string> hashes;
   uint64_t bytes = 0;
-  storage::ChangeVector peer_cv;
-  {
-    std::lock_guard lock(status_mu_);
-    peer_cv = peer_cv_;
-  }
+  std::unique_lock sent_by_peer_lock(status_mu_);
   for (const auto& item : read->items) {
-    if (already_seen(peer_cv, item)) continue;
+    if (sent_by_peer_.contains(item)) continue;
     items.push_back(&item);
     bytes += item.payload.size();
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
   }
+  sent_by_peer_lock.unlock();
   if (!hashes.empty() && !in_flight.empty()) {
     // The peer answers which bytes it lacks only after the batches before;
     // keep it simple: no window for batches with attachments.

@@ -18,8 +18,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "replication/frame_socket.h"
+#include "replication/item_filter.h"
 #include "replication/messages.h"
 #include "replication/replication_stats.h"
 #include "storage/change_vector.h"
@@ -54,9 +56,8 @@ class OutgoingReplication {
 
   // Something was committed: send it.
   void notify();
-  // The peer is known to have `cv` (it sent us those versions itself): they
-  // need not go back to it.
-  void peer_has(const storage::ChangeVector& cv);
+  // The peer sent us these items itself: they need not go back to it.
+  void peer_sent(const std::vector<storage::ReplicationItem>& items);
   OutgoingStatus status() const;
   const std::string& peer_tag() const { return peer_tag_; }
   const std::string& peer_address() const { return peer_address_; }
@@ -92,7 +93,7 @@ class OutgoingReplication {
   FrameSocket* socket_ = nullptr;  // the live connection, for stop()
   mutable std::mutex status_mu_;
   OutgoingStatus status_;
-  storage::ChangeVector peer_cv_;  // what the peer has (its acknowledgements, and peer_has()); status_mu_
+  SentByPeer sent_by_peer_;  // status_mu_
   // The last etag of ours whose change vector this connection sent as a
   // batch's CompleteChangeVector (only the run() thread touches it).
   uint64_t complete_sent_ = 0;
