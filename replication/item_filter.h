@@ -27,18 +27,23 @@ class SentByPeer {
   static constexpr size_t kKept = 200000;
 
   void add(const storage::ReplicationItem& item) {
-    if (!skippable(item) || !versions_.insert(item.change_vector).second) return;
-    order_.push_back(item.change_vector);
+    if (!skippable(item)) return;
+    std::string k = key(item);
+    if (!versions_.insert(k).second) return;
+    order_.push_back(std::move(k));
     if (order_.size() > kKept) {
       versions_.erase(order_.front());
       order_.pop_front();
     }
   }
   bool contains(const storage::ReplicationItem& item) const {
-    return skippable(item) && versions_.count(item.change_vector) > 0;
+    return skippable(item) && versions_.count(key(item)) > 0;
   }
 
  private:
+  // The kind too: a revision with a document's change vector is another item
+  // (a member that sent us a document may still lack the revision we keep of it).
+  static std::string key(const storage::ReplicationItem& item) { return item.kind + item.change_vector; }
   static bool skippable(const storage::ReplicationItem& item) {
     return !item.change_vector.empty() && item.kind != storage::kEtagOfAttachment;
   }
