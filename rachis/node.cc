@@ -65,7 +65,13 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
   handler.on_handshake = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to,
                                const std::string& address) { return raw->on_handshake(cluster_id, from, to, address); };
   handler.on_message = [raw](core::Message m) {
-    raw->post([raw, m = std::move(m)]() mutable { raw->raft_->step(std::move(m)); });
+    raw->post([raw, m = std::move(m)]() mutable {
+      // Queued before this node left its cluster (or joined another), for the
+      // node id it had then: a new core must not take it (it would see a
+      // second leader of its own term).
+      if (m.to != raw->storage_->identity()->node_id) return;
+      raw->raft_->step(std::move(m));
+    });
   };
   handler.on_snapshot_request = [raw](const std::string& cluster_id, core::NodeId from, core::NodeId to,
                                       core::Index index) { return raw->serve_snapshot(cluster_id, from, to, index); };
