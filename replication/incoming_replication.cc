@@ -148,18 +148,18 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   record.items = items.size();
   if (source_sent_) source_sent_(handshake_.from, items);
   const auto policy = policy_ ? policy_() : storage::ConflictPolicy::ResolveToLatest;
-  auto conflicts = std::make_shared<uint64_t>(0);
+  uint64_t conflicts = 0;  // the transaction is waited for below, so it may write here
   auto done = std::make_shared<std::promise<Status>>();
   auto durable = done->get_future();
   storage_.submit(
-      [this, &items, &header, policy, conflicts](storage::WriteTransaction& txn) -> Status {
-        *conflicts = 0;
+      [this, &items, &header, policy, &conflicts](storage::WriteTransaction& txn) -> Status {
+        conflicts = 0;
         for (const auto& item : items) {
           auto outcome = storage::apply_replication_item(txn, item, policy);
           if (!outcome.ok()) return outcome.status();
           if (*outcome == storage::ReplicatedOutcome::IncomingWon || *outcome == storage::ReplicatedOutcome::LocalWon ||
               *outcome == storage::ReplicatedOutcome::Conflicted) {
-            ++*conflicts;
+            ++conflicts;
           }
         }
         if (!header.complete_change_vector.empty()) {
@@ -184,7 +184,7 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
   {
     std::lock_guard lock(status_mu_);
     status_.last_accepted_etag = header.last_etag;
-    status_.conflicts += *conflicts;
+    status_.conflicts += conflicts;
     status_.recent.add(record);
   }
   return socket_->send(frames::kAck, encode(position()));

@@ -311,19 +311,6 @@ int key_on(uint16_t port, const std::string& key) {
   return a.status == 200 ? 1 : a.status == 404 ? 0 : -1;
 }
 
-// Stops and joins the worker threads when it goes, on success or failure, before
-// the nodes they use are destroyed.
-struct Workers {
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  void join() {
-    stop = true;
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-  ~Workers() { join(); }
-};
 
 }  // namespace
 

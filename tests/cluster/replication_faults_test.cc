@@ -150,19 +150,6 @@ std::optional<ConflictView> conflicts_on(uint16_t port) {
   return view;
 }
 
-// Stops and joins the threads when it goes, on success or failure, before
-// the nodes they use are destroyed.
-struct Workers {
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  void join() {
-    stop = true;
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-  ~Workers() { join(); }
-};
 
 }  // namespace
 

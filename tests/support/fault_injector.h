@@ -105,4 +105,18 @@ class FaultInjector {
   std::size_t injected_ = 0;
 };
 
+// The fault tests' client threads: stopped and joined when it goes, on
+// success or failure, before the nodes they use are destroyed.
+struct Workers {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  void join() {
+    stop = true;
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+  ~Workers() { join(); }
+};
+
 }  // namespace corvus::testing
