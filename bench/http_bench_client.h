@@ -1,4 +1,4 @@
-// Shared by the closed-loop HTTP load generators (corvus-http-load,
+// Shared by the HTTP load generators (corvus-http-load,
 // corvus-cmpxchg-load): the options they all take, the run's window and request
 // tickets, one client's connection life (connect, one request outstanding, request
 // timeout, reconnect after a back-off, stop), the io threads that drive the clients
@@ -42,6 +42,11 @@ struct LoadOptions {
   std::string db = "bench";
   std::string tag;
   double timeout = 30;  // per request
+  // > 0: open loop at this many requests per second over all clients (client k
+  // sends its n-th request at start + (k + n * clients) / rate, or as soon as its
+  // previous answer is in if that is later; latency counts from the due time, so
+  // a server that falls behind is not given a lower rate). 0: closed loop.
+  double rate = 0;
 };
 
 // Reads --host --port --clients --seconds --warmup --requests --threads --db --tag
@@ -57,6 +62,7 @@ inline void read_load_options(Args& args, LoadOptions& o) {
   o.db = args.str("db", o.db);
   o.tag = args.str("tag", o.tag);
   o.timeout = args.num("timeout", o.timeout);
+  o.rate = args.num("rate", o.rate);
 }
 
 // The first thing wrong with the shared options, or "".
@@ -65,6 +71,7 @@ inline std::string check_load_options(const LoadOptions& o) {
   if (o.clients < 1 || o.clients > 10000) return "--clients must be 1..10000";
   if (o.threads < 1 || o.threads > 64) return "--threads must be 1..64";
   if (o.seconds <= 0 && o.requests == 0) return "--seconds must be > 0";
+  if (o.rate < 0) return "--rate must be >= 0";
   return {};
 }
 
@@ -80,6 +87,7 @@ struct LoadRun {
   std::string host_header;  // "host:port", set by run_load
   Clock::time_point t_start, t_measure, t_end;
   std::atomic<uint64_t> next_ticket{0};
+  std::atomic<uint64_t> next_client{0};  // pacing slots (opt.rate > 0)
   std::atomic<bool> stop{false};
 
   // No request is to be started any more.
@@ -136,7 +144,7 @@ struct LoadStats {
 class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
  public:
   HttpBenchClient(asio::io_context& io, LoadRun& run, LoadStats& st)
-      : sock_(io), run_(run), st_(st), retry_(io) {
+      : sock_(io), run_(run), st_(st), retry_(io), pace_(io), slot_(run.next_client.fetch_add(1)) {
     ++st_.active;
   }
   virtual ~HttpBenchClient() = default;
@@ -233,10 +241,28 @@ class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
   }
 
   void send_next() {
+    if (run_.opt.rate > 0) {
+      const double n = static_cast<double>(slot_ + sent_ * static_cast<uint64_t>(run_.opt.clients));
+      const auto due = run_.t_start + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(n / run_.opt.rate));
+      if (Clock::now() < due && !run_.over()) {
+        pace_.expires_at(due);
+        pace_.async_wait([self = shared_from_this(), due](error_code) { self->send_at(due); });
+        return;
+      }
+      return send_at(due);
+    }
+    send_at(Clock::now());
+  }
+
+  // Sends the next request, counting its latency from `due`.
+  void send_at(Clock::time_point due) {
+    if (finished_) return;
     if (!next_request()) return finish();
+    ++sent_;
     in_flight_ = true;
     timed_out_ = false;
-    t0_ = Clock::now();
+    t0_ = run_.opt.rate > 0 ? due : Clock::now();
     asio::async_write(sock_, asio::buffer(req_), [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->on_error(ec, "write");
       self->read_response();
@@ -248,10 +274,14 @@ class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
     finished_ = true;
     close();
     retry_.cancel();
+    pace_.cancel();
     --st_.active;
   }
 
   asio::steady_timer retry_;
+  asio::steady_timer pace_;  // waits for the next due time (opt.rate > 0)
+  const uint64_t slot_;
+  uint64_t sent_ = 0;
   bool in_flight_ = false, connecting_ = false, connected_once_ = false;
   bool timed_out_ = false, finished_ = false;
 };

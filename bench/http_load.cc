@@ -1,6 +1,7 @@
-// corvus-http-load: a small closed-loop HTTP/1.1 load generator for the benchmarks.
+// corvus-http-load: a small HTTP/1.1 load generator for the benchmarks.
 //
 // N keep-alive connections, each with exactly one request outstanding (N clients),
+// closed loop, or open loop at --rate requests per second,
 // on 1 or 2 Asio io threads. Requests are written by hand and responses parsed just
 // enough to find their end (Content-Length, chunked, or read-until-close), so the
 // client costs little CPU on a machine it shares with the server.
@@ -309,6 +310,8 @@ void usage() {
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON body size for put/preload (default 1024)
   --timeout S       per-request timeout, counted as an error (default 30)
+  --rate R          open loop: R requests per second over all clients, latency from
+                    each request's due time (default 0: closed loop)
 Prints: mode=.. clients=.. requests=.. seconds=.. rps=.. p50_us=.. p99_us=.. errors=.. ...
 Only 2xx responses count as requests; anything else (and I/O errors) counts as an error.
 )";

@@ -6,7 +6,8 @@
 #   1. single node: durable 1 KB PUT throughput at --clients (the reference rate R1);
 #   2. group throughput: the same load spread over the three nodes (one load generator
 #      per node, clients split evenly); target >= 0.4 x R1;
-#   3. replication lag: writes paced at R1 / 2 on one node, probes written there and
+#   3. replication lag: writes paced at R1 / 2 on one node (corvus-http-load --rate,
+#      the single-node run's generator and clients), probes written there and
 #      polled on the other two until readable (acknowledged -> readable); target p99
 #      < 50 ms;
 #   4. catch-up: one node stopped (kill -9), --backlog 1 KB documents written to the
@@ -221,10 +222,18 @@ if want lag; then
   rate=$(awk -v r="$R1" 'BEGIN { printf "%.0f", r / 2 }')
   log "replication lag: writes paced at $rate/s (R1 / 2) on A, probes polled on B and C, ${SECS} s x $REPEAT"
   for ((rep = 0; rep < REPEAT; rep++)); do
-    line=$("$LAG" --writer-port "${HPORT[A]}" --reader-ports "${HPORT[B]},${HPORT[C]}" --rate "$rate" \
-      --writers 32 --seconds "$SECS" --tag "l$rep" 2>>"$WORK/load.err") || die "corvus-replication-lag failed"
+    # The load: the same generator and clients as the single-node run, paced
+    # (open loop); the probes start once it runs and end before it does.
+    "$HTTP_LOAD" --port "${HPORT[A]}" --mode put --clients "$CLIENTS" --rate "$rate" --warmup 1 \
+      --seconds "$((SECS + 1))" --tag "l$rep-" --timeout 30 >"$WORK/lagload" 2>>"$WORK/load.err" &
+    lp=$!
+    sleep 1
+    line=$("$LAG" --writer-port "${HPORT[A]}" --reader-ports "${HPORT[B]},${HPORT[C]}" \
+      --seconds "$SECS" --tag "l$rep" 2>>"$WORK/load.err") || die "corvus-replication-lag failed"
+    wait $lp || die "the paced load on A failed: $(tail -1 "$WORK/load.err")"
     log "  $line"
-    LAG_RATE+=("$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$line")")
+    log "  A: $(cat "$WORK/lagload")"
+    LAG_RATE+=("$(awk '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == "rps") print a[2] } }' "$WORK/lagload")")
     LAG_P50+=("$(sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")")
     LAG_P99+=("$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")")
     wait_converged 120

@@ -100,6 +100,12 @@ Status drop_reference(WriteTransaction& txn, const std::string& hash) {
 std::string alternate_key(const std::string& key, const std::string& hash) { return key + '\0' + hash; }
 
 Result<Records> records_of(WriteTransaction& txn, std::string_view document_id) {
+  // Every record (primary or alternate) holds a reference to its bytes: with
+  // no bytes referenced there is no record anywhere, and no iterator is
+  // needed (replication asks for every document it applies).
+  auto referenced = txn.read_u64(meta_keys::kUniqueAttachmentCount);
+  if (!referenced.ok()) return referenced.status();
+  if (referenced.value() == 0) return Records();
   const std::string prefix = document_key_prefix(document_id);
   const std::string lowered_id = lower_id(document_id);
   Records out;

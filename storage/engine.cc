@@ -37,6 +37,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The same for the memtables: most writes first look up a key that is not
+  // there (a new document, its tombstone), and without a filter each such
+  // lookup walks a skip list of every key written since the last flush.
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.memtable_prefix_bloom_size_ratio = 0.02;
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;

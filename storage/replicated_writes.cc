@@ -4,7 +4,6 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "storage/change_vector.h"
 #include "storage/conflicts_storage.h"
@@ -18,21 +17,27 @@ namespace {
 constexpr uint32_t kDocumentFlagsMask = ~(kRevision | kDeleteRevision | kConflicted | kResolved);
 
 // One version of the document, ours or theirs, in one shape: a deletion has
-// no body.
+// no JSON. The JSON stays text until a decision needs the body (a conflict, a
+// store): most versions that arrive are newer or already here, and deciding
+// that takes only the change vectors.
 struct Version {
   std::string id;
   std::string collection;
   ChangeVector cv;
   int64_t last_modified_us = 0;
   uint32_t flags = 0;
-  std::optional<boost::json::object> body;  // with @metadata
+  std::optional<std::string> json;  // the whole document, @metadata included
+  bool ours = false;                // read from this database (a bad body is corruption here)
 };
 
-Result<boost::json::object> parse_body(const std::string& json, const std::string& id) {
+Result<boost::json::object> body_of(const Version& v) {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(json, ec);
-  if (ec || !v.is_object()) return Status::Corruption("stored document '" + id + "' is not a JSON object");
-  return std::move(v.as_object());
+  boost::json::value parsed = boost::json::parse(*v.json, ec);
+  if (ec || !parsed.is_object()) {
+    if (v.ours) return Status::Corruption("stored document '" + v.id + "' is not a JSON object");
+    return Status::InvalidArgument("replicated document '" + v.id + "' is not a JSON object");
+  }
+  return std::move(parsed.as_object());
 }
 
 // Our current version: the document, or its tombstone, or nothing.
@@ -40,20 +45,25 @@ Result<std::optional<Version>> local_version(WriteTransaction& txn, const std::s
   auto doc = txn.get(id);
   if (!doc.ok()) return doc.status();
   Version v;
+  v.ours = true;
   std::string cv_text;
-  if (const auto& d = doc.value()) {
-    auto body = parse_body(d->json, id);
-    if (!body.ok()) return body.status();
-    v = Version{d->id, d->collection, {}, d->last_modified_us, d->flags, std::move(body).value()};
-    cv_text = d->change_vector;
+  if (auto& d = doc.value()) {
+    v.id = std::move(d->id);
+    v.collection = std::move(d->collection);
+    v.last_modified_us = d->last_modified_us;
+    v.flags = d->flags;
+    v.json = std::move(d->json);
+    cv_text = std::move(d->change_vector);
   } else {
     auto raw = txn.read(Family::Tombstones, lower_id(id));
     if (!raw.ok()) return raw.status();
     if (!raw.value()) return std::optional<Version>();
     auto t = decode_tombstone(*raw.value());
     if (!t.ok()) return t.status();
-    v = Version{t->id, t->collection, {}, t->deleted_at_us, 0, std::nullopt};
-    cv_text = t->change_vector;
+    v.id = std::move(t->id);
+    v.collection = std::move(t->collection);
+    v.last_modified_us = t->deleted_at_us;
+    cv_text = std::move(t->change_vector);
   }
   auto cv = ChangeVector::parse(cv_text);
   if (!cv.ok()) return Status::Corruption("stored change vector of '" + id + "': " + cv.status().message());
@@ -63,26 +73,30 @@ Result<std::optional<Version>> local_version(WriteTransaction& txn, const std::s
 
 // Same content: both deletions, or both documents whose bodies (without
 // @metadata) are equal JSON.
-bool same_content(const Version& a, const Version& b) {
-  if (!a.body || !b.body) return !a.body && !b.body;
-  boost::json::object x = *a.body;
-  boost::json::object y = *b.body;
-  x.erase("@metadata");
-  y.erase("@metadata");
-  return x == y;
+Result<bool> same_content(const Version& a, const Version& b) {
+  if (!a.json || !b.json) return !a.json && !b.json;
+  auto x = body_of(a);
+  if (!x.ok()) return x.status();
+  auto y = body_of(b);
+  if (!y.ok()) return y.status();
+  x->erase("@metadata");
+  y->erase("@metadata");
+  return x.value() == y.value();
 }
 
 // Makes `v` the current version of its document with change vector `cv`.
 Status store(WriteTransaction& txn, const Version& v, const ChangeVector& cv, uint32_t flags) {
   // Resolved is the one flag a replicated document keeps beside its own.
   const ExternalVersion version{cv.to_string(), v.last_modified_us, (flags & kDocumentFlagsMask) | (flags & kResolved)};
-  if (!v.body) {
+  if (!v.json) {
     auto doc = txn.get(v.id);
     if (!doc.ok()) return doc.status();
     if (doc.value()) return txn.remove(v.id, std::nullopt, &version).status();
     return txn.put_tombstone(v.id, v.collection, version);
   }
-  boost::json::object body = *v.body;
+  auto parsed = body_of(v);
+  if (!parsed.ok()) return parsed.status();
+  boost::json::object body = std::move(parsed).value();
   auto& metadata = body["@metadata"];
   if (!metadata.is_object()) metadata.emplace_object();
   if (v.collection.empty()) metadata.as_object().erase("@collection");
@@ -98,7 +112,7 @@ Document as_document(const Version& v) {
   d.change_vector = v.cv.to_string();
   d.last_modified_us = v.last_modified_us;
   d.flags = (v.flags & kDocumentFlagsMask) | (v.flags & kResolved);
-  if (v.body) d.json = boost::json::serialize(*v.body);
+  if (v.json) d.json = *v.json;
   else d.flags |= kDeleteRevision;
   return d;
 }
@@ -112,12 +126,8 @@ Status keep_loser(WriteTransaction& txn, const Version& loser) {
 // A version held in conflict (a conflicts-family Document) as a Version.
 Result<Version> held_version(const Document& d) {
   Version v{d.id, d.collection, {}, d.last_modified_us, (d.flags & kDocumentFlagsMask) | (d.flags & kResolved),
-            std::nullopt};
-  if (!(d.flags & kDeleteRevision)) {
-    auto body = parse_body(d.json, d.id);
-    if (!body.ok()) return body.status();
-    v.body = std::move(body).value();
-  }
+            std::nullopt, true};
+  if (!(d.flags & kDeleteRevision)) v.json = d.json;
   auto cv = ChangeVector::parse(d.change_vector);
   if (!cv.ok()) return Status::Corruption("stored conflict of '" + d.id + "': " + cv.status().message());
   v.cv = std::move(cv).value();
@@ -149,7 +159,11 @@ Result<ReplicatedOutcome> apply_to_conflict(WriteTransaction& txn, Version incom
     for (auto it = held.begin(); it != held.end(); ++it) {
       const Version& h = it->second;
       const bool superseded = incoming.cv.compare(h.cv) == ChangeVectorOrder::Newer;
-      if (!superseded && !same_content(h, incoming)) continue;
+      if (!superseded) {
+        auto same = same_content(h, incoming);
+        if (!same.ok()) return same.status();
+        if (!same.value()) continue;
+      }
       if (!superseded) {
         // The same content: one version with both change vectors and the
         // later metadata, as apply() merges them (a merge can make it
@@ -184,7 +198,7 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
   auto parsed = ChangeVector::parse(in.change_vector);
   if (!parsed.ok()) return parsed.status();
   if (parsed->empty()) return Status::InvalidArgument("replicated version of '" + in.id + "' has no change vector");
-  Version incoming{in.id, in.collection, std::move(parsed).value(), in.last_modified_us, in.flags, std::move(in.body)};
+  Version incoming{in.id, in.collection, std::move(parsed).value(), in.last_modified_us, in.flags, std::move(in.json)};
 
   auto conflicts = ConflictsStorage::in_transaction(txn, incoming.id);
   if (!conflicts.ok()) return conflicts.status();
@@ -209,7 +223,9 @@ Result<ReplicatedOutcome> ReplicatedWrites::apply(WriteTransaction& txn, Incomin
   // last-modified, ties broken by the larger canonical change vector text.
   const bool incoming_later = std::make_tuple(incoming.last_modified_us, incoming.cv.to_string()) >
                               std::make_tuple(local->last_modified_us, local->cv.to_string());
-  if (same_content(*local, incoming)) {
+  auto same = same_content(*local, incoming);
+  if (!same.ok()) return same.status();
+  if (same.value()) {
     // The same choice of metadata (last-modified) on both sides, or they
     // would hold the same version with different text.
     // Not flagged Resolved, even when the lists beside the document

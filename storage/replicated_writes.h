@@ -10,8 +10,6 @@
 #include <optional>
 #include <string>
 
-#include <boost/json/object.hpp>
-
 #include "storage/status.h"
 
 namespace corvus::storage {
@@ -38,9 +36,11 @@ struct IncomingVersion {
   std::string change_vector;  // any entry order
   int64_t last_modified_us = 0;
   uint32_t flags = 0;  // its document flags (HasCounters, ...); revision flags are dropped
-  // The document (its @metadata's @counters/@attachments are kept as sent);
-  // nullopt: the version is a deletion.
-  std::optional<boost::json::object> body;
+  // The document as the member stored it, @metadata included (its
+  // @counters/@attachments are kept as sent); nullopt: the version is a
+  // deletion. Parsed only when the version is stored or in conflict: a body
+  // that is not a JSON object is InvalidArgument then.
+  std::optional<std::string> json;
 };
 
 enum class ReplicatedOutcome {

@@ -1,8 +1,6 @@
 // The receiving side of replication items: apply_replication_item decodes an
 // item's payload (written by read_replication_items, replication_items.cc)
 // and applies it in the caller's transaction, per kind.
-#include <boost/json/parse.hpp>
-
 #include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
 #include "storage/counters_storage.h"
@@ -42,16 +40,13 @@ Result<ReplicatedOutcome> apply_version(WriteTransaction& txn, IncomingVersion i
 Result<ReplicatedOutcome> apply_document(WriteTransaction& txn, const ReplicationItem& item, ConflictPolicy policy) {
   auto doc = decode_document(item.payload);
   if (!doc.ok()) return malformed(item, doc.status());
-  boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(doc->json, ec);
-  if (ec || !body.is_object()) return malformed(item, Status::InvalidArgument("the document is not a JSON object"));
   IncomingVersion incoming;
   incoming.id = std::move(doc->id);
   incoming.collection = std::move(doc->collection);
   incoming.change_vector = std::move(doc->change_vector);
   incoming.last_modified_us = doc->last_modified_us;
   incoming.flags = doc->flags;
-  incoming.body = std::move(body.as_object());
+  incoming.json = std::move(doc->json);
   return apply_version(txn, std::move(incoming), policy);
 }
 

@@ -140,6 +140,8 @@ class WriteTransaction {
   // Adds `delta` to the count kept in `meta` under `meta_key` (the statistics'
   // counts of what lives beside the documents); Corruption below zero.
   Status adjust_count(const char* meta_key, int64_t delta);
+  // That count as this transaction sees it (0 when never written).
+  Result<uint64_t> read_u64(const std::string& meta_key);
 
   // A new version of document `id` whose body stays as it is and whose
   // server-owned metadata (@counters, @attachments, @flags) `edit` changes:
@@ -177,7 +179,6 @@ class WriteTransaction {
                                   const std::string& collection, const std::optional<Document>& existing,
                                   uint32_t flags, const ExternalVersion* external,
                                   const ChangeVector* supersedes = nullptr);
-  Result<uint64_t> read_u64(const std::string& meta_key);
   void write_u64(const std::string& meta_key, uint64_t v);
   void write_state();
 

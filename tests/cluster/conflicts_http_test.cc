@@ -59,7 +59,7 @@ void apply_concurrent_versions_offline(SingleNodeDb& node, const std::string& ta
       put.collection = "Users";
       put.change_vector = other_cv;
       put.last_modified_us = 1'700'000'000'000'000;
-      put.body = json::parse(R"({"v":"remote","@metadata":{"@collection":"Users"}})").as_object();
+      put.json = R"({"v":"remote","@metadata":{"@collection":"Users"}})";
       auto a = storage::ReplicatedWrites::apply(txn, put, storage::ConflictPolicy::KeepConflict);
       if (!a.ok()) return a.status();
       if (a.value() != storage::ReplicatedOutcome::Conflicted) return Status::Internal("users/1 not conflicted");

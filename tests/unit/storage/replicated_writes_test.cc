@@ -112,7 +112,7 @@ IncomingVersion incoming_put(const std::string& id, const std::string& name, con
   v.collection = "Users";
   v.change_vector = cv;
   v.last_modified_us = last_modified;
-  v.body = boost::json::parse("{\"name\":\"" + name + "\",\"@metadata\":{\"@collection\":\"Users\"}}").as_object();
+  v.json = "{\"name\":\"" + name + "\",\"@metadata\":{\"@collection\":\"Users\"}}";
   return v;
 }
 
@@ -435,7 +435,7 @@ TEST_CASE("Replicated: the incoming version keeps its own flags and @counters; r
   Db db;
   IncomingVersion in = incoming_put("users/1", "remote", "B:1-" + kRemote);
   in.flags = kHasCounters | kRevision | kConflicted;
-  in.body->at("@metadata").as_object()["@counters"] = boost::json::array{"likes"};
+  in.json = R"({"name":"remote","@metadata":{"@collection":"Users","@counters":["likes"]}})";
   REQUIRE(db.apply(in, ConflictPolicy::ResolveToLatest).value() == ReplicatedOutcome::Stored);
   auto d = db.s->get("users/1");
   REQUIRE(d.ok());
