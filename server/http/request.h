@@ -39,6 +39,20 @@ class BodyReader {
   virtual std::optional<uint64_t> content_length() const = 0;
 };
 
+// The certificate a client presented in the TLS handshake, as the connection
+// saw it. The TLS layer accepts any certificate (or none) and records it here;
+// whether it grants anything is the HTTP layer's decision, so that a refusal
+// can say why (expired, unknown thumbprint, ...) instead of failing the
+// handshake. Filled once per connection; shared by its requests.
+struct ClientCertificate {
+  std::string thumbprint;       // SHA-1 of the DER certificate, upper-case hex (RavenDB's thumbprint)
+  std::string public_key_hash;  // SHA-256 of the DER SubjectPublicKeyInfo, base64
+  std::string subject;          // one line, e.g. "CN=client"
+  int64_t not_before_unix = 0;  // seconds since the epoch, UTC
+  int64_t not_after_unix = 0;
+  std::string pem;              // the certificate itself (PEM), for registration by upload
+};
+
 struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   std::string target;        // raw target as received, e.g. "/databases/db/docs?id=users%2F1"
@@ -50,6 +64,10 @@ struct Request {
   std::string request_id;    // short unique id; logged as req=<id> and returned as "Request-Id"
   std::unordered_map<std::string, std::string> params;  // route params ({db} -> "db"), decoded
   bool keep_alive = true;    // what the client asked for (HTTP version + Connection header)
+  // Set on a TLS connection whose client presented a certificate; nullptr on
+  // plain HTTP and when the client sent none. Valid as long as the Request.
+  const ClientCertificate* client_certificate = nullptr;
+  bool secure = false;       // the request came over TLS
 
   // Value of the first header `name` (case-insensitive); "" if absent.
   std::string_view header(std::string_view name) const {
