@@ -116,13 +116,17 @@ void Connection::on_handshake(error_code ec, std::size_t used) {
   if (X509* peer = SSL_get0_peer_certificate(transport_->tls().native_handle())) {
     client_cert_ = describe_certificate(peer);
     req_.client_certificate = &*client_cert_;
+    log::debug("tls client certificate")
+        .kv("thumbprint", client_cert_->thumbprint)
+        .kv("subject", client_cert_->subject);
   }
   do_read();
 }
 
 // A plain-HTTP request on the TLS port: 400, in plain HTTP, naming the URL
 // the client should have used (its own Host header when it is a plain
-// host[:port], else this listener's address), then close.
+// host[:port], else this listener's address; the port this request reached
+// when Host names none), then close.
 void Connection::reply_tls_required() {
   std::string host;
   if (const auto* f = current_fields()) {
@@ -131,7 +135,14 @@ void Connection::reply_tls_required() {
   const bool host_ok = !host.empty() && host.size() <= 255 &&
                        host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
                            std::string::npos;
-  if (!host_ok) host = core_->opts.host + ":" + std::to_string(core_->bound_port);
+  if (!host_ok) host = core_->opts.host;
+  // No port in Host (or no usable Host): the port this request reached, which
+  // is the one that serves HTTPS.
+  const size_t bracket = host.rfind(']');
+  const size_t colon = host.rfind(':');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+    host += ":" + std::to_string(core_->bound_port);
+  }
   const std::string target = current_target();
   const std::string url = "https://" + host + (target.empty() || target.front() != '/' ? "/" : target);
   reply_error_and_close(error_response(
