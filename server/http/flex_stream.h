@@ -9,6 +9,7 @@
 // Owned by its Connection (internal to server/http). Thread-safety: like a
 // socket, used from the connection's strand only.
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/stream_traits.hpp>
@@ -53,6 +54,19 @@ class FlexStream {
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     if (tls_) {
+      // Beast's ssl_stream (its flat_stream) writes 0 bytes for a sequence that
+      // starts with an empty buffer followed by a large one, and Asio's write
+      // loop takes a 0-byte write as the end: what follows would be dropped
+      // silently. asio::async_write passes exactly that after the head of a
+      // streamed response went out alone. Skip leading empty buffers.
+      auto it = boost::asio::buffer_sequence_begin(buffers);
+      const auto end = boost::asio::buffer_sequence_end(buffers);
+      if (it != end && boost::asio::const_buffer(*it).size() == 0) {
+        while (it != end && boost::asio::const_buffer(*it).size() == 0) ++it;
+        const boost::asio::const_buffer first = it == end ? boost::asio::const_buffer() : boost::asio::const_buffer(*it);
+        tls_->async_write_some(first, std::forward<Handler>(handler));
+        return;
+      }
       tls_->async_write_some(buffers, std::forward<Handler>(handler));
     } else {
       plain_->async_write_some(buffers, std::forward<Handler>(handler));

@@ -146,6 +146,22 @@ TEST_CASE("tls: HTTPS GET and PUT with and without a client certificate; plain H
     CHECK(contains(log, "CN=tls-test-client"));
   }
 
+  SUBCASE("streamed bodies over TLS: a 1 MB attachment in and out, byte for byte") {
+    TlsClient client(port, trusting(certs.ca_pem));
+    REQUIRE(client.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})").status == 201);
+    REQUIRE(client.request("PUT", "/databases/shop/docs?id=users/9", R"({"name":"Ivy"})").status == 201);
+    std::string bytes(1024 * 1024 + 7, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
+    auto put = client.request("PUT", "/databases/shop/attachments?id=users/9&name=blob", bytes,
+                              {{"Content-Type", "application/octet-stream"}});
+    REQUIRE_MESSAGE(put.status == 201, put.body);
+    // The response is streamed in 256 KiB chunks after its head: each must arrive.
+    auto get = client.request("GET", "/databases/shop/attachments?id=users/9&name=blob");
+    CHECK(get.status == 200);
+    CHECK(get.body.size() == bytes.size());
+    CHECK(get.body == bytes);
+  }
+
   SUBCASE("a client that does not trust the server's CA fails the handshake") {
     TlsClient client(port, trusting(certs.other_ca_pem));
     std::string err = client.handshake();
