@@ -119,6 +119,10 @@ Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::s
   }
   if (SSL_CTX_check_private_key(native) != 1) return bad("the private key does not match the certificate");
 
+  // AES-128-GCM first (with AES-NI the cheapest per record), the server's order.
+  SSL_CTX_set_ciphersuites(native, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
+
   // Ask for a client certificate, accept any or none: the HTTP layer judges it.
   ctx->set_verify_mode(asio::ssl::verify_peer);
   ctx->set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
