@@ -1,6 +1,6 @@
 #pragma once
 // Connection: one accepted socket of the HttpServer (internal to server/http;
-// declared here only for http_server.cc and http_connection.cc).
+// declared here only for http_server.cc and http_connection*.cc).
 //
 // On a TLS port it first looks at the first bytes: a TLS ClientHello gets the
 // handshake (the client's certificate, if any, is recorded for every request),
@@ -80,6 +80,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // ---- TLS detection and handshake (TLS ports) --------------------------------
 
+  // In http_connection_tls.cc.
+  void detect_tls();
   void on_detect(error_code ec, bool is_tls);
   void on_handshake(error_code ec, std::size_t used);
   void reply_tls_required();
