@@ -8,6 +8,7 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev librocksdb-dev libsimdjson-dev doctest-dev
   curl ca-certificates python3 iproute2
+  docker-compose  # validates docker-compose.yml (no Docker engine is needed or used)
 )
 # The compatibility tests drive the server with the official npm client.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
