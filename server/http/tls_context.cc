@@ -43,6 +43,16 @@ struct Pkcs12Parts {
   }
 };
 
+// Loads OpenSSL's "legacy" provider once for the process (with "default":
+// loading one replaces the implicit default). Kept loaded: a provider in use
+// by a context must not be unloaded, and the handles stay reachable.
+bool load_legacy_provider() {
+  static OSSL_PROVIDER* const legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+  static OSSL_PROVIDER* const fallback = legacy ? OSSL_PROVIDER_load(nullptr, "default") : nullptr;
+  (void)fallback;
+  return legacy != nullptr;
+}
+
 // PKCS#12 made by older tools (.NET, Windows, OpenSSL 1.x) encrypts with
 // RC2/3DES, which OpenSSL 3 keeps in its "legacy" provider.
 bool parse_pkcs12(const std::string& bytes, const std::string& password, Pkcs12Parts& out, std::string& error) {
@@ -57,11 +67,7 @@ bool parse_pkcs12(const std::string& bytes, const std::string& password, Pkcs12P
     PKCS12_free(p12);
     if (ok == 1) return true;
     error = "cannot open the PKCS#12 file (wrong --certificate-password?): " + openssl_error();
-    if (attempt == 0) {
-      // Loading "legacy" replaces the implicit default provider: load both.
-      if (OSSL_PROVIDER_load(nullptr, "legacy") == nullptr) return false;
-      OSSL_PROVIDER_load(nullptr, "default");
-    }
+    if (attempt == 0 && !load_legacy_provider()) return false;
   }
   return false;
 }
