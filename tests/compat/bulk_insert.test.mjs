@@ -75,6 +75,9 @@ test("bulkInsert: abort() cancels the operation; what was flushed stays readable
     // Killing it again: it is not running any more.
     const again = await rawRequest(server, "POST", `/databases/${database}/operations/kill?id=1`);
     assert.equal(again.status, 404);
+    // Finishing a killed bulk insert fails with the server's reason (and
+    // releases the client's stream and heartbeat timer).
+    await assert.rejects(bulk.finish(), (e) => e.name === "BulkInsertAbortedException" && /killed/.test(e.message));
     const stats = await store.maintenance.send(new GetStatisticsOperation());
     assert.ok(stats.countOfDocuments <= 5_000);
     // Whatever was flushed is whole documents.
