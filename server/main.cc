@@ -99,8 +99,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Who may do what. Unsecured (no TLS) until the TLS layer turns `secured`
+  // on together with the server certificate's thumbprint and key hash; the
+  // --admin-certificate-thumbprint ones are ClusterAdmin either way.
+  security::SecurityOptions security;
+  security.secured = false;
+  security.admin_thumbprints = options.admin_certificate_thumbprints;
+  store.value()->set_security(std::move(security));
+
   http::Router router;
   handlers::register_all_routes(router, *store.value());
+  router.set_authorizer([&store = *store.value()](const http::Request& req, http::RouteAccess access) {
+    return security::authorize(*store.security(), store.cluster().state(), req, access);
+  });
 
   http::HttpServerOptions http_options;
   http_options.host = options.host;

@@ -99,7 +99,7 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
 
 void register_multi_get_routes(http::Router& router, ServerStore& store) {
   const http::Router& r = router;
-  router.add(verb::post, "/databases/{db}/multi_get", "multi_get",
+  router.add(verb::post, "/databases/{db}/multi_get", http::RouteAccess::DatabaseRead, "multi_get",
              [&r, &store](const http::Request& req, http::Respond respond) { handle_multi_get(r, store, req, respond); });
 }
 

@@ -149,6 +149,29 @@ const std::vector<OptionSpec>& specs() {
          o.cluster_election_ticks = n;
          return "";
        }},
+      {"admin-certificate-thumbprint", "CORVUS_ADMIN_CERTIFICATE_THUMBPRINT", "THUMBPRINT", "(none)",
+       "a client certificate (SHA-1 thumbprint, hex) with ClusterAdmin clearance without registration; repeatable",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         std::vector<std::string> parsed;
+         while (true) {
+           const auto comma = v.find(',');
+           std::string t;
+           for (char c : v.substr(0, comma)) {
+             if (c == ' ' || c == ':') continue;  // "AB:CD:..." as openssl prints it
+             if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+             if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
+               return "expected SHA-1 thumbprints (40 hex digits), got '" + std::string(v) + "'";
+             }
+             t.push_back(c);
+           }
+           if (t.size() != 40) return "expected SHA-1 thumbprints (40 hex digits), got '" + std::string(v) + "'";
+           parsed.push_back(std::move(t));
+           if (comma == std::string_view::npos) break;
+           v.remove_prefix(comma + 1);
+         }
+         o.admin_certificate_thumbprints.insert(o.admin_certificate_thumbprints.end(), parsed.begin(), parsed.end());
+         return "";
+       }},
       {"database-rehab-grace", "CORVUS_DATABASE_REHAB_GRACE", "SECONDS", "15",
        "the leader moves a database member that does not answer for this long to Rehab",
        [](ServerOptions& o, std::string_view v) -> std::string {
