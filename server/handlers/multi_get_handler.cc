@@ -72,6 +72,11 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
     }
     if (const auto* c = o.if_contains("Content"); c && !c->is_null()) sub->body = json::serialize(*c);
     sub->request_id = req.request_id;
+    // Each inner request is authorized on its own (the router's authorizer),
+    // as the same client: the outer request, and so its certificate, lives
+    // until the answer is sent.
+    sub->client_certificate = req.client_certificate;
+    sub->secure = req.secure;
     subs.push_back(std::move(sub));
   }
   auto gathered = std::make_shared<Gathered>();
