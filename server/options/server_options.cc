@@ -297,6 +297,7 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
     std::string err = spec.apply(opts, it->second);
     if (!err.empty()) return Status::InvalidArgument("environment variable " + std::string(spec.env) + ": " + err);
   }
+  bool admin_thumbprints_from_flags = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i] == nullptr ? std::string_view() : std::string_view(argv[i]);
     if (arg == "--help" || arg == "-h") {
@@ -325,6 +326,12 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
         return Status::InvalidArgument("flag --" + std::string(name) + " needs a value (" + spec->meta + ")");
       }
       value = argv[++i];
+    }
+    // The one repeatable flag adds up across occurrences; the flags still win
+    // over the environment as a whole.
+    if (name == "admin-certificate-thumbprint" && !admin_thumbprints_from_flags) {
+      opts.admin_certificate_thumbprints.clear();
+      admin_thumbprints_from_flags = true;
     }
     std::string err = spec->apply(opts, value);
     if (!err.empty()) return Status::InvalidArgument("flag --" + std::string(name) + ": " + err);
