@@ -3,6 +3,8 @@
 //                                           {Name, Certificate (base64 DER or PEM), SecurityClearance, Permissions}
 //   GET    /admin/certificates?thumbprint=  one (GetCertificateOperation); 404 when unknown
 //   GET    /admin/certificates?start=&pageSize=  all, by thumbprint (GetCertificatesOperation)
+//          &name= only those with this name; &metadataOnly=true without the certificate
+//          (GetCertificateMetadataOperation, GetCertificatesMetadataOperation)
 //   POST   /admin/certificates/edit         name, clearance, permissions (EditClientCertificateOperation)
 //   DELETE /admin/certificates?thumbprint=  (DeleteCertificateOperation)
 //   GET    /certificates/whoami             the presented certificate: who it is and what it may do
@@ -107,7 +109,7 @@ std::optional<http::Response> refuse_escalation(ServerStore& store, const http::
                               req.target);
 }
 
-// Runs `cmd` through the cluster and answers `ok_status` once every node applied it.
+// Runs `cmd` through the cluster and answers `ok_status` (empty) once every node applied it.
 void execute_and_answer(ServerStore& store, const rc::ClusterCommand& cmd, const http::Request& req,
                         const http::Respond& respond, unsigned ok_status) {
   store.cluster().execute(cmd, [&store, respond, ok_status, url = req.target](rc::CommandResult r,
@@ -117,8 +119,9 @@ void execute_and_answer(ServerStore& store, const rc::ClusterCommand& cmd, const
     for (const auto& [tag, node] : store.cluster().state().topology().nodes) tags.push_back(tag);
     const bool started = store.cluster().run_async([&store, respond, tags, index, ok_status] {
       wait_for_members(store, tags, index);
-      if (ok_status == 204) return respond(http::Response::empty(204));
-      respond(http::Response::json(ok_status, json::serialize(json::object{{"RaftCommandIndex", index}})));
+      // No body: the clients' commands for these calls read none (a body
+      // makes them fail), as RavenDB answers.
+      respond(http::Response::empty(ok_status));
     });
     if (!started) {
       respond(http::error_response(
@@ -188,7 +191,7 @@ void handle_edit(ServerStore& store, const http::Request& req, const http::Respo
   }
   rc::PutCertificateCommand cmd;
   cmd.record = std::move(r);
-  execute_and_answer(store, cmd, req, respond, 200);
+  execute_and_answer(store, cmd, req, respond, 204);
 }
 
 void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -208,17 +211,29 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
 
 void handle_get(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   const auto& state = store.cluster().state();
+  // GetCertificateMetadataOperation / GetCertificatesMetadataOperation: the
+  // same without the certificate itself.
+  const bool metadata_only = req.query.get("metadataOnly").value_or("") == "true";
+  auto shown = [metadata_only](const rc::CertificateRecord& r) {
+    json::object d = definition(r);
+    if (metadata_only) d.erase("Certificate");
+    return d;
+  };
   if (auto thumbprint = req.query.get("thumbprint")) {
     auto r = state.certificate(*thumbprint);
     if (!r) return respond(http::Response::empty(404));
-    return respond(http::Response::json(200, json::serialize(json::object{{"Results", json::array{definition(*r)}}})));
+    return respond(http::Response::json(200, json::serialize(json::object{{"Results", json::array{shown(*r)}}})));
   }
   auto paging = query_paging(req, std::numeric_limits<int32_t>::max());
   if (!paging.ok()) return respond_error(respond, paging.status(), req);
+  const auto name = req.query.get("name");
+  std::vector<std::shared_ptr<const rc::CertificateRecord>> matching;
+  for (auto& r : state.certificates()) {
+    if (!name || storage::lower_id(r->name) == storage::lower_id(*name)) matching.push_back(std::move(r));
+  }
   json::array results;
-  const auto all = state.certificates();
-  for (std::size_t i = paging->start; i < all.size() && results.size() < paging->page_size; ++i) {
-    results.push_back(definition(*all[i]));
+  for (std::size_t i = paging->start; i < matching.size() && results.size() < paging->page_size; ++i) {
+    results.push_back(shown(*matching[i]));
   }
   respond(http::Response::json(200, json::serialize(json::object{{"Results", std::move(results)}})));
 }

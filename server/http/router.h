@@ -90,7 +90,7 @@ class Router {
   const HeaderHook& header_hook() const { return header_hook_; }
 
   // Decides whether `req` may reach a route requiring `access`: nullopt lets
-  // the handler run, a Response (401/403) answers instead. Set once at wiring
+  // the handler run, a Response (a refusal) answers instead. Set once at wiring
   // time, before the server starts; called on I/O threads. Without one every
   // request reaches its handler.
   using Authorizer = std::function<std::optional<Response>(const Request&, RouteAccess)>;

@@ -115,21 +115,21 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rc::ClusterS
                               std::string_view what) {
   if (!options.secured || access == RouteAccess::Open) return std::nullopt;
   if (cert == nullptr || cert->thumbprint.empty()) {
-    return Refusal{401, std::string(kAuthenticationExceptionType),
-                   "This server requires a client certificate and the request to " + std::string(what) +
-                       " came without one. Connect over https with a registered certificate (npm client: new "
+    return Refusal{403, std::string(kAuthenticationExceptionType),
+                   "This server requires client certificate for authentication, but none was provided by the client (" +
+                       std::string(what) + "). Connect over https with a registered certificate (npm client: new "
                        "DocumentStore(urls, database, { certificate, type: \"pem\" })); a ClusterAdmin registers it "
                        "with PutClientCertificateOperation (PUT /admin/certificates)."};
   }
   if (cert->not_after_unix != 0 && now_unix > cert->not_after_unix) {
-    return Refusal{401, std::string(kAuthenticationExceptionType),
+    return Refusal{403, std::string(kAuthenticationExceptionType),
                    "The client certificate " + describe(*cert) + " expired on " +
                        format_certificate_date(cert->not_after_unix) + " (now " + format_certificate_date(now_unix) +
                        "). Renew it and register the new one (PutClientCertificateOperation), or re-issue it over "
                        "the same key if it is registered by public key hash."};
   }
   if (cert->not_before_unix != 0 && now_unix < cert->not_before_unix) {
-    return Refusal{401, std::string(kAuthenticationExceptionType),
+    return Refusal{403, std::string(kAuthenticationExceptionType),
                    "The client certificate " + describe(*cert) + " is not valid before " +
                        format_certificate_date(cert->not_before_unix) + " (now " + format_certificate_date(now_unix) +
                        "). Wait until then, or check the clocks of the client's issuer and of this server."};

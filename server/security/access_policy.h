@@ -2,9 +2,12 @@
 // The authorization decision of a secured corvusd, in one place: given the
 // clearance a route requires (http::RouteAccess, stated at registration), the
 // database the request names, and the client certificate the TLS layer
-// recorded, allow or refuse with an explanation a person can act on (401: no
-// certificate, expired, not yet valid; 403: unknown thumbprint, no access to
-// this database, insufficient clearance).
+// recorded, allow or refuse with an explanation a person can act on. Every
+// refusal is a 403, as RavenDB answers (the official clients turn a 403 into
+// AuthorizationException with the server's message appended): Type
+// AuthenticationException for no certificate, expired, not yet valid;
+// AuthorizationException for an unknown thumbprint, no access to this
+// database, insufficient clearance.
 //
 // Who a certificate is (identify()): the node's own certificate and the
 // --admin-certificate-thumbprint ones are ClusterAdmin; otherwise the
@@ -64,7 +67,7 @@ Identity identify(const SecurityOptions& options, const rachis::cluster::Cluster
                   const http::ClientCertificate* cert);
 
 struct Refusal {
-  unsigned status;     // 401 or 403
+  unsigned status;     // 403
   std::string type;    // RavenDB exception type (the clients map it)
   std::string message;
 };

@@ -102,7 +102,7 @@ TEST_CASE("certificates: register, list, edit, delete through any node; every no
   auto r = c.command(1, "PUT", "/admin/certificates",
                      body("Reader", reader.der_base64, "ValidUser", {{"Orders", "Read"}}));
   REQUIRE_MESSAGE(r.status == 201, r.body);
-  REQUIRE(parse_object(r.body)->contains("RaftCommandIndex"));
+  CHECK(r.body.empty());  // the clients' PutClientCertificateCommand reads no body
   auto on1 = listed(c, 1);
   REQUIRE(on1.size() == 1);
   const std::string reader_tp = on1.begin()->first;
@@ -191,7 +191,7 @@ TEST_CASE("certificates: register, list, edit, delete through any node; every no
                                              {"name", "Reader and writer"},
                                              {"securityClearance", "ValidUser"},
                                              {"permissions", json::object{{"Orders", "ReadWrite"}, {"Invoices", "Admin"}}}}));
-  REQUIRE_MESSAGE(r.status == 200, r.body);
+  REQUIRE_MESSAGE(r.status == 204, r.body);
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
     REQUIRE(eventually([&] {

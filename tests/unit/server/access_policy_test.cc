@@ -110,9 +110,9 @@ TEST_CASE("AccessPolicy: no certificate, expired, not yet valid, unknown — eac
   Registry r;
   auto none = r.check(RouteAccess::ValidUser, nullptr);
   REQUIRE(none);
-  CHECK(none->status == 401);
+  CHECK(none->status == 403);
   CHECK(none->type == security::kAuthenticationExceptionType);
-  CHECK(contains(none->message, "requires a client certificate"));
+  CHECK(contains(none->message, "server requires client certificate"));
   CHECK(contains(none->message, "GET /x"));
   CHECK(contains(none->message, "PutClientCertificateOperation"));
 
@@ -120,7 +120,8 @@ TEST_CASE("AccessPolicy: no certificate, expired, not yet valid, unknown — eac
   expired.not_after_unix = kNow - 3600;
   auto e = r.check(RouteAccess::ValidUser, &expired);
   REQUIRE(e);
-  CHECK(e->status == 401);
+  CHECK(e->status == 403);
+  CHECK(e->type == security::kAuthenticationExceptionType);
   CHECK(contains(e->message, "expired on " + security::format_certificate_date(kNow - 3600)));
   CHECK(contains(e->message, "thumbprint ADMIN"));
 
@@ -128,7 +129,7 @@ TEST_CASE("AccessPolicy: no certificate, expired, not yet valid, unknown — eac
   early.not_before_unix = kNow + 7200;
   auto n = r.check(RouteAccess::ClusterAdmin, &early);
   REQUIRE(n);
-  CHECK(n->status == 401);
+  CHECK(n->status == 403);
   CHECK(contains(n->message, "not valid before " + security::format_certificate_date(kNow + 7200)));
 
   auto stranger = cert("STRANGER");
@@ -262,5 +263,8 @@ TEST_CASE("AccessPolicy: authorize() takes the database from {db} or ?name= and 
   by_name.client_certificate = &reader;
   CHECK(security::authorize(r.options, *r.state, by_name, RouteAccess::DatabaseAdmin)->status == 403);
   by_name.client_certificate = nullptr;
-  CHECK(security::authorize(r.options, *r.state, by_name, RouteAccess::DatabaseAdmin)->status == 401);
+  auto none = security::authorize(r.options, *r.state, by_name, RouteAccess::DatabaseAdmin);
+  REQUIRE(none);
+  CHECK(none->status == 403);
+  CHECK(boost::json::parse(none->body).at("Type").as_string() == security::kAuthenticationExceptionType);
 }
