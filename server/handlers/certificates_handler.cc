@@ -1,4 +1,7 @@
 // Client certificates over HTTP, what the official clients send:
+//   POST   /admin/certificates              generate, register and download a zip of .crt/.key/.pfx
+//                                           (CreateClientCertificateOperation): {Name, SecurityClearance,
+//                                           Password, Permissions}
 //   PUT    /admin/certificates              register (PutClientCertificateOperation):
 //                                           {Name, Certificate (base64 DER or PEM), SecurityClearance, Permissions}
 //   GET    /admin/certificates?thumbprint=  one (GetCertificateOperation); 404 when unknown
@@ -26,6 +29,7 @@
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "server/security/access_policy.h"
+#include "server/security/certificate_generator.h"
 #include "server/security/certificate_upload.h"
 #include "server/server_store.h"
 #include "storage/document.h"
@@ -109,19 +113,17 @@ std::optional<http::Response> refuse_escalation(ServerStore& store, const http::
                               req.target);
 }
 
-// Runs `cmd` through the cluster and answers `ok_status` (empty) once every node applied it.
+// Runs `cmd` through the cluster and answers `ok` once every node applied it.
 void execute_and_answer(ServerStore& store, const rc::ClusterCommand& cmd, const http::Request& req,
-                        const http::Respond& respond, unsigned ok_status) {
-  store.cluster().execute(cmd, [&store, respond, ok_status, url = req.target](rc::CommandResult r,
-                                                                             rachis::core::Index index) {
+                        const http::Respond& respond, http::Response ok) {
+  store.cluster().execute(cmd, [&store, respond, ok = std::move(ok), url = req.target](rc::CommandResult r,
+                                                                                      rachis::core::Index index) {
     if (!r.status.ok()) return respond(http::error_response(r.status, url));
     std::vector<std::string> tags;
     for (const auto& [tag, node] : store.cluster().state().topology().nodes) tags.push_back(tag);
-    const bool started = store.cluster().run_async([&store, respond, tags, index, ok_status] {
+    const bool started = store.cluster().run_async([&store, respond, tags, index, ok] {
       wait_for_members(store, tags, index);
-      // No body: the clients' commands for these calls read none (a body
-      // makes them fail), as RavenDB answers.
-      respond(http::Response::empty(ok_status));
+      respond(ok);
     });
     if (!started) {
       respond(http::error_response(
@@ -164,7 +166,45 @@ void handle_put(ServerStore& store, const http::Request& req, const http::Respon
   }
   rc::PutCertificateCommand cmd;
   cmd.record = std::move(r);
-  execute_and_answer(store, cmd, req, respond, 201);
+  // No body: the clients' commands for these calls read none (a body makes
+  // them fail), as RavenDB answers.
+  execute_and_answer(store, cmd, req, respond, http::Response::empty(201));
+}
+
+// CreateClientCertificateOperation: the server makes the key pair and the
+// certificate, registers it, and hands back the zip (.crt, .key, .pfx).
+void handle_create(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  constexpr int kValidDays = 5 * 365;  // RavenDB's default for generated client certificates
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  if (!body->is_object()) return respond_error(respond, Status::InvalidArgument("the body must be a JSON object"), req);
+  const json::object& o = body->as_object();
+  rc::CertificateRecord r;
+  auto name = string_field(o, "Name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
+  r.name = *name;
+  std::string password;
+  if (const json::value* p = field(o, "Password"); p && p->is_string()) password = std::string(p->as_string());
+  // Checked before the (slow) key generation; the thumbprint is filled below.
+  r.thumbprint = "pending";
+  r.certificate = "pending";
+  if (Status s = read_access(o, r); !s.ok()) return respond_error(respond, s, req);
+  if (auto refusal = refuse_escalation(store, req, r.clearance)) return respond(std::move(*refusal));
+  auto made = security::generate_client_certificate(r.name, password, kValidDays);
+  if (!made.ok()) return respond_error(respond, made.status(), req);
+  auto parsed = security::parse_certificate(made->certificate_pem);
+  if (!parsed.ok()) return respond_error(respond, parsed.status(), req);
+  r.thumbprint = parsed->info.thumbprint;
+  r.certificate = parsed->der_base64;
+  r.public_key_hash = parsed->info.public_key_hash;
+  r.subject = parsed->info.subject;
+  r.not_before_unix = parsed->info.not_before_unix;
+  r.not_after_unix = parsed->info.not_after_unix;
+  rc::PutCertificateCommand cmd;
+  cmd.record = std::move(r);
+  http::Response zip = http::Response::json(201, std::move(made->zip));
+  zip.content_type = "application/zip";
+  execute_and_answer(store, cmd, req, respond, std::move(zip));
 }
 
 void handle_edit(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -191,7 +231,7 @@ void handle_edit(ServerStore& store, const http::Request& req, const http::Respo
   }
   rc::PutCertificateCommand cmd;
   cmd.record = std::move(r);
-  execute_and_answer(store, cmd, req, respond, 204);
+  execute_and_answer(store, cmd, req, respond, http::Response::empty(204));
 }
 
 void handle_delete(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -206,7 +246,7 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
   if (auto refusal = refuse_escalation(store, req, existing->clearance)) return respond(std::move(*refusal));
   rc::DeleteCertificateCommand cmd;
   cmd.thumbprint = existing->thumbprint;
-  execute_and_answer(store, cmd, req, respond, 204);
+  execute_and_answer(store, cmd, req, respond, http::Response::empty(204));
 }
 
 void handle_get(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -272,6 +312,8 @@ void handle_whoami(ServerStore& store, const http::Request& req, const http::Res
 void register_certificate_routes(http::Router& router, ServerStore& store) {
   router.add(verb::put, "/admin/certificates", http::RouteAccess::Operator, "certificates_put",
              [&store](const http::Request& req, http::Respond respond) { handle_put(store, req, respond); });
+  router.add(verb::post, "/admin/certificates", http::RouteAccess::Operator, "certificates_create",
+             [&store](const http::Request& req, http::Respond respond) { handle_create(store, req, respond); });
   router.add(verb::get, "/admin/certificates", http::RouteAccess::Operator, "certificates_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
   router.add(verb::post, "/admin/certificates/edit", http::RouteAccess::Operator, "certificates_edit",

@@ -2,7 +2,9 @@
 // unsecured corvusd (the admin API works the same; authorization is off):
 // PutClientCertificateOperation (PEM body lines, as RavenDB's own test sends),
 // GetCertificatesOperation / GetCertificateOperation, the metadata variants,
-// EditClientCertificateOperation and DeleteCertificateOperation, and a bad
+// EditClientCertificateOperation and DeleteCertificateOperation,
+// CreateClientCertificateOperation (the server makes the certificate and hands
+// back a zip whose .pfx node can load as a TLS identity), and a bad
 // certificate refused with a BadRequestException that stores nothing.
 // Certificates are made with the openssl command line.
 
@@ -15,8 +17,10 @@ import { join } from "node:path";
 import {
   PutClientCertificateOperation, GetCertificatesOperation, GetCertificateOperation,
   GetCertificateMetadataOperation, GetCertificatesMetadataOperation,
-  EditClientCertificateOperation, DeleteCertificateOperation,
+  EditClientCertificateOperation, DeleteCertificateOperation, CreateClientCertificateOperation,
 } from "ravendb";
+import { createSecureContext } from "node:tls";
+import { writeFile } from "node:fs/promises";
 import { CorvusServer, openStore } from "./harness.mjs";
 
 let server;
@@ -99,4 +103,28 @@ test("certificates: put, list, get, metadata, edit, delete through the official 
   assert.equal((await send(new GetCertificateOperation(ops.thumbprint))) ?? null, null);
   all = await send(new GetCertificatesOperation(0, 20));
   assert.deepEqual(all.map((x) => x.name), ["reader-writer"]);
+});
+
+test("CreateClientCertificateOperation: a registered certificate and a zip with a usable .pfx", { timeout: 60_000 }, async () => {
+  const send = (op) => store.maintenance.server.send(op);
+  const created = await send(new CreateClientCertificateOperation("generated", { orders: "ReadWrite" }, "ValidUser", "pw"));
+  const zip = created.rawData;
+  assert.ok(zip.length > 4096);
+  assert.equal(zip.subarray(0, 2).toString(), "PK");
+  const zipPath = join(dir, "generated.zip");
+  await writeFile(zipPath, zip);
+  const pfx = execFileSync("python3", ["-c",
+    "import zipfile,sys; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read('generated.pfx'))", zipPath]);
+  assert.throws(() => createSecureContext({ pfx, passphrase: "wrong" }));
+  createSecureContext({ pfx, passphrase: "pw" });  // what DocumentStore's authOptions { type: "pfx" } does with it
+
+  const listed = (await send(new GetCertificatesOperation(0, 20))).filter((x) => x.name === "generated");
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].securityClearance, "ValidUser");
+  assert.deepEqual(listed[0].permissions, { orders: "ReadWrite" });
+  await send(new DeleteCertificateOperation(listed[0].thumbprint));
+
+  await assert.rejects(send(new CreateClientCertificateOperation("nope", {}, "Root")),
+    (err) => err.name === "BadRequestException" && /SecurityClearance 'Root'/.test(err.message));
+  assert.equal((await send(new GetCertificatesOperation(0, 20))).filter((x) => x.name === "nope").length, 0);
 });
