@@ -11,6 +11,7 @@
 //   POST   /admin/certificates/edit         name, clearance, permissions (EditClientCertificateOperation)
 //   DELETE /admin/certificates?thumbprint=  (DeleteCertificateOperation)
 //   GET    /certificates/whoami             the presented certificate: who it is and what it may do
+//   POST   /admin/certificates/replace-cluster-cert  validated only: replacing is not built (501)
 // Changes go through the cluster (PutCertificate / DeleteCertificate) and are
 // answered once every node applied them, so the next request anywhere sees
 // them. Bad input is a 400 that changes nothing. On a secured server an
@@ -207,6 +208,28 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
   execute_and_answer(store, cmd, req, respond, std::move(zip));
 }
 
+// ReplaceClusterCertificateOperation. Input that is no certificate is
+// refused as RavenDB refuses it; replacing the nodes' certificate through the
+// cluster is not built (each node takes its certificate from --certificate at
+// start), and a valid upload is told so rather than silently ignored.
+void handle_replace_cluster_certificate(const http::Request& req, const http::Respond& respond) {
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  const json::value* cert = body->is_object() ? field(body->as_object(), "Certificate") : nullptr;
+  const std::string text = cert && cert->is_string() ? std::string(cert->as_string()) : std::string();
+  if (!security::is_pkcs12(text) && !security::parse_certificate(text).ok()) {
+    return respond(http::error_response(400, http::kBadRequestType,
+                                        "Unable to load the provided certificate: \"Certificate\" must be base64 of "
+                                        "a PKCS#12 (.pfx) bundle with the certificate and its private key",
+                                        req.target));
+  }
+  respond(http::error_response(
+      501, "System.NotSupportedException",
+      "Replacing the cluster certificate is not supported by this server yet: restart each node with the new "
+      "--certificate (one node at a time)",
+      req.target));
+}
+
 void handle_edit(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto body = parse_json_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
@@ -318,6 +341,9 @@ void register_certificate_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
   router.add(verb::post, "/admin/certificates/edit", http::RouteAccess::Operator, "certificates_edit",
              [&store](const http::Request& req, http::Respond respond) { handle_edit(store, req, respond); });
+  router.add(verb::post, "/admin/certificates/replace-cluster-cert", http::RouteAccess::ClusterAdmin,
+             "certificates_replace_cluster",
+             [](const http::Request& req, http::Respond respond) { handle_replace_cluster_certificate(req, respond); });
   router.add(verb::delete_, "/admin/certificates", http::RouteAccess::Operator, "certificates_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
   router.add(verb::get, "/certificates/whoami", http::RouteAccess::Open, "certificates_whoami",

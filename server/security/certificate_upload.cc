@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -80,6 +81,16 @@ std::string thumbprint_of(std::string_view der) {
     out.push_back(kHex[b & 0xf]);
   }
   return out;
+}
+
+bool is_pkcs12(std::string_view text) {
+  std::string der;
+  if (!decode_base64(text, &der)) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(der.size()));
+  if (p12 == nullptr) return false;
+  PKCS12_free(p12);
+  return true;
 }
 
 std::string format_certificate_date(int64_t unix_seconds) { return storage::format_iso8601(unix_seconds * 1'000'000); }

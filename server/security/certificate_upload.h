@@ -24,6 +24,10 @@ struct ParsedCertificate {
 // garbage, empty).
 Result<ParsedCertificate> parse_certificate(std::string_view text);
 
+// True when `text` is base64 of a PKCS#12 bundle (.pfx) OpenSSL can read
+// (what ReplaceClusterCertificateOperation uploads).
+bool is_pkcs12(std::string_view text);
+
 // Upper-case hex of SHA-1 over `der` (RavenDB's thumbprint).
 std::string thumbprint_of(std::string_view der);
 

@@ -211,6 +211,17 @@ TEST_CASE("certificates: register, list, edit, delete through any node; every no
   CHECK(who->at("Authenticated") == true);
   CHECK(str(*who, "Message").find("not secured") != std::string::npos);
 
+  // ReplaceClusterCertificateOperation: garbage is refused as RavenDB refuses
+  // it; a real certificate is told that replacing is not built.
+  auto garbage = call(c[0].http_port, "POST", "/admin/certificates/replace-cluster-cert?replaceImmediately=true",
+                      R"({"Certificate":"AQIDBA=="})");
+  CHECK(garbage.status == 400);
+  CHECK(garbage.body.find("Unable to load the provided certificate") != std::string::npos);
+  auto valid = call(c[0].http_port, "POST", "/admin/certificates/replace-cluster-cert?replaceImmediately=true",
+                    json::serialize(json::object{{"Certificate", op.der_base64}}));
+  CHECK(valid.status == 501);
+  CHECK(valid.body.find("not supported by this server yet") != std::string::npos);
+
   // Registrations survive a restart.
   c.restart(1);
   REQUIRE(eventually([&] { return listed(c, 1).size() == 2; }));
