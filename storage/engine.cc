@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -47,6 +48,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  std::unique_ptr<rocksdb::Env> env;
+  if (options.file_system) {
+    env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = env.get();
+  }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
@@ -60,6 +66,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   }
   std::unique_ptr<Engine> engine(new Engine());
   engine->path_ = path;
+  engine->env_ = std::move(env);
   engine->db_.reset(raw);
   // handles[0] is the default family, which we keep open but do not use.
   engine->handles_[0] = nullptr;

@@ -7,6 +7,10 @@
 
 #include "storage/clock.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace corvus::storage {
 
 struct StorageOptions {
@@ -33,6 +37,11 @@ struct StorageOptions {
 
   // Wall time source; tests inject a fixed clock. Default: the system clock.
   std::shared_ptr<const Clock> clock = std::make_shared<SystemClock>();
+
+  // The file system RocksDB writes through; tests inject one that simulates a
+  // power loss (tests/support/power_loss_file_system.h). Default (null): the
+  // operating system's.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 }  // namespace corvus::storage
