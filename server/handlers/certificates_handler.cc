@@ -100,18 +100,14 @@ json::object definition(const rc::CertificateRecord& r) {
           {"Certificate", r.certificate}};
 }
 
-// On a secured server, a caller below ClusterAdmin may not create, raise to,
-// change or delete a ClusterAdmin certificate. Returns the refusal, if any.
+// The refusal when the caller may not manage a certificate of `touched`
+// clearance (security::refuse_certificate_management), as a response.
 std::optional<http::Response> refuse_escalation(ServerStore& store, const http::Request& req,
                                                 rc::SecurityClearance touched) {
-  const auto options = store.security();
-  if (!options->secured || touched != rc::SecurityClearance::ClusterAdmin) return std::nullopt;
-  const auto id = security::identify(*options, store.cluster().state(), req.client_certificate);
-  if (id.clearance == rc::SecurityClearance::ClusterAdmin) return std::nullopt;
-  return http::error_response(403, security::kAuthorizationExceptionType,
-                              "Only a ClusterAdmin certificate may register, change or delete a ClusterAdmin "
-                              "certificate; the caller's clearance is " + std::string(rc::to_string(id.clearance)) + ".",
-                              req.target);
+  auto refusal = security::refuse_certificate_management(*store.security(), store.cluster().state(),
+                                                          req.client_certificate, touched);
+  if (!refusal) return std::nullopt;
+  return http::error_response(refusal->status, refusal->type, refusal->message, req.target);
 }
 
 // Runs `cmd` through the cluster and answers `ok` once every node applied it.

@@ -180,6 +180,16 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rc::ClusterS
   return std::nullopt;
 }
 
+std::optional<Refusal> refuse_certificate_management(const SecurityOptions& options, const rc::ClusterState& state,
+                                                     const http::ClientCertificate* cert,
+                                                     rc::SecurityClearance touched) {
+  if (!options.secured || touched != rc::SecurityClearance::ClusterAdmin) return std::nullopt;
+  const Identity id = identify(options, state, cert);
+  if (id.clearance == rc::SecurityClearance::ClusterAdmin && id.known()) return std::nullopt;
+  return forbidden("Only a ClusterAdmin certificate may register, change or delete a ClusterAdmin certificate; the "
+                   "caller's clearance is " + std::string(id.known() ? rc::to_string(id.clearance) : "none") + ".");
+}
+
 std::optional<http::Response> authorize(const SecurityOptions& options, const rc::ClusterState& state,
                                         const http::Request& req, RouteAccess access) {
   if (!options.secured || access == RouteAccess::Open) return std::nullopt;

@@ -84,6 +84,16 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rachis::clus
                               http::RouteAccess access, std::string_view database,
                               const http::ClientCertificate* cert, int64_t now_unix, std::string_view what);
 
+// Certificate management (register, edit, delete) on top of the route's
+// Operator clearance: a certificate that is, or becomes, ClusterAdmin is
+// managed by a ClusterAdmin only (as in RavenDB), so an Operator cannot raise
+// itself or anyone else. `touched`: the highest clearance involved (old and
+// new). nullopt = allowed; always allowed on an unsecured server.
+std::optional<Refusal> refuse_certificate_management(const SecurityOptions& options,
+                                                     const rachis::cluster::ClusterState& state,
+                                                     const http::ClientCertificate* cert,
+                                                     rachis::cluster::SecurityClearance touched);
+
 // decide() for an HTTP request (the database from the {db} route parameter,
 // else ?name=; the clock now), as the refusal response; nullopt = allowed.
 std::optional<http::Response> authorize(const SecurityOptions& options, const rachis::cluster::ClusterState& state,

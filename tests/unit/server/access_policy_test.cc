@@ -268,3 +268,26 @@ TEST_CASE("AccessPolicy: authorize() takes the database from {db} or ?name= and 
   CHECK(none->status == 403);
   CHECK(boost::json::parse(none->body).at("Type").as_string() == security::kAuthenticationExceptionType);
 }
+
+TEST_CASE("AccessPolicy: only a ClusterAdmin manages ClusterAdmin certificates") {
+  Registry r;
+  using rc::SecurityClearance;
+  auto op = cert("OPERATOR");
+  auto admin = cert("ADMIN");
+  auto server = cert("SERVER");
+  auto user = cert("NOTHING");
+  for (auto touched : {SecurityClearance::ValidUser, SecurityClearance::Operator}) {
+    CHECK_FALSE(security::refuse_certificate_management(r.options, *r.state, &op, touched));
+  }
+  auto refused = security::refuse_certificate_management(r.options, *r.state, &op, SecurityClearance::ClusterAdmin);
+  REQUIRE(refused);
+  CHECK(refused->status == 403);
+  CHECK(contains(refused->message, "Only a ClusterAdmin"));
+  CHECK(contains(refused->message, "clearance is Operator"));
+  CHECK(security::refuse_certificate_management(r.options, *r.state, &user, SecurityClearance::ClusterAdmin));
+  CHECK(security::refuse_certificate_management(r.options, *r.state, nullptr, SecurityClearance::ClusterAdmin));
+  CHECK_FALSE(security::refuse_certificate_management(r.options, *r.state, &admin, SecurityClearance::ClusterAdmin));
+  CHECK_FALSE(security::refuse_certificate_management(r.options, *r.state, &server, SecurityClearance::ClusterAdmin));
+  r.options.secured = false;
+  CHECK_FALSE(security::refuse_certificate_management(r.options, *r.state, nullptr, SecurityClearance::ClusterAdmin));
+}
