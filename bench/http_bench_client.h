@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -47,10 +48,13 @@ struct LoadOptions {
   // previous answer is in if that is later; latency counts from the due time, so
   // a server that falls behind is not given a lower rate). 0: closed loop.
   double rate = 0;
+  // HTTPS: every connection starts with a full TLS handshake (no session
+  // reuse); the server's certificate is not verified (benchmarks only).
+  bool tls = false;
 };
 
 // Reads --host --port --clients --seconds --warmup --requests --threads --db --tag
-// --timeout into `o`; the values already in `o` are the defaults, but --port has none.
+// --timeout --rate --tls (0/1) into `o`; the values already in `o` are the defaults, but --port has none.
 inline void read_load_options(Args& args, LoadOptions& o) {
   o.host = args.str("host", o.host);
   o.port = static_cast<int>(args.num("port", 0));
@@ -63,6 +67,7 @@ inline void read_load_options(Args& args, LoadOptions& o) {
   o.tag = args.str("tag", o.tag);
   o.timeout = args.num("timeout", o.timeout);
   o.rate = args.num("rate", o.rate);
+  o.tls = args.num("tls", o.tls ? 1 : 0) != 0;
 }
 
 // The first thing wrong with the shared options, or "".
@@ -85,6 +90,9 @@ struct LoadRun {
   const bool count_mode;
   tcp::endpoint ep;         // set by run_load
   std::string host_header;  // "host:port", set by run_load
+  // Set by run_load when opt.tls; shared by every client (OpenSSL contexts are
+  // thread-safe once configured).
+  std::shared_ptr<asio::ssl::context> tls_context;
   Clock::time_point t_start, t_measure, t_end;
   std::atomic<uint64_t> next_ticket{0};
   std::atomic<uint64_t> next_client{0};  // pacing slots (opt.rate > 0)
@@ -138,13 +146,53 @@ struct LoadStats {
   }
 };
 
+// A client's connection: a plain socket, or a TLS stream made fresh for each
+// connection (so each connect is a full handshake). The one interface the
+// clients and Beast read and write through. Used on its client's io thread.
+class BenchStream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  BenchStream(asio::io_context& io, asio::ssl::context* tls_context) : io_(io), ctx_(tls_context), plain_(io) {}
+
+  executor_type get_executor() { return plain_.get_executor(); }
+  bool is_tls() const { return ctx_ != nullptr; }
+  // The TCP socket to connect; for TLS, of a new TLS stream.
+  tcp::socket& fresh_socket() {
+    if (!ctx_) return plain_;
+    tls_.emplace(io_, *ctx_);
+    return tls_->next_layer();
+  }
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  asio::ssl::stream<tcp::socket>& tls() { return *tls_; }
+
+  void close(error_code& ec) { socket().close(ec); }
+  void shutdown(tcp::socket::shutdown_type how, error_code& ec) { socket().shutdown(how, ec); }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
+    if (tls_) return tls_->async_read_some(b, std::forward<Handler>(h));
+    plain_.async_read_some(b, std::forward<Handler>(h));
+  }
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& b, Handler&& h) {
+    if (tls_) return tls_->async_write_some(b, std::forward<Handler>(h));
+    plain_.async_write_some(b, std::forward<Handler>(h));
+  }
+
+ private:
+  asio::io_context& io_;
+  asio::ssl::context* ctx_;
+  tcp::socket plain_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+};
+
 // One closed-loop client: a keep-alive connection with exactly one request
 // outstanding. Owned through shared_ptr by its worker and by its pending handlers;
 // used only on its io thread.
 class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
  public:
   HttpBenchClient(asio::io_context& io, LoadRun& run, LoadStats& st)
-      : sock_(io), run_(run), st_(st), retry_(io), pace_(io), slot_(run.next_client.fetch_add(1)) {
+      : sock_(io, run.tls_context.get()), run_(run), st_(st), retry_(io), pace_(io), slot_(run.next_client.fetch_add(1)) {
     ++st_.active;
   }
   virtual ~HttpBenchClient() = default;
@@ -218,7 +266,7 @@ class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
     return std::static_pointer_cast<T>(shared_from_this());
   }
 
-  tcp::socket sock_;
+  BenchStream sock_;
   LoadRun& run_;
   LoadStats& st_;
   std::string req_;
@@ -229,15 +277,29 @@ class HttpBenchClient : public std::enable_shared_from_this<HttpBenchClient> {
     if (finished_) return;
     if (run_.over()) return finish();
     connecting_ = true;
-    sock_.async_connect(run_.ep, [self = shared_from_this()](error_code ec) {
-      self->connecting_ = false;
-      if (ec) return self->on_error(ec, "connect");
-      self->sock_.set_option(tcp::no_delay(true), ec);
-      if (self->connected_once_) ++self->st_.reconnects;
-      self->connected_once_ = true;
-      self->on_connected();
-      self->send_next();
+    sock_.fresh_socket().async_connect(run_.ep, [self = shared_from_this()](error_code ec) {
+      if (ec) {
+        self->connecting_ = false;
+        return self->on_error(ec, "connect");
+      }
+      self->sock_.socket().set_option(tcp::no_delay(true), ec);
+      if (!self->sock_.is_tls()) return self->connected();
+      self->sock_.tls().async_handshake(asio::ssl::stream_base::client, [self](error_code hec) {
+        if (hec) {
+          self->connecting_ = false;
+          return self->on_error(hec, "tls handshake");
+        }
+        self->connected();
+      });
     });
+  }
+
+  void connected() {
+    connecting_ = false;
+    if (connected_once_) ++st_.reconnects;
+    connected_once_ = true;
+    on_connected();
+    send_next();
   }
 
   void send_next() {
@@ -311,6 +373,10 @@ std::optional<LoadResult<Stats>> run_load(const char* prog, LoadRun& run, MakeCl
     return std::nullopt;
   }
   run.host_header = o.host + ":" + std::to_string(o.port);
+  if (o.tls) {
+    run.tls_context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    run.tls_context->set_verify_mode(asio::ssl::verify_none);
+  }
 
   // Per io thread: its clients and a sweeper that enforces request timeouts and a
   // forced stop.

@@ -35,6 +35,7 @@ struct Options : cb::LoadOptions {
   std::string path = "/";
   uint64_t ids = 10000;
   size_t doc_size = 1024;
+  bool connection_close = false;  // static mode: a new connection per request
 };
 
 bool iequals_prefix(std::string_view s, std::string_view lower_prefix) {
@@ -80,6 +81,7 @@ class Conn : public cb::HttpBenchClient {
       req_ += o.path;
       req_ += " HTTP/1.1\r\nHost: ";
       req_ += run_.host_header;
+      if (o.connection_close) req_ += "\r\nConnection: close";
       req_ += "\r\n\r\n";
       return true;
     }
@@ -312,6 +314,11 @@ void usage() {
   --timeout S       per-request timeout, counted as an error (default 30)
   --rate R          open loop: R requests per second over all clients, latency from
                     each request's due time (default 0: closed loop)
+  --tls 0|1         HTTPS (server certificate not verified); each connection is a
+                    full TLS handshake (default 0)
+  --connection-close 0|1
+                    static mode: every request asks to close, so each request is a
+                    new connection (with --tls 1: handshakes per second) (default 0)
 Prints: mode=.. clients=.. requests=.. seconds=.. rps=.. p50_us=.. p99_us=.. errors=.. ...
 Only 2xx responses count as requests; anything else (and I/O errors) counts as an error.
 )";
@@ -327,6 +334,7 @@ int main(int argc, char** argv) {
   o.path = args.str("path", o.path);
   o.ids = static_cast<uint64_t>(args.num("ids", static_cast<double>(o.ids)));
   o.doc_size = static_cast<size_t>(args.num("doc-size", static_cast<double>(o.doc_size)));
+  o.connection_close = args.num("connection-close", 0) != 0;
   std::string err = args.bad().empty() ? args.unknown() : args.bad();
   if (args.help()) {
     usage();
@@ -357,7 +365,7 @@ int main(int argc, char** argv) {
     std::cerr << "); first: " << t.first_error << "\n";
   }
   cb::print_result(o.mode, o.clients, result->summary,
-                   "target=http threads=" + std::to_string(o.threads) +
+                   std::string(o.tls ? "target=https" : "target=http") + " threads=" + std::to_string(o.threads) +
                        " reconnects=" + std::to_string(t.reconnects));
   return 0;
 }

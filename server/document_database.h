@@ -14,6 +14,7 @@
 #include "replication/database_replication.h"
 
 #include "server/cluster/index_waiters.h"
+#include "server/operations/database_operations.h"
 #include "storage/documents_storage.h"
 
 namespace corvus::server {
@@ -43,6 +44,8 @@ class DocumentDatabase {
   // Raft index of the last cluster-wide transaction applied to this database.
   cluster::IndexWaiters& cluster_transactions() { return cluster_transactions_; }
   storage::DocumentsStorage& storage() { return *storage_; }
+  // Its long-running operations (bulk inserts), as the clients follow them.
+  DatabaseOperations& operations() { return operations_; }
   const storage::DocumentsStorage& storage() const { return *storage_; }
 
   // Starts replication (once; the DatabasesObserver does when it opens the
@@ -74,6 +77,7 @@ class DocumentDatabase {
  private:
   std::string name_;
   cluster::IndexWaiters cluster_transactions_;
+  DatabaseOperations operations_;
   std::unique_ptr<storage::DocumentsStorage> storage_;
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;

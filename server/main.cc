@@ -18,6 +18,8 @@
 #include "server/handlers/routes.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
+#include "server/http/client_certificate.h"
+#include "server/http/tls_context.h"
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
 #include "server/server_store.h"
@@ -78,6 +80,29 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto level = log::parse_level(options.log_level)) log::set_level(*level);
+  if (corvus::Status s = check_security_options(options); !s.ok()) {
+    log::error("cannot start").kv("error", s.message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", s.message().c_str());
+    return 2;
+  }
+  // A bad certificate is reported before the data directory is touched.
+  // The node's own certificate is what the authorization layer trusts as
+  // ClusterAdmin (other nodes present it).
+  http::ClientCertificate own_certificate;
+  if (!options.certificate_path.empty()) {
+    auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password);
+    if (!tls.ok()) {
+      log::error("cannot start").kv("error", tls.status().message());
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", tls.status().message().c_str());
+      return 2;
+    }
+    own_certificate = http::describe_certificate(SSL_CTX_get0_certificate(tls.value()->native_handle()));
+  }
+  if (options.certificate_path.empty() && !is_loopback_host(options.host)) {
+    log::warn("UNSECURED: listening on a non-loopback address without TLS or authentication "
+              "(--unsecured-allow-public); anyone who can reach this port has full access")
+        .kv("host", options.host);
+  }
 
   // Block the stop signals in every thread; main waits for them with sigwait
   // so shutdown runs in normal code, not in a signal handler.
@@ -99,11 +124,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Who may do what. Unsecured (no TLS) until the TLS layer turns `secured`
-  // on together with the server certificate's thumbprint and key hash; the
-  // --admin-certificate-thumbprint ones are ClusterAdmin either way.
+  // Who may do what: a server with a certificate (serving TLS) authorizes
+  // every request; without one everything is allowed (RavenDB's unsecured
+  // mode). Its own certificate and the --admin-certificate-thumbprint ones
+  // are ClusterAdmin.
   security::SecurityOptions security;
-  security.secured = false;
+  security.secured = !options.certificate_path.empty();
+  security.server_thumbprint = own_certificate.thumbprint;
+  security.server_public_key_hash = own_certificate.public_key_hash;
   security.admin_thumbprints = options.admin_certificate_thumbprints;
   store.value()->set_security(std::move(security));
 
@@ -119,6 +147,8 @@ int main(int argc, char** argv) {
   http_options.max_body_bytes = options.max_body_bytes;
   http_options.threads = options.threads;
   http_options.read_timeout = std::chrono::seconds(options.read_timeout_seconds);
+  http_options.certificate_path = options.certificate_path;
+  http_options.certificate_password = options.certificate_password;
   auto server = http::HttpServer::start(http_options, router, store.value()->metrics());
   if (!server.ok()) {
     log::error("cannot start").kv("error", server.status().message());
@@ -126,7 +156,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   log::info("corvusd listening")
-      .kv("url", "http://" + options.host + ":" + std::to_string(server.value()->port()))
+      .kv("url", std::string(options.certificate_path.empty() ? "http://" : "https://") + options.host + ":" +
+                     std::to_string(server.value()->port()))
       .kv("data_dir", options.data_dir)
       .kv("node_tag", store.value()->node_tag())
       .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()));

@@ -53,8 +53,8 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
   no.url = public_url;
   no.listen.host = options.host;
   if (options.host == "0.0.0.0" || options.host == "::") {
-    // Listening everywhere: tell peers the host of the public URL instead.
-    if (auto hp = parse_http_url(public_url); hp.ok() && hp->host != "0.0.0.0" && hp->host != "::") {
+    // Listening everywhere: tell peers the host of the public URL (http or https) instead.
+    if (auto hp = parse_listen_url(public_url); hp.ok() && hp->host != "0.0.0.0" && hp->host != "::") {
       no.advertise_host = hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host;
     }
   }

@@ -29,6 +29,8 @@ void register_counter_routes(http::Router& router, ServerStore& store);    // co
 void register_revisions_routes(http::Router& router, ServerStore& store);  // revisions_handler.cc
 void register_replication_routes(http::Router& router, ServerStore& store);  // replication_handler.cc
 void register_certificate_routes(http::Router& router, ServerStore& store);  // certificates_handler.cc
+void register_database_operations_routes(http::Router& router, ServerStore& store);  // database_operations_handler.cc
+void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // bulk_insert_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -46,6 +48,8 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_revisions_routes(router, store);
   register_replication_routes(router, store);
   register_certificate_routes(router, store);
+  register_database_operations_routes(router, store);
+  register_bulk_insert_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

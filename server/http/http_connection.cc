@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
@@ -42,7 +43,7 @@ bool is_benign(const error_code& ec) {
   return ec == asio::error::operation_aborted || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::error::not_connected || ec == bhttp::error::end_of_stream ||
-         ec == bhttp::error::partial_message;
+         ec == bhttp::error::partial_message || ec == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -51,7 +52,7 @@ bool is_benign(const error_code& ec) {
 thread_local Connection* t_handler_connection = nullptr;
 
 Connection::Connection(std::shared_ptr<HttpServer::Core> core, tcp::socket socket)
-    : core_(std::move(core)), ex_(socket.get_executor()), socket_(std::move(socket)) {}
+    : core_(std::move(core)), ex_(socket.get_executor()), transport_(std::in_place, std::move(socket)) {}
 
 Connection::~Connection() {
   if (core_->metrics_live.load(std::memory_order_acquire)) core_->open_connections->dec();
@@ -66,40 +67,19 @@ void Connection::start() {
     core_->conns.insert(this);
   }
   core_->open_connections->inc();
-  // Dispatch onto the strand so every member access happens there.
-  asio::dispatch(*ex_, beast::bind_front_handler(&Connection::do_read, shared_from_this()));
-}
-
-void Connection::close_if_idle() {
-  cancel_read_timer();
-  if (state_ == State::Reading && socket_) {
-    error_code ec;
-    socket_->shutdown(tcp::socket::shutdown_both, ec);
-    socket_->close(ec);
+  // Dispatch onto the strand so every member access happens there. A TLS
+  // port first looks at the first bytes (bounded by the read timeout).
+  if (!core_->tls) {
+    asio::dispatch(*ex_, beast::bind_front_handler(&Connection::do_read, shared_from_this()));
+    return;
   }
-}
-
-void Connection::abandon() {
-  uint64_t s = respond_state_.load(std::memory_order_seq_cst);
-  while (phase_of(s) == Phase::Pending) {
-    if (respond_state_.compare_exchange_weak(s, with_phase(s, Phase::Abandoned), std::memory_order_seq_cst)) {
-      drain_timer_.reset();
-      read_timer_.reset();
-      idle_timer_.reset();
-      socket_.reset();
-      ex_.reset();
-      return;
-    }
-  }
-  // Any other phase: the connection is owned by queued operations (or a Respond
-  // is handing over right now, which shutdown() waits for through `responders`)
-  // and dies with the io_context.
+  asio::dispatch(*ex_, beast::bind_front_handler(&Connection::detect_tls, shared_from_this()));
 }
 
 // ---- reading ----------------------------------------------------------------
 
 void Connection::do_read() {
-  if (!socket_) return;
+  if (!transport_) return;
   if (core_->stopping.load(std::memory_order_acquire) && buffer_.size() == 0) {
     do_close(false);
     return;
@@ -113,7 +93,7 @@ void Connection::do_read() {
   header_parser_->body_limit(boost::none);
   header_parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
   arm_read_timer();
-  bhttp::async_read_header(*socket_, buffer_, *header_parser_,
+  bhttp::async_read_header(*transport_, buffer_, *header_parser_,
                            beast::bind_front_handler(&Connection::on_header, shared_from_this()));
 }
 
@@ -123,6 +103,11 @@ void Connection::on_header(error_code ec, std::size_t /*bytes*/) {
   if (ec) {
     cancel_read_timer();
     on_read_error(ec);
+    return;
+  }
+  if (tls_required_) {
+    cancel_read_timer();
+    reply_tls_required();
     return;
   }
   auto& msg = header_parser_->get();
@@ -165,15 +150,15 @@ void Connection::on_header(error_code ec, std::size_t /*bytes*/) {
     return;
   }
   if (wants_continue) {
-    asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+    asio::async_write(*transport_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](error_code wec, std::size_t) {
                         if (wec) return self->fail(wec, "write 100-continue");
-                        bhttp::async_read(*self->socket_, self->buffer_, *self->parser_,
+                        bhttp::async_read(*self->transport_, self->buffer_, *self->parser_,
                                           beast::bind_front_handler(&Connection::on_read, self));
                       });
     return;
   }
-  bhttp::async_read(*socket_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
+  bhttp::async_read(*transport_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
 }
 
 // The read timer holds only a weak reference, so an idle connection is not
@@ -183,11 +168,11 @@ void Connection::arm_read_timer() {
   read_timer_->expires_after(core_->opts.read_timeout);
   read_timer_->async_wait([weak = weak_from_this()](error_code tec) {
     if (tec) return;
-    if (auto self = weak.lock(); self && self->state_ == State::Reading && self->socket_) {
+    if (auto self = weak.lock(); self && self->state_ == State::Reading && self->transport_) {
       log::debug("http connection closed: no complete request within the read timeout");
       error_code ignored;
-      self->socket_->shutdown(tcp::socket::shutdown_both, ignored);
-      self->socket_->close(ignored);
+      self->transport_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->transport_->socket().close(ignored);
     }
   });
 }
@@ -226,6 +211,10 @@ void Connection::reply_too_large(uint64_t limit, bool streaming) {
 void Connection::on_read_error(error_code ec) {
   if (ec == bhttp::error::end_of_stream) {
     do_close(false);  // client closed between requests
+    return;
+  }
+  if (tls_required_ && !is_benign(ec) && ec != asio::error::operation_aborted) {
+    reply_tls_required();  // garbage or plain HTTP on the TLS port: the same answer
     return;
   }
   if (ec == bhttp::error::body_limit) {
@@ -334,7 +323,7 @@ void Connection::handle_request() {
 
 // Strand. One chunk into chunk_buf_, bounded by the idle timeout.
 void Connection::stream_read(BodyReader::OnChunk on_chunk) {
-  if (stream_failure_ || !socket_) {
+  if (stream_failure_ || !transport_) {
     on_chunk(false, {}, false);
     return;
   }
@@ -346,7 +335,7 @@ void Connection::stream_read(BodyReader::OnChunk on_chunk) {
     expect_continue_ = false;
     pending_chunk_ = std::move(on_chunk);
     arm_idle_timer("100-continue");
-    asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+    asio::async_write(*transport_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](error_code wec, std::size_t) {
                         self->cancel_idle_timer();
                         auto next = std::move(self->pending_chunk_);
@@ -367,7 +356,7 @@ void Connection::stream_read(BodyReader::OnChunk on_chunk) {
   body.more = true;
   pending_chunk_ = std::move(on_chunk);
   arm_idle_timer("request body");
-  bhttp::async_read_some(*socket_, buffer_, *stream_parser_,
+  bhttp::async_read_some(*transport_, buffer_, *stream_parser_,
                          beast::bind_front_handler(&Connection::on_stream_read, shared_from_this()));
 }
 
@@ -407,11 +396,11 @@ void Connection::arm_idle_timer(const char* what) {
   idle_timer_->expires_after(core_->opts.body_idle_timeout);
   idle_timer_->async_wait([weak = weak_from_this(), what](error_code tec) {
     if (tec) return;
-    if (auto self = weak.lock(); self && self->socket_) {
+    if (auto self = weak.lock(); self && self->transport_) {
       log::debug("http connection closed: streamed body idle too long").kv("what", what);
       error_code ignored;
-      self->socket_->shutdown(tcp::socket::shutdown_both, ignored);
-      self->socket_->close(ignored);
+      self->transport_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->transport_->socket().close(ignored);
     }
   });
 }
@@ -470,7 +459,7 @@ void Connection::respond(Response r) {
 
 void Connection::on_respond(Response r, uint64_t gen) {
   respond_state_.store((gen << 3) | static_cast<uint64_t>(Phase::Responded), std::memory_order_release);
-  if (!socket_) return;
+  if (!transport_) return;
   resp_ = std::move(r);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (route_ != nullptr) {
@@ -591,7 +580,7 @@ void Connection::write_response(bool close, bool drain, bool head) {
       buffers[1] = asio::buffer(resp_.body);
     }
   }
-  asio::async_write(*socket_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
+  asio::async_write(*transport_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
 }
 
 void Connection::on_write(error_code ec, std::size_t /*bytes*/) {
@@ -645,7 +634,7 @@ void Connection::write_next_chunk() {
   const int64_t n = pull_chunk();
   if (n < 0) return;
   arm_idle_timer("response body");
-  asio::async_write(*socket_, asio::buffer(chunk_buf_.data(), static_cast<size_t>(n)),
+  asio::async_write(*transport_, asio::buffer(chunk_buf_.data(), static_cast<size_t>(n)),
                     beast::bind_front_handler(&Connection::on_write, shared_from_this()));
 }
 
@@ -653,20 +642,20 @@ void Connection::write_next_chunk() {
 
 void Connection::do_close(bool drain) {
   state_ = State::Closing;
-  if (!socket_) return;
+  if (!transport_) return;
   error_code ec;
-  socket_->shutdown(tcp::socket::shutdown_send, ec);
+  transport_->socket().shutdown(tcp::socket::shutdown_send, ec);
   if (!drain || ec) {
-    socket_->close(ec);
+    transport_->socket().close(ec);
     return;
   }
   drained_ = 0;
   drain_timer_.emplace(*ex_);
   drain_timer_->expires_after(kDrainTimeout);
   drain_timer_->async_wait([self = shared_from_this()](error_code tec) {
-    if (!tec && self->socket_) {
+    if (!tec && self->transport_) {
       error_code ignored;
-      self->socket_->close(ignored);
+      self->transport_->socket().close(ignored);
     }
   });
   do_drain();
@@ -674,17 +663,17 @@ void Connection::do_close(bool drain) {
 
 void Connection::do_drain() {
   buffer_.consume(buffer_.size());
-  socket_->async_read_some(buffer_.prepare(16 * 1024),
+  transport_->async_read_some(buffer_.prepare(16 * 1024),
                            beast::bind_front_handler(&Connection::on_drain, shared_from_this()));
 }
 
 void Connection::on_drain(error_code ec, std::size_t n) {
   drained_ += n;
-  if (ec || drained_ > kMaxDrainBytes || !socket_ || !socket_->is_open()) {
+  if (ec || drained_ > kMaxDrainBytes || !transport_ || !transport_->socket().is_open()) {
     if (drain_timer_) drain_timer_->cancel();
-    if (socket_) {
+    if (transport_) {
       error_code ignored;
-      socket_->close(ignored);
+      transport_->socket().close(ignored);
     }
     return;
   }
@@ -698,9 +687,9 @@ void Connection::fail(error_code ec, const char* what) {
   } else {
     log::debug("http connection error").kv("op", what).kv("error", ec.message());
   }
-  if (socket_) {
+  if (transport_) {
     error_code ignored;
-    socket_->close(ignored);
+    transport_->socket().close(ignored);
   }
 }
 }  // namespace corvus::server::http

@@ -1,8 +1,11 @@
 #pragma once
 // Connection: one accepted socket of the HttpServer (internal to server/http;
-// declared here only for http_server.cc and http_connection.cc).
+// declared here only for http_server.cc and http_connection*.cc).
 //
-// It reads a request header first, matches the route, then reads the body whole
+// On a TLS port it first looks at the first bytes: a TLS ClientHello gets the
+// handshake (the client's certificate, if any, is recorded for every request),
+// anything else is taken as plain HTTP and answered 400 "TLS is required". It
+// reads a request header first, matches the route, then reads the body whole
 // into Request::body or hands it to the handler as a stream (BodyReader); calls
 // the handler; writes the Response given to Respond (whole, or pulled chunk by
 // chunk from a BodySource); then reads the next request (keep-alive, no
@@ -36,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/http/flex_stream.h"
 #include "server/http/request.h"
 #include "server/http/response.h"
 #include "server/http/router.h"
@@ -73,6 +77,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class Phase : uint64_t { Idle = 0, Pending = 1, Responding = 2, Responded = 3, Abandoned = 4 };
   static Phase phase_of(uint64_t s) { return static_cast<Phase>(s & 7); }
   static uint64_t with_phase(uint64_t s, Phase p) { return (s & ~uint64_t{7}) | static_cast<uint64_t>(p); }
+
+  // ---- TLS detection and handshake (TLS ports) --------------------------------
+
+  // In http_connection_tls.cc.
+  void detect_tls();
+  void on_detect(error_code ec, bool is_tls);
+  void on_handshake(error_code ec, std::size_t used);
+  void reply_tls_required();
 
   // ---- reading ----------------------------------------------------------------
 
@@ -130,7 +142,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<HttpServer::Core> core_;
   std::optional<asio::any_io_executor> ex_;  // the strand
-  std::optional<tcp::socket> socket_;
+  std::optional<FlexStream> transport_;
+  // TLS ports: set once the handshake is done (client_cert_ when the client
+  // presented one; req_ points at it for every request of the connection).
+  std::optional<ClientCertificate> client_cert_;
+  // A plain-HTTP client on the TLS port: its first request is answered 400.
+  bool tls_required_ = false;
   beast::flat_buffer buffer_;
   // The header is read by header_parser_, then moved into parser_ (whole
   // body) or stream_parser_ (streaming routes).

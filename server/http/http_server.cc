@@ -15,6 +15,7 @@
 
 #include "server/http/http_connection.h"
 #include "server/http/server_core.h"
+#include "server/http/tls_context.h"
 #include "server/logging/logger.h"
 
 namespace corvus::server::http {
@@ -171,6 +172,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
 
   auto core = std::make_shared<Core>(std::move(options), router, registry);
   const HttpServerOptions& opts = core->opts;
+  if (!opts.certificate_path.empty()) {
+    auto tls = make_server_tls_context(opts.certificate_path, opts.certificate_password);
+    if (!tls.ok()) return tls.status();
+    core->tls = std::move(tls).value();
+  }
   core->ioc.emplace(nthreads);
 
   error_code ec;
@@ -238,6 +244,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
       .kv("host", core->opts.host)
       .kv("port", core->bound_port)
       .kv("threads", nthreads)
+      .kv("tls", core->tls ? "on" : "off")
       .kv("max_body_bytes", core->opts.max_body_bytes);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
 }

@@ -35,6 +35,10 @@
 // Requests that never reach a route get route="unmatched" (no route for the path)
 // or route="invalid_request" (malformed, too large).
 //
+// TLS (certificate_path set): one listener serves TLS and detects plain HTTP
+// from the first bytes (the "flex" pattern, FlexStream); a plain-HTTP request
+// is answered 400 in plain HTTP, naming the https URL to use, and closed.
+//
 // Lifecycle: start() -> running -> shutdown() (or the destructor). The Router and
 // the Registry must outlive the HttpServer. Thread-safety: port() any time;
 // shutdown() from any thread except an I/O thread (a handler), idempotent.
@@ -80,12 +84,19 @@ struct HttpServerOptions {
   // stalled peer is dropped. Defaults: 64 GiB, 30 s.
   uint64_t max_streamed_body_bytes = uint64_t{64} << 30;
   std::chrono::milliseconds body_idle_timeout{30000};
+  // The node's certificate (PEM with certificate and private key, or PKCS#12
+  // .pfx) and the password of its key, if any. Set: the port serves HTTPS (a
+  // plain-HTTP request gets a 400 naming the https URL); every TLS client is
+  // asked for a certificate and any (or none) is accepted, recorded in
+  // Request::client_certificate. Empty: plain HTTP only. Default: empty
+  std::string certificate_path;
+  std::string certificate_password;
 };
 
 class HttpServer {
  public:
   // Binds, listens and starts the I/O threads. Errors: InvalidArgument if `host`
-  // is not an address and does not resolve; IOError if binding/listening fails
+  // is not an address and does not resolve, or the certificate cannot be used; IOError if binding/listening fails
   // (e.g. "cannot listen on 127.0.0.1:8080: Address already in use").
   static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, const Router& router,
                                                    metrics::Registry& metrics);

@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <condition_variable>
@@ -71,6 +72,8 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   std::optional<asio::steady_timer> accept_retry_timer;
   std::vector<std::thread> threads;
   uint16_t bound_port = 0;
+  // Set when opts.certificate_path is: the port serves HTTPS.
+  std::shared_ptr<asio::ssl::context> tls;
 
   std::atomic<bool> stopping{false};
   // Respond calls from non-I/O threads currently handing a response to a strand.

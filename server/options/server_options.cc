@@ -36,9 +36,9 @@ std::string check_log_level(std::string_view v) {
 const std::vector<OptionSpec>& specs() {
   static const std::vector<OptionSpec> kSpecs = {
       {"server-url", "CORVUS_SERVER_URL", "URL", "http://127.0.0.1:8080",
-       "HTTP address to listen on (http only; use port 0 for any free port)",
+       "address to listen on: http://, or https:// with --certificate (port 0: any free port)",
        [](ServerOptions& o, std::string_view v) -> std::string {
-         auto hp = parse_http_url(v);
+         auto hp = parse_listen_url(v);
          if (!hp.ok()) return hp.status().message();
          o.server_url = std::string(v);
          o.host = hp->host;
@@ -183,6 +183,31 @@ const std::vector<OptionSpec>& specs() {
          o.database_rehab_grace_seconds = n;
          return "";
        }},
+      {"certificate", "CORVUS_CERTIFICATE", "PATH", "(none: plain HTTP)",
+       "the node's certificate and private key, PEM or PKCS#12 (.pfx): serve HTTPS",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v.empty()) return "must not be empty";
+         o.certificate_path = std::string(v);
+         return "";
+       }},
+      {"certificate-password", "CORVUS_CERTIFICATE_PASSWORD", "PASSWORD", "(none)",
+       "password of the PKCS#12 file or of the PEM private key",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         o.certificate_password = std::string(v);
+         return "";
+       }},
+      {"unsecured-allow-public", "CORVUS_UNSECURED_ALLOW_PUBLIC", "", "off",
+       "without --certificate, allow listening on a non-loopback address (no TLS, no authentication)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v == "true" || v == "1" || v == "on") {
+           o.unsecured_allow_public = true;
+         } else if (v == "false" || v == "0" || v == "off") {
+           o.unsecured_allow_public = false;
+         } else {
+           return "expected true or false, got '" + std::string(v) + "'";
+         }
+         return "";
+       }},
       {"enable-failpoints", "CORVUS_ENABLE_FAILPOINTS", "", "off",
        "tests only: allow arming failpoints (pause/delay/crash at named steps) via /admin/failpoints",
        [](ServerOptions& o, std::string_view v) -> std::string {
@@ -238,20 +263,27 @@ Result<size_t> parse_byte_size(std::string_view text) {
 }
 
 Result<HostPort> parse_http_url(std::string_view url) {
+  if (to_lower(url).rfind("https://", 0) == 0) {
+    return Status::InvalidArgument("bad server URL '" + std::string(url) +
+                                   "': https is not supported yet for node-to-node connections; use http://");
+  }
+  return parse_listen_url(url);
+}
+
+Result<HostPort> parse_listen_url(std::string_view url) {
   auto bad = [&](std::string why) {
     return Status::InvalidArgument("bad server URL '" + std::string(url) + "': " + why);
   };
   std::string lowered = to_lower(url);
-  if (lowered.rfind("https://", 0) == 0) {
-    return bad("https is not supported yet (TLS listener not implemented); use http://");
-  }
-  if (lowered.rfind("http://", 0) != 0) return bad("expected http://host:port");
-  std::string_view rest = url.substr(7);
+  const bool https = lowered.rfind("https://", 0) == 0;
+  if (!https && lowered.rfind("http://", 0) != 0) return bad("expected http://host:port or https://host:port");
+  std::string_view rest = url.substr(https ? 8 : 7);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos || rest.find('?') != std::string_view::npos) {
     return bad("must not contain a path or query");
   }
   HostPort hp;
+  hp.https = https;
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
     size_t close = rest.find(']');
@@ -276,7 +308,7 @@ Result<HostPort> parse_http_url(std::string_view url) {
   }
   if (hp.host.empty()) return bad("missing host");
   if (port_text.empty()) {
-    hp.port = 80;
+    hp.port = https ? 443 : 80;
   } else {
     unsigned p = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
@@ -337,6 +369,44 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
     if (!err.empty()) return Status::InvalidArgument("flag --" + std::string(name) + ": " + err);
   }
   return opts;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (to_lower(host) == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8 written as a dotted quad.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+Status check_security_options(const ServerOptions& o) {
+  auto listen = parse_listen_url(o.server_url);
+  if (!listen.ok()) return listen.status();
+  const bool has_certificate = !o.certificate_path.empty();
+  if (listen->https && !has_certificate) {
+    return Status::InvalidArgument("--server-url " + o.server_url +
+                                   " is https but no --certificate was given: pass --certificate PATH (PEM or .pfx) "
+                                   "or use an http:// URL");
+  }
+  if (!listen->https && has_certificate) {
+    return Status::InvalidArgument("--certificate is set but --server-url " + o.server_url +
+                                   " is http://: use https:// (the port serves HTTPS only)");
+  }
+  if (!has_certificate && !o.unsecured_allow_public && !is_loopback_host(listen->host)) {
+    return Status::InvalidArgument(
+        "refusing to listen on " + listen->host +
+        " without TLS: an unsecured server would be reachable from the network with no authentication. "
+        "Pass --certificate PATH with an https:// --server-url, bind a loopback address (127.0.0.1), or "
+        "accept the risk with --unsecured-allow-public");
+  }
+  return Status::Ok();
 }
 
 std::string server_options_help() {

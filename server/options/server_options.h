@@ -16,9 +16,9 @@
 namespace corvus::server {
 
 struct ServerOptions {
-  // URL the HTTP listener binds to; only http:// for now (https is reserved for the
-  // TLS listener and rejected). "0.0.0.0" listens on every interface.
-  // Default: http://127.0.0.1:8080
+  // URL the HTTP listener binds to: http://, or https:// with --certificate.
+  // "0.0.0.0" listens on every interface (without a certificate only with
+  // --unsecured-allow-public). Default: http://127.0.0.1:8080
   std::string server_url = "http://127.0.0.1:8080";
   // Filled from server_url by parse_server_options(): host to bind (IPv6 without
   // brackets) and port (0 = any free port). Default: 127.0.0.1 / 8080
@@ -67,6 +67,15 @@ struct ServerOptions {
   // moves it to Rehab (the clients then prefer other members). Shorter reacts
   // faster but flaps on a slow node. Default: 15
   int database_rehab_grace_seconds = 15;
+  // The node's certificate: PEM (certificate and private key in one file) or
+  // PKCS#12 (.pfx). Set: the HTTP port serves HTTPS and --server-url must be
+  // https://. Default: empty (plain HTTP)
+  std::string certificate_path;
+  // Password of the PKCS#12 file or of the PEM private key. Default: empty
+  std::string certificate_password;
+  // Without a certificate, allow binding a non-loopback address (plain HTTP,
+  // no authentication, reachable from the network). Default: false
+  bool unsecured_allow_public = false;
   // Tests only: failpoints can be armed through /admin/failpoints. Default: false
   bool enable_failpoints = false;
   // True when --help / -h was given; the caller prints server_options_help() and exits.
@@ -80,6 +89,16 @@ struct ServerOptions {
 // size, bad URL, unknown log level, https URL).
 Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map<std::string, std::string>& env);
 
+// The start-up checks of the security options (RavenDB refuses the same
+// things): an https:// --server-url needs --certificate and --certificate
+// needs https://; without a certificate only a loopback address (127.0.0.0/8,
+// ::1, localhost) is bound unless unsecured_allow_public. Errors:
+// InvalidArgument saying what to change. Pure; thread-safe.
+Status check_security_options(const ServerOptions& options);
+
+// True for 127.0.0.0/8, ::1 and "localhost" (host names are not resolved).
+bool is_loopback_host(std::string_view host);
+
 // Multi-line help: each flag, its environment variable and its default.
 std::string server_options_help();
 
@@ -90,9 +109,14 @@ Result<size_t> parse_byte_size(std::string_view text);
 struct HostPort {
   std::string host;
   uint16_t port = 0;
+  bool https = false;
 };
 // Parses "http://host[:port][/]" (IPv6 as [::1]); port defaults to 80.
-// Errors: InvalidArgument (https, other schemes, paths, bad port).
+// Errors: InvalidArgument (https: node-to-node calls have no TLS yet; other
+// schemes, paths, bad port).
 Result<HostPort> parse_http_url(std::string_view url);
+// The listener's URL: like parse_http_url, and "https://host[:port]" (port
+// defaults to 443, `https` set).
+Result<HostPort> parse_listen_url(std::string_view url);
 
 }  // namespace corvus::server

@@ -95,9 +95,10 @@ export class CorvusdProcess {
   get running() { return this.child !== null; }
 
   // Spawns corvusd with `args` and waits until `url` answers GET /healthz
-  // with 200. Throws, with the tail of stderr, if it exits first or does not
-  // answer within STARTUP_TIMEOUT_MS (then it is killed).
-  async spawnAndWait(url, args) {
+  // with 200 (`isHealthy(url)` decides, e.g. over HTTPS with a test CA).
+  // Throws, with the tail of stderr, if it exits first or does not answer
+  // within STARTUP_TIMEOUT_MS (then it is killed).
+  async spawnAndWait(url, args, isHealthy = healthy) {
     if (this.child) throw new Error(`${url} already running`);
     this.stderr = "";
     const child = spawn(corvusdPath(), args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -121,7 +122,7 @@ export class CorvusdProcess {
         this.child = null;
         throw new Error(`corvusd ${url} exited during startup (${JSON.stringify(exited)}); stderr:\n${this.stderr}`);
       }
-      if (await healthy(url)) return;
+      if (await isHealthy(url)) return;
       await sleep(100);
     }
     await this.crash();

@@ -84,7 +84,13 @@ TEST_CASE("ServerOptions: URLs") {
   auto https = parse_http_url("https://a:443");
   REQUIRE_FALSE(https.ok());
   CHECK(https.status().is_invalid_argument());
-  CHECK(https.status().message().find("https is not supported yet") != std::string::npos);
+  CHECK(https.status().message().find("https is not supported yet for node-to-node") != std::string::npos);
+  auto listen = parse_listen_url("https://a");
+  REQUIRE(listen.ok());
+  CHECK(listen->https);
+  CHECK(listen->port == 443);
+  CHECK_FALSE(parse_listen_url("http://a")->https);
+  CHECK_FALSE(parse_listen_url("ftp://a").ok());
   CHECK_FALSE(parse_http_url("ftp://a").ok());
   CHECK_FALSE(parse_http_url("http://a:99999").ok());
   CHECK_FALSE(parse_http_url("http://a:").ok());
@@ -110,9 +116,37 @@ TEST_CASE("ServerOptions: errors name the flag or variable") {
   check_error(parse({"--read-timeout=2m"}), "whole seconds");
   check_error(parse({"--max-body-size=lots"}), "bad size 'lots'");
   check_error(parse({"--max-body-size=0"}), "greater than 0");
-  check_error(parse({"--server-url=https://x:1"}), "https is not supported");
   check_error(parse({"--node-tag=a"}), "upper-case");
   check_error(parse({}, {{"CORVUS_THREADS", "x"}}), "environment variable CORVUS_THREADS");
+}
+
+TEST_CASE("ServerOptions: TLS and public-bind checks") {
+  auto check = [](std::vector<std::string> args) {
+    auto o = parse(args);
+    REQUIRE(o.ok());
+    return check_security_options(*o);
+  };
+  CHECK(check({}).ok());  // the default: loopback, plain HTTP
+  CHECK(check({"--server-url=https://127.0.0.1:8443", "--certificate=/x.pem"}).ok());
+  CHECK(check({"--server-url=https://0.0.0.0:8443", "--certificate=/x.pfx"}).ok());
+  CHECK(check({"--server-url=http://[::1]:8080"}).ok());
+  CHECK(check({"--server-url=http://localhost:8080"}).ok());
+  CHECK(check({"--server-url=http://0.0.0.0:8080", "--unsecured-allow-public"}).ok());
+  CHECK(check({"--server-url=http://10.1.2.3:8080"}).message().find("--unsecured-allow-public") != std::string::npos);
+  Status s = check({"--server-url=http://0.0.0.0:8080"});
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("refusing to listen on 0.0.0.0 without TLS") != std::string::npos);
+  s = check({"--server-url=https://127.0.0.1:8443"});
+  CHECK(s.message().find("no --certificate") != std::string::npos);
+  s = check({"--server-url=http://127.0.0.1:8080", "--certificate=/x.pem"});
+  CHECK(s.message().find("use https://") != std::string::npos);
+  auto env = parse({}, {{"CORVUS_UNSECURED_ALLOW_PUBLIC", "true"}, {"CORVUS_CERTIFICATE_PASSWORD", "pw"}});
+  REQUIRE(env.ok());
+  CHECK(env->unsecured_allow_public);
+  CHECK(env->certificate_password == "pw");
+  CHECK(is_loopback_host("127.0.0.2"));
+  CHECK_FALSE(is_loopback_host("127.example.com"));
+  CHECK_FALSE(is_loopback_host("::"));
 }
 
 TEST_CASE("ServerOptions: help lists every flag, env var and default") {
@@ -123,7 +157,9 @@ TEST_CASE("ServerOptions: help lists every flag, env var and default") {
   for (const char* s : {"--server-url", "CORVUS_SERVER_URL", "http://127.0.0.1:8080", "--data-dir", "CORVUS_DATA_DIR",
                         "./corvus-data", "--log-level", "CORVUS_LOG_LEVEL", "--max-body-size", "CORVUS_MAX_BODY_SIZE",
                         "64MiB", "--threads", "CORVUS_THREADS", "--public-server-url", "CORVUS_PUBLIC_SERVER_URL",
-                        "--node-tag", "CORVUS_NODE_TAG", "--help"}) {
+                        "--node-tag", "CORVUS_NODE_TAG", "--certificate", "CORVUS_CERTIFICATE",
+                        "--certificate-password", "CORVUS_CERTIFICATE_PASSWORD", "--unsecured-allow-public",
+                        "CORVUS_UNSECURED_ALLOW_PUBLIC", "--help"}) {
     CAPTURE(s);
     CHECK(help.find(s) != std::string::npos);
   }

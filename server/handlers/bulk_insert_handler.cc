@@ -1,0 +1,244 @@
+// POST /databases/{db}/bulk_insert?id=<operation id>: many documents, counters
+// and attachments in one streamed request (REST.md §3.5), the way
+// store.bulkInsert() sends them: a JSON array of commands (PUT, Counters,
+// AttachmentPUT followed by its raw bytes, HeartBeat) that is read as it
+// arrives (JsonArrayReader), never whole. The array's closing ']' ends the
+// operation: the 7.x npm client never ends the request body, it waits for
+// the answer after the ']'. Commands go to the transaction
+// merger in flushes of kFlushCommands commands or kFlushBytes bytes; a flush
+// is durable before the next one is submitted, and the answer (empty, as the
+// clients expect) comes once the last one is. A stream that is cut off, or a
+// command that is wrong, ends the operation there: what was flushed stays,
+// the commands after the last flush are not written (never half a flush).
+// The operation is followed through GET /operations/state and stopped by
+// POST /operations/kill (database_operations_handler.cc).
+//
+// Runs on the connection's strand. Waiting for the previous flush holds the
+// strand (one fsync at most, while the next flush is being read and parsed):
+// the body can only be read on the strand, and there is nothing else for this
+// connection to do meanwhile.
+
+#include <future>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+
+#include "server/handlers/batch_commands.h"
+#include "server/handlers/handler_support.h"
+#include "server/handlers/json_array_reader.h"
+#include "server/handlers/routes.h"
+#include "server/http/router.h"
+#include "server/server_store.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+using boost::beast::http::verb;
+namespace json = boost::json;
+
+constexpr size_t kFlushCommands = 1024;
+constexpr size_t kFlushBytes = 4u << 20;
+constexpr size_t kMaxCommandBytes = 64u << 20;
+constexpr const char* kAbortedType = "Raven.Client.Exceptions.Documents.BulkInsert.BulkInsertAbortedException";
+
+using Commands = std::vector<std::unique_ptr<BatchCommand>>;
+
+class BulkInsert final : public JsonArraySink, public std::enable_shared_from_this<BulkInsert> {
+ public:
+  BulkInsert(std::shared_ptr<DocumentDatabase> db, uint64_t id, std::shared_ptr<DatabaseOperations::Operation> op,
+             http::BodyReader* reader, http::Respond respond, std::string url)
+      : db_(std::move(db)), id_(id), op_(std::move(op)), reader_(reader), respond_(std::move(respond)),
+        url_(std::move(url)) {}
+
+  void read_next() {
+    reader_->read([self = shared_from_this()](bool ok, std::string_view chunk, bool done) {
+      if (!ok) {
+        return self->fail(Status::InvalidArgument("the bulk insert stream was cut off at byte " +
+                                                  std::to_string(self->array_.offset() + chunk.size())));
+      }
+      if (self->op_->killed()) return self->fail(Status::Ok());
+      if (Status s = self->array_.feed(chunk, *self); !s.ok()) return self->fail(std::move(s));
+      // The clients wait for the answer once the array is closed, some
+      // without ending the body: the ']' is the end.
+      if (done || self->array_.closed()) return self->finish();
+      if (self->pending_.size() >= kFlushCommands || self->pending_bytes_ >= kFlushBytes) {
+        if (Status s = self->flush(); !s.ok()) return self->fail(std::move(s));
+      }
+      self->read_next();
+    });
+  }
+
+  Result<uint64_t> element(std::string_view text) override {
+    ++index_;
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) return Status::InvalidArgument("bulk insert command #" + std::to_string(index_) + " is not JSON: " + ec.message());
+    auto view = command_at(v, index_ - 1);
+    if (!view.ok()) return view.status();
+    if (view->type == "HeartBeat") return uint64_t{0};
+    if (view->type == "AttachmentPUT") return begin_attachment(std::move(v));
+    if (view->type != "PUT" && view->type != "Counters") {
+      return Status::InvalidArgument(view->where + ": command type '" + view->type +
+                                     "' is not supported in a bulk insert by this server (supported: PUT, "
+                                     "Counters, AttachmentPUT, HeartBeat)");
+    }
+    if (Status s = add(view.value(), text.size()); !s.ok()) return s;
+    return uint64_t{0};
+  }
+
+  Status raw(std::string_view bytes, bool last) override {
+    if (Status s = upload_->append(bytes); !s.ok()) return s;
+    return last ? end_attachment() : Status::Ok();
+  }
+
+ private:
+  // Parses a command into the pending flush.
+  Status add(const CommandView& view, size_t bytes) {
+    auto parser = batch_command_parser(view.type);
+    auto cmd = parser(view, context_);
+    if (!cmd.ok()) return cmd.status();
+    if (std::string* id = cmd.value()->identity_id(); id && !id->empty() && id->back() == '|') {
+      return Status::InvalidArgument(view.where + ": identity ids ('" + *id +
+                                     "') are not supported in a bulk insert; give the document its id");
+    }
+    pending_.push_back(std::move(cmd).value());
+    pending_bytes_ += bytes;
+    return Status::Ok();
+  }
+
+  // AttachmentPUT: its bytes follow; they go to the blob store as they come.
+  Result<uint64_t> begin_attachment(json::value command) {
+    const auto* length = command.as_object().if_contains("ContentLength");
+    if (!length || !(length->is_int64() || length->is_uint64()) || (length->is_int64() && length->as_int64() < 0)) {
+      return Status::InvalidArgument("bulk insert command #" + std::to_string(index_) +
+                                     ": AttachmentPUT needs \"ContentLength\", the number of bytes that follow it");
+    }
+    auto upload = db_->storage().blob_store()->begin_upload();
+    if (!upload.ok()) return upload.status();
+    upload_ = std::move(upload).value();
+    attachment_ = std::move(command);
+    const uint64_t n = length->is_uint64() ? length->as_uint64() : static_cast<uint64_t>(length->as_int64());
+    if (n == 0) {
+      if (Status s = end_attachment(); !s.ok()) return s;
+    }
+    return n;
+  }
+
+  Status end_attachment() {
+    auto stored = upload_->finish();
+    upload_.reset();
+    if (!stored.ok()) return stored.status();
+    context_.attachment_streams.push_back(std::move(stored).value());
+    auto view = command_at(attachment_, index_ - 1);
+    if (!view.ok()) return view.status();
+    return add(view.value(), 0);
+  }
+
+  // Waits for the flush in flight (its commands are durable when it returns
+  // OK), then submits what is pending.
+  Status flush() {
+    if (Status s = wait_in_flight(); !s.ok()) return s;
+    if (pending_.empty()) return Status::Ok();
+    auto batch = std::make_shared<Commands>(std::move(pending_));
+    pending_.clear();
+    const size_t size_hint = pending_bytes_;
+    pending_bytes_ = 0;
+    context_ = BatchParseContext{};  // the commands took their streams (and pins)
+    auto done = std::make_shared<std::promise<Status>>();
+    in_flight_ = done->get_future();
+    in_flight_commands_ = batch->size();
+    db_->storage().submit(
+        [batch](storage::WriteTransaction& txn) -> Status {
+          std::string result;  // the per-command results bulk_docs answers with; nobody reads them here
+          for (auto& cmd : *batch) {
+            result.clear();
+            if (Status s = cmd->apply(txn, result); !s.ok()) return s;
+          }
+          return Status::Ok();
+        },
+        [done, batch](Status s) { done->set_value(std::move(s)); }, size_hint);
+    return Status::Ok();
+  }
+
+  Status wait_in_flight() {
+    if (!in_flight_.valid()) return Status::Ok();
+    Status s = in_flight_.get();
+    if (s.ok()) {
+      written_ += in_flight_commands_;
+      op_->set_progress(json::object{{"Processed", written_}});
+    }
+    return s;
+  }
+
+  void finish() {
+    if (Status s = array_.finish(); !s.ok()) return fail(std::move(s));
+    if (Status s = flush(); !s.ok()) return fail(std::move(s));
+    if (Status s = wait_in_flight(); !s.ok()) return fail(std::move(s));
+    db_->operations().complete(id_, json::object{{"Total", written_}});
+    respond_(http::Response::empty(200));
+  }
+
+  // Ends the operation with `why` (OK: it was killed). What was flushed stays.
+  void fail(Status why) {
+    upload_.reset();
+    pending_.clear();
+    (void)wait_in_flight();  // durable or failed either way; the submitted commands must not outlive us
+    if (why.ok()) {
+      const std::string message = "the bulk insert was killed after " + std::to_string(written_) + " commands";
+      db_->operations().fault(id_, message);
+      return respond_(http::error_response(400, kAbortedType, message, url_));
+    }
+    db_->operations().fault(id_, why.message());
+    respond_(http::error_response(why, url_));
+  }
+
+  std::shared_ptr<DocumentDatabase> db_;
+  const uint64_t id_;
+  std::shared_ptr<DatabaseOperations::Operation> op_;
+  http::BodyReader* reader_;
+  http::Respond respond_;
+  const std::string url_;
+  JsonArrayReader array_{kMaxCommandBytes};
+  size_t index_ = 0;  // commands seen
+  Commands pending_;
+  size_t pending_bytes_ = 0;
+  BatchParseContext context_;
+  std::unique_ptr<storage::BlobStore::Upload> upload_;  // an AttachmentPUT's bytes being stored
+  json::value attachment_;                              // that AttachmentPUT
+  std::future<Status> in_flight_;
+  size_t in_flight_commands_ = 0;
+  uint64_t written_ = 0;  // commands durable
+};
+
+void handle_bulk_insert(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto id = query_uint(req, "id", 0);
+  if (!id.ok()) return respond_error(respond, id.status(), req);
+  if (id.value() == 0) {
+    return respond_error(respond,
+                         Status::InvalidArgument("Query string parameter 'id' (the operation id from "
+                                                 "/operations/next-operation-id) is required"),
+                         req);
+  }
+  auto op = db->operations().start(id.value());
+  if (!op) {
+    return respond_error(respond, Status::InvalidArgument("operation " + std::to_string(id.value()) + " already exists"),
+                         req);
+  }
+  if (!req.body_reader) return respond_error(respond, Status::Internal("bulk insert without a streamed body"), req);
+  std::make_shared<BulkInsert>(std::move(db), id.value(), std::move(op), req.body_reader, respond, req.target)
+      ->read_next();
+}
+
+}  // namespace
+
+void register_bulk_insert_routes(http::Router& router, ServerStore& store) {
+  http::RouteOptions options;
+  options.streaming_body = true;
+  router.add(verb::post, "/databases/{db}/bulk_insert", http::RouteAccess::DatabaseReadWrite, "bulk_insert",
+             [&store](const http::Request& req, http::Respond respond) { handle_bulk_insert(store, req, respond); },
+             options);
+}
+
+}  // namespace corvus::server::handlers

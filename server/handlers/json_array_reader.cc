@@ -1,0 +1,103 @@
+#include "server/handlers/json_array_reader.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+Status JsonArrayReader::malformed(const std::string& what) const {
+  return Status::InvalidArgument("malformed bulk insert stream at byte " + std::to_string(offset_) + ": " + what);
+}
+
+Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (state_ == State::Raw) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(raw_left_, bytes.size() - i));
+      raw_left_ -= n;
+      offset_ += n;
+      if (Status s = sink.raw(bytes.substr(i, n), raw_left_ == 0); !s.ok()) return s;
+      i += n;
+      if (raw_left_ == 0) state_ = State::AfterElement;
+      continue;
+    }
+    if (state_ == State::InElement) {
+      // Copy up to the end of the element (or of the bytes) in one go.
+      const size_t start = i;
+      for (; i < bytes.size() && depth_ > 0; ++i) {
+        const char c = bytes[i];
+        if (in_string_) {
+          if (escaped_) escaped_ = false;
+          else if (c == '\\') escaped_ = true;
+          else if (c == '"') in_string_ = false;
+        } else if (c == '"') {
+          in_string_ = true;
+        } else if (c == '{' || c == '[') {
+          ++depth_;
+        } else if (c == '}' || c == ']') {
+          --depth_;
+        }
+      }
+      if (element_.size() + (i - start) > max_element_bytes_) {
+        offset_ += i - start;
+        return malformed("an element is longer than " + std::to_string(max_element_bytes_) + " bytes");
+      }
+      element_.append(bytes.substr(start, i - start));
+      offset_ += i - start;
+      if (depth_ > 0) continue;
+      auto raw = sink.element(element_);
+      if (!raw.ok()) return raw.status();
+      element_.clear();
+      raw_left_ = raw.value();
+      state_ = raw_left_ > 0 ? State::Raw : State::AfterElement;
+      continue;
+    }
+    const char c = bytes[i];
+    if (is_space(c)) {
+      ++i;
+      ++offset_;
+      continue;
+    }
+    switch (state_) {
+      case State::BeforeArray:
+        if (c != '[') return malformed("expected '[' (the body is a JSON array of commands)");
+        state_ = State::BeforeFirst;
+        break;
+      case State::BeforeFirst:
+      case State::BeforeElement:
+        if (c == ']' && state_ == State::BeforeFirst) {
+          state_ = State::AfterArray;
+          break;
+        }
+        if (c != '{') return malformed(std::string("expected a command object, got '") + c + "'");
+        state_ = State::InElement;
+        element_ = "{";
+        depth_ = 1;
+        in_string_ = escaped_ = false;
+        break;
+      case State::AfterElement:
+        if (c == ',') state_ = State::BeforeElement;
+        else if (c == ']') state_ = State::AfterArray;
+        else return malformed(std::string("expected ',' or ']' after a command, got '") + c + "'");
+        break;
+      case State::AfterArray:
+        return malformed("bytes after the end of the array");
+      case State::InElement:
+      case State::Raw:
+        break;  // handled above
+    }
+    ++i;
+    ++offset_;
+  }
+  return Status::Ok();
+}
+
+Status JsonArrayReader::finish() const {
+  if (state_ == State::AfterArray) return Status::Ok();
+  if (state_ == State::InElement || state_ == State::Raw) return malformed("the stream ended inside a command");
+  return malformed("the stream ended before the array was closed");
+}
+
+}  // namespace corvus::server::handlers
