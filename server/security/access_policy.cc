@@ -193,14 +193,18 @@ std::optional<Refusal> refuse_certificate_management(const SecurityOptions& opti
 std::optional<http::Response> authorize(const SecurityOptions& options, const rc::ClusterState& state,
                                         const http::Request& req, RouteAccess access) {
   if (!options.secured || access == RouteAccess::Open) return std::nullopt;
-  std::string database(req.param("db"));
-  if (database.empty()) database = req.query.get("name").value_or("");
+  // The common case (allowed) builds no strings: the database is a view of the
+  // route parameter, and the request is only named once a refusal needs it.
+  std::optional<std::string> name_query;
+  std::string_view database = req.param("db");
+  if (database.empty() && (name_query = req.query.get("name"))) database = *name_query;
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (!decide(options, state, access, database, req.client_certificate, now, "")) return std::nullopt;
   std::string what(boost::beast::http::to_string(req.method));
   what += ' ';
   what += req.path.empty() ? std::string_view(req.target).substr(0, req.target.find('?')) : std::string_view(req.path);
-  auto refusal = decide(options, state, access, database, req.client_certificate, static_cast<int64_t>(std::time(nullptr)),
-                        what);
-  if (!refusal) return std::nullopt;
+  auto refusal = decide(options, state, access, database, req.client_certificate, now, what);
+  if (!refusal) return std::nullopt;  // cannot happen (same inputs); allowed rather than a message-less refusal
   return http::error_response(refusal->status, refusal->type, refusal->message, req.target);
 }
 
