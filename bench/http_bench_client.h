@@ -51,10 +51,15 @@ struct LoadOptions {
   // HTTPS: every connection starts with a full TLS handshake (no session
   // reuse); the server's certificate is not verified (benchmarks only).
   bool tls = false;
+  // With --tls 1: the client certificate (PEM; certificate and key may share
+  // the file) every connection presents. A secured corvusd authorizes each
+  // request by it: the bench uses the server's own certificate (ClusterAdmin).
+  std::string cert;
+  std::string key;
 };
 
 // Reads --host --port --clients --seconds --warmup --requests --threads --db --tag
-// --timeout --rate --tls (0/1) into `o`; the values already in `o` are the defaults, but --port has none.
+// --timeout --rate --tls (0/1) --cert --key into `o`; the values already in `o` are the defaults, but --port has none.
 inline void read_load_options(Args& args, LoadOptions& o) {
   o.host = args.str("host", o.host);
   o.port = static_cast<int>(args.num("port", 0));
@@ -68,6 +73,8 @@ inline void read_load_options(Args& args, LoadOptions& o) {
   o.timeout = args.num("timeout", o.timeout);
   o.rate = args.num("rate", o.rate);
   o.tls = args.num("tls", o.tls ? 1 : 0) != 0;
+  o.cert = args.str("cert", o.cert);
+  o.key = args.str("key", o.key.empty() ? o.cert : o.key);
 }
 
 // The first thing wrong with the shared options, or "".
@@ -376,6 +383,15 @@ std::optional<LoadResult<Stats>> run_load(const char* prog, LoadRun& run, MakeCl
   if (o.tls) {
     run.tls_context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
     run.tls_context->set_verify_mode(asio::ssl::verify_none);
+    if (!o.cert.empty()) {
+      boost::system::error_code ec;
+      run.tls_context->use_certificate_chain_file(o.cert, ec);
+      if (!ec) run.tls_context->use_private_key_file(o.key, asio::ssl::context::pem, ec);
+      if (ec) {
+        std::cerr << prog << ": cannot use the client certificate " << o.cert << ": " << ec.message() << "\n";
+        return std::nullopt;
+      }
+    }
   }
 
   // Per io thread: its clients and a sweeper that enforces request timeouts and a

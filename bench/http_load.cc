@@ -316,6 +316,8 @@ void usage() {
                     each request's due time (default 0: closed loop)
   --tls 0|1         HTTPS (server certificate not verified); each connection is a
                     full TLS handshake (default 0)
+  --cert PEM        with --tls 1: the client certificate to present (a secured
+                    corvusd authorizes by it); --key PEM its key (default: --cert)
   --connection-close 0|1
                     static mode: every request asks to close, so each request is a
                     new connection (with --tls 1: handshakes per second) (default 0)

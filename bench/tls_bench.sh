@@ -109,6 +109,10 @@ openssl req -x509 "${keyopt[@]}" -nodes -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null ||
   die "openssl could not make the server certificate"
 cat "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/server.pem"
+# A secured corvusd authorizes every request by the client certificate: the
+# load client and curl present the server's own one (ClusterAdmin), so the
+# TLS numbers include the authorization check.
+CLIENT_CERT=(--cert "$WORK/server.pem" --key "$WORK/key.pem")
 
 free_port PLAIN_PORT
 free_port TLS_PORT
@@ -125,19 +129,19 @@ start_node tls "https://127.0.0.1:$TLS_PORT" --certificate "$WORK/server.pem"
 for side in plain tls; do
   if [[ $side == plain ]]; then url="http://127.0.0.1:$PLAIN_PORT"; else url="https://127.0.0.1:$TLS_PORT"; fi
   for _ in $(seq 300); do curl -sk -o /dev/null --max-time 1 "$url/healthz" && break; sleep 0.1; done
-  code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 10 -X PUT "$url/admin/databases?name=bench" \
+  code=$(curl -sk "${CLIENT_CERT[@]}" -o /dev/null -w '%{http_code}' --max-time 10 -X PUT "$url/admin/databases?name=bench" \
     -H 'Content-Type: application/json' --data-binary '{"DatabaseName":"bench"}')
   [[ $code == 2* ]] || die "$side: PUT /admin/databases?name=bench: HTTP $code ($(tail -3 "$WORK/$side.log"))"
 done
 "$LOAD" --port "$PLAIN_PORT" --mode preload --ids "$IDS" --clients 16 >/dev/null || die "preload (plain) failed"
-"$LOAD" --port "$TLS_PORT" --tls 1 --mode preload --ids "$IDS" --clients 16 >/dev/null || die "preload (tls) failed"
+"$LOAD" --port "$TLS_PORT" --tls 1 "${CLIENT_CERT[@]}" --mode preload --ids "$IDS" --clients 16 >/dev/null || die "preload (tls) failed"
 log "plain corvusd on :$PLAIN_PORT, TLS corvusd ($KEY_TYPE key) on :$TLS_PORT; temp dir $WORK ($FSTYPE on $FSDEV)"
 
 RESULTS="$WORK/results.txt"  # run side rep rps p50 p99 errors
 : >"$RESULTS"
 run_load() {  # run side rep
   local run=$1 side=$2 rep=$3 line err="$WORK/load-$1-$2-$3.err" args=()
-  if [[ $side == plain ]]; then args+=(--port "$PLAIN_PORT"); else args+=(--port "$TLS_PORT" --tls 1); fi
+  if [[ $side == plain ]]; then args+=(--port "$PLAIN_PORT"); else args+=(--port "$TLS_PORT" --tls 1 "${CLIENT_CERT[@]}"); fi
   case "$run" in
     get) args+=(--mode get --ids "$IDS" --clients "$CLIENTS") ;;
     put) args+=(--mode put --tag "r${rep}${side}-" --clients "$CLIENTS") ;;

@@ -33,4 +33,5 @@ export RAVENDB_TEST_SERVER_CERTIFICATE_PATH=$abs/server.pfx
 export RAVENDB_TEST_HTTPS_SERVER_URL=https://localhost:0
 export RAVENDB_TEST_CLIENT_CERT_PATH=$abs/client.pem
 export RAVENDB_TEST_CA_PATH=$abs/ca.pem
+export CORVUS_ADMIN_CERTIFICATE_THUMBPRINT=$(openssl x509 -in client.crt -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
 ENV

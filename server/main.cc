@@ -18,6 +18,7 @@
 #include "server/handlers/routes.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
+#include "server/http/client_certificate.h"
 #include "server/http/tls_context.h"
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
@@ -85,12 +86,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   // A bad certificate is reported before the data directory is touched.
+  // The node's own certificate is what the authorization layer trusts as
+  // ClusterAdmin (other nodes present it).
+  http::ClientCertificate own_certificate;
   if (!options.certificate_path.empty()) {
-    if (auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password); !tls.ok()) {
+    auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password);
+    if (!tls.ok()) {
       log::error("cannot start").kv("error", tls.status().message());
       std::fprintf(stderr, "corvusd: cannot start: %s\n", tls.status().message().c_str());
       return 2;
     }
+    own_certificate = http::describe_certificate(SSL_CTX_get0_certificate(tls.value()->native_handle()));
   }
   if (options.certificate_path.empty() && !is_loopback_host(options.host)) {
     log::warn("UNSECURED: listening on a non-loopback address without TLS or authentication "
@@ -118,8 +124,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Who may do what: a server with a certificate (serving TLS) authorizes
+  // every request; without one everything is allowed (RavenDB's unsecured
+  // mode). Its own certificate and the --admin-certificate-thumbprint ones
+  // are ClusterAdmin.
+  security::SecurityOptions security;
+  security.secured = !options.certificate_path.empty();
+  security.server_thumbprint = own_certificate.thumbprint;
+  security.server_public_key_hash = own_certificate.public_key_hash;
+  security.admin_thumbprints = options.admin_certificate_thumbprints;
+  store.value()->set_security(std::move(security));
+
   http::Router router;
   handlers::register_all_routes(router, *store.value());
+  router.set_authorizer([&store = *store.value()](const http::Request& req, http::RouteAccess access) {
+    return security::authorize(*store.security(), store.cluster().state(), req, access);
+  });
 
   http::HttpServerOptions http_options;
   http_options.host = options.host;

@@ -199,4 +199,15 @@ void ServerStore::register_storage_metrics() {
   });
 }
 
+void ServerStore::set_security(security::SecurityOptions options) {
+  auto shared = std::make_shared<const security::SecurityOptions>(std::move(options));
+  std::lock_guard lock(security_mu_);
+  security_ = std::move(shared);
+}
+
+std::shared_ptr<const security::SecurityOptions> ServerStore::security() const {
+  std::lock_guard lock(security_mu_);
+  return security_;
+}
+
 }  // namespace corvus::server

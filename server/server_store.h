@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server/cluster/cluster_manager.h"
@@ -14,6 +15,7 @@
 #include "server/databases_landlord.h"
 #include "server/metrics/registry.h"
 #include "server/options/server_options.h"
+#include "server/security/access_policy.h"
 #include "storage/status.h"
 
 namespace corvus::server {
@@ -39,6 +41,13 @@ class ServerStore {
   // The URL clients should use for this node (--public-server-url, else --server-url).
   const std::string& public_url() const { return public_url_; }
 
+  // Whether requests are authorized (a secured server) and which certificates
+  // are ClusterAdmin without registration. main() sets it before the HTTP
+  // server starts (the TLS layer knows the server certificate); until then
+  // the server is unsecured and allows everything.
+  void set_security(security::SecurityOptions options);
+  std::shared_ptr<const security::SecurityOptions> security() const;
+
   // Closes the databases (draining their writers) and releases the lock.
   void close();
 
@@ -61,6 +70,8 @@ class ServerStore {
   std::unique_ptr<cluster::ClusterManager> cluster_;
   std::unique_ptr<cluster::DatabasesObserver> observer_;
   std::unique_ptr<cluster::DatabaseSupervisor> supervisor_;
+  mutable std::mutex security_mu_;
+  std::shared_ptr<const security::SecurityOptions> security_ = std::make_shared<const security::SecurityOptions>();
 };
 
 }  // namespace corvus::server

@@ -20,7 +20,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kFamilyNames[kStateFamilies] = {"meta", "databases", "cmpxchg", "identities", "cluster_tx", "values"};
+constexpr const char* kFamilyNames[kStateFamilies] = {"meta", "databases", "cmpxchg", "identities", "cluster_tx", "values",
+                                                       "certificates"};
 constexpr const char* kAppliedKey = "applied";
 constexpr const char* kTopologyKey = "topology";
 constexpr const char* kFormatKey = "format";
@@ -54,6 +55,14 @@ std::string encode_cmpxchg(const CompareExchangeValue& v) {
   json::value value = json::parse(v.value_json, ec);
   if (ec) value = json::object{{"Object", nullptr}};
   return json::serialize(json::object{{"Key", v.key}, {"Index", v.index}, {"Value", std::move(value)}});
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
 }
 
 Status closed_error() { return Status::IOError("the cluster state is closed (a snapshot install failed)"); }
@@ -199,12 +208,49 @@ Status ClusterState::load_caches(const Store& st) {
     records[it->key().ToString()] = std::make_shared<const DatabaseRecord>(std::move(r));
   }
   if (!it->status().ok()) return from_rocks(it->status(), "cannot read the database records");
+  std::map<std::string, std::shared_ptr<const CertificateRecord>> certificates;
+  it.reset(st.db->NewIterator(rocksdb::ReadOptions(), st.cf(StateFamily::Certificates)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto o = parse_object(it->value().ToStringView());
+    auto c = o ? CertificateRecord::from_json(*o) : Result<CertificateRecord>(Status::Corruption("not JSON"));
+    if (!c.ok()) {
+      return Status::Corruption("the stored certificate '" + it->key().ToString() +
+                                "' is unreadable: " + c.status().message());
+    }
+    certificates[it->key().ToString()] = std::make_shared<const CertificateRecord>(std::move(c).value());
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), "cannot read the certificates");
   std::unique_lock lock(mu_);
   applied_ = applied;
   topology_ = std::move(topology);
   topology_.applied = applied;
   records_ = std::move(records);
+  certificates_ = std::move(certificates);
   return Status::Ok();
+}
+
+std::shared_ptr<const CertificateRecord> ClusterState::certificate(std::string_view thumbprint) const {
+  const std::string key = upper(thumbprint);
+  std::shared_lock lock(mu_);
+  auto it = certificates_.find(key);
+  return it == certificates_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const CertificateRecord> ClusterState::certificate_by_key_hash(std::string_view hash) const {
+  if (hash.empty()) return nullptr;
+  std::shared_lock lock(mu_);
+  // A linear scan: a cluster registers tens of certificates, not thousands.
+  for (const auto& [k, c] : certificates_) {
+    if (c->public_key_hash == hash) return c;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<const CertificateRecord>> ClusterState::certificates() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::shared_ptr<const CertificateRecord>> out;
+  for (const auto& [k, c] : certificates_) out.push_back(c);
+  return out;
 }
 
 core::Index ClusterState::applied() const {
@@ -375,6 +421,18 @@ void ClusterState::Batch::put_value(std::string_view key, std::string_view value
   batch_->Put(store_->cf(StateFamily::Values), key, value).PermitUncheckedError();
 }
 
+void ClusterState::Batch::put_certificate(const CertificateRecord& c) {
+  const std::string key = upper(c.thumbprint);
+  batch_->Put(store_->cf(StateFamily::Certificates), key, json::serialize(c.to_json())).PermitUncheckedError();
+  certificates_[key] = c;
+}
+
+void ClusterState::Batch::delete_certificate(std::string_view thumbprint) {
+  const std::string key = upper(thumbprint);
+  batch_->Delete(store_->cf(StateFamily::Certificates), key).PermitUncheckedError();
+  certificates_[key] = std::nullopt;
+}
+
 Status ClusterState::Batch::delete_database_data(std::string_view database) {
   // A range per family: the prefix "name\0" up to "name\1".
   std::string begin = db_prefix(database);
@@ -407,6 +465,13 @@ Status ClusterState::commit(Batch& batch, core::Index index) {
       records_.erase(key);
     }
   }
+  for (auto& [key, c] : batch.certificates_) {
+    if (c) {
+      certificates_[key] = std::make_shared<const CertificateRecord>(*c);
+    } else {
+      certificates_.erase(key);
+    }
+  }
   return Status::Ok();
 }
 
@@ -434,6 +499,7 @@ Status ClusterState::clear() {
   applied_ = 0;
   topology_ = Topology{};
   records_.clear();
+  certificates_.clear();
   return Status::Ok();
 }
 

@@ -8,14 +8,16 @@
 //   cluster_tx  lowered db '\0' big-endian index -> the document part of a
 //               cluster-wide transaction, applied by every member in order
 //   values      a small key/value map (PutValue; tests and the bench)
+//   certificates  upper-case thumbprint -> CertificateRecord JSON (client
+//               certificates and their clearance; few, read on every request)
 // Every command's changes and the applied index go in one WriteBatch, so the
 // state on disk is always the state at some applied index and a restart does
 // not replay the log. Writes are not synced by themselves: the Raft log in
 // <data>/rachis holds every entry after what is durable here, and before the
 // log is compacted the state is synced (sync_wal()).
 //
-// The topology and the database records are small and read on every request,
-// so they are also kept in memory; compare-exchange values (there may be
+// The topology, the database records and the certificates are small and read
+// on every request, so they are also kept in memory; compare-exchange values (there may be
 // millions) are only read from RocksDB.
 //
 // Snapshots stream (rachis/snapshot_stream.h): read_snapshot() pins one RocksDB
@@ -42,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "rachis/cluster/certificate_record.h"
 #include "rachis/cluster/database_record.h"
 #include "rachis/cluster/topology.h"
 #include "rachis/core/types.h"
@@ -61,8 +64,9 @@ enum class StateFamily : std::uint8_t {
   Identities = 3,
   ClusterTx = 4,
   Values = 5,
+  Certificates = 6,
 };
-inline constexpr int kStateFamilies = 6;
+inline constexpr int kStateFamilies = 7;
 
 // One compare-exchange value.
 struct CompareExchangeValue {
@@ -110,6 +114,13 @@ class ClusterState {
   Result<std::vector<ClusterTransactionRecord>> cluster_transactions(std::string_view database, std::uint64_t after,
                                                                      std::size_t limit) const;
 
+  // The certificate registered with `thumbprint` (any case); nullptr when none.
+  std::shared_ptr<const CertificateRecord> certificate(std::string_view thumbprint) const;
+  // The first certificate (by thumbprint) whose public key hash is `hash`; nullptr when none.
+  std::shared_ptr<const CertificateRecord> certificate_by_key_hash(std::string_view hash) const;
+  // Every registered certificate, by thumbprint.
+  std::vector<std::shared_ptr<const CertificateRecord>> certificates() const;
+
   Result<std::optional<std::string>> value(std::string_view key) const;
   Result<std::uint64_t> value_count() const;
 
@@ -128,6 +139,8 @@ class ClusterState {
     void put_identity(std::string_view database, std::string_view prefix, std::uint64_t value);
     void put_cluster_transaction(std::string_view database, const ClusterTransactionRecord& tx);
     void put_value(std::string_view key, std::string_view value);
+    void put_certificate(const CertificateRecord& c);
+    void delete_certificate(std::string_view thumbprint);
     // Everything the state holds for `database`: values, identities, transactions.
     Status delete_database_data(std::string_view database);
 
@@ -137,6 +150,7 @@ class ClusterState {
     std::unique_ptr<rocksdb::WriteBatch> batch_;
     std::optional<Topology> topology_;
     std::map<std::string, std::optional<DatabaseRecord>> records_;  // lowered name -> new value or erase
+    std::map<std::string, std::optional<CertificateRecord>> certificates_;  // thumbprint -> new value or erase
   };
 
   // Writes the batch with applied index `index` (not synced). IOError on failure
@@ -221,6 +235,7 @@ class ClusterState {
   core::Index applied_ = 0;
   Topology topology_;
   std::map<std::string, std::shared_ptr<const DatabaseRecord>> records_;  // by lowered name
+  std::map<std::string, std::shared_ptr<const CertificateRecord>> certificates_;  // by upper-case thumbprint
 };
 
 }  // namespace corvus::rachis::cluster

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "rachis/cluster/commands/certificate_commands.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "rachis/cluster/commands/compare_exchange_commands.h"
 #include "rachis/cluster/commands/conflict_solver_commands.h"
@@ -36,6 +37,8 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<ClusterTransactionCommand>(),
       entry<EditRevisionsConfigurationCommand>(),
       entry<ModifyConflictSolverCommand>(),
+      entry<PutCertificateCommand>(),
+      entry<DeleteCertificateCommand>(),
   };
   return table;
 }

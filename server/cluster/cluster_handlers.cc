@@ -193,23 +193,23 @@ void handle_wait_for(ClusterManager& cm, const http::Request& req, const http::R
 
 void register_cluster_routes(http::Router& router, ServerStore& store) {
   ClusterManager& cm = store.cluster();
-  router.add(verb::put, "/admin/cluster/node", "cluster_add_node",
+  router.add(verb::put, "/admin/cluster/node", http::RouteAccess::ClusterAdmin, "cluster_add_node",
              [&cm](const http::Request& req, http::Respond respond) { handle_add_node(cm, req, respond); });
-  router.add(verb::delete_, "/admin/cluster/node", "cluster_remove_node",
+  router.add(verb::delete_, "/admin/cluster/node", http::RouteAccess::ClusterAdmin, "cluster_remove_node",
              [&cm](const http::Request& req, http::Respond respond) { handle_remove_node(cm, req, respond); });
-  router.add(verb::post, "/admin/cluster/reelect", "cluster_reelect",
+  router.add(verb::post, "/admin/cluster/reelect", http::RouteAccess::ClusterAdmin, "cluster_reelect",
              [&cm](const http::Request& req, http::Respond respond) { handle_reelect(cm, req, respond); });
-  router.add(verb::post, "/admin/cluster/leave", "cluster_leave",
+  router.add(verb::post, "/admin/cluster/leave", http::RouteAccess::ClusterAdmin, "cluster_leave",
              [&cm](const http::Request& req, http::Respond respond) { handle_leave(cm, req, respond); });
-  router.add(verb::get, "/admin/cluster/rachis", "cluster_rachis",
+  router.add(verb::get, "/admin/cluster/rachis", http::RouteAccess::ClusterAdmin, "cluster_rachis",
              [&cm](const http::Request&, http::Respond respond) { respond(json_ok(cm.rachis_info_json())); });
-  router.add(verb::put, "/admin/cluster/values", "cluster_put_value",
+  router.add(verb::put, "/admin/cluster/values", http::RouteAccess::ClusterAdmin, "cluster_put_value",
              [&cm](const http::Request& req, http::Respond respond) { handle_put_value(cm, req, respond); });
-  router.add(verb::get, "/admin/cluster/values", "cluster_get_value",
+  router.add(verb::get, "/admin/cluster/values", http::RouteAccess::ClusterAdmin, "cluster_get_value",
              [&cm](const http::Request& req, http::Respond respond) { handle_get_value(cm, req, respond); });
-  router.add(verb::post, "/admin/rachis/execute", "rachis_execute",
+  router.add(verb::post, "/admin/rachis/execute", http::RouteAccess::ClusterAdmin, "rachis_execute",
              [&cm](const http::Request& req, http::Respond respond) { handle_execute(cm, req, respond); });
-  router.add(verb::get, "/admin/rachis/wait-for", "rachis_wait_for",
+  router.add(verb::get, "/admin/rachis/wait-for", http::RouteAccess::ClusterAdmin, "rachis_wait_for",
              [&cm](const http::Request& req, http::Respond respond) { handle_wait_for(cm, req, respond); });
 }
 

@@ -265,14 +265,14 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
 void register_attachment_routes(http::Router& router, ServerStore& store) {
   http::RouteOptions streaming;
   streaming.streaming_body = true;
-  router.add(verb::put, "/databases/{db}/attachments", "attachments_put",
+  router.add(verb::put, "/databases/{db}/attachments", http::RouteAccess::DatabaseReadWrite, "attachments_put",
              [&store](const http::Request& req, http::Respond respond) { handle_put(store, req, respond); },
              streaming);
-  router.add(verb::get, "/databases/{db}/attachments", "attachments_get",
+  router.add(verb::get, "/databases/{db}/attachments", http::RouteAccess::DatabaseRead, "attachments_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
-  router.add(verb::head, "/databases/{db}/attachments", "attachments_head",
+  router.add(verb::head, "/databases/{db}/attachments", http::RouteAccess::DatabaseRead, "attachments_head",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
-  router.add(verb::delete_, "/databases/{db}/attachments", "attachments_delete",
+  router.add(verb::delete_, "/databases/{db}/attachments", http::RouteAccess::DatabaseReadWrite, "attachments_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
 }
 

@@ -277,7 +277,7 @@ void register_batch_routes(http::Router& router, ServerStore& store) {
   // JSON batches are read whole as before; multipart ones (attachments) stream.
   http::RouteOptions options;
   options.streaming_body_if = is_multipart;
-  router.add(verb::post, "/databases/{db}/bulk_docs", "bulk_docs",
+  router.add(verb::post, "/databases/{db}/bulk_docs", http::RouteAccess::DatabaseReadWrite, "bulk_docs",
              [&store](const http::Request& req, http::Respond respond) { handle_batch(store, req, respond); },
              options);
 }

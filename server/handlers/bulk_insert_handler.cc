@@ -236,7 +236,7 @@ void handle_bulk_insert(ServerStore& store, const http::Request& req, const http
 void register_bulk_insert_routes(http::Router& router, ServerStore& store) {
   http::RouteOptions options;
   options.streaming_body = true;
-  router.add(verb::post, "/databases/{db}/bulk_insert", "bulk_insert",
+  router.add(verb::post, "/databases/{db}/bulk_insert", http::RouteAccess::DatabaseReadWrite, "bulk_insert",
              [&store](const http::Request& req, http::Respond respond) { handle_bulk_insert(store, req, respond); },
              options);
 }

@@ -110,13 +110,13 @@ void handle_write(ServerStore& store, const http::Request& req, const http::Resp
 }  // namespace
 
 void register_compare_exchange_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::get, "/databases/{db}/cmpxchg", "cmpxchg_get",
+  router.add(verb::get, "/databases/{db}/cmpxchg", http::RouteAccess::DatabaseRead, "cmpxchg_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
-  router.add(verb::put, "/databases/{db}/cmpxchg", "cmpxchg_put",
+  router.add(verb::put, "/databases/{db}/cmpxchg", http::RouteAccess::DatabaseReadWrite, "cmpxchg_put",
              [&store](const http::Request& req, http::Respond respond) {
                handle_write(store, req, respond, rc::CompareExchangeOp::Kind::Put);
              });
-  router.add(verb::delete_, "/databases/{db}/cmpxchg", "cmpxchg_delete",
+  router.add(verb::delete_, "/databases/{db}/cmpxchg", http::RouteAccess::DatabaseReadWrite, "cmpxchg_delete",
              [&store](const http::Request& req, http::Respond respond) {
                handle_write(store, req, respond, rc::CompareExchangeOp::Kind::Delete);
              });

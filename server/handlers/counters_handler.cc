@@ -141,9 +141,9 @@ void handle_post(ServerStore& store, const http::Request& req, const http::Respo
 }  // namespace
 
 void register_counter_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::get, "/databases/{db}/counters", "counters_get",
+  router.add(verb::get, "/databases/{db}/counters", http::RouteAccess::DatabaseRead, "counters_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
-  router.add(verb::post, "/databases/{db}/counters", "counters_post",
+  router.add(verb::post, "/databases/{db}/counters", http::RouteAccess::DatabaseReadWrite, "counters_post",
              [&store](const http::Request& req, http::Respond respond) { handle_post(store, req, respond); });
 }
 

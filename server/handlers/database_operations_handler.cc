@@ -33,14 +33,14 @@ http::Response operation_missing(uint64_t id, const http::Request& req) {
 }  // namespace
 
 void register_database_operations_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::get, "/databases/{db}/operations/next-operation-id", "next_operation_id",
+  router.add(verb::get, "/databases/{db}/operations/next-operation-id", http::RouteAccess::DatabaseRead, "next_operation_id",
              [&store](const http::Request& req, http::Respond respond) {
                auto db = find_database(store, req, respond);
                if (!db) return;
                json::object out{{"Id", db->operations().next_id()}, {"NodeTag", store.node_tag()}};
                respond(http::Response::json(200, json::serialize(out)));
              });
-  router.add(verb::get, "/databases/{db}/operations/state", "operation_state",
+  router.add(verb::get, "/databases/{db}/operations/state", http::RouteAccess::DatabaseRead, "operation_state",
              [&store](const http::Request& req, http::Respond respond) {
                auto db = find_database(store, req, respond);
                if (!db) return;
@@ -50,7 +50,7 @@ void register_database_operations_routes(http::Router& router, ServerStore& stor
                if (!state) return respond(operation_missing(id.value(), req));
                respond(http::Response::json(200, json::serialize(*state)));
              });
-  router.add(verb::post, "/databases/{db}/operations/kill", "operation_kill",
+  router.add(verb::post, "/databases/{db}/operations/kill", http::RouteAccess::DatabaseReadWrite, "operation_kill",
              [&store](const http::Request& req, http::Respond respond) {
                auto db = find_database(store, req, respond);
                if (!db) return;

@@ -292,21 +292,21 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
 }  // namespace
 
 void register_database_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::put, "/admin/databases", "admin_databases_put",
+  router.add(verb::put, "/admin/databases", http::RouteAccess::Operator, "admin_databases_put",
              [&store](const http::Request& req, http::Respond respond) { handle_create(store, req, respond); });
-  router.add(verb::delete_, "/admin/databases", "admin_databases_delete",
+  router.add(verb::delete_, "/admin/databases", http::RouteAccess::Operator, "admin_databases_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
-  router.add(verb::post, "/admin/databases/set-lock", "admin_databases_set_lock",
+  router.add(verb::post, "/admin/databases/set-lock", http::RouteAccess::Operator, "admin_databases_set_lock",
              [&store](const http::Request& req, http::Respond respond) { handle_set_lock(store, req, respond); });
-  router.add(verb::put, "/admin/databases/node", "admin_databases_add_node",
+  router.add(verb::put, "/admin/databases/node", http::RouteAccess::Operator, "admin_databases_add_node",
              [&store](const http::Request& req, http::Respond respond) { handle_add_node(store, req, respond); });
-  router.add(verb::get, "/admin/databases", "admin_databases_get",
+  router.add(verb::get, "/admin/databases", http::RouteAccess::Operator, "admin_databases_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get_record(store, req, respond); });
-  router.add(verb::get, "/databases", "databases_list",
+  router.add(verb::get, "/databases", http::RouteAccess::ValidUser, "databases_list",
              [&store](const http::Request& req, http::Respond respond) { handle_list(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/stats", "database_stats",
+  router.add(verb::get, "/databases/{db}/stats", http::RouteAccess::DatabaseRead, "database_stats",
              [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond, false); });
-  router.add(verb::get, "/databases/{db}/stats/detailed", "database_stats_detailed",
+  router.add(verb::get, "/databases/{db}/stats/detailed", http::RouteAccess::DatabaseRead, "database_stats_detailed",
              [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond, true); });
 }
 

@@ -348,17 +348,17 @@ void handle_collection_docs(ServerStore& store, const http::Request& req, const 
 }  // namespace
 
 void register_document_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::get, "/databases/{db}/docs", "docs_get",
+  router.add(verb::get, "/databases/{db}/docs", http::RouteAccess::DatabaseRead, "docs_get",
              [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, false); });
-  router.add(verb::post, "/databases/{db}/docs", "docs_post",
+  router.add(verb::post, "/databases/{db}/docs", http::RouteAccess::DatabaseRead, "docs_post",
              [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, false); });
-  router.add(verb::head, "/databases/{db}/docs", "docs_head",
+  router.add(verb::head, "/databases/{db}/docs", http::RouteAccess::DatabaseRead, "docs_head",
              [&store](const http::Request& req, http::Respond respond) { handle_load(store, req, respond, true); });
-  router.add(verb::put, "/databases/{db}/docs", "docs_put",
+  router.add(verb::put, "/databases/{db}/docs", http::RouteAccess::DatabaseReadWrite, "docs_put",
              [&store](const http::Request& req, http::Respond respond) { handle_put(store, req, respond); });
-  router.add(verb::delete_, "/databases/{db}/docs", "docs_delete",
+  router.add(verb::delete_, "/databases/{db}/docs", http::RouteAccess::DatabaseReadWrite, "docs_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/collections/docs", "collection_docs",
+  router.add(verb::get, "/databases/{db}/collections/docs", http::RouteAccess::DatabaseRead, "collection_docs",
              [&store](const http::Request& req, http::Respond respond) {
                handle_collection_docs(store, req, respond);
              });

@@ -63,11 +63,11 @@ void handle_list(const http::Respond& respond) {
 void register_failpoint_routes(http::Router& router, ServerStore& store) {
   if (!store.options().enable_failpoints) return;
   failpoints::enable();
-  router.add(verb::put, "/admin/failpoints", "failpoints_arm",
+  router.add(verb::put, "/admin/failpoints", http::RouteAccess::ClusterAdmin, "failpoints_arm",
              [](const http::Request& req, http::Respond respond) { handle_arm(req, respond); });
-  router.add(verb::post, "/admin/failpoints/release", "failpoints_release",
+  router.add(verb::post, "/admin/failpoints/release", http::RouteAccess::ClusterAdmin, "failpoints_release",
              [](const http::Request& req, http::Respond respond) { handle_release(req, respond); });
-  router.add(verb::get, "/admin/failpoints", "failpoints_list",
+  router.add(verb::get, "/admin/failpoints", http::RouteAccess::ClusterAdmin, "failpoints_list",
              [](const http::Request&, http::Respond respond) { handle_list(respond); });
 }
 

@@ -74,9 +74,9 @@ void handle_return(ServerStore& store, const http::Request& req, const http::Res
 }  // namespace
 
 void register_hilo_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::get, "/databases/{db}/hilo/next", "hilo_next",
+  router.add(verb::get, "/databases/{db}/hilo/next", http::RouteAccess::DatabaseReadWrite, "hilo_next",
              [&store](const http::Request& req, http::Respond respond) { handle_next(store, req, respond); });
-  router.add(verb::put, "/databases/{db}/hilo/return", "hilo_return",
+  router.add(verb::put, "/databases/{db}/hilo/return", http::RouteAccess::DatabaseReadWrite, "hilo_return",
              [&store](const http::Request& req, http::Respond respond) { handle_return(store, req, respond); });
 }
 

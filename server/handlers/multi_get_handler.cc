@@ -72,6 +72,11 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
     }
     if (const auto* c = o.if_contains("Content"); c && !c->is_null()) sub->body = json::serialize(*c);
     sub->request_id = req.request_id;
+    // Each inner request is authorized on its own (the router's authorizer),
+    // as the same client: the outer request, and so its certificate, lives
+    // until the answer is sent.
+    sub->client_certificate = req.client_certificate;
+    sub->secure = req.secure;
     subs.push_back(std::move(sub));
   }
   auto gathered = std::make_shared<Gathered>();
@@ -99,7 +104,7 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
 
 void register_multi_get_routes(http::Router& router, ServerStore& store) {
   const http::Router& r = router;
-  router.add(verb::post, "/databases/{db}/multi_get", "multi_get",
+  router.add(verb::post, "/databases/{db}/multi_get", http::RouteAccess::DatabaseRead, "multi_get",
              [&r, &store](const http::Request& req, http::Respond respond) { handle_multi_get(r, store, req, respond); });
 }
 

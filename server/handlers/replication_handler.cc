@@ -139,13 +139,13 @@ void handle_performance(ServerStore& store, const http::Request& req, const http
 }  // namespace
 
 void register_replication_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::post, "/admin/replication/conflicts/solver", "replication_conflict_solver",
+  router.add(verb::post, "/admin/replication/conflicts/solver", http::RouteAccess::DatabaseAdmin, "replication_conflict_solver",
              [&store](const http::Request& req, http::Respond respond) { handle_modify_solver(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/replication/conflicts/solver", "replication_conflict_solver_get",
+  router.add(verb::get, "/databases/{db}/replication/conflicts/solver", http::RouteAccess::DatabaseRead, "replication_conflict_solver_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get_solver(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/replication/conflicts", "replication_conflicts",
+  router.add(verb::get, "/databases/{db}/replication/conflicts", http::RouteAccess::DatabaseRead, "replication_conflicts",
              [&store](const http::Request& req, http::Respond respond) { handle_get_conflicts(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/replication/performance", "replication_performance",
+  router.add(verb::get, "/databases/{db}/replication/performance", http::RouteAccess::DatabaseRead, "replication_performance",
              [&store](const http::Request& req, http::Respond respond) { handle_performance(store, req, respond); });
 }
 

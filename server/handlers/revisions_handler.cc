@@ -175,13 +175,13 @@ void handle_bin(ServerStore& store, const http::Request& req, const http::Respon
 }  // namespace
 
 void register_revisions_routes(http::Router& router, ServerStore& store) {
-  router.add(verb::post, "/databases/{db}/admin/revisions/config", "revisions_config",
+  router.add(verb::post, "/databases/{db}/admin/revisions/config", http::RouteAccess::DatabaseAdmin, "revisions_config",
              [&store](const http::Request& req, http::Respond respond) { handle_configure(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/revisions", "revisions_get",
+  router.add(verb::get, "/databases/{db}/revisions", http::RouteAccess::DatabaseRead, "revisions_get",
              [&store](const http::Request& req, http::Respond respond) { handle_get(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/revisions/count", "revisions_count",
+  router.add(verb::get, "/databases/{db}/revisions/count", http::RouteAccess::DatabaseRead, "revisions_count",
              [&store](const http::Request& req, http::Respond respond) { handle_count(store, req, respond); });
-  router.add(verb::get, "/databases/{db}/revisions/bin", "revisions_bin",
+  router.add(verb::get, "/databases/{db}/revisions/bin", http::RouteAccess::DatabaseRead, "revisions_bin",
              [&store](const http::Request& req, http::Respond respond) { handle_bin(store, req, respond); });
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // Route registration, one function per resource file in server/handlers/.
+// Every route states the clearance it requires (http::RouteAccess, an
+// argument of Router::add); server/security/access_policy judges it.
 // Called once by main() before the HTTP server starts; the handlers keep a
 // reference to the ServerStore, which outlives the server.
 
@@ -26,6 +28,7 @@ void register_attachment_routes(http::Router& router, ServerStore& store);  // a
 void register_counter_routes(http::Router& router, ServerStore& store);    // counters_handler.cc
 void register_revisions_routes(http::Router& router, ServerStore& store);  // revisions_handler.cc
 void register_replication_routes(http::Router& router, ServerStore& store);  // replication_handler.cc
+void register_certificate_routes(http::Router& router, ServerStore& store);  // certificates_handler.cc
 void register_database_operations_routes(http::Router& router, ServerStore& store);  // database_operations_handler.cc
 void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // bulk_insert_handler.cc
 
@@ -44,6 +47,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_counter_routes(router, store);
   register_revisions_routes(router, store);
   register_replication_routes(router, store);
+  register_certificate_routes(router, store);
   register_database_operations_routes(router, store);
   register_bulk_insert_routes(router, store);
 }

@@ -96,16 +96,16 @@ void handle_client_configuration(ServerStore& store, const http::Request& req, c
 
 void register_topology_routes(http::Router& router, ServerStore& store) {
   router.set_header_hook([&store](const http::Request& req) { return topology_headers(store, req); });
-  router.add(verb::get, "/topology", "topology", [&store](const http::Request& req, http::Respond respond) {
+  router.add(verb::get, "/topology", http::RouteAccess::ValidUser, "topology", [&store](const http::Request& req, http::Respond respond) {
     handle_database_topology(store, req, respond);
   });
-  router.add(verb::get, "/cluster/topology", "cluster_topology",
+  router.add(verb::get, "/cluster/topology", http::RouteAccess::ValidUser, "cluster_topology",
              [&store](const http::Request& req, http::Respond respond) { handle_cluster_topology(store, req, respond); });
-  router.add(verb::get, "/cluster/node-info", "cluster_node_info",
+  router.add(verb::get, "/cluster/node-info", http::RouteAccess::ValidUser, "cluster_node_info",
              [&store](const http::Request& req, http::Respond respond) { handle_node_info(store, req, respond); });
-  router.add(verb::get, "/build/version", "build_version",
+  router.add(verb::get, "/build/version", http::RouteAccess::Open, "build_version",
              [](const http::Request&, http::Respond respond) { handle_build_version(respond); });
-  router.add(verb::get, "/databases/{db}/configuration/client", "client_configuration",
+  router.add(verb::get, "/databases/{db}/configuration/client", http::RouteAccess::DatabaseRead, "client_configuration",
              [&store](const http::Request& req, http::Respond respond) {
                handle_client_configuration(store, req, respond);
              });

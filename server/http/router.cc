@@ -57,8 +57,8 @@ struct Router::Node {
 Router::Router() : root_(std::make_unique<Node>()) {}
 Router::~Router() = default;
 
-void Router::add(http::verb method, std::string pattern, std::string route_name, Handler handler,
-                 RouteOptions options) {
+void Router::add(http::verb method, std::string pattern, RouteAccess access, std::string route_name,
+                 Handler handler, RouteOptions options) {
   std::array<std::string_view, kMaxSegments> segs;
   size_t n = 0;
   if (!split_path(pattern, segs.data(), segs.size(), n)) wiring_bug("bad route pattern '" + pattern + "'");
@@ -97,7 +97,18 @@ void Router::add(http::verb method, std::string pattern, std::string route_name,
   route->method = method;
   route->pattern = std::move(pattern);
   route->name = std::move(route_name);
-  route->handler = std::move(handler);
+  route->access = access;
+  // The check lives in the stored handler, so every way of reaching a route
+  // (the connection, dispatch()) passes it.
+  route->handler = [this, access, inner = std::move(handler)](const Request& req, Respond respond) {
+    if (authorizer_) {
+      if (auto refusal = authorizer_(req, access)) {
+        respond(std::move(*refusal));
+        return;
+      }
+    }
+    inner(req, std::move(respond));
+  };
   route->index = routes_.size();
   route->options = options;
   node->routes.push_back(route.get());

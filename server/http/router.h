@@ -17,6 +17,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "server/http/request.h"
+#include "server/http/route_access.h"
 #include "server/http/response.h"
 
 namespace corvus::server::http {
@@ -46,7 +48,8 @@ class Router {
     boost::beast::http::verb method;
     std::string pattern;
     std::string name;  // metrics label "route"
-    Handler handler;
+    RouteAccess access;  // the clearance it requires
+    Handler handler;     // checks `access` through the authorizer first
     size_t index;      // position in routes(), dense from 0
     RouteOptions options;
     std::vector<std::pair<size_t, std::string>> params;  // segment index -> param name
@@ -57,12 +60,14 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // Registers `handler` for `method` on `pattern` (e.g. "/databases/{db}/docs").
-  // `route_name` is the metrics label, e.g. "docs_get". Registering the same method
+  // Registers `handler` for `method` on `pattern` (e.g. "/databases/{db}/docs"),
+  // requiring `access`. `route_name` is the metrics label, e.g. "docs_get".
+  // Every request first goes through the authorizer (set_authorizer), which may
+  // answer it instead of the handler. Registering the same method
   // and pattern twice, or a malformed pattern (not starting with '/', braces not
   // spanning a whole segment), is a wiring bug: logged and aborts.
-  void add(boost::beast::http::verb method, std::string pattern, std::string route_name, Handler handler,
-           RouteOptions options = {});
+  void add(boost::beast::http::verb method, std::string pattern, RouteAccess access, std::string route_name,
+           Handler handler, RouteOptions options = {});
 
   // Finds the route for `method` and `raw_path` (the target's path, still
   // percent-encoded, without the query). On success fills `params` (cleared first)
@@ -84,6 +89,13 @@ class Router {
   void set_header_hook(HeaderHook hook) { header_hook_ = std::move(hook); }
   const HeaderHook& header_hook() const { return header_hook_; }
 
+  // Decides whether `req` may reach a route requiring `access`: nullopt lets
+  // the handler run, a Response (a refusal) answers instead. Set once at wiring
+  // time, before the server starts; called on I/O threads. Without one every
+  // request reaches its handler.
+  using Authorizer = std::function<std::optional<Response>(const Request&, RouteAccess)>;
+  void set_authorizer(Authorizer authorizer) { authorizer_ = std::move(authorizer); }
+
   // 400 {"Type":"Raven.Client.Exceptions.Routing.RouteNotFoundException",
   //      "Message":"There is no handler for path: GET /x", ...}
   static Response route_not_found(boost::beast::http::verb method, std::string_view target);
@@ -96,6 +108,7 @@ class Router {
   std::unique_ptr<Node> root_;
   std::vector<std::unique_ptr<Route>> routes_;
   HeaderHook header_hook_;
+  Authorizer authorizer_;
 };
 
 }  // namespace corvus::server::http

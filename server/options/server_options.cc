@@ -149,6 +149,29 @@ const std::vector<OptionSpec>& specs() {
          o.cluster_election_ticks = n;
          return "";
        }},
+      {"admin-certificate-thumbprint", "CORVUS_ADMIN_CERTIFICATE_THUMBPRINT", "THUMBPRINT", "(none)",
+       "a client certificate (SHA-1 thumbprint, hex) with ClusterAdmin clearance without registration; repeatable",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         std::vector<std::string> parsed;
+         while (true) {
+           const auto comma = v.find(',');
+           std::string t;
+           for (char c : v.substr(0, comma)) {
+             if (c == ' ' || c == ':') continue;  // "AB:CD:..." as openssl prints it
+             if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+             if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
+               return "expected SHA-1 thumbprints (40 hex digits), got '" + std::string(v) + "'";
+             }
+             t.push_back(c);
+           }
+           if (t.size() != 40) return "expected SHA-1 thumbprints (40 hex digits), got '" + std::string(v) + "'";
+           parsed.push_back(std::move(t));
+           if (comma == std::string_view::npos) break;
+           v.remove_prefix(comma + 1);
+         }
+         o.admin_certificate_thumbprints.insert(o.admin_certificate_thumbprints.end(), parsed.begin(), parsed.end());
+         return "";
+       }},
       {"database-rehab-grace", "CORVUS_DATABASE_REHAB_GRACE", "SECONDS", "15",
        "the leader moves a database member that does not answer for this long to Rehab",
        [](ServerOptions& o, std::string_view v) -> std::string {
@@ -306,6 +329,7 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
     std::string err = spec.apply(opts, it->second);
     if (!err.empty()) return Status::InvalidArgument("environment variable " + std::string(spec.env) + ": " + err);
   }
+  bool admin_thumbprints_from_flags = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i] == nullptr ? std::string_view() : std::string_view(argv[i]);
     if (arg == "--help" || arg == "-h") {
@@ -334,6 +358,12 @@ Result<ServerOptions> parse_server_options(int argc, char** argv, const std::map
         return Status::InvalidArgument("flag --" + std::string(name) + " needs a value (" + spec->meta + ")");
       }
       value = argv[++i];
+    }
+    // The one repeatable flag adds up across occurrences; the flags still win
+    // over the environment as a whole.
+    if (name == "admin-certificate-thumbprint" && !admin_thumbprints_from_flags) {
+      opts.admin_certificate_thumbprints.clear();
+      admin_thumbprints_from_flags = true;
     }
     std::string err = spec->apply(opts, value);
     if (!err.empty()) return Status::InvalidArgument("flag --" + std::string(name) + ": " + err);

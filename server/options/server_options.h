@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "storage/status.h"
 
@@ -56,6 +57,12 @@ struct ServerOptions {
   int cluster_tick_ms = 100;
   // Election timeout in ticks (randomized up to twice that). Default: 10
   int cluster_election_ticks = 10;
+  // Thumbprints (SHA-1 of the DER, hex) of client certificates that have
+  // ClusterAdmin clearance without being registered (RavenDB's
+  // Security.WellKnownCertificates.Admin): how an operator gets in before
+  // registering anyone. Only matters on a secured server. Repeatable, or
+  // comma-separated. Default: none
+  std::vector<std::string> admin_certificate_thumbprints;
   // How long a database member may not answer before the leader's supervisor
   // moves it to Rehab (the clients then prefer other members). Shorter reacts
   // faster but flaps on a slow node. Default: 15

@@ -114,27 +114,28 @@ TEST_CASE("tls: HTTPS GET and PUT with and without a client certificate; plain H
   Certificates certs;
   TempDir data;
   const uint16_t port = free_port();
+  // The client certificate is the bootstrap admin (authorization is on with
+  // --certificate: authorization_tls_test covers the refusals).
   CorvusdProcess node(data.sub("node"), port,
-                      {"--server-url", https_url(port), "--certificate", certs.server_pfx, "--log-level", "debug"});
+                      {"--server-url", https_url(port), "--certificate", certs.server_pfx, "--log-level", "debug",
+                       "--admin-certificate-thumbprint", certs.client_thumbprint});
   start_https(node, certs);
+  TlsClientOptions admin_options = trusting(certs.ca_pem);
+  admin_options.certificate_file = certs.client_cert;
+  admin_options.private_key_file = certs.client_key;
 
-  SUBCASE("no client certificate: the server is verified, reads and writes work on one kept-alive connection") {
+  SUBCASE("no client certificate: the server is verified, open endpoints answer on one kept-alive connection") {
     TlsClient client(port, trusting(certs.ca_pem));
-    auto created = client.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})");
-    REQUIRE_MESSAGE(created.status == 201, created.error << created.body);
-    auto put = client.request("PUT", "/databases/shop/docs?id=users/1", R"({"name":"Ann"})");
-    REQUIRE_MESSAGE(put.status == 201, put.body);
-    auto get = client.request("GET", "/databases/shop/docs?id=users/1");
-    CHECK(get.status == 200);
-    CHECK(contains(get.body, "\"Ann\""));
+    CHECK(client.request("GET", "/healthz").status == 200);
+    CHECK(client.request("GET", "/build/version").status == 200);
+    auto refused = client.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})");
+    CHECK(refused.status == 403);
+    CHECK_MESSAGE(contains(refused.body, "requires client certificate"), refused.body);
     CHECK(client.handshakes() == 1);  // keep-alive over TLS
   }
 
-  SUBCASE("with a client certificate (self-signed, unknown to anyone): accepted and recorded") {
-    TlsClientOptions options = trusting(certs.ca_pem);
-    options.certificate_file = certs.client_cert;
-    options.private_key_file = certs.client_key;
-    TlsClient client(port, options);
+  SUBCASE("with a client certificate (self-signed, the bootstrap admin): accepted and recorded") {
+    TlsClient client(port, admin_options);
     REQUIRE(client.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})").status == 201);
     REQUIRE(client.request("PUT", "/databases/shop/docs?id=users/2", R"({"name":"Bob"})").status == 201);
     auto get = client.request("GET", "/databases/shop/docs?id=users/2");
@@ -147,7 +148,7 @@ TEST_CASE("tls: HTTPS GET and PUT with and without a client certificate; plain H
   }
 
   SUBCASE("streamed bodies over TLS: a 1 MB attachment in and out, byte for byte") {
-    TlsClient client(port, trusting(certs.ca_pem));
+    TlsClient client(port, admin_options);
     REQUIRE(client.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})").status == 201);
     REQUIRE(client.request("PUT", "/databases/shop/docs?id=users/9", R"({"name":"Ivy"})").status == 201);
     std::string bytes(1024 * 1024 + 7, '\0');
@@ -169,7 +170,7 @@ TEST_CASE("tls: HTTPS GET and PUT with and without a client certificate; plain H
   }
 
   SUBCASE("plain HTTP to the TLS port: 400 in plain HTTP with the https URL, then close; nothing is written") {
-    TlsClient tls(port, trusting(certs.ca_pem));
+    TlsClient tls(port, admin_options);
     REQUIRE(tls.request("PUT", "/admin/databases?name=shop", R"({"DatabaseName":"shop"})").status == 201);
     HttpClient plain("127.0.0.1", port);
     auto r = plain.request("PUT", "/databases/shop/docs?id=users/3", R"({"name":"Cy"})");

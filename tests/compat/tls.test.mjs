@@ -1,6 +1,10 @@
 // HTTPS: the npm client with a client certificate (its authOptions, PEM, the
-// test CA) against corvusd --certificate (a .pfx); plain HTTP to the same port
-// gets a 400 naming the https URL. Certificates: deploy/test-certificates.sh.
+// test CA) against corvusd --certificate (a .pfx), the client certificate
+// being the bootstrap admin (--admin-certificate-thumbprint); without a
+// certificate, or with one nobody registered, the client gets
+// AuthorizationException with the server's explanation; plain HTTP to the same
+// port gets a 400 naming the https URL. Certificates: deploy/test-certificates.sh
+// (and openssl for the unregistered one).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 let dir;
 let ca;
 let clientPem;
+let strangerPem;
 const server = new CorvusdProcess();
 let url;
 let port;
@@ -39,10 +44,19 @@ before(async () => {
   execFileSync(join(here, "../../deploy/test-certificates.sh"), [join(dir, "certs")], { stdio: "ignore" });
   ca = await readFile(join(dir, "certs/ca.pem"), "utf8");
   clientPem = await readFile(join(dir, "certs/client.pem"), "utf8");
+  const fingerprint = execFileSync("openssl", ["x509", "-in", join(dir, "certs/client.pem"), "-noout", "-fingerprint",
+    "-sha1"]).toString();
+  const adminThumbprint = fingerprint.split("=")[1].trim().replaceAll(":", "");
+  // A certificate no one registered (self-signed; key in PKCS#1, what the client's "pem" parse reads).
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=stranger",
+    "-keyout", join(dir, "stranger.key"), "-out", join(dir, "stranger.crt")], { stdio: "ignore" });
+  execFileSync("openssl", ["rsa", "-in", join(dir, "stranger.key"), "-traditional", "-out", join(dir, "stranger.rsa")],
+    { stdio: "ignore" });
+  strangerPem = (await readFile(join(dir, "stranger.rsa"), "utf8")) + (await readFile(join(dir, "stranger.crt"), "utf8"));
   port = await freePort();
   url = `https://127.0.0.1:${port}`;
   await server.spawnAndWait(url, ["--server-url", url, "--data-dir", join(dir, "data"), "--cluster-port", "0",
-    "--certificate", join(dir, "certs/server.pfx")], healthyOverTls);
+    "--certificate", join(dir, "certs/server.pfx"), "--admin-certificate-thumbprint", adminThumbprint], healthyOverTls);
 }, { timeout: 60_000 });
 
 after(async () => {
@@ -65,6 +79,38 @@ test("the npm client with a client certificate creates a database, stores and lo
   } finally {
     store.dispose();
   }
+});
+
+test("with an unregistered certificate: AuthorizationException saying why; without one: 403 saying so", async () => {
+  const database = uniqueDbName("tls");
+  const admin = new DocumentStore(url, database);
+  admin.authOptions = { certificate: clientPem, type: "pem", ca };
+  admin.initialize();
+  await admin.maintenance.server.send(new CreateDatabaseOperation({ databaseName: database }));
+  admin.dispose();
+  // An unregistered certificate through the client: AuthorizationException with the server's message.
+  const store = new DocumentStore(url, database);
+  store.authOptions = { certificate: strangerPem, type: "pem", ca };
+  store.initialize();
+  try {
+    await assert.rejects(store.openSession().load("users/1"),
+      (err) => err.name === "AuthorizationException" &&
+        /is not registered on this cluster[\s\S]*PUT \/admin\/certificates/.test(err.message));
+  } finally {
+    store.dispose();
+  }
+  // No certificate (the client always sends one once authOptions is set): the raw answer.
+  const res = await new Promise((resolve, reject) => {
+    const req = httpsRequest(`${url}/databases/${database}/docs?id=users/1`, { ca, timeout: 5000 }, (r) => {
+      let body = "";
+      r.on("data", (c) => { body += c; });
+      r.on("end", () => resolve({ status: r.statusCode, json: JSON.parse(body) }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  assert.equal(res.status, 403);
+  assert.match(res.json.Message, /requires client certificate/);
 });
 
 test("plain HTTP to the HTTPS port: 400 saying TLS is required and the https URL", async () => {

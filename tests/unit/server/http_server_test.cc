@@ -99,31 +99,31 @@ struct Fixture {
   std::unique_ptr<HttpServer> server;
 
   Fixture() {
-    router.add(bhttp::verb::get, "/databases/{db}/docs", "docs_get", [](const Request& req, Respond respond) {
+    router.add(bhttp::verb::get, "/databases/{db}/docs", RouteAccess::Open, "docs_get", [](const Request& req, Respond respond) {
       std::string body = "{\"db\":\"" + std::string(req.param("db")) + "\",\"id\":\"" +
                          req.query.get("id").value_or("") + "\",\"req\":\"" + req.request_id + "\"}";
       respond(Response::json(200, std::move(body)));
     });
-    router.add(bhttp::verb::head, "/databases/{db}/docs", "docs_head", [](const Request&, Respond respond) {
+    router.add(bhttp::verb::head, "/databases/{db}/docs", RouteAccess::Open, "docs_head", [](const Request&, Respond respond) {
       Response r = Response::empty(200);
       r.headers.emplace_back("ETag", "\"A:1-xyz\"");
       respond(std::move(r));
     });
-    router.add(bhttp::verb::put, "/databases/{db}/docs", "docs_put", [](const Request& req, Respond respond) {
+    router.add(bhttp::verb::put, "/databases/{db}/docs", RouteAccess::Open, "docs_put", [](const Request& req, Respond respond) {
       respond(Response::json(201, "{\"len\":" + std::to_string(req.body.size()) + ",\"ct\":\"" +
                                       std::string(req.header("content-type")) + "\"}"));
     });
-    router.add(bhttp::verb::delete_, "/databases/{db}/docs", "docs_delete",
+    router.add(bhttp::verb::delete_, "/databases/{db}/docs", RouteAccess::Open, "docs_delete",
                [](const Request&, Respond respond) { respond(Response::empty(204)); });
-    router.add(bhttp::verb::get, "/async/{n}", "async", [this](const Request& req, Respond respond) {
+    router.add(bhttp::verb::get, "/async/{n}", RouteAccess::Open, "async", [this](const Request& req, Respond respond) {
       // Respond from another thread; the Request stays valid until then.
       workers.spawn([&req, respond] {
         respond(Response::json(200, "{\"n\":\"" + std::string(req.param("n")) + "\"}"));
       });
     });
-    router.add(bhttp::verb::get, "/throw", "throw",
+    router.add(bhttp::verb::get, "/throw", RouteAccess::Open, "throw",
                [](const Request&, Respond) { throw std::runtime_error("boom"); });
-    router.add(bhttp::verb::get, "/status", "status", [](const Request&, Respond respond) {
+    router.add(bhttp::verb::get, "/status", RouteAccess::Open, "status", [](const Request&, Respond respond) {
       respond(error_response(Status::ConcurrencyConflict("cv mismatch"), "/status"));
     });
   }
@@ -334,8 +334,8 @@ TEST_CASE("HttpServer: shutdown closes idle connections and finishes in-flight r
   Router router;
   metrics::Registry registry;
   std::promise<Respond> pending;
-  router.add(bhttp::verb::get, "/slow", "slow", [&](const Request&, Respond respond) { pending.set_value(respond); });
-  router.add(bhttp::verb::get, "/fast", "fast",
+  router.add(bhttp::verb::get, "/slow", RouteAccess::Open, "slow", [&](const Request&, Respond respond) { pending.set_value(respond); });
+  router.add(bhttp::verb::get, "/fast", RouteAccess::Open, "fast",
              [](const Request&, Respond respond) { respond(Response::json(200, "{}")); });
   HttpServerOptions opts;
   opts.host = "127.0.0.1";
@@ -366,7 +366,7 @@ TEST_CASE("HttpServer: Respond after an abandoning shutdown is dropped safely") 
   Router router;
   metrics::Registry registry;
   std::promise<Respond> pending;
-  router.add(bhttp::verb::get, "/stuck", "stuck", [&](const Request&, Respond respond) { pending.set_value(respond); });
+  router.add(bhttp::verb::get, "/stuck", RouteAccess::Open, "stuck", [&](const Request&, Respond respond) { pending.set_value(respond); });
   HttpServerOptions opts;
   opts.host = "127.0.0.1";
   opts.port = 0;

@@ -83,7 +83,7 @@ struct Fixture {
   Fixture() {
     RouteOptions streaming;
     streaming.streaming_body = true;
-    router.add(bhttp::verb::put, "/upload", "upload", [](const Request& req, Respond respond) {
+    router.add(bhttp::verb::put, "/upload", RouteAccess::Open, "upload", [](const Request& req, Respond respond) {
       REQUIRE(req.body_reader != nullptr);
       CHECK(req.body.empty());
       auto up = std::make_shared<Upload>();
@@ -91,14 +91,14 @@ struct Fixture {
       up->respond = std::move(respond);
       read_on(up);
     }, streaming);
-    router.add(bhttp::verb::put, "/early", "early", [](const Request&, Respond respond) {
+    router.add(bhttp::verb::put, "/early", RouteAccess::Open, "early", [](const Request&, Respond respond) {
       respond(error_response(Status::NotFound("no such thing"), "/early"));  // without reading the body
     }, streaming);
-    router.add(bhttp::verb::get, "/download/{n}", "download", [this](const Request& req, Respond respond) {
+    router.add(bhttp::verb::get, "/download/{n}", RouteAccess::Open, "download", [this](const Request& req, Respond respond) {
       const uint64_t n = std::stoull(std::string(req.param("n")));
       respond(Response::stream(200, "application/octet-stream", std::make_shared<Zeros>(served), n));
     });
-    router.add(bhttp::verb::put, "/plain", "plain", [](const Request& req, Respond respond) {
+    router.add(bhttp::verb::put, "/plain", RouteAccess::Open, "plain", [](const Request& req, Respond respond) {
       CHECK(req.body_reader == nullptr);
       respond(Response::json(201, "{\"len\":" + std::to_string(req.body.size()) + "}"));
     });

@@ -19,9 +19,9 @@ Handler named(std::string* out, std::string name) {
 TEST_CASE("Router: literal and param segments, params decoded") {
   Router r;
   std::string hit;
-  r.add(bhttp::verb::get, "/databases/{db}/docs", "docs_get", named(&hit, "docs_get"));
-  r.add(bhttp::verb::put, "/databases/{db}/docs", "docs_put", named(&hit, "docs_put"));
-  r.add(bhttp::verb::get, "/topology", "topology", named(&hit, "topology"));
+  r.add(bhttp::verb::get, "/databases/{db}/docs", RouteAccess::Open, "docs_get", named(&hit, "docs_get"));
+  r.add(bhttp::verb::put, "/databases/{db}/docs", RouteAccess::Open, "docs_put", named(&hit, "docs_put"));
+  r.add(bhttp::verb::get, "/topology", RouteAccess::Open, "topology", named(&hit, "topology"));
   std::unordered_map<std::string, std::string> params;
 
   const auto* route = r.match(bhttp::verb::get, "/databases/Shop%20One/docs", params);
@@ -43,7 +43,7 @@ TEST_CASE("Router: literal and param segments, params decoded") {
 TEST_CASE("Router: no match for unknown path, wrong method, empty param, extra segments") {
   Router r;
   std::string hit;
-  r.add(bhttp::verb::get, "/databases/{db}/docs", "docs_get", named(&hit, "docs_get"));
+  r.add(bhttp::verb::get, "/databases/{db}/docs", RouteAccess::Open, "docs_get", named(&hit, "docs_get"));
   std::unordered_map<std::string, std::string> params;
   CHECK(r.match(bhttp::verb::get, "/nope", params) == nullptr);
   CHECK(r.match(bhttp::verb::delete_, "/databases/x/docs", params) == nullptr);
@@ -56,8 +56,8 @@ TEST_CASE("Router: no match for unknown path, wrong method, empty param, extra s
 TEST_CASE("Router: case-insensitive literals and one trailing slash") {
   Router r;
   std::string hit;
-  r.add(bhttp::verb::get, "/cluster/topology", "cluster_topology", named(&hit, "ct"));
-  r.add(bhttp::verb::get, "/", "root", named(&hit, "root"));
+  r.add(bhttp::verb::get, "/cluster/topology", RouteAccess::Open, "cluster_topology", named(&hit, "ct"));
+  r.add(bhttp::verb::get, "/", RouteAccess::Open, "root", named(&hit, "root"));
   std::unordered_map<std::string, std::string> params;
   CHECK(r.match(bhttp::verb::get, "/Cluster/Topology", params) != nullptr);
   CHECK(r.match(bhttp::verb::get, "/cluster/topology/", params) != nullptr);
@@ -69,9 +69,9 @@ TEST_CASE("Router: case-insensitive literals and one trailing slash") {
 TEST_CASE("Router: literal preferred over param, with backtracking by method") {
   Router r;
   std::string hit;
-  r.add(bhttp::verb::get, "/databases/{db}/stats", "stats", named(&hit, "stats"));
-  r.add(bhttp::verb::post, "/databases/admin/stats", "admin_stats", named(&hit, "admin"));
-  r.add(bhttp::verb::get, "/databases/{db}/docs/{id}", "doc", named(&hit, "doc"));
+  r.add(bhttp::verb::get, "/databases/{db}/stats", RouteAccess::Open, "stats", named(&hit, "stats"));
+  r.add(bhttp::verb::post, "/databases/admin/stats", RouteAccess::Open, "admin_stats", named(&hit, "admin"));
+  r.add(bhttp::verb::get, "/databases/{db}/docs/{id}", RouteAccess::Open, "doc", named(&hit, "doc"));
   std::unordered_map<std::string, std::string> params;
 
   const auto* route = r.match(bhttp::verb::post, "/databases/admin/stats", params);
@@ -92,7 +92,7 @@ TEST_CASE("Router: literal preferred over param, with backtracking by method") {
 TEST_CASE("Router: dispatch calls the handler or answers RouteNotFound") {
   Router r;
   std::string hit;
-  r.add(bhttp::verb::get, "/databases/{db}/docs", "docs_get", named(&hit, "docs_get"));
+  r.add(bhttp::verb::get, "/databases/{db}/docs", RouteAccess::Open, "docs_get", named(&hit, "docs_get"));
 
   Request req;
   req.method = bhttp::verb::get;
@@ -110,4 +110,32 @@ TEST_CASE("Router: dispatch calls the handler or answers RouteNotFound") {
         R"({"Url":"/databases/db1/docs?id=users%2F1","Type":"Raven.Client.Exceptions.Routing.RouteNotFoundException",)"
         R"("Message":"There is no handler for path: POST /databases/db1/docs?id=users%2F1",)"
         R"("Error":"There is no handler for path: POST /databases/db1/docs?id=users%2F1"})");
+}
+
+TEST_CASE("Router: the authorizer sees each route's access and may answer instead of the handler") {
+  Router r;
+  std::string hit;
+  r.add(bhttp::verb::get, "/healthz", RouteAccess::Open, "healthz", named(&hit, "healthz"));
+  r.add(bhttp::verb::put, "/admin/databases", RouteAccess::Operator, "db_put", named(&hit, "db_put"));
+  CHECK(r.routes()[1]->access == RouteAccess::Operator);
+  std::vector<RouteAccess> seen;
+  r.set_authorizer([&](const Request&, RouteAccess access) -> std::optional<Response> {
+    seen.push_back(access);
+    if (access == RouteAccess::Open) return std::nullopt;
+    return error_response(403, "Raven.Client.Exceptions.Security.AuthorizationException", "no", "/admin/databases");
+  });
+  Request req;
+  req.method = bhttp::verb::get;
+  req.target = "/healthz";
+  unsigned status = 0;
+  r.dispatch(req, [&](Response resp) { status = resp.status; });
+  CHECK(status == 204);
+  CHECK(hit == "healthz");
+  hit.clear();
+  req.method = bhttp::verb::put;
+  req.target = "/admin/databases?name=x";
+  r.dispatch(req, [&](Response resp) { status = resp.status; });
+  CHECK(status == 403);
+  CHECK(hit.empty());  // the handler never ran
+  CHECK(seen == std::vector<RouteAccess>{RouteAccess::Open, RouteAccess::Operator});
 }

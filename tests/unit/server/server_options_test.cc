@@ -164,3 +164,26 @@ TEST_CASE("ServerOptions: help lists every flag, env var and default") {
     CHECK(help.find(s) != std::string::npos);
   }
 }
+
+TEST_CASE("ServerOptions: --admin-certificate-thumbprint is repeatable, comma-separated, normalized, checked") {
+  const std::string a = "0123456789abcdef0123456789abcdef01234567";
+  const std::string b = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01";
+  auto o = parse({"--admin-certificate-thumbprint", a, "--admin-certificate-thumbprint=" + b});
+  REQUIRE(o.ok());
+  CHECK(o->admin_certificate_thumbprints ==
+        std::vector<std::string>{"0123456789ABCDEF0123456789ABCDEF01234567", "ABCDEF0123456789ABCDEF0123456789ABCDEF01"});
+  o = parse({}, {{"CORVUS_ADMIN_CERTIFICATE_THUMBPRINT", a + "," + a}});
+  REQUIRE(o.ok());
+  CHECK(o->admin_certificate_thumbprints.size() == 2);
+  // Flags win over the environment.
+  o = parse({"--admin-certificate-thumbprint", b}, {{"CORVUS_ADMIN_CERTIFICATE_THUMBPRINT", a}});
+  REQUIRE(o.ok());
+  CHECK(o->admin_certificate_thumbprints == std::vector<std::string>{"ABCDEF0123456789ABCDEF0123456789ABCDEF01"});
+  CHECK(parse({}).value().admin_certificate_thumbprints.empty());
+  for (const std::string& bad : {std::string("xyz"), a.substr(1), a + "0", a + ",", std::string("")}) {
+    CAPTURE(bad);
+    auto r = parse({"--admin-certificate-thumbprint", bad});
+    CHECK(r.status().is_invalid_argument());
+    CHECK(r.status().message().find("admin-certificate-thumbprint") != std::string::npos);
+  }
+}
