@@ -130,15 +130,28 @@ void execute_and_answer(ServerStore& store, const rc::ClusterCommand& cmd, const
   });
 }
 
-void handle_put(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+// A register or create request's body: a JSON object with a "Name".
+struct NamedBody {
+  json::object object;
+  std::string name;
+};
+Result<NamedBody> named_body(const http::Request& req) {
   auto body = parse_json_body(req);
+  if (!body.ok()) return body.status();
+  if (!body->is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  NamedBody out{std::move(body->as_object()), {}};
+  auto name = string_field(out.object, "Name");
+  if (!name.ok()) return name.status();
+  out.name = *name;
+  return out;
+}
+
+void handle_put(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto body = named_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
-  if (!body->is_object()) return respond_error(respond, Status::InvalidArgument("the body must be a JSON object"), req);
-  const json::object& o = body->as_object();
+  const json::object& o = body->object;
   rc::CertificateRecord r;
-  auto name = string_field(o, "Name");
-  if (!name.ok()) return respond_error(respond, name.status(), req);
-  r.name = *name;
+  r.name = std::move(body->name);
   auto text = string_field(o, "Certificate");
   if (!text.ok()) return respond_error(respond, text.status(), req);
   auto parsed = security::parse_certificate(*text);
@@ -172,14 +185,11 @@ void handle_put(ServerStore& store, const http::Request& req, const http::Respon
 // certificate, registers it, and hands back the zip (.crt, .key, .pfx).
 void handle_create(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   constexpr int kValidDays = 5 * 365;  // RavenDB's default for generated client certificates
-  auto body = parse_json_body(req);
+  auto body = named_body(req);
   if (!body.ok()) return respond_error(respond, body.status(), req);
-  if (!body->is_object()) return respond_error(respond, Status::InvalidArgument("the body must be a JSON object"), req);
-  const json::object& o = body->as_object();
+  const json::object& o = body->object;
   rc::CertificateRecord r;
-  auto name = string_field(o, "Name");
-  if (!name.ok()) return respond_error(respond, name.status(), req);
-  r.name = *name;
+  r.name = std::move(body->name);
   std::string password;
   if (const json::value* p = field(o, "Password"); p && p->is_string()) password = std::string(p->as_string());
   // Checked before the (slow) key generation; the thumbprint is filled below.

@@ -76,7 +76,6 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
     // as the same client: the outer request, and so its certificate, lives
     // until the answer is sent.
     sub->client_certificate = req.client_certificate;
-    sub->secure = req.secure;
     subs.push_back(std::move(sub));
   }
   auto gathered = std::make_shared<Gathered>();

@@ -49,7 +49,6 @@ void Connection::on_handshake(error_code ec, std::size_t used) {
     return;
   }
   buffer_.consume(used);
-  req_.secure = true;
   if (X509* peer = SSL_get0_peer_certificate(transport_->tls().native_handle())) {
     client_cert_ = describe_certificate(peer);
     req_.client_certificate = &*client_cert_;

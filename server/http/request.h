@@ -67,7 +67,6 @@ struct Request {
   // Set on a TLS connection whose client presented a certificate; nullptr on
   // plain HTTP and when the client sent none. Valid as long as the Request.
   const ClientCertificate* client_certificate = nullptr;
-  bool secure = false;       // the request came over TLS
 
   // Value of the first header `name` (case-insensitive); "" if absent.
   std::string_view header(std::string_view name) const {

@@ -8,9 +8,9 @@
 #include <openssl/x509.h>
 
 #include <cctype>
-#include <ctime>
 #include <memory>
 
+#include "server/http/client_certificate.h"
 #include "storage/clock.h"
 
 namespace corvus::server::security {
@@ -50,23 +50,6 @@ bool decode_base64(std::string_view text, std::string* out) {
   for (size_t i = compact.size(); i > 0 && compact[i - 1] == '='; --i) --len;
   out->resize(len);
   return true;
-}
-
-int64_t to_unix(const ASN1_TIME* t) {
-  if (t == nullptr) return 0;
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
-std::string one_line_subject(X509* cert) {
-  X509_NAME* name = X509_get_subject_name(cert);
-  if (name == nullptr) return {};
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return {};
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
 }
 
 }  // namespace
@@ -128,25 +111,9 @@ Result<ParsedCertificate> parse_certificate(std::string_view text) {
   const std::string der(reinterpret_cast<char*>(der_buf), static_cast<size_t>(der_len));
   OPENSSL_free(der_buf);
   out.der_base64 = base64(reinterpret_cast<const unsigned char*>(der.data()), der.size());
-  out.info.thumbprint = thumbprint_of(der);
-
-  unsigned char* spki = nullptr;
-  const int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &spki);
-  if (spki_len <= 0) return Status::InvalidArgument("the certificate's public key cannot be read");
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(spki, static_cast<size_t>(spki_len), digest);
-  OPENSSL_free(spki);
-  out.info.public_key_hash = base64(digest, sizeof digest);
-
-  out.info.subject = one_line_subject(cert.get());
-  out.info.not_before_unix = to_unix(X509_get0_notBefore(cert.get()));
-  out.info.not_after_unix = to_unix(X509_get0_notAfter(cert.get()));
-  std::unique_ptr<BIO, BioFree> pem(BIO_new(BIO_s_mem()));
-  if (pem && PEM_write_bio_X509(pem.get(), cert.get()) == 1) {
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(pem.get(), &data);
-    if (n > 0) out.info.pem.assign(data, static_cast<size_t>(n));
-  }
+  // The same facts the TLS layer records for a presented certificate.
+  out.info = http::describe_certificate(cert.get());
+  if (out.info.public_key_hash.empty()) return Status::InvalidArgument("the certificate's public key cannot be read");
   return out;
 }
 

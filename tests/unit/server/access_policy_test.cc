@@ -243,7 +243,6 @@ TEST_CASE("AccessPolicy: authorize() takes the database from {db} or ?name= and 
   req.path = "/databases/Orders/docs";
   req.params["db"] = "Orders";
   req.client_certificate = &reader;
-  req.secure = true;
   auto resp = security::authorize(r.options, *r.state, req, RouteAccess::DatabaseReadWrite);
   REQUIRE(resp);
   CHECK(resp->status == 403);
