@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <string>
 #include <optional>
 
 namespace corvus::query {
@@ -134,7 +135,13 @@ class Scanner {
     size_t end = pos_;
     if (text_[end] == '-') ++end;
     bool fraction = false;
-    while (end < text_.size() && is_digit(text_[end])) ++end;
+    bool separators = false;  // 10_000, as RavenDB allows in integers
+    while (end < text_.size() && (is_digit(text_[end]) ||
+                                  (text_[end] == '_' && end > start && is_digit(text_[end - 1]) &&
+                                   end + 1 < text_.size() && is_digit(text_[end + 1])))) {
+      separators = separators || text_[end] == '_';
+      ++end;
+    }
     if (end < text_.size() && text_[end] == '.' && end + 1 < text_.size() &&
         is_digit(text_[end + 1])) {
       fraction = true;
@@ -150,7 +157,8 @@ class Scanner {
         end = e;
       }
     }
-    if (end < text_.size() && continues_identifier(text_[end])) {
+    if ((separators && fraction) ||
+        (end < text_.size() && continues_identifier(text_[end]))) {
       pos_ = text_.size();
       return make_error(start, "malformed number '" +
                                    std::string(text_.substr(start, end + 1 - start)) + "'");
@@ -158,7 +166,8 @@ class Scanner {
     Token t;
     t.position = start;
     t.length = end - start;
-    const std::string_view digits = text_.substr(start, end - start);
+    std::string digits(text_.substr(start, end - start));
+    std::erase(digits, '_');
     pos_ = end;
     if (!fraction) {
       int64_t v = 0;
@@ -170,9 +179,8 @@ class Scanner {
       }
     }
     // Fractions, exponents and integers beyond int64 are doubles.
-    const std::string copy(digits);
     t.kind = TokenKind::Double;
-    t.number = std::strtod(copy.c_str(), nullptr);
+    t.number = std::strtod(digits.c_str(), nullptr);
     return t;
   }
 
@@ -304,7 +312,7 @@ class Scanner {
   }
 
   Token symbol() {
-    static constexpr std::string_view kTwoChar[] = {"==", "!=", "<=", ">="};
+    static constexpr std::string_view kTwoChar[] = {"==", "!=", "<>", "<=", ">="};
     Token t;
     t.kind = TokenKind::Symbol;
     t.position = pos_;
@@ -317,7 +325,7 @@ class Scanner {
       }
     }
     const char c = text_[pos_];
-    static constexpr std::string_view kOneChar = "(),.[]=<>";
+    static constexpr std::string_view kOneChar = "(),.[]=<>*";
     if (kOneChar.find(c) == std::string_view::npos) {
       const size_t at = pos_;
       pos_ = text_.size();

@@ -26,10 +26,10 @@ namespace corvus::query {
 enum class TokenKind {
   Identifier,  // Users, u, Address, @metadata, @last-modified, _x1 (keywords too)
   String,      // 'single' or "double" quoted; `text` is unescaped
-  Integer,     // fits in int64: `integer`
+  Integer,     // fits in int64: `integer` (10_000 allowed, as in RavenDB)
   Double,      // has a fraction or exponent, or overflows int64: `number`
   Parameter,   // $p0: `text` is the name without '$'
-  Symbol,      // ( ) , . [ ] = == != < <= > >=
+  Symbol,      // ( ) , . [ ] * = == != <> < <= > >=
   Block,       // { ... }: `text` is what lies between the outer braces
   End,         // end of the query
   Error,       // `text` is what is wrong

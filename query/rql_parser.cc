@@ -71,7 +71,7 @@ bool is_keyword(const Token& t, std::string_view kw) {
 }
 bool is_comparison_symbol(const Token& t) {
   return t.kind == TokenKind::Symbol && (t.text == "=" || t.text == "==" || t.text == "!=" ||
-                                         t.text == "<" || t.text == "<=" || t.text == ">" ||
+                                         t.text == "<>" || t.text == "<" || t.text == "<=" || t.text == ">" ||
                                          t.text == ">=");
 }
 
@@ -195,7 +195,7 @@ class Parser {
     advance();
     RQL_CHECK(parse_from(q));
 
-    bool seen_where = false, seen_order = false, seen_limit = false;
+    bool seen_where = false, seen_order = false, seen_limit = false, seen_select = false;
     while (true) {
       const Token& t = peek();
       if (t.kind == TokenKind::End) return Status::Ok();
@@ -218,13 +218,14 @@ class Parser {
         advance();
         RQL_CHECK(parse_loads(q));
       } else if (is_keyword(t, "select")) {
-        if (!q.select.empty() || q.distinct) return invalid("a second 'select' clause", t.position);
+        if (seen_select) return invalid("a second 'select' clause", t.position);
+        seen_select = true;
         if (q.update_script) return invalid("'select' together with 'update'", t.position);
         advance();
         RQL_CHECK(parse_select(q));
       } else if (is_keyword(t, "update")) {
         if (q.update_script) return invalid("a second 'update' clause", t.position);
-        if (!q.select.empty()) return invalid("'update' together with 'select'", t.position);
+        if (seen_select) return invalid("'update' together with 'select'", t.position);
         advance();
         if (peek().kind != TokenKind::Block) return expected("'{' and the update script");
         q.update_script = advance().text;
@@ -475,7 +476,7 @@ class Parser {
     if (is_comparison_symbol(op)) {
       advance();
       if (op.text == "=" || op.text == "==") cmp.op = CompareOp::Equal;
-      else if (op.text == "!=") cmp.op = CompareOp::NotEqual;
+      else if (op.text == "!=" || op.text == "<>") cmp.op = CompareOp::NotEqual;
       else if (op.text == "<") cmp.op = CompareOp::Less;
       else if (op.text == "<=") cmp.op = CompareOp::LessOrEqual;
       else if (op.text == ">") cmp.op = CompareOp::Greater;
@@ -491,12 +492,14 @@ class Parser {
       if (in.all) advance();
       advance();
       RQL_CHECK(expect_symbol("("));
-      while (true) {
+      // `in ()` is allowed, as RavenDB allows it.
+      while (!is_symbol(peek(), ")")) {
         Operand v;
         RQL_CHECK(parse_value(v));
         in.values.push_back(std::move(v));
         if (!is_symbol(peek(), ",")) break;
         advance();
+        if (is_symbol(peek(), ")")) return expected("a value");
       }
       RQL_CHECK(expect_symbol(")"));
       out = make_expression(std::move(in));
@@ -623,6 +626,11 @@ class Parser {
       if (peek().kind == TokenKind::Block) {
         return unsupported("select distinct { ... } (JavaScript projections)", peek().position);
       }
+    }
+    // `select *`: whole documents, as without select.
+    if (is_symbol(peek(), "*")) {
+      advance();
+      return Status::Ok();
     }
     while (true) {
       const Token& t = peek();

@@ -70,6 +70,9 @@ TEST_CASE("RQL lexer: numbers") {
   CHECK(tokenize_rql(".5")[0].number == 0.5);
   CHECK(tokenize_rql("-0.25")[0].number == -0.25);
   CHECK(tokenize_rql("12abc")[0].kind == TokenKind::Error);
+  CHECK(tokenize_rql("1_000_000")[0].integer == 1000000);
+  CHECK(tokenize_rql("1_000.5")[0].kind == TokenKind::Error);
+  CHECK(tokenize_rql("1__0")[0].kind == TokenKind::Error);
 }
 
 TEST_CASE("RQL lexer: comments are skipped, stray characters are errors") {

@@ -135,6 +135,8 @@ TEST_CASE("RQL parser: comparison operators and values") {
   CHECK(where_of("from Users where Name = $p0") == "(= Name $p0)");
   CHECK(where_of("from Users where Name == 'x'") == "(= Name \"x\")");
   CHECK(where_of("from Users where Age != 3") == "(!= Age 3)");
+  CHECK(where_of("from Users where Age <> 3") == "(!= Age 3)");
+  CHECK(where_of("from Users where Age = 10_000") == "(= Age 10000)");
   CHECK(where_of("from Users where Age < -3") == "(< Age -3)");
   CHECK(where_of("from Users where Age <= 2.5") == "(<= Age 2.5E0)");
   CHECK(where_of("from Users where Age > -0.5") == "(> Age -5E-1)");
@@ -158,6 +160,7 @@ TEST_CASE("RQL parser: in, all in, between") {
   CHECK(where_of("from Users where Name in ('a', 'b', 3)") == "(in Name \"a\" \"b\" 3)");
   CHECK(where_of("from Users where Tags all in ($p0)") == "(all-in Tags $p0)");
   CHECK(where_of("from Users where Tags ALL IN ('a','b')") == "(all-in Tags \"a\" \"b\")");
+  CHECK(where_of("from Users where Name in ()") == "(in Name)");
   CHECK(where_of("from Users where Age between $p0 and $p1") == "(between Age $p0 $p1)");
   CHECK(where_of("from Users where Age between 1 and 5 and Name = 'x'") ==
         "(and (between Age 1 5) (= Name \"x\"))");
@@ -338,6 +341,12 @@ TEST_CASE("RQL parser: select") {
   CHECK(q.distinct);
   REQUIRE(q.select.size() == 2);
   CHECK(q.select[1].name == "Product");
+  q = parse_ok("from Users select *");
+  CHECK(q.select.empty());
+  q = parse_ok("from Users select distinct * limit 1");
+  CHECK(q.distinct);
+  CHECK(q.select.empty());
+  CHECK(q.limit.has_value());
   // A field called Distinct.
   q = parse_ok("from Users select Distinct, Name");
   CHECK_FALSE(q.distinct);
@@ -470,7 +479,7 @@ TEST_CASE("RQL parser: errors name the token and where it is") {
         "RQL: unexpected character at line 1, column 23 (offset 22)");
   CHECK(parse_error("from Users where Name 1").find("expected an operator") != std::string::npos);
   CHECK(parse_error("from Users where (Name = 1").find("expected ')'") != std::string::npos);
-  CHECK(parse_error("from Users where Name in ()").find("expected a value") != std::string::npos);
+  CHECK(parse_error("from Users where Name in (1,)").find("expected a value") != std::string::npos);
   CHECK(parse_error("from Users where Age between 1 or 2").find("expected 'and'") !=
         std::string::npos);
   CHECK(parse_error("from Users where Name = 1 Age = 2") ==
