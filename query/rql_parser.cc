@@ -275,6 +275,9 @@ class Parser {
     if (q.source != SourceKind::AllDocs && q.source_name.empty()) {
       return invalid("an empty collection or index name", t.position);
     }
+    if (is_symbol(peek(), "(")) {
+      return unsupported("from <collection> (<filter>) (revisions queries)", peek().position);
+    }
     if (is_keyword(peek(), "as")) {
       advance();
       if (peek().kind != TokenKind::Identifier || is_reserved_word(peek().text)) {

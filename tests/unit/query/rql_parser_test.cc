@@ -521,6 +521,9 @@ TEST_CASE("RQL parser: unsupported constructs say so") {
       {"from Users order by custom(Name, 'MySorter')", "order by custom() is not supported"},
       {"from Users where Name = cmpxchg($p0)", "cmpxchg() as a value is not supported"},
       {"from Users select count()", "count() in select is not supported"},
+      {"from Users select counter('likes')", "counter() in select is not supported"},
+      {"from Dogs (Revisions = true) as d", "from <collection> (<filter>) (revisions queries) is not supported"},
+      {"from index 'Cameras' select facet(id('facets/1'))", "facet() in select is not supported"},
   };
   for (const auto& [query, expected] : cases) {
     INFO(query);
