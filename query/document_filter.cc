@@ -418,6 +418,54 @@ Result<NodePtr> compile_method(const MethodCall& call, const json::object& param
   return Status::Internal("unknown method kind");
 }
 
+bool same_path(const FieldPath& a, const FieldPath& b) {
+  if (a.is_id != b.is_id || !equals_ignore_case(a.alias, b.alias) || a.segments.size() != b.segments.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.segments.size(); ++i) {
+    if (a.segments[i].name != b.segments[i].name || a.segments[i].each != b.segments[i].each) return false;
+  }
+  return true;
+}
+
+bool is_lower_bound(CompareOp op) { return op == CompareOp::Greater || op == CompareOp::GreaterOrEqual; }
+bool is_upper_bound(CompareOp op) { return op == CompareOp::Less || op == CompareOp::LessOrEqual; }
+
+// RavenDB turns `f > a and f < b` (a lower and an upper bound on the same field,
+// in either order) into one between query (LuceneQueryBuilder, OperatorType.And),
+// so on a field with several values ONE value must lie in the range, not one
+// value above a and another below b. Same here. nullopt: not such a pair (or
+// bounds of different types or null, which keep their separate meaning).
+std::optional<Result<NodePtr>> merge_range_pair(const And& node, const json::object& parameters) {
+  if (!node.left || !node.right) return std::nullopt;
+  const auto* left = std::get_if<Comparison>(&node.left->node);
+  const auto* right = std::get_if<Comparison>(&node.right->node);
+  if (left == nullptr || right == nullptr) return std::nullopt;
+  const Comparison* lower = nullptr;
+  const Comparison* upper = nullptr;
+  if (is_lower_bound(left->op) && is_upper_bound(right->op)) {
+    lower = left;
+    upper = right;
+  } else if (is_upper_bound(left->op) && is_lower_bound(right->op)) {
+    lower = right;
+    upper = left;
+  } else {
+    return std::nullopt;
+  }
+  if (!same_path(lower->field, upper->field) || lower->exact != upper->exact) return std::nullopt;
+  auto low = resolve_scalar(lower->value, parameters, lower->field);
+  if (!low.ok()) return Result<NodePtr>(low.status());
+  auto high = resolve_scalar(upper->value, parameters, upper->field);
+  if (!high.ok()) return Result<NodePtr>(high.status());
+  const bool both_numbers = is_number(*low) && is_number(*high);
+  const bool both_strings = low->is_string() && high->is_string();
+  if (!both_numbers && !both_strings) return std::nullopt;
+  return Result<NodePtr>(make_node(RangeTest{lower->field,
+                                             Bound{std::move(low).value(), lower->op == CompareOp::GreaterOrEqual},
+                                             Bound{std::move(high).value(), upper->op == CompareOp::LessOrEqual},
+                                             lower->exact}));
+}
+
 struct Compiler {
   const json::object& parameters;
 
@@ -426,7 +474,10 @@ struct Compiler {
   Result<NodePtr> operator()(const Between& between) const { return compile_between(between, parameters); }
   Result<NodePtr> operator()(const MethodCall& call) const { return compile_method(call, parameters); }
   Result<NodePtr> operator()(const TrueExpression&) const { return make_node(Constant{true}); }
-  Result<NodePtr> operator()(const And& node) const { return binary<AllOf>(node.left, node.right); }
+  Result<NodePtr> operator()(const And& node) const {
+    if (auto merged = merge_range_pair(node, parameters)) return std::move(*merged);
+    return binary<AllOf>(node.left, node.right);
+  }
   Result<NodePtr> operator()(const Or& node) const { return binary<AnyOf>(node.left, node.right); }
   Result<NodePtr> operator()(const Not& node) const {
     auto operand = compile_child(node.operand);

@@ -148,6 +148,33 @@ TEST_CASE("filter: one value of an array is enough (any), at the end of a path o
   CHECK_FALSE(match(between(path("Lines[].Qty"), lit(3), lit(9)), kUser));
 }
 
+TEST_CASE("filter: a lower and an upper bound on one field joined by and act as between (RavenDB's rewrite)") {
+  // RavenDB's LuceneQueryBuilder turns `Qty > 3 and Qty < 9` into one range query:
+  // a single value must lie in it. 2 and 10 are each on one side only.
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                         cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+                    kUser));
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Less, lit(9)),
+                         cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3))),
+                    kUser));
+  CHECK(match(and_(cmp(path("Lines[].Qty"), CompareOp::GreaterOrEqual, lit(10)),
+                   cmp(path("Lines[].Qty"), CompareOp::LessOrEqual, lit(10))),
+              kUser));
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(10)),
+                         cmp(path("Lines[].Qty"), CompareOp::LessOrEqual, lit(10))),
+                    kUser));
+  CHECK(match(and_(cmp(path("Name"), CompareOp::Greater, param("a")), cmp(path("Name"), CompareOp::Less, param("b"))),
+              kUser, "users/1", params(R"({"a": "A", "b": "P"})")));
+  // Different fields, or or: each comparison on its own, any value each.
+  CHECK(match(or_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                  cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+              kUser));
+  CHECK(match(and_(cmp(path("Age"), CompareOp::Greater, lit(3)), cmp(path("Score"), CompareOp::Less, lit(9))), kUser));
+  // A missing parameter in the pair is still reported.
+  CHECK(compile_error(and_(cmp(path("Age"), CompareOp::Greater, param("lo")), cmp(path("Age"), CompareOp::Less, lit(9))))
+            .is_invalid_argument());
+}
+
 TEST_CASE("filter: nested paths and @metadata") {
   CHECK(match(eq(path("Address.City"), lit("hadera")), kUser));
   CHECK(match(eq(path("@metadata.@collection"), lit("users")), kUser));
@@ -245,6 +272,18 @@ TEST_CASE("filter: regex searches string values, case-insensitive; a bad pattern
   CHECK(s.message().find("(unclosed") != std::string::npos);
   CHECK(s.message().find("44") != std::string::npos);
   CHECK(compile_error(method(MethodKind::Regex, path("Name"), {lit(1)})).is_invalid_argument());
+}
+
+TEST_CASE("filter: regex as in RavenDB's RegexQueryTests: 4 of 6 texts match ^[a-z ]{2,4}love") {
+  auto filter = compile_ok(method(MethodKind::Regex, path("Text"), {lit("^[a-z ]{2,4}love")}));
+  int matched = 0;
+  for (const char* text : {"I love dogs and cats", "I love cats", "I love dogs", "I love bats", "dogs love me",
+                           "cats love me"}) {
+    json::object d;
+    d["Text"] = text;
+    if (filter.matches(d, "regexmes/1")) ++matched;
+  }
+  CHECK(matched == 4);
 }
 
 TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on request; wildcards") {
