@@ -1,0 +1,48 @@
+#pragma once
+// DocumentFilter: a compiled RQL `where` clause that tells whether one stored
+// document matches. compile() resolves every parameter, lower-cases the string
+// values and builds the regexes once, so matches() allocates little and never
+// fails: values of the wrong type simply do not match (RavenDB's semantics, see
+// query/value_comparison.h and query/README.md).
+//
+// Owned by whoever runs the query (the query runner), for one run. Movable.
+// matches() is const and touches no shared state: one filter may be used from
+// several threads at once.
+//
+// Paths with an alias (`from Users as u where u.Name = ...`) read the queried
+// document itself: a where clause cannot read loaded documents (RavenDB neither),
+// and the runner rejects load aliases there.
+
+#include <memory>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "query/rql_ast.h"
+#include "storage/status.h"
+
+namespace corvus::query {
+
+class DocumentFilter {
+ public:
+  struct Node;  // the compiled expression tree (document_filter.cc)
+
+  // where == nullptr: matches everything. Resolves every parameter and compiles
+  // regexes once; InvalidArgument (with the parameter name / the regex error /
+  // position) otherwise. `where` and `parameters` are not referenced afterwards.
+  static Result<DocumentFilter> compile(const Expression* where, const boost::json::object& parameters);
+
+  // `document` is the whole stored JSON (@metadata included), `id` its id.
+  bool matches(const boost::json::value& document, std::string_view id) const;
+
+  DocumentFilter(DocumentFilter&&) noexcept;
+  DocumentFilter& operator=(DocumentFilter&&) noexcept;
+  ~DocumentFilter();
+
+ private:
+  explicit DocumentFilter(std::unique_ptr<Node> root);
+  std::unique_ptr<Node> root_;  // nullptr: matches everything
+};
+
+}  // namespace corvus::query

@@ -1,0 +1,330 @@
+// DocumentFilter: every where-clause rule of RQL as RavenDB's auto-indexes give
+// it, on hand-built syntax trees. Wrong-type comparisons never match and never
+// fail; bad parameters and regexes fail at compile with InvalidArgument.
+
+#include "query/document_filter.h"
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/query/ast_builders.h"
+
+using namespace corvus::query;
+using namespace corvus::query::test;
+namespace json = boost::json;
+
+namespace {
+
+DocumentFilter compile_ok(const ExpressionPtr& where, const json::object& parameters = {}) {
+  auto f = DocumentFilter::compile(where.get(), parameters);
+  REQUIRE_MESSAGE(f.ok(), f.status().to_string());
+  return std::move(f).value();
+}
+
+bool match(const ExpressionPtr& where, const char* document, const char* id = "users/1",
+           const json::object& parameters = {}) {
+  return compile_ok(where, parameters).matches(doc(document), id);
+}
+
+corvus::Status compile_error(const ExpressionPtr& where, const json::object& parameters = {}) {
+  auto f = DocumentFilter::compile(where.get(), parameters);
+  REQUIRE_FALSE(f.ok());
+  return f.status();
+}
+
+const char* kUser = R"({"Name": "Oren", "Age": 40, "Score": 2.5, "Active": true, "Nick": null,
+  "Address": {"City": "Hadera", "Zip": "38000"}, "Tags": ["db", "Raven"],
+  "Lines": [{"Product": "products/1", "Qty": 2}, {"Product": "products/2", "Qty": 10}],
+  "@metadata": {"@collection": "Users"}})";
+
+}  // namespace
+
+TEST_CASE("filter: no where clause matches everything; `where true` too") {
+  auto f = DocumentFilter::compile(nullptr, {});
+  REQUIRE(f.ok());
+  CHECK(f->matches(doc("{}"), "x"));
+  CHECK(match(wrap(TrueExpression{}), "{}"));
+}
+
+TEST_CASE("filter: = on strings is case-insensitive; exact() is case-sensitive") {
+  CHECK(match(eq(path("Name"), lit("oren")), kUser));
+  CHECK(match(eq(path("Name"), lit("OREN")), kUser));
+  CHECK_FALSE(match(eq(path("Name"), lit("Ore")), kUser));
+  CHECK_FALSE(match(eq(path("Name"), lit("oren"), true), kUser));
+  CHECK(match(eq(path("Name"), lit("Oren"), true), kUser));
+}
+
+TEST_CASE("filter: = on numbers is numeric across int64 and double") {
+  CHECK(match(eq(path("Age"), lit(40)), kUser));
+  CHECK(match(eq(path("Age"), lit(40.0)), kUser));
+  CHECK(match(eq(path("Score"), lit(2.5)), kUser));
+  CHECK_FALSE(match(eq(path("Age"), lit(41)), kUser));
+  CHECK(match(eq(path("Big"), lit(int64_t{9007199254740993})), R"({"Big": 9007199254740993})"));
+  CHECK_FALSE(match(eq(path("Big"), lit(int64_t{9007199254740992})), R"({"Big": 9007199254740993})"));
+}
+
+TEST_CASE("filter: a string query value equals a number or bool whose text it is") {
+  CHECK(match(eq(path("Age"), lit("40")), kUser));
+  CHECK(match(eq(path("Active"), lit("true")), kUser));
+  CHECK(match(eq(path("Active"), lit(true)), kUser));
+  CHECK(match(eq(path("Flag"), lit(false)), R"({"Flag": "false"})"));
+  // A number query value does not match the string "38000".
+  CHECK_FALSE(match(eq(path("Address.Zip"), lit(38000)), kUser));
+}
+
+TEST_CASE("filter: = null matches null values and documents where the path reaches nothing") {
+  CHECK(match(eq(path("Nick"), lit(nullptr)), kUser));
+  CHECK(match(eq(path("Missing"), lit(nullptr)), kUser));
+  CHECK(match(eq(path("Address.Missing"), lit(nullptr)), kUser));
+  CHECK_FALSE(match(eq(path("Name"), lit(nullptr)), kUser));
+}
+
+TEST_CASE("filter: wrong-type comparisons do not match and do not fail") {
+  CHECK_FALSE(match(eq(path("Name"), lit(5)), kUser));
+  CHECK_FALSE(match(eq(path("Address"), lit("Hadera")), kUser));
+  CHECK_FALSE(match(cmp(path("Name"), CompareOp::Greater, lit(5)), kUser));
+  CHECK_FALSE(match(cmp(path("Age"), CompareOp::Greater, lit("a")), kUser));
+  CHECK_FALSE(match(cmp(path("Address"), CompareOp::Less, lit(5)), kUser));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("Age"), {lit("4")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::Regex, path("Address"), {lit(".*")}), kUser));
+}
+
+TEST_CASE("filter: != is NOT = (documents without the field match)") {
+  CHECK(match(cmp(path("Name"), CompareOp::NotEqual, lit("Ayende")), kUser));
+  CHECK_FALSE(match(cmp(path("Name"), CompareOp::NotEqual, lit("oren")), kUser));
+  CHECK(match(cmp(path("Missing"), CompareOp::NotEqual, lit("x")), kUser));
+  CHECK_FALSE(match(cmp(path("Missing"), CompareOp::NotEqual, lit(nullptr)), kUser));
+  // Any value equal means `=` holds, so `!=` does not.
+  CHECK_FALSE(match(cmp(path("Tags"), CompareOp::NotEqual, lit("db")), kUser));
+}
+
+TEST_CASE("filter: ranges on numbers") {
+  CHECK(match(cmp(path("Age"), CompareOp::Greater, lit(39)), kUser));
+  CHECK_FALSE(match(cmp(path("Age"), CompareOp::Greater, lit(40)), kUser));
+  CHECK(match(cmp(path("Age"), CompareOp::GreaterOrEqual, lit(40)), kUser));
+  CHECK(match(cmp(path("Age"), CompareOp::Less, lit(40.5)), kUser));
+  CHECK_FALSE(match(cmp(path("Age"), CompareOp::Less, lit(40)), kUser));
+  CHECK(match(cmp(path("Age"), CompareOp::LessOrEqual, lit(40)), kUser));
+  CHECK(match(cmp(path("Score"), CompareOp::Greater, lit(2)), kUser));
+}
+
+TEST_CASE("filter: ranges on strings are ordinal on lower-cased text (exact: as is)") {
+  CHECK(match(cmp(path("Name"), CompareOp::Greater, lit("n")), kUser));
+  CHECK(match(cmp(path("Name"), CompareOp::Greater, lit("N")), kUser));
+  CHECK(match(cmp(path("Name"), CompareOp::Less, lit("p")), kUser));
+  CHECK_FALSE(match(cmp(path("Name"), CompareOp::Less, lit("oren")), kUser));
+  CHECK(match(cmp(path("Name"), CompareOp::LessOrEqual, lit("OREN")), kUser));
+  // Exact: 'O' (0x4F) < 'n' (0x6E).
+  CHECK(match(cmp(path("Name"), CompareOp::Less, lit("n"), true), kUser));
+  CHECK_FALSE(match(cmp(path("Name"), CompareOp::Greater, lit("n"), true), kUser));
+}
+
+TEST_CASE("filter: a null range bound matches nothing") {
+  CHECK_FALSE(match(cmp(path("Nick"), CompareOp::GreaterOrEqual, lit(nullptr)), kUser));
+  CHECK_FALSE(match(between(path("Age"), lit(nullptr), lit(50)), kUser));
+}
+
+TEST_CASE("filter: between is inclusive at both ends") {
+  CHECK(match(between(path("Age"), lit(40), lit(50)), kUser));
+  CHECK(match(between(path("Age"), lit(30), lit(40)), kUser));
+  CHECK_FALSE(match(between(path("Age"), lit(41), lit(50)), kUser));
+  CHECK(match(between(path("Name"), lit("a"), lit("oren")), kUser));
+  CHECK_FALSE(match(between(path("Name"), lit("p"), lit("z")), kUser));
+  CHECK_FALSE(match(between(path("Name"), lit(1), lit(100)), kUser));
+}
+
+TEST_CASE("filter: between with bounds of different types is InvalidArgument") {
+  auto s = compile_error(between(path("Age"), lit(1), lit("z")));
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("Age") != std::string::npos);
+}
+
+TEST_CASE("filter: one value of an array is enough (any), at the end of a path or through x[]") {
+  CHECK(match(eq(path("Tags"), lit("RAVEN")), kUser));
+  CHECK(match(eq(path("Lines[].Product"), lit("products/2")), kUser));
+  CHECK(match(eq(path("Lines.Product"), lit("products/1")), kUser));
+  CHECK(match(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(5)), kUser));
+  CHECK_FALSE(match(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(10)), kUser));
+  // between: a single value must lie in the range (2 and 10 are both outside 3..9).
+  CHECK_FALSE(match(between(path("Lines[].Qty"), lit(3), lit(9)), kUser));
+}
+
+TEST_CASE("filter: a lower and an upper bound on one field joined by and act as between (RavenDB's rewrite)") {
+  // RavenDB's LuceneQueryBuilder turns `Qty > 3 and Qty < 9` into one range query:
+  // a single value must lie in it. 2 and 10 are each on one side only.
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                         cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+                    kUser));
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Less, lit(9)),
+                         cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3))),
+                    kUser));
+  CHECK(match(and_(cmp(path("Lines[].Qty"), CompareOp::GreaterOrEqual, lit(10)),
+                   cmp(path("Lines[].Qty"), CompareOp::LessOrEqual, lit(10))),
+              kUser));
+  CHECK_FALSE(match(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(10)),
+                         cmp(path("Lines[].Qty"), CompareOp::LessOrEqual, lit(10))),
+                    kUser));
+  CHECK(match(and_(cmp(path("Name"), CompareOp::Greater, param("a")), cmp(path("Name"), CompareOp::Less, param("b"))),
+              kUser, "users/1", params(R"({"a": "A", "b": "P"})")));
+  // Different fields, or or: each comparison on its own, any value each.
+  CHECK(match(or_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                  cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+              kUser));
+  CHECK(match(and_(cmp(path("Age"), CompareOp::Greater, lit(3)), cmp(path("Score"), CompareOp::Less, lit(9))), kUser));
+  // A missing parameter in the pair is still reported.
+  CHECK(compile_error(and_(cmp(path("Age"), CompareOp::Greater, param("lo")), cmp(path("Age"), CompareOp::Less, lit(9))))
+            .is_invalid_argument());
+}
+
+TEST_CASE("filter: nested paths and @metadata") {
+  CHECK(match(eq(path("Address.City"), lit("hadera")), kUser));
+  CHECK(match(eq(path("@metadata.@collection"), lit("users")), kUser));
+  CHECK(match(eq(path("Address.City", "u"), lit("hadera")), kUser));  // from Users as u: u.Address.City
+}
+
+TEST_CASE("filter: and, or, not") {
+  CHECK(match(and_(eq(path("Name"), lit("oren")), eq(path("Age"), lit(40))), kUser));
+  CHECK_FALSE(match(and_(eq(path("Name"), lit("oren")), eq(path("Age"), lit(41))), kUser));
+  CHECK(match(or_(eq(path("Name"), lit("x")), eq(path("Age"), lit(40))), kUser));
+  CHECK_FALSE(match(or_(eq(path("Name"), lit("x")), eq(path("Age"), lit(41))), kUser));
+  CHECK(match(not_(eq(path("Name"), lit("x"))), kUser));
+  CHECK_FALSE(match(not_(eq(path("Name"), lit("oren"))), kUser));
+  CHECK(match(and_(wrap(TrueExpression{}), not_(eq(path("Missing"), lit("a")))), kUser));
+}
+
+TEST_CASE("filter: an and/or/not missing an operand is InvalidArgument, not a crash") {
+  CHECK(compile_error(and_(eq(path("Name"), lit("x")), nullptr)).is_invalid_argument());
+  CHECK(compile_error(not_(nullptr)).is_invalid_argument());
+}
+
+TEST_CASE("filter: parameters are resolved once; a missing one is InvalidArgument naming it") {
+  auto p = params(R"({"name": "OREN", "age": 40})");
+  CHECK(match(and_(eq(path("Name"), param("name")), eq(path("Age"), param("age"))), kUser, "users/1", p));
+  auto s = compile_error(and_(eq(path("Name"), param("name")), eq(path("Age"), param("nope", 31))), p);
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("$nope") != std::string::npos);
+  CHECK(s.message().find("31") != std::string::npos);
+  // A parameter that would be compared but is an object is refused.
+  CHECK(compile_error(eq(path("Name"), param("o")), params(R"({"o": {"a": 1}})")).is_invalid_argument());
+}
+
+TEST_CASE("filter: in (...) with literals, parameters and parameter arrays") {
+  CHECK(match(in(path("Name"), {lit("a"), lit("OREN")}), kUser));
+  CHECK_FALSE(match(in(path("Name"), {lit("a"), lit("b")}), kUser));
+  CHECK(match(in(path("Age"), {lit(1), lit(40.0)}), kUser));
+  CHECK(match(in(path("Age"), {lit("40")}), kUser));
+  CHECK(match(in(path("Name"), {param("names")}), kUser, "users/1", params(R"({"names": ["x", "oren"]})")));
+  CHECK_FALSE(match(in(path("Name"), {param("names")}), kUser, "users/1", params(R"({"names": []})")));
+  CHECK(match(in(path("Tags"), {lit("raven")}), kUser));
+  CHECK(match(in(path("Missing"), {lit(nullptr)}), kUser));
+  CHECK_FALSE(match(in(path("Name"), {}), kUser));
+  CHECK(compile_error(in(path("Name"), {param("names")}), params(R"({"names": [{"a": 1}]})")).is_invalid_argument());
+  CHECK(compile_error(in(path("Name"), {param("missing")}), {}).is_invalid_argument());
+}
+
+TEST_CASE("filter: all in (...) needs every listed value among the reached values") {
+  CHECK(match(in(path("Tags"), {lit("db"), lit("raven")}, true), kUser));
+  CHECK_FALSE(match(in(path("Tags"), {lit("db"), lit("sql")}, true), kUser));
+  CHECK(match(in(path("Tags"), {param("t")}, true), kUser, "users/1", params(R"({"t": ["DB"]})")));
+  CHECK_FALSE(match(in(path("Missing"), {lit("a")}, true), kUser));
+}
+
+TEST_CASE("filter: exact in and all in") {
+  CHECK_FALSE(match(in(path("Name"), {lit("oren")}, false, true), kUser));
+  CHECK(match(in(path("Tags"), {lit("Raven")}, true, true), kUser));
+  CHECK_FALSE(match(in(path("Tags"), {lit("raven")}, true, true), kUser));
+}
+
+TEST_CASE("filter: startsWith / endsWith on strings, case-insensitive unless exact") {
+  CHECK(match(method(MethodKind::StartsWith, path("Name"), {lit("or")}), kUser));
+  CHECK(match(method(MethodKind::StartsWith, path("Name"), {lit("OR")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("Name"), {lit("or")}, true), kUser));
+  CHECK(match(method(MethodKind::EndsWith, path("Name"), {lit("REN")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::EndsWith, path("Name"), {lit("xoren")}), kUser));
+  CHECK(match(method(MethodKind::StartsWith, path("Tags"), {lit("rav")}), kUser));
+  CHECK(match(method(MethodKind::StartsWith, path("Name"), {lit("")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("Missing"), {lit("")}), kUser));
+}
+
+TEST_CASE("filter: startsWith needs a string argument") {
+  auto s = compile_error(method(MethodKind::StartsWith, path("Name"), {lit(5)}, false, 12));
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("12") != std::string::npos);
+  CHECK(compile_error(method(MethodKind::StartsWith, path("Name"), {})).is_invalid_argument());
+}
+
+TEST_CASE("filter: exists(f): the path reaches something, null included") {
+  CHECK(match(method(MethodKind::Exists, path("Name"), {}), kUser));
+  CHECK(match(method(MethodKind::Exists, path("Nick"), {}), kUser));
+  CHECK(match(method(MethodKind::Exists, path("Lines[].Qty"), {}), kUser));
+  CHECK_FALSE(match(method(MethodKind::Exists, path("Missing"), {}), kUser));
+  CHECK_FALSE(match(method(MethodKind::Exists, path("Address.Street"), {}), kUser));
+  CHECK(compile_error(method(MethodKind::Exists, path("Name"), {lit("x")})).is_invalid_argument());
+}
+
+TEST_CASE("filter: regex searches string values, case-insensitive; a bad pattern fails at compile") {
+  CHECK(match(method(MethodKind::Regex, path("Name"), {lit("^o.e")}), kUser));
+  CHECK(match(method(MethodKind::Regex, path("Name"), {lit("RE")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::Regex, path("Name"), {lit("^re")}), kUser));
+  CHECK(match(method(MethodKind::Regex, path("Tags"), {lit("^rav")}), kUser));
+  CHECK(match(method(MethodKind::Regex, path("Name"), {param("p")}), kUser, "users/1", params(R"({"p": "n$"})")));
+  auto s = compile_error(method(MethodKind::Regex, path("Name"), {lit("(unclosed")}, false, 44));
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("(unclosed") != std::string::npos);
+  CHECK(s.message().find("44") != std::string::npos);
+  CHECK(compile_error(method(MethodKind::Regex, path("Name"), {lit(1)})).is_invalid_argument());
+}
+
+TEST_CASE("filter: regex as in RavenDB's RegexQueryTests: 4 of 6 texts match ^[a-z ]{2,4}love") {
+  auto filter = compile_ok(method(MethodKind::Regex, path("Text"), {lit("^[a-z ]{2,4}love")}));
+  int matched = 0;
+  for (const char* text : {"I love dogs and cats", "I love cats", "I love dogs", "I love bats", "dogs love me",
+                           "cats love me"}) {
+    json::object d;
+    d["Text"] = text;
+    if (filter.matches(d, "regexmes/1")) ++matched;
+  }
+  CHECK(matched == 4);
+}
+
+TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on request; wildcards") {
+  const char* d = R"({"Bio": "Writes the RavenDB-server, loves C++ and coffee.", "N": 12345})";
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("ravendb")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("SERVER")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("tea coffee")}), d));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Bio"), {lit("tea coffee"), lit("and")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("loves, coffee"), lit("AND")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("cof*")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("*fee")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("*ave*")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("w*s")}), d));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Bio"), {lit("rave")}), d));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Bio"), {lit("")}), d));
+  CHECK(match(method(MethodKind::Search, path("N"), {lit("12345")}), d));
+  CHECK(match(method(MethodKind::Search, path("Tags"), {lit("raven")}), kUser));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Missing"), {lit("x")}), d));
+  CHECK(compile_error(method(MethodKind::Search, path("Bio"), {lit("x"), lit("xor")})).is_invalid_argument());
+}
+
+TEST_CASE("filter: id() is the document id, compared case-insensitively") {
+  CHECK(match(eq(id_path(), lit("USERS/1")), kUser, "users/1"));
+  CHECK_FALSE(match(eq(id_path(), lit("users/2")), kUser, "users/1"));
+  CHECK(match(eq(id_path(), lit("Users/1"), true), kUser, "Users/1"));
+  CHECK(match(method(MethodKind::StartsWith, id_path(), {lit("Users/")}), kUser, "users/1"));
+  CHECK(match(method(MethodKind::EndsWith, id_path(), {lit("/1")}), kUser, "users/1"));
+  CHECK(match(in(id_path(), {lit("users/2"), lit("users/1")}), kUser, "users/1"));
+  CHECK(match(cmp(id_path(), CompareOp::Greater, lit("users/0")), kUser, "users/1"));
+  CHECK(match(method(MethodKind::Exists, id_path(), {}), kUser, "users/1"));
+}
+
+TEST_CASE("filter: a compiled filter outlives its syntax tree and parameters") {
+  std::optional<DocumentFilter> f;
+  {
+    auto where = and_(eq(path("Name"), param("n")), cmp(path("Age"), CompareOp::Less, lit(50)));
+    auto p = params(R"({"n": "oren"})");
+    auto compiled = DocumentFilter::compile(where.get(), p);
+    REQUIRE(compiled.ok());
+    f.emplace(std::move(compiled).value());
+  }
+  CHECK(f->matches(doc(kUser), "users/1"));
+  CHECK_FALSE(f->matches(doc(R"({"Name": "oren", "Age": 60})"), "users/2"));
+}

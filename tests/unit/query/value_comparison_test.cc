@@ -1,0 +1,87 @@
+// Value comparison rules of RQL (RavenDB's auto-index semantics): case-insensitive
+// strings, numbers across JSON types, strings matching numbers' and bools' text,
+// ranges only between values of the bound's type.
+
+#include "query/value_comparison.h"
+
+#include <doctest/doctest.h>
+
+#include <limits>
+
+using namespace corvus::query;
+namespace json = boost::json;
+
+TEST_CASE("canonical_text: numbers' shortest text, bools, strings; nothing for null and containers") {
+  CHECK(*canonical_text(json::value(5)) == "5");
+  CHECK(*canonical_text(json::value(5.0)) == "5");
+  CHECK(*canonical_text(json::value(2.5)) == "2.5");
+  CHECK(*canonical_text(json::value(-7)) == "-7");
+  CHECK(*canonical_text(json::value(std::numeric_limits<uint64_t>::max())) == "18446744073709551615");
+  CHECK(*canonical_text(json::value(true)) == "true");
+  CHECK(*canonical_text(json::value("x")) == "x");
+  CHECK_FALSE(canonical_text(json::value(nullptr)));
+  CHECK_FALSE(canonical_text(json::value(json::array{1})));
+}
+
+TEST_CASE("compare_numbers: mixed int64, uint64 and double; big int64s exactly") {
+  CHECK(compare_numbers(json::value(5), json::value(5.0)) == 0);
+  CHECK(compare_numbers(json::value(5), json::value(5.5)) < 0);
+  CHECK(compare_numbers(json::value(-1), json::value(std::numeric_limits<uint64_t>::max())) < 0);
+  CHECK(compare_numbers(json::value(std::numeric_limits<uint64_t>::max()), json::value(-1)) > 0);
+  // 2^53 + 1 is not a double: comparing through double would call these equal.
+  const int64_t big = (int64_t{1} << 53) + 1;
+  CHECK(compare_numbers(json::value(big), json::value(big - 1)) > 0);
+  CHECK(compare_numbers(json::value(big), json::value(static_cast<double>(big - 1))) > 0);
+  CHECK(compare_numbers(json::value(std::numeric_limits<int64_t>::max()), json::value(9.3e18)) < 0);
+  CHECK(compare_numbers(json::value(1), json::value(std::numeric_limits<double>::quiet_NaN())) ==
+        std::partial_ordering::unordered);
+}
+
+TEST_CASE("query_value_equals: strings case-insensitive unless exact") {
+  CHECK(query_value_equals(json::value("oren"), json::value("OREN"), false));
+  CHECK_FALSE(query_value_equals(json::value("oren"), json::value("OREN"), true));
+  CHECK(query_value_equals(json::value("Oren"), json::value("Oren"), true));
+  CHECK_FALSE(query_value_equals(json::value("oren"), json::value("orena"), false));
+}
+
+TEST_CASE("query_value_equals: numbers numerically; a number never equals a string") {
+  CHECK(query_value_equals(json::value(5), json::value(5.0), false));
+  CHECK(query_value_equals(json::value(5.0), json::value(5), false));
+  CHECK_FALSE(query_value_equals(json::value(5), json::value(6), false));
+  CHECK_FALSE(query_value_equals(json::value(5), json::value("5"), false));
+  CHECK_FALSE(query_value_equals(json::value(1), json::value(true), false));
+}
+
+TEST_CASE("query_value_equals: a string query value equals a number or bool whose text it is") {
+  CHECK(query_value_equals(json::value("5"), json::value(5), false));
+  CHECK(query_value_equals(json::value("5"), json::value(5.0), false));
+  CHECK(query_value_equals(json::value("2.5"), json::value(2.5), false));
+  CHECK_FALSE(query_value_equals(json::value("5.0"), json::value(6), false));
+  CHECK(query_value_equals(json::value("true"), json::value(true), false));
+  CHECK(query_value_equals(json::value("TRUE"), json::value(true), false));
+  CHECK_FALSE(query_value_equals(json::value("true"), json::value(false), false));
+}
+
+TEST_CASE("query_value_equals: bools equal bools and the strings true/false; null only null") {
+  CHECK(query_value_equals(json::value(true), json::value(true), false));
+  CHECK(query_value_equals(json::value(false), json::value("False"), false));
+  CHECK_FALSE(query_value_equals(json::value(true), json::value("yes"), false));
+  CHECK_FALSE(query_value_equals(json::value(true), json::value(1), false));
+  CHECK(query_value_equals(json::value(nullptr), json::value(nullptr), false));
+  CHECK_FALSE(query_value_equals(json::value(nullptr), json::value(""), false));
+  CHECK_FALSE(query_value_equals(json::value(nullptr), json::value(0), false));
+  CHECK_FALSE(query_value_equals(json::value("x"), json::value(json::array{"x"}), false));
+}
+
+TEST_CASE("compare_for_range: a number bound orders numbers only, a string bound strings only") {
+  CHECK(compare_for_range(json::value(3), json::value(5), false) < 0);
+  CHECK(compare_for_range(json::value(5.0), json::value(5), false) == 0);
+  CHECK(compare_for_range(json::value("3"), json::value(5), false) == std::partial_ordering::unordered);
+  CHECK(compare_for_range(json::value("b"), json::value("A"), false) > 0);
+  CHECK(compare_for_range(json::value("B"), json::value("a"), false) > 0);
+  CHECK(compare_for_range(json::value("B"), json::value("a"), true) < 0);  // ordinal: 'B' < 'a'
+  CHECK(compare_for_range(json::value(3), json::value("a"), false) == std::partial_ordering::unordered);
+  CHECK(compare_for_range(json::value(nullptr), json::value(1), false) == std::partial_ordering::unordered);
+  CHECK(compare_for_range(json::value(1), json::value(nullptr), false) == std::partial_ordering::unordered);
+  CHECK(compare_for_range(json::value(true), json::value(true), false) == std::partial_ordering::unordered);
+}
