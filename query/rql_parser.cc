@@ -11,7 +11,8 @@ namespace {
 
 // Nesting of parentheses, `not` and exact(): bounds the recursion on hostile input.
 constexpr int kMaxNesting = 128;
-// Conditions in one where clause: bounds the depth of And/Or chains (destroyed recursively).
+// Conditions (leaves) in one where clause: bounds the depth of And/Or chains, which
+// are destroyed (and evaluated) recursively.
 constexpr size_t kMaxConditions = 4096;
 // How much of a token an error message quotes.
 constexpr size_t kMaxQuotedToken = 40;
@@ -401,7 +402,7 @@ class Parser {
   Status parse_or(ExpressionPtr& out, int depth) {
     RQL_CHECK(parse_and(out, depth));
     while (is_keyword(peek(), "or")) {
-      RQL_CHECK(count_condition(advance().position));
+      advance();
       ExpressionPtr right;
       RQL_CHECK(parse_and(right, depth));
       out = make_expression(Or{std::move(out), std::move(right)});
@@ -412,7 +413,7 @@ class Parser {
   Status parse_and(ExpressionPtr& out, int depth) {
     RQL_CHECK(parse_unary(out, depth));
     while (is_keyword(peek(), "and")) {
-      RQL_CHECK(count_condition(advance().position));
+      advance();
       ExpressionPtr right;
       RQL_CHECK(parse_unary(right, depth));
       out = make_expression(And{std::move(out), std::move(right)});
@@ -439,12 +440,13 @@ class Parser {
 
   Status parse_primary(ExpressionPtr& out, int depth) {
     const Token& t = peek();
-    RQL_CHECK(count_condition(t.position));
     if (is_symbol(t, "(")) {
       advance();
       RQL_CHECK(parse_or(out, depth + 1));
       return expect_symbol(")");
     }
+    // Every other path below is one condition (a leaf of the tree).
+    RQL_CHECK(count_condition(t.position));
     if (is_keyword(t, "true") && !is_comparison_symbol(peek(1))) {
       advance();
       out = make_expression(TrueExpression{});
@@ -822,6 +824,8 @@ class Parser {
   size_t index_ = 0;
   size_t conditions_ = 0;
 };
+
+#undef RQL_CHECK
 
 }  // namespace
 
