@@ -159,8 +159,12 @@ class Parser {
   std::string describe(const Token& t) const {
     if (t.kind == TokenKind::End) return "end of query";
     std::string_view r = raw(t);
-    if (r.size() > kMaxQuotedToken) return "'" + std::string(r.substr(0, kMaxQuotedToken)) + "...'";
-    return "'" + std::string(r) + "'";
+    // A string token shows its own quotes.
+    const std::string_view quote = t.kind == TokenKind::String ? "" : "'";
+    if (r.size() > kMaxQuotedToken) {
+      return std::string(quote) + std::string(r.substr(0, kMaxQuotedToken)) + "..." + std::string(quote);
+    }
+    return std::string(quote) + std::string(r) + std::string(quote);
   }
   // "RQL: expected <what> after '<previous token>' at <where>, found <token>".
   // A lexical error at that place is reported instead: it is the real cause.
@@ -313,18 +317,22 @@ class Parser {
     }
     while (true) {
       const Token& seg = advance();
-      FieldPath::Segment segment{seg.text, false};
       if (!f.text.empty()) f.text += '.';
       f.text += raw(seg);
-      if (segment.name.empty()) return invalid("an empty field name", seg.position);
+      if (seg.kind == TokenKind::String) {
+        RQL_CHECK(split_quoted(seg, f.segments));
+      } else {
+        f.segments.push_back(FieldPath::Segment{seg.text, false});
+      }
       if (is_symbol(peek(), "[")) {
+        if (f.segments.back().each) return unsupported("name[][] (nested arrays)", peek().position);
         advance();
         if (!is_symbol(peek(), "]")) return expected("']' (only name[] is supported, not indexes)");
         advance();
-        segment.each = true;
+        f.segments.back().each = true;
         f.text += "[]";
+        if (is_symbol(peek(), "[")) return unsupported("name[][] (nested arrays)", peek().position);
       }
-      f.segments.push_back(std::move(segment));
       if (!is_symbol(peek(), ".")) return Status::Ok();
       advance();
       if (peek().kind != TokenKind::Identifier && peek().kind != TokenKind::String) {
@@ -333,10 +341,11 @@ class Parser {
     }
   }
 
-  // A quoted include path: 'Lines[].Product' is the path Lines[] . Product.
-  Status path_from_string(const Token& t, FieldPath& f) {
-    f.position = t.position;
-    f.text = t.text;
+  // A quoted name is a path: the clients quote a whole nested path when a name in it
+  // needs quotes ('Address.Zip Code', 'Lines[].Product'), as RavenDB reads it. So a
+  // quoted name splits at '.', and a trailing [] marks an array.
+  Status split_quoted(const Token& t, std::vector<FieldPath::Segment>& out) {
+    if (t.text.empty()) return invalid("an empty field name", t.position);
     size_t start = 0;
     while (true) {
       const size_t dot = t.text.find('.', start);
@@ -349,10 +358,17 @@ class Parser {
       }
       if (name.empty()) return invalid("a malformed path " + describe(t), t.position);
       segment.name = std::move(name);
-      f.segments.push_back(std::move(segment));
+      out.push_back(std::move(segment));
       if (dot == std::string::npos) return Status::Ok();
       start = dot + 1;
     }
+  }
+
+  // A quoted include or cmpxchg path: include 'Lines[].Product'.
+  Status path_from_string(const Token& t, FieldPath& f) {
+    f.position = t.position;
+    f.text = t.text;
+    return split_quoted(t, f.segments);
   }
 
   // ---- values ----

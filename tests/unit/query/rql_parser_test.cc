@@ -215,6 +215,11 @@ TEST_CASE("RQL parser: field paths") {
   CHECK(where_of("from Orders where Lines[].Product = $p0") == "(= Lines[].Product $p0)");
   CHECK(where_of("from Orders where 'Field Name' = 1") == "(= Field Name 1)");
   CHECK(where_of("from Orders where Address.'Zip Code' = 1") == "(= Address.Zip Code 1)");
+  // The npm client quotes a whole nested path when one name needs quotes
+  // (QueryFieldUtil.escapeIfNecessary): the quoted text is still a path.
+  CHECK(where_of("from Orders where 'Address.Zip Code' = 1") == "(= Address.Zip Code 1)");
+  CHECK(where_of("from Orders where 'Lines[].Product Name' = 1") == "(= Lines[].Product Name 1)");
+  CHECK(where_of("from Orders where '@metadata.@last-modified' = 1") == "(= @metadata.@last-modified 1)");
   CHECK(where_of("from Orders where \"@metadata\".\"@last-modified\" > $p0") ==
         "(> @metadata.@last-modified $p0)");
   CHECK(where_of("from Orders where @metadata.@collection = 'Users'") ==
@@ -487,11 +492,20 @@ TEST_CASE("RQL parser: errors name the token and where it is") {
         "of the query after '1' at line 1, column 27 (offset 26), found 'Age'");
   CHECK(parse_error("from Users where Lines[0].x = 1").find("only name[] is supported") !=
         std::string::npos);
+  CHECK(parse_error("from Users where Lines[][] = 1").find("name[][] (nested arrays) is not supported") !=
+        std::string::npos);
+  CHECK(parse_error("from Users where 'Lines[]'[] = 1").find("name[][] (nested arrays) is not supported") !=
+        std::string::npos);
+  CHECK(parse_error("from Users where 'a..b' = 1") ==
+        "RQL: a malformed path 'a..b' at line 1, column 18 (offset 17)");
+  CHECK(parse_error("from Users where '' = 1") ==
+        "RQL: an empty field name at line 1, column 18 (offset 17)");
   CHECK(parse_error("from Users where a = 1 where b = 2").find("a second 'where'") !=
         std::string::npos);
   CHECK(parse_error("from Users where Name = Other").find("found 'Other'") != std::string::npos);
   CHECK(parse_error("from Users where search(Name, $p, maybe)").find("'and' or 'or'") !=
         std::string::npos);
+  CHECK(parse_error("from Users where Name = 'a' 'b'").find("found 'b'") != std::string::npos);
   const std::string long_token(100, 'x');
   auto msg = parse_error("from Users where Name = 1 " + long_token);
   CHECK(msg.find("found '" + std::string(40, 'x') + "...'") != std::string::npos);
