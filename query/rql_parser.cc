@@ -17,9 +17,9 @@ constexpr size_t kMaxConditions = 4096;
 // How much of a token an error message quotes.
 constexpr size_t kMaxQuotedToken = 40;
 
-#define RQL_CHECK(expr)            \
-  do {                             \
-    Status rql_status_ = (expr);   \
+#define RQL_CHECK(expr)                        \
+  do {                                         \
+    Status rql_status_ = (expr);               \
     if (!rql_status_.ok()) return rql_status_; \
   } while (0)
 
@@ -46,8 +46,9 @@ std::string lower(std::string_view s) {
 // name unless what follows shows they are one (`where Order = 1` is a field).
 bool is_reserved_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "from", "where", "group", "order", "load", "select", "include", "limit", "offset",
-      "update", "filter", "filter_limit", "and", "or", "not", "as", "in", "between", "all"};
+      "from",  "where",  "group",  "order",   "load",         "select", "include",
+      "limit", "offset", "update", "filter",  "filter_limit", "and",    "or",
+      "not",   "as",     "in",     "between", "all"};
   for (std::string_view w : kWords) {
     if (iequals(word, w)) return true;
   }
@@ -55,9 +56,9 @@ bool is_reserved_word(std::string_view word) {
 }
 
 bool is_clause_word(std::string_view word) {
-  static constexpr std::string_view kWords[] = {"where", "group", "order", "load", "select",
-                                                "include", "limit", "update", "filter",
-                                                "filter_limit"};
+  static constexpr std::string_view kWords[] = {"where",  "group",       "order", "load",
+                                                "select", "include",     "limit", "update",
+                                                "filter", "filter_limit"};
   for (std::string_view w : kWords) {
     if (iequals(word, w)) return true;
   }
@@ -71,9 +72,9 @@ bool is_keyword(const Token& t, std::string_view kw) {
   return t.kind == TokenKind::Identifier && iequals(t.text, kw);
 }
 bool is_comparison_symbol(const Token& t) {
-  return t.kind == TokenKind::Symbol && (t.text == "=" || t.text == "==" || t.text == "!=" ||
-                                         t.text == "<>" || t.text == "<" || t.text == "<=" || t.text == ">" ||
-                                         t.text == ">=");
+  return t.kind == TokenKind::Symbol &&
+         (t.text == "=" || t.text == "==" || t.text == "!=" || t.text == "<>" || t.text == "<" ||
+          t.text == "<=" || t.text == ">" || t.text == ">=");
 }
 
 // What may follow a field name: a reserved word followed by one of these is a field.
@@ -84,8 +85,8 @@ bool follows_field(const Token& t) {
     return t.text == "." || t.text == "[" || t.text == "," || t.text == ")";
   }
   if (t.kind == TokenKind::Identifier) {
-    for (std::string_view w : {"in", "all", "between", "as", "asc", "desc", "ascending",
-                               "descending"}) {
+    for (std::string_view w :
+         {"in", "all", "between", "as", "asc", "desc", "ascending", "descending"}) {
       if (iequals(t.text, w)) return true;
     }
   }
@@ -162,7 +163,8 @@ class Parser {
     // A string token shows its own quotes.
     const std::string_view quote = t.kind == TokenKind::String ? "" : "'";
     if (r.size() > kMaxQuotedToken) {
-      return std::string(quote) + std::string(r.substr(0, kMaxQuotedToken)) + "..." + std::string(quote);
+      return std::string(quote) + std::string(r.substr(0, kMaxQuotedToken)) + "..." +
+             std::string(quote);
     }
     return std::string(quote) + std::string(r) + std::string(quote);
   }
@@ -253,10 +255,9 @@ class Parser {
   Status parse_from(Query& q) {
     const Token& t = peek();
     const Token& after = peek(1);
-    const bool index_name_follows =
-        after.kind == TokenKind::String ||
-        (after.kind == TokenKind::Identifier && !is_clause_word(after.text) &&
-         !is_keyword(after, "as"));
+    const bool index_name_follows = after.kind == TokenKind::String ||
+                                    (after.kind == TokenKind::Identifier &&
+                                     !is_clause_word(after.text) && !is_keyword(after, "as"));
     if (is_keyword(t, "index") && index_name_follows) {
       advance();
       const Token& name = advance();
@@ -375,18 +376,10 @@ class Parser {
   Status parse_value(Operand& out) {
     const Token& t = peek();
     switch (t.kind) {
-      case TokenKind::Parameter:
-        out = Parameter{t.text, t.position};
-        break;
-      case TokenKind::String:
-        out = Literal{boost::json::value(boost::json::string(t.text))};
-        break;
-      case TokenKind::Integer:
-        out = Literal{boost::json::value(t.integer)};
-        break;
-      case TokenKind::Double:
-        out = Literal{boost::json::value(t.number)};
-        break;
+      case TokenKind::Parameter: out = Parameter{t.text, t.position}; break;
+      case TokenKind::String: out = Literal{boost::json::value(boost::json::string(t.text))}; break;
+      case TokenKind::Integer: out = Literal{boost::json::value(t.integer)}; break;
+      case TokenKind::Double: out = Literal{boost::json::value(t.number)}; break;
       case TokenKind::Identifier:
         if (iequals(t.text, "true")) {
           out = Literal{boost::json::value(true)};
@@ -400,8 +393,7 @@ class Parser {
           return expected("a value (string, number, true, false, null or $parameter)");
         }
         break;
-      default:
-        return expected("a value (string, number, true, false, null or $parameter)");
+      default: return expected("a value (string, number, true, false, null or $parameter)");
     }
     advance();
     return Status::Ok();
@@ -483,8 +475,10 @@ class Parser {
         return Status::Ok();
       }
       static const std::pair<std::string_view, MethodKind> kMethods[] = {
-          {"startswith", MethodKind::StartsWith}, {"endswith", MethodKind::EndsWith},
-          {"exists", MethodKind::Exists},         {"regex", MethodKind::Regex},
+          {"startswith", MethodKind::StartsWith},
+          {"endswith", MethodKind::EndsWith},
+          {"exists", MethodKind::Exists},
+          {"regex", MethodKind::Regex},
           {"search", MethodKind::Search}};
       for (const auto& [method, kind] : kMethods) {
         if (name == method) return parse_method(kind, out);
@@ -496,12 +490,18 @@ class Parser {
     const Token& op = peek();
     if (is_comparison_symbol(op)) {
       advance();
-      if (op.text == "=" || op.text == "==") cmp.op = CompareOp::Equal;
-      else if (op.text == "!=" || op.text == "<>") cmp.op = CompareOp::NotEqual;
-      else if (op.text == "<") cmp.op = CompareOp::Less;
-      else if (op.text == "<=") cmp.op = CompareOp::LessOrEqual;
-      else if (op.text == ">") cmp.op = CompareOp::Greater;
-      else cmp.op = CompareOp::GreaterOrEqual;
+      if (op.text == "=" || op.text == "==")
+        cmp.op = CompareOp::Equal;
+      else if (op.text == "!=" || op.text == "<>")
+        cmp.op = CompareOp::NotEqual;
+      else if (op.text == "<")
+        cmp.op = CompareOp::Less;
+      else if (op.text == "<=")
+        cmp.op = CompareOp::LessOrEqual;
+      else if (op.text == ">")
+        cmp.op = CompareOp::Greater;
+      else
+        cmp.op = CompareOp::GreaterOrEqual;
       RQL_CHECK(parse_value(cmp.value));
       out = make_expression(std::move(cmp));
       return Status::Ok();
@@ -599,11 +599,16 @@ class Parser {
         if (is_keyword(peek(), "as")) {
           advance();
           const Token& type = peek();
-          if (is_keyword(type, "long")) ob.type = OrderingType::Long;
-          else if (is_keyword(type, "double")) ob.type = OrderingType::Double;
-          else if (is_keyword(type, "alphaNumeric")) ob.type = OrderingType::AlphaNumeric;
-          else if (is_keyword(type, "string")) ob.type = OrderingType::String;
-          else return expected("an ordering type (long, double, alphaNumeric or string)");
+          if (is_keyword(type, "long"))
+            ob.type = OrderingType::Long;
+          else if (is_keyword(type, "double"))
+            ob.type = OrderingType::Double;
+          else if (is_keyword(type, "alphaNumeric"))
+            ob.type = OrderingType::AlphaNumeric;
+          else if (is_keyword(type, "string"))
+            ob.type = OrderingType::String;
+          else
+            return expected("an ordering type (long, double, alphaNumeric or string)");
           ob.type_given = true;
           advance();
         }
@@ -828,9 +833,12 @@ class Parser {
     for (Projection& p : q.select) {
       RQL_CHECK(resolve(p.field));
       if (!p.name.empty()) continue;
-      if (p.field.is_id) p.name = "Id";
-      else if (!p.field.segments.empty()) p.name = p.field.segments.back().name;
-      else p.name = p.field.alias;
+      if (p.field.is_id)
+        p.name = "Id";
+      else if (!p.field.segments.empty())
+        p.name = p.field.segments.back().name;
+      else
+        p.name = p.field.alias;
     }
     return Status::Ok();
   }
