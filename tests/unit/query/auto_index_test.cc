@@ -1,0 +1,130 @@
+#include "query/auto_index.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/query/index_test_support.h"
+
+using namespace corvus;
+using namespace corvus::query;
+using namespace corvus::query::testing_support;
+
+namespace {
+
+FieldPath path(std::string text) {
+  FieldPath p;
+  p.text = text;
+  std::string segment;
+  for (char c : text + ".") {
+    if (c != '.') {
+      segment.push_back(c);
+      continue;
+    }
+    bool each = segment.size() > 2 && segment.ends_with("[]");
+    if (each) segment.resize(segment.size() - 2);
+    p.segments.push_back({segment, each});
+    segment.clear();
+  }
+  return p;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// Indexes everything in `s` into `index` the way the indexing thread does.
+void catch_up(storage::DocumentsStorage& s, AutoIndex& index) {
+  auto changes = s.changes_since(index.last_indexed_etag(), 100000);
+  REQUIRE(changes.ok());
+  Status st = index.index(changes.value(), s.published().last_etag, 1);
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+}
+
+std::vector<std::string> collect(const std::function<Status(const AutoIndex::Found&)>& lookup) {
+  std::vector<std::string> ids;
+  Status st = lookup([&](std::string_view id) {
+    ids.emplace_back(id);
+    return true;
+  });
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  return sorted(ids);
+}
+
+}  // namespace
+
+TEST_CASE("index terms: numbers sort as numbers, strings case-insensitively, null apart") {
+  std::vector<double> numbers{-1e300, -5.5, -1, -0.0, 0, 1e-9, 2, 10, 1e300, std::numeric_limits<double>::infinity()};
+  for (size_t i = 1; i < numbers.size(); ++i) CHECK(encode_number(numbers[i - 1]) <= encode_number(numbers[i]));
+  CHECK(encode_number(-0.0) == encode_number(0.0));
+  CHECK(string_term("ABC").value == string_term("abc").value);
+  CHECK(term_prefix(0, string_term("ab"), true) < term_prefix(0, string_term("abc"), true));
+  Term with_zero{TermType::String, std::string("a\0b", 3)};
+  std::string key = entry_key(3, with_zero, "users/1");
+  CHECK(entry_document(key) == "users/1");
+  CHECK(term_of(boost::json::value(true))->value == "true");
+  CHECK(!term_of(boost::json::value(boost::json::array{1, 2})));
+}
+
+TEST_CASE("AutoIndex: equality, ranges and prefixes are lookups; updates and deletes replace entries") {
+  testing::TempDir dir;
+  auto s = open_storage(dir.path() + "/db");
+  put(*s, "users/1", "Users", R"({"Name":"Ann","Age":31,"Tags":["a","b"]})");
+  put(*s, "users/2", "Users", R"({"Name":"bob","Age":25.5,"Tags":["b"]})");
+  put(*s, "users/3", "Users", R"({"Name":"annie","Age":-4,"Tags":[]})");
+  put(*s, "orders/1", "Orders", R"({"Name":"Ann","Age":31})");  // another collection
+  auto def = make_auto_index_definition("Users", {path("Name"), path("Age"), path("Tags")});
+  CHECK(def.name() == "Auto/Users/ByAgeAndNameAndTags");
+  auto opened = AutoIndex::open(dir.path() + "/index", def);
+  REQUIRE(opened.ok());
+  auto& index = *opened.value();
+  catch_up(*s, index);
+  const uint8_t age = static_cast<uint8_t>(def.field_number("Age"));
+  const uint8_t name = static_cast<uint8_t>(def.field_number("Name"));
+  const uint8_t tags = static_cast<uint8_t>(def.field_number("Tags"));
+
+  CHECK(collect([&](auto& f) { return index.lookup_equal(name, string_term("ANN"), f); }) ==
+        std::vector<std::string>{"users/1"});
+  CHECK(collect([&](auto& f) { return index.lookup_equal(tags, string_term("b"), f); }) ==
+        std::vector<std::string>{"users/1", "users/2"});
+  CHECK(collect([&](auto& f) { return index.lookup_prefix(name, "ann", f); }) ==
+        std::vector<std::string>{"users/1", "users/3"});
+  auto low = AutoIndex::Bound{encode_number(0), true};
+  auto high = AutoIndex::Bound{encode_number(31), false};
+  CHECK(collect([&](auto& f) { return index.lookup_range(age, TermType::Number, low, high, f); }) ==
+        std::vector<std::string>{"users/2"});
+  CHECK(collect([&](auto& f) { return index.lookup_range(age, TermType::Number, std::nullopt, std::nullopt, f); })
+            .size() == 3);
+
+  // An update moves the document's entries; a delete removes them.
+  put(*s, "users/1", "Users", R"({"Name":"Zoe","Age":70})");
+  remove(*s, "users/2");
+  catch_up(*s, index);
+  CHECK(collect([&](auto& f) { return index.lookup_equal(name, string_term("ann"), f); }).empty());
+  CHECK(collect([&](auto& f) { return index.lookup_equal(name, string_term("zoe"), f); }) ==
+        std::vector<std::string>{"users/1"});
+  CHECK(collect([&](auto& f) { return index.lookup_equal(tags, string_term("b"), f); }).empty());
+  auto count = index.documents_count();
+  REQUIRE(count.ok());
+  CHECK(count.value() == 2);
+
+  // Reopened, it resumes from its position with its entries.
+  const uint64_t position = index.last_indexed_etag();
+  CHECK(position == s->published().last_etag);
+  opened.value().reset();
+  auto again = AutoIndex::open_existing(dir.path() + "/index");
+  REQUIRE(again.ok());
+  CHECK(again.value()->name() == def.name());
+  CHECK(again.value()->last_indexed_etag() == position);
+  CHECK(collect([&](auto& f) { return again.value()->lookup_equal(name, string_term("zoe"), f); }).size() == 1);
+  REQUIRE(again.value()->reset().ok());
+  CHECK(again.value()->last_indexed_etag() == 0);
+  CHECK(collect([&](auto& f) { return again.value()->lookup_equal(name, string_term("zoe"), f); }).empty());
+
+  // Another definition in the same directory is refused, never misread.
+  again.value().reset();
+  auto other = AutoIndex::open(dir.path() + "/index", make_auto_index_definition("Users", {path("Name")}));
+  CHECK(other.status().code() == StatusCode::Corruption);
+}
