@@ -108,9 +108,25 @@ Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, Quer
                                                         storage::DocumentsStorage& storage, IndexStore& indexes) {
   std::unique_ptr<QueryRunner> runner(new QueryRunner(query, std::move(options), storage, indexes));
   const auto& params = runner->options_.parameters;
-  for (const auto& include : query.includes)
-    if (include.kind != Include::Kind::Document)
-      return Status::InvalidArgument("RQL: include of counters or compare-exchange values in a query is not supported");
+  for (const auto& include : query.includes) {
+    if (include.kind == Include::Kind::CompareExchange)
+      return Status::InvalidArgument("RQL: include of compare-exchange values in a query is not supported");
+    if (include.kind == Include::Kind::Document) continue;
+    auto& counters = runner->counter_includes_;
+    counters.wanted = true;
+    if (include.kind == Include::Kind::AllCounters) counters.all = true;
+    for (const auto& operand : include.counters) {
+      auto v = resolve_operand(operand, params);
+      if (!v.ok()) return v.status();
+      std::vector<json::value> names;
+      if (v.value().is_array()) names.assign(v.value().as_array().begin(), v.value().as_array().end());
+      else names.push_back(v.value());
+      for (const auto& name : names) {
+        if (!name.is_string()) return Status::InvalidArgument("RQL: counter names must be strings");
+        counters.names.emplace_back(name.as_string());
+      }
+    }
+  }
   if (query.update_script)
     return Status::InvalidArgument("RQL: an update clause is only valid in a patch by query");
   auto filter = DocumentFilter::compile(query.where.get(), params);
@@ -328,6 +344,7 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
   }
   ++emitted_;
   last_id_ = doc.id;
+  if (counter_includes_.wanted) returned_ids_.push_back(doc.id);
   hash_in(etag_hash_, doc.id);
   hash_in(etag_hash_, doc.change_vector);
   note_includes(body);

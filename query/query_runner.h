@@ -79,6 +79,15 @@ class QueryRunner {
   // @metadata {@id, @projection...}), as JSON text; nullopt after the last.
   Result<std::optional<std::string>> next();
 
+  // `include counters(...)`: which counters to send with the results.
+  struct CounterIncludes {
+    bool wanted = false;
+    bool all = false;                // counters(): every counter
+    std::vector<std::string> names;  // otherwise these
+  };
+  const CounterIncludes& counter_includes() const { return counter_includes_; }
+  // Ids of the results handed out so far, kept only when counters are included.
+  const std::vector<std::string>& returned_ids() const { return returned_ids_; }
   // The document id of the result next() returned last.
   const std::string& last_id() const { return last_id_; }
   // Complete once next() has returned nullopt.
@@ -130,6 +139,8 @@ class QueryRunner {
   std::set<std::string> distinct_seen_;
   std::set<std::string> include_ids_;
   std::string last_id_;
+  CounterIncludes counter_includes_;
+  std::vector<std::string> returned_ids_;
   uint64_t etag_hash_ = 1469598103934665603ull;
   bool done_ = false;
 };

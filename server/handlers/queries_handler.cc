@@ -9,6 +9,7 @@
 
 #include "query/query_runner.h"
 #include "query/rql_parser.h"
+#include "server/handlers/counter_batch_command.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/query_request.h"
 #include "server/handlers/routes.h"
@@ -21,6 +22,33 @@ namespace {
 
 namespace json = boost::json;
 using boost::beast::http::verb;
+
+// `include counters(...)`: CounterIncludes {id: [CounterDetail...]} and
+// IncludedCounterNames {id: [names]} ([] meaning all of them), which the
+// clients use to know which counters they have.
+Status append_query_counter_includes(const storage::DocumentsStorage& storage, const query::QueryRunner& runner,
+                                     std::string& body) {
+  const auto& wanted = runner.counter_includes();
+  if (!wanted.wanted) {
+    body += ",\"CounterIncludes\":null";
+    return Status::Ok();
+  }
+  std::vector<storage::Document> docs(runner.returned_ids().size());
+  std::vector<const storage::Document*> pointers;
+  json::array names;
+  for (const auto& n : wanted.all ? std::vector<std::string>() : wanted.names) names.emplace_back(n);
+  json::object included_names;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    docs[i].id = runner.returned_ids()[i];
+    pointers.push_back(&docs[i]);
+    included_names[docs[i].id] = names;
+  }
+  body += ",\"CounterIncludes\":";
+  std::vector<std::string> asked = wanted.all ? std::vector<std::string>{std::string(kAllCounters)} : wanted.names;
+  if (Status s = append_counter_includes(storage, pointers, asked, body); !s.ok()) return s;
+  body += ",\"IncludedCounterNames\":" + json::serialize(included_names);
+  return Status::Ok();
+}
 
 void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, int64_t started_us,
                const http::Request& req, const http::Respond& respond) {
@@ -58,7 +86,10 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
     first = false;
     body += json_string(id) + ":" + doc;
   }
-  body += "},\"IncludedPaths\":null,\"CounterIncludes\":null,\"CompareExchangeValueIncludes\":null}";
+  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":null";
+  if (Status s = append_query_counter_includes(db.storage(), runner, body); !s.ok())
+    return respond(query_error_response(s, req));
+  body += "}";
   respond(http::Response::json(200, std::move(body)).with_header("ETag", etag));
 }
 
