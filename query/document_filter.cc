@@ -1,12 +1,12 @@
 #include "query/document_filter.h"
 
 #include <optional>
-#include <regex>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
+#include <boost/regex.hpp>
 
 #include "query/field_values.h"
 #include "query/operand_value.h"
@@ -54,9 +54,14 @@ struct AffixTest {
 struct ExistsTest {
   FieldPath path;
 };
+// Boost.Regex (header-only), not std::regex: libstdc++'s std::regex recurses
+// once per character and overflows the stack on a ~20 KB string with `.*c`
+// (a crash any document could trigger), and it backtracks without bound.
+// Boost's matcher keeps its state on the heap and gives up with an exception
+// past a complexity bound.
 struct RegexTest {
   FieldPath path;
-  std::regex regex;
+  boost::regex regex;
 };
 struct SearchTest {
   FieldPath path;
@@ -144,12 +149,12 @@ bool has_affix(const AffixTest& test, std::string_view text) {
   return test.exact ? part == test.affix : equals_ignore_case(part, test.affix);
 }
 
-bool regex_finds(const std::regex& regex, std::string_view text) {
+bool regex_finds(const boost::regex& regex, std::string_view text) {
   try {
-    return std::regex_search(text.begin(), text.end(), regex);
-  } catch (const std::regex_error&) {
-    // error_complexity / error_stack on a pathological input: no match rather
-    // than a failed query.
+    return boost::regex_search(text.begin(), text.end(), regex);
+  } catch (const std::runtime_error&) {
+    // The complexity or memory bound was hit (a pathological pattern on this
+    // value): no match, rather than a query that fails on some documents.
     return false;
   }
 }
@@ -282,7 +287,13 @@ NodePtr make_node(auto test) {
   return node;
 }
 
-Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters);
+// Compiling, evaluating and destroying the tree recurse once per level of
+// and/or/not; past this depth the where clause is refused rather than risking
+// the stack of the thread that runs it (RavenDB: "query too complex" when its
+// stack runs short). Lists of values belong in `in (...)`.
+constexpr size_t kMaxExpressionDepth = 1000;
+
+Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters, size_t depth);
 
 Result<NodePtr> compile_comparison(const Comparison& comparison, const json::object& parameters) {
   auto value = resolve_scalar(comparison.value, parameters, comparison.field);
@@ -388,11 +399,11 @@ Result<NodePtr> compile_method(const MethodCall& call, const json::object& param
       if (auto s = expect_arguments(call, "regex", 1, 1); !s.ok()) return s;
       auto pattern = resolve_string(call.arguments[0], parameters, "regex", call.position);
       if (!pattern.ok()) return pattern.status();
-      auto flags = std::regex::ECMAScript;
-      if (!call.exact) flags |= std::regex::icase;
+      const boost::regex::flag_type flags =
+          call.exact ? boost::regex::ECMAScript : (boost::regex::ECMAScript | boost::regex::icase);
       try {
-        return make_node(RegexTest{call.field, std::regex(*pattern, flags)});
-      } catch (const std::regex_error& e) {
+        return make_node(RegexTest{call.field, boost::regex(*pattern, flags)});
+      } catch (const boost::regex_error& e) {
         return Status::InvalidArgument("regex() (at position " + std::to_string(call.position) +
                                        "): invalid regular expression '" + *pattern + "': " + e.what());
       }
@@ -468,6 +479,7 @@ std::optional<Result<NodePtr>> merge_range_pair(const And& node, const json::obj
 
 struct Compiler {
   const json::object& parameters;
+  size_t depth;  // of the expression being compiled; the root is 0
 
   Result<NodePtr> operator()(const Comparison& c) const { return compile_comparison(c, parameters); }
   Result<NodePtr> operator()(const InList& list) const { return compile_in(list, parameters); }
@@ -487,7 +499,12 @@ struct Compiler {
 
   Result<NodePtr> compile_child(const ExpressionPtr& child) const {
     if (!child) return Status::InvalidArgument("incomplete where clause: an operand of and/or/not is missing");
-    return compile_node(*child, parameters);
+    if (depth + 1 > kMaxExpressionDepth) {
+      return Status::InvalidArgument("the where clause nests and/or/not more than " +
+                                     std::to_string(kMaxExpressionDepth) +
+                                     " levels deep; use in (...) for long lists of values");
+    }
+    return compile_node(*child, parameters, depth + 1);
   }
   template <typename Combined>
   Result<NodePtr> binary(const ExpressionPtr& left, const ExpressionPtr& right) const {
@@ -499,8 +516,8 @@ struct Compiler {
   }
 };
 
-Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters) {
-  return std::visit(Compiler{parameters}, expression.node);
+Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters, size_t depth) {
+  return std::visit(Compiler{parameters, depth}, expression.node);
 }
 
 }  // namespace
@@ -514,7 +531,7 @@ DocumentFilter::~DocumentFilter() = default;
 
 Result<DocumentFilter> DocumentFilter::compile(const Expression* where, const json::object& parameters) {
   if (where == nullptr) return DocumentFilter(nullptr);
-  auto root = compile_node(*where, parameters);
+  auto root = compile_node(*where, parameters, 0);
   if (!root.ok()) return root.status();
   return DocumentFilter(std::move(root).value());
 }

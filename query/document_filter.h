@@ -30,7 +30,9 @@ class DocumentFilter {
 
   // where == nullptr: matches everything. Resolves every parameter and compiles
   // regexes once; InvalidArgument (with the parameter name / the regex error /
-  // position) otherwise. `where` and `parameters` are not referenced afterwards.
+  // position) otherwise, and for and/or/not nested more than 1000 levels deep.
+  // Regexes are Boost.Regex ECMAScript, case-insensitive unless exact(). `where`
+  // and `parameters` are not referenced afterwards.
   static Result<DocumentFilter> compile(const Expression* where, const boost::json::object& parameters);
 
   // `document` is the whole stored JSON (@metadata included), `id` its id.

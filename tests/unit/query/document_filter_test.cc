@@ -196,6 +196,27 @@ TEST_CASE("filter: an and/or/not missing an operand is InvalidArgument, not a cr
   CHECK(compile_error(not_(nullptr)).is_invalid_argument());
 }
 
+TEST_CASE("filter: a where clause nested deeper than the limit is InvalidArgument; up to it, it runs") {
+  auto chain = [](int terms) {
+    auto where = eq(path("Age"), lit(0));
+    for (int i = 1; i < terms; ++i) where = or_(std::move(where), eq(path("Age"), lit(i)));
+    return where;
+  };
+  auto ok = chain(1000);  // 999 nested ors: depth 999
+  CHECK(match(ok, kUser));
+  auto too_deep = chain(5000);
+  auto s = compile_error(too_deep);
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("in (...)") != std::string::npos);
+  // Tear the test's own deep tree down iteratively (the syntax tree's destructor recurses).
+  while (too_deep) {
+    auto* node = std::get_if<Or>(&too_deep->node);
+    if (node == nullptr) break;
+    ExpressionPtr next = std::move(node->left);
+    too_deep = std::move(next);
+  }
+}
+
 TEST_CASE("filter: parameters are resolved once; a missing one is InvalidArgument naming it") {
   auto p = params(R"({"name": "OREN", "age": 40})");
   CHECK(match(and_(eq(path("Name"), param("name")), eq(path("Age"), param("age"))), kUser, "users/1", p));
@@ -284,6 +305,20 @@ TEST_CASE("filter: regex as in RavenDB's RegexQueryTests: 4 of 6 texts match ^[a
     if (filter.matches(d, "regexmes/1")) ++matched;
   }
   CHECK(matched == 4);
+}
+
+TEST_CASE("filter: regex on long values and pathological patterns neither crashes nor hangs") {
+  // std::regex overflowed the stack on this (`.*c` over 20 KB); the filter uses
+  // Boost.Regex, which keeps its state on the heap and bounds its work.
+  json::object d;
+  d["Long"] = std::string(200000, 'a') + "c";
+  d["NoMatch"] = std::string(2000, 'a');
+  CHECK(compile_ok(method(MethodKind::Regex, path("Long"), {lit(".*c")})).matches(d, "x/1"));
+  CHECK(compile_ok(method(MethodKind::Regex, path("Long"), {lit("^a+C$")})).matches(d, "x/1"));
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("NoMatch"), {lit("(a|b)*c")})).matches(d, "x/1"));
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("NoMatch"), {lit("(a*)*b")})).matches(d, "x/1"));
+  // exact(regex(...)) is case-sensitive.
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("Long"), {lit("C$")}, true)).matches(d, "x/1"));
 }
 
 TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on request; wildcards") {
