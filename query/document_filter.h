@@ -1,8 +1,8 @@
 #pragma once
 // DocumentFilter: a compiled RQL `where` clause that tells whether one stored
-// document matches. compile() resolves every parameter, lower-cases the string
-// values and builds the regexes once, so matches() allocates little and never
-// fails: values of the wrong type simply do not match (RavenDB's semantics, see
+// document matches. compile() resolves every parameter and builds the regexes
+// once, so matches() allocates little (strings compare case-insensitively in
+// place) and never fails: values of the wrong type simply do not match (RavenDB's semantics, see
 // query/value_comparison.h and query/README.md).
 //
 // Owned by whoever runs the query (the query runner), for one run. Movable.

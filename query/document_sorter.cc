@@ -93,7 +93,7 @@ DocumentSorter::Key::Part double_part(const json::value& v) {
 DocumentSorter::Key::Part text_part(const json::value& v) {
   auto text = canonical_text(v);
   if (!text) return std::monostate{};
-  return to_lower_ascii(*text);
+  return to_lower(*text);
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -6,8 +6,11 @@
 // number or bool whose text it is. Free functions on boost::json values: no
 // state, safe from any thread.
 //
-// Case-insensitivity is ASCII lower-casing: bytes >= 0x80 (UTF-8 sequences) are
-// compared as they are.
+// Case-insensitivity is lower-casing by code point (RavenDB lower-cases with
+// .NET's ToLowerInvariant): the simple mappings of Latin (ASCII, Latin-1,
+// Extended-A, Extended Additional), Greek, Cyrillic, Armenian and fullwidth
+// Latin; other scripts compare as they are. Ordinal order is code point order
+// (the order of UTF-8 bytes).
 
 #include <compare>
 #include <optional>
@@ -18,10 +21,15 @@
 
 namespace corvus::query {
 
-char to_lower_ascii(char c);
-std::string to_lower_ascii(std::string_view text);
+bool is_ascii(std::string_view text);
 
-// Case-insensitive (ASCII) ordinal comparison, without allocating.
+// The lower-case form of one code point (itself when it has none above).
+char32_t to_lower(char32_t code_point);
+// `text` (UTF-8) lower-cased. Bytes that are not valid UTF-8 are kept as they are.
+std::string to_lower(std::string_view text);
+
+// Case-insensitive ordinal comparison (as if both sides were to_lower()ed),
+// without allocating.
 std::strong_ordering compare_ignore_case(std::string_view a, std::string_view b);
 bool equals_ignore_case(std::string_view a, std::string_view b);
 

@@ -266,6 +266,16 @@ TEST_CASE("filter: startsWith / endsWith on strings, case-insensitive unless exa
   CHECK_FALSE(match(method(MethodKind::StartsWith, path("Missing"), {lit("")}), kUser));
 }
 
+TEST_CASE("filter: startsWith / endsWith / search with non-ASCII letters") {
+  const char* d = R"({"City": "ÉCHIROLLES", "Name": "İzmir", "Bio": "Живёт в МОСКВЕ"})";
+  CHECK(match(method(MethodKind::StartsWith, path("City"), {lit("éch")}), d));
+  CHECK(match(method(MethodKind::EndsWith, path("City"), {lit("lles")}), d));
+  CHECK(match(method(MethodKind::StartsWith, path("Name"), {lit("iz")}), d));  // İ lower-cases to one byte
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("москве")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("жив*")}), d));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("City"), {lit("éch")}, true), d));
+}
+
 TEST_CASE("filter: startsWith needs a string argument") {
   auto s = compile_error(method(MethodKind::StartsWith, path("Name"), {lit(5)}, false, 12));
   CHECK(s.is_invalid_argument());

@@ -81,6 +81,12 @@ TEST_CASE("sorter: string order is case-insensitive; null and missing first; des
   CHECK(sorted_ids({by("Name", OrderingType::String, true)}, rows) == Ids{"d", "a", "b", "c", "e"});
 }
 
+TEST_CASE("sorter: non-ASCII strings sort case-insensitively by code point") {
+  auto rows = rows_of({{"a", R"({"Name": "Émile"})"}, {"b", R"({"Name": "zoe"})"}, {"c", R"({"Name": "émila"})"},
+                       {"d", R"({"Name": "Anna"})"}});
+  CHECK(sorted_ids({by("Name")}, rows) == Ids{"d", "b", "c", "a"});
+}
+
 TEST_CASE("sorter: numbers in a string ordering sort by their text") {
   auto rows = rows_of({{"a", R"({"N": 10})"}, {"b", R"({"N": 9})"}, {"c", R"({"N": 2.5})"}, {"d", R"({"N": "1x"})"}});
   CHECK(sorted_ids({by("N")}, rows) == Ids{"a", "d", "c", "b"});  // "10" < "1x" < "2.5" < "9"

@@ -85,3 +85,30 @@ TEST_CASE("compare_for_range: a number bound orders numbers only, a string bound
   CHECK(compare_for_range(json::value(1), json::value(nullptr), false) == std::partial_ordering::unordered);
   CHECK(compare_for_range(json::value(true), json::value(true), false) == std::partial_ordering::unordered);
 }
+
+TEST_CASE("to_lower and compare_ignore_case: ASCII and the simple mappings of Latin, Greek, Cyrillic") {
+  CHECK(to_lower("Hello WORLD 42") == "hello world 42");
+  CHECK(to_lower("ÉMILE Zoë") == "émile zoë");
+  CHECK(to_lower("ŁÓDŹ ĀĹŇŸ") == "łódź āĺňÿ");
+  CHECK(to_lower("ΑΘΗΝΑ Άρης") == "αθηνα άρης");
+  CHECK(to_lower("ПРИВЕТ Ёж") == "привет ёж");
+  CHECK(to_lower("İstanbul") == "istanbul");
+  CHECK(to_lower("日本語 ×") == "日本語 ×");
+  CHECK(equals_ignore_case("ÉMILE", "émile"));
+  CHECK(equals_ignore_case("Привет", "пРИВЕТ"));
+  CHECK(equals_ignore_case("İSTANBUL", "istanbul"));
+  CHECK_FALSE(equals_ignore_case("émile", "emile"));
+  CHECK(compare_ignore_case("abc", "ABD") < 0);
+  CHECK(compare_ignore_case("ab", "AB") == 0);
+  CHECK(compare_ignore_case("ab", "abc") < 0);
+  CHECK(compare_ignore_case("z", "é") < 0);   // code point order: U+007A < U+00E9
+  CHECK(compare_ignore_case("É", "f") > 0);
+  // Invalid UTF-8 does not crash and stays distinct.
+  CHECK(compare_ignore_case(std::string("a\xff"), std::string("a\xfe")) > 0);
+  CHECK(to_lower(std::string("A\xc3")) == std::string("a\xc3"));
+}
+
+TEST_CASE("query_value_equals: non-ASCII strings case-insensitively") {
+  CHECK(query_value_equals(json::value("ÉMILE"), json::value("émile"), false));
+  CHECK_FALSE(query_value_equals(json::value("ÉMILE"), json::value("émile"), true));
+}
