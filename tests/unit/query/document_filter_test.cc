@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "tests/unit/query/ast_builders.h"
 
 using namespace corvus::query;
@@ -348,6 +350,35 @@ TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on requ
   CHECK(match(method(MethodKind::Search, path("Tags"), {lit("raven")}), kUser));
   CHECK_FALSE(match(method(MethodKind::Search, path("Missing"), {lit("x")}), d));
   CHECK(compile_error(method(MethodKind::Search, path("Bio"), {lit("x"), lit("xor")})).is_invalid_argument());
+}
+
+TEST_CASE("filter: uint64 values, mixed-type lists, exact ranges") {
+  const char* d = R"({"Big": 18446744073709551615, "Mixed": [1, "two", true, null]})";
+  CHECK(match(eq(path("Big"), lit(std::numeric_limits<uint64_t>::max())), d));
+  CHECK(match(cmp(path("Big"), CompareOp::Greater, lit(std::numeric_limits<int64_t>::max())), d));
+  CHECK(match(cmp(path("Big"), CompareOp::Greater, lit(1.8e19)), d));
+  CHECK_FALSE(match(cmp(path("Big"), CompareOp::Less, lit(-1)), d));
+  CHECK(match(in(path("Mixed"), {lit("TWO"), lit(7)}), d));
+  CHECK(match(in(path("Mixed"), {lit(1.0)}), d));
+  CHECK(match(in(path("Mixed"), {lit("true")}), d));
+  CHECK(match(in(path("Mixed"), {lit(1), lit("two"), lit(true), lit(nullptr)}, true), d));
+  CHECK(match(eq(path("Mixed"), lit(nullptr)), d));  // the null element
+  CHECK(match(between(path("Name"), lit("Oren"), lit("Oren"), true), kUser));
+  CHECK_FALSE(match(between(path("Name"), lit("oren"), lit("orEN"), true), kUser));
+}
+
+TEST_CASE("filter: search with AND looks at every value of an array together") {
+  const char* d = R"({"Tags": ["red apple", "green pear"]})";
+  CHECK(match(method(MethodKind::Search, path("Tags"), {lit("apple pear"), lit("and")}), d));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Tags"), {lit("apple plum"), lit("and")}), d));
+}
+
+TEST_CASE("filter: not nests and combines with and/or") {
+  CHECK(match(not_(not_(eq(path("Name"), lit("oren")))), kUser));
+  CHECK(match(and_(not_(eq(path("Name"), lit("x"))), or_(eq(path("Age"), lit(1)), eq(path("Age"), lit(40)))),
+              kUser));
+  CHECK_FALSE(match(not_(or_(eq(path("Name"), lit("x")), eq(path("Age"), lit(40)))), kUser));
+  CHECK(match(not_(method(MethodKind::Exists, path("Missing"), {})), kUser));
 }
 
 TEST_CASE("filter: id() is the document id, compared case-insensitively") {

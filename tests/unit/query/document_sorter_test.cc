@@ -105,9 +105,12 @@ TEST_CASE("sorter: as long is numeric; parseable strings count, others are missi
   CHECK(sorted_ids({by("N", OrderingType::Long, true)}, rows) == Ids{"a", "b", "f", "c", "e", "d", "g"});
 }
 
-TEST_CASE("sorter: as long keeps big int64s exact") {
+TEST_CASE("sorter: as long keeps big int64s exact; uint64 above int64 saturates; huge doubles saturate") {
   auto rows = rows_of({{"a", R"({"N": 9007199254740993})"}, {"b", R"({"N": 9007199254740992})"}});
   CHECK(sorted_ids({by("N", OrderingType::Long)}, rows) == Ids{"b", "a"});
+  auto extremes = rows_of({{"u", R"({"N": 18446744073709551615})"}, {"d", R"({"N": -1e300})"}, {"z", R"({"N": 0})"}});
+  CHECK(sorted_ids({by("N", OrderingType::Long)}, extremes) == Ids{"d", "z", "u"});
+  CHECK(sorted_ids({by("N", OrderingType::Double)}, extremes) == Ids{"d", "z", "u"});
 }
 
 TEST_CASE("sorter: as double is numeric with fractions; parseable strings count") {
