@@ -1,0 +1,94 @@
+#include "storage/document_snapshot.h"
+
+#include <rocksdb/iterator.h>
+
+#include "storage/documents_storage.h"
+
+namespace corvus::storage {
+
+namespace {
+
+Result<std::optional<Document>> read_document(const Engine& engine, const rocksdb::ReadOptions& opts,
+                                              const rocksdb::Slice& key) {
+  std::string value;
+  rocksdb::Status s = engine.db()->Get(opts, engine.cf(Family::Documents), key, &value);
+  if (s.IsNotFound()) return std::optional<Document>();
+  if (!s.ok()) return from_rocksdb(s, "read document");
+  auto doc = decode_document(value);
+  if (!doc.ok()) return doc.status();
+  return std::optional<Document>(std::move(doc).value());
+}
+
+// Walks an index family whose values name a document key: Collections
+// (prefix = lowered collection \0, value = key) or Etags (no prefix, value =
+// kind byte + key, documents only).
+class IndexCursor final : public DocumentSnapshot::Cursor {
+ public:
+  IndexCursor(const Engine& engine, const rocksdb::ReadOptions& opts, Family family, std::string prefix,
+              uint64_t after_etag)
+      : engine_(engine), opts_(opts), family_(family), prefix_(std::move(prefix)) {
+    it_.reset(engine_.db()->NewIterator(opts_, engine_.cf(family_)));
+    it_->Seek(prefix_ + encode_big_endian(after_etag + 1));
+  }
+
+  Result<std::optional<Document>> next() override {
+    for (; it_->Valid(); it_->Next()) {
+      if (!it_->key().starts_with(prefix_)) break;
+      rocksdb::Slice key = it_->value();
+      if (family_ == Family::Etags) {
+        if (key.empty() || key[0] != kEtagOfDocument) continue;
+        key.remove_prefix(1);
+      }
+      auto doc = read_document(engine_, opts_, key);
+      if (!doc.ok()) return doc.status();
+      if (!doc.value()) return Status::Corruption("an index of documents names a document that does not exist");
+      it_->Next();
+      return doc;
+    }
+    if (Status s = from_rocksdb(it_->status(), "scan documents"); !s.ok()) return s;
+    return std::optional<Document>();
+  }
+
+ private:
+  const Engine& engine_;
+  const rocksdb::ReadOptions& opts_;
+  Family family_;
+  std::string prefix_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+DocumentSnapshot::DocumentSnapshot(const DocumentsStorage& storage)
+    : storage_(storage), snapshot_(storage.engine().db()->GetSnapshot()) {
+  read_options_.snapshot = snapshot_;
+}
+
+DocumentSnapshot::~DocumentSnapshot() { storage_.engine().db()->ReleaseSnapshot(snapshot_); }
+
+Result<std::optional<Document>> DocumentSnapshot::get(std::string_view id) const {
+  return read_document(storage_.engine(), read_options_, lower_id(id));
+}
+
+Result<uint64_t> DocumentSnapshot::last_etag() const {
+  const Engine& e = storage_.engine();
+  std::string value;
+  rocksdb::Status s = e.db()->Get(read_options_, e.cf(Family::Meta), meta_keys::kLastEtag, &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, "read the last etag");
+  return decode_big_endian(value);
+}
+
+std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_collection(std::string_view collection,
+                                                                            uint64_t after_etag) const {
+  std::string prefix = lower_id(collection.empty() ? "@empty" : collection);
+  prefix.push_back('\0');
+  return std::make_unique<IndexCursor>(storage_.engine(), read_options_, Family::Collections, std::move(prefix),
+                                       after_etag);
+}
+
+std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_all(uint64_t after_etag) const {
+  return std::make_unique<IndexCursor>(storage_.engine(), read_options_, Family::Etags, std::string(), after_etag);
+}
+
+}  // namespace corvus::storage

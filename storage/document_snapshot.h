@@ -1,0 +1,56 @@
+#pragma once
+// DocumentSnapshot: one RocksDB snapshot of a database's documents, read one
+// document at a time: queries and streams scan a collection (or every
+// document) in etag order and load related documents from the same point in
+// time, without ever holding a whole result. Created by a reader on its own
+// thread; not thread-safe; must not outlive the DocumentsStorage. It pins the
+// snapshot (and the files it needs) for its lifetime: streams hold it as long
+// as the client reads.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rocksdb/db.h>
+
+#include "storage/document.h"
+#include "storage/status.h"
+
+namespace corvus::storage {
+
+class DocumentsStorage;
+
+class DocumentSnapshot {
+ public:
+  explicit DocumentSnapshot(const DocumentsStorage& storage);
+  ~DocumentSnapshot();
+  DocumentSnapshot(const DocumentSnapshot&) = delete;
+  DocumentSnapshot& operator=(const DocumentSnapshot&) = delete;
+
+  // nullopt when there is no such document; read errors are returned.
+  Result<std::optional<Document>> get(std::string_view id) const;
+  // The last etag of the database as of this snapshot.
+  Result<uint64_t> last_etag() const;
+
+  // Documents in ascending etag order, after `after_etag`.
+  class Cursor {
+   public:
+    virtual ~Cursor() = default;
+    // The next document, nullopt at the end. Errors are returned, never taken
+    // for the end.
+    virtual Result<std::optional<Document>> next() = 0;
+  };
+  // One collection (case-insensitive; "" is "@empty").
+  std::unique_ptr<Cursor> scan_collection(std::string_view collection, uint64_t after_etag = 0) const;
+  // Every document of every collection.
+  std::unique_ptr<Cursor> scan_all(uint64_t after_etag = 0) const;
+
+ private:
+  const DocumentsStorage& storage_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions read_options_;
+};
+
+}  // namespace corvus::storage
