@@ -77,11 +77,12 @@ struct Constant {
 using NodePtr = std::unique_ptr<DocumentFilter::Node>;
 
 namespace {
+// `a and b and c`: the chain of binary ands flattened (see Compiler::flatten).
 struct AllOf {
-  NodePtr left, right;
+  std::vector<NodePtr> operands;
 };
 struct AnyOf {
-  NodePtr left, right;
+  std::vector<NodePtr> operands;
 };
 struct Negation {
   NodePtr operand;
@@ -237,10 +238,16 @@ struct Evaluator {
   }
   bool operator()(const Constant& constant) const { return constant.value; }
   bool operator()(const AllOf& all) const {
-    return evaluate(*all.left, document, id) && evaluate(*all.right, document, id);
+    for (const auto& operand : all.operands) {
+      if (!evaluate(*operand, document, id)) return false;
+    }
+    return true;
   }
   bool operator()(const AnyOf& any) const {
-    return evaluate(*any.left, document, id) || evaluate(*any.right, document, id);
+    for (const auto& operand : any.operands) {
+      if (evaluate(*operand, document, id)) return true;
+    }
+    return false;
   }
   bool operator()(const Negation& negation) const { return !evaluate(*negation.operand, document, id); }
 };
@@ -294,10 +301,11 @@ NodePtr make_node(auto test) {
   return node;
 }
 
-// Compiling, evaluating and destroying the tree recurse once per level of
-// and/or/not; past this depth the where clause is refused rather than risking
-// the stack of the thread that runs it (RavenDB: "query too complex" when its
-// stack runs short). Lists of values belong in `in (...)`.
+// Compiling, evaluating and destroying the compiled tree recurse once per level
+// of nesting (chains of one operator are flattened, see Compiler::flatten); past
+// this depth the where clause is refused rather than risking the stack of the
+// thread that runs it (RavenDB: "query too complex" when its stack runs short).
+// The parser already stops at 128 levels of parentheses and not.
 constexpr size_t kMaxExpressionDepth = 1000;
 
 Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters, size_t depth);
@@ -496,31 +504,63 @@ struct Compiler {
   Result<NodePtr> operator()(const TrueExpression&) const { return make_node(Constant{true}); }
   Result<NodePtr> operator()(const And& node) const {
     if (auto merged = merge_range_pair(node, parameters)) return std::move(*merged);
-    return binary<AllOf>(node.left, node.right);
+    return flatten<And, AllOf>(node);
   }
-  Result<NodePtr> operator()(const Or& node) const { return binary<AnyOf>(node.left, node.right); }
+  Result<NodePtr> operator()(const Or& node) const { return flatten<Or, AnyOf>(node); }
   Result<NodePtr> operator()(const Not& node) const {
-    auto operand = compile_child(node.operand);
+    if (!node.operand) return missing_operand();
+    auto operand = compile_child(*node.operand);
     if (!operand.ok()) return operand.status();
     return make_node(Negation{std::move(operand).value()});
   }
 
-  Result<NodePtr> compile_child(const ExpressionPtr& child) const {
-    if (!child) return Status::InvalidArgument("incomplete where clause: an operand of and/or/not is missing");
-    if (depth + 1 > kMaxExpressionDepth) {
-      return Status::InvalidArgument("the where clause nests and/or/not more than " +
-                                     std::to_string(kMaxExpressionDepth) +
-                                     " levels deep; use in (...) for long lists of values");
-    }
-    return compile_node(*child, parameters, depth + 1);
+  static Status missing_operand() {
+    return Status::InvalidArgument("incomplete where clause: an operand of and/or/not is missing");
   }
-  template <typename Combined>
-  Result<NodePtr> binary(const ExpressionPtr& left, const ExpressionPtr& right) const {
-    auto l = compile_child(left);
-    if (!l.ok()) return l.status();
-    auto r = compile_child(right);
-    if (!r.ok()) return r.status();
-    return make_node(Combined{std::move(l).value(), std::move(r).value()});
+
+  Result<NodePtr> compile_child(const Expression& child) const {
+    if (depth + 1 > kMaxExpressionDepth) {
+      return Status::InvalidArgument("the where clause nests parentheses and not more than " +
+                                     std::to_string(kMaxExpressionDepth) + " levels deep");
+    }
+    return compile_node(child, parameters, depth + 1);
+  }
+
+  // A chain of one operator (`a or b or c ...`, any shape of binary Or nodes)
+  // becomes one n-ary node, walked with an explicit stack: the parser accepts
+  // 4096 conditions, so `x = 1 or x = 2 or ...` is a tree 4095 levels deep, too
+  // deep to recurse through per level. Operands keep their left-to-right order.
+  // An and-pair that forms one range (merge_range_pair) stays one operand.
+  template <typename Binary, typename Combined>
+  Result<NodePtr> flatten(const Binary& root) const {
+    Combined combined;
+    std::vector<const Expression*> pending;
+    auto push_operands = [&](const Binary& binary) -> Status {
+      if (!binary.left || !binary.right) return missing_operand();
+      pending.push_back(binary.right.get());
+      pending.push_back(binary.left.get());
+      return Status::Ok();
+    };
+    if (auto s = push_operands(root); !s.ok()) return s;
+    while (!pending.empty()) {
+      const Expression* expression = pending.back();
+      pending.pop_back();
+      if (const auto* same = std::get_if<Binary>(&expression->node)) {
+        std::optional<Result<NodePtr>> merged;
+        if constexpr (std::is_same_v<Binary, And>) merged = merge_range_pair(*same, parameters);
+        if (!merged) {
+          if (auto s = push_operands(*same); !s.ok()) return s;
+          continue;
+        }
+        if (!merged->ok()) return merged->status();
+        combined.operands.push_back(std::move(*merged).value());
+        continue;
+      }
+      auto operand = compile_child(*expression);
+      if (!operand.ok()) return operand.status();
+      combined.operands.push_back(std::move(operand).value());
+    }
+    return make_node(std::move(combined));
   }
 };
 

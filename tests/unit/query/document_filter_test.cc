@@ -198,25 +198,67 @@ TEST_CASE("filter: an and/or/not missing an operand is InvalidArgument, not a cr
   CHECK(compile_error(not_(nullptr)).is_invalid_argument());
 }
 
-TEST_CASE("filter: a where clause nested deeper than the limit is InvalidArgument; up to it, it runs") {
-  auto chain = [](int terms) {
-    auto where = eq(path("Age"), lit(0));
-    for (int i = 1; i < terms; ++i) where = or_(std::move(where), eq(path("Age"), lit(i)));
-    return where;
-  };
-  auto ok = chain(1000);  // 999 nested ors: depth 999
-  CHECK(match(ok, kUser));
-  auto too_deep = chain(5000);
-  auto s = compile_error(too_deep);
-  CHECK(s.is_invalid_argument());
-  CHECK(s.message().find("in (...)") != std::string::npos);
-  // Tear the test's own deep tree down iteratively (the syntax tree's destructor recurses).
-  while (too_deep) {
-    auto* node = std::get_if<Or>(&too_deep->node);
-    if (node == nullptr) break;
-    ExpressionPtr next = std::move(node->left);
-    too_deep = std::move(next);
+namespace {
+// Tears a left-deep chain down one level at a time (the syntax tree's own
+// destructor recurses once per level).
+void destroy_left_chain(ExpressionPtr& e) {
+  while (e) {
+    ExpressionPtr next;
+    if (auto* o = std::get_if<Or>(&e->node)) next = std::move(o->left);
+    if (auto* a = std::get_if<And>(&e->node)) next = std::move(a->left);
+    if (auto* n = std::get_if<Not>(&e->node)) next = std::move(n->operand);
+    e = std::move(next);
   }
+}
+}  // namespace
+
+TEST_CASE("filter: long chains of or / and are flattened: 4096 conditions (the parser's cap) run") {
+  auto ors = eq(path("Age"), lit(0));
+  for (int i = 1; i < 4096; ++i) ors = or_(std::move(ors), eq(path("Age"), lit(i)));
+  CHECK(match(ors, kUser));  // Age 40 is among them
+  CHECK_FALSE(match(ors, R"({"Age": 5000})"));
+  destroy_left_chain(ors);
+
+  auto ands = cmp(path("Age"), CompareOp::Greater, lit(-1));
+  for (int i = 1; i < 4096; ++i) ands = and_(std::move(ands), cmp(path("Age"), CompareOp::NotEqual, lit(1000 + i)));
+  CHECK(match(ands, kUser));
+  CHECK_FALSE(match(ands, R"({"Age": 1007})"));
+  destroy_left_chain(ands);
+}
+
+TEST_CASE("filter: operands keep their order and range pairs still merge inside a flattened chain") {
+  // ((Qty > 3 and Qty < 9) and Name = 'oren'): the inner pair is one range, so no single Qty in 4..8.
+  CHECK_FALSE(match(and_(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                              cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+                         eq(path("Name"), lit("oren"))),
+                    kUser));
+  // (Qty > 3 and Name = 'oren') and Qty < 9: not a pair (RavenDB neither): any value each.
+  CHECK(match(and_(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)), eq(path("Name"), lit("oren"))),
+                   cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+              kUser));
+  CHECK(match(or_(or_(eq(path("Name"), lit("a")), eq(path("Name"), lit("b"))), eq(path("Name"), lit("oren"))), kUser));
+}
+
+TEST_CASE("filter: nesting (not, alternating and/or) deeper than 1000 levels is InvalidArgument") {
+  auto nots = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1001; ++i) nots = not_(std::move(nots));
+  auto s = compile_error(nots);
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("1000") != std::string::npos);
+  destroy_left_chain(nots);
+
+  auto ok = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1000; ++i) ok = not_(std::move(ok));
+  CHECK(match(ok, kUser));  // an even number of nots
+  destroy_left_chain(ok);
+
+  auto alternating = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1001; ++i) {
+    alternating = i % 2 ? and_(std::move(alternating), wrap(TrueExpression{}))
+                        : or_(std::move(alternating), eq(path("Name"), lit("x")));
+  }
+  CHECK(compile_error(alternating).is_invalid_argument());
+  destroy_left_chain(alternating);
 }
 
 TEST_CASE("filter: parameters are resolved once; a missing one is InvalidArgument naming it") {
