@@ -1,7 +1,9 @@
 #include "query/document_filter.h"
 
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 

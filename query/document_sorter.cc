@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
+#include <type_traits>
 
 #include <boost/json/serialize.hpp>
 

@@ -19,6 +19,7 @@
 // Owned by the query runner for one run. Movable; key_of() and less() are const
 // and touch no shared state (safe from several threads at once).
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
