@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <string>
 #include <optional>
+#include <string>
 
 namespace corvus::query {
 namespace {
@@ -136,9 +136,9 @@ class Scanner {
     if (text_[end] == '-') ++end;
     bool fraction = false;
     bool separators = false;  // 10_000, as RavenDB allows in integers
-    while (end < text_.size() && (is_digit(text_[end]) ||
-                                  (text_[end] == '_' && end > start && is_digit(text_[end - 1]) &&
-                                   end + 1 < text_.size() && is_digit(text_[end + 1])))) {
+    while (end < text_.size() &&
+           (is_digit(text_[end]) || (text_[end] == '_' && end > start && is_digit(text_[end - 1]) &&
+                                     end + 1 < text_.size() && is_digit(text_[end + 1])))) {
       separators = separators || text_[end] == '_';
       ++end;
     }
@@ -157,11 +157,10 @@ class Scanner {
         end = e;
       }
     }
-    if ((separators && fraction) ||
-        (end < text_.size() && continues_identifier(text_[end]))) {
+    if ((separators && fraction) || (end < text_.size() && continues_identifier(text_[end]))) {
       pos_ = text_.size();
-      return make_error(start, "malformed number '" +
-                                   std::string(text_.substr(start, end + 1 - start)) + "'");
+      return make_error(
+          start, "malformed number '" + std::string(text_.substr(start, end + 1 - start)) + "'");
     }
     Token t;
     t.position = start;
@@ -249,9 +248,7 @@ class Scanner {
           append_utf8(value, cp);
           break;
         }
-        default:
-          value += '\\';
-          value += e;
+        default: value += '\\'; value += e;
       }
     }
     Token t;

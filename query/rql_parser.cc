@@ -11,14 +11,15 @@ namespace {
 
 // Nesting of parentheses, `not` and exact(): bounds the recursion on hostile input.
 constexpr int kMaxNesting = 128;
-// Conditions in one where clause: bounds the depth of And/Or chains (destroyed recursively).
+// Conditions (leaves) in one where clause: bounds the depth of And/Or chains, which
+// are destroyed (and evaluated) recursively.
 constexpr size_t kMaxConditions = 4096;
 // How much of a token an error message quotes.
 constexpr size_t kMaxQuotedToken = 40;
 
-#define RQL_CHECK(expr)            \
-  do {                             \
-    Status rql_status_ = (expr);   \
+#define RQL_CHECK(expr)                        \
+  do {                                         \
+    Status rql_status_ = (expr);               \
     if (!rql_status_.ok()) return rql_status_; \
   } while (0)
 
@@ -45,8 +46,9 @@ std::string lower(std::string_view s) {
 // name unless what follows shows they are one (`where Order = 1` is a field).
 bool is_reserved_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "from", "where", "group", "order", "load", "select", "include", "limit", "offset",
-      "update", "filter", "filter_limit", "and", "or", "not", "as", "in", "between", "all"};
+      "from",  "where",  "group",  "order",   "load",         "select", "include",
+      "limit", "offset", "update", "filter",  "filter_limit", "and",    "or",
+      "not",   "as",     "in",     "between", "all"};
   for (std::string_view w : kWords) {
     if (iequals(word, w)) return true;
   }
@@ -54,9 +56,9 @@ bool is_reserved_word(std::string_view word) {
 }
 
 bool is_clause_word(std::string_view word) {
-  static constexpr std::string_view kWords[] = {"where", "group", "order", "load", "select",
-                                                "include", "limit", "update", "filter",
-                                                "filter_limit"};
+  static constexpr std::string_view kWords[] = {"where",  "group",       "order", "load",
+                                                "select", "include",     "limit", "update",
+                                                "filter", "filter_limit"};
   for (std::string_view w : kWords) {
     if (iequals(word, w)) return true;
   }
@@ -70,9 +72,9 @@ bool is_keyword(const Token& t, std::string_view kw) {
   return t.kind == TokenKind::Identifier && iequals(t.text, kw);
 }
 bool is_comparison_symbol(const Token& t) {
-  return t.kind == TokenKind::Symbol && (t.text == "=" || t.text == "==" || t.text == "!=" ||
-                                         t.text == "<>" || t.text == "<" || t.text == "<=" || t.text == ">" ||
-                                         t.text == ">=");
+  return t.kind == TokenKind::Symbol &&
+         (t.text == "=" || t.text == "==" || t.text == "!=" || t.text == "<>" || t.text == "<" ||
+          t.text == "<=" || t.text == ">" || t.text == ">=");
 }
 
 // What may follow a field name: a reserved word followed by one of these is a field.
@@ -83,8 +85,8 @@ bool follows_field(const Token& t) {
     return t.text == "." || t.text == "[" || t.text == "," || t.text == ")";
   }
   if (t.kind == TokenKind::Identifier) {
-    for (std::string_view w : {"in", "all", "between", "as", "asc", "desc", "ascending",
-                               "descending"}) {
+    for (std::string_view w :
+         {"in", "all", "between", "as", "asc", "desc", "ascending", "descending"}) {
       if (iequals(t.text, w)) return true;
     }
   }
@@ -158,8 +160,13 @@ class Parser {
   std::string describe(const Token& t) const {
     if (t.kind == TokenKind::End) return "end of query";
     std::string_view r = raw(t);
-    if (r.size() > kMaxQuotedToken) return "'" + std::string(r.substr(0, kMaxQuotedToken)) + "...'";
-    return "'" + std::string(r) + "'";
+    // A string token shows its own quotes.
+    const std::string_view quote = t.kind == TokenKind::String ? "" : "'";
+    if (r.size() > kMaxQuotedToken) {
+      return std::string(quote) + std::string(r.substr(0, kMaxQuotedToken)) + "..." +
+             std::string(quote);
+    }
+    return std::string(quote) + std::string(r) + std::string(quote);
   }
   // "RQL: expected <what> after '<previous token>' at <where>, found <token>".
   // A lexical error at that place is reported instead: it is the real cause.
@@ -248,10 +255,9 @@ class Parser {
   Status parse_from(Query& q) {
     const Token& t = peek();
     const Token& after = peek(1);
-    const bool index_name_follows =
-        after.kind == TokenKind::String ||
-        (after.kind == TokenKind::Identifier && !is_clause_word(after.text) &&
-         !is_keyword(after, "as"));
+    const bool index_name_follows = after.kind == TokenKind::String ||
+                                    (after.kind == TokenKind::Identifier &&
+                                     !is_clause_word(after.text) && !is_keyword(after, "as"));
     if (is_keyword(t, "index") && index_name_follows) {
       advance();
       const Token& name = advance();
@@ -312,18 +318,22 @@ class Parser {
     }
     while (true) {
       const Token& seg = advance();
-      FieldPath::Segment segment{seg.text, false};
       if (!f.text.empty()) f.text += '.';
       f.text += raw(seg);
-      if (segment.name.empty()) return invalid("an empty field name", seg.position);
+      if (seg.kind == TokenKind::String) {
+        RQL_CHECK(split_quoted(seg, f.segments));
+      } else {
+        f.segments.push_back(FieldPath::Segment{seg.text, false});
+      }
       if (is_symbol(peek(), "[")) {
+        if (f.segments.back().each) return unsupported("name[][] (nested arrays)", peek().position);
         advance();
         if (!is_symbol(peek(), "]")) return expected("']' (only name[] is supported, not indexes)");
         advance();
-        segment.each = true;
+        f.segments.back().each = true;
         f.text += "[]";
+        if (is_symbol(peek(), "[")) return unsupported("name[][] (nested arrays)", peek().position);
       }
-      f.segments.push_back(std::move(segment));
       if (!is_symbol(peek(), ".")) return Status::Ok();
       advance();
       if (peek().kind != TokenKind::Identifier && peek().kind != TokenKind::String) {
@@ -332,10 +342,11 @@ class Parser {
     }
   }
 
-  // A quoted include path: 'Lines[].Product' is the path Lines[] . Product.
-  Status path_from_string(const Token& t, FieldPath& f) {
-    f.position = t.position;
-    f.text = t.text;
+  // A quoted name is a path: the clients quote a whole nested path when a name in it
+  // needs quotes ('Address.Zip Code', 'Lines[].Product'), as RavenDB reads it. So a
+  // quoted name splits at '.', and a trailing [] marks an array.
+  Status split_quoted(const Token& t, std::vector<FieldPath::Segment>& out) {
+    if (t.text.empty()) return invalid("an empty field name", t.position);
     size_t start = 0;
     while (true) {
       const size_t dot = t.text.find('.', start);
@@ -348,28 +359,27 @@ class Parser {
       }
       if (name.empty()) return invalid("a malformed path " + describe(t), t.position);
       segment.name = std::move(name);
-      f.segments.push_back(std::move(segment));
+      out.push_back(std::move(segment));
       if (dot == std::string::npos) return Status::Ok();
       start = dot + 1;
     }
+  }
+
+  // A quoted include or cmpxchg path: include 'Lines[].Product'.
+  Status path_from_string(const Token& t, FieldPath& f) {
+    f.position = t.position;
+    f.text = t.text;
+    return split_quoted(t, f.segments);
   }
 
   // ---- values ----
   Status parse_value(Operand& out) {
     const Token& t = peek();
     switch (t.kind) {
-      case TokenKind::Parameter:
-        out = Parameter{t.text, t.position};
-        break;
-      case TokenKind::String:
-        out = Literal{boost::json::value(boost::json::string(t.text))};
-        break;
-      case TokenKind::Integer:
-        out = Literal{boost::json::value(t.integer)};
-        break;
-      case TokenKind::Double:
-        out = Literal{boost::json::value(t.number)};
-        break;
+      case TokenKind::Parameter: out = Parameter{t.text, t.position}; break;
+      case TokenKind::String: out = Literal{boost::json::value(boost::json::string(t.text))}; break;
+      case TokenKind::Integer: out = Literal{boost::json::value(t.integer)}; break;
+      case TokenKind::Double: out = Literal{boost::json::value(t.number)}; break;
       case TokenKind::Identifier:
         if (iequals(t.text, "true")) {
           out = Literal{boost::json::value(true)};
@@ -383,8 +393,7 @@ class Parser {
           return expected("a value (string, number, true, false, null or $parameter)");
         }
         break;
-      default:
-        return expected("a value (string, number, true, false, null or $parameter)");
+      default: return expected("a value (string, number, true, false, null or $parameter)");
     }
     advance();
     return Status::Ok();
@@ -401,7 +410,7 @@ class Parser {
   Status parse_or(ExpressionPtr& out, int depth) {
     RQL_CHECK(parse_and(out, depth));
     while (is_keyword(peek(), "or")) {
-      RQL_CHECK(count_condition(advance().position));
+      advance();
       ExpressionPtr right;
       RQL_CHECK(parse_and(right, depth));
       out = make_expression(Or{std::move(out), std::move(right)});
@@ -412,7 +421,7 @@ class Parser {
   Status parse_and(ExpressionPtr& out, int depth) {
     RQL_CHECK(parse_unary(out, depth));
     while (is_keyword(peek(), "and")) {
-      RQL_CHECK(count_condition(advance().position));
+      advance();
       ExpressionPtr right;
       RQL_CHECK(parse_unary(right, depth));
       out = make_expression(And{std::move(out), std::move(right)});
@@ -439,12 +448,13 @@ class Parser {
 
   Status parse_primary(ExpressionPtr& out, int depth) {
     const Token& t = peek();
-    RQL_CHECK(count_condition(t.position));
     if (is_symbol(t, "(")) {
       advance();
       RQL_CHECK(parse_or(out, depth + 1));
       return expect_symbol(")");
     }
+    // Every other path below is one condition (a leaf of the tree).
+    RQL_CHECK(count_condition(t.position));
     if (is_keyword(t, "true") && !is_comparison_symbol(peek(1))) {
       advance();
       out = make_expression(TrueExpression{});
@@ -465,8 +475,10 @@ class Parser {
         return Status::Ok();
       }
       static const std::pair<std::string_view, MethodKind> kMethods[] = {
-          {"startswith", MethodKind::StartsWith}, {"endswith", MethodKind::EndsWith},
-          {"exists", MethodKind::Exists},         {"regex", MethodKind::Regex},
+          {"startswith", MethodKind::StartsWith},
+          {"endswith", MethodKind::EndsWith},
+          {"exists", MethodKind::Exists},
+          {"regex", MethodKind::Regex},
           {"search", MethodKind::Search}};
       for (const auto& [method, kind] : kMethods) {
         if (name == method) return parse_method(kind, out);
@@ -478,12 +490,18 @@ class Parser {
     const Token& op = peek();
     if (is_comparison_symbol(op)) {
       advance();
-      if (op.text == "=" || op.text == "==") cmp.op = CompareOp::Equal;
-      else if (op.text == "!=" || op.text == "<>") cmp.op = CompareOp::NotEqual;
-      else if (op.text == "<") cmp.op = CompareOp::Less;
-      else if (op.text == "<=") cmp.op = CompareOp::LessOrEqual;
-      else if (op.text == ">") cmp.op = CompareOp::Greater;
-      else cmp.op = CompareOp::GreaterOrEqual;
+      if (op.text == "=" || op.text == "==")
+        cmp.op = CompareOp::Equal;
+      else if (op.text == "!=" || op.text == "<>")
+        cmp.op = CompareOp::NotEqual;
+      else if (op.text == "<")
+        cmp.op = CompareOp::Less;
+      else if (op.text == "<=")
+        cmp.op = CompareOp::LessOrEqual;
+      else if (op.text == ">")
+        cmp.op = CompareOp::Greater;
+      else
+        cmp.op = CompareOp::GreaterOrEqual;
       RQL_CHECK(parse_value(cmp.value));
       out = make_expression(std::move(cmp));
       return Status::Ok();
@@ -581,11 +599,16 @@ class Parser {
         if (is_keyword(peek(), "as")) {
           advance();
           const Token& type = peek();
-          if (is_keyword(type, "long")) ob.type = OrderingType::Long;
-          else if (is_keyword(type, "double")) ob.type = OrderingType::Double;
-          else if (is_keyword(type, "alphaNumeric")) ob.type = OrderingType::AlphaNumeric;
-          else if (is_keyword(type, "string")) ob.type = OrderingType::String;
-          else return expected("an ordering type (long, double, alphaNumeric or string)");
+          if (is_keyword(type, "long"))
+            ob.type = OrderingType::Long;
+          else if (is_keyword(type, "double"))
+            ob.type = OrderingType::Double;
+          else if (is_keyword(type, "alphaNumeric"))
+            ob.type = OrderingType::AlphaNumeric;
+          else if (is_keyword(type, "string"))
+            ob.type = OrderingType::String;
+          else
+            return expected("an ordering type (long, double, alphaNumeric or string)");
           ob.type_given = true;
           advance();
         }
@@ -810,9 +833,12 @@ class Parser {
     for (Projection& p : q.select) {
       RQL_CHECK(resolve(p.field));
       if (!p.name.empty()) continue;
-      if (p.field.is_id) p.name = "Id";
-      else if (!p.field.segments.empty()) p.name = p.field.segments.back().name;
-      else p.name = p.field.alias;
+      if (p.field.is_id)
+        p.name = "Id";
+      else if (!p.field.segments.empty())
+        p.name = p.field.segments.back().name;
+      else
+        p.name = p.field.alias;
     }
     return Status::Ok();
   }
@@ -822,6 +848,8 @@ class Parser {
   size_t index_ = 0;
   size_t conditions_ = 0;
 };
+
+#undef RQL_CHECK
 
 }  // namespace
 

@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kStorageDir = "storage";
+// The automatic indexes, beside the storage (query::IndexStore).
+constexpr const char* kIndexesDir = "indexes";
 
 }  // namespace
 
@@ -64,7 +66,10 @@ Result<std::shared_ptr<DocumentDatabase>> DatabasesLandlord::open(std::string_vi
   options.node_tag = node_tag;
   auto storage = storage::DocumentsStorage::open((fs::path(dir) / kStorageDir).string(), options);
   if (!storage.ok()) return storage.status();
-  auto db = std::make_shared<DocumentDatabase>(std::string(name), std::move(storage).value());
+  auto indexes = query::IndexStore::open(*storage.value(), (fs::path(dir) / kIndexesDir).string());
+  if (!indexes.ok()) return indexes.status();
+  auto db = std::make_shared<DocumentDatabase>(std::string(name), std::move(storage).value(),
+                                               std::move(indexes).value());
   databases_[key] = db;
   return db;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "query/index_store.h"
 #include "replication/database_replication.h"
 
 #include "server/cluster/index_waiters.h"
@@ -21,21 +22,24 @@ namespace corvus::server {
 
 class DocumentDatabase {
  public:
-  DocumentDatabase(std::string name, std::unique_ptr<storage::DocumentsStorage> storage)
-      : name_(std::move(name)), storage_(std::move(storage)) {}
+  DocumentDatabase(std::string name, std::unique_ptr<storage::DocumentsStorage> storage,
+                   std::unique_ptr<query::IndexStore> indexes)
+      : name_(std::move(name)), storage_(std::move(storage)), indexes_(std::move(indexes)) {}
   // A write's completion may hold the last reference (the database was closed
   // or deleted meanwhile); closing the storage joins the very thread that
   // completion runs on, so then the storage is closed on a thread of its own.
-  // Replication goes first: its threads wait for this storage's writer.
+  // Replication and indexing go first: their threads read this storage.
   ~DocumentDatabase() {
     if (storage_ && storage_->on_own_writer_thread()) {
-      std::thread([r = std::move(replication_), s = std::move(storage_)]() mutable {
+      std::thread([r = std::move(replication_), i = std::move(indexes_), s = std::move(storage_)]() mutable {
         r.reset();
+        i.reset();
         s.reset();
       }).detach();
       return;
     }
     stop_replication();
+    indexes_.reset();
   }
   DocumentDatabase(const DocumentDatabase&) = delete;
   DocumentDatabase& operator=(const DocumentDatabase&) = delete;
@@ -44,6 +48,8 @@ class DocumentDatabase {
   // Raft index of the last cluster-wide transaction applied to this database.
   cluster::IndexWaiters& cluster_transactions() { return cluster_transactions_; }
   storage::DocumentsStorage& storage() { return *storage_; }
+  // Its automatic indexes (queries).
+  query::IndexStore& indexes() { return *indexes_; }
   // Its long-running operations (bulk inserts), as the clients follow them.
   DatabaseOperations& operations() { return operations_; }
   const storage::DocumentsStorage& storage() const { return *storage_; }
@@ -79,6 +85,7 @@ class DocumentDatabase {
   cluster::IndexWaiters cluster_transactions_;
   DatabaseOperations operations_;
   std::unique_ptr<storage::DocumentsStorage> storage_;
+  std::unique_ptr<query::IndexStore> indexes_;  // after storage_: destroyed first
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;
 };

@@ -31,6 +31,7 @@ void register_replication_routes(http::Router& router, ServerStore& store);  // 
 void register_certificate_routes(http::Router& router, ServerStore& store);  // certificates_handler.cc
 void register_database_operations_routes(http::Router& router, ServerStore& store);  // database_operations_handler.cc
 void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // bulk_insert_handler.cc
+void register_query_routes(http::Router& router, ServerStore& store);        // queries_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -50,6 +51,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_certificate_routes(router, store);
   register_database_operations_routes(router, store);
   register_bulk_insert_routes(router, store);
+  register_query_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -1,0 +1,91 @@
+#pragma once
+// AutoIndex: the entries of one automatic index in a RocksDB of its own
+// (<database dir>/indexes/<n>/): for each indexed field, one key per value
+// of each document (query/index_terms.h), so equality, ranges and prefixes
+// are seeks; per document the list of its entries, so an update or delete
+// removes exactly the old ones; the definition and the last indexed etag,
+// written in the same batch as the entries, so after a crash indexing
+// resumes from where the entries are, never from zero.
+//
+// Owned by the database's IndexStore. index() and reset() run on the
+// indexing thread only; lookups and the accessors are thread-safe. Writes
+// are not synced: an index is derived data; a lost tail is indexed again
+// from the stored position.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+#include "query/auto_index_definition.h"
+#include "query/index_terms.h"
+#include "storage/documents_storage.h"
+#include "storage/status.h"
+
+namespace corvus::query {
+
+class AutoIndex {
+ public:
+  // Opens the index in `dir`, creating it for `definition` when new.
+  // Corruption when the directory holds another definition.
+  static Result<std::unique_ptr<AutoIndex>> open(const std::string& dir, const AutoIndexDefinition& definition);
+  // Opens an index directory found at start; its definition is read from it.
+  static Result<std::unique_ptr<AutoIndex>> open_existing(const std::string& dir);
+  ~AutoIndex();
+
+  const AutoIndexDefinition& definition() const { return definition_; }
+  const std::string& name() const { return name_; }
+  const std::string& directory() const { return dir_; }
+  // Every change with an etag up to this one is in the entries.
+  uint64_t last_indexed_etag() const { return last_etag_.load(std::memory_order_acquire); }
+  // Wall-clock microseconds of the last indexing batch (0: never).
+  int64_t last_indexing_time_us() const { return last_indexing_us_.load(std::memory_order_acquire); }
+  // Whether `collection` is what this index covers (case-insensitive; every
+  // collection for @all_docs).
+  bool covers_collection(std::string_view collection) const;
+
+  // Indexing thread: applies `changes` (documents of other collections are
+  // skipped) and records `position` (>= every etag in changes) durably with
+  // them, in one batch.
+  Status index(const std::vector<storage::Change>& changes, uint64_t position, int64_t now_us);
+  // Indexing thread: drops every entry; indexing starts again from etag 0.
+  Status reset();
+
+  // Calls `found` with the lowered id of each document with a value of
+  // field `field` whose term is within the bounds (same type; nullopt bound:
+  // unbounded on that side), in term order. A document may be reported once
+  // per matching value. `found` returns false to stop. Read errors are returned.
+  struct Bound {
+    std::string value;  // encoded term value
+    bool inclusive = true;
+  };
+  using Found = std::function<bool(std::string_view lowered_id)>;
+  Status lookup_range(uint8_t field, TermType type, const std::optional<Bound>& low,
+                      const std::optional<Bound>& high, const Found& found) const;
+  // Documents with a string value of `field` starting with `prefix` (already lowered).
+  Status lookup_prefix(uint8_t field, std::string_view prefix, const Found& found) const;
+  // Documents with exactly this term.
+  Status lookup_equal(uint8_t field, const Term& term, const Found& found) const;
+
+ private:
+  AutoIndex() = default;
+  static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir);
+  Status load();
+  Status scan(const std::string& from, const std::string& until, const std::function<bool(std::string_view)>& key_found) const;
+
+  std::string dir_;
+  AutoIndexDefinition definition_;
+  std::string name_;
+  std::string lowered_collection_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<uint64_t> last_etag_{0};
+  std::atomic<int64_t> last_indexing_us_{0};
+};
+
+}  // namespace corvus::query

@@ -1,0 +1,92 @@
+#pragma once
+// IndexStore: the automatic indexes of one database and the thread that keeps
+// them up to date. Queries ask for an index covering their fields; a missing
+// one is created (widening a narrower one on the same collection, which is
+// retired once the wider one has caught up, as RavenDB merges auto-indexes)
+// and built in the background in etag order. The storage's commit hook wakes
+// the indexing thread after each durable batch: nobody polls.
+//
+// Owned by the server's DocumentDatabase, destroyed before its storage.
+// Thread-safe. Indexes are handed out as shared_ptr: a deleted index's
+// directory is removed once the last query using it lets go.
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "query/auto_index.h"
+#include "storage/documents_storage.h"
+
+namespace corvus::query {
+
+class IndexStore {
+ public:
+  // Opens every index under `dir` (<database dir>/indexes) and starts indexing.
+  static Result<std::unique_ptr<IndexStore>> open(storage::DocumentsStorage& storage, std::string dir);
+  ~IndexStore();
+  IndexStore(const IndexStore&) = delete;
+  IndexStore& operator=(const IndexStore&) = delete;
+
+  // An index covering `wanted` (same collection, at least its fields):
+  // existing, or created now and indexing from etag 0 (`*created` says which).
+  Result<std::shared_ptr<AutoIndex>> index_for(const AutoIndexDefinition& wanted, bool* created = nullptr);
+  // nullptr when there is no index of that name (case-insensitive).
+  std::shared_ptr<AutoIndex> find(std::string_view name) const;
+  std::vector<std::shared_ptr<AutoIndex>> list() const;
+  // NotFound when there is no such index.
+  Status remove(std::string_view name);
+  Status reset(std::string_view name);
+
+  // Indexing stops for one index (or every index with an empty name) until resumed.
+  Status pause(std::string_view name);
+  Status resume(std::string_view name);
+  bool paused(const AutoIndex& index) const;
+  bool all_paused() const;
+  // The error that stopped an index ("" when none).
+  std::string error_of(const AutoIndex& index) const;
+
+  // Whether `index` has indexed every change up to `etag`.
+  bool caught_up(const AutoIndex& index, uint64_t etag) const { return index.last_indexed_etag() >= etag; }
+  // Waits until `index` has indexed up to `etag`; false on timeout (or when
+  // the index is paused, errored or deleted meanwhile).
+  bool wait_for(const AutoIndex& index, uint64_t etag, std::chrono::milliseconds timeout);
+
+ private:
+  struct Entry {
+    std::shared_ptr<AutoIndex> index;
+    bool paused = false;
+    std::string error;
+    std::string superseded_by;  // retire once this one has caught up
+  };
+
+  IndexStore(storage::DocumentsStorage& storage, std::string dir) : storage_(storage), dir_(std::move(dir)) {}
+  void run();
+  // Indexes one batch for `index`; true when it has more to do.
+  bool index_some(const std::shared_ptr<AutoIndex>& index);
+  void retire_superseded();
+  Entry* entry_of(std::string_view name);
+  const Entry* entry_of(std::string_view name) const;
+  std::shared_ptr<AutoIndex> detach(std::map<std::string, Entry>::iterator it);
+
+  storage::DocumentsStorage& storage_;
+  const std::string dir_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;      // the indexing thread waits here
+  std::condition_variable progress_cv_;  // queries waiting for non-stale results wait here
+  std::map<std::string, Entry> indexes_;  // by lowered name
+  bool all_paused_ = false;
+  bool work_ = true;
+  bool stop_ = false;
+  uint64_t next_directory_ = 1;
+  uint64_t listener_ = 0;
+  // Held while an index is written (the indexing thread's batches, reset()).
+  std::mutex indexing_mu_;
+  std::thread thread_;
+};
+
+}  // namespace corvus::query

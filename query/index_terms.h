@@ -1,0 +1,46 @@
+#pragma once
+// Index terms: how one JSON value of one indexed field becomes a RocksDB key
+// whose bytewise order is the query order, so that equality, ranges and
+// prefixes are seeks. Numbers order as numbers (IEEE-754 bits made sortable),
+// strings case-insensitively (ASCII lower-casing, as the evaluator compares
+// them, so a lookup finds at least what the filter then accepts), bools as
+// the strings "true"/"false" (RavenDB indexes them so), null as its own type.
+// An entry key is <'E'><field><type><escaped value>\0\0<lowered document id>:
+// 0 bytes inside a value are escaped (\0 -> \0\1) so the terminator is unique.
+// Pure functions, any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+namespace corvus::query {
+
+enum class TermType : char { Null = '0', Number = 'N', String = 'S' };
+
+struct Term {
+  TermType type = TermType::Null;
+  std::string value;  // encoded: sortable number bytes or the lowered string; empty for null
+};
+
+// The term of a scalar (number, string, bool, null); nullopt for objects,
+// arrays and NaN, which are not indexed.
+std::optional<Term> term_of(const boost::json::value& v);
+// The sortable 8 bytes of a number.
+std::string encode_number(double d);
+Term string_term(std::string_view s);
+Term number_term(double d);
+
+// All entries of one field and type start with this.
+std::string type_prefix(uint8_t field, TermType type);
+// type_prefix + escaped value: what entries of a value (and, with
+// terminated=false, of every value starting with it) start with.
+std::string term_prefix(uint8_t field, const Term& term, bool terminated);
+// An entry: the term's key and the lowered document id.
+std::string entry_key(uint8_t field, const Term& term, std::string_view lowered_id);
+// The lowered document id at the end of an entry key (empty if malformed).
+std::string_view entry_document(std::string_view entry_key);
+
+}  // namespace corvus::query

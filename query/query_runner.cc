@@ -1,0 +1,364 @@
+#include "query/query_runner.h"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "query/field_values.h"
+#include "query/index_lookup.h"
+#include "query/operand_value.h"
+
+namespace corvus::query {
+
+namespace {
+
+namespace json = boost::json;
+
+// Fields of the queried document that `e` filters on (not id(), not loaded documents).
+void filtered_fields(const Expression& e, const std::string& alias, std::vector<FieldPath>& out) {
+  auto add = [&](const FieldPath& f) {
+    if (!f.is_id && (f.alias.empty() || f.alias == alias) && !f.segments.empty()) out.push_back(f);
+  };
+  std::visit(
+      [&](const auto& node) {
+        using T = std::decay_t<decltype(node)>;
+        if constexpr (std::is_same_v<T, Comparison> || std::is_same_v<T, InList> || std::is_same_v<T, Between> ||
+                      std::is_same_v<T, MethodCall>) {
+          add(node.field);
+        } else if constexpr (std::is_same_v<T, And> || std::is_same_v<T, Or>) {
+          filtered_fields(*node.left, alias, out);
+          filtered_fields(*node.right, alias, out);
+        } else if constexpr (std::is_same_v<T, Not>) {
+          filtered_fields(*node.operand, alias, out);
+        }
+      },
+      e.node);
+}
+
+// The documents an id() equality names (`id() = x`, `id() in (...)`, also as
+// one side of an `and`): the only candidates; nullopt when `e` is not that.
+Result<std::optional<DocumentIdSet>> id_candidates(const Expression& e, const json::object& parameters) {
+  using Candidates = std::optional<DocumentIdSet>;
+  auto add = [](const json::value& v, DocumentIdSet& out) {
+    if (v.is_string()) out.insert(storage::lower_id(v.get_string()));
+  };
+  if (const auto* c = std::get_if<Comparison>(&e.node); c && c->field.is_id && c->op == CompareOp::Equal) {
+    auto v = resolve_operand(c->value, parameters);
+    if (!v.ok()) return v.status();
+    DocumentIdSet out;
+    add(v.value(), out);
+    return Candidates(std::move(out));
+  }
+  if (const auto* in = std::get_if<InList>(&e.node); in && in->field.is_id && !in->all) {
+    DocumentIdSet out;
+    for (const auto& operand : in->values) {
+      auto v = resolve_operand(operand, parameters);
+      if (!v.ok()) return v.status();
+      if (v.value().is_array()) {
+        for (const auto& x : v.value().as_array()) add(x, out);
+      } else {
+        add(v.value(), out);
+      }
+    }
+    return Candidates(std::move(out));
+  }
+  if (const auto* a = std::get_if<And>(&e.node)) {
+    auto left = id_candidates(*a->left, parameters);
+    if (!left.ok() || left.value()) return left;
+    return id_candidates(*a->right, parameters);
+  }
+  return Candidates();
+}
+
+// A limit or offset: a non-negative integer, or null (none).
+Result<std::optional<uint64_t>> paging_value(const std::optional<Operand>& operand, const json::object& parameters,
+                                             const char* what) {
+  if (!operand) return std::optional<uint64_t>();
+  auto v = resolve_operand(*operand, parameters);
+  if (!v.ok()) return v.status();
+  const json::value& x = v.value();
+  if (x.is_null()) return std::optional<uint64_t>();
+  if (x.is_int64() && x.get_int64() >= 0) return std::optional<uint64_t>(static_cast<uint64_t>(x.get_int64()));
+  if (x.is_uint64()) return std::optional<uint64_t>(x.get_uint64());
+  if (x.is_double() && x.get_double() >= 0 && x.get_double() == static_cast<double>(static_cast<uint64_t>(x.get_double())))
+    return std::optional<uint64_t>(static_cast<uint64_t>(x.get_double()));
+  return Status::InvalidArgument(std::string("RQL: ") + what + " must be a non-negative integer, got " +
+                                 json::serialize(x));
+}
+
+void hash_in(uint64_t& h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  h ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
+  h *= 1099511628211ull;
+}
+
+Result<json::value> parse_body(const storage::Document& doc) {
+  json::error_code ec;
+  json::value v = json::parse(doc.json, ec);
+  if (ec) return Status::Corruption("document " + doc.id + " holds unparsable JSON: " + ec.message());
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, QueryOptions options,
+                                                        storage::DocumentsStorage& storage, IndexStore& indexes) {
+  std::unique_ptr<QueryRunner> runner(new QueryRunner(query, std::move(options), storage, indexes));
+  const auto& params = runner->options_.parameters;
+  for (const auto& include : query.includes)
+    if (include.kind != Include::Kind::Document)
+      return Status::InvalidArgument("RQL: include of counters or compare-exchange values in a query is not supported");
+  if (query.update_script)
+    return Status::InvalidArgument("RQL: an update clause is only valid in a patch by query");
+  auto filter = DocumentFilter::compile(query.where.get(), params);
+  if (!filter.ok()) return filter.status();
+  runner->filter_.emplace(std::move(filter).value());
+  auto sorter = DocumentSorter::compile(query.order_by, params);
+  if (!sorter.ok()) return sorter.status();
+  runner->sorter_.emplace(std::move(sorter).value());
+  auto projector = Projector::compile(query, params);
+  if (!projector.ok()) return projector.status();
+  runner->projector_.emplace(std::move(projector).value());
+  if (Status s = runner->resolve_paging(); !s.ok()) return s;
+  if (Status s = runner->plan(); !s.ok()) return s;
+  return runner;
+}
+
+Status QueryRunner::resolve_paging() {
+  auto limit = paging_value(query_.limit, options_.parameters, "limit");
+  if (!limit.ok()) return limit.status();
+  auto offset = paging_value(query_.offset, options_.parameters, "offset");
+  if (!offset.ok()) return offset.status();
+  skip_ = offset.value().value_or(0) + options_.extra_skip.value_or(0);
+  take_ = limit.value();
+  if (take_ && options_.extra_skip) take_ = *take_ > *options_.extra_skip ? *take_ - *options_.extra_skip : 0;
+  if (options_.extra_take) take_ = take_ ? std::min(*take_, *options_.extra_take) : *options_.extra_take;
+  return Status::Ok();
+}
+
+Status QueryRunner::plan() {
+  cutoff_etag_ = storage_.published().last_etag;
+  if (query_.source == SourceKind::Index) {
+    index_ = indexes_->find(query_.source_name);
+    if (!index_) return Status::NotFound("Index '" + query_.source_name + "' does not exist");
+    lowered_collection_ = storage::lower_id(index_->definition().collection);
+  } else {
+    if (query_.source == SourceKind::Collection) lowered_collection_ = storage::lower_id(query_.source_name);
+    std::vector<FieldPath> fields;
+    if (query_.where) filtered_fields(*query_.where, query_.alias, fields);
+    for (const auto& o : query_.order_by)
+      if (o.kind == OrderBy::Kind::Field && !o.field.is_id && (o.field.alias.empty() || o.field.alias == query_.alias))
+        fields.push_back(o.field);
+    if (!fields.empty()) {
+      bool created = false;
+      auto index = indexes_->index_for(make_auto_index_definition(
+          query_.source == SourceKind::Collection ? query_.source_name : std::string(), std::move(fields)), &created);
+      if (!index.ok()) return index.status();
+      index_ = std::move(index).value();
+      // Let a new auto-index have some results (RavenDB waits 15 s by default).
+      if (created && !options_.wait_for_non_stale && !options_.wait_timeout_given)
+        wait_timeout_ = std::chrono::milliseconds(15000);
+    }
+  }
+  if (!index_) {
+    stats_.index_name = query_.source == SourceKind::AllDocs ? "AllDocs" : "collection/" + query_.source_name;
+    stats_.index_timestamp_us = storage_.options().clock->now_micros();
+    return Status::Ok();
+  }
+  stats_.index_name = index_->name();
+  if (options_.wait_for_non_stale && index_->last_indexed_etag() < cutoff_etag_) wait_timeout_ = options_.wait_timeout;
+  return Status::Ok();
+}
+
+Status QueryRunner::execute() {
+  if (index_) {
+    // Stale: a change made before the query started is not in the index yet.
+    if (wait_timeout_.count() > 0 && index_->last_indexed_etag() < cutoff_etag_)
+      indexes_->wait_for(*index_, cutoff_etag_, wait_timeout_);
+    stats_.is_stale = index_->last_indexed_etag() < cutoff_etag_;
+    stats_.index_etag = index_->last_indexed_etag();
+    stats_.index_timestamp_us = index_->last_indexing_time_us();
+  }
+  return find_matches();
+}
+
+bool QueryRunner::in_collection(const storage::Document& doc) const {
+  return lowered_collection_.empty() ||
+         storage::lower_id(doc.collection.empty() ? "@empty" : doc.collection) == lowered_collection_;
+}
+
+Status QueryRunner::find_matches() {
+  const json::object& params = options_.parameters;
+  std::optional<DocumentIdSet> candidates;
+  if (query_.where) {
+    auto ids = id_candidates(*query_.where, params);
+    if (!ids.ok()) return ids.status();
+    candidates = std::move(ids).value();
+    if (!candidates && index_) {
+      auto from_index = index_candidates(*query_.where, *index_, params);
+      if (!from_index.ok()) return from_index.status();
+      candidates = std::move(from_index).value();
+    }
+  }
+  // After the index lookup: the documents are at least as new as the entries.
+  snapshot_ = std::make_unique<storage::DocumentSnapshot>(storage_);
+  auto open_cursor = [&] {
+    return lowered_collection_.empty() ? snapshot_->scan_all() : snapshot_->scan_collection(lowered_collection_);
+  };
+  if (!query_.where && sorter_->empty() && !candidates) {
+    cursor_ = open_cursor();  // read as handed out
+    return Status::Ok();
+  }
+  struct Match {
+    DocumentSorter::Key key;
+    uint64_t etag;
+    std::string id;
+  };
+  std::vector<Match> found;
+  auto consider = [&](storage::Document doc) -> Status {
+    if (!in_collection(doc)) return Status::Ok();
+    auto body = parse_body(doc);
+    if (!body.ok()) return body.status();
+    if (!filter_->matches(body.value(), doc.id)) return Status::Ok();
+    Match m{{}, doc.etag, storage::lower_id(doc.id)};
+    if (!sorter_->empty()) m.key = sorter_->key_of(body.value(), doc.id);
+    found.push_back(std::move(m));
+    return Status::Ok();
+  };
+  if (candidates) {
+    for (const auto& id : *candidates) {
+      auto doc = snapshot_->get(id);
+      if (!doc.ok()) return doc.status();
+      if (!doc.value()) continue;  // deleted since it was indexed
+      if (Status s = consider(std::move(*doc.value())); !s.ok()) return s;
+    }
+  } else {
+    auto cursor = open_cursor();
+    for (;;) {
+      auto doc = cursor->next();
+      if (!doc.ok()) return doc.status();
+      if (!doc.value()) break;
+      if (Status s = consider(std::move(*doc.value())); !s.ok()) return s;
+    }
+  }
+  // Etag order first (what a scan gives, and RavenDB's order without a sort),
+  // then the sort, stable so ties keep it.
+  std::sort(found.begin(), found.end(), [](const Match& a, const Match& b) { return a.etag < b.etag; });
+  if (!sorter_->empty())
+    std::stable_sort(found.begin(), found.end(),
+                     [&](const Match& a, const Match& b) { return sorter_->less(a.key, b.key); });
+  matches_.reserve(found.size());
+  for (auto& m : found) matches_.push_back(std::move(m.id));
+  stats_.total_results = matches_.size();
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> QueryRunner::next() {
+  while (!done_) {
+    std::optional<storage::Document> doc;
+    if (cursor_) {
+      auto d = cursor_->next();
+      if (!d.ok()) return d.status();
+      doc = std::move(d).value();
+      if (doc) ++stats_.total_results;
+    } else if (next_match_ < matches_.size()) {
+      auto d = snapshot_->get(matches_[next_match_++]);
+      if (!d.ok()) return d.status();
+      if (!d.value()) return Status::Corruption("a matched document vanished from the query's snapshot");
+      doc = std::move(d).value();
+    }
+    if (!doc) {
+      done_ = true;
+      break;
+    }
+    if (take_ && emitted_ >= *take_) {
+      if (cursor_) continue;  // still counting the total
+      done_ = true;
+      break;
+    }
+    auto body = parse_body(*doc);
+    if (!body.ok()) return body.status();
+    auto rendered = render(*doc, body.value());
+    if (!rendered.ok() || !rendered.value()) {
+      if (!rendered.ok()) return rendered;
+      continue;
+    }
+    return rendered;
+  }
+  return std::optional<std::string>();
+}
+
+Result<std::optional<std::string>> QueryRunner::render(const storage::Document& doc, json::value& body) {
+  std::string out;
+  if (projector_->empty()) {
+    if (seen_++ < skip_) return std::optional<std::string>();
+    out = doc.json;
+  } else {
+    std::vector<json::value> loaded_bodies;
+    std::vector<const json::value*> loaded;
+    for (const auto& id : projector_->load_ids(body)) {
+      loaded_bodies.emplace_back();
+      if (id.empty()) continue;
+      auto d = snapshot_->get(id);
+      if (!d.ok()) return d.status();
+      if (!d.value()) continue;
+      auto b = parse_body(*d.value());
+      if (!b.ok()) return b.status();
+      loaded_bodies.back() = std::move(b).value();
+    }
+    for (const auto& b : loaded_bodies) loaded.push_back(b.is_null() ? nullptr : &b);
+    json::object projected = projector_->project(body, doc.id, loaded);
+    if (query_.distinct) {
+      if (!distinct_seen_.insert(json::serialize(projected)).second) {
+        ++stats_.skipped_results;
+        return std::optional<std::string>();
+      }
+    }
+    if (seen_++ < skip_) return std::optional<std::string>();
+    json::object metadata{{"@id", doc.id}, {"@change-vector", doc.change_vector}, {"@projection", true}};
+    if (const auto* o = body.if_object())
+      if (const auto* m = o->if_contains("@metadata"); m && m->is_object())
+        for (const char* key : {"@collection", "@last-modified", "@flags"})
+          if (const auto* v = m->as_object().if_contains(key)) metadata[key] = *v;
+    projected["@metadata"] = std::move(metadata);
+    out = json::serialize(projected);
+  }
+  ++emitted_;
+  hash_in(etag_hash_, doc.id);
+  hash_in(etag_hash_, doc.change_vector);
+  note_includes(body);
+  return std::optional<std::string>(std::move(out));
+}
+
+void QueryRunner::note_includes(const json::value& body) {
+  std::vector<const json::value*> values;
+  for (const auto& include : query_.includes) {
+    values.clear();
+    collect_field_values(body, include.path, values);
+    for (const auto* v : values)
+      if (v->is_string()) include_ids_.insert(std::string(v->get_string()));
+  }
+}
+
+Result<std::map<std::string, std::string>> QueryRunner::includes() {
+  std::map<std::string, std::string> out;
+  for (const auto& id : include_ids_) {
+    auto d = snapshot_->get(id);
+    if (!d.ok()) return d.status();
+    if (!d.value()) continue;
+    hash_in(etag_hash_, d.value()->change_vector);
+    out.emplace(d.value()->id, std::move(d.value()->json));
+  }
+  return out;
+}
+
+uint64_t QueryRunner::result_etag() const {
+  uint64_t h = etag_hash_;
+  hash_in(h, std::to_string(stats_.total_results));
+  return h;
+}
+
+}  // namespace corvus::query

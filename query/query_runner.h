@@ -1,0 +1,134 @@
+#pragma once
+// QueryRunner: runs one RQL query against one database and hands out its
+// results one at a time, so a stream over millions of documents never holds
+// them all: a query without filter or sort reads the collection as it goes;
+// a filtered or sorted one keeps only (sort key, id) per match and reads each
+// returned document again when it is handed out.
+//
+// Planning: `from index 'Auto/...'` uses that index; a filter or sort on a
+// collection (or @all_docs) asks the IndexStore for an auto-index covering
+// its fields (creating one: it is then stale until built); the index narrows
+// the candidates and the filter decides on each (query/index_lookup.h). A
+// query that filters only on id() or reads a collection whole needs no index.
+//
+// One object per query execution, used by one thread; it holds a storage
+// snapshot for its lifetime. Not thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "query/auto_index.h"
+#include "query/document_filter.h"
+#include "query/document_sorter.h"
+#include "query/index_store.h"
+#include "query/projector.h"
+#include "query/rql_ast.h"
+#include "storage/document_snapshot.h"
+#include "storage/documents_storage.h"
+
+namespace corvus::query {
+
+struct QueryOptions {
+  boost::json::object parameters;
+  // Wait (up to wait_timeout) until the index has every change made before
+  // the query started; still stale then: the result says IsStale.
+  bool wait_for_non_stale = false;
+  std::chrono::milliseconds wait_timeout{15000};
+  // Set when the request gave WaitForNonStaleResultsTimeout.
+  bool wait_timeout_given = false;
+  // Lets a caller with a page size (streams' `start`/`pageSize`) narrow the
+  // query's own limit/offset further.
+  std::optional<uint64_t> extra_skip;
+  std::optional<uint64_t> extra_take;
+};
+
+struct QueryStatistics {
+  std::string index_name;
+  bool is_stale = false;
+  uint64_t total_results = 0;    // every match (distinct results with select distinct)
+  uint64_t skipped_results = 0;  // duplicates dropped by distinct within the page
+  int64_t index_timestamp_us = 0;
+  uint64_t index_etag = 0;
+};
+
+class QueryRunner {
+ public:
+  // Compiles `query` (already parsed; it must outlive the runner) and picks
+  // its index, creating an auto-index when none covers it. Never blocks.
+  // Errors: InvalidArgument (bad parameter, limit not a number...), NotFound
+  // (no such index), storage errors.
+  static Result<std::unique_ptr<QueryRunner>> start(const Query& query, QueryOptions options,
+                                                    storage::DocumentsStorage& storage, IndexStore& indexes);
+  // Whether execute() will wait for the index: the query asked for non-stale
+  // results, or created its index (then, as RavenDB does, it waits up to 15 s
+  // for the new index to have results). Such queries belong off I/O threads.
+  bool waits() const { return wait_timeout_.count() > 0; }
+  // Waits as waits() says, then finds the matches of a filtered or sorted
+  // query (the others are read as they are handed out). Call once, before next().
+  Status execute();
+
+  // The next result (a whole document with @metadata, or a projection with
+  // @metadata {@id, @projection...}), as JSON text; nullopt after the last.
+  Result<std::optional<std::string>> next();
+
+  // Complete once next() has returned nullopt.
+  const QueryStatistics& statistics() const { return stats_; }
+  // Documents named by the query's `include` clauses in the results handed
+  // out so far, by id (JSON text), read from the same snapshot.
+  Result<std::map<std::string, std::string>> includes();
+  // Hash of everything handed out (and included, once includes() ran): the
+  // result's ETag, which changes when any returned or included document or
+  // the total changes.
+  uint64_t result_etag() const;
+
+ private:
+  QueryRunner(const Query& query, QueryOptions options, storage::DocumentsStorage& storage, IndexStore& indexes)
+      : query_(query), options_(std::move(options)), storage_(storage), indexes_(&indexes) {}
+
+  Status plan();
+  Status resolve_paging();
+  Status find_matches();
+  // The document (parsed) for a candidate; nullopt when gone or of another collection.
+  Result<std::optional<storage::Document>> candidate(std::string_view lowered_id);
+  bool in_collection(const storage::Document& doc) const;
+  Result<std::optional<std::string>> render(const storage::Document& doc, boost::json::value& body);
+  void note_includes(const boost::json::value& body);
+
+  const Query& query_;
+  QueryOptions options_;
+  storage::DocumentsStorage& storage_;
+  IndexStore* indexes_ = nullptr;
+  std::chrono::milliseconds wait_timeout_{0};
+  uint64_t cutoff_etag_ = 0;  // the last etag when the query started: staleness is measured against it
+  std::unique_ptr<storage::DocumentSnapshot> snapshot_;
+  std::optional<DocumentFilter> filter_;
+  std::optional<DocumentSorter> sorter_;
+  std::optional<Projector> projector_;
+  std::shared_ptr<AutoIndex> index_;
+  std::string lowered_collection_;  // empty: every collection
+  QueryStatistics stats_;
+  uint64_t skip_ = 0;
+  std::optional<uint64_t> take_;
+
+  // Streaming path (no filter, no sort): the collection cursor.
+  std::unique_ptr<storage::DocumentSnapshot::Cursor> cursor_;
+  // Matched path: lowered ids in result order, and the next to hand out.
+  std::vector<std::string> matches_;
+  size_t next_match_ = 0;
+  uint64_t seen_ = 0;      // matches passed over (offset) or handed out
+  uint64_t emitted_ = 0;   // results handed out
+  std::set<std::string> distinct_seen_;
+  std::set<std::string> include_ids_;
+  uint64_t etag_hash_ = 1469598103934665603ull;
+  bool done_ = false;
+};
+
+}  // namespace corvus::query

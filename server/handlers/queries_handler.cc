@@ -1,0 +1,92 @@
+// Queries: POST/GET /databases/{db}/queries (RQL; REST.md §4). The query runs
+// on the request's I/O thread when it needs no waiting, on a worker thread
+// when it waits for non-stale results. Answers carry RavenDB's statistics and
+// an ETag (the result's hash): a client sending it back in If-None-Match gets
+// 304 while the result is unchanged.
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+
+#include "query/query_runner.h"
+#include "query/rql_parser.h"
+#include "server/handlers/handler_support.h"
+#include "server/handlers/query_request.h"
+#include "server/handlers/routes.h"
+#include "server/http/router.h"
+#include "server/server_store.h"
+#include "storage/clock.h"
+
+namespace corvus::server::handlers {
+namespace {
+
+namespace json = boost::json;
+using boost::beast::http::verb;
+
+void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, int64_t started_us,
+               const http::Request& req, const http::Respond& respond) {
+  if (Status s = runner.execute(); !s.ok()) return respond(query_error_response(s, req));
+  std::string results = "[";
+  bool first = true;
+  for (;;) {
+    auto next = runner.next();
+    if (!next.ok()) return respond(query_error_response(next.status(), req));
+    if (!next.value()) break;
+    if (!first) results += ',';
+    first = false;
+    results += *next.value();
+  }
+  results += ']';
+  auto includes = runner.includes();
+  if (!includes.ok()) return respond(query_error_response(includes.status(), req));
+  const std::string etag = "\"" + std::to_string(static_cast<int64_t>(runner.result_etag())) + "\"";
+  if (unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
+
+  const auto& stats = runner.statistics();
+  const int64_t now_us = db.storage().options().clock->now_micros();
+  std::string body = "{\"TotalResults\":" + std::to_string(stats.total_results) +
+                     ",\"SkippedResults\":" + std::to_string(stats.skipped_results) +
+                     ",\"DurationInMs\":" + std::to_string((now_us - started_us) / 1000) +
+                     ",\"IndexName\":" + json_string(stats.index_name) +
+                     ",\"IsStale\":" + (stats.is_stale ? "true" : "false") +
+                     ",\"IndexTimestamp\":" + json_string(storage::format_iso8601(stats.index_timestamp_us)) +
+                     ",\"LastQueryTime\":" + json_string(storage::format_iso8601(now_us)) +
+                     ",\"ResultEtag\":" + std::to_string(static_cast<int64_t>(runner.result_etag())) +
+                     ",\"NodeTag\":" + json_string(store.node_tag()) + ",\"Results\":" + results + ",\"Includes\":{";
+  first = true;
+  for (const auto& [id, doc] : includes.value()) {
+    if (!first) body += ',';
+    first = false;
+    body += json_string(id) + ":" + doc;
+  }
+  body += "},\"IncludedPaths\":null,\"CounterIncludes\":null,\"CompareExchangeValueIncludes\":null}";
+  respond(http::Response::json(200, std::move(body)).with_header("ETag", etag));
+}
+
+void handle_query(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto request = read_query_request(req);
+  if (!request.ok()) return respond(query_error_response(request.status(), req));
+  const int64_t started_us = db->storage().options().clock->now_micros();
+  auto shared = std::make_shared<QueryRequest>(std::move(request).value());
+  auto started = query::QueryRunner::start(*shared->query, shared->options, db->storage(), db->indexes());
+  if (!started.ok()) return respond(query_error_response(started.status(), req));
+  std::shared_ptr<query::QueryRunner> runner = std::move(started).value();
+  if (!runner->waits()) return run_query(store, *db, *runner, started_us, req, respond);
+  // Waiting holds a thread for up to the timeout: not an I/O thread.
+  bool async = store.cluster().run_async([&store, db, shared, runner, started_us, &req, respond] {
+    run_query(store, *db, *runner, started_us, req, respond);
+  });
+  if (!async)
+    respond_error(respond, Status::Busy("too many queries waiting for non-stale results; retry shortly"), req);
+}
+
+}  // namespace
+
+void register_query_routes(http::Router& router, ServerStore& store) {
+  auto handler = [&store](const http::Request& req, http::Respond respond) { handle_query(store, req, respond); };
+  router.add(verb::post, "/databases/{db}/queries", http::RouteAccess::DatabaseRead, "query_post", handler);
+  router.add(verb::get, "/databases/{db}/queries", http::RouteAccess::DatabaseRead, "query_get", handler);
+}
+
+}  // namespace corvus::server::handlers
