@@ -46,7 +46,7 @@ struct InTest {
   bool all = false;
   bool exact = false;
 };
-// startsWith / endsWith; `affix` is lower-cased unless exact.
+// startsWith / endsWith.
 struct AffixTest {
   FieldPath path;
   std::string affix;
@@ -146,17 +146,12 @@ bool within(const RangeTest& range, const json::value& value) {
 }
 
 bool has_affix(const AffixTest& test, std::string_view text) {
-  if (test.exact || is_ascii(text)) {
-    // Lower-casing keeps an ASCII string's length: compare the ends in place.
-    if (text.size() < test.affix.size()) return false;
-    const std::string_view part =
-        test.suffix ? text.substr(text.size() - test.affix.size()) : text.substr(0, test.affix.size());
-    return test.exact ? part == test.affix : equals_ignore_case(part, test.affix);
-  }
-  // Otherwise lower-casing can change the byte length (İ -> i): lower-case the
-  // whole value, then compare its ends with the lower-cased affix.
-  const std::string lowered = to_lower(text);
-  return test.suffix ? lowered.ends_with(test.affix) : lowered.starts_with(test.affix);
+  // Lower-casing keeps byte lengths (value_comparison.h), so the ends compare in
+  // place; an end that cuts a UTF-8 sequence cannot equal a whole-character affix.
+  if (text.size() < test.affix.size()) return false;
+  const std::string_view part =
+      test.suffix ? text.substr(text.size() - test.affix.size()) : text.substr(0, test.affix.size());
+  return test.exact ? part == test.affix : equals_ignore_case(part, test.affix);
 }
 
 bool regex_finds(const boost::regex& regex, std::string_view text) {
@@ -406,8 +401,7 @@ Result<NodePtr> compile_method(const MethodCall& call, const json::object& param
       if (auto s = expect_arguments(call, name, 1, 1); !s.ok()) return s;
       auto affix = resolve_string(call.arguments[0], parameters, name, call.position);
       if (!affix.ok()) return affix.status();
-      std::string text = call.exact ? std::move(affix).value() : to_lower(*affix);
-      return make_node(AffixTest{call.field, std::move(text), suffix, call.exact});
+      return make_node(AffixTest{call.field, std::move(affix).value(), suffix, call.exact});
     }
     case MethodKind::Exists: {
       if (auto s = expect_arguments(call, "exists", 0, 0); !s.ok()) return s;

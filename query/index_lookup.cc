@@ -145,7 +145,7 @@ class Lookup {
       auto v = value_of(m.arguments[0]);
       if (!v.ok()) return v.status();
       if (!v.value().is_string()) return Candidates();
-      if (Status s = index_.lookup_prefix(static_cast<uint8_t>(field), to_lower_ascii(v.value().get_string()), collect);
+      if (Status s = index_.lookup_prefix(static_cast<uint8_t>(field), to_lower(v.value().get_string()), collect);
           !s.ok())
         return s;
       return Candidates(std::move(out));

@@ -1,7 +1,10 @@
 #include "query/value_comparison.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "storage/document.h"
 
 namespace corvus::query {
 
@@ -9,60 +12,37 @@ namespace json = boost::json;
 
 namespace {
 
-// One step of UTF-8 decoding at text[i], advancing i. A byte that does not
-// start a valid sequence decodes as a code point above Unicode's range
-// (0x110000 + byte), one byte at a time, so it stays distinct and ordered.
-constexpr char32_t kInvalidByteBase = 0x110000;
-
-char32_t decode_utf8(std::string_view text, size_t& i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  if (lead < 0x80) {
-    ++i;
-    return lead;
-  }
-  size_t length = 0;
-  char32_t code_point = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    code_point = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    code_point = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    code_point = lead & 0x07;
-  }
-  if (length == 0 || i + length > text.size()) return kInvalidByteBase + byte(i++);
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return kInvalidByteBase + byte(i++);
-    code_point = (code_point << 6) | (byte(i + k) & 0x3F);
-  }
-  i += length;
-  return code_point;
-}
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c >= kInvalidByteBase) {
-    out.push_back(static_cast<char>(c - kInvalidByteBase));
-  } else if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
-
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// The bytes of storage::lower_id(text), one at a time, without building it:
+// lower_id lowers ASCII letters and two-byte UTF-8 sequences in place (their
+// length never changes), so each unit is lowered on its own as lower_id does.
+class LoweredBytes {
+ public:
+  explicit LoweredBytes(std::string_view text) : text_(text) {}
+
+  bool done() const { return pending_index_ >= pending_.size() && i_ >= text_.size(); }
+
+  unsigned char next() {
+    if (pending_index_ < pending_.size()) return static_cast<unsigned char>(pending_[pending_index_++]);
+    const auto c = static_cast<unsigned char>(text_[i_]);
+    if (c < 0x80) return static_cast<unsigned char>(ascii_lower(text_[i_++]));
+    if ((c & 0xE0) == 0xC0 && i_ + 1 < text_.size() && (static_cast<unsigned char>(text_[i_ + 1]) & 0xC0) == 0x80) {
+      pending_ = storage::lower_id(text_.substr(i_, 2));  // fits the small-string buffer: no allocation
+      pending_index_ = 1;
+      i_ += 2;
+      return static_cast<unsigned char>(pending_[0]);
+    }
+    ++i_;
+    return c;
+  }
+
+ private:
+  std::string_view text_;
+  size_t i_ = 0;
+  std::string pending_;
+  size_t pending_index_ = 0;
+};
 
 }  // namespace
 
@@ -73,64 +53,32 @@ bool is_ascii(std::string_view text) {
   return true;
 }
 
-char32_t to_lower(char32_t c) {
-  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 0x20 : c;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;  // Latin-1: À..Þ except ×
-  if (c >= 0x100 && c <= 0x17F) {                             // Latin Extended-A: pairs
-    if (c == 0x130) return 'i';                               // İ (ToLowerInvariant)
-    if (c == 0x178) return 0xFF;                              // Ÿ
-    if (c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F) return c;
-    const bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
-    return (c % 2 == (odd_upper ? 1u : 0u)) ? c + 1 : c;
-  }
-  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;  // Greek capitals
-  if (c == 0x386) return 0x3AC;
-  if (c >= 0x388 && c <= 0x38A) return c + 0x25;
-  if (c == 0x38C) return 0x3CC;
-  if (c == 0x38E || c == 0x38F) return c + 0x3F;
-  if (c >= 0x410 && c <= 0x42F) return c + 0x20;  // Cyrillic А..Я
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;  // Ѐ..Џ
-  if (((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF)) && c % 2 == 0) return c + 1;
-  if (c >= 0x531 && c <= 0x556) return c + 0x30;  // Armenian
-  if (c >= 0x1E00 && c <= 0x1EFF && !(c >= 0x1E96 && c <= 0x1E9F) && c % 2 == 0) return c + 1;
-  if (c >= 0xFF21 && c <= 0xFF3A) return c + 0x20;  // fullwidth Ａ..Ｚ
-  return c;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  if (is_ascii(text)) {
-    for (char c : text) out.push_back(ascii_lower(c));
-    return out;
-  }
-  for (size_t i = 0; i < text.size();) append_utf8(out, to_lower(decode_utf8(text, i)));
-  return out;
-}
+std::string to_lower(std::string_view text) { return storage::lower_id(text); }
 
 std::strong_ordering compare_ignore_case(std::string_view a, std::string_view b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    const auto ca = static_cast<unsigned char>(a[i]);
-    const auto cb = static_cast<unsigned char>(b[j]);
-    if (ca < 0x80 && cb < 0x80) {  // the common case: no decoding
-      const char la = ascii_lower(a[i]), lb = ascii_lower(b[j]);
-      if (la != lb) return static_cast<unsigned char>(la) <=> static_cast<unsigned char>(lb);
-      ++i;
-      ++j;
-      continue;
-    }
-    const char32_t da = to_lower(decode_utf8(a, i));
-    const char32_t db = to_lower(decode_utf8(b, j));
-    if (da != db) return da <=> db;
+  const size_t n = std::min(a.size(), b.size());
+  size_t k = 0;
+  // The common case, ASCII on both sides: no decoding.
+  for (; k < n; ++k) {
+    const auto ca = static_cast<unsigned char>(a[k]);
+    const auto cb = static_cast<unsigned char>(b[k]);
+    if (ca >= 0x80 || cb >= 0x80) break;
+    const auto la = static_cast<unsigned char>(ascii_lower(a[k]));
+    const auto lb = static_cast<unsigned char>(ascii_lower(b[k]));
+    if (la != lb) return la <=> lb;
   }
-  // Whichever has code points left is greater.
-  return (i < a.size()) <=> (j < b.size());
+  if (k == n) return a.size() <=> b.size();
+  // Lowering never changes lengths, so the ASCII prefix stays aligned.
+  LoweredBytes la(a.substr(k)), lb(b.substr(k));
+  while (!la.done() && !lb.done()) {
+    const unsigned char x = la.next(), y = lb.next();
+    if (x != y) return x <=> y;
+  }
+  return !la.done() <=> !lb.done();
 }
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
-  // No size shortcut: lower-casing can change the byte length (İ is "i").
-  return compare_ignore_case(a, b) == 0;
+  return a.size() == b.size() && compare_ignore_case(a, b) == 0;
 }
 
 bool is_number(const json::value& v) { return v.is_int64() || v.is_uint64() || v.is_double(); }

@@ -6,11 +6,11 @@
 // number or bool whose text it is. Free functions on boost::json values: no
 // state, safe from any thread.
 //
-// Case-insensitivity is lower-casing by code point (RavenDB lower-cases with
-// .NET's ToLowerInvariant): the simple mappings of Latin (ASCII, Latin-1,
-// Extended-A, Extended Additional), Greek, Cyrillic, Armenian and fullwidth
-// Latin; other scripts compare as they are. Ordinal order is code point order
-// (the order of UTF-8 bytes).
+// Case-insensitivity is the lower-casing of document ids (storage::lower_id):
+// ASCII and the two-byte UTF-8 letters of Latin-1, Latin Extended-A, Greek and
+// Cyrillic; other scripts compare as they are. One folding for ids, index terms
+// and comparisons, so "equal ignoring case" means the same everywhere. Strings
+// order by their lowered UTF-8 bytes (code point order).
 
 #include <compare>
 #include <optional>
@@ -23,9 +23,7 @@ namespace corvus::query {
 
 bool is_ascii(std::string_view text);
 
-// The lower-case form of one code point (itself when it has none above).
-char32_t to_lower(char32_t code_point);
-// `text` (UTF-8) lower-cased. Bytes that are not valid UTF-8 are kept as they are.
+// `text` lower-cased as storage::lower_id lowers ids. Same byte length.
 std::string to_lower(std::string_view text);
 
 // Case-insensitive ordinal comparison (as if both sides were to_lower()ed),
