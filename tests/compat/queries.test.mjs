@@ -1,0 +1,171 @@
+// session.query(...) through the unmodified client (REST.md §4): every
+// whereXxx the issue names, ordering, paging, projections, includes, count/
+// any/first/single, raw RQL with parameters, statistics and staleness, a bad
+// query's 400, and cached results (ETag / 304) on a repeated query.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { CorvusServer, rawRequest, withDatabaseStore } from "./harness.mjs";
+
+const T = { timeout: 120_000 };
+let server;
+
+class Company {
+  constructor(name) {
+    this.name = name;
+  }
+}
+
+class Order {
+  constructor(company, lines, total) {
+    this.company = company;
+    this.lines = lines;
+    this.total = total;
+  }
+}
+
+class User {
+  constructor(name, age, city, tags, companyId) {
+    this.name = name;
+    this.age = age;
+    this.address = { city };
+    this.tags = tags;
+    this.companyId = companyId;
+  }
+}
+
+before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
+after(async () => { await server?.dispose(); });
+
+async function seed(store) {
+  const session = store.openSession();
+  await session.store(new Company("Acme"), "companies/1");
+  await session.store(new Company("Initech"), "companies/2");
+  const people = [
+    ["Ann", 31, "Paris", ["a", "b"], "companies/1"],
+    ["bob", 25, "London", ["b"], "companies/2"],
+    ["Carl", 40, "Paris", ["c"], "companies/1"],
+    ["dana", 25, "Berlin", [], "companies/2"],
+    ["Eve", 58, "Rome", ["a", "c"], null],
+  ];
+  for (let i = 0; i < people.length; i++) await session.store(new User(...people[i]), "users/" + (i + 1));
+  await session.store(new Order("companies/1", [{ product: "p1", qty: 1 }, { product: "p2", qty: 3 }], 10.5), "orders/1");
+  await session.store(new Order("companies/2", [{ product: "p3", qty: 2 }], 99), "orders/2");
+  await session.saveChanges();
+}
+
+const names = (users) => users.map((u) => u.name);
+
+test("queries: where, order, paging, count, any, first, single", T, async () => {
+  await withDatabaseStore(server, "queries", async (store) => {
+    await seed(store);
+    const s = store.openSession();
+    assert.deepEqual(names(await s.query(User).whereEquals("name", "ANN").all()), ["Ann"]);
+    assert.deepEqual(names(await s.query(User).whereIn("address.city", ["Rome", "London"]).orderBy("name").all()), ["bob", "Eve"]);
+    assert.deepEqual(names(await s.query(User).whereBetween("age", 25, 31).orderBy("age").orderBy("name").all()), ["bob", "dana", "Ann"]);
+    assert.deepEqual(names(await s.query(User).whereStartsWith("name", "c").all()), ["Carl"]);
+    assert.deepEqual(names(await s.query(User).whereEndsWith("name", "E").orderBy("name").all()), ["Eve"]);
+    assert.deepEqual(names(await s.query(User).whereGreaterThan("age", 30).andAlso().whereLessThan("age", 50).orderByDescending("age").all()), ["Carl", "Ann"]);
+    assert.deepEqual(names(await s.query(User).whereExists("companyId").not().whereEquals("companyId", null).orderBy("name").all()).length, 4);
+    assert.deepEqual(names(await s.query(User).whereEquals("tags", "c").orderBy("name").all()), ["Carl", "Eve"]);
+    assert.deepEqual(names(await s.query(User).containsAll("tags", ["a", "c"]).all()), ["Eve"]);
+    assert.deepEqual(names(await s.query(User).whereNotEquals("address.city", "Paris").orderBy("age", "Long").orderByDescending("name").all()), ["dana", "bob", "Eve"]);
+    assert.deepEqual(names(await s.query(User).orderBy("name").skip(1).take(2).all()), ["bob", "Carl"]);
+    assert.deepEqual(names(await s.query(User).orderByDescending("age", "Long").take(1).all()), ["Eve"]);
+    assert.equal(await s.query(User).whereEquals("address.city", "Paris").count(), 2);
+    assert.equal(await s.query(User).whereEquals("address.city", "Oslo").any(), false);
+    assert.equal((await s.query(User).whereEquals("age", 25).orderBy("name").first()).name, "bob");
+    assert.equal((await s.query(User).whereEquals("name", "eve").single()).age, 58);
+    await assert.rejects(s.query(User).whereEquals("age", 25).single(), /more than/i);
+    const shuffled = names(await s.query(User).randomOrdering("seed").all());
+    assert.deepEqual([...shuffled].sort(), ["Ann", "Carl", "Eve", "bob", "dana"]);
+    assert.deepEqual(names(await s.query(User).randomOrdering("seed").all()), shuffled);
+    const orders = await s.query(Order).whereEquals("lines[].product", "p2").all();
+    assert.deepEqual(orders.map((o) => o.total), [10.5]);
+  });
+});
+
+test("queries: projections, distinct, includes, raw RQL, statistics", T, async () => {
+  await withDatabaseStore(server, "projections", async (store) => {
+    await seed(store);
+    const s = store.openSession();
+    const projected = await s.query(User).whereEquals("address.city", "Paris").orderBy("name").selectFields(["name", "age"]).all();
+    assert.deepEqual(projected.map((p) => [p.name, p.age]), [["Ann", 31], ["Carl", 40]]);
+    const cities = await s.query(User).selectFields("address.city").distinct().all();
+    assert.equal(cities.length, 4);
+
+    const withCompany = await s.query(User).include("companyId").whereEquals("name", "Ann").all();
+    assert.equal(withCompany.length, 1);
+    const before = s.advanced.numberOfRequests;
+    const company = await s.load("companies/1", Company);
+    assert.equal(company.name, "Acme");
+    assert.equal(s.advanced.numberOfRequests, before, "the included company came with the query");
+
+    const raw = await s.advanced.rawQuery("from Users where age >= $min and address.city != $city order by age desc", User)
+      .addParameter("min", 30).addParameter("city", "Rome").all();
+    assert.deepEqual(names(raw), ["Carl", "Ann"]);
+    const loaded = await s.advanced.rawQuery("from Orders as o where o.total > 50 load o.company as c select o.total as Total, c.name as Company").all();
+    assert.deepEqual(loaded.map((x) => [x.Total, x.Company]), [[99, "Initech"]]);
+
+    let stats;
+    const results = await s.query(User).whereGreaterThanOrEqual("age", 40).statistics((st) => { stats = st; }).waitForNonStaleResults().all();
+    assert.equal(results.length, 2);
+    assert.equal(stats.totalResults, 2);
+    assert.equal(stats.isStale, false);
+    assert.match(stats.indexName, /^Auto\/Users\/By/);
+    let collectionStats;
+    await s.query(User).statistics((st) => { collectionStats = st; }).all();
+    assert.equal(collectionStats.indexName, "collection/Users");
+    assert.equal(collectionStats.totalResults, 5);
+  });
+});
+
+test("queries: new documents are found once indexed; updates and deletes leave the index", T, async () => {
+  await withDatabaseStore(server, "freshness", async (store) => {
+    await seed(store);
+    const s1 = store.openSession();
+    assert.equal((await s1.query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 2);
+    const s2 = store.openSession();
+    await s2.store(new User("Zed", 33, "Paris", [], null), "users/9");
+    const carl = await s2.load("users/3", User);
+    carl.address.city = "Madrid";
+    await s2.delete("users/1");
+    await s2.saveChanges();
+    const s3 = store.openSession();
+    assert.deepEqual(names(await s3.query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()), ["Zed"]);
+    assert.deepEqual(names(await s3.query(User).whereEquals("address.city", "madrid").waitForNonStaleResults().all()), ["Carl"]);
+  });
+});
+
+test("queries: a malformed query gets a 400 naming the position; a missing parameter too", T, async () => {
+  await withDatabaseStore(server, "badqueries", async (store, database) => {
+    const s = store.openSession();
+    await assert.rejects(s.advanced.rawQuery("from Users where").all(), (e) => {
+      assert.match(e.message, /offset 16/);
+      return true;
+    });
+    await assert.rejects(s.advanced.rawQuery("from Users where name = $missing").all(), /missing/);
+    const r = await rawRequest(server, "POST", `/databases/${database}/queries`, { body: { Query: "from Users where age >" } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.Type, "Raven.Client.Exceptions.InvalidQueryException");
+  });
+});
+
+test("queries: a repeated query is answered 304 while unchanged", T, async () => {
+  await withDatabaseStore(server, "cached", async (store, database) => {
+    await seed(store);
+    const body = { Query: "from Users where age > $a", QueryParameters: { a: 20 }, WaitForNonStaleResults: true };
+    const first = await rawRequest(server, "POST", `/databases/${database}/queries`, { body });
+    assert.equal(first.status, 200);
+    const etag = first.headers.get("etag");
+    assert.ok(etag);
+    const again = await rawRequest(server, "POST", `/databases/${database}/queries`, { body, headers: { "If-None-Match": etag } });
+    assert.equal(again.status, 304);
+    const s = store.openSession();
+    await s.store(new User("New", 21, "Oslo", [], null), "users/100");
+    await s.saveChanges();
+    const changed = await rawRequest(server, "POST", `/databases/${database}/queries`, { body, headers: { "If-None-Match": etag } });
+    assert.equal(changed.status, 200);
+    assert.equal(changed.json.TotalResults, 6);
+  });
+});
