@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/regex.hpp>
 
+#include "query/alias_check.h"
 #include "query/field_values.h"
 #include "query/operand_value.h"
 #include "query/text_terms.h"
@@ -578,6 +579,11 @@ Result<DocumentFilter> DocumentFilter::compile(const Expression* where, const js
   auto root = compile_node(*where, parameters, 0);
   if (!root.ok()) return root.status();
   return DocumentFilter(std::move(root).value());
+}
+
+Result<DocumentFilter> DocumentFilter::compile(const Query& query, const json::object& parameters) {
+  if (Status s = check_where_aliases(query.where.get(), query.alias); !s.ok()) return s;
+  return compile(query.where.get(), parameters);
 }
 
 bool DocumentFilter::matches(const json::value& document, std::string_view id) const {

@@ -10,8 +10,8 @@
 // several threads at once.
 //
 // Paths with an alias (`from Users as u where u.Name = ...`) read the queried
-// document itself: a where clause cannot read loaded documents (RavenDB neither),
-// and the runner rejects load aliases there.
+// document itself. A where clause cannot read loaded documents (RavenDB
+// neither): compile(Query) refuses the alias of a load there.
 
 #include <memory>
 #include <string_view>
@@ -34,6 +34,11 @@ class DocumentFilter {
   // Regexes are Boost.Regex ECMAScript, case-insensitive unless exact(). `where`
   // and `parameters` are not referenced afterwards.
   static Result<DocumentFilter> compile(const Expression* where, const boost::json::object& parameters);
+
+  // query.where, as above, after checking that every path in it reads the
+  // queried document: an alias other than the from alias (a load's) is
+  // InvalidArgument naming it. What the runner uses.
+  static Result<DocumentFilter> compile(const Query& query, const boost::json::object& parameters);
 
   // `document` is the whole stored JSON (@metadata included), `id` its id.
   bool matches(const boost::json::value& document, std::string_view id) const;

@@ -9,6 +9,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "query/alias_check.h"
 #include "query/field_values.h"
 #include "query/operand_value.h"
 #include "query/value_comparison.h"
@@ -149,6 +150,14 @@ std::strong_ordering compare_alphanumeric(std::string_view a, std::string_view b
     ++j;
   }
   return (a.size() - i) <=> (b.size() - j);
+}
+
+Result<DocumentSorter> DocumentSorter::compile(const Query& query, const json::object& parameters) {
+  for (const auto& order : query.order_by) {
+    if (order.kind != OrderBy::Kind::Field) continue;
+    if (Status s = check_reads_queried_document(order.field, query.alias, "order by"); !s.ok()) return s;
+  }
+  return compile(query.order_by, parameters);
 }
 
 Result<DocumentSorter> DocumentSorter::compile(const std::vector<OrderBy>& order_by, const json::object& parameters) {

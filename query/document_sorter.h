@@ -51,6 +51,10 @@ class DocumentSorter {
   static Result<DocumentSorter> compile(const std::vector<OrderBy>& order_by, const boost::json::object& parameters,
                                         uint64_t random_seed);
 
+  // query.order_by, as above, after checking that every field reads the
+  // queried document: a load's alias is InvalidArgument naming it.
+  static Result<DocumentSorter> compile(const Query& query, const boost::json::object& parameters);
+
   bool empty() const { return clauses_.empty(); }
 
   // `document` is the whole stored JSON (@metadata included), `id` its id.

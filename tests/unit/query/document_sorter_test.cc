@@ -63,7 +63,7 @@ using Ids = std::vector<std::string>;
 }  // namespace
 
 TEST_CASE("sorter: no order by is empty; any clause is not") {
-  auto none = DocumentSorter::compile({}, {});
+  auto none = DocumentSorter::compile(std::vector<OrderBy>{}, {});
   REQUIRE(none.ok());
   CHECK(none->empty());
   auto one = DocumentSorter::compile({by("Name")}, {});

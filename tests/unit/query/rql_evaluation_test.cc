@@ -54,7 +54,7 @@ Run run(const char* rql, const char* parameters = "{}") {
   auto query = parse_rql(rql);
   REQUIRE_MESSAGE(query.ok(), query.status().to_string());
   const auto p = params(parameters);
-  auto filter = DocumentFilter::compile(query->where.get(), p);
+  auto filter = DocumentFilter::compile(*query, p);
   REQUIRE_MESSAGE(filter.ok(), filter.status().to_string());
   auto sorter = DocumentSorter::compile(query->order_by, p, 1);
   REQUIRE_MESSAGE(sorter.ok(), sorter.status().to_string());
@@ -135,4 +135,28 @@ TEST_CASE("rql: a missing parameter fails at compile, naming it") {
   auto filter = DocumentFilter::compile(query->where.get(), {});
   REQUIRE_FALSE(filter.ok());
   CHECK(filter.status().message().find("$nope") != std::string::npos);
+}
+
+TEST_CASE("rql: where and order by cannot read a loaded document: InvalidArgument naming its alias") {
+  auto where = parse_rql("from Orders as o load o.Company as c where c.Name = 'Acme'");
+  REQUIRE(where.ok());
+  auto filter = DocumentFilter::compile(*where, {});
+  REQUIRE_FALSE(filter.ok());
+  CHECK(filter.status().is_invalid_argument());
+  CHECK(filter.status().message().find("'c.Name'") != std::string::npos);
+
+  auto deep = parse_rql("from Orders as o load o.Company as c where o.A = 1 and (o.B = 2 or not exists(c.Name))");
+  REQUIRE(deep.ok());
+  CHECK(DocumentFilter::compile(*deep, {}).status().is_invalid_argument());
+
+  auto order = parse_rql("from Orders as o load o.Company as c order by c.Name");
+  REQUIRE(order.ok());
+  auto sorter = DocumentSorter::compile(*order, {});
+  REQUIRE_FALSE(sorter.ok());
+  CHECK(sorter.status().message().find("'c.Name'") != std::string::npos);
+
+  auto fine = parse_rql("from Orders as o load o.Company as c where o.Freight > 1 order by o.Freight select c.Name");
+  REQUIRE(fine.ok());
+  CHECK(DocumentFilter::compile(*fine, {}).ok());
+  CHECK(DocumentSorter::compile(*fine, {}).ok());
 }
