@@ -218,6 +218,16 @@ std::string after_prefix(std::string prefix) {
 
 }  // namespace
 
+Result<uint64_t> AutoIndex::documents_count() const {
+  uint64_t n = 0;
+  Status s = scan("R", "S", [&n](std::string_view) {
+    ++n;
+    return true;
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 Status AutoIndex::lookup_range(uint8_t field, TermType type, const std::optional<Bound>& low,
                                const std::optional<Bound>& high, const Found& found) const {
   const std::string type_key = type_prefix(field, type);

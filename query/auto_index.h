@@ -50,6 +50,9 @@ class AutoIndex {
   // collection for @all_docs).
   bool covers_collection(std::string_view collection) const;
 
+  // How many documents have entries (a scan of the entry lists: for statistics).
+  Result<uint64_t> documents_count() const;
+
   // Indexing thread: applies `changes` (documents of other collections are
   // skipped) and records `position` (>= every etag in changes) durably with
   // them, in one batch.

@@ -327,6 +327,7 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
     out = json::serialize(projected);
   }
   ++emitted_;
+  last_id_ = doc.id;
   hash_in(etag_hash_, doc.id);
   hash_in(etag_hash_, doc.change_vector);
   note_includes(body);

@@ -79,6 +79,8 @@ class QueryRunner {
   // @metadata {@id, @projection...}), as JSON text; nullopt after the last.
   Result<std::optional<std::string>> next();
 
+  // The document id of the result next() returned last.
+  const std::string& last_id() const { return last_id_; }
   // Complete once next() has returned nullopt.
   const QueryStatistics& statistics() const { return stats_; }
   // Documents named by the query's `include` clauses in the results handed
@@ -127,6 +129,7 @@ class QueryRunner {
   uint64_t emitted_ = 0;   // results handed out
   std::set<std::string> distinct_seen_;
   std::set<std::string> include_ids_;
+  std::string last_id_;
   uint64_t etag_hash_ = 1469598103934665603ull;
   bool done_ = false;
 };

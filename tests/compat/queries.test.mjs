@@ -5,6 +5,10 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import {
+  DeleteByQueryOperation, DeleteIndexOperation, GetIndexesOperation, GetIndexingStatusOperation, GetIndexNamesOperation,
+  GetIndexStatisticsOperation, StartIndexingOperation, StopIndexingOperation,
+} from "ravendb";
 import { CorvusServer, rawRequest, withDatabaseStore } from "./harness.mjs";
 
 const T = { timeout: 120_000 };
@@ -167,5 +171,46 @@ test("queries: a repeated query is answered 304 while unchanged", T, async () =>
     const changed = await rawRequest(server, "POST", `/databases/${database}/queries`, { body, headers: { "If-None-Match": etag } });
     assert.equal(changed.status, 200);
     assert.equal(changed.json.TotalResults, 6);
+  });
+});
+
+test("indexes: listed, described, paused and resumed, deleted; delete by query as an operation", T, async () => {
+  await withDatabaseStore(server, "indexadmin", async (store, database) => {
+    await seed(store);
+    const s = store.openSession();
+    assert.equal((await s.query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 2);
+    const names = await store.maintenance.send(new GetIndexNamesOperation(0, 10));
+    assert.deepEqual(names, ["Auto/Users/Byaddress.city"]);
+    const [definition] = await store.maintenance.send(new GetIndexesOperation(0, 10));
+    assert.equal(definition.name, "Auto/Users/Byaddress.city");
+    const stats = await store.maintenance.send(new GetIndexStatisticsOperation("Auto/Users/Byaddress.city"));
+    assert.equal(stats.entriesCount, 5);
+    assert.equal(stats.isStale, false);
+
+    // A paused index does not see new documents; resumed, it catches up.
+    await store.maintenance.send(new StopIndexingOperation());
+    assert.equal((await store.maintenance.send(new GetIndexingStatusOperation())).status, "Paused");
+    const w = store.openSession();
+    await w.store(new User("Paula", 20, "Paris", [], null), "users/50");
+    await w.saveChanges();
+    let st;
+    const stale = await store.openSession().query(User).whereEquals("address.city", "Paris").statistics((x) => { st = x; }).all();
+    assert.equal(st.isStale, true);
+    assert.equal(stale.length, 2);
+    await store.maintenance.send(new StartIndexingOperation());
+    assert.equal((await store.openSession().query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 3);
+
+    // Delete by query removes exactly the matches, and the index follows.
+    const op = await store.operations.send(new DeleteByQueryOperation("from Users where address.city = 'Paris'"));
+    await op.waitForCompletion();
+    const after = store.openSession();
+    assert.equal((await after.query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 0);
+    assert.equal(await after.query(User).count(), 3);
+
+    await store.maintenance.send(new DeleteIndexOperation("Auto/Users/Byaddress.city"));
+    assert.deepEqual(await store.maintenance.send(new GetIndexNamesOperation(0, 10)), []);
+    const missing = await rawRequest(server, "DELETE", `/databases/${database}/indexes?name=Auto%2FUsers%2FByaddress.city`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.json.Type, /IndexDoesNotExistException/);
   });
 });
