@@ -1,13 +1,16 @@
 #include "query/document_filter.h"
 
 #include <optional>
-#include <regex>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
+#include <boost/regex.hpp>
 
+#include "query/alias_check.h"
 #include "query/field_values.h"
 #include "query/operand_value.h"
 #include "query/text_terms.h"
@@ -44,7 +47,7 @@ struct InTest {
   bool all = false;
   bool exact = false;
 };
-// startsWith / endsWith; `affix` is lower-cased unless exact.
+// startsWith / endsWith.
 struct AffixTest {
   FieldPath path;
   std::string affix;
@@ -54,9 +57,14 @@ struct AffixTest {
 struct ExistsTest {
   FieldPath path;
 };
+// Boost.Regex (header-only), not std::regex: libstdc++'s std::regex recurses
+// once per character and overflows the stack on a ~20 KB string with `.*c`
+// (a crash any document could trigger), and it backtracks without bound.
+// Boost's matcher keeps its state on the heap and gives up with an exception
+// past a complexity bound.
 struct RegexTest {
   FieldPath path;
-  std::regex regex;
+  boost::regex regex;
 };
 struct SearchTest {
   FieldPath path;
@@ -72,11 +80,12 @@ struct Constant {
 using NodePtr = std::unique_ptr<DocumentFilter::Node>;
 
 namespace {
+// `a and b and c`: the chain of binary ands flattened (see Compiler::flatten).
 struct AllOf {
-  NodePtr left, right;
+  std::vector<NodePtr> operands;
 };
 struct AnyOf {
-  NodePtr left, right;
+  std::vector<NodePtr> operands;
 };
 struct Negation {
   NodePtr operand;
@@ -138,18 +147,20 @@ bool within(const RangeTest& range, const json::value& value) {
 }
 
 bool has_affix(const AffixTest& test, std::string_view text) {
+  // Lower-casing keeps byte lengths (value_comparison.h), so the ends compare in
+  // place; an end that cuts a UTF-8 sequence cannot equal a whole-character affix.
   if (text.size() < test.affix.size()) return false;
   const std::string_view part =
       test.suffix ? text.substr(text.size() - test.affix.size()) : text.substr(0, test.affix.size());
   return test.exact ? part == test.affix : equals_ignore_case(part, test.affix);
 }
 
-bool regex_finds(const std::regex& regex, std::string_view text) {
+bool regex_finds(const boost::regex& regex, std::string_view text) {
   try {
-    return std::regex_search(text.begin(), text.end(), regex);
-  } catch (const std::regex_error&) {
-    // error_complexity / error_stack on a pathological input: no match rather
-    // than a failed query.
+    return boost::regex_search(text.begin(), text.end(), regex);
+  } catch (const std::runtime_error&) {
+    // The complexity or memory bound was hit (a pathological pattern on this
+    // value): no match, rather than a query that fails on some documents.
     return false;
   }
 }
@@ -225,10 +236,16 @@ struct Evaluator {
   }
   bool operator()(const Constant& constant) const { return constant.value; }
   bool operator()(const AllOf& all) const {
-    return evaluate(*all.left, document, id) && evaluate(*all.right, document, id);
+    for (const auto& operand : all.operands) {
+      if (!evaluate(*operand, document, id)) return false;
+    }
+    return true;
   }
   bool operator()(const AnyOf& any) const {
-    return evaluate(*any.left, document, id) || evaluate(*any.right, document, id);
+    for (const auto& operand : any.operands) {
+      if (evaluate(*operand, document, id)) return true;
+    }
+    return false;
   }
   bool operator()(const Negation& negation) const { return !evaluate(*negation.operand, document, id); }
 };
@@ -282,7 +299,14 @@ NodePtr make_node(auto test) {
   return node;
 }
 
-Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters);
+// Compiling, evaluating and destroying the compiled tree recurse once per level
+// of nesting (chains of one operator are flattened, see Compiler::flatten); past
+// this depth the where clause is refused rather than risking the stack of the
+// thread that runs it (RavenDB: "query too complex" when its stack runs short).
+// The parser already stops at 128 levels of parentheses and not.
+constexpr size_t kMaxExpressionDepth = 1000;
+
+Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters, size_t depth);
 
 Result<NodePtr> compile_comparison(const Comparison& comparison, const json::object& parameters) {
   auto value = resolve_scalar(comparison.value, parameters, comparison.field);
@@ -388,11 +412,11 @@ Result<NodePtr> compile_method(const MethodCall& call, const json::object& param
       if (auto s = expect_arguments(call, "regex", 1, 1); !s.ok()) return s;
       auto pattern = resolve_string(call.arguments[0], parameters, "regex", call.position);
       if (!pattern.ok()) return pattern.status();
-      auto flags = std::regex::ECMAScript;
-      if (!call.exact) flags |= std::regex::icase;
+      const boost::regex::flag_type flags =
+          call.exact ? boost::regex::ECMAScript : (boost::regex::ECMAScript | boost::regex::icase);
       try {
-        return make_node(RegexTest{call.field, std::regex(*pattern, flags)});
-      } catch (const std::regex_error& e) {
+        return make_node(RegexTest{call.field, boost::regex(*pattern, flags)});
+      } catch (const boost::regex_error& e) {
         return Status::InvalidArgument("regex() (at position " + std::to_string(call.position) +
                                        "): invalid regular expression '" + *pattern + "': " + e.what());
       }
@@ -468,6 +492,7 @@ std::optional<Result<NodePtr>> merge_range_pair(const And& node, const json::obj
 
 struct Compiler {
   const json::object& parameters;
+  size_t depth;  // of the expression being compiled; the root is 0
 
   Result<NodePtr> operator()(const Comparison& c) const { return compile_comparison(c, parameters); }
   Result<NodePtr> operator()(const InList& list) const { return compile_in(list, parameters); }
@@ -476,31 +501,68 @@ struct Compiler {
   Result<NodePtr> operator()(const TrueExpression&) const { return make_node(Constant{true}); }
   Result<NodePtr> operator()(const And& node) const {
     if (auto merged = merge_range_pair(node, parameters)) return std::move(*merged);
-    return binary<AllOf>(node.left, node.right);
+    return flatten<And, AllOf>(node);
   }
-  Result<NodePtr> operator()(const Or& node) const { return binary<AnyOf>(node.left, node.right); }
+  Result<NodePtr> operator()(const Or& node) const { return flatten<Or, AnyOf>(node); }
   Result<NodePtr> operator()(const Not& node) const {
-    auto operand = compile_child(node.operand);
+    if (!node.operand) return missing_operand();
+    auto operand = compile_child(*node.operand);
     if (!operand.ok()) return operand.status();
     return make_node(Negation{std::move(operand).value()});
   }
 
-  Result<NodePtr> compile_child(const ExpressionPtr& child) const {
-    if (!child) return Status::InvalidArgument("incomplete where clause: an operand of and/or/not is missing");
-    return compile_node(*child, parameters);
+  static Status missing_operand() {
+    return Status::InvalidArgument("incomplete where clause: an operand of and/or/not is missing");
   }
-  template <typename Combined>
-  Result<NodePtr> binary(const ExpressionPtr& left, const ExpressionPtr& right) const {
-    auto l = compile_child(left);
-    if (!l.ok()) return l.status();
-    auto r = compile_child(right);
-    if (!r.ok()) return r.status();
-    return make_node(Combined{std::move(l).value(), std::move(r).value()});
+
+  Result<NodePtr> compile_child(const Expression& child) const {
+    if (depth + 1 > kMaxExpressionDepth) {
+      return Status::InvalidArgument("the where clause nests parentheses and not more than " +
+                                     std::to_string(kMaxExpressionDepth) + " levels deep");
+    }
+    return compile_node(child, parameters, depth + 1);
+  }
+
+  // A chain of one operator (`a or b or c ...`, any shape of binary Or nodes)
+  // becomes one n-ary node, walked with an explicit stack: the parser accepts
+  // 4096 conditions, so `x = 1 or x = 2 or ...` is a tree 4095 levels deep, too
+  // deep to recurse through per level. Operands keep their left-to-right order.
+  // An and-pair that forms one range (merge_range_pair) stays one operand.
+  template <typename Binary, typename Combined>
+  Result<NodePtr> flatten(const Binary& root) const {
+    Combined combined;
+    std::vector<const Expression*> pending;
+    auto push_operands = [&](const Binary& binary) -> Status {
+      if (!binary.left || !binary.right) return missing_operand();
+      pending.push_back(binary.right.get());
+      pending.push_back(binary.left.get());
+      return Status::Ok();
+    };
+    if (auto s = push_operands(root); !s.ok()) return s;
+    while (!pending.empty()) {
+      const Expression* expression = pending.back();
+      pending.pop_back();
+      if (const auto* same = std::get_if<Binary>(&expression->node)) {
+        std::optional<Result<NodePtr>> merged;
+        if constexpr (std::is_same_v<Binary, And>) merged = merge_range_pair(*same, parameters);
+        if (!merged) {
+          if (auto s = push_operands(*same); !s.ok()) return s;
+          continue;
+        }
+        if (!merged->ok()) return merged->status();
+        combined.operands.push_back(std::move(*merged).value());
+        continue;
+      }
+      auto operand = compile_child(*expression);
+      if (!operand.ok()) return operand.status();
+      combined.operands.push_back(std::move(operand).value());
+    }
+    return make_node(std::move(combined));
   }
 };
 
-Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters) {
-  return std::visit(Compiler{parameters}, expression.node);
+Result<NodePtr> compile_node(const Expression& expression, const json::object& parameters, size_t depth) {
+  return std::visit(Compiler{parameters, depth}, expression.node);
 }
 
 }  // namespace
@@ -514,9 +576,14 @@ DocumentFilter::~DocumentFilter() = default;
 
 Result<DocumentFilter> DocumentFilter::compile(const Expression* where, const json::object& parameters) {
   if (where == nullptr) return DocumentFilter(nullptr);
-  auto root = compile_node(*where, parameters);
+  auto root = compile_node(*where, parameters, 0);
   if (!root.ok()) return root.status();
   return DocumentFilter(std::move(root).value());
+}
+
+Result<DocumentFilter> DocumentFilter::compile(const Query& query, const json::object& parameters) {
+  if (Status s = check_where_aliases(query.where.get(), query.alias); !s.ok()) return s;
+  return compile(query.where.get(), parameters);
 }
 
 bool DocumentFilter::matches(const json::value& document, std::string_view id) const {

@@ -3,10 +3,13 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
+#include <type_traits>
 
 #include <boost/json/serialize.hpp>
 
+#include "query/alias_check.h"
 #include "query/field_values.h"
 #include "query/operand_value.h"
 #include "query/value_comparison.h"
@@ -93,7 +96,7 @@ DocumentSorter::Key::Part double_part(const json::value& v) {
 DocumentSorter::Key::Part text_part(const json::value& v) {
   auto text = canonical_text(v);
   if (!text) return std::monostate{};
-  return to_lower_ascii(*text);
+  return to_lower(*text);
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -147,6 +150,14 @@ std::strong_ordering compare_alphanumeric(std::string_view a, std::string_view b
     ++j;
   }
   return (a.size() - i) <=> (b.size() - j);
+}
+
+Result<DocumentSorter> DocumentSorter::compile(const Query& query, const json::object& parameters) {
+  for (const auto& order : query.order_by) {
+    if (order.kind != OrderBy::Kind::Field) continue;
+    if (Status s = check_reads_queried_document(order.field, query.alias, "order by"); !s.ok()) return s;
+  }
+  return compile(query.order_by, parameters);
 }
 
 Result<DocumentSorter> DocumentSorter::compile(const std::vector<OrderBy>& order_by, const json::object& parameters) {

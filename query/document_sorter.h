@@ -19,6 +19,7 @@
 // Owned by the query runner for one run. Movable; key_of() and less() are const
 // and touch no shared state (safe from several threads at once).
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ class DocumentSorter {
   // As above, with the seed of unseeded random() given (tests, reproducible runs).
   static Result<DocumentSorter> compile(const std::vector<OrderBy>& order_by, const boost::json::object& parameters,
                                         uint64_t random_seed);
+
+  // query.order_by, as above, after checking that every field reads the
+  // queried document: a load's alias is InvalidArgument naming it.
+  static Result<DocumentSorter> compile(const Query& query, const boost::json::object& parameters);
 
   bool empty() const { return clauses_.empty(); }
 

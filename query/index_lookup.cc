@@ -145,18 +145,14 @@ class Lookup {
       auto v = value_of(m.arguments[0]);
       if (!v.ok()) return v.status();
       if (!v.value().is_string()) return Candidates();
-      if (Status s = index_.lookup_prefix(static_cast<uint8_t>(field), to_lower_ascii(v.value().get_string()), collect);
+      if (Status s = index_.lookup_prefix(static_cast<uint8_t>(field), to_lower(v.value().get_string()), collect);
           !s.ok())
         return s;
       return Candidates(std::move(out));
     }
-    if (m.kind == MethodKind::Exists) {
-      for (TermType type : {TermType::Null, TermType::Number, TermType::String})
-        if (Status s = index_.lookup_range(static_cast<uint8_t>(field), type, std::nullopt, std::nullopt, collect);
-            !s.ok())
-          return s;
-      return Candidates(std::move(out));
-    }
+    // exists(): no narrowing. Objects reach a path (exists(Address) with
+    // Address {...} holds, as in RavenDB) but have no term in the index, so the
+    // documents holding terms are not all the documents that match.
     return Candidates();
   }
 

@@ -19,7 +19,7 @@ namespace corvus::query {
 using DocumentIdSet = std::unordered_set<std::string>;  // lowered ids
 
 // The candidates for `where`, or nullopt when the index cannot narrow it (a
-// `!=`, `not`, endsWith, regex, a field it does not hold, `= null`...):
+// `!=`, `not`, endsWith, regex, exists, a field it does not hold, `= null`...):
 // then every document of the collection is a candidate. Errors: a missing
 // parameter (InvalidArgument), index read errors.
 Result<std::optional<DocumentIdSet>> index_candidates(const Expression& where, const AutoIndex& index,

@@ -29,7 +29,7 @@ std::string encode_number(double d) {
   return storage::encode_big_endian(bits);
 }
 
-Term string_term(std::string_view s) { return Term{TermType::String, to_lower_ascii(s)}; }
+Term string_term(std::string_view s) { return Term{TermType::String, to_lower(s)}; }
 Term number_term(double d) { return Term{TermType::Number, encode_number(d)}; }
 
 std::optional<Term> term_of(const boost::json::value& v) {

@@ -2,8 +2,8 @@
 // Index terms: how one JSON value of one indexed field becomes a RocksDB key
 // whose bytewise order is the query order, so that equality, ranges and
 // prefixes are seeks. Numbers order as numbers (IEEE-754 bits made sortable),
-// strings case-insensitively (ASCII lower-casing, as the evaluator compares
-// them, so a lookup finds at least what the filter then accepts), bools as
+// strings case-insensitively (lowered by to_lower, value_comparison.h: as the
+// evaluator compares them, so a lookup finds at least what the filter then accepts), bools as
 // the strings "true"/"false" (RavenDB indexes them so), null as its own type.
 // An entry key is <'E'><field><type><escaped value>\0\0<lowered document id>:
 // 0 bytes inside a value are escaped (\0 -> \0\1) so the terminator is unique.

@@ -129,10 +129,10 @@ Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, Quer
   }
   if (query.update_script)
     return Status::InvalidArgument("RQL: an update clause is only valid in a patch by query");
-  auto filter = DocumentFilter::compile(query.where.get(), params);
+  auto filter = DocumentFilter::compile(query, params);
   if (!filter.ok()) return filter.status();
   runner->filter_.emplace(std::move(filter).value());
-  auto sorter = DocumentSorter::compile(query.order_by, params);
+  auto sorter = DocumentSorter::compile(query, params);
   if (!sorter.ok()) return sorter.status();
   runner->sorter_.emplace(std::move(sorter).value());
   auto projector = Projector::compile(query, params);

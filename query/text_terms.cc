@@ -15,13 +15,13 @@ void split(std::string_view text, bool keep_stars, std::vector<std::string>& out
   std::string current;
   for (char c : text) {
     if (is_word_byte(c) || (keep_stars && c == '*')) {
-      current.push_back(to_lower_ascii(c));
+      current.push_back(c);
     } else if (!current.empty()) {
-      out.push_back(std::move(current));
+      out.push_back(to_lower(current));
       current.clear();
     }
   }
-  if (!current.empty()) out.push_back(std::move(current));
+  if (!current.empty()) out.push_back(to_lower(current));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 // The tokenizer and term matching behind RQL's search(): a value is split into
-// words on every non-alphanumeric byte and lower-cased; bytes >= 0x80 count as
-// letters, so UTF-8 words stay whole. A term may carry `*` wildcards (prefix*,
+// words on every non-alphanumeric ASCII byte and lower-cased (to_lower in
+// value_comparison.h); bytes >= 0x80 count as letters, so UTF-8 words stay whole. A term may carry `*` wildcards (prefix*,
 // *suffix, *contains*, a*b). Free functions: no state, safe from any thread.
 //
 // RavenDB's search() goes through Lucene's analyzer (lower-casing, stop words,

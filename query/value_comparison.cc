@@ -1,29 +1,80 @@
 #include "query/value_comparison.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "storage/document.h"
 
 namespace corvus::query {
 
 namespace json = boost::json;
 
-char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+namespace {
 
-std::string to_lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = to_lower_ascii(c);
-  return out;
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// The bytes of storage::lower_id(text), one at a time, without building it:
+// lower_id lowers ASCII letters and two-byte UTF-8 sequences in place (their
+// length never changes), so each unit is lowered on its own as lower_id does.
+class LoweredBytes {
+ public:
+  explicit LoweredBytes(std::string_view text) : text_(text) {}
+
+  bool done() const { return pending_index_ >= pending_.size() && i_ >= text_.size(); }
+
+  unsigned char next() {
+    if (pending_index_ < pending_.size()) return static_cast<unsigned char>(pending_[pending_index_++]);
+    const auto c = static_cast<unsigned char>(text_[i_]);
+    if (c < 0x80) return static_cast<unsigned char>(ascii_lower(text_[i_++]));
+    if ((c & 0xE0) == 0xC0 && i_ + 1 < text_.size() && (static_cast<unsigned char>(text_[i_ + 1]) & 0xC0) == 0x80) {
+      pending_ = storage::lower_id(text_.substr(i_, 2));  // fits the small-string buffer: no allocation
+      pending_index_ = 1;
+      i_ += 2;
+      return static_cast<unsigned char>(pending_[0]);
+    }
+    ++i_;
+    return c;
+  }
+
+ private:
+  std::string_view text_;
+  size_t i_ = 0;
+  std::string pending_;
+  size_t pending_index_ = 0;
+};
+
+}  // namespace
+
+bool is_ascii(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
 }
+
+std::string to_lower(std::string_view text) { return storage::lower_id(text); }
 
 std::strong_ordering compare_ignore_case(std::string_view a, std::string_view b) {
   const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    // Compare as unsigned bytes so UTF-8 sequences order after ASCII, like an ordinal compare.
-    const auto ca = static_cast<unsigned char>(to_lower_ascii(a[i]));
-    const auto cb = static_cast<unsigned char>(to_lower_ascii(b[i]));
-    if (ca != cb) return ca <=> cb;
+  size_t k = 0;
+  // The common case, ASCII on both sides: no decoding.
+  for (; k < n; ++k) {
+    const auto ca = static_cast<unsigned char>(a[k]);
+    const auto cb = static_cast<unsigned char>(b[k]);
+    if (ca >= 0x80 || cb >= 0x80) break;
+    const auto la = static_cast<unsigned char>(ascii_lower(a[k]));
+    const auto lb = static_cast<unsigned char>(ascii_lower(b[k]));
+    if (la != lb) return la <=> lb;
   }
-  return a.size() <=> b.size();
+  if (k == n) return a.size() <=> b.size();
+  // Lowering never changes lengths, so the ASCII prefix stays aligned.
+  LoweredBytes la(a.substr(k)), lb(b.substr(k));
+  while (!la.done() && !lb.done()) {
+    const unsigned char x = la.next(), y = lb.next();
+    if (x != y) return x <=> y;
+  }
+  return !la.done() <=> !lb.done();
 }
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {

@@ -6,8 +6,11 @@
 // number or bool whose text it is. Free functions on boost::json values: no
 // state, safe from any thread.
 //
-// Case-insensitivity is ASCII lower-casing: bytes >= 0x80 (UTF-8 sequences) are
-// compared as they are.
+// Case-insensitivity is the lower-casing of document ids (storage::lower_id):
+// ASCII and the two-byte UTF-8 letters of Latin-1, Latin Extended-A, Greek and
+// Cyrillic; other scripts compare as they are. One folding for ids, index terms
+// and comparisons, so "equal ignoring case" means the same everywhere. Strings
+// order by their lowered UTF-8 bytes (code point order).
 
 #include <compare>
 #include <optional>
@@ -18,10 +21,13 @@
 
 namespace corvus::query {
 
-char to_lower_ascii(char c);
-std::string to_lower_ascii(std::string_view text);
+bool is_ascii(std::string_view text);
 
-// Case-insensitive (ASCII) ordinal comparison, without allocating.
+// `text` lower-cased as storage::lower_id lowers ids. Same byte length.
+std::string to_lower(std::string_view text);
+
+// Case-insensitive ordinal comparison (as if both sides were to_lower()ed),
+// without allocating.
 std::strong_ordering compare_ignore_case(std::string_view a, std::string_view b);
 bool equals_ignore_case(std::string_view a, std::string_view b);
 

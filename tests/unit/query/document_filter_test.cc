@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "tests/unit/query/ast_builders.h"
 
 using namespace corvus::query;
@@ -196,6 +198,69 @@ TEST_CASE("filter: an and/or/not missing an operand is InvalidArgument, not a cr
   CHECK(compile_error(not_(nullptr)).is_invalid_argument());
 }
 
+namespace {
+// Tears a left-deep chain down one level at a time (the syntax tree's own
+// destructor recurses once per level).
+void destroy_left_chain(ExpressionPtr& e) {
+  while (e) {
+    ExpressionPtr next;
+    if (auto* o = std::get_if<Or>(&e->node)) next = std::move(o->left);
+    if (auto* a = std::get_if<And>(&e->node)) next = std::move(a->left);
+    if (auto* n = std::get_if<Not>(&e->node)) next = std::move(n->operand);
+    e = std::move(next);
+  }
+}
+}  // namespace
+
+TEST_CASE("filter: long chains of or / and are flattened: 4096 conditions (the parser's cap) run") {
+  auto ors = eq(path("Age"), lit(0));
+  for (int i = 1; i < 4096; ++i) ors = or_(std::move(ors), eq(path("Age"), lit(i)));
+  CHECK(match(ors, kUser));  // Age 40 is among them
+  CHECK_FALSE(match(ors, R"({"Age": 5000})"));
+  destroy_left_chain(ors);
+
+  auto ands = cmp(path("Age"), CompareOp::Greater, lit(-1));
+  for (int i = 1; i < 4096; ++i) ands = and_(std::move(ands), cmp(path("Age"), CompareOp::NotEqual, lit(1000 + i)));
+  CHECK(match(ands, kUser));
+  CHECK_FALSE(match(ands, R"({"Age": 1007})"));
+  destroy_left_chain(ands);
+}
+
+TEST_CASE("filter: operands keep their order and range pairs still merge inside a flattened chain") {
+  // ((Qty > 3 and Qty < 9) and Name = 'oren'): the inner pair is one range, so no single Qty in 4..8.
+  CHECK_FALSE(match(and_(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)),
+                              cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+                         eq(path("Name"), lit("oren"))),
+                    kUser));
+  // (Qty > 3 and Name = 'oren') and Qty < 9: not a pair (RavenDB neither): any value each.
+  CHECK(match(and_(and_(cmp(path("Lines[].Qty"), CompareOp::Greater, lit(3)), eq(path("Name"), lit("oren"))),
+                   cmp(path("Lines[].Qty"), CompareOp::Less, lit(9))),
+              kUser));
+  CHECK(match(or_(or_(eq(path("Name"), lit("a")), eq(path("Name"), lit("b"))), eq(path("Name"), lit("oren"))), kUser));
+}
+
+TEST_CASE("filter: nesting (not, alternating and/or) deeper than 1000 levels is InvalidArgument") {
+  auto nots = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1001; ++i) nots = not_(std::move(nots));
+  auto s = compile_error(nots);
+  CHECK(s.is_invalid_argument());
+  CHECK(s.message().find("1000") != std::string::npos);
+  destroy_left_chain(nots);
+
+  auto ok = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1000; ++i) ok = not_(std::move(ok));
+  CHECK(match(ok, kUser));  // an even number of nots
+  destroy_left_chain(ok);
+
+  auto alternating = eq(path("Name"), lit("oren"));
+  for (int i = 0; i < 1001; ++i) {
+    alternating = i % 2 ? and_(std::move(alternating), wrap(TrueExpression{}))
+                        : or_(std::move(alternating), eq(path("Name"), lit("x")));
+  }
+  CHECK(compile_error(alternating).is_invalid_argument());
+  destroy_left_chain(alternating);
+}
+
 TEST_CASE("filter: parameters are resolved once; a missing one is InvalidArgument naming it") {
   auto p = params(R"({"name": "OREN", "age": 40})");
   CHECK(match(and_(eq(path("Name"), param("name")), eq(path("Age"), param("age"))), kUser, "users/1", p));
@@ -245,6 +310,18 @@ TEST_CASE("filter: startsWith / endsWith on strings, case-insensitive unless exa
   CHECK_FALSE(match(method(MethodKind::StartsWith, path("Missing"), {lit("")}), kUser));
 }
 
+TEST_CASE("filter: startsWith / endsWith / search with non-ASCII letters") {
+  const char* d = R"({"City": "ÉCHIROLLES", "Name": "İzmir", "Bio": "Живёт в МОСКВЕ"})";
+  CHECK(match(method(MethodKind::StartsWith, path("City"), {lit("éch")}), d));
+  CHECK(match(method(MethodKind::EndsWith, path("City"), {lit("lles")}), d));
+  CHECK(match(method(MethodKind::StartsWith, path("Name"), {lit("İz")}), d));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("Name"), {lit("iz")}), d));  // İ has no lower case here
+  CHECK(match(method(MethodKind::EndsWith, path("Name"), {lit("MIR")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("москве")}), d));
+  CHECK(match(method(MethodKind::Search, path("Bio"), {lit("жив*")}), d));
+  CHECK_FALSE(match(method(MethodKind::StartsWith, path("City"), {lit("éch")}, true), d));
+}
+
 TEST_CASE("filter: startsWith needs a string argument") {
   auto s = compile_error(method(MethodKind::StartsWith, path("Name"), {lit(5)}, false, 12));
   CHECK(s.is_invalid_argument());
@@ -286,6 +363,20 @@ TEST_CASE("filter: regex as in RavenDB's RegexQueryTests: 4 of 6 texts match ^[a
   CHECK(matched == 4);
 }
 
+TEST_CASE("filter: regex on long values and pathological patterns neither crashes nor hangs") {
+  // std::regex overflowed the stack on this (`.*c` over 20 KB); the filter uses
+  // Boost.Regex, which keeps its state on the heap and bounds its work.
+  json::object d;
+  d["Long"] = std::string(200000, 'a') + "c";
+  d["NoMatch"] = std::string(2000, 'a');
+  CHECK(compile_ok(method(MethodKind::Regex, path("Long"), {lit(".*c")})).matches(d, "x/1"));
+  CHECK(compile_ok(method(MethodKind::Regex, path("Long"), {lit("^a+C$")})).matches(d, "x/1"));
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("NoMatch"), {lit("(a|b)*c")})).matches(d, "x/1"));
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("NoMatch"), {lit("(a*)*b")})).matches(d, "x/1"));
+  // exact(regex(...)) is case-sensitive.
+  CHECK_FALSE(compile_ok(method(MethodKind::Regex, path("Long"), {lit("C$")}, true)).matches(d, "x/1"));
+}
+
 TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on request; wildcards") {
   const char* d = R"({"Bio": "Writes the RavenDB-server, loves C++ and coffee.", "N": 12345})";
   CHECK(match(method(MethodKind::Search, path("Bio"), {lit("ravendb")}), d));
@@ -303,6 +394,35 @@ TEST_CASE("filter: search tokenizes values and terms; OR by default, AND on requ
   CHECK(match(method(MethodKind::Search, path("Tags"), {lit("raven")}), kUser));
   CHECK_FALSE(match(method(MethodKind::Search, path("Missing"), {lit("x")}), d));
   CHECK(compile_error(method(MethodKind::Search, path("Bio"), {lit("x"), lit("xor")})).is_invalid_argument());
+}
+
+TEST_CASE("filter: uint64 values, mixed-type lists, exact ranges") {
+  const char* d = R"({"Big": 18446744073709551615, "Mixed": [1, "two", true, null]})";
+  CHECK(match(eq(path("Big"), lit(std::numeric_limits<uint64_t>::max())), d));
+  CHECK(match(cmp(path("Big"), CompareOp::Greater, lit(std::numeric_limits<int64_t>::max())), d));
+  CHECK(match(cmp(path("Big"), CompareOp::Greater, lit(1.8e19)), d));
+  CHECK_FALSE(match(cmp(path("Big"), CompareOp::Less, lit(-1)), d));
+  CHECK(match(in(path("Mixed"), {lit("TWO"), lit(7)}), d));
+  CHECK(match(in(path("Mixed"), {lit(1.0)}), d));
+  CHECK(match(in(path("Mixed"), {lit("true")}), d));
+  CHECK(match(in(path("Mixed"), {lit(1), lit("two"), lit(true), lit(nullptr)}, true), d));
+  CHECK(match(eq(path("Mixed"), lit(nullptr)), d));  // the null element
+  CHECK(match(between(path("Name"), lit("Oren"), lit("Oren"), true), kUser));
+  CHECK_FALSE(match(between(path("Name"), lit("oren"), lit("orEN"), true), kUser));
+}
+
+TEST_CASE("filter: search with AND looks at every value of an array together") {
+  const char* d = R"({"Tags": ["red apple", "green pear"]})";
+  CHECK(match(method(MethodKind::Search, path("Tags"), {lit("apple pear"), lit("and")}), d));
+  CHECK_FALSE(match(method(MethodKind::Search, path("Tags"), {lit("apple plum"), lit("and")}), d));
+}
+
+TEST_CASE("filter: not nests and combines with and/or") {
+  CHECK(match(not_(not_(eq(path("Name"), lit("oren")))), kUser));
+  CHECK(match(and_(not_(eq(path("Name"), lit("x"))), or_(eq(path("Age"), lit(1)), eq(path("Age"), lit(40)))),
+              kUser));
+  CHECK_FALSE(match(not_(or_(eq(path("Name"), lit("x")), eq(path("Age"), lit(40)))), kUser));
+  CHECK(match(not_(method(MethodKind::Exists, path("Missing"), {})), kUser));
 }
 
 TEST_CASE("filter: id() is the document id, compared case-insensitively") {

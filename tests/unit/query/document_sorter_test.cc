@@ -63,7 +63,7 @@ using Ids = std::vector<std::string>;
 }  // namespace
 
 TEST_CASE("sorter: no order by is empty; any clause is not") {
-  auto none = DocumentSorter::compile({}, {});
+  auto none = DocumentSorter::compile(std::vector<OrderBy>{}, {});
   REQUIRE(none.ok());
   CHECK(none->empty());
   auto one = DocumentSorter::compile({by("Name")}, {});
@@ -79,6 +79,12 @@ TEST_CASE("sorter: string order is case-insensitive; null and missing first; des
                        {"e", R"({"Name": null})"}});
   CHECK(sorted_ids({by("Name")}, rows) == Ids{"c", "e", "b", "a", "d"});
   CHECK(sorted_ids({by("Name", OrderingType::String, true)}, rows) == Ids{"d", "a", "b", "c", "e"});
+}
+
+TEST_CASE("sorter: non-ASCII strings sort case-insensitively by code point") {
+  auto rows = rows_of({{"a", R"({"Name": "Émile"})"}, {"b", R"({"Name": "zoe"})"}, {"c", R"({"Name": "émila"})"},
+                       {"d", R"({"Name": "Anna"})"}});
+  CHECK(sorted_ids({by("Name")}, rows) == Ids{"d", "b", "c", "a"});
 }
 
 TEST_CASE("sorter: numbers in a string ordering sort by their text") {
@@ -99,9 +105,12 @@ TEST_CASE("sorter: as long is numeric; parseable strings count, others are missi
   CHECK(sorted_ids({by("N", OrderingType::Long, true)}, rows) == Ids{"a", "b", "f", "c", "e", "d", "g"});
 }
 
-TEST_CASE("sorter: as long keeps big int64s exact") {
+TEST_CASE("sorter: as long keeps big int64s exact; uint64 above int64 saturates; huge doubles saturate") {
   auto rows = rows_of({{"a", R"({"N": 9007199254740993})"}, {"b", R"({"N": 9007199254740992})"}});
   CHECK(sorted_ids({by("N", OrderingType::Long)}, rows) == Ids{"b", "a"});
+  auto extremes = rows_of({{"u", R"({"N": 18446744073709551615})"}, {"d", R"({"N": -1e300})"}, {"z", R"({"N": 0})"}});
+  CHECK(sorted_ids({by("N", OrderingType::Long)}, extremes) == Ids{"d", "z", "u"});
+  CHECK(sorted_ids({by("N", OrderingType::Double)}, extremes) == Ids{"d", "z", "u"});
 }
 
 TEST_CASE("sorter: as double is numeric with fractions; parseable strings count") {

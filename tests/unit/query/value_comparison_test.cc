@@ -7,6 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <random>
+#include <vector>
+
+#include "storage/document.h"
 
 using namespace corvus::query;
 namespace json = boost::json;
@@ -84,4 +88,48 @@ TEST_CASE("compare_for_range: a number bound orders numbers only, a string bound
   CHECK(compare_for_range(json::value(nullptr), json::value(1), false) == std::partial_ordering::unordered);
   CHECK(compare_for_range(json::value(1), json::value(nullptr), false) == std::partial_ordering::unordered);
   CHECK(compare_for_range(json::value(true), json::value(true), false) == std::partial_ordering::unordered);
+}
+
+TEST_CASE("to_lower is storage::lower_id: ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic") {
+  CHECK(to_lower("Hello WORLD 42") == "hello world 42");
+  CHECK(to_lower("ÉMILE Zoë") == "émile zoë");
+  CHECK(to_lower("ŁÓDŹ ĀĹŇŸ") == "łódź āĺňÿ");
+  CHECK(to_lower("ΑΘΗΝΑ") == "αθηνα");
+  CHECK(to_lower("ПРИВЕТ Ёж") == "привет ёж");
+  CHECK(to_lower("日本語 ×") == "日本語 ×");
+  CHECK(to_lower("İstanbul") == "İstanbul");  // no one-to-one lower case: kept, as in ids
+  for (const char* text : {"ÉMILE", "Привет", "ΑΘΗΝΑ", "Ab€Cd", "ŸŽ"}) CHECK(to_lower(text) == corvus::storage::lower_id(text));
+}
+
+TEST_CASE("compare_ignore_case orders exactly as the lowered strings' bytes do") {
+  CHECK(equals_ignore_case("ÉMILE", "émile"));
+  CHECK(equals_ignore_case("Привет", "пРИВЕТ"));
+  CHECK_FALSE(equals_ignore_case("émile", "emile"));
+  CHECK(compare_ignore_case("abc", "ABD") < 0);
+  CHECK(compare_ignore_case("ab", "AB") == 0);
+  CHECK(compare_ignore_case("ab", "abc") < 0);
+  CHECK(compare_ignore_case("z", "é") < 0);  // U+007A < U+00E9
+  CHECK(compare_ignore_case("É", "f") > 0);
+  CHECK(compare_ignore_case(std::string("a\xff"), std::string("a\xfe")) > 0);  // invalid UTF-8: bytes as they are
+  // A fixed pseudo-random sample over ASCII and multi-byte letters: the same
+  // order as comparing storage::lower_id of both sides.
+  const std::vector<std::string> pieces = {"a", "B", "z", "É", "é", "Ž", "ž", "Я", "я", "Ω", "ω", "€", "日", "İ", "1"};
+  std::mt19937 random(7);
+  auto make = [&] {
+    std::string s;
+    const size_t n = random() % 5;
+    for (size_t i = 0; i < n; ++i) s += pieces[random() % pieces.size()];
+    return s;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    const std::string a = make(), b = make();
+    const auto expected = corvus::storage::lower_id(a).compare(corvus::storage::lower_id(b));
+    const auto got = compare_ignore_case(a, b);
+    CHECK_MESSAGE((expected < 0 ? got < 0 : expected > 0 ? got > 0 : got == 0), a << " vs " << b);
+  }
+}
+
+TEST_CASE("query_value_equals: non-ASCII strings case-insensitively") {
+  CHECK(query_value_equals(json::value("ÉMILE"), json::value("émile"), false));
+  CHECK_FALSE(query_value_equals(json::value("ÉMILE"), json::value("émile"), true));
 }
