@@ -214,3 +214,24 @@ test("indexes: listed, described, paused and resumed, deleted; delete by query a
     assert.match(missing.json.Type, /IndexDoesNotExistException/);
   });
 });
+
+test("queries: include counters comes with the results (no extra request)", T, async () => {
+  await withDatabaseStore(server, "countersinclude", async (store) => {
+    await seed(store);
+    const w = store.openSession();
+    w.countersFor("users/1").increment("likes", 7);
+    w.countersFor("users/1").increment("views", 2);
+    await w.saveChanges();
+    const s = store.openSession();
+    const users = await s.query(User).whereEquals("name", "Ann").include((i) => i.includeCounter("likes")).all();
+    assert.equal(users.length, 1);
+    const before = s.advanced.numberOfRequests;
+    assert.equal(await s.countersFor(users[0]).get("likes"), 7);
+    assert.equal(s.advanced.numberOfRequests, before);
+    const all = store.openSession();
+    const again = await all.query(User).whereEquals("name", "Ann").include((i) => i.includeAllCounters()).all();
+    const n = all.advanced.numberOfRequests;
+    assert.deepEqual(await all.countersFor(again[0]).getAll(), { likes: 7, views: 2 });
+    assert.equal(all.advanced.numberOfRequests, n);
+  });
+});
