@@ -70,7 +70,10 @@ void handle_multi_get(const http::Router& router, ServerStore& store, const http
         if (kv.value().is_string()) sub->headers.set(kv.key(), kv.value().as_string());
       }
     }
-    if (const auto* c = o.if_contains("Content"); c && !c->is_null()) sub->body = json::serialize(*c);
+    // Content is the inner request's JSON body; the npm client sends it as
+    // the JSON text (a string), RavenDB's C# client as the object.
+    if (const auto* c = o.if_contains("Content"); c && !c->is_null())
+      sub->body = c->is_string() ? std::string(c->as_string()) : json::serialize(*c);
     sub->request_id = req.request_id;
     // Each inner request is authorized on its own (the router's authorizer),
     // as the same client: the outer request, and so its certificate, lives

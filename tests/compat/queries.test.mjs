@@ -235,3 +235,18 @@ test("queries: include counters comes with the results (no extra request)", T, a
     assert.equal(all.advanced.numberOfRequests, n);
   });
 });
+
+test("queries: lazy queries go out together in one multi_get", T, async () => {
+  await withDatabaseStore(server, "lazyqueries", async (store) => {
+    await seed(store);
+    const s = store.openSession();
+    await s.query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all();  // builds the index
+    const before = s.advanced.numberOfRequests;
+    const paris = s.query(User).whereEquals("address.city", "Paris").orderBy("name").lazily();
+    const count = s.query(User).whereGreaterThan("age", 30).countLazily();
+    await s.advanced.eagerly.executeAllPendingLazyOperations();
+    assert.equal(s.advanced.numberOfRequests, before + 1);
+    assert.deepEqual(names(await paris.getValue()), ["Ann", "Carl"]);
+    assert.equal(await count.getValue(), 3);
+  });
+});
