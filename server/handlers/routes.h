@@ -32,6 +32,7 @@ void register_certificate_routes(http::Router& router, ServerStore& store);  // 
 void register_database_operations_routes(http::Router& router, ServerStore& store);  // database_operations_handler.cc
 void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // bulk_insert_handler.cc
 void register_query_routes(http::Router& router, ServerStore& store);        // queries_handler.cc
+void register_stream_routes(http::Router& router, ServerStore& store);       // streams_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -52,6 +53,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_operations_routes(router, store);
   register_bulk_insert_routes(router, store);
   register_query_routes(router, store);
+  register_stream_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers
