@@ -13,6 +13,13 @@ namespace corvus::server::handlers {
 
 // ---- RenderedStream ---------------------------------------------------------
 
+Status RenderedStream::prepare() {
+  auto more = render_next();
+  if (!more.ok()) return more.status();
+  if (!more.value()) ended_ = true;
+  return Status::Ok();
+}
+
 int64_t RenderedStream::read(char* out, size_t n) {
   size_t filled = 0;
   // Fill the whole chunk when results are small: one HTTP chunk per pull.

@@ -7,9 +7,10 @@
 // Each owns what it reads from (the database through shared_ptr, so a
 // database deleted meanwhile stays open until the stream ends; the query
 // runner or the storage snapshot and cursor). Used by one thread at a time:
-// built by the handler, then read on the connection's strand. A read error
-// after the first chunk makes read() fail, and the connection cuts the
-// response (the client sees a broken stream, not a short complete one).
+// built by the handler (which calls prepare(): a failure on the first result
+// is still a JSON error), then read on the connection's strand. A read error
+// after that makes read() fail, and the connection cuts the response (the
+// client sees a broken stream, not a short complete one).
 
 #include <cstdint>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "server/handlers/query_request.h"
 #include "server/http/response.h"
 #include "storage/document_snapshot.h"
+#include "storage/status.h"
 
 namespace corvus::server {
 class DocumentDatabase;
@@ -36,6 +38,10 @@ enum class StreamFormat {
 // Base: a source that renders its body piece by piece into `pending_`.
 class RenderedStream : public http::BodySource {
  public:
+  // Renders the first piece (the first result) before the response is
+  // handed to the connection, so a failure there is still answered with a
+  // JSON error instead of a cut connection.
+  Status prepare();
   int64_t read(char* out, size_t n) final;
 
  protected:

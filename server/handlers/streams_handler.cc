@@ -43,9 +43,9 @@ void execute_and_stream(std::shared_ptr<DocumentDatabase> db, std::shared_ptr<co
                         std::shared_ptr<query::QueryRunner> runner, StreamFormat format, const http::Request& req,
                         const http::Respond& respond) {
   if (Status s = runner->execute(); !s.ok()) return respond(query_error_response(s, req));
-  respond(http::Response::stream_until_end(
-      200, content_type(format),
-      std::make_shared<QueryResultsStream>(std::move(db), std::move(request), std::move(runner), format)));
+  auto source = std::make_shared<QueryResultsStream>(std::move(db), std::move(request), std::move(runner), format);
+  if (Status s = source->prepare(); !s.ok()) return respond(query_error_response(s, req));
+  respond(http::Response::stream_until_end(200, content_type(format), std::move(source)));
 }
 
 void handle_stream_query(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -94,8 +94,9 @@ void handle_stream_docs(ServerStore& store, const http::Request& req, const http
     selection.exclude = IdPatterns::parse(req.query.get("exclude").value_or(req.query.get("excludes").value_or("")));
     selection.start_after = req.query.get("startAfter").value_or("");
   }
-  respond(http::Response::stream_until_end(
-      200, content_type(*format), std::make_shared<DocumentsStream>(std::move(db), std::move(selection), *format)));
+  auto source = std::make_shared<DocumentsStream>(std::move(db), std::move(selection), *format);
+  if (Status s = source->prepare(); !s.ok()) return respond_error(respond, s, req);
+  respond(http::Response::stream_until_end(200, content_type(*format), std::move(source)));
 }
 
 }  // namespace
