@@ -10,7 +10,6 @@
 
 namespace corvus::server::handlers {
 
-
 // ---- RenderedStream ---------------------------------------------------------
 
 Status RenderedStream::prepare() {

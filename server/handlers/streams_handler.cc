@@ -67,13 +67,13 @@ void handle_stream_query(ServerStore& store, const http::Request& req, const htt
   auto started = query::QueryRunner::start(*request->query, request->options, db->storage(), db->indexes());
   if (!started.ok()) return respond(query_error_response(started.status(), req));
   std::shared_ptr<query::QueryRunner> runner = std::move(started).value();
-  if (!runner->waits()) return execute_and_stream(std::move(db), std::move(request), std::move(runner), *format, req, respond);
+  if (!runner->waits())
+    return execute_and_stream(std::move(db), std::move(request), std::move(runner), *format, req, respond);
   // Waiting holds a thread for up to the timeout: not an I/O thread.
   bool async = store.cluster().run_async([db, request, runner, format = *format, &req, respond] {
     execute_and_stream(db, request, runner, format, req, respond);
   });
-  if (!async)
-    respond_error(respond, Status::Busy("too many queries waiting for their index; retry shortly"), req);
+  if (!async) respond_error(respond, Status::Busy("too many queries waiting for their index; retry shortly"), req);
 }
 
 void handle_stream_docs(ServerStore& store, const http::Request& req, const http::Respond& respond) {
@@ -103,7 +103,8 @@ void handle_stream_docs(ServerStore& store, const http::Request& req, const http
 
 void register_stream_routes(http::Router& router, ServerStore& store) {
   auto query = [&store](const http::Request& req, http::Respond respond) { handle_stream_query(store, req, respond); };
-  router.add(verb::post, "/databases/{db}/streams/queries", http::RouteAccess::DatabaseRead, "stream_query_post", query);
+  router.add(verb::post, "/databases/{db}/streams/queries", http::RouteAccess::DatabaseRead, "stream_query_post",
+             query);
   router.add(verb::get, "/databases/{db}/streams/queries", http::RouteAccess::DatabaseRead, "stream_query_get", query);
   router.add(verb::get, "/databases/{db}/streams/docs", http::RouteAccess::DatabaseRead, "stream_docs",
              [&store](const http::Request& req, http::Respond respond) { handle_stream_docs(store, req, respond); });

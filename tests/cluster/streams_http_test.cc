@@ -5,15 +5,15 @@
 // usual JSON errors and change nothing; and a 20,000-document stream read
 // slowly while the server's memory stays far below the result's size.
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/http_checks.h"
@@ -26,9 +26,10 @@ namespace json = boost::json;
 namespace {
 
 void put_user(HttpClient& c, const std::string& id, int age) {
-  REQUIRE(c.request("PUT", "/databases/db/docs?id=" + id,
-                    R"({"Name":")" + id + R"(","Age":)" + std::to_string(age) + R"(,"@metadata":{"@collection":"Users"}})")
-              .status == 201);
+  REQUIRE(
+      c.request("PUT", "/databases/db/docs?id=" + id,
+                R"({"Name":")" + id + R"(","Age":)" + std::to_string(age) + R"(,"@metadata":{"@collection":"Users"}})")
+          .status == 201);
 }
 
 std::vector<json::object> jsonl_lines(const std::string& body) {
@@ -71,7 +72,8 @@ TEST_CASE("corvusd: /streams/queries, json and jsonl, GET and POST") {
   SingleNodeDb node;
   HttpClient& c = node.client;
   for (int i = 1; i <= 5; ++i) put_user(c, "users/" + std::to_string(i), 20 + i);
-  REQUIRE(c.request("PUT", "/databases/db/docs?id=orders/1", R"({"@metadata":{"@collection":"Orders"}})").status == 201);
+  REQUIRE(c.request("PUT", "/databases/db/docs?id=orders/1", R"({"@metadata":{"@collection":"Orders"}})").status ==
+          201);
 
   // json: Results first, statistics after them; chunked.
   auto r = c.request("GET", "/databases/db/streams/queries?query=from%20Users");
@@ -80,7 +82,8 @@ TEST_CASE("corvusd: /streams/queries, json and jsonl, GET and POST") {
   CHECK(r.header("content-length").empty());
   CHECK(r.body.rfind("{\"Results\":[", 0) == 0);
   auto o = json_of(r);
-  CHECK(ids_of(o["Results"].as_array()) == std::vector<std::string>{"users/1", "users/2", "users/3", "users/4", "users/5"});
+  CHECK(ids_of(o["Results"].as_array()) ==
+        std::vector<std::string>{"users/1", "users/2", "users/3", "users/4", "users/5"});
   CHECK(o["IndexName"] == "collection/Users");
   CHECK(o["IsStale"] == false);
   CHECK(o["TotalResults"] == 5);
@@ -118,8 +121,7 @@ TEST_CASE("corvusd: /streams/queries, json and jsonl, GET and POST") {
   CHECK(lines[3].at("Stats").at("TotalResults") == 3);
 
   // A projection streams its projected results.
-  r = c.request("POST", "/databases/db/streams/queries",
-                R"({"Query":"from Users where Age < 23 select Name"})");
+  r = c.request("POST", "/databases/db/streams/queries", R"({"Query":"from Users where Age < 23 select Name"})");
   REQUIRE(r.status == 200);
   o = json_of(r);
   REQUIRE(o["Results"].as_array().size() == 2);
@@ -142,13 +144,14 @@ TEST_CASE("corvusd: stream errors before the first byte are JSON errors that cha
 
   check_error(c.request("GET", "/databases/db/streams/queries?query=from%20Users%20where"), 400, "RQL",
               "Raven.Client.Exceptions.InvalidQueryException");
-  check_error(c.request("GET", "/databases/db/streams/queries"), 400, "query", "Raven.Client.Exceptions.InvalidQueryException");
+  check_error(c.request("GET", "/databases/db/streams/queries"), 400, "query",
+              "Raven.Client.Exceptions.InvalidQueryException");
   check_error(c.request("POST", "/databases/db/streams/queries", "{not json"), 400, "",
               "Raven.Client.Exceptions.InvalidQueryException");
   check_error(c.request("POST", "/databases/db/streams/queries", R"({"Query":"from Users where Age > $nope"})"), 400,
               "nope", "Raven.Client.Exceptions.InvalidQueryException");
-  check_error(c.request("GET", "/databases/db/streams/queries?query=from%20index%20'Auto/Nope/ByX'"), 404, "Auto/Nope/ByX",
-              "Raven.Client.Exceptions.Documents.Indexes.IndexDoesNotExistException");
+  check_error(c.request("GET", "/databases/db/streams/queries?query=from%20index%20'Auto/Nope/ByX'"), 404,
+              "Auto/Nope/ByX", "Raven.Client.Exceptions.Documents.Indexes.IndexDoesNotExistException");
   check_error(c.request("GET", "/databases/db/streams/queries?query=from%20Users&format=csv"), 400, "format");
   check_error(c.request("GET", "/databases/db/streams/queries?query=from%20Users&pageSize=x"), 400, "pageSize");
   check_error(c.request("GET", "/databases/db/streams/docs?format=xml"), 400, "format");
@@ -165,7 +168,8 @@ TEST_CASE("corvusd: /streams/docs by prefix (matches, exclude, startAfter, pagin
   SingleNodeDb node;
   HttpClient& c = node.client;
   for (const char* id : {"users/1", "users/2", "users/10", "users/11", "users/20", "usersx/1"}) put_user(c, id, 1);
-  REQUIRE(c.request("PUT", "/databases/db/docs?id=orders/1", R"({"@metadata":{"@collection":"Orders"}})").status == 201);
+  REQUIRE(c.request("PUT", "/databases/db/docs?id=orders/1", R"({"@metadata":{"@collection":"Orders"}})").status ==
+          201);
   put_user(c, "Users/2", 2);  // an update: users/2 is now the newest document
 
   auto docs = [&](const std::string& query) {

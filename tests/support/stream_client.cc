@@ -132,7 +132,8 @@ StreamedResponse StreamConnection::read_chunked_body(StreamedResponse& r, const 
     const std::string size_text = buffered_.substr(0, eol);
     char* end = nullptr;
     const uint64_t size = std::strtoull(size_text.c_str(), &end, 16);
-    if (size_text.empty() || end != size_text.c_str() + size_text.size()) return broken("bad chunk size '" + size_text + "'");
+    if (size_text.empty() || end != size_text.c_str() + size_text.size())
+      return broken("bad chunk size '" + size_text + "'");
     buffered_.erase(0, eol + 2);
     if (size == 0) {
       while (buffered_.size() < 2)
