@@ -174,9 +174,9 @@ Status QueryRunner::plan() {
           query_.source == SourceKind::Collection ? query_.source_name : std::string(), std::move(fields)), &created);
       if (!index.ok()) return index.status();
       index_ = std::move(index).value();
-      // Let a new auto-index have some results (RavenDB waits 15 s by default).
+      // Let a new auto-index have some results (RavenDB waits 15 s by default, 60 s in streams).
       if (created && !options_.wait_for_non_stale && !options_.wait_timeout_given)
-        wait_timeout_ = std::chrono::milliseconds(15000);
+        wait_timeout_ = options_.new_index_wait;
     }
   }
   if (!index_) {

@@ -44,6 +44,9 @@ struct QueryOptions {
   std::chrono::milliseconds wait_timeout{15000};
   // Set when the request gave WaitForNonStaleResultsTimeout.
   bool wait_timeout_given = false;
+  // How long a query that created its auto-index waits for it (when it did
+  // not ask for non-stale results): 15 s for queries, 60 s for streams, as RavenDB.
+  std::chrono::milliseconds new_index_wait{15000};
   // Lets a caller with a page size (streams' `start`/`pageSize`) narrow the
   // query's own limit/offset further.
   std::optional<uint64_t> extra_skip;
@@ -68,8 +71,8 @@ class QueryRunner {
   static Result<std::unique_ptr<QueryRunner>> start(const Query& query, QueryOptions options,
                                                     storage::DocumentsStorage& storage, IndexStore& indexes);
   // Whether execute() will wait for the index: the query asked for non-stale
-  // results, or created its index (then, as RavenDB does, it waits up to 15 s
-  // for the new index to have results). Such queries belong off I/O threads.
+  // results, or created its index (then, as RavenDB does, it waits up to
+  // options.new_index_wait for the new index to have results). Such queries belong off I/O threads.
   bool waits() const { return wait_timeout_.count() > 0; }
   // Waits as waits() says, then finds the matches of a filtered or sorted
   // query (the others are read as they are handed out). Call once, before next().

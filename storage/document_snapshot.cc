@@ -57,6 +57,67 @@ class IndexCursor final : public DocumentSnapshot::Cursor {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// The Etags family from the newest entry back, documents only.
+class DescendingEtagCursor final : public DocumentSnapshot::Cursor {
+ public:
+  DescendingEtagCursor(const Engine& engine, const rocksdb::ReadOptions& opts) : engine_(engine), opts_(opts) {
+    it_.reset(engine_.db()->NewIterator(opts_, engine_.cf(Family::Etags)));
+    it_->SeekToLast();
+  }
+
+  Result<std::optional<Document>> next() override {
+    for (; it_->Valid(); it_->Prev()) {
+      rocksdb::Slice key = it_->value();
+      if (key.empty() || key[0] != kEtagOfDocument) continue;
+      key.remove_prefix(1);
+      auto doc = read_document(engine_, opts_, key);
+      if (!doc.ok()) return doc.status();
+      if (!doc.value()) return Status::Corruption("an index of documents names a document that does not exist");
+      it_->Prev();
+      return doc;
+    }
+    if (Status s = from_rocksdb(it_->status(), "scan documents newest first"); !s.ok()) return s;
+    return std::optional<Document>();
+  }
+
+ private:
+  const Engine& engine_;
+  const rocksdb::ReadOptions& opts_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// The Documents family (keyed by lowered id) from a prefix on: the values
+// are the documents themselves, so no second read.
+class IdPrefixCursor final : public DocumentSnapshot::Cursor {
+ public:
+  IdPrefixCursor(const Engine& engine, const rocksdb::ReadOptions& opts, std::string prefix,
+                 std::string start_after)
+      : prefix_(std::move(prefix)) {
+    it_.reset(engine.db()->NewIterator(opts, engine.cf(Family::Documents)));
+    if (!start_after.empty() && start_after >= prefix_) {
+      it_->Seek(start_after);
+      if (it_->Valid() && it_->key() == rocksdb::Slice(start_after)) it_->Next();
+    } else {
+      it_->Seek(prefix_);
+    }
+  }
+
+  Result<std::optional<Document>> next() override {
+    if (it_->Valid() && it_->key().starts_with(prefix_)) {
+      auto doc = decode_document(std::string_view(it_->value().data(), it_->value().size()));
+      if (!doc.ok()) return doc.status();
+      it_->Next();
+      return std::optional<Document>(std::move(doc).value());
+    }
+    if (Status s = from_rocksdb(it_->status(), "scan documents by id prefix"); !s.ok()) return s;
+    return std::optional<Document>();
+  }
+
+ private:
+  std::string prefix_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 }  // namespace
 
 DocumentSnapshot::DocumentSnapshot(const DocumentsStorage& storage)
@@ -89,6 +150,16 @@ std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_collection(std:
 
 std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_all(uint64_t after_etag) const {
   return std::make_unique<IndexCursor>(storage_.engine(), read_options_, Family::Etags, std::string(), after_etag);
+}
+
+std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_all_descending() const {
+  return std::make_unique<DescendingEtagCursor>(storage_.engine(), read_options_);
+}
+
+std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_id_prefix(std::string_view prefix,
+                                                                          std::string_view start_after) const {
+  return std::make_unique<IdPrefixCursor>(storage_.engine(), read_options_, lower_id(prefix),
+                                          start_after.empty() ? std::string() : lower_id(start_after));
 }
 
 }  // namespace corvus::storage

@@ -34,7 +34,7 @@ class DocumentSnapshot {
   // The last etag of the database as of this snapshot.
   Result<uint64_t> last_etag() const;
 
-  // Documents in ascending etag order, after `after_etag`.
+  // A walk over documents (each scan_* below says in which order).
   class Cursor {
    public:
     virtual ~Cursor() = default;
@@ -46,6 +46,12 @@ class DocumentSnapshot {
   std::unique_ptr<Cursor> scan_collection(std::string_view collection, uint64_t after_etag = 0) const;
   // Every document of every collection.
   std::unique_ptr<Cursor> scan_all(uint64_t after_etag = 0) const;
+  // Every document, newest first (descending etag): /streams/docs without a prefix.
+  std::unique_ptr<Cursor> scan_all_descending() const;
+  // Documents whose id starts with `prefix` (case-insensitive; "" is every
+  // document), in lowered-id order, after the id `start_after` when not empty
+  // (a paging cursor from the client: it need not exist).
+  std::unique_ptr<Cursor> scan_id_prefix(std::string_view prefix, std::string_view start_after = {}) const;
 
  private:
   const DocumentsStorage& storage_;

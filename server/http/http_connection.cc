@@ -33,6 +33,8 @@ constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
 // One chunk of a streamed body, in and out: the memory a streaming request holds.
 constexpr size_t kStreamChunkBytes = 256 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kChunkEnd = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";  // no trailers
 
 bool expects_continue(const bhttp::fields& f) {
   auto it = f.find(bhttp::field::expect);
@@ -526,6 +528,9 @@ bool Connection::header_safe(std::string_view s) {
 
 void Connection::write_response(bool close, bool drain, bool head) {
   state_ = State::Writing;
+  const bool unsized = resp_.source && !resp_.source_length_known;
+  // An HTTP/1.0 client has no chunked encoding: the body ends where the connection does.
+  if (unsized && http10_) close = true;
   close_after_write_ = close;
   drain_after_write_ = drain;
   const unsigned status = resp_.status;
@@ -547,9 +552,13 @@ void Connection::write_response(bool close, bool drain, bool head) {
     if (!resp_.content_type.empty() && header_safe(resp_.content_type)) {
       append_header("Content-Type", resp_.content_type);
     }
-    const uint64_t length = resp_.source ? resp_.source_length : resp_.body.size();
-    end = std::to_chars(num, num + sizeof(num), length).ptr;
-    append_header("Content-Length", std::string_view(num, static_cast<size_t>(end - num)));
+    if (unsized) {
+      if (!http10_) append_header("Transfer-Encoding", "chunked");
+    } else {
+      const uint64_t length = resp_.source ? resp_.source_length : resp_.body.size();
+      end = std::to_chars(num, num + sizeof(num), length).ptr;
+      append_header("Content-Length", std::string_view(num, static_cast<size_t>(end - num)));
+    }
   }
   if (close) {
     append_header("Connection", "close");
@@ -565,22 +574,30 @@ void Connection::write_response(bool close, bool drain, bool head) {
   }
   head_ += "\r\n";
 
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::const_buffer()};
+  out_buffers_.clear();
+  out_buffers_.push_back(asio::buffer(head_));
+  framing_ = Framing::Sized;
   source_remaining_ = 0;
+  source_more_ = false;
   if (!head && !bodyless_status) {
     if (resp_.source) {
       // The first chunk goes out with the head: a client sees headers and
       // bytes together (and a small attachment in one write).
-      source_remaining_ = resp_.source_length;
+      if (unsized) {
+        framing_ = http10_ ? Framing::UntilClose : Framing::Chunked;
+        source_more_ = true;
+      } else {
+        source_remaining_ = resp_.source_length;
+      }
       const int64_t n = pull_chunk();
       if (n < 0) return;
-      buffers[1] = asio::buffer(chunk_buf_.data(), static_cast<size_t>(n));
+      frame_chunk(n);
       arm_idle_timer("response body");
-    } else {
-      buffers[1] = asio::buffer(resp_.body);
+    } else if (!resp_.body.empty()) {
+      out_buffers_.push_back(asio::buffer(resp_.body));
     }
   }
-  asio::async_write(*transport_, buffers, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
+  asio::async_write(*transport_, out_buffers_, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
 }
 
 void Connection::on_write(error_code ec, std::size_t /*bytes*/) {
@@ -589,7 +606,7 @@ void Connection::on_write(error_code ec, std::size_t /*bytes*/) {
     fail(ec, "write");
     return;
   }
-  if (source_remaining_ > 0) {
+  if (body_pending()) {
     write_next_chunk();
     return;
   }
@@ -613,29 +630,71 @@ void Connection::on_write(error_code ec, std::size_t /*bytes*/) {
 
 // A streamed response body: the next chunk, pulled from the source only once
 // the previous one was taken by the client.
+bool Connection::body_pending() const {
+  return framing_ == Framing::Sized ? source_remaining_ > 0 : source_more_;
+}
+
 // The next chunk of the source into chunk_buf_ (0 when nothing is left);
 // -1 after a failed read, the connection then closed: the status line is (or
-// is about to be) sent, so cutting the response short is all that is left.
+// is about to be) sent, so cutting the response short is all that is left (a
+// chunked body then lacks its last chunk: the client sees it broken).
 int64_t Connection::pull_chunk() {
-  if (source_remaining_ == 0) return 0;
+  if (!body_pending()) return 0;
   if (chunk_buf_.size() < kStreamChunkBytes) chunk_buf_.resize(kStreamChunkBytes);
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(source_remaining_, chunk_buf_.size()));
+  const size_t want = framing_ == Framing::Sized
+                          ? static_cast<size_t>(std::min<uint64_t>(source_remaining_, chunk_buf_.size()))
+                          : chunk_buf_.size();
   const int64_t n = resp_.source->read(chunk_buf_.data(), want);
-  if (n <= 0) {
+  // A sized source that ends early is as broken as one that fails.
+  if (n < 0 || static_cast<uint64_t>(n) > want || (n == 0 && framing_ == Framing::Sized)) {
     log::warn("http streamed response body failed").kv("req", req_.request_id).kv("remaining", source_remaining_);
     fail(asio::error::broken_pipe, "read response source");
     return -1;
   }
-  source_remaining_ -= static_cast<uint64_t>(n);
+  if (framing_ == Framing::Sized) {
+    source_remaining_ -= static_cast<uint64_t>(n);
+  } else if (n == 0) {
+    source_more_ = false;
+  }
   return n;
+}
+
+// Appends the `n` bytes just pulled into chunk_buf_ to out_buffers_, framed
+// as the response's framing says (n == 0: the end of an unsized body).
+void Connection::frame_chunk(int64_t n) {
+  const asio::const_buffer data(chunk_buf_.data(), static_cast<size_t>(n));
+  switch (framing_) {
+    case Framing::Sized:
+    case Framing::UntilClose:
+      if (n > 0) out_buffers_.push_back(data);
+      break;
+    case Framing::Chunked:
+      if (n > 0) {
+        char hex[24];
+        auto end = std::to_chars(hex, hex + sizeof(hex), static_cast<uint64_t>(n), 16).ptr;
+        chunk_head_.assign(hex, end);
+        chunk_head_ += "\r\n";
+        out_buffers_.push_back(asio::buffer(chunk_head_));
+        out_buffers_.push_back(data);
+        out_buffers_.push_back(asio::buffer(kChunkEnd.data(), kChunkEnd.size()));
+      } else {
+        out_buffers_.push_back(asio::buffer(kLastChunk.data(), kLastChunk.size()));
+      }
+      break;
+  }
 }
 
 void Connection::write_next_chunk() {
   const int64_t n = pull_chunk();
   if (n < 0) return;
+  out_buffers_.clear();
+  frame_chunk(n);
+  if (out_buffers_.empty()) {  // a close-delimited body ended: nothing more to send
+    on_write({}, 0);
+    return;
+  }
   arm_idle_timer("response body");
-  asio::async_write(*transport_, asio::buffer(chunk_buf_.data(), static_cast<size_t>(n)),
-                    beast::bind_front_handler(&Connection::on_write, shared_from_this()));
+  asio::async_write(*transport_, out_buffers_, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
 }
 
 // ---- closing ----------------------------------------------------------------

@@ -130,7 +130,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static bool header_safe(std::string_view s);
   void write_response(bool close, bool drain, bool head);
   void on_write(error_code ec, std::size_t /*bytes*/);
+  bool body_pending() const;
   int64_t pull_chunk();
+  void frame_chunk(int64_t n);
   void write_next_chunk();
 
   // ---- closing ----------------------------------------------------------------
@@ -160,7 +162,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool expect_continue_ = false;  // a streamed body's client waits for "100 Continue"
   std::optional<Response> stream_failure_;  // a streamed request body that failed
   std::vector<char> chunk_buf_;             // streamed bodies, both directions
-  uint64_t source_remaining_ = 0;           // streamed response bytes not yet written
+  // How a streamed response body is delimited: Content-Length, chunked
+  // transfer encoding, or (HTTP/1.0, length unknown) closing the connection.
+  enum class Framing { Sized, Chunked, UntilClose };
+  Framing framing_ = Framing::Sized;
+  uint64_t source_remaining_ = 0;  // Sized: streamed response bytes not yet written
+  bool source_more_ = false;       // Chunked/UntilClose: the source has not reached its end
+  std::string chunk_head_;         // Chunked: "<hex size>\r\n" of the chunk being written
+  std::vector<asio::const_buffer> out_buffers_;  // what the current write sends
   std::optional<asio::steady_timer> idle_timer_;
   Request req_;
   Response resp_;

@@ -6,6 +6,9 @@
 // handler's extra ones (ETag, Refresh-Topology, ...). Header names/values containing
 // CR or LF are dropped. For HEAD requests the body is not sent but its size is
 // reported as Content-Length; 204 and 304 never carry a body or Content-Length.
+// A body of unknown length (Response::stream_until_end) goes out with
+// Transfer-Encoding: chunked to HTTP/1.1 clients and ended by closing the
+// connection for HTTP/1.0 ones.
 
 #include <cstdint>
 #include <functional>
@@ -16,14 +19,17 @@
 
 namespace corvus::server::http {
 
-// A response body too large to hold in memory (an attachment): the
-// Connection pulls it chunk by chunk as the client reads, with a bounded idle
-// time per chunk. Used only by the connection's strand, one call at a time.
+// A response body too large to hold in memory (an attachment, a query
+// stream): the Connection pulls it chunk by chunk as the client reads, with a
+// bounded idle time per chunk. Used only by the connection's strand, one call
+// at a time; a read must not block for long (it holds an I/O thread).
 class BodySource {
  public:
   virtual ~BodySource() = default;
   // Fills up to `n` bytes; returns how many (0 only at the end), or -1 on a
-  // failed read (the connection is then closed: the status line was sent).
+  // failed read (the connection is then closed: the status line was sent, and
+  // a chunked body is left without its terminating chunk, so the client sees
+  // a broken response rather than a complete-looking short one).
   virtual int64_t read(char* out, size_t n) = 0;
 };
 
@@ -32,9 +38,11 @@ struct Response {
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
-  // When set, the body is `source_length` bytes pulled from `source` (and `body` is unused).
+  // When set, the body is `source_length` bytes pulled from `source` (and `body` is unused);
+  // with `source_length_known` false, whatever the source gives until it returns 0.
   std::shared_ptr<BodySource> source;
   uint64_t source_length = 0;
+  bool source_length_known = true;
 
   static Response json(unsigned status, std::string body) {
     Response r;
@@ -56,6 +64,16 @@ struct Response {
     r.content_type = std::move(content_type);
     r.source = std::move(source);
     r.source_length = length;
+    return r;
+  }
+  // A body whose length is known only at its end (streamed query results):
+  // chunked transfer encoding, or close-delimited for HTTP/1.0 clients.
+  static Response stream_until_end(unsigned status, std::string content_type, std::shared_ptr<BodySource> source) {
+    Response r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.source = std::move(source);
+    r.source_length_known = false;
     return r;
   }
   Response& with_header(std::string name, std::string value) & {

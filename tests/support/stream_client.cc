@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -89,12 +90,13 @@ StreamedResponse StreamConnection::read_response(const std::function<void(std::s
     size_t v = line.find_first_not_of(' ', colon + 1);
     r.headers[name] = v == std::string::npos ? "" : line.substr(v);
   }
-  uint64_t remaining = std::strtoull(r.header("content-length").c_str(), nullptr, 10);
   auto deliver = [&](std::string_view bytes) {
     r.body_bytes += bytes.size();
     if (sink) sink(bytes);
     else r.body.append(bytes);
   };
+  if (r.header("transfer-encoding") == "chunked") return read_chunked_body(r, fill, deliver);
+  uint64_t remaining = std::strtoull(r.header("content-length").c_str(), nullptr, 10);
   if (!buffered_.empty()) {
     size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buffered_.size()));
     deliver(std::string_view(buffered_).substr(0, take));
@@ -112,6 +114,47 @@ StreamedResponse StreamConnection::read_response(const std::function<void(std::s
     remaining -= static_cast<uint64_t>(n);
   }
   return r;
+}
+
+// Chunked framing: "<hex size>\r\n<bytes>\r\n" ... "0\r\n\r\n". A body cut
+// off or malformed is an error (status 0), never a short success.
+StreamedResponse StreamConnection::read_chunked_body(StreamedResponse& r, const std::function<bool()>& fill,
+                                                     const std::function<void(std::string_view)>& deliver) {
+  auto broken = [&](const std::string& why) {
+    r.error = why + " (after " + std::to_string(r.body_bytes) + " body bytes)";
+    r.status = 0;
+    return r;
+  };
+  for (;;) {
+    size_t eol;
+    while ((eol = buffered_.find("\r\n")) == std::string::npos)
+      if (fd_ < 0 || !fill()) return broken("connection closed in a chunk header");
+    const std::string size_text = buffered_.substr(0, eol);
+    char* end = nullptr;
+    const uint64_t size = std::strtoull(size_text.c_str(), &end, 16);
+    if (size_text.empty() || end != size_text.c_str() + size_text.size())
+      return broken("bad chunk size '" + size_text + "'");
+    buffered_.erase(0, eol + 2);
+    if (size == 0) {
+      while (buffered_.size() < 2)
+        if (!fill()) return broken("connection closed after the last chunk");
+      if (buffered_.compare(0, 2, "\r\n") != 0) return broken("trailers after the last chunk");
+      buffered_.erase(0, 2);
+      return r;
+    }
+    uint64_t remaining = size;
+    while (remaining > 0) {
+      if (buffered_.empty() && !fill()) return broken("connection closed inside a chunk");
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buffered_.size()));
+      deliver(std::string_view(buffered_).substr(0, take));
+      buffered_.erase(0, take);
+      remaining -= take;
+    }
+    while (buffered_.size() < 2)
+      if (!fill()) return broken("connection closed after a chunk");
+    if (buffered_.compare(0, 2, "\r\n") != 0) return broken("a chunk not followed by CRLF");
+    buffered_.erase(0, 2);
+  }
 }
 
 bool StreamConnection::closed_by_server() {

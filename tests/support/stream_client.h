@@ -1,6 +1,6 @@
 #pragma once
 // StreamConnection: one raw HTTP/1.1 connection for tests that stream bodies
-// (attachments): the test writes the request head and body bytes itself (so
+// (attachments, query streams): the test writes the request head and body bytes itself (so
 // it can send 2 GB generated on the fly, or stop half way) and reads the
 // response body chunk by chunk. Every socket call is bounded by the timeout.
 // Not thread-safe; one owner.
@@ -36,7 +36,7 @@ class StreamConnection {
   bool connected() const { return fd_ >= 0; }
   // Sends `bytes` completely; false on error or timeout.
   bool send(std::string_view bytes);
-  // Reads one response (Content-Length framed). The body goes to `sink` in
+  // Reads one response (Content-Length or chunked). The body goes to `sink` in
   // chunks when given (then `body` stays empty), else into `body`.
   StreamedResponse read_response(const std::function<void(std::string_view)>& sink = nullptr);
   // Whether the server closed the connection (reads EOF or an error within the timeout).
@@ -46,6 +46,9 @@ class StreamConnection {
   void shutdown_send();
 
  private:
+  StreamedResponse read_chunked_body(StreamedResponse& r, const std::function<bool()>& fill,
+                                     const std::function<void(std::string_view)>& deliver);
+
   int fd_ = -1;
   std::string buffered_;
 };

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -74,6 +75,30 @@ class Zeros final : public BodySource {
   std::atomic<uint64_t>& served_;
 };
 
+// `total` bytes of a repeating alphabet, handed out at most 70,000 at a time
+// (so chunk sizes vary), then the end; or, with `fail`, a failed read there.
+class Alphabet final : public BodySource {
+ public:
+  Alphabet(uint64_t total, bool fail) : total_(total), fail_(fail) {}
+  int64_t read(char* out, size_t n) override {
+    if (pos_ == total_) return fail_ ? -1 : 0;
+    const size_t k = static_cast<size_t>(std::min<uint64_t>({n, 70000, total_ - pos_}));
+    for (size_t i = 0; i < k; ++i) out[i] = static_cast<char>('a' + (pos_ + i) % 26);
+    pos_ += k;
+    return static_cast<int64_t>(k);
+  }
+  static std::string expected(uint64_t total) {
+    std::string s(total, ' ');
+    for (uint64_t i = 0; i < total; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+  }
+
+ private:
+  uint64_t total_;
+  bool fail_;
+  uint64_t pos_ = 0;
+};
+
 struct Fixture {
   Router router;
   metrics::Registry registry;
@@ -98,6 +123,17 @@ struct Fixture {
       const uint64_t n = std::stoull(std::string(req.param("n")));
       respond(Response::stream(200, "application/octet-stream", std::make_shared<Zeros>(served), n));
     });
+    for (auto verb : {bhttp::verb::get, bhttp::verb::head}) {
+      router.add(verb, "/unsized/{n}", RouteAccess::Open, "unsized", [](const Request& req, Respond respond) {
+        const uint64_t n = std::stoull(std::string(req.param("n")));
+        respond(Response::stream_until_end(200, "text/plain", std::make_shared<Alphabet>(n, false)));
+      });
+    }
+    router.add(bhttp::verb::get, "/unsized-failing/{n}", RouteAccess::Open, "unsized_failing",
+               [](const Request& req, Respond respond) {
+                 const uint64_t n = std::stoull(std::string(req.param("n")));
+                 respond(Response::stream_until_end(200, "text/plain", std::make_shared<Alphabet>(n, true)));
+               });
     router.add(bhttp::verb::put, "/plain", RouteAccess::Open, "plain", [](const Request& req, Respond respond) {
       CHECK(req.body_reader == nullptr);
       respond(Response::json(201, "{\"len\":" + std::to_string(req.body.size()) + "}"));
@@ -129,6 +165,24 @@ class Client {
   }
   template <class Parser>
   void read_header(Parser& p) { bhttp::read_header(socket_, buffer_, p); }
+  // Every byte until the server closes (10 s receive timeout: a server that
+  // never closes fails the test instead of hanging it).
+  std::string read_until_closed() {
+    std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    const int fd = socket_.native_handle();
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char b[65536];
+    for (;;) {
+      ssize_t n = ::recv(fd, b, sizeof b, 0);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) out += "<timed out>";
+        return out;
+      }
+      out.append(b, static_cast<size_t>(n));
+    }
+  }
   // Reads until EOF or reset, or `cap` bytes (a server that never closes
   // must not hang the test); how many bytes came.
   // Plain recv with a 10 s receive timeout, so a server that neither sends nor
@@ -276,5 +330,72 @@ TEST_CASE("HttpServer streaming: a BodySource response, whole and to a client th
     CHECK(got < (size_t{256} << 20));  // closed by the server, well before the cap
     // The server pulled no more than what the socket buffers held plus a chunk.
     CHECK(f.served.load() < (uint64_t{64} << 20));
+  }
+}
+
+TEST_CASE("HttpServer streaming: a body of unknown length is chunked for HTTP/1.1, close-delimited for HTTP/1.0") {
+  Fixture f;
+  f.start();
+  SUBCASE("HTTP/1.1: chunked, several chunks, then keep-alive") {
+    Client c(f.server->port());
+    c.write("GET /unsized/1000003 HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.read();
+    CHECK(r.result_int() == 200);
+    CHECK(r.chunked());
+    CHECK(r.find(bhttp::field::content_length) == r.end());
+    CHECK(r.body() == Alphabet::expected(1000003));
+    CHECK(r.keep_alive());
+    // The connection goes on after the terminating chunk; an empty body is
+    // just the last chunk.
+    c.write("GET /unsized/0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = c.read();
+    CHECK(r.result_int() == 200);
+    CHECK(r.chunked());
+    CHECK(r.body().empty());
+  }
+  SUBCASE("HTTP/1.1: the framing on the wire") {
+    Client c(f.server->port());
+    c.write("GET /unsized/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const std::string raw = c.read_until_closed();
+    CHECK(raw.find("\r\nTransfer-Encoding: chunked\r\n") != std::string::npos);
+    CHECK(raw.find("Content-Length") == std::string::npos);
+    const auto body = raw.substr(raw.find("\r\n\r\n") + 4);
+    CHECK(body == "5\r\nabcde\r\n0\r\n\r\n");
+  }
+  SUBCASE("HEAD: the headers of a chunked response, no body, keep-alive") {
+    Client c(f.server->port());
+    c.write("HEAD /unsized/100 HTTP/1.1\r\nHost: x\r\n\r\n");
+    bhttp::response_parser<bhttp::empty_body> head;
+    head.skip(true);
+    c.read_header(head);
+    CHECK(head.get().result_int() == 200);
+    CHECK(head.get()[bhttp::field::transfer_encoding] == "chunked");
+    c.write("GET /unsized/3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(c.read().body() == "abc");
+  }
+  SUBCASE("HTTP/1.0: no length, no chunking, the body ends when the server closes") {
+    Client c(f.server->port());
+    c.write("GET /unsized/300000 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    const std::string raw = c.read_until_closed();
+    const auto split = raw.find("\r\n\r\n");
+    REQUIRE(split != std::string::npos);
+    const std::string head = raw.substr(0, split + 2);
+    CHECK(head.find("Content-Length") == std::string::npos);
+    CHECK(head.find("Transfer-Encoding") == std::string::npos);
+    CHECK(head.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(raw.substr(split + 4) == Alphabet::expected(300000));
+  }
+  SUBCASE("a source failing after the head: the connection is cut, the chunked body left unterminated") {
+    Client c(f.server->port());
+    c.write("GET /unsized-failing/600000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string raw = c.read_until_closed();
+    CHECK(raw.find("HTTP/1.1 200") == 0);
+    CHECK(raw.find("<timed out>") == std::string::npos);
+    CHECK(raw.size() > 600000);  // what was produced went out
+    CHECK(raw.find("\r\n0\r\n\r\n") == std::string::npos);  // never the terminating chunk
+    // A client's HTTP parser sees a broken message, not a short complete one.
+    Client c2(f.server->port());
+    c2.write("GET /unsized-failing/600000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK_THROWS(c2.read());
   }
 }

@@ -77,3 +77,43 @@ TEST_CASE("DocumentSnapshot: scans a collection and everything in etag order, fr
   REQUIRE(newer.ok());
   CHECK(newer.value() > last.value());
 }
+
+TEST_CASE("DocumentSnapshot: every document newest first, and by id prefix in id order") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", "Users", 1);
+  put(*s, "orders/1", "Orders", 2);
+  put(*s, "users/10", "Users", 3);
+  put(*s, "users/2", "Users", 4);
+  put(*s, "usersx", "Users", 5);
+  put(*s, "Users/1", "Users", 6);  // an update: now the newest
+  del(*s, "orders/1");             // a tombstone is not a document
+
+  DocumentSnapshot snap(*s);
+  CHECK(ids_of(*snap.scan_all_descending()) ==
+        std::vector<std::string>{"Users/1", "usersx", "users/2", "users/10"});
+
+  // Case-insensitive prefix, lowered-id (byte) order.
+  CHECK(ids_of(*snap.scan_id_prefix("USERS/")) == std::vector<std::string>{"Users/1", "users/10", "users/2"});
+  CHECK(ids_of(*snap.scan_id_prefix("users")) ==
+        std::vector<std::string>{"Users/1", "users/10", "users/2", "usersx"});
+  CHECK(ids_of(*snap.scan_id_prefix("")) == std::vector<std::string>{"Users/1", "users/10", "users/2", "usersx"});
+  CHECK(ids_of(*snap.scan_id_prefix("orders/")).empty());
+  CHECK(ids_of(*snap.scan_id_prefix("zzz")).empty());
+  // start_after: strictly after that id, which need not exist.
+  CHECK(ids_of(*snap.scan_id_prefix("users/", "users/1")) == std::vector<std::string>{"users/10", "users/2"});
+  CHECK(ids_of(*snap.scan_id_prefix("users/", "USERS/10")) == std::vector<std::string>{"users/2"});
+  CHECK(ids_of(*snap.scan_id_prefix("users/", "users/15")) == std::vector<std::string>{"users/2"});
+  CHECK(ids_of(*snap.scan_id_prefix("users/", "users/9")).empty());
+  CHECK(ids_of(*snap.scan_id_prefix("users/", "a")) == std::vector<std::string>{"Users/1", "users/10", "users/2"});
+
+  // Later writes are not in the snapshot; an empty database has nothing.
+  put(*s, "users/3", "Users", 7);
+  CHECK(ids_of(*snap.scan_all_descending()).size() == 4);
+  CHECK(ids_of(*snap.scan_id_prefix("users/")).size() == 3);
+  testing::TempDir empty_dir;
+  auto empty = open_at(empty_dir.path());
+  DocumentSnapshot none(*empty);
+  CHECK(ids_of(*none.scan_all_descending()).empty());
+  CHECK(ids_of(*none.scan_id_prefix("")).empty());
+}
