@@ -219,9 +219,9 @@ corvus_rep() {  # rep
   log "corvusd: bulk insert of $DOCS documents"
   id=$("${CURL[@]}" -f "$URL/databases/bench/operations/next-operation-id" | jq -r .Id)
   t0=$(now)
-  code=$(curl -s --max-time 3600 -o "$WORK/bulk.out" -w '%{http_code}' -X POST \
-    "$URL/databases/bench/bulk_insert?id=$id" -H 'Content-Type: application/json' \
-    -H 'Transfer-Encoding: chunked' --data-binary "@$WORK/users.bulk.json")
+  # -T streams the file (--data-binary would read all of it into memory first).
+  code=$(curl -s --max-time 3600 -o "$WORK/bulk.out" -w '%{http_code}' -X POST -T "$WORK/users.bulk.json" \
+    "$URL/databases/bench/bulk_insert?id=$id" -H 'Content-Type: application/json' -H 'Expect:')
   t1=$(now)
   [[ $code == 200 ]] || die "bulk insert answered $code: $(head -c 300 "$WORK/bulk.out")"
   record corvus_load "$rep" "$(rate "$DOCS" "$t0" "$t1")"
@@ -332,6 +332,7 @@ med() { awk -v k="$1" '$1 == k { print $2 }' "$MEDIANS"; }
 echo
 echo "# query_bench.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, disk $FSTYPE, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# $DOCS x 1 KB Users documents, $CITIES cities; queries at $CLIENTS clients, ${SECS}s after ${WARMUP}s warm-up; medians of $REPEAT"
+if want corvus; then echo "# corvusd: $CORVUSD (built $(date -u -r "$CORVUSD" '+%Y-%m-%d %H:%M UTC'))"; fi
 if want pg; then echo "# PostgreSQL $(psql_bench -At -c 'SHOW server_version' 2>/dev/null), default shared_buffers, jsonb + btree expression indexes"; fi
 printf '%-26s %12s %9s %9s %6s   %s\n' measurement median p50_us p99_us errors runs
 awk '{ runs = $6; for (i = 7; i <= NF; i++) runs = runs " " $i
@@ -346,7 +347,7 @@ ratio() {  # label numerator denominator target ("-": none)
   if [[ -z $a || -z $b ]]; then printf '  %-58s %8s\n' "$1" n/a; return; fi
   awk -v l="$1" -v a="$a" -v b="$b" -v t="$4" 'BEGIN {
     r = b > 0 ? a / b : 0
-    printf "  %-58s %7.2fx", l, r
+    printf (r < 0.1 ? "  %-58s %7.3fx" : "  %-58s %7.2fx"), l, r
     if (t != "-") printf "   target >= %s: %s", t, (r >= t ? "PASS" : "MISS")
     printf "\n" }'
 }
