@@ -13,6 +13,11 @@
 //   static   GET <path>
 //   counter  POST /databases/<db>/counters: increment counter "likes" of
 //            bench/<tag>g-<random i < ids> by 1 (documents written by preload)
+//   query-eq     POST /databases/<db>/queries: from Users where City = $p0 limit 100
+//   query-range  POST /databases/<db>/queries: from Users where Score between $p0
+//                and $p1 limit 100, with $p1 = $p0 + --range-width
+//            (the Users data set of bench/users_dataset.h, random parameters; a
+//            2xx counts; the mean TotalResults and the stale answers are reported)
 // One result line on stdout (see bench_common.h); diagnostics on stderr.
 
 #include <array>
@@ -23,6 +28,7 @@
 
 #include "bench/bench_common.h"
 #include "bench/http_bench_client.h"
+#include "bench/users_dataset.h"
 
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -36,7 +42,46 @@ struct Options : cb::LoadOptions {
   uint64_t ids = 10000;
   size_t doc_size = 1024;
   bool connection_close = false;  // static mode: a new connection per request
+  uint64_t cities = 10000;        // query modes: the data set's city count
+  double range_width = 100;       // query-range: Score interval width
+  uint64_t limit = 100;           // query modes
 };
+
+// LoadStats plus what the query modes check in each answer.
+struct HttpLoadStats : cb::LoadStats {
+  uint64_t answers = 0;        // 2xx query answers in the window
+  uint64_t total_results = 0;  // their TotalResults, summed
+  uint64_t stale = 0;          // of them with "IsStale":true
+  void merge(const HttpLoadStats& o) {
+    cb::LoadStats::merge(o);
+    answers += o.answers;
+    total_results += o.total_results;
+    stale += o.stale;
+  }
+};
+
+// The JSON body of a query request for the Users data set.
+std::string query_body(const Options& o, std::mt19937_64& rng) {
+  namespace users = cb::users;
+  const auto width = static_cast<uint64_t>(o.range_width * 1000 + 0.5);
+  users::QueryParams p = users::random_params(rng, o.cities, width);
+  const std::string limit = std::to_string(o.limit);
+  if (o.mode == "query-eq")
+    return R"({"Query":"from Users where City = $p0 limit )" + limit + R"(","QueryParameters":{"p0":")" + p.city +
+           R"("}})";
+  return R"({"Query":"from Users where Score between $p0 and $p1 limit )" + limit +
+         R"(","QueryParameters":{"p0":)" + p.low + R"(,"p1":)" + p.high + "}}";
+}
+
+// The unsigned number after `"key":` in a JSON text, or -1.
+long long json_number_after(std::string_view body, std::string_view key) {
+  size_t at = body.find(key);
+  if (at == std::string_view::npos) return -1;
+  long long v = -1;
+  for (size_t i = at + key.size(); i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i)
+    v = (v < 0 ? 0 : v * 10) + (body[i] - '0');
+  return v;
+}
 
 bool iequals_prefix(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size()) return false;
@@ -62,8 +107,8 @@ std::string_view trim(std::string_view v) {
 
 class Conn : public cb::HttpBenchClient {
  public:
-  Conn(asio::io_context& io, cb::LoadRun& run, cb::LoadStats& st, const Options& opt, int id)
-      : HttpBenchClient(io, run, st), opt_(opt), id_(id),
+  Conn(asio::io_context& io, cb::LoadRun& run, HttpLoadStats& st, const Options& opt, int id)
+      : HttpBenchClient(io, run, st), qst_(st), opt_(opt), id_(id),
         rng_(0x5eed0000ull + static_cast<uint64_t>(id)) {}
 
  private:
@@ -83,6 +128,19 @@ class Conn : public cb::HttpBenchClient {
       req_ += run_.host_header;
       if (o.connection_close) req_ += "\r\nConnection: close";
       req_ += "\r\n\r\n";
+      return true;
+    }
+    if (o.mode == "query-eq" || o.mode == "query-range") {
+      std::string body = query_body(o, rng_);
+      req_ += "POST /databases/";
+      req_ += o.db;
+      req_ += "/queries HTTP/1.1\r\nHost: ";
+      req_ += run_.host_header;
+      req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+      req_ += std::to_string(body.size());
+      req_ += "\r\n\r\n";
+      req_ += body;
+      ++seq_;
       return true;
     }
     std::string id;
@@ -267,6 +325,7 @@ class Conn : public cb::HttpBenchClient {
     if (run_.in_window(now)) {
       if (status_ >= 200 && status_ < 300) {
         st_.lat.push_back(cb::micros_since(t0_, now));
+        if (opt_.mode.rfind("query-", 0) == 0) note_query_answer();
       } else {
         ++st_.errors;
         ++st_.bad_status[status_];
@@ -283,6 +342,17 @@ class Conn : public cb::HttpBenchClient {
     respond(now, !close_);
   }
 
+  // A query answer's statistics: they come first in the body, before the results.
+  void note_query_answer() {
+    std::string_view body(buf_.data() + body_start_, pos_ - body_start_);
+    std::string_view head = body.substr(0, 512);
+    ++qst_.answers;
+    long long total = json_number_after(head, "\"TotalResults\":");
+    if (total > 0) qst_.total_results += static_cast<uint64_t>(total);
+    if (head.find("\"IsStale\":true") != std::string_view::npos) ++qst_.stale;
+  }
+
+  HttpLoadStats& qst_;
   const Options& opt_;
   int id_;
   std::mt19937_64 rng_;
@@ -300,7 +370,8 @@ void usage() {
       R"(usage: corvus-http-load --port P [options]
   --host H          server address (default 127.0.0.1)
   --port P          server port (required)
-  --mode M          put | get | preload | static | counter (default put)
+  --mode M          put | get | preload | static | counter | query-eq | query-range
+                    (default put)
   --clients N       concurrent keep-alive connections, one request each (default 1)
   --seconds S       measured duration (default 10)
   --warmup S        unmeasured time before the window (default 0)
@@ -318,6 +389,9 @@ void usage() {
                     full TLS handshake (default 0)
   --cert PEM        with --tls 1: the client certificate to present (a secured
                     corvusd authorizes by it); --key PEM its key (default: --cert)
+  --cities N        query modes: cities in the Users data set (default 10000)
+  --range-width W   query-range: Score interval width (default 100)
+  --limit N         query modes: the query's limit (default 100)
   --connection-close 0|1
                     static mode: every request asks to close, so each request is a
                     new connection (with --tls 1: handshakes per second) (default 0)
@@ -337,6 +411,9 @@ int main(int argc, char** argv) {
   o.ids = static_cast<uint64_t>(args.num("ids", static_cast<double>(o.ids)));
   o.doc_size = static_cast<size_t>(args.num("doc-size", static_cast<double>(o.doc_size)));
   o.connection_close = args.num("connection-close", 0) != 0;
+  o.cities = static_cast<uint64_t>(args.num("cities", static_cast<double>(o.cities)));
+  o.range_width = args.num("range-width", o.range_width);
+  o.limit = static_cast<uint64_t>(args.num("limit", static_cast<double>(o.limit)));
   std::string err = args.bad().empty() ? args.unknown() : args.bad();
   if (args.help()) {
     usage();
@@ -344,9 +421,11 @@ int main(int argc, char** argv) {
   }
   if (err.empty()) err = cb::check_load_options(o);
   if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && o.mode != "static" &&
-      o.mode != "counter")
-    err = "--mode must be put, get, preload, static or counter";
+      o.mode != "counter" && o.mode != "query-eq" && o.mode != "query-range")
+    err = "--mode must be put, get, preload, static, counter, query-eq or query-range";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
+  if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
+  if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";
   if (!err.empty()) {
     std::cerr << "corvus-http-load: " << err << "\n";
     usage();
@@ -355,12 +434,12 @@ int main(int argc, char** argv) {
   if (o.mode == "preload" && o.requests == 0) o.requests = o.ids;
 
   cb::LoadRun run(o);
-  auto result = cb::run_load<cb::LoadStats>(
-      "corvus-http-load", run, [&](asio::io_context& io, cb::LoadStats& st, int id) {
+  auto result = cb::run_load<HttpLoadStats>(
+      "corvus-http-load", run, [&](asio::io_context& io, HttpLoadStats& st, int id) {
         return std::make_shared<Conn>(io, run, st, o, id);
       });
   if (!result) return 2;
-  const cb::LoadStats& t = result->totals;
+  const HttpLoadStats& t = result->totals;
   if (t.errors > 0) {
     std::cerr << "corvus-http-load: " << t.errors << " errors (" << t.io_errors << " I/O";
     for (auto [code, n] : t.bad_status) std::cerr << ", " << n << " x HTTP " << code;
@@ -368,6 +447,10 @@ int main(int argc, char** argv) {
   }
   cb::print_result(o.mode, o.clients, result->summary,
                    std::string(o.tls ? "target=https" : "target=http") + " threads=" + std::to_string(o.threads) +
-                       " reconnects=" + std::to_string(t.reconnects));
+                       " reconnects=" + std::to_string(t.reconnects) +
+                       (t.answers > 0 ? " mean_total_results=" +
+                                            std::to_string(t.total_results / t.answers) +
+                                            " stale_answers=" + std::to_string(t.stale)
+                                      : std::string()));
   return 0;
 }

@@ -1,8 +1,7 @@
 # shellcheck shell=bash
-# bench/lib.sh: helpers shared by bench/run.sh and bench/cmpxchg_bench.sh. Sourced, not
-# run. The sourcing script sets BENCH_NAME (its name, for usage errors) and
-# BENCH_LOG_TAG (the log prefix) first; want() reads ONLY, install_packages()
-# DO_INSTALL.
+# bench/lib.sh: helpers shared by the bench/*.sh scripts. Sourced, not run. The
+# sourcing script sets BENCH_NAME (its name, for usage errors) and BENCH_LOG_TAG (the
+# log prefix) first; want() reads ONLY, install_packages() DO_INSTALL, start_pg() WORK.
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "$BENCH_LOG_TAG" -1 "$*" >&2; }
@@ -69,3 +68,87 @@ AWK_MEDIAN='
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }'
+
+# Reads one of the options the bench scripts share, when "$1" is one: --seconds S,
+# --warmup S, --repeat K, --build-dir D, --tmp-dir D, --no-install, --keep-tmp (into
+# SECS WARMUP REPEAT BUILD_DIR TMP_BASE DO_INSTALL KEEP_TMP). Sets OPT_SHIFT to the
+# number of words used; returns 1 when "$1" is not one of them. Usage:
+#   while [[ $# -gt 0 ]]; do common_option "$@" && { shift "$OPT_SHIFT"; continue; }; case ...
+# shellcheck disable=SC2034  # the variables are the sourcing script's
+common_option() {
+  OPT_SHIFT=2
+  case "$1" in
+    --seconds | --warmup | --repeat | --build-dir | --tmp-dir)
+      [[ $# -ge 2 ]] || { echo "$BENCH_NAME: $1 needs a value" >&2; exit 2; } ;;
+  esac
+  case "$1" in
+    --seconds) SECS="$2" ;;
+    --warmup) WARMUP="$2" ;;
+    --repeat) REPEAT="$2" ;;
+    --build-dir) BUILD_DIR="$2" ;;
+    --tmp-dir) TMP_BASE="$2" ;;
+    --no-install) DO_INSTALL=0; OPT_SHIFT=1 ;;
+    --keep-tmp) KEEP_TMP=1; OPT_SHIFT=1 ;;
+    *) return 1 ;;
+  esac
+}
+
+# Sends TERM, waits up to `seconds`, then KILL.
+stop_pid() {  # pid [seconds, default 10]
+  local pid=$1 wait=${2:-10} i
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < wait * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- a private PostgreSQL 15
+# start_pg: initdb in $WORK/pg/data and start it on 127.0.0.1 and a free port (PGPORT),
+# fsync=on, synchronous_commit=on, default shared_buffers, its unix socket in
+# $WORK/pg/sock, then create the database `bench`. As root it runs as user postgres.
+# stop_pg (call it from the
+# EXIT trap) stops it if it was started; psql_bench runs psql in `bench`.
+PGBIN=/usr/lib/postgresql/15/bin
+PGPORT="" PG_STARTED=0
+PGRUN=()
+[[ $(id -u) -eq 0 ]] && PGRUN=(runuser -u postgres --)
+
+start_pg() {
+  free_port PGPORT
+  mkdir -p "$WORK/pg/sock"
+  [[ ${#PGRUN[@]} -gt 0 ]] && chown -R postgres: "$WORK/pg"
+  log "PostgreSQL: initdb in $WORK/pg/data, port $PGPORT"
+  (cd "$WORK/pg" && timeout 120 "${PGRUN[@]}" "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 \
+    --no-instructions >"$WORK/pg/initdb.log" 2>&1) || { tail "$WORK/pg/initdb.log" >&2; return 1; }
+  cat >>"$WORK/pg/data/postgresql.conf" <<EOF
+# corvus bench
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$WORK/pg/sock'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_connections = 200
+EOF
+  PG_STARTED=1
+  (cd "$WORK/pg" && timeout 90 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 start \
+    >/dev/null 2>&1) || { tail "$WORK/pg/server.log" >&2; return 1; }
+  timeout 30 "${PGRUN[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres bench || return 1
+}
+
+stop_pg() {
+  [[ $PG_STARTED -eq 1 ]] || return 0
+  PG_STARTED=0
+  timeout 30 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1
+  local pgpid
+  pgpid=$(head -1 "$WORK/pg/data/postmaster.pid" 2>/dev/null)
+  [[ -n "$pgpid" ]] && stop_pid "$pgpid" 5
+  return 0
+}
+
+PG_CONN() { echo "host=127.0.0.1 port=$PGPORT dbname=bench user=postgres"; }
+
+psql_bench() {  # psql arguments (-c SQL ...)
+  timeout "${PSQL_TIMEOUT:-600}" "${PGRUN[@]}" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" \
+    -U postgres -d bench "$@"
+}

@@ -10,6 +10,13 @@
 //   put      INSERT .. ON CONFLICT (id) DO UPDATE of bench/<tag><conn>-<seq>, autocommit
 //   preload  the same for bench/<tag>g-0 .. g-<ids-1>, 100 rows per transaction
 //   get      SELECT body FROM docs WHERE id = bench/<tag>g-<random i < ids>
+//   query-eq     SELECT id, body FROM users WHERE body->>'City' = $1 LIMIT 100
+//   query-range  SELECT id, body FROM users WHERE (body->>'Score')::float8 BETWEEN $1 AND $2
+//                LIMIT 100 ($2 = $1 + --range-width)
+//            on the Users data set of bench/users_dataset.h (table users(id, body jsonb),
+//            loaded and indexed by bench/query_bench.sh), with the same random
+//            parameters as corvus-http-load's query modes (as there, an answer with
+//            no row counts: a range may be empty); the mean row count is reported.
 // All statements are prepared.
 
 #include <libpq-fe.h>
@@ -21,6 +28,7 @@
 #include <thread>
 
 #include "bench/bench_common.h"
+#include "bench/users_dataset.h"
 
 namespace cb = corvus::bench;
 
@@ -37,6 +45,10 @@ struct Options {
   std::string tag;
   size_t doc_size = 1024;
   bool setup = true;
+  uint64_t cities = 10000;   // query modes
+  double range_width = 100;  // query-range
+  uint64_t limit = 100;      // query modes
+  bool query_mode() const { return mode == "query-eq" || mode == "query-range"; }
 };
 
 constexpr const char* kUpsert =
@@ -46,6 +58,7 @@ constexpr const char* kGet = "SELECT body FROM docs WHERE id = $1";
 
 struct Stats {
   std::vector<uint32_t> lat;
+  uint64_t rows = 0;  // query modes: rows returned in the window
   uint64_t errors = 0;
   std::string first_error;
   cb::Clock::time_point last_done{};
@@ -91,14 +104,18 @@ PGconn* open_session(const Options& o, std::string* err) {
     PQfinish(c);
     return nullptr;
   }
-  PGresult* r = PQprepare(c, "upsert", kUpsert, 2, nullptr);
-  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  if (ok) {
-    r = PQprepare(c, "get", kGet, 1, nullptr);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  auto prepare = [c](const char* name, const std::string& sql, int params) {
+    PGresult* r = PQprepare(c, name, sql.c_str(), params, nullptr);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-  }
+    return ok;
+  };
+  const std::string limit = " LIMIT " + std::to_string(o.limit);
+  bool ok = o.query_mode()
+                ? prepare("query-eq", "SELECT id, body FROM users WHERE body->>'City' = $1" + limit, 1) &&
+                      prepare("query-range",
+                              "SELECT id, body FROM users WHERE (body->>'Score')::float8 BETWEEN $1 AND $2" + limit, 2)
+                : prepare("upsert", kUpsert, 2) && prepare("get", kGet, 1);
   if (!ok) {
     *err = std::string("prepare: ") + PQerrorMessage(c);
     PQfinish(c);
@@ -145,7 +162,10 @@ void client(Run& run, int conn_id, Stats& st) {
     }
     std::string id;
     std::string body;
-    if (o.mode == "get") {
+    cb::users::QueryParams qp;
+    if (o.query_mode()) {
+      qp = cb::users::random_params(rng, o.cities, static_cast<uint64_t>(o.range_width * 1000 + 0.5));
+    } else if (o.mode == "get") {
       id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng));
     } else {
       id = preload ? cb::get_id(o.tag, ticket) : cb::put_id(o.tag, conn_id, seq);
@@ -157,9 +177,15 @@ void client(Run& run, int conn_id, Stats& st) {
       break;
     }
     auto t0 = cb::Clock::now();
+    uint64_t rows = 0;  // query modes
     PGresult* r;
     bool ok;
-    if (o.mode == "get") {
+    if (o.query_mode()) {
+      const char* params[2] = {o.mode == "query-eq" ? qp.city.c_str() : qp.low.c_str(), qp.high.c_str()};
+      r = PQexecPrepared(c, o.mode.c_str(), o.mode == "query-eq" ? 1 : 2, params, nullptr, nullptr, 0);
+      ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+      if (ok) rows = static_cast<uint64_t>(PQntuples(r));
+    } else if (o.mode == "get") {
       const char* params[1] = {id.c_str()};
       r = PQexecPrepared(c, "get", 1, params, nullptr, nullptr, 0);
       ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
@@ -185,8 +211,12 @@ void client(Run& run, int conn_id, Stats& st) {
     if (now > st.last_done) st.last_done = now;
     bool counted = run.count_mode || (now >= run.t_measure && now <= run.t_end);
     if (!counted) continue;
-    if (ok) st.lat.push_back(cb::micros_since(t0, now));
-    else ++st.errors;
+    if (ok) {
+      st.lat.push_back(cb::micros_since(t0, now));
+      st.rows += rows;
+    } else {
+      ++st.errors;
+    }
     if (PQstatus(c) != CONNECTION_OK) {
       fatal(std::string("connection lost: ") + PQerrorMessage(c));
       break;
@@ -208,7 +238,12 @@ void usage() {
   --ids N           get/preload key space bench/<tag>g-0..N-1 (default 10000)
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON document size (default 1024)
-  --setup 0|1       CREATE TABLE IF NOT EXISTS docs(id text primary key, body jsonb) (default 1)
+  --setup 0|1       CREATE TABLE IF NOT EXISTS docs(id text primary key, body jsonb) (default 1;
+                    never in the query modes)
+  --mode query-eq | query-range: the Users table's queries (see the top of pg_load.cc), with
+  --cities N        cities in the data set (default 10000)
+  --range-width W   query-range: Score interval width (default 100)
+  --limit N         LIMIT of the queries (default 100)
 Prints: mode=.. clients=.. requests=.. seconds=.. rps=.. p50_us=.. p99_us=.. errors=.. ...
 )";
 }
@@ -229,13 +264,18 @@ int main(int argc, char** argv) {
   o.tag = args.str("tag", o.tag);
   o.doc_size = static_cast<size_t>(args.num("doc-size", static_cast<double>(o.doc_size)));
   o.setup = args.num("setup", 1) != 0;
+  o.cities = static_cast<uint64_t>(args.num("cities", static_cast<double>(o.cities)));
+  o.range_width = args.num("range-width", o.range_width);
+  o.limit = static_cast<uint64_t>(args.num("limit", static_cast<double>(o.limit)));
   std::string err = args.bad().empty() ? args.unknown() : args.bad();
   if (args.help()) {
     usage();
     return 0;
   }
-  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload")
-    err = "--mode must be put, get or preload";
+  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && !o.query_mode())
+    err = "--mode must be put, get, preload, query-eq or query-range";
+  if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
+  if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";
   if (err.empty() && (o.clients < 1 || o.clients > 1000)) err = "--clients must be 1..1000";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
   if (err.empty() && o.seconds <= 0 && o.requests == 0) err = "--seconds must be > 0";
@@ -256,7 +296,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "already exists, skipping"
-    if (o.setup &&
+    if (o.setup && !o.query_mode() &&
         !exec_ok(c, "CREATE TABLE IF NOT EXISTS docs (id text PRIMARY KEY, body jsonb NOT NULL)", &err)) {
       std::cerr << "corvus-pg-load: " << err;
       PQfinish(c);
@@ -289,8 +329,10 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> lat;
   uint64_t errors = 0;
   std::string first_error;
+  uint64_t rows = 0;
   cb::Clock::time_point last_done = run.t_start;
   for (auto& s : stats) {
+    rows += s.rows;
     lat.insert(lat.end(), s.lat.begin(), s.lat.end());
     errors += s.errors;
     if (first_error.empty()) first_error = s.first_error;
@@ -300,6 +342,8 @@ int main(int argc, char** argv) {
                                   : o.seconds;
   cb::Summary s = cb::summarize(lat, errors, seconds);
   if (errors > 0) std::cerr << "corvus-pg-load: " << errors << " errors; first: " << first_error << "\n";
-  cb::print_result(o.mode, o.clients, s, "target=pg");
+  std::string extra = "target=pg";
+  if (o.query_mode() && s.requests > 0) extra += " mean_rows=" + std::to_string(rows / s.requests);
+  cb::print_result(o.mode, o.clients, s, extra);
   return 0;
 }

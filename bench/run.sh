@@ -74,8 +74,6 @@ done
 [[ $IDS =~ ^[0-9]+$ && $IDS -ge 1 ]] || bad_int --ids 1
 for c in $CLIENTS; do [[ $c =~ ^[0-9]+$ && $c -ge 1 ]] || bad_int "--clients entries" 1; done
 
-PGBIN=/usr/lib/postgresql/15/bin
-
 # ---------------------------------------------------------------- dependencies
 install_missing() {
   local pkgs=()
@@ -124,29 +122,15 @@ fi
 mkdir -p "$TMP_BASE"
 WORK=$(mktemp -d "$TMP_BASE/bench-run.XXXXXX")
 chmod 755 "$WORK"
-PIDS_CORVUS="" PID_NGINX="" PG_STARTED=0
-PGRUN=()
-[[ $(id -u) -eq 0 ]] && PGRUN=(runuser -u postgres --)
+PIDS_CORVUS="" PID_NGINX=""
 
-stop_pid() {  # pid, seconds to wait after TERM before KILL
-  local pid=$1 wait=${2:-10} i
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < wait * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
   [[ -n "$PIDS_CORVUS" ]] && stop_pid "$PIDS_CORVUS" 10
   [[ -n "$PID_NGINX" ]] && stop_pid "$PID_NGINX" 5
-  if [[ $PG_STARTED -eq 1 ]]; then
-    timeout 30 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1
-    local pgpid
-    pgpid=$(head -1 "$WORK/pg/data/postmaster.pid" 2>/dev/null)
-    [[ -n "$pgpid" ]] && stop_pid "$pgpid" 5
-  fi
+  stop_pg
   if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -155,32 +139,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 check_disk "$WORK"
-
-# ---------------------------------------------------------------- PostgreSQL
-PGPORT=""
-start_pg() {
-  free_port PGPORT
-  mkdir -p "$WORK/pg/sock"
-  [[ ${#PGRUN[@]} -gt 0 ]] && chown -R postgres: "$WORK/pg"
-  log "PostgreSQL: initdb in $WORK/pg/data, port $PGPORT"
-  (cd "$WORK/pg" && timeout 120 "${PGRUN[@]}" "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 \
-    --no-instructions >"$WORK/pg/initdb.log" 2>&1) || { tail "$WORK/pg/initdb.log" >&2; return 1; }
-  cat >>"$WORK/pg/data/postgresql.conf" <<EOF
-# corvus bench
-listen_addresses = '127.0.0.1'
-port = $PGPORT
-unix_socket_directories = '$WORK/pg/sock'
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_connections = 200
-EOF
-  PG_STARTED=1
-  (cd "$WORK/pg" && timeout 90 "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 start \
-    >/dev/null 2>&1) || { tail "$WORK/pg/server.log" >&2; return 1; }
-  timeout 30 "${PGRUN[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres bench || return 1
-}
-PG_CONN() { echo "host=127.0.0.1 port=$PGPORT dbname=bench user=postgres"; }
 
 # ---------------------------------------------------------------- nginx
 NGPORT=""

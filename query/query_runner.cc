@@ -234,6 +234,12 @@ Status QueryRunner::find_matches() {
     std::string id;
   };
   std::vector<Match> found;
+  // Without a sort the page is the matches of the smallest etags: their
+  // documents (at most kMaxKeptDocuments) are kept, so that next() does not
+  // read them again.
+  const size_t keep =
+      sorter_->empty() && take_ && skip_ + *take_ <= kMaxKeptDocuments ? static_cast<size_t>(skip_ + *take_) : 0;
+  std::map<uint64_t, storage::Document> kept;  // by etag
   auto consider = [&](storage::Document doc) -> Status {
     if (!in_collection(doc)) return Status::Ok();
     auto body = parse_body(doc);
@@ -242,6 +248,11 @@ Status QueryRunner::find_matches() {
     Match m{{}, doc.etag, storage::lower_id(doc.id)};
     if (!sorter_->empty()) m.key = sorter_->key_of(body.value(), doc.id);
     found.push_back(std::move(m));
+    if (keep > 0 && (kept.size() < keep || doc.etag < kept.rbegin()->first)) {
+      if (kept.size() == keep) kept.erase(std::prev(kept.end()));
+      const uint64_t etag = doc.etag;
+      kept.emplace(etag, std::move(doc));
+    }
     return Status::Ok();
   };
   if (candidates) {
@@ -267,7 +278,10 @@ Status QueryRunner::find_matches() {
     std::stable_sort(found.begin(), found.end(),
                      [&](const Match& a, const Match& b) { return sorter_->less(a.key, b.key); });
   matches_.reserve(found.size());
-  for (auto& m : found) matches_.push_back(std::move(m.id));
+  for (auto& m : found) {
+    if (auto it = kept.find(m.etag); it != kept.end()) kept_documents_.emplace(matches_.size(), std::move(it->second));
+    matches_.push_back(std::move(m.id));
+  }
   stats_.total_results = matches_.size();
   return Status::Ok();
 }
@@ -281,10 +295,16 @@ Result<std::optional<std::string>> QueryRunner::next() {
       doc = std::move(d).value();
       if (doc) ++stats_.total_results;
     } else if (next_match_ < matches_.size()) {
-      auto d = snapshot_->get(matches_[next_match_++]);
-      if (!d.ok()) return d.status();
-      if (!d.value()) return Status::Corruption("a matched document vanished from the query's snapshot");
-      doc = std::move(d).value();
+      const size_t i = next_match_++;
+      if (auto it = kept_documents_.find(i); it != kept_documents_.end()) {
+        doc = std::move(it->second);  // read by find_matches from the same snapshot
+        kept_documents_.erase(it);
+      } else {
+        auto d = snapshot_->get(matches_[i]);
+        if (!d.ok()) return d.status();
+        if (!d.value()) return Status::Corruption("a matched document vanished from the query's snapshot");
+        doc = std::move(d).value();
+      }
     }
     if (!doc) {
       done_ = true;
@@ -295,9 +315,14 @@ Result<std::optional<std::string>> QueryRunner::next() {
       done_ = true;
       break;
     }
-    auto body = parse_body(*doc);
-    if (!body.ok()) return body.status();
-    auto rendered = render(*doc, body.value());
+    // A whole document is returned as stored: parsed only for a projection or includes.
+    json::value body;
+    if (!projector_->empty() || !query_.includes.empty()) {
+      auto parsed = parse_body(*doc);
+      if (!parsed.ok()) return parsed.status();
+      body = std::move(parsed).value();
+    }
+    auto rendered = render(*doc, body);
     if (!rendered.ok() || !rendered.value()) {
       if (!rendered.ok()) return rendered;
       continue;

@@ -136,6 +136,9 @@ class QueryRunner {
   std::unique_ptr<storage::DocumentSnapshot::Cursor> cursor_;
   // Matched path: lowered ids in result order, and the next to hand out.
   std::vector<std::string> matches_;
+  // Documents find_matches() read for the first page, by index in matches_.
+  static constexpr uint64_t kMaxKeptDocuments = 1024;
+  std::map<size_t, storage::Document> kept_documents_;
   size_t next_match_ = 0;
   uint64_t seen_ = 0;      // matches passed over (offset) or handed out
   uint64_t emitted_ = 0;   // results handed out
