@@ -109,8 +109,17 @@ Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, Quer
   std::unique_ptr<QueryRunner> runner(new QueryRunner(query, std::move(options), storage, indexes));
   const auto& params = runner->options_.parameters;
   for (const auto& include : query.includes) {
-    if (include.kind == Include::Kind::CompareExchange)
-      return Status::InvalidArgument("RQL: include of compare-exchange values in a query is not supported");
+    if (include.kind == Include::Kind::CompareExchange) {
+      auto& keys = runner->compare_exchange_keys_;
+      if (!keys) keys.emplace();
+      if (include.key) {
+        auto v = resolve_operand(*include.key, params);
+        if (!v.ok()) return v.status();
+        if (!v.value().is_string()) return Status::InvalidArgument("RQL: a compare-exchange key must be a string");
+        keys->emplace(v.value().as_string());
+      }
+      continue;
+    }
     if (include.kind == Include::Kind::Document) continue;
     auto& counters = runner->counter_includes_;
     counters.wanted = true;
@@ -379,10 +388,15 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
 void QueryRunner::note_includes(const json::value& body) {
   std::vector<const json::value*> values;
   for (const auto& include : query_.includes) {
+    const bool document = include.kind == Include::Kind::Document;
+    if (!document && !(include.kind == Include::Kind::CompareExchange && !include.key)) continue;
     values.clear();
     collect_field_values(body, include.path, values);
-    for (const auto* v : values)
-      if (v->is_string()) include_ids_.insert(std::string(v->get_string()));
+    for (const auto* v : values) {
+      if (!v->is_string()) continue;
+      if (document) include_ids_.insert(std::string(v->get_string()));
+      else compare_exchange_keys_->insert(std::string(v->get_string()));
+    }
   }
 }
 

@@ -89,6 +89,9 @@ class QueryRunner {
     std::vector<std::string> names;  // otherwise these
   };
   const CounterIncludes& counter_includes() const { return counter_includes_; }
+  // `include cmpxchg(...)`: compare-exchange keys named by the results handed
+  // out so far (and given as values); nullopt when the query includes none.
+  const std::optional<std::set<std::string>>& compare_exchange_keys() const { return compare_exchange_keys_; }
   // Ids of the results handed out so far, kept only when counters are included.
   const std::vector<std::string>& returned_ids() const { return returned_ids_; }
   // The document id of the result next() returned last.
@@ -146,6 +149,7 @@ class QueryRunner {
   std::set<std::string> include_ids_;
   std::string last_id_;
   CounterIncludes counter_includes_;
+  std::optional<std::set<std::string>> compare_exchange_keys_;
   std::vector<std::string> returned_ids_;
   uint64_t etag_hash_ = 1469598103934665603ull;
   bool done_ = false;

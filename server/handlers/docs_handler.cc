@@ -10,6 +10,7 @@
 #include "server/handlers/cluster_identities.h"
 #include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_conflicts.h"
+#include "server/handlers/compare_exchange_includes.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
@@ -83,29 +84,6 @@ void respond_paged(const http::Respond& respond, const http::Request& req,
   }
   body += "]}";
   respond(http::Response::json(200, std::move(body)));
-}
-
-// {"<key>": {"Key", "Index", "Value", "ChangeVector"}} for the keys that exist.
-// The change vector names the index the way cluster-wide documents do, so a
-// session can send it back as OriginalChangeVector (atomic guards).
-Result<std::string> compare_exchange_includes(ServerStore& store, const std::string& database,
-                                              const std::vector<std::string>& keys) {
-  boost::json::object out;
-  const auto record = store.cluster().state().record(database);
-  const std::string tx_id = record ? record->cluster_transaction_id : std::string();
-  for (const auto& key : keys) {
-    auto v = store.cluster().state().compare_exchange(database, key);
-    if (!v.ok()) return v.status();
-    if (!*v) continue;
-    boost::system::error_code ec;
-    auto value = boost::json::parse((*v)->value_json, ec);
-    out[(*v)->key] = boost::json::object{
-        {"Key", (*v)->key},
-        {"Index", (*v)->index},
-        {"Value", ec ? boost::json::value(nullptr) : value},
-        {"ChangeVector", rachis::cluster::cluster_transaction_change_vector((*v)->index, tx_id)}};
-  }
-  return boost::json::serialize(out);
 }
 
 std::vector<const storage::Document*> pointers_to(const std::vector<std::optional<storage::Document>>& docs) {

@@ -9,6 +9,7 @@
 
 #include "query/query_runner.h"
 #include "query/rql_parser.h"
+#include "server/handlers/compare_exchange_includes.h"
 #include "server/handlers/counter_batch_command.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/query_request.h"
@@ -67,7 +68,10 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
   auto includes = runner.includes();
   if (!includes.ok()) return respond(query_error_response(includes.status(), req));
   const std::string etag = "\"" + std::to_string(static_cast<int64_t>(runner.result_etag())) + "\"";
-  if (unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
+  // Counters and compare-exchange values change without the documents
+  // changing: such an answer is not cached (no ETag, no 304), as for /docs.
+  const bool cacheable = !runner.counter_includes().wanted && !runner.compare_exchange_keys();
+  if (cacheable && unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
 
   const auto& stats = runner.statistics();
   const int64_t now_us = db.storage().options().clock->now_micros();
@@ -86,11 +90,20 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
     first = false;
     body += json_string(id) + ":" + doc;
   }
-  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":null";
+  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":";
+  if (const auto& keys = runner.compare_exchange_keys()) {
+    auto values = compare_exchange_includes(store, db.name(), {keys->begin(), keys->end()});
+    if (!values.ok()) return respond(query_error_response(values.status(), req));
+    body += values.value();
+  } else {
+    body += "null";
+  }
   if (Status s = append_query_counter_includes(db.storage(), runner, body); !s.ok())
     return respond(query_error_response(s, req));
   body += "}";
-  respond(http::Response::json(200, std::move(body)).with_header("ETag", etag));
+  http::Response response = http::Response::json(200, std::move(body));
+  if (cacheable) response.headers.emplace_back("ETag", etag);
+  respond(std::move(response));
 }
 
 void handle_query(ServerStore& store, const http::Request& req, const http::Respond& respond) {

@@ -250,3 +250,23 @@ test("queries: lazy queries go out together in one multi_get", T, async () => {
     assert.equal(await count.getValue(), 3);
   });
 });
+
+test("queries: include cmpxchg brings the compare-exchange values along", T, async () => {
+  await withDatabaseStore(server, "cmpxchginclude", async (store) => {
+    await seed(store);
+    const cw = store.openSession({ transactionMode: "ClusterWide" });
+    cw.advanced.clusterTransaction.createCompareExchangeValue("emails/ann", { owner: "users/1" });
+    await cw.saveChanges();
+    const w = store.openSession();
+    const ann = await w.load("users/1", User);
+    ann.email = "emails/ann";
+    await w.saveChanges();
+    const s = store.openSession({ transactionMode: "ClusterWide" });
+    const users = await s.query(User).whereEquals("name", "Ann").include((i) => i.includeCompareExchangeValue("email")).all();
+    assert.equal(users.length, 1);
+    const before = s.advanced.numberOfRequests;
+    const value = await s.advanced.clusterTransaction.getCompareExchangeValue("emails/ann");
+    assert.equal(value.value.owner, "users/1");
+    assert.equal(s.advanced.numberOfRequests, before);
+  });
+});
