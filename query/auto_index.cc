@@ -45,6 +45,23 @@ Result<std::vector<std::string>> decode_entries(std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+// The smallest key greater than every key starting with `prefix`.
+std::string after_prefix(std::string prefix) {
+  while (!prefix.empty()) {
+    auto c = static_cast<unsigned char>(prefix.back());
+    if (c != 0xff) {
+      prefix.back() = static_cast<char>(c + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\xff');
+}
+
+}  // namespace
+
 AutoIndex::~AutoIndex() = default;
 
 Result<std::unique_ptr<AutoIndex>> AutoIndex::open_db(const std::string& dir) {
@@ -201,22 +218,35 @@ Status AutoIndex::scan(const std::string& from, const std::string& until,
   return storage::from_rocksdb(it->status(), "read index entries");
 }
 
-namespace {
 
-// The smallest key greater than every key starting with `prefix`.
-std::string after_prefix(std::string prefix) {
-  while (!prefix.empty()) {
-    auto c = static_cast<unsigned char>(prefix.back());
-    if (c != 0xff) {
-      prefix.back() = static_cast<char>(c + 1);
-      return prefix;
-    }
-    prefix.pop_back();
+Result<std::vector<std::string>> AutoIndex::terms(uint8_t field, std::string_view from_value,
+                                                  size_t page_size) const {
+  std::vector<std::string> out;
+  for (TermType type : {TermType::String, TermType::Number}) {
+    const std::string prefix = type_prefix(field, type);
+    std::string from = prefix;
+    if (type == TermType::String && !from_value.empty())
+      from = after_prefix(term_prefix(field, string_term(from_value), true));  // past every entry of that value
+    std::string last;
+    Status s = scan(from, after_prefix(prefix), [&](std::string_view key) {
+      std::string_view id = entry_document(key);
+      std::string_view escaped = key.substr(prefix.size(), key.size() - prefix.size() - id.size() - 2);
+      std::string value;
+      for (size_t i = 0; i < escaped.size(); ++i) {
+        value.push_back(escaped[i]);
+        if (escaped[i] == '\0') ++i;  // skip the escape byte
+      }
+      if (type == TermType::Number) value = number_text(value);
+      if (!out.empty() && value == last) return true;
+      last = value;
+      out.push_back(std::move(value));
+      return out.size() < page_size;
+    });
+    if (!s.ok()) return s;
+    if (out.size() >= page_size) break;
   }
-  return std::string(1, '\xff');
+  return out;
 }
-
-}  // namespace
 
 Result<uint64_t> AutoIndex::documents_count() const {
   uint64_t n = 0;

@@ -50,6 +50,11 @@ class AutoIndex {
   // collection for @all_docs).
   bool covers_collection(std::string_view collection) const;
 
+  // Up to `page_size` distinct values of `field` after `from_value` (exclusive;
+  // "" starts at the first), in index order: strings as indexed (lower-cased),
+  // then numbers as their text. What the clients' GetTermsOperation lists.
+  Result<std::vector<std::string>> terms(uint8_t field, std::string_view from_value, size_t page_size) const;
+
   // How many documents have entries (a scan of the entry lists: for statistics).
   Result<uint64_t> documents_count() const;
 

@@ -208,6 +208,20 @@ bool IndexStore::all_paused() const {
   return all_paused_;
 }
 
+Status IndexStore::clear_errors(std::string_view name) {
+  std::lock_guard lock(mu_);
+  if (name.empty()) {
+    for (auto& [key, e] : indexes_) e.error.clear();
+  } else {
+    Entry* e = entry_of(name);
+    if (!e) return Status::NotFound("Index '" + std::string(name) + "' does not exist");
+    e->error.clear();
+  }
+  work_ = true;
+  work_cv_.notify_one();
+  return Status::Ok();
+}
+
 std::string IndexStore::error_of(const AutoIndex& index) const {
   std::lock_guard lock(mu_);
   const Entry* e = entry_of(index.name());

@@ -47,6 +47,9 @@ class IndexStore {
   Status resume(std::string_view name);
   bool paused(const AutoIndex& index) const;
   bool all_paused() const;
+  // Forgets the error that stopped an index (or every index, empty name), so
+  // indexing tries it again. NotFound for an unknown name.
+  Status clear_errors(std::string_view name);
   // The error that stopped an index ("" when none).
   std::string error_of(const AutoIndex& index) const;
 

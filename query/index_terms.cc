@@ -29,6 +29,12 @@ std::string encode_number(double d) {
   return storage::encode_big_endian(bits);
 }
 
+std::string number_text(std::string_view encoded) {
+  uint64_t bits = storage::decode_big_endian(encoded);
+  bits = (bits & (uint64_t{1} << 63)) ? bits & ~(uint64_t{1} << 63) : ~bits;
+  return canonical_text(boost::json::value(std::bit_cast<double>(bits))).value_or("");
+}
+
 Term string_term(std::string_view s) { return Term{TermType::String, to_lower(s)}; }
 Term number_term(double d) { return Term{TermType::Number, encode_number(d)}; }
 

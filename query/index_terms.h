@@ -30,6 +30,8 @@ struct Term {
 std::optional<Term> term_of(const boost::json::value& v);
 // The sortable 8 bytes of a number.
 std::string encode_number(double d);
+// The number a Number term's 8 bytes encode, as text ("5", "2.5").
+std::string number_text(std::string_view encoded);
 Term string_term(std::string_view s);
 Term number_term(double d);
 

@@ -140,6 +140,29 @@ Result<uint64_t> DocumentSnapshot::last_etag() const {
   return decode_big_endian(value);
 }
 
+Result<std::map<std::string, uint64_t>> DocumentSnapshot::collection_counts() const {
+  const Engine& e = storage_.engine();
+  std::map<std::string, uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(e.db()->NewIterator(read_options_, e.cf(Family::Collections)));
+  std::string prefix;  // the lowered collection \0 being counted
+  uint64_t* count = nullptr;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (count && it->key().starts_with(prefix)) {
+      ++*count;
+      continue;
+    }
+    const std::string_view key(it->key().data(), it->key().size());
+    prefix = std::string(key.substr(0, key.find('\0') + 1));
+    auto doc = read_document(e, read_options_, it->value());
+    if (!doc.ok()) return doc.status();
+    if (!doc.value()) return Status::Corruption("the collection index names a document that does not exist");
+    count = &out[doc.value()->collection.empty() ? "@empty" : doc.value()->collection];
+    ++*count;
+  }
+  if (Status st = from_rocksdb(it->status(), "count collections"); !st.ok()) return st;
+  return out;
+}
+
 std::unique_ptr<DocumentSnapshot::Cursor> DocumentSnapshot::scan_collection(std::string_view collection,
                                                                             uint64_t after_etag) const {
   std::string prefix = lower_id(collection.empty() ? "@empty" : collection);

@@ -8,6 +8,7 @@
 // as the client reads.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,11 @@ class DocumentSnapshot {
   Result<std::optional<Document>> get(std::string_view id) const;
   // The last etag of the database as of this snapshot.
   Result<uint64_t> last_etag() const;
+
+  // How many documents each collection holds, by the collection's name as its
+  // documents spell it ("@empty" for none). Walks the collection index (keys,
+  // one document read per collection): O(documents).
+  Result<std::map<std::string, uint64_t>> collection_counts() const;
 
   // A walk over documents (each scan_* below says in which order).
   class Cursor {

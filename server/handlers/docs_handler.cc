@@ -1,4 +1,4 @@
-// /databases/{db}/docs and /databases/{db}/collections/docs: load (one, many,
+// /databases/{db}/docs, /collections/docs and /collections/stats: load (one, many,
 // with includes, metadata only, paging, prefix), HEAD, PUT, DELETE.
 // Reads go straight to storage (snapshots, never waiting for the writer);
 // writes go through the database's transaction merger and answer once durable.
@@ -15,6 +15,7 @@
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "server/server_store.h"
+#include "storage/document_snapshot.h"
 
 namespace corvus::server::handlers {
 namespace {
@@ -313,6 +314,27 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
       });
 }
 
+// GET /collections/stats: {CountOfDocuments, CountOfConflicts, Collections: {name: count}}.
+void handle_collection_stats(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  storage::DocumentSnapshot snapshot(db->storage());
+  auto counts = snapshot.collection_counts();
+  if (!counts.ok()) return respond_error(respond, counts.status(), req);
+  boost::json::object collections;
+  uint64_t total = 0;
+  for (const auto& [name, n] : counts.value()) {
+    collections[name] = n;
+    total += n;
+  }
+  auto conflicts = db->storage().read_count(storage::meta_keys::kConflictVersionCount);
+  if (!conflicts.ok()) return respond_error(respond, conflicts.status(), req);
+  respond(http::Response::json(200, boost::json::serialize(boost::json::object{
+                                        {"CountOfDocuments", total},
+                                        {"CountOfConflicts", conflicts.value()},
+                                        {"Collections", std::move(collections)}})));
+}
+
 void handle_collection_docs(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
@@ -336,6 +358,8 @@ void register_document_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_put(store, req, respond); });
   router.add(verb::delete_, "/databases/{db}/docs", http::RouteAccess::DatabaseReadWrite, "docs_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/collections/stats", http::RouteAccess::DatabaseRead, "collection_stats",
+             [&store](const http::Request& req, http::Respond respond) { handle_collection_stats(store, req, respond); });
   router.add(verb::get, "/databases/{db}/collections/docs", http::RouteAccess::DatabaseRead, "collection_docs",
              [&store](const http::Request& req, http::Respond respond) {
                handle_collection_docs(store, req, respond);

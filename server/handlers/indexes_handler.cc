@@ -137,6 +137,41 @@ void handle_errors(ServerStore& store, const http::Request& req, const http::Res
   respond(http::Response::json(200, json::serialize(json::object{{"Results", std::move(results)}})));
 }
 
+void handle_clear_errors(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  for (const auto& name : req.query.get_all("name").empty() ? std::vector<std::string>{""} : req.query.get_all("name"))
+    if (Status s = db->indexes().clear_errors(name); !s.ok()) return respond(query_error_response(s, req));
+  respond(http::Response::empty(204));
+}
+
+void handle_terms(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
+  auto field = required_query(req, "field");
+  if (!field.ok()) return respond_error(respond, field.status(), req);
+  auto page_size = query_uint(req, "pageSize", 1024);
+  if (!page_size.ok()) return respond_error(respond, page_size.status(), req);
+  auto index = db->indexes().find(name.value());
+  if (!index) return respond(query_error_response(Status::NotFound("Index '" + name.value() + "' does not exist"), req));
+  const int number = index->definition().field_number(field.value());
+  if (number < 0)
+    return respond_error(respond,
+                         Status::InvalidArgument("Index '" + index->name() + "' has no field '" + field.value() + "'"),
+                         req);
+  auto terms = index->terms(static_cast<uint8_t>(number), req.query.get("fromValue").value_or(""),
+                            std::max<uint64_t>(1, page_size.value()));
+  if (!terms.ok()) return respond_error(respond, terms.status(), req);
+  json::array out;
+  for (auto& t : terms.value()) out.emplace_back(std::move(t));
+  respond(http::Response::json(
+      200, json::serialize(json::object{{"IndexName", index->name()},
+                                        {"ResultEtag", index->last_indexed_etag()},
+                                        {"Terms", std::move(out)}})));
+}
+
 void handle_status(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
@@ -248,6 +283,10 @@ void register_index_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_stats(store, req, respond); });
   router.add(verb::get, "/databases/{db}/indexes/errors", http::RouteAccess::DatabaseRead, "index_errors",
              [&store](const http::Request& req, http::Respond respond) { handle_errors(store, req, respond); });
+  router.add(verb::delete_, "/databases/{db}/indexes/errors", http::RouteAccess::DatabaseAdmin, "index_errors_delete",
+             [&store](const http::Request& req, http::Respond respond) { handle_clear_errors(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/indexes/terms", http::RouteAccess::DatabaseRead, "index_terms",
+             [&store](const http::Request& req, http::Respond respond) { handle_terms(store, req, respond); });
   router.add(verb::get, "/databases/{db}/indexes/status", http::RouteAccess::DatabaseRead, "index_status",
              [&store](const http::Request& req, http::Respond respond) { handle_status(store, req, respond); });
   router.add(verb::delete_, "/databases/{db}/indexes", http::RouteAccess::DatabaseAdmin, "index_delete",

@@ -7,7 +7,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   DeleteByQueryOperation, DeleteIndexOperation, GetIndexesOperation, GetIndexingStatusOperation, GetIndexNamesOperation,
-  GetIndexStatisticsOperation, StartIndexingOperation, StopIndexingOperation,
+  GetIndexStatisticsOperation, StartIndexingOperation, StopIndexingOperation, GetTermsOperation,
+  GetCollectionStatisticsOperation,
 } from "ravendb";
 import { CorvusServer, rawRequest, withDatabaseStore } from "./harness.mjs";
 
@@ -268,5 +269,17 @@ test("queries: include cmpxchg brings the compare-exchange values along", T, asy
     const value = await s.advanced.clusterTransaction.getCompareExchangeValue("emails/ann");
     assert.equal(value.value.owner, "users/1");
     assert.equal(s.advanced.numberOfRequests, before);
+  });
+});
+
+test("indexes: terms of an auto-index field; collection statistics", T, async () => {
+  await withDatabaseStore(server, "terms", async (store) => {
+    await seed(store);
+    await store.openSession().query(User).whereEquals("name", "x").waitForNonStaleResults().all();
+    const terms = await store.maintenance.send(new GetTermsOperation("Auto/Users/Byname", "name", null));
+    assert.deepEqual(terms, ["ann", "bob", "carl", "dana", "eve"]);
+    const stats = await store.maintenance.send(new GetCollectionStatisticsOperation());
+    assert.equal(stats.countOfDocuments, 9);
+    assert.deepEqual(stats.collections, { Users: 5, Companies: 2, Orders: 2 });
   });
 });

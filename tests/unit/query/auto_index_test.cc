@@ -98,6 +98,16 @@ TEST_CASE("AutoIndex: equality, ranges and prefixes are lookups; updates and del
   CHECK(collect([&](auto& f) { return index.lookup_range(age, TermType::Number, std::nullopt, std::nullopt, f); })
             .size() == 3);
 
+  auto terms = index.terms(name, "", 10);
+  REQUIRE(terms.ok());
+  CHECK(terms.value() == std::vector<std::string>{"ann", "annie", "bob"});
+  auto after_ann = index.terms(name, "ann", 1);
+  REQUIRE(after_ann.ok());
+  CHECK(after_ann.value() == std::vector<std::string>{"annie"});
+  auto ages = index.terms(age, "", 10);
+  REQUIRE(ages.ok());
+  CHECK(ages.value() == std::vector<std::string>{"-4", "25.5", "31"});
+
   // An update moves the document's entries; a delete removes them.
   put(*s, "users/1", "Users", R"({"Name":"Zoe","Age":70})");
   remove(*s, "users/2");

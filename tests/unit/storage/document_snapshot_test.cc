@@ -117,3 +117,17 @@ TEST_CASE("DocumentSnapshot: every document newest first, and by id prefix in id
   CHECK(ids_of(*none.scan_all_descending()).empty());
   CHECK(ids_of(*none.scan_id_prefix("")).empty());
 }
+
+TEST_CASE("DocumentSnapshot: counts documents per collection, by the collection's own spelling") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", "Users", 1);
+  put(*s, "users/2", "Users", 2);
+  put(*s, "orders/1", "Orders", 3);
+  put(*s, "orders/2", "Orders", 4);
+  del(*s, "orders/2");
+  DocumentSnapshot snap(*s);
+  auto counts = snap.collection_counts();
+  REQUIRE(counts.ok());
+  CHECK(counts.value() == std::map<std::string, uint64_t>{{"Orders", 1}, {"Users", 2}});
+}
