@@ -297,6 +297,14 @@ Status QueryRunner::find_matches() {
 
 Result<std::optional<std::string>> QueryRunner::next() {
   while (!done_) {
+    if (cursor_ && take_ && emitted_ >= *take_) {
+      // The page is full: the rest only counts, by keys.
+      auto rest = cursor_->count_rest();
+      if (!rest.ok()) return rest.status();
+      stats_.total_results += rest.value();
+      done_ = true;
+      break;
+    }
     std::optional<storage::Document> doc;
     if (cursor_) {
       auto d = cursor_->next();
@@ -320,7 +328,6 @@ Result<std::optional<std::string>> QueryRunner::next() {
       break;
     }
     if (take_ && emitted_ >= *take_) {
-      if (cursor_) continue;  // still counting the total
       done_ = true;
       break;
     }

@@ -49,6 +49,17 @@ class IndexCursor final : public DocumentSnapshot::Cursor {
     return std::optional<Document>();
   }
 
+  // Keys only: no document is read.
+  Result<uint64_t> count_rest() override {
+    uint64_t n = 0;
+    for (; it_->Valid() && it_->key().starts_with(prefix_); it_->Next()) {
+      if (family_ == Family::Etags && (it_->value().empty() || it_->value()[0] != kEtagOfDocument)) continue;
+      ++n;
+    }
+    if (Status s = from_rocksdb(it_->status(), "count documents"); !s.ok()) return s;
+    return n;
+  }
+
  private:
   const Engine& engine_;
   const rocksdb::ReadOptions& opts_;
@@ -119,6 +130,16 @@ class IdPrefixCursor final : public DocumentSnapshot::Cursor {
 };
 
 }  // namespace
+
+Result<uint64_t> DocumentSnapshot::Cursor::count_rest() {
+  uint64_t n = 0;
+  for (;;) {
+    auto doc = next();
+    if (!doc.ok()) return doc.status();
+    if (!doc.value()) return n;
+    ++n;
+  }
+}
 
 DocumentSnapshot::DocumentSnapshot(const DocumentsStorage& storage)
     : storage_(storage), snapshot_(storage.engine().db()->GetSnapshot()) {

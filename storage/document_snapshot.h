@@ -47,6 +47,10 @@ class DocumentSnapshot {
     // The next document, nullopt at the end. Errors are returned, never taken
     // for the end.
     virtual Result<std::optional<Document>> next() = 0;
+    // How many documents next() would still return, consuming them: what a
+    // query reports as its total after the page it returned. This default
+    // reads them; a cursor over an index counts keys instead.
+    virtual Result<uint64_t> count_rest();
   };
   // One collection (case-insensitive; "" is "@empty").
   std::unique_ptr<Cursor> scan_collection(std::string_view collection, uint64_t after_etag = 0) const;
