@@ -169,6 +169,7 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
     boost::json::value body = boost::json::parse(doc->json, ec);
     if (ec) return Status::Corruption("document " + id + " holds unparsable JSON: " + ec.message());
     std::vector<std::string> prefixes;
+    const std::string etag_value = storage::encode_big_endian(doc->etag);
     for (size_t f = 0; f < definition_.fields.size(); ++f) {
       values.clear();
       collect_field_values(body, definition_.fields[f], values);
@@ -176,7 +177,7 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
         auto term = term_of(*v);
         if (!term) continue;
         std::string prefix = term_prefix(static_cast<uint8_t>(f), *term, true);
-        batch.Put(prefix + lowered, rocksdb::Slice()).PermitUncheckedError();
+        batch.Put(prefix + lowered, etag_value).PermitUncheckedError();
         prefixes.push_back(std::move(prefix));
       }
     }
@@ -207,13 +208,15 @@ Status AutoIndex::reset() {
 }
 
 Status AutoIndex::scan(const std::string& from, const std::string& until,
-                       const std::function<bool(std::string_view)>& key_found) const {
+                       const std::function<bool(std::string_view key, std::string_view value)>& found) const {
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(until);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(from); it->Valid(); it->Next()) {
-    if (!key_found(std::string_view(it->key().data(), it->key().size()))) break;
+    if (!found(std::string_view(it->key().data(), it->key().size()),
+               std::string_view(it->value().data(), it->value().size())))
+      break;
   }
   return storage::from_rocksdb(it->status(), "read index entries");
 }
@@ -228,7 +231,7 @@ Result<std::vector<std::string>> AutoIndex::terms(uint8_t field, std::string_vie
     if (type == TermType::String && !from_value.empty())
       from = after_prefix(term_prefix(field, string_term(from_value), true));  // past every entry of that value
     std::string last;
-    Status s = scan(from, after_prefix(prefix), [&](std::string_view key) {
+    Status s = scan(from, after_prefix(prefix), [&](std::string_view key, std::string_view) {
       std::string_view id = entry_document(key);
       std::string_view escaped = key.substr(prefix.size(), key.size() - prefix.size() - id.size() - 2);
       std::string value;
@@ -250,7 +253,7 @@ Result<std::vector<std::string>> AutoIndex::terms(uint8_t field, std::string_vie
 
 Result<uint64_t> AutoIndex::documents_count() const {
   uint64_t n = 0;
-  Status s = scan("R", "S", [&n](std::string_view) {
+  Status s = scan("R", "S", [&n](std::string_view, std::string_view) {
     ++n;
     return true;
   });
@@ -269,20 +272,24 @@ Status AutoIndex::lookup_range(uint8_t field, TermType type, const std::optional
     std::string high_key = term_prefix(field, Term{type, high->value}, true);
     until = high->inclusive ? after_prefix(high_key) : high_key;
   }
-  return scan(from, until, [&](std::string_view key) {
+  return scan(from, until, [&](std::string_view key, std::string_view value) {
     if (!low_exclusive.empty() && key.starts_with(low_exclusive)) return true;
-    return found(entry_document(key));
+    return found(entry_document(key), storage::decode_big_endian(value));
   });
 }
 
 Status AutoIndex::lookup_prefix(uint8_t field, std::string_view prefix, const Found& found) const {
   std::string from = term_prefix(field, Term{TermType::String, std::string(prefix)}, false);
-  return scan(from, after_prefix(from), [&](std::string_view key) { return found(entry_document(key)); });
+  return scan(from, after_prefix(from), [&](std::string_view key, std::string_view value) {
+    return found(entry_document(key), storage::decode_big_endian(value));
+  });
 }
 
 Status AutoIndex::lookup_equal(uint8_t field, const Term& term, const Found& found) const {
   std::string from = term_prefix(field, term, true);
-  return scan(from, after_prefix(from), [&](std::string_view key) { return found(entry_document(key)); });
+  return scan(from, after_prefix(from), [&](std::string_view key, std::string_view value) {
+    return found(entry_document(key), storage::decode_big_endian(value));
+  });
 }
 
 }  // namespace corvus::query

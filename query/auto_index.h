@@ -7,6 +7,8 @@
 // written in the same batch as the entries, so after a crash indexing
 // resumes from where the entries are, never from zero.
 //
+// Each entry's value is the etag of the document version it was made from,
+// so a lookup can order and count documents without reading them.
 // Owned by the database's IndexStore. index() and reset() run on the
 // indexing thread only; lookups and the accessors are thread-safe. Writes
 // are not synced: an index is derived data; a lost tail is indexed again
@@ -65,7 +67,8 @@ class AutoIndex {
   // Indexing thread: drops every entry; indexing starts again from etag 0.
   Status reset();
 
-  // Calls `found` with the lowered id of each document with a value of
+  // Calls `found` with the lowered id (and the etag of the version indexed)
+  // of each document with a value of
   // field `field` whose term is within the bounds (same type; nullopt bound:
   // unbounded on that side), in term order. A document may be reported once
   // per matching value. `found` returns false to stop. Read errors are returned.
@@ -73,7 +76,7 @@ class AutoIndex {
     std::string value;  // encoded term value
     bool inclusive = true;
   };
-  using Found = std::function<bool(std::string_view lowered_id)>;
+  using Found = std::function<bool(std::string_view lowered_id, uint64_t etag)>;
   Status lookup_range(uint8_t field, TermType type, const std::optional<Bound>& low,
                       const std::optional<Bound>& high, const Found& found) const;
   // Documents with a string value of `field` starting with `prefix` (already lowered).
@@ -85,7 +88,8 @@ class AutoIndex {
   AutoIndex() = default;
   static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir);
   Status load();
-  Status scan(const std::string& from, const std::string& until, const std::function<bool(std::string_view)>& key_found) const;
+  Status scan(const std::string& from, const std::string& until,
+              const std::function<bool(std::string_view key, std::string_view value)>& found) const;
 
   std::string dir_;
   AutoIndexDefinition definition_;

@@ -37,20 +37,20 @@ void filtered_fields(const Expression& e, const std::string& alias, std::vector<
 
 // The documents an id() equality names (`id() = x`, `id() in (...)`, also as
 // one side of an `and`): the only candidates; nullopt when `e` is not that.
-Result<std::optional<DocumentIdSet>> id_candidates(const Expression& e, const json::object& parameters) {
-  using Candidates = std::optional<DocumentIdSet>;
-  auto add = [](const json::value& v, DocumentIdSet& out) {
-    if (v.is_string()) out.insert(storage::lower_id(v.get_string()));
+Result<std::optional<IndexCandidates>> id_candidates(const Expression& e, const json::object& parameters) {
+  using Candidates = std::optional<IndexCandidates>;
+  auto add = [](const json::value& v, IndexCandidates& out) {
+    if (v.is_string()) out.documents.emplace(storage::lower_id(v.get_string()), 0);
   };
   if (const auto* c = std::get_if<Comparison>(&e.node); c && c->field.is_id && c->op == CompareOp::Equal) {
     auto v = resolve_operand(c->value, parameters);
     if (!v.ok()) return v.status();
-    DocumentIdSet out;
+    IndexCandidates out;
     add(v.value(), out);
     return Candidates(std::move(out));
   }
   if (const auto* in = std::get_if<InList>(&e.node); in && in->field.is_id && !in->all) {
-    DocumentIdSet out;
+    IndexCandidates out;
     for (const auto& operand : in->values) {
       auto v = resolve_operand(operand, parameters);
       if (!v.ok()) return v.status();
@@ -217,7 +217,7 @@ bool QueryRunner::in_collection(const storage::Document& doc) const {
 
 Status QueryRunner::find_matches() {
   const json::object& params = options_.parameters;
-  std::optional<DocumentIdSet> candidates;
+  std::optional<IndexCandidates> candidates;
   if (query_.where) {
     auto ids = id_candidates(*query_.where, params);
     if (!ids.ok()) return ids.status();
@@ -235,6 +235,20 @@ Status QueryRunner::find_matches() {
   };
   if (!query_.where && sorter_->empty() && !candidates) {
     cursor_ = open_cursor();  // read as handed out
+    return Status::Ok();
+  }
+  if (candidates && candidates->exact && sorter_->empty()) {
+    // The index answers the filter exactly: the matches are its candidates,
+    // in etag order from the entries, and only the returned ones are read
+    // (next() checks each against the filter: the index may be behind).
+    std::vector<std::pair<uint64_t, std::string>> by_etag;
+    by_etag.reserve(candidates->documents.size());
+    for (auto& [id, etag] : candidates->documents) by_etag.emplace_back(etag, id);
+    std::sort(by_etag.begin(), by_etag.end());
+    matches_.reserve(by_etag.size());
+    for (auto& [etag, id] : by_etag) matches_.push_back(std::move(id));
+    stats_.total_results = matches_.size();
+    recheck_matches_ = true;
     return Status::Ok();
   }
   struct Match {
@@ -265,7 +279,7 @@ Status QueryRunner::find_matches() {
     return Status::Ok();
   };
   if (candidates) {
-    for (const auto& id : *candidates) {
+    for (const auto& [id, etag] : candidates->documents) {
       auto doc = snapshot_->get(id);
       if (!doc.ok()) return doc.status();
       if (!doc.value()) continue;  // deleted since it was indexed
@@ -312,6 +326,13 @@ Result<std::optional<std::string>> QueryRunner::next() {
       doc = std::move(d).value();
       if (doc) ++stats_.total_results;
     } else if (next_match_ < matches_.size()) {
+      if (recheck_matches_ && !query_.distinct && seen_ < skip_) {
+        // An exact lookup's offset skips ids without reading their documents.
+        const uint64_t jump = std::min<uint64_t>(skip_ - seen_, matches_.size() - next_match_);
+        next_match_ += static_cast<size_t>(jump);
+        seen_ += jump;
+        continue;
+      }
       const size_t i = next_match_++;
       if (auto it = kept_documents_.find(i); it != kept_documents_.end()) {
         doc = std::move(it->second);  // read by find_matches from the same snapshot
@@ -319,7 +340,10 @@ Result<std::optional<std::string>> QueryRunner::next() {
       } else {
         auto d = snapshot_->get(matches_[i]);
         if (!d.ok()) return d.status();
-        if (!d.value()) return Status::Corruption("a matched document vanished from the query's snapshot");
+        if (!d.value()) {
+          if (recheck_matches_) continue;  // deleted since it was indexed
+          return Status::Corruption("a matched document vanished from the query's snapshot");
+        }
         doc = std::move(d).value();
       }
     }
@@ -331,13 +355,15 @@ Result<std::optional<std::string>> QueryRunner::next() {
       done_ = true;
       break;
     }
-    // A whole document is returned as stored: parsed only for a projection or includes.
+    // A whole document is returned as stored: parsed only for a projection,
+    // includes, or to check a match the index gave.
     json::value body;
-    if (!projector_->empty() || !query_.includes.empty()) {
+    if (!projector_->empty() || !query_.includes.empty() || recheck_matches_) {
       auto parsed = parse_body(*doc);
       if (!parsed.ok()) return parsed.status();
       body = std::move(parsed).value();
     }
+    if (recheck_matches_ && (!in_collection(*doc) || !filter_->matches(body, doc->id))) continue;
     auto rendered = render(*doc, body);
     if (!rendered.ok() || !rendered.value()) {
       if (!rendered.ok()) return rendered;

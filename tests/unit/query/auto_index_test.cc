@@ -45,7 +45,7 @@ void catch_up(storage::DocumentsStorage& s, AutoIndex& index) {
 
 std::vector<std::string> collect(const std::function<Status(const AutoIndex::Found&)>& lookup) {
   std::vector<std::string> ids;
-  Status st = lookup([&](std::string_view id) {
+  Status st = lookup([&](std::string_view id, uint64_t) {
     ids.emplace_back(id);
     return true;
   });

@@ -155,3 +155,26 @@ TEST_CASE("QueryRunner: errors are returned, not guessed") {
   CHECK(run(db, "from index 'Auto/Nope/ByName'").status().is_not_found());
   CHECK(run(db, "from Users where regex(Name, '(')").status().is_invalid_argument());
 }
+
+TEST_CASE("QueryRunner: an exact index answer is counted from the index and each returned document checked") {
+  Db db;
+  seed(db);
+  auto fresh = must_run(db, "from Users where City = 'Paris'");
+  CHECK(fresh.ids == std::vector<std::string>{"users/1", "users/3"});
+  CHECK(fresh.stats.total_results == 2);
+  auto page = must_run(db, "from Users where City = 'Paris' limit 1, 5");
+  CHECK(page.ids == std::vector<std::string>{"users/3"});
+  CHECK(page.stats.total_results == 2);
+
+  // Behind the documents: what no longer matches is not returned.
+  REQUIRE(db.indexes->pause("").ok());
+  put(*db.storage, "users/1", "Users", R"({"Name":"Ann","Age":31,"City":"London"})");
+  remove(*db.storage, "users/3");
+  put(*db.storage, "users/5", "Users", R"({"Name":"Eve","City":"Paris"})");
+  auto behind = run(db, "from Users where City = 'Paris'", {}, false);
+  REQUIRE(behind.ok());
+  CHECK(behind.value().stats.is_stale);
+  CHECK(behind.value().ids.empty());
+  REQUIRE(db.indexes->resume("").ok());
+  CHECK(must_run(db, "from Users where City = 'Paris'").ids == std::vector<std::string>{"users/5"});
+}
