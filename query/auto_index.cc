@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <rocksdb/iterator.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include "query/field_values.h"
@@ -64,8 +65,14 @@ std::string after_prefix(std::string prefix) {
 
 AutoIndex::~AutoIndex() = default;
 
-Result<std::unique_ptr<AutoIndex>> AutoIndex::open_db(const std::string& dir) {
+Result<std::unique_ptr<AutoIndex>> AutoIndex::open_db(const std::string& dir,
+                                                     std::shared_ptr<rocksdb::Cache> block_cache) {
   rocksdb::Options options;
+  if (block_cache) {
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = std::move(block_cache);
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
   options.create_if_missing = true;
   // Index entries are small and many: a modest write buffer per index keeps
   // many auto-indexes from each holding the default 64 MB.
@@ -80,8 +87,9 @@ Result<std::unique_ptr<AutoIndex>> AutoIndex::open_db(const std::string& dir) {
   return index;
 }
 
-Result<std::unique_ptr<AutoIndex>> AutoIndex::open(const std::string& dir, const AutoIndexDefinition& definition) {
-  auto opened = open_db(dir);
+Result<std::unique_ptr<AutoIndex>> AutoIndex::open(const std::string& dir, const AutoIndexDefinition& definition,
+                                                  std::shared_ptr<rocksdb::Cache> block_cache) {
+  auto opened = open_db(dir, std::move(block_cache));
   if (!opened.ok()) return opened.status();
   auto index = std::move(opened).value();
   std::string stored;
@@ -102,8 +110,9 @@ Result<std::unique_ptr<AutoIndex>> AutoIndex::open(const std::string& dir, const
   return index;
 }
 
-Result<std::unique_ptr<AutoIndex>> AutoIndex::open_existing(const std::string& dir) {
-  auto opened = open_db(dir);
+Result<std::unique_ptr<AutoIndex>> AutoIndex::open_existing(const std::string& dir,
+                                                           std::shared_ptr<rocksdb::Cache> block_cache) {
+  auto opened = open_db(dir, std::move(block_cache));
   if (!opened.ok()) return opened.status();
   auto index = std::move(opened).value();
   if (Status l = index->load(); !l.ok()) return l;

@@ -36,9 +36,12 @@ class AutoIndex {
  public:
   // Opens the index in `dir`, creating it for `definition` when new.
   // Corruption when the directory holds another definition.
-  static Result<std::unique_ptr<AutoIndex>> open(const std::string& dir, const AutoIndexDefinition& definition);
+  // `block_cache`: the cache its reads share (the database's); null: one of its own.
+  static Result<std::unique_ptr<AutoIndex>> open(const std::string& dir, const AutoIndexDefinition& definition,
+                                                 std::shared_ptr<rocksdb::Cache> block_cache = nullptr);
   // Opens an index directory found at start; its definition is read from it.
-  static Result<std::unique_ptr<AutoIndex>> open_existing(const std::string& dir);
+  static Result<std::unique_ptr<AutoIndex>> open_existing(const std::string& dir,
+                                                          std::shared_ptr<rocksdb::Cache> block_cache = nullptr);
   ~AutoIndex();
 
   const AutoIndexDefinition& definition() const { return definition_; }
@@ -86,7 +89,7 @@ class AutoIndex {
 
  private:
   AutoIndex() = default;
-  static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir);
+  static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir, std::shared_ptr<rocksdb::Cache> block_cache);
   Status load();
   Status scan(const std::string& from, const std::string& until,
               const std::function<bool(std::string_view key, std::string_view value)>& found) const;

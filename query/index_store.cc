@@ -48,7 +48,7 @@ Result<std::unique_ptr<IndexStore>> IndexStore::open(storage::DocumentsStorage& 
       fs::remove_all(entry.path(), ec);
       continue;
     }
-    auto index = AutoIndex::open_existing(entry.path().string());
+    auto index = AutoIndex::open_existing(entry.path().string(), storage.options().block_cache);
     if (!index.ok()) return index.status();
     std::string key = storage::lower_id(index.value()->name());
     store->indexes_[key].index = share(std::move(index).value());
@@ -106,7 +106,7 @@ Result<std::shared_ptr<AutoIndex>> IndexStore::index_for(const AutoIndexDefiniti
       definition = definition.merged_with(e.index->definition());
   const std::string name = definition.name();
   const std::string dir = (fs::path(dir_) / std::to_string(next_directory_++)).string();
-  auto opened = AutoIndex::open(dir, definition);
+  auto opened = AutoIndex::open(dir, definition, storage_.options().block_cache);
   if (!opened.ok()) return opened.status();
   if (created) *created = true;
   for (auto& [key, e] : indexes_)

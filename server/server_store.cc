@@ -11,12 +11,26 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <rocksdb/cache.h>
 
 #include "server/cluster/replication_acceptor.h"
 #include "storage/random_ids.h"
 
 namespace corvus::server {
 namespace fs = std::filesystem;
+
+namespace {
+
+// A quarter of the machine's memory (RavenDB and PostgreSQL both count on
+// the operating system for the rest), at least 64 MiB.
+size_t default_cache_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  const size_t quarter = pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) / 4 : 0;
+  return std::max<size_t>(quarter, size_t{64} << 20);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& options) {
   std::unique_ptr<ServerStore> store(new ServerStore());
@@ -36,7 +50,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   if (!cluster.ok()) return cluster.status();
   store->cluster_ = std::move(cluster).value();
 
-  store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, storage::StorageOptions{});
+  storage::StorageOptions storage_options;
+  storage_options.block_cache = rocksdb::NewLRUCache(options.cache_bytes > 0 ? options.cache_bytes : default_cache_bytes());
+  store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, std::move(storage_options));
   // Databases open with the tag the cluster gave this node when their record
   // names it (also after the node joined another cluster).
   store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload, int fd) {

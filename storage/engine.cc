@@ -33,7 +33,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   if (ec) return Status::IOError("cannot create database directory " + path + ": " + ec.message());
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.block_cache = options.block_cache ? options.block_cache : rocksdb::NewLRUCache(options.block_cache_bytes);
   // Point lookups by id dominate reads; a Bloom filter skips files without the key.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_options;

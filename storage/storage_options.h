@@ -8,6 +8,7 @@
 #include "storage/clock.h"
 
 namespace rocksdb {
+class Cache;
 class FileSystem;
 }
 
@@ -32,8 +33,17 @@ struct StorageOptions {
   // than this still runs, alone). Default: 32 MiB.
   size_t max_batch_bytes = 32u << 20;
 
-  // RocksDB block cache for this database. Default: 64 MiB.
+  // RocksDB block cache for this database when `block_cache` is not set.
+  // Default: 64 MiB.
   size_t block_cache_bytes = 64u << 20;
+
+  // A block cache shared by every database (and their indexes) of the
+  // process, so the memory given to caching goes to whatever is read most,
+  // not a fixed slice per database. Reads of documents that miss it cost a
+  // read of the block (from the OS page cache at best), a checksum, an
+  // allocation and an eviction. Default (null): a cache of block_cache_bytes
+  // per database.
+  std::shared_ptr<rocksdb::Cache> block_cache;
 
   // Wall time source; tests inject a fixed clock. Default: the system clock.
   std::shared_ptr<const Clock> clock = std::make_shared<SystemClock>();

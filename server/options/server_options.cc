@@ -66,6 +66,15 @@ const std::vector<OptionSpec>& specs() {
          o.max_body_bytes = *n;
          return "";
        }},
+      {"cache-size", "CORVUS_CACHE_SIZE", "SIZE", "(a quarter of RAM)",
+       "block cache shared by every database and index of this node, e.g. 512MiB, 4GiB",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto n = parse_byte_size(v);
+         if (!n.ok()) return n.status().message();
+         if (*n < (1u << 20)) return "must be at least 1MiB";
+         o.cache_bytes = *n;
+         return "";
+       }},
       {"threads", "CORVUS_THREADS", "N", "0", "HTTP I/O threads; 0 = one per hardware thread",
        [](ServerOptions& o, std::string_view v) -> std::string {
          int n = 0;

@@ -34,6 +34,11 @@ struct ServerOptions {
   // Larger allows bigger batches, at the cost of memory per connection.
   // Default: 64 MiB
   size_t max_body_bytes = 64 * 1024 * 1024;
+  // Bytes of the RocksDB block cache every database and index of this node
+  // shares (blocks of documents and index entries, decompressed and checked).
+  // More keeps more of the working set a hash lookup away. Default: a quarter
+  // of the machine's memory (0 here means that).
+  size_t cache_bytes = 0;
   // HTTP I/O threads; 0 = one per hardware thread. Default: 0
   int threads = 0;
   // Seconds a connection may take to send its next complete request before it
