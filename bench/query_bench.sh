@@ -69,20 +69,22 @@ EOF
 
 while [[ $# -gt 0 ]]; do
   common_option "$@" && { shift "$OPT_SHIFT"; continue; }
-  [[ $1 == -h || $1 == --help || $# -ge 2 ]] || { echo "query_bench.sh: $1 needs a value" >&2; exit 2; }
   case "$1" in
-    --docs) DOCS="$2"; shift 2 ;;
-    --cities) CITIES="$2"; shift 2 ;;
-    --clients) CLIENTS="$2"; shift 2 ;;
-    --range-width) RANGE_WIDTH="$2"; shift 2 ;;
-    --wide-width) WIDE_WIDTH="$2"; shift 2 ;;
-    --put-clients) PUT_CLIENTS="$2"; shift 2 ;;
-    --put-seconds) PUT_SECS="$2"; shift 2 ;;
-    --only) ONLY="$2"; shift 2 ;;
-    --profile) PROFILE="$2"; shift 2 ;;
+    --docs) var=DOCS ;;
+    --cities) var=CITIES ;;
+    --clients) var=CLIENTS ;;
+    --range-width) var=RANGE_WIDTH ;;
+    --wide-width) var=WIDE_WIDTH ;;
+    --put-clients) var=PUT_CLIENTS ;;
+    --put-seconds) var=PUT_SECS ;;
+    --only) var=ONLY ;;
+    --profile) var=PROFILE ;;
     -h|--help) usage; exit 0 ;;
     *) echo "query_bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
+  [[ $# -ge 2 ]] || { echo "query_bench.sh: $1 needs a value" >&2; exit 2; }
+  printf -v "$var" '%s' "$2"
+  shift 2
 done
 for v in DOCS:1 CITIES:1 SECS:1 WARMUP:0 REPEAT:1 CLIENTS:1 PUT_CLIENTS:1 PUT_SECS:0 RANGE_WIDTH:0 WIDE_WIDTH:0; do
   name=${v%%:*} min=${v##*:}
