@@ -334,6 +334,8 @@ Result<std::optional<std::string>> QueryRunner::next() {
         continue;
       }
       const size_t i = next_match_++;
+      if (recheck_matches_ && !kept_documents_.count(i))
+        if (Status s = prefetch(i); !s.ok()) return s;
       if (auto it = kept_documents_.find(i); it != kept_documents_.end()) {
         doc = std::move(it->second);  // read by find_matches from the same snapshot
         kept_documents_.erase(it);
@@ -372,6 +374,19 @@ Result<std::optional<std::string>> QueryRunner::next() {
     return rendered;
   }
   return std::optional<std::string>();
+}
+
+Status QueryRunner::prefetch(size_t from) {
+  // The rest of the page, or a batch when there is no limit.
+  const uint64_t want = take_ ? std::max<uint64_t>(1, *take_ - std::min(*take_, emitted_)) : kMaxKeptDocuments;
+  const size_t end = std::min(matches_.size(), from + static_cast<size_t>(std::min<uint64_t>(want, kMaxKeptDocuments)));
+  std::vector<std::string> ids(matches_.begin() + static_cast<std::ptrdiff_t>(from),
+                               matches_.begin() + static_cast<std::ptrdiff_t>(end));
+  auto docs = snapshot_->get_many(ids);
+  if (!docs.ok()) return docs.status();
+  for (size_t k = 0; k < docs.value().size(); ++k)
+    if (docs.value()[k]) kept_documents_.emplace(from + k, std::move(*docs.value()[k]));
+  return Status::Ok();
 }
 
 Result<std::optional<std::string>> QueryRunner::render(const storage::Document& doc, json::value& body) {

@@ -118,6 +118,8 @@ class QueryRunner {
   bool in_collection(const storage::Document& doc) const;
   Result<std::optional<std::string>> render(const storage::Document& doc, boost::json::value& body);
   void note_includes(const boost::json::value& body);
+  // Reads matches_[from...] (the rest of the page) in one batch into kept_documents_.
+  Status prefetch(size_t from);
 
   const Query& query_;
   QueryOptions options_;

@@ -152,6 +152,24 @@ Result<std::optional<Document>> DocumentSnapshot::get(std::string_view id) const
   return read_document(storage_.engine(), read_options_, lower_id(id));
 }
 
+Result<std::vector<std::optional<Document>>> DocumentSnapshot::get_many(
+    const std::vector<std::string>& lowered_ids) const {
+  const Engine& e = storage_.engine();
+  std::vector<rocksdb::Slice> keys(lowered_ids.begin(), lowered_ids.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  e.db()->MultiGet(read_options_, e.cf(Family::Documents), keys.size(), keys.data(), values.data(), statuses.data());
+  std::vector<std::optional<Document>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return from_rocksdb(statuses[i], "read documents");
+    auto doc = decode_document(std::string_view(values[i].data(), values[i].size()));
+    if (!doc.ok()) return doc.status();
+    out[i] = std::move(doc).value();
+  }
+  return out;
+}
+
 Result<uint64_t> DocumentSnapshot::last_etag() const {
   const Engine& e = storage_.engine();
   std::string value;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rocksdb/db.h>
 
@@ -32,6 +33,9 @@ class DocumentSnapshot {
 
   // nullopt when there is no such document; read errors are returned.
   Result<std::optional<Document>> get(std::string_view id) const;
+  // Several documents in one batched read (RocksDB MultiGet), by the keys
+  // queries hold (lowered ids); nullopt for each that does not exist.
+  Result<std::vector<std::optional<Document>>> get_many(const std::vector<std::string>& lowered_ids) const;
   // The last etag of the database as of this snapshot.
   Result<uint64_t> last_etag() const;
 

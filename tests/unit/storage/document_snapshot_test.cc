@@ -131,3 +131,20 @@ TEST_CASE("DocumentSnapshot: counts documents per collection, by the collection'
   REQUIRE(counts.ok());
   CHECK(counts.value() == std::map<std::string, uint64_t>{{"Orders", 1}, {"Users", 2}});
 }
+
+TEST_CASE("DocumentSnapshot: get_many reads several documents at the snapshot's point in time") {
+  testing::TempDir dir;
+  auto s = open_at(dir.path());
+  put(*s, "users/1", "Users", 1);
+  put(*s, "users/2", "Users", 2);
+  DocumentSnapshot snap(*s);
+  del(*s, "users/1");
+  auto docs = snap.get_many({"users/2", "users/9", "users/1"});
+  REQUIRE(docs.ok());
+  REQUIRE(docs.value().size() == 3);
+  REQUIRE(docs.value()[0]);
+  CHECK(docs.value()[0]->id == "users/2");
+  CHECK(!docs.value()[1]);
+  REQUIRE(docs.value()[2]);  // deleted after the snapshot: still there in it
+  CHECK(docs.value()[2]->id == "users/1");
+}
