@@ -217,6 +217,8 @@ bool QueryRunner::in_collection(const storage::Document& doc) const {
 
 Status QueryRunner::find_matches() {
   const json::object& params = options_.parameters;
+  // Before the lookup: the entries read are at least this recent.
+  const uint64_t index_position = index_ ? index_->last_indexed_etag() : 0;
   std::optional<IndexCandidates> candidates;
   if (query_.where) {
     auto ids = id_candidates(*query_.where, params);
@@ -240,7 +242,7 @@ Status QueryRunner::find_matches() {
   if (candidates && candidates->exact && sorter_->empty()) {
     // The index answers the filter exactly: the matches are its candidates,
     // in etag order from the entries, and only the returned ones are read
-    // (next() checks each against the filter: the index may be behind).
+    // (next() checks each against the filter when the index is behind).
     std::vector<std::pair<uint64_t, std::string>> by_etag;
     by_etag.reserve(candidates->documents.size());
     for (auto& [id, etag] : candidates->documents) by_etag.emplace_back(etag, id);
@@ -248,7 +250,11 @@ Status QueryRunner::find_matches() {
     matches_.reserve(by_etag.size());
     for (auto& [etag, id] : by_etag) matches_.push_back(std::move(id));
     stats_.total_results = matches_.size();
-    recheck_matches_ = true;
+    exact_matches_ = true;
+    // An index behind the snapshot may hold documents that changed since.
+    auto last = snapshot_->last_etag();
+    if (!last.ok()) return last.status();
+    check_returned_ = index_position < last.value();
     return Status::Ok();
   }
   struct Match {
@@ -326,7 +332,7 @@ Result<std::optional<std::string>> QueryRunner::next() {
       doc = std::move(d).value();
       if (doc) ++stats_.total_results;
     } else if (next_match_ < matches_.size()) {
-      if (recheck_matches_ && !query_.distinct && seen_ < skip_) {
+      if (exact_matches_ && !query_.distinct && seen_ < skip_) {
         // An exact lookup's offset skips ids without reading their documents.
         const uint64_t jump = std::min<uint64_t>(skip_ - seen_, matches_.size() - next_match_);
         next_match_ += static_cast<size_t>(jump);
@@ -334,7 +340,7 @@ Result<std::optional<std::string>> QueryRunner::next() {
         continue;
       }
       const size_t i = next_match_++;
-      if (recheck_matches_ && !kept_documents_.count(i))
+      if (exact_matches_ && !kept_documents_.count(i))
         if (Status s = prefetch(i); !s.ok()) return s;
       if (auto it = kept_documents_.find(i); it != kept_documents_.end()) {
         doc = std::move(it->second);  // read by find_matches from the same snapshot
@@ -343,7 +349,7 @@ Result<std::optional<std::string>> QueryRunner::next() {
         auto d = snapshot_->get(matches_[i]);
         if (!d.ok()) return d.status();
         if (!d.value()) {
-          if (recheck_matches_) continue;  // deleted since it was indexed
+          if (exact_matches_) continue;  // deleted since it was indexed
           return Status::Corruption("a matched document vanished from the query's snapshot");
         }
         doc = std::move(d).value();
@@ -358,14 +364,14 @@ Result<std::optional<std::string>> QueryRunner::next() {
       break;
     }
     // A whole document is returned as stored: parsed only for a projection,
-    // includes, or to check a match the index gave.
+    // includes, or to check a match an index behind the snapshot gave.
     json::value body;
-    if (!projector_->empty() || !query_.includes.empty() || recheck_matches_) {
+    if (!projector_->empty() || !query_.includes.empty() || check_returned_) {
       auto parsed = parse_body(*doc);
       if (!parsed.ok()) return parsed.status();
       body = std::move(parsed).value();
     }
-    if (recheck_matches_ && (!in_collection(*doc) || !filter_->matches(body, doc->id))) continue;
+    if (check_returned_ && (!in_collection(*doc) || !filter_->matches(body, doc->id))) continue;
     auto rendered = render(*doc, body);
     if (!rendered.ok() || !rendered.value()) {
       if (!rendered.ok()) return rendered;

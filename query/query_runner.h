@@ -145,10 +145,13 @@ class QueryRunner {
   static constexpr uint64_t kMaxKeptDocuments = 1024;
   std::map<size_t, storage::Document> kept_documents_;
   size_t next_match_ = 0;
-  // The matches came from an exact index lookup, not from the filter: a
-  // returned document is checked against the filter (and skipped when it no
-  // longer matches: changed or deleted since it was indexed).
-  bool recheck_matches_ = false;
+  // The matches came from an exact index lookup, not from the filter: they
+  // are read a page at a time (prefetch), an offset skips ids unread.
+  bool exact_matches_ = false;
+  // ...from an index behind the snapshot: a returned document is checked
+  // against the filter and skipped when it no longer matches (changed or
+  // deleted since it was indexed).
+  bool check_returned_ = false;
   uint64_t seen_ = 0;      // matches passed over (offset) or handed out
   uint64_t emitted_ = 0;   // results handed out
   std::set<std::string> distinct_seen_;
