@@ -13,9 +13,11 @@ using namespace corvus;
 
 TEST_CASE("DocumentDatabase: a write completion holding the last reference closes the database elsewhere") {
   testing::TempDir dir;
-  auto opened = storage::DocumentsStorage::open(dir.path(), {});
+  auto opened = storage::DocumentsStorage::open(dir.path() + "/storage", {});
   REQUIRE(opened.ok());
-  auto db = std::make_shared<server::DocumentDatabase>("db", std::move(opened).value());
+  auto indexes = query::IndexStore::open(*opened.value(), dir.path() + "/indexes");
+  REQUIRE(indexes.ok());
+  auto db = std::make_shared<server::DocumentDatabase>("db", std::move(opened).value(), std::move(indexes).value());
   std::promise<void> release;
   auto gate = release.get_future().share();
   std::promise<Status> completed;
@@ -40,7 +42,7 @@ TEST_CASE("DocumentDatabase: a write completion holding the last reference close
   bool reopened = false;
   for (int i = 0; i < 200 && !reopened; ++i) {
     if (watch.expired()) {
-      auto again = storage::DocumentsStorage::open(dir.path(), {});
+      auto again = storage::DocumentsStorage::open(dir.path() + "/storage", {});
       if (again.ok()) {
         reopened = true;
         CHECK(again.value()->get("users/1").ok());
