@@ -33,6 +33,7 @@ void register_database_operations_routes(http::Router& router, ServerStore& stor
 void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // bulk_insert_handler.cc
 void register_query_routes(http::Router& router, ServerStore& store);        // queries_handler.cc
 void register_index_routes(http::Router& router, ServerStore& store);        // indexes_handler.cc
+void register_changes_routes(http::Router& router, ServerStore& store);      // changes_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -54,6 +55,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_bulk_insert_routes(router, store);
   register_query_routes(router, store);
   register_index_routes(router, store);
+  register_changes_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -1,0 +1,30 @@
+#pragma once
+// ChangeEvent: one change of a database as the Changes API tells it, with the
+// message already serialized once for every watcher (a plain value, shared
+// read-only between connections through shared_ptr<const ChangeEvent>).
+
+#include <cstdint>
+#include <string>
+
+namespace corvus::server::changes {
+
+struct ChangeEvent {
+  enum class Kind { Document, Counter };
+  Kind kind = Kind::Document;
+  uint64_t etag = 0;
+  std::string document_id;   // as stored (original casing)
+  std::string collection;    // "@empty" for documents without one
+  std::string counter_name;  // counters only
+  // {"Type":"DocumentChange","Value":{...}} or {"Type":"CounterChange",...}
+  std::string message;
+};
+
+// The events' messages. `type` is Put or Delete (documents); Put, Increment
+// or Delete (counters).
+std::string document_change_message(const std::string& type, const std::string& id, const std::string& collection,
+                                    const std::string& change_vector);
+std::string counter_change_message(const std::string& type, const std::string& document_id,
+                                   const std::string& collection, const std::string& name, int64_t value,
+                                   const std::string& change_vector);
+
+}  // namespace corvus::server::changes
