@@ -77,7 +77,13 @@ class DocumentDatabase {
   // The Changes API's reader of this database (started by its first client).
   std::shared_ptr<changes::ChangesFeed> changes() {
     std::lock_guard lock(changes_mu_);
-    if (!changes_) changes_ = std::make_shared<changes::ChangesFeed>(*storage_);
+    if (!changes_) {
+      changes_ = std::make_shared<changes::ChangesFeed>(*storage_);
+      operations_.set_listener([weak = std::weak_ptr<changes::ChangesFeed>(changes_)](
+                                   uint64_t id, const boost::json::object& state) {
+        if (auto feed = weak.lock()) feed->publish_operation(id, state);
+      });
+    }
     return changes_;
   }
   // Closes every Changes API connection of the database (it is closing).

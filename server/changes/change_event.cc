@@ -27,4 +27,9 @@ std::string counter_change_message(const std::string& type, const std::string& d
   return json::serialize(json::object{{"Type", "CounterChange"}, {"Value", std::move(v)}});
 }
 
+std::string operation_change_message(uint64_t operation_id, const boost::json::object& state) {
+  json::object v{{"OperationId", operation_id}, {"State", state}};
+  return json::serialize(json::object{{"Type", "OperationStatusChange"}, {"Value", std::move(v)}});
+}
+
 }  // namespace corvus::server::changes

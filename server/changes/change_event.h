@@ -6,15 +6,18 @@
 #include <cstdint>
 #include <string>
 
+#include <boost/json/object.hpp>
+
 namespace corvus::server::changes {
 
 struct ChangeEvent {
-  enum class Kind { Document, Counter };
+  enum class Kind { Document, Counter, Operation };
   Kind kind = Kind::Document;
   uint64_t etag = 0;
   std::string document_id;   // as stored (original casing)
   std::string collection;    // "@empty" for documents without one
   std::string counter_name;  // counters only
+  uint64_t operation_id = 0;  // operations only (etag 0: not in the etag order)
   // {"Type":"DocumentChange","Value":{...}} or {"Type":"CounterChange",...}
   std::string message;
 };
@@ -26,5 +29,8 @@ std::string document_change_message(const std::string& type, const std::string& 
 std::string counter_change_message(const std::string& type, const std::string& document_id,
                                    const std::string& collection, const std::string& name, int64_t value,
                                    const std::string& change_vector);
+
+// {"Type":"OperationStatusChange","Value":{"OperationId":id,"State":state}}
+std::string operation_change_message(uint64_t operation_id, const boost::json::object& state);
 
 }  // namespace corvus::server::changes

@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <charconv>
+#include <system_error>
 #include <utility>
 
 namespace corvus::server::changes {
@@ -158,12 +160,21 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
   } else if (what == "index") {
     // Accepted and confirmed: index events are not sent yet.
     if (param == nullptr || param->empty()) return missing;
-  } else if (what == "indexes" || what == "operations") {
-    // Accepted and confirmed: no index or operation events are sent yet.
+  } else if (what == "indexes") {
+    // Accepted and confirmed: no index events are sent yet.
+  } else if (what == "operations") {
+    f.all_operations = watch;
   } else if (what == "operation") {
     if (param == nullptr || param->empty()) return missing;
-    for (char c : *param) {
-      if (c < '0' || c > '9') return "'" + std::string(command) + "' needs an operation id, not '" + *param + "'";
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(param->data(), param->data() + param->size(), id);
+    if (ec != std::errc() || end != param->data() + param->size()) {
+      return "'" + std::string(command) + "' needs an operation id, not '" + *param + "'";
+    }
+    if (watch) {
+      f.operations.insert(id);
+    } else {
+      f.operations.erase(id);
     }
   } else {
     return "Unknown command: '" + std::string(command) + "'";
@@ -182,6 +193,9 @@ bool ChangesConnection::matches(const ChangeEvent& event) const {
       if (starts_with(id, p)) return true;
     }
     return false;
+  }
+  if (event.kind == ChangeEvent::Kind::Operation) {
+    return f.all_operations || f.operations.count(event.operation_id) != 0;
   }
   const std::string name = lowered(event.counter_name);
   return f.all_counters || f.counter_names.count(name) != 0 || f.document_counters.count(id) != 0 ||

@@ -8,6 +8,9 @@
 // A client that does not keep up is closed with the reason once its queue
 // passes the limits; the queue never grows past them.
 //
+// Operations: watch-operation(s) get OperationStatusChange {OperationId, State}
+// when a database operation starts and finishes.
+//
 // Ownership: shared by its WebSocketSession and the feed (until on_closed).
 // Thread-safety: on_message/next_outgoing run on the connection's strand,
 // offer on the feed's thread; the filters and the queue are under one mutex.
@@ -59,6 +62,8 @@ class ChangesConnection final : public http::WebSocketEndpoint,
     std::set<std::string> counter_names;      // lowered
     std::set<std::string> document_counters;  // lowered document ids
     std::set<std::string> document_counter;   // lowered id '\0' lowered name
+    bool all_operations = false;
+    std::set<uint64_t> operations;
   };
 
   bool matches(const ChangeEvent& event) const;  // mu_ held

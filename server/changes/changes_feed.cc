@@ -129,6 +129,14 @@ void ChangesFeed::stop(const std::string& reason) {
   for (auto& [_, w] : watchers) w->feed_closed(reason);
 }
 
+void ChangesFeed::publish_operation(uint64_t operation_id, const boost::json::object& state) {
+  auto event = std::make_shared<ChangeEvent>();
+  event->kind = ChangeEvent::Kind::Operation;
+  event->operation_id = operation_id;
+  event->message = operation_change_message(operation_id, state);
+  publish(event);
+}
+
 void ChangesFeed::publish(const std::shared_ptr<const ChangeEvent>& event) {
   std::vector<std::shared_ptr<ChangesWatcher>> watchers;
   {
@@ -161,6 +169,12 @@ void ChangesFeed::run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || committed_ > position_; });
       if (stopping_) return;
+      if (watchers_.empty()) {
+        // Nobody to tell: skip ahead instead of reading. A watcher added
+        // later gets the changes committed after it was added.
+        position_ = committed_;
+        continue;
+      }
       from = position_;
       committed = committed_;
     }

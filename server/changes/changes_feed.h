@@ -46,10 +46,15 @@ class ChangesFeed {
   ChangesFeed(const ChangesFeed&) = delete;
   ChangesFeed& operator=(const ChangesFeed&) = delete;
 
-  // Changes committed after this call reach `watcher`. False (and
+  // Changes committed after this call reach `watcher` (a few just before it
+  // may too: those the feed had not read yet). False (and
   // watcher->feed_closed) once the feed is stopped.
   bool add(std::shared_ptr<ChangesWatcher> watcher);
   void remove(const ChangesWatcher* watcher);
+  // An operation's new state (DatabaseOperations' listener), told to the
+  // watchers at once on the calling thread: operations are not in the etag
+  // order.
+  void publish_operation(uint64_t operation_id, const boost::json::object& state);
   // Idempotent; joins the thread. Must not run on the feed's own thread.
   void stop(const std::string& reason = "The database is closing");
 

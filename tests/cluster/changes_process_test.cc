@@ -257,3 +257,30 @@ TEST_CASE("changes: a reader that stops reading is cut off at the bound; others 
   put(db, "after/1");
   CHECK(expect_one(fresh).at("Value").as_object().at("Id").as_string() == "after/1");
 }
+
+TEST_CASE("changes: watch-operations tells an operation's states; a bad operation id is an Error") {
+  SingleNodeDb db;
+  put(db, "users/1");
+  put(db, "users/2");
+  ChangesClient c(db.port, "db");
+  c.send(command(1, "watch-operation", "abc"));
+  CHECK(expect_one(c).at("Type").as_string() == "Error");
+  c.send(command(2, "watch-operations"));
+  REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+
+  auto r = db.client.request("DELETE", "/databases/db/queries", R"({"Query":"from Users where V = 1"})");
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  const int64_t id = json::parse(r.body).at("OperationId").as_int64();
+  std::vector<std::string> states;
+  while (states.empty() || states.back() == "InProgress") {
+    auto messages = c.read_messages();
+    REQUIRE_MESSAGE(!messages.empty(), "states so far: " << states.size());
+    for (auto& m : messages) {
+      REQUIRE(m.at("Type").as_string() == "OperationStatusChange");
+      const auto& value = m.at("Value").as_object();
+      CHECK(value.at("OperationId").as_int64() == id);
+      states.emplace_back(value.at("State").as_object().at("Status").as_string());
+    }
+  }
+  CHECK(states.back() == "Completed");
+}
