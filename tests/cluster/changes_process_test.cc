@@ -68,7 +68,12 @@ class ChangesClient {
     }
     if (result) {
       ended = true;
-      if (result == websocket::error::closed) close_code = ws_.reason().code, close_reason = std::string(ws_.reason().reason.c_str());
+      // The close frame's reason is kept even when answering it failed (the
+      // server already gone): then the error is the failed write's.
+      if (ws_.reason().code != websocket::close_code::none) {
+        close_code = ws_.reason().code;
+        close_reason = std::string(ws_.reason().reason.c_str());
+      }
       return std::nullopt;
     }
     return beast::buffers_to_string(buf_.data());
@@ -283,4 +288,27 @@ TEST_CASE("changes: watch-operations tells an operation's states; a bad operatio
     }
   }
   CHECK(states.back() == "Completed");
+}
+
+TEST_CASE("changes: deleting the database and stopping the server close the watchers (1001)") {
+  SingleNodeDb db;
+  {
+    ChangesClient c(db.port, "db");
+    c.send(command(1, "watch-docs"));
+    REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+    auto r = db.client.request("DELETE", "/admin/databases", R"({"DatabaseNames":["db"],"HardDelete":true})");
+    REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+    CHECK(c.read_messages().empty());
+    CHECK_FALSE(c.timed_out);
+    CHECK(c.close_code == std::optional<uint16_t>(1001));
+  }
+  auto r = db.client.request("PUT", "/admin/databases", R"({"DatabaseName":"db2"})");
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  ChangesClient c(db.port, "db2");
+  c.send(command(1, "watch-docs"));
+  REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+  CHECK(db.server.terminate() == 0);
+  CHECK(c.read_messages().empty());
+  CHECK_FALSE(c.timed_out);
+  CHECK(c.close_code == std::optional<uint16_t>(1001));
 }
