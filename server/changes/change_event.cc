@@ -10,20 +10,25 @@ namespace corvus::server::changes {
 namespace json = boost::json;
 
 std::string document_change_message(const std::string& type, const std::string& id, const std::string& collection,
-                                    const std::string& change_vector) {
-  json::object value{{"Type", type}, {"Id", id}, {"CollectionName", collection}, {"ChangeVector", change_vector}};
+                                    const std::string& change_vector, uint64_t etag) {
+  json::object value{{"Type", type},
+                     {"Id", id},
+                     {"CollectionName", collection},
+                     {"ChangeVector", change_vector},
+                     {"Etag", etag}};
   return json::serialize(json::object{{"Type", "DocumentChange"}, {"Value", std::move(value)}});
 }
 
 std::string counter_change_message(const std::string& type, const std::string& document_id,
                                    const std::string& collection, const std::string& name, int64_t value,
-                                   const std::string& change_vector) {
+                                   const std::string& change_vector, uint64_t etag) {
   json::object v{{"Name", name},
                  {"Value", value},
                  {"DocumentId", document_id},
                  {"CollectionName", collection},
                  {"ChangeVector", change_vector},
-                 {"Type", type}};
+                 {"Type", type},
+                 {"Etag", etag}};
   return json::serialize(json::object{{"Type", "CounterChange"}, {"Value", std::move(v)}});
 }
 

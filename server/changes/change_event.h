@@ -23,12 +23,13 @@ struct ChangeEvent {
 };
 
 // The events' messages. `type` is Put or Delete (documents); Put, Increment
-// or Delete (counters).
+// or Delete (counters). Value also carries "Etag" (Corvus's addition, which
+// clients ignore): where a connection resumed by id starts again.
 std::string document_change_message(const std::string& type, const std::string& id, const std::string& collection,
-                                    const std::string& change_vector);
+                                    const std::string& change_vector, uint64_t etag);
 std::string counter_change_message(const std::string& type, const std::string& document_id,
                                    const std::string& collection, const std::string& name, int64_t value,
-                                   const std::string& change_vector);
+                                   const std::string& change_vector, uint64_t etag);
 
 // {"Type":"OperationStatusChange","Value":{"OperationId":id,"State":state}}
 std::string operation_change_message(uint64_t operation_id, const boost::json::object& state);

@@ -6,6 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
+#include <cstdio>
+#include <random>
 #include <system_error>
 #include <utility>
 
@@ -16,14 +18,6 @@ namespace json = boost::json;
 
 // One outgoing message holds at most this much (more waits for the next).
 constexpr size_t kMaxBatchBytes = 1024 * 1024;
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -39,25 +33,62 @@ bool toggle(std::set<std::string>& set, bool watch, const std::string* param) {
 }
 }  // namespace
 
-ChangesConnection::ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits)
-    : feed_(std::move(feed)), limits_(limits) {}
+namespace {
+std::string random_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+}  // namespace
+
+ChangesConnection::ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits,
+                                     std::optional<Resume> resume)
+    : feed_(std::move(feed)), id_(random_id()), resume_(std::move(resume)), limits_(limits) {}
 
 void ChangesConnection::on_open(std::weak_ptr<http::WebSocketChannel> channel) {
+  std::optional<uint64_t> after;
   {
     std::lock_guard lock(mu_);
     channel_ = std::move(channel);
+    enqueue(json::serialize(json::object{{"ConnectionId", id_}}));
+    if (resume_) {
+      if (auto filters = feed_->unpark(resume_->connection_id)) {
+        filters_ = std::move(*filters);
+        after = resume_->after;
+      } else {
+        enqueue(json::serialize(json::object{
+            {"Type", "Error"},
+            {"Exception", "Changes may have been missed: connection '" + resume_->connection_id +
+                              "' cannot be resumed (unknown, or closed more than " +
+                              std::to_string(ChangesFeed::kResumeGrace.count()) +
+                              " s ago); watch again"}}));
+      }
+    }
   }
-  feed_->add(shared_from_this());
+  wake();
+  feed_->add(shared_from_this(), after);
 }
 
 void ChangesConnection::on_closed() {
+  WatchFilters filters;
+  bool park = false;
   {
     std::lock_guard lock(mu_);
     cut_off_ = true;
     queue_.clear();
     queued_bytes_ = 0;
+    park = !feed_gone_;
+    if (park) filters = filters_;
   }
   feed_->remove(this);
+  if (park) feed_->park(id_, std::move(filters));
+}
+
+bool ChangesConnection::gone() const {
+  std::lock_guard lock(mu_);
+  return cut_off_;
 }
 
 void ChangesConnection::on_message(std::string_view text) {
@@ -132,7 +163,7 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
   }
   const std::string missing = "'" + std::string(command) + "' needs a non-empty 'Param'";
   std::lock_guard lock(mu_);
-  Filters& f = filters_;
+  WatchFilters& f = filters_;
   if (what == "docs") {
     f.all_documents = watch;
   } else if (what == "doc") {
@@ -182,26 +213,6 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
   return "";
 }
 
-bool ChangesConnection::matches(const ChangeEvent& event) const {
-  const Filters& f = filters_;
-  const std::string id = lowered(event.document_id);
-  if (event.kind == ChangeEvent::Kind::Document) {
-    if (f.all_documents || f.documents.count(id) != 0 || f.collections.count(lowered(event.collection)) != 0) {
-      return true;
-    }
-    for (const auto& p : f.prefixes) {
-      if (starts_with(id, p)) return true;
-    }
-    return false;
-  }
-  if (event.kind == ChangeEvent::Kind::Operation) {
-    return f.all_operations || f.operations.count(event.operation_id) != 0;
-  }
-  const std::string name = lowered(event.counter_name);
-  return f.all_counters || f.counter_names.count(name) != 0 || f.document_counters.count(id) != 0 ||
-         f.document_counter.count(id + '\0' + name) != 0;
-}
-
 bool ChangesConnection::enqueue(std::string message) {
   queued_bytes_ += message.size();
   queue_.push_back(std::move(message));
@@ -219,7 +230,7 @@ void ChangesConnection::offer(const std::shared_ptr<const ChangeEvent>& event) {
   bool was_empty = false;
   {
     std::lock_guard lock(mu_);
-    if (cut_off_ || !matches(*event)) return;
+    if (cut_off_ || !filters_.matches(*event)) return;
     was_empty = queue_.empty();
     over = !enqueue(event->message);
   }
@@ -234,6 +245,7 @@ void ChangesConnection::offer(const std::shared_ptr<const ChangeEvent>& event) {
 void ChangesConnection::feed_closed(const std::string& reason) {
   {
     std::lock_guard lock(mu_);
+    feed_gone_ = true;
     cut_off_ = true;
     queue_.clear();
     queued_bytes_ = 0;

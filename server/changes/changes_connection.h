@@ -8,6 +8,14 @@
 // A client that does not keep up is closed with the reason once its queue
 // passes the limits; the queue never grows past them.
 //
+// Resuming: the first message is {"ConnectionId": id} (clients that do not
+// know it skip a message without "Type"), and events carry their "Etag". A
+// closed connection's watches are kept for ChangesFeed::kResumeGrace; a
+// client connecting with ?connectionId=<id>&after=<etag> within it gets the
+// same watches and every change after that etag (no gaps, no duplicates);
+// later, it gets an Error saying changes may have been missed, and starts
+// afresh.
+//
 // Operations: watch-operation(s) get OperationStatusChange {OperationId, State}
 // when a database operation starts and finishes.
 //
@@ -27,6 +35,7 @@
 #include <vector>
 
 #include "server/changes/changes_feed.h"
+#include "server/changes/watch_filters.h"
 #include "server/http/websocket.h"
 
 namespace corvus::server::changes {
@@ -40,7 +49,14 @@ class ChangesConnection final : public http::WebSocketEndpoint,
                                 public ChangesWatcher,
                                 public std::enable_shared_from_this<ChangesConnection> {
  public:
-  ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits);
+  // What a client resuming a closed connection asked for
+  // (?connectionId=&after=): that connection's watches, and the changes after
+  // the etag of the last event it got.
+  struct Resume {
+    std::string connection_id;
+    uint64_t after = 0;
+  };
+  ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits, std::optional<Resume> resume);
 
   // WebSocketEndpoint (strand)
   void on_open(std::weak_ptr<http::WebSocketChannel> channel) override;
@@ -51,22 +67,10 @@ class ChangesConnection final : public http::WebSocketEndpoint,
   // ChangesWatcher (feed thread)
   void offer(const std::shared_ptr<const ChangeEvent>& event) override;
   void feed_closed(const std::string& reason) override;
+  bool gone() const override;
 
  private:
-  struct Filters {
-    bool all_documents = false;
-    std::set<std::string> documents;    // lowered ids
-    std::set<std::string> prefixes;     // lowered
-    std::set<std::string> collections;  // lowered
-    bool all_counters = false;
-    std::set<std::string> counter_names;      // lowered
-    std::set<std::string> document_counters;  // lowered document ids
-    std::set<std::string> document_counter;   // lowered id '\0' lowered name
-    bool all_operations = false;
-    std::set<uint64_t> operations;
-  };
 
-  bool matches(const ChangeEvent& event) const;  // mu_ held
   // Applies one command; an empty string on success, else what is wrong.
   std::string apply(std::string_view command, const std::string* param, const std::vector<std::string>& params);
   // Queues a message; false when the queue is past its limits.
@@ -75,10 +79,13 @@ class ChangesConnection final : public http::WebSocketEndpoint,
   void close(uint16_t code, std::string reason);
 
   std::shared_ptr<ChangesFeed> feed_;
+  const std::string id_;  // random; told to the client first: {"ConnectionId": id}
+  const std::optional<Resume> resume_;
+  bool feed_gone_ = false;  // the database closed: nothing to resume
   const ChangesLimits limits_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::weak_ptr<http::WebSocketChannel> channel_;
-  Filters filters_;
+  WatchFilters filters_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   bool cut_off_ = false;  // over the limits, or closed: nothing more is queued

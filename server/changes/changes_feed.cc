@@ -38,7 +38,7 @@ Result<std::shared_ptr<const ChangeEvent>> to_event(const storage::DocumentsStor
       if (!doc.ok()) return doc.status();
       event->document_id = doc->id;
       event->collection = collection_or_empty(doc->collection);
-      event->message = document_change_message("Put", doc->id, event->collection, doc->change_vector);
+      event->message = document_change_message("Put", doc->id, event->collection, doc->change_vector, item.etag);
       return std::shared_ptr<const ChangeEvent>(std::move(event));
     }
     case storage::kEtagOfTombstone: {
@@ -46,7 +46,7 @@ Result<std::shared_ptr<const ChangeEvent>> to_event(const storage::DocumentsStor
       if (!t.ok()) return t.status();
       event->document_id = t->id;
       event->collection = collection_or_empty(t->collection);
-      event->message = document_change_message("Delete", t->id, event->collection, t->change_vector);
+      event->message = document_change_message("Delete", t->id, event->collection, t->change_vector, item.etag);
       return std::shared_ptr<const ChangeEvent>(std::move(event));
     }
     case storage::kEtagOfCounter: {
@@ -72,7 +72,7 @@ Result<std::shared_ptr<const ChangeEvent>> to_event(const storage::DocumentsStor
       const char* type = !exists ? "Delete" : increments == 1 ? "Put" : "Increment";
       event->message = counter_change_message(type, event->document_id, event->collection,
                                               event->counter_name, exists ? counter->value.saturated_total() : 0,
-                                              change_vector);
+                                              change_vector, item.etag);
       return std::shared_ptr<const ChangeEvent>(std::move(event));
     }
     default:
@@ -98,13 +98,21 @@ ChangesFeed::ChangesFeed(storage::DocumentsStorage& storage) : storage_(storage)
 
 ChangesFeed::~ChangesFeed() { stop(); }
 
-bool ChangesFeed::add(std::shared_ptr<ChangesWatcher> watcher) {
+bool ChangesFeed::add(std::shared_ptr<ChangesWatcher> watcher, std::optional<uint64_t> after) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      watchers_.emplace(watcher.get(), watcher);
-      return true;
+      if (after) {
+        catching_up_.emplace_back(watcher, *after);
+      } else {
+        watchers_.emplace(watcher.get(), watcher);
+      }
     }
+  }
+  if (after) cv_.notify_one();
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) return true;
   }
   watcher->feed_closed("The database is closing");
   return false;
@@ -113,6 +121,42 @@ bool ChangesFeed::add(std::shared_ptr<ChangesWatcher> watcher) {
 void ChangesFeed::remove(const ChangesWatcher* watcher) {
   std::lock_guard lock(mu_);
   watchers_.erase(watcher);
+  std::erase_if(catching_up_, [watcher](const auto& w) { return w.first.get() == watcher; });
+}
+
+void ChangesFeed::park(const std::string& connection_id, WatchFilters filters) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  std::erase_if(parked_, [now](const auto& p) { return p.second.expires <= now; });
+  parked_[connection_id] = Parked{std::move(filters), now + kResumeGrace};
+}
+
+std::optional<WatchFilters> ChangesFeed::unpark(const std::string& connection_id) {
+  std::lock_guard lock(mu_);
+  auto it = parked_.find(connection_id);
+  if (it == parked_.end()) return std::nullopt;
+  std::optional<WatchFilters> out;
+  if (it->second.expires > std::chrono::steady_clock::now()) out = std::move(it->second.filters);
+  parked_.erase(it);
+  return out;
+}
+
+bool ChangesFeed::replay(ChangesWatcher& watcher, uint64_t after, uint64_t up_to) {
+  uint64_t cursor = after;
+  while (cursor < up_to) {
+    auto events = read_events(cursor);
+    if (!events.ok()) {
+      watcher.feed_closed("Reading the changes failed: " + events.status().message());
+      return false;
+    }
+    for (const auto& e : events->events) {
+      if (e->etag > up_to) return true;
+      watcher.offer(e);
+    }
+    if (!events->more || events->scanned_to <= cursor) break;
+    cursor = events->scanned_to;
+  }
+  return true;
 }
 
 void ChangesFeed::stop(const std::string& reason) {
@@ -165,10 +209,23 @@ void ChangesFeed::run() {
   while (true) {
     uint64_t from = 0;
     uint64_t committed = 0;
+    std::vector<std::pair<std::shared_ptr<ChangesWatcher>, uint64_t>> catching_up;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || committed_ > position_; });
+      cv_.wait(lock, [this] { return stopping_ || committed_ > position_ || !catching_up_.empty(); });
       if (stopping_) return;
+      catching_up.swap(catching_up_);
+    }
+    // Resumed connections: what they missed up to where the live feed is,
+    // then they join it (the feed thread alone moves position_).
+    for (auto& [watcher, after] : catching_up) {
+      if (!replay(*watcher, after, position_)) continue;
+      std::lock_guard lock(mu_);
+      if (!stopping_ && !watcher->gone()) watchers_.emplace(watcher.get(), watcher);
+    }
+    {
+      std::unique_lock lock(mu_);
+      if (committed_ <= position_) continue;
       if (watchers_.empty()) {
         // Nobody to tell: skip ahead instead of reading. A watcher added
         // later gets the changes committed after it was added.

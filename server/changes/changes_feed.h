@@ -12,16 +12,19 @@
 // unhooks it from the storage and closes every watcher; it never touches the
 // storage afterwards. Thread-safety: add/remove/stop from any thread.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "server/changes/change_event.h"
+#include "server/changes/watch_filters.h"
 #include "storage/status.h"
 
 namespace corvus::storage {
@@ -37,6 +40,8 @@ class ChangesWatcher {
   virtual void offer(const std::shared_ptr<const ChangeEvent>& event) = 0;
   // The feed stopped (database closing) or cannot read: the watcher closes.
   virtual void feed_closed(const std::string& reason) = 0;
+  // True once it closed or is closing: a replayed watcher is then not added.
+  virtual bool gone() const = 0;
 };
 
 class ChangesFeed {
@@ -49,7 +54,18 @@ class ChangesFeed {
   // Changes committed after this call reach `watcher` (a few just before it
   // may too: those the feed had not read yet). False (and
   // watcher->feed_closed) once the feed is stopped.
-  bool add(std::shared_ptr<ChangesWatcher> watcher);
+  // With `after`: the watcher first gets, in etag order, the changes after
+  // that etag (read from the storage: a document or counter changed several
+  // times since is told once, in its latest state), then the live ones, with
+  // neither gaps nor duplicates between the two.
+  bool add(std::shared_ptr<ChangesWatcher> watcher, std::optional<uint64_t> after = std::nullopt);
+
+  // Resuming: a closed connection's watches are kept under its id for the
+  // grace period; unpark() hands them back once (nullopt when unknown or
+  // expired).
+  static constexpr std::chrono::seconds kResumeGrace{60};
+  void park(const std::string& connection_id, WatchFilters filters);
+  std::optional<WatchFilters> unpark(const std::string& connection_id);
   void remove(const ChangesWatcher* watcher);
   // An operation's new state (DatabaseOperations' listener), told to the
   // watchers at once on the calling thread: operations are not in the etag
@@ -67,6 +83,9 @@ class ChangesFeed {
   // The events after `after_etag`, one bounded read (one snapshot).
   Result<Events> read_events(uint64_t after_etag) const;
   void run();
+  // The changes in (after, up_to] to one watcher (feed thread); false when
+  // reading failed (the watcher was told and closed).
+  bool replay(ChangesWatcher& watcher, uint64_t after, uint64_t up_to);
   void publish(const std::shared_ptr<const ChangeEvent>& event);
 
   storage::DocumentsStorage& storage_;
@@ -77,6 +96,13 @@ class ChangesFeed {
   uint64_t position_ = 0;   // everything up to here was told (feed thread)
   bool stopping_ = false;
   std::map<const ChangesWatcher*, std::shared_ptr<ChangesWatcher>> watchers_;
+  // Added with a starting etag, waiting for the feed thread's replay.
+  std::vector<std::pair<std::shared_ptr<ChangesWatcher>, uint64_t>> catching_up_;
+  struct Parked {
+    WatchFilters filters;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, Parked> parked_;
   std::thread thread_;
 };
 

@@ -35,14 +35,29 @@ class ChangesClient {
  public:
   // `receive_buffer`: a small SO_RCVBUF makes a reader that stops reading
   // back up the server quickly.
-  ChangesClient(uint16_t port, const std::string& database, std::optional<int> receive_buffer = std::nullopt)
+  // `query`: e.g. "?connectionId=..&after=.." to resume a connection.
+  ChangesClient(uint16_t port, const std::string& database, std::optional<int> receive_buffer = std::nullopt,
+                const std::string& query = "")
       : ws_(ioc_) {
     auto& sock = ws_.next_layer();
     sock.open(asio::ip::tcp::v4());
     if (receive_buffer) sock.set_option(asio::socket_base::receive_buffer_size(*receive_buffer));
     sock.connect({asio::ip::make_address("127.0.0.1"), port});
-    ws_.handshake("127.0.0.1:" + std::to_string(port), "/databases/" + database + "/changes");
+    ws_.handshake("127.0.0.1:" + std::to_string(port), "/databases/" + database + "/changes" + query);
+    // The server first tells the connection's id (for resuming it).
+    // Several ready messages come as one array: the rest are kept for later.
+    auto messages = read_messages();
+    REQUIRE(!messages.empty());
+    connection_id = std::string(messages.front().at("ConnectionId").as_string());
+    pending_.assign(messages.begin() + 1, messages.end());
   }
+
+  void close() {
+    beast::error_code ignored;
+    ws_.close(websocket::close_code::normal, ignored);
+  }
+
+  std::string connection_id;
 
   void send(const std::string& text) { ws_.write(asio::buffer(text)); }
 
@@ -82,6 +97,10 @@ class ChangesClient {
   // The messages of the next frame: an object, or each object of an array.
   std::vector<json::object> read_messages() {
     std::vector<json::object> out;
+    if (!pending_.empty()) {
+      out.swap(pending_);
+      return out;
+    }
     auto text = read();
     if (!text) return out;
     json::value v = json::parse(*text);
@@ -102,6 +121,7 @@ class ChangesClient {
   asio::io_context ioc_;
   websocket::stream<asio::ip::tcp::socket> ws_;
   beast::flat_buffer buf_;
+  std::vector<json::object> pending_;
 };
 
 std::string command(int id, const std::string& name, const std::string& param = "") {
@@ -187,6 +207,9 @@ TEST_CASE("changes: not a WebSocket upgrade, or an unknown database, is an HTTP 
   CHECK(plain.status == 400);
   CHECK(plain.body.find("WebSocket") != std::string::npos);
   CHECK_THROWS(ChangesClient(db.port, "no_such_db"));
+  // Resuming needs the etag to resume after.
+  CHECK_THROWS(ChangesClient(db.port, "db", std::nullopt, "?connectionId=abc"));
+  CHECK_THROWS(ChangesClient(db.port, "db", std::nullopt, "?connectionId=abc&after=x"));
 }
 
 TEST_CASE("changes: a writer's changes arrive complete and in etag order") {
@@ -311,4 +334,59 @@ TEST_CASE("changes: deleting the database and stopping the server close the watc
   CHECK(c.read_messages().empty());
   CHECK_FALSE(c.timed_out);
   CHECK(c.close_code == std::optional<uint16_t>(1001));
+}
+
+TEST_CASE("changes: a connection resumed by id gets what it missed, once, then the live changes") {
+  SingleNodeDb db;
+  std::string id;
+  int64_t last_etag = 0;
+  {
+    ChangesClient c(db.port, "db");
+    id = c.connection_id;
+    c.send(command(1, "watch-prefix", "r/"));
+    REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+    c.send(command(2, "watch-doc", "users/1"));
+    REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+    put(db, "r/1");
+    auto e = expect_one(c);
+    REQUIRE(e.at("Value").as_object().at("Id").as_string() == "r/1");
+    last_etag = e.at("Value").as_object().at("Etag").as_int64();
+    c.close();
+  }
+  // Missed while disconnected (other/1 is not watched).
+  put(db, "r/2");
+  put(db, "other/1");
+  put(db, "users/1");
+  put(db, "r/3");
+
+  ChangesClient resumed(db.port, "db", std::nullopt, "?connectionId=" + id + "&after=" + std::to_string(last_etag));
+  CHECK(resumed.connection_id != id);
+  std::vector<std::string> ids;
+  int64_t previous = last_etag;
+  while (ids.size() < 3) {
+    auto messages = resumed.read_messages();
+    REQUIRE_MESSAGE(!messages.empty(), "got " << ids.size());
+    for (auto& m : messages) {
+      REQUIRE(m.at("Type").as_string() == "DocumentChange");
+      const auto& v = m.at("Value").as_object();
+      CHECK(v.at("Etag").as_int64() > previous);
+      previous = v.at("Etag").as_int64();
+      ids.emplace_back(v.at("Id").as_string());
+    }
+  }
+  CHECK(ids == std::vector<std::string>{"r/2", "users/1", "r/3"});
+  put(db, "r/4");
+  auto live = expect_one(resumed);
+  CHECK(live.at("Value").as_object().at("Id").as_string() == "r/4");
+
+  // An id that cannot be resumed (already resumed once, or unknown): told
+  // that changes may have been missed, then a fresh connection.
+  ChangesClient stale(db.port, "db", std::nullopt, "?connectionId=" + id + "&after=1");
+  auto err = expect_one(stale);
+  CHECK(err.at("Type").as_string() == "Error");
+  CHECK(std::string(err.at("Exception").as_string()).find("missed") != std::string::npos);
+  stale.send(command(1, "watch-doc", "r/5"));
+  REQUIRE(expect_one(stale).at("Type").as_string() == "Confirm");
+  put(db, "r/5");
+  CHECK(expect_one(stale).at("Value").as_object().at("Id").as_string() == "r/5");
 }
