@@ -14,6 +14,7 @@
 #include "query/index_store.h"
 #include "replication/database_replication.h"
 
+#include "server/changes/changes_feed.h"
 #include "server/cluster/index_waiters.h"
 #include "server/operations/database_operations.h"
 #include "storage/documents_storage.h"
@@ -31,13 +32,16 @@ class DocumentDatabase {
   // Replication and indexing go first: their threads read this storage.
   ~DocumentDatabase() {
     if (storage_ && storage_->on_own_writer_thread()) {
-      std::thread([r = std::move(replication_), i = std::move(indexes_), s = std::move(storage_)]() mutable {
+      std::thread([c = std::move(changes_), r = std::move(replication_), i = std::move(indexes_),
+                   s = std::move(storage_)]() mutable {
+        if (c) c->stop();
         r.reset();
         i.reset();
         s.reset();
       }).detach();
       return;
     }
+    stop_changes();
     stop_replication();
     indexes_.reset();
   }
@@ -70,6 +74,27 @@ class DocumentDatabase {
     std::lock_guard lock(replication_mu_);
     return replication_;
   }
+  // The Changes API's reader of this database (started by its first client).
+  std::shared_ptr<changes::ChangesFeed> changes() {
+    std::lock_guard lock(changes_mu_);
+    if (!changes_) {
+      changes_ = std::make_shared<changes::ChangesFeed>(*storage_);
+      operations_.set_listener([weak = std::weak_ptr<changes::ChangesFeed>(changes_)](
+                                   uint64_t id, const boost::json::object& state) {
+        if (auto feed = weak.lock()) feed->publish_operation(id, state);
+      });
+    }
+    return changes_;
+  }
+  // Closes every Changes API connection of the database (it is closing).
+  void stop_changes() {
+    std::shared_ptr<changes::ChangesFeed> c;
+    {
+      std::lock_guard lock(changes_mu_);
+      c = changes_;
+    }
+    if (c) c->stop();
+  }
   // Closes every replication connection (before the database closes).
   void stop_replication() {
     std::shared_ptr<replication::DatabaseReplication> r;
@@ -88,6 +113,8 @@ class DocumentDatabase {
   std::unique_ptr<query::IndexStore> indexes_;  // after storage_: destroyed first
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;
+  std::mutex changes_mu_;
+  std::shared_ptr<changes::ChangesFeed> changes_;  // stopped (not just released) before the storage closes
 };
 
 }  // namespace corvus::server

@@ -34,6 +34,7 @@ void register_bulk_insert_routes(http::Router& router, ServerStore& store);  // 
 void register_query_routes(http::Router& router, ServerStore& store);        // queries_handler.cc
 void register_index_routes(http::Router& router, ServerStore& store);        // indexes_handler.cc
 void register_stream_routes(http::Router& router, ServerStore& store);       // streams_handler.cc
+void register_changes_routes(http::Router& router, ServerStore& store);      // changes_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -56,6 +57,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_query_routes(router, store);
   register_index_routes(router, store);
   register_stream_routes(router, store);
+  register_changes_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -477,6 +477,7 @@ void Connection::on_respond(Response r, uint64_t gen) {
         .kv("status", resp_.status)
         .kv("ms", seconds * 1000.0);
   }
+  if (resp_.websocket && start_websocket()) return;
   bool close = !req_.keep_alive || core_->stopping.load(std::memory_order_acquire);
   bool drain = false;
   if (stream_parser_) {

@@ -44,6 +44,7 @@
 #include "server/http/response.h"
 #include "server/http/router.h"
 #include "server/http/server_core.h"
+#include "server/http/websocket_session.h"
 
 namespace corvus::server::http {
 
@@ -71,7 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void abandon();
 
  private:
-  enum class State { Reading, Handling, Writing, Closing };
+  enum class State { Reading, Handling, Writing, Closing, WebSocket };
   // respond_state_ = generation << 3 | phase. The generation makes a stale
   // compare-exchange from a previous request's Respond fail (no ABA).
   enum class Phase : uint64_t { Idle = 0, Pending = 1, Responding = 2, Responded = 3, Abandoned = 4 };
@@ -125,6 +126,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void respond(Response r);
   void on_respond(Response r, uint64_t gen);
+  // The handler answered Response::websocket: hand the socket to a
+  // WebSocketSession (http_connection_tls.cc), or answer 400 when the request
+  // is not an upgrade (false).
+  bool start_websocket();
   void reply_error_and_close(Response r);
   void append_header(std::string_view name, std::string_view value);
   static bool header_safe(std::string_view s);
@@ -187,6 +192,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t generation_ = 0;
   std::atomic<uint64_t> respond_state_{0};
   std::shared_ptr<Connection> self_pending_;
+  // After an upgrade: the session that owns the socket now (and us).
+  std::weak_ptr<WebSocketSession> websocket_;
 };
 
 }  // namespace corvus::server::http

@@ -89,6 +89,10 @@ void Connection::reply_tls_required() {
 
 void Connection::close_if_idle() {
   cancel_read_timer();
+  if (auto ws = websocket_.lock()) {
+    ws->close(1001, "The server is stopping");
+    return;
+  }
   if (state_ == State::Reading && transport_) {
     error_code ec;
     transport_->socket().shutdown(tcp::socket::shutdown_both, ec);

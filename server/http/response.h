@@ -19,6 +19,8 @@
 
 namespace corvus::server::http {
 
+class WebSocketEndpoint;  // websocket.h
+
 // A response body too large to hold in memory (an attachment, a query
 // stream): the Connection pulls it chunk by chunk as the client reads, with a
 // bounded idle time per chunk. Used only by the connection's strand, one call
@@ -43,6 +45,10 @@ struct Response {
   std::shared_ptr<BodySource> source;
   uint64_t source_length = 0;
   bool source_length_known = true;
+  // When set, the connection becomes a WebSocket served by this endpoint
+  // (websocket.h): status, body and headers are not sent as such; a request
+  // that is not a WebSocket upgrade gets 400 instead.
+  std::shared_ptr<WebSocketEndpoint> websocket;
 
   static Response json(unsigned status, std::string body) {
     Response r;
@@ -74,6 +80,13 @@ struct Response {
     r.content_type = std::move(content_type);
     r.source = std::move(source);
     r.source_length_known = false;
+    return r;
+  }
+  static Response websocket_upgrade(std::shared_ptr<WebSocketEndpoint> endpoint) {
+    Response r;
+    r.status = 101;
+    r.content_type.clear();
+    r.websocket = std::move(endpoint);
     return r;
   }
   Response& with_header(std::string name, std::string value) & {

@@ -7,7 +7,28 @@ void DatabaseOperations::Operation::set_progress(boost::json::object progress) {
   progress_ = std::move(progress);
 }
 
+void DatabaseOperations::set_listener(StateListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::make_shared<const StateListener>(std::move(listener));
+}
+
+void DatabaseOperations::notify(uint64_t id) const {
+  std::shared_ptr<const StateListener> listener;
+  {
+    std::lock_guard lock(listener_mu_);
+    listener = listener_;
+  }
+  if (!listener) return;
+  if (auto s = state(id)) (*listener)(id, *s);
+}
+
 std::shared_ptr<DatabaseOperations::Operation> DatabaseOperations::start(uint64_t id) {
+  auto op = register_operation(id);
+  if (op && !op->killed()) notify(id);
+  return op;
+}
+
+std::shared_ptr<DatabaseOperations::Operation> DatabaseOperations::register_operation(uint64_t id) {
   if (id == 0) return nullptr;
   std::lock_guard lock(mu_);
   // Clients take ids from next_id(); one chosen otherwise must not be handed out later.
@@ -21,16 +42,19 @@ std::shared_ptr<DatabaseOperations::Operation> DatabaseOperations::start(uint64_
 }
 
 void DatabaseOperations::finish(uint64_t id, std::string status, boost::json::object result) {
-  std::lock_guard lock(mu_);
-  auto it = operations_.find(id);
-  if (it == operations_.end() || it->second->status_ != "InProgress") return;
-  it->second->status_ = std::move(status);
-  it->second->result_ = std::move(result);
-  finished_.push_back(id);
-  if (finished_.size() > kKeptFinished) {
-    operations_.erase(finished_.front());
-    finished_.pop_front();
+  {
+    std::lock_guard lock(mu_);
+    auto it = operations_.find(id);
+    if (it == operations_.end() || it->second->status_ != "InProgress") return;
+    it->second->status_ = std::move(status);
+    it->second->result_ = std::move(result);
+    finished_.push_back(id);
+    if (finished_.size() > kKeptFinished) {
+      operations_.erase(finished_.front());
+      finished_.pop_front();
+    }
   }
+  notify(id);
 }
 
 void DatabaseOperations::complete(uint64_t id, boost::json::object result) {

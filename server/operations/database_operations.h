@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,13 +55,23 @@ class DatabaseOperations {
   // Canceled and asks its code to stop; false for an unknown or finished one.
   bool kill(uint64_t id);
 
+  // Told of each state change (started, finished) with the new state, on the
+  // thread making it, outside the registry's lock; must be quick. Set once
+  // (the database's Changes feed, for OperationStatusChange events).
+  using StateListener = std::function<void(uint64_t id, const boost::json::object& state)>;
+  void set_listener(StateListener listener);
+
  private:
+  void notify(uint64_t id) const;
+  std::shared_ptr<Operation> register_operation(uint64_t id);
   void finish(uint64_t id, std::string status, boost::json::object result);
 
   std::atomic<uint64_t> last_id_{0};
   mutable std::mutex mu_;
   std::map<uint64_t, std::shared_ptr<Operation>> operations_;
   std::deque<uint64_t> finished_;  // oldest first
+  mutable std::mutex listener_mu_;
+  std::shared_ptr<const StateListener> listener_;
 };
 
 }  // namespace corvus::server

@@ -75,6 +75,24 @@ const std::vector<OptionSpec>& specs() {
          o.cache_bytes = *n;
          return "";
        }},
+      {"changes-max-queued-events", "CORVUS_CHANGES_MAX_QUEUED_EVENTS", "N", "10000",
+       "a Changes API client with more unsent events is disconnected",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         size_t n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n == 0) return "must be a number greater than 0";
+         o.changes_max_queued_events = n;
+         return "";
+       }},
+      {"changes-max-queued-size", "CORVUS_CHANGES_MAX_QUEUED_SIZE", "SIZE", "10MiB",
+       "a Changes API client with more unsent bytes is disconnected",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto n = parse_byte_size(v);
+         if (!n.ok()) return n.status().message();
+         if (*n == 0) return "must be greater than 0";
+         o.changes_max_queued_bytes = *n;
+         return "";
+       }},
       {"threads", "CORVUS_THREADS", "N", "0", "HTTP I/O threads; 0 = one per hardware thread",
        [](ServerOptions& o, std::string_view v) -> std::string {
          int n = 0;

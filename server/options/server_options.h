@@ -39,6 +39,10 @@ struct ServerOptions {
   // More keeps more of the working set a hash lookup away. Default: a quarter
   // of the machine's memory (0 here means that).
   size_t cache_bytes = 0;
+  // A Changes API client whose queue of unsent events passes either limit is
+  // disconnected with the reason. Defaults: 10000 events, 10 MiB.
+  size_t changes_max_queued_events = 10'000;
+  size_t changes_max_queued_bytes = 10 * 1024 * 1024;
   // HTTP I/O threads; 0 = one per hardware thread. Default: 0
   int threads = 0;
   // Seconds a connection may take to send its next complete request before it

@@ -81,6 +81,31 @@ test("the npm client with a client certificate creates a database, stores and lo
   }
 });
 
+test("the Changes API over wss:// with the client certificate", { timeout: 30_000 }, async () => {
+  const database = uniqueDbName("tls_changes");
+  const store = new DocumentStore(url, database);
+  store.authOptions = { certificate: clientPem, type: "pem", ca };
+  store.initialize();
+  let changes;
+  try {
+    await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: database }));
+    changes = store.changes();
+    const events = [];
+    const observable = changes.forDocument("users/1");
+    observable.on("data", (e) => events.push(e));
+    await observable.ensureSubscribedNow();
+    const session = store.openSession();
+    await session.store({ name: "Ann" }, "users/1");
+    await session.saveChanges();
+    const deadline = Date.now() + 10_000;
+    while (events.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(events.map((e) => [e.type, e.id]), [["Put", "users/1"]]);
+  } finally {
+    changes?.dispose();
+    store.dispose();
+  }
+});
+
 test("with an unregistered certificate: AuthorizationException saying why; without one: 403 saying so", async () => {
   const database = uniqueDbName("tls");
   const admin = new DocumentStore(url, database);
