@@ -115,6 +115,20 @@ class Conn : public cb::HttpBenchClient {
   enum class Phase { Head, Body, Chunk, Trailer, Eof };
   enum class Parse { NeedMore, Done, Bad };
 
+  // req_ = POST /databases/<db><path> with a JSON body.
+  void post_json(std::string_view path, const std::string& body) {
+    req_ += "POST /databases/";
+    req_ += opt_.db;
+    req_ += path;
+    req_ += " HTTP/1.1\r\nHost: ";
+    req_ += run_.host_header;
+    req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+    req_ += std::to_string(body.size());
+    req_ += "\r\n\r\n";
+    req_ += body;
+    ++seq_;
+  }
+
   // Builds the next request into req_; false when the run is over for this client.
   bool next_request() override {
     uint64_t ticket = 0;
@@ -131,16 +145,7 @@ class Conn : public cb::HttpBenchClient {
       return true;
     }
     if (o.mode == "query-eq" || o.mode == "query-range") {
-      std::string body = query_body(o, rng_);
-      req_ += "POST /databases/";
-      req_ += o.db;
-      req_ += "/queries HTTP/1.1\r\nHost: ";
-      req_ += run_.host_header;
-      req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
-      req_ += std::to_string(body.size());
-      req_ += "\r\n\r\n";
-      req_ += body;
-      ++seq_;
+      post_json("/queries", query_body(o, rng_));
       return true;
     }
     std::string id;
@@ -148,15 +153,7 @@ class Conn : public cb::HttpBenchClient {
       id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng_));
       std::string body = R"({"Documents":[{"DocumentId":")" + id +
                          R"(","Operations":[{"Type":"Increment","CounterName":"likes","Delta":1}]}]})";
-      req_ += "POST /databases/";
-      req_ += o.db;
-      req_ += "/counters HTTP/1.1\r\nHost: ";
-      req_ += run_.host_header;
-      req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
-      req_ += std::to_string(body.size());
-      req_ += "\r\n\r\n";
-      req_ += body;
-      ++seq_;
+      post_json("/counters", body);
       return true;
     }
     if (o.mode == "get") {

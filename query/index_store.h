@@ -53,8 +53,6 @@ class IndexStore {
   // The error that stopped an index ("" when none).
   std::string error_of(const AutoIndex& index) const;
 
-  // Whether `index` has indexed every change up to `etag`.
-  bool caught_up(const AutoIndex& index, uint64_t etag) const { return index.last_indexed_etag() >= etag; }
   // Waits until `index` has indexed up to `etag`; false on timeout (or when
   // the index is paused, errored or deleted meanwhile).
   bool wait_for(const AutoIndex& index, uint64_t etag, std::chrono::milliseconds timeout);
