@@ -121,9 +121,9 @@ Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, Quer
       continue;
     }
     if (include.kind == Include::Kind::Document) continue;
-    auto& counters = runner->counter_includes_;
-    counters.wanted = true;
-    if (include.kind == Include::Kind::AllCounters) counters.all = true;
+    CounterClause& counters = runner->counter_clauses_.emplace_back();
+    counters.path = include.path;
+    counters.all = include.kind == Include::Kind::AllCounters;
     for (const auto& operand : include.counters) {
       auto v = resolve_operand(operand, params);
       if (!v.ok()) return v.status();
@@ -432,15 +432,29 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
   }
   ++emitted_;
   last_id_ = doc.id;
-  if (counter_includes_.wanted) returned_ids_.push_back(doc.id);
   hash_in(etag_hash_, doc.id);
   hash_in(etag_hash_, doc.change_vector);
-  note_includes(body);
+  note_includes(doc.id, body);
   return std::optional<std::string>(std::move(out));
 }
 
-void QueryRunner::note_includes(const json::value& body) {
+void QueryRunner::note_includes(const std::string& id, const json::value& body) {
   std::vector<const json::value*> values;
+  for (const auto& clause : counter_clauses_) {
+    auto note = [&](const std::string& doc_id) {
+      CounterSelection& selection = counter_documents_[doc_id];
+      selection.all = selection.all || clause.all;
+      selection.names.insert(clause.names.begin(), clause.names.end());
+    };
+    if (clause.path.segments.empty()) {
+      note(id);
+      continue;
+    }
+    values.clear();
+    collect_field_values(body, clause.path, values);
+    for (const auto* v : values)
+      if (v->is_string()) note(std::string(v->get_string()));
+  }
   for (const auto& include : query_.includes) {
     const bool document = include.kind == Include::Kind::Document;
     if (!document && !(include.kind == Include::Kind::CompareExchange && !include.key)) continue;

@@ -82,18 +82,18 @@ class QueryRunner {
   // @metadata {@id, @projection...}), as JSON text; nullopt after the last.
   Result<std::optional<std::string>> next();
 
-  // `include counters(...)`: which counters to send with the results.
-  struct CounterIncludes {
-    bool wanted = false;
-    bool all = false;                // counters(): every counter
-    std::vector<std::string> names;  // otherwise these
+  // `include counters(...)`: for each document whose counters go with the
+  // results (a result, or a related document named by the clause's path),
+  // the counter names, or every counter (`all`). Empty when none are included.
+  struct CounterSelection {
+    bool all = false;
+    std::set<std::string> names;
   };
-  const CounterIncludes& counter_includes() const { return counter_includes_; }
+  bool includes_counters() const { return !counter_clauses_.empty(); }
+  const std::map<std::string, CounterSelection>& counter_documents() const { return counter_documents_; }
   // `include cmpxchg(...)`: compare-exchange keys named by the results handed
   // out so far (and given as values); nullopt when the query includes none.
   const std::optional<std::set<std::string>>& compare_exchange_keys() const { return compare_exchange_keys_; }
-  // Ids of the results handed out so far, kept only when counters are included.
-  const std::vector<std::string>& returned_ids() const { return returned_ids_; }
   // The document id of the result next() returned last.
   const std::string& last_id() const { return last_id_; }
   // Complete once next() has returned nullopt.
@@ -117,7 +117,8 @@ class QueryRunner {
   Result<std::optional<storage::Document>> candidate(std::string_view lowered_id);
   bool in_collection(const storage::Document& doc) const;
   Result<std::optional<std::string>> render(const storage::Document& doc, boost::json::value& body);
-  void note_includes(const boost::json::value& body);
+  // Notes what the includes of result `id` (parsed: `body`) name.
+  void note_includes(const std::string& id, const boost::json::value& body);
   // Reads matches_[from...] (the rest of the page) in one batch into kept_documents_.
   Status prefetch(size_t from);
 
@@ -157,9 +158,14 @@ class QueryRunner {
   std::set<std::string> distinct_seen_;
   std::set<std::string> include_ids_;
   std::string last_id_;
-  CounterIncludes counter_includes_;
+  struct CounterClause {
+    FieldPath path;  // no segments: the result itself
+    bool all = false;
+    std::vector<std::string> names;
+  };
+  std::vector<CounterClause> counter_clauses_;
+  std::map<std::string, CounterSelection> counter_documents_;
   std::optional<std::set<std::string>> compare_exchange_keys_;
-  std::vector<std::string> returned_ids_;
   uint64_t etag_hash_ = 1469598103934665603ull;
   bool done_ = false;
 };

@@ -186,28 +186,35 @@ void append_counter_detail(std::string& out, std::string_view doc_id,
 Status append_counter_includes(const storage::DocumentsStorage& storage,
                                const std::vector<const storage::Document*>& documents,
                                const std::vector<std::string>& names, std::string& out) {
-  const bool all = std::find(names.begin(), names.end(), kAllCounters) != names.end();
+  std::vector<std::pair<std::string, std::vector<std::string>>> wanted;
+  for (const auto* doc : documents)
+    if (doc) wanted.emplace_back(doc->id, names);
+  return append_counter_includes(storage, wanted, out);
+}
+
+Status append_counter_includes(const storage::DocumentsStorage& storage,
+                               const std::vector<std::pair<std::string, std::vector<std::string>>>& wanted,
+                               std::string& out) {
   storage::CountersStorage counters(storage);
   out += "{";
   bool first_doc = true;
-  for (const auto* doc : documents) {
-    if (!doc) continue;
+  for (const auto& [doc_id, names] : wanted) {
     if (!first_doc) out.push_back(',');
     first_doc = false;
-    out += json_string(doc->id);
+    out += json_string(doc_id);
     out += ":[";
     bool first = true;
     auto append = [&](const std::optional<storage::StoredCounter>& c) {
       if (!first) out.push_back(',');
       first = false;
-      append_counter_detail(out, doc->id, c, false);
+      append_counter_detail(out, doc_id, c, false);
     };
-    if (all) {
-      auto r = counters.get_all(doc->id);
+    if (std::find(names.begin(), names.end(), kAllCounters) != names.end()) {
+      auto r = counters.get_all(doc_id);
       if (!r.ok()) return r.status();
       for (const auto& c : r.value()) append(c);
     } else {
-      auto r = counters.get(doc->id, names);
+      auto r = counters.get(doc_id, names);
       if (!r.ok()) return r.status();
       for (const auto& c : r.value()) append(c);
     }

@@ -56,6 +56,11 @@ void append_counter_detail(std::string& out, std::string_view doc_id,
 Status append_counter_includes(const storage::DocumentsStorage& storage,
                                const std::vector<const storage::Document*>& documents,
                                const std::vector<std::string>& names, std::string& out);
+// The same with each document's own names (query includes: counters of
+// related documents, several `counters(...)` clauses).
+Status append_counter_includes(const storage::DocumentsStorage& storage,
+                               const std::vector<std::pair<std::string, std::vector<std::string>>>& wanted,
+                               std::string& out);
 inline constexpr std::string_view kAllCounters = "@all_counters";
 
 // The bulk_docs "Counters" command: {Id, Counters: DocumentCountersOperation}.

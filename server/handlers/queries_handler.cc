@@ -29,24 +29,22 @@ using boost::beast::http::verb;
 // clients use to know which counters they have.
 Status append_query_counter_includes(const storage::DocumentsStorage& storage, const query::QueryRunner& runner,
                                      std::string& body) {
-  const auto& wanted = runner.counter_includes();
-  if (!wanted.wanted) {
+  if (!runner.includes_counters()) {
     body += ",\"CounterIncludes\":null";
     return Status::Ok();
   }
-  std::vector<storage::Document> docs(runner.returned_ids().size());
-  std::vector<const storage::Document*> pointers;
-  json::array names;
-  for (const auto& n : wanted.all ? std::vector<std::string>() : wanted.names) names.emplace_back(n);
+  std::vector<std::pair<std::string, std::vector<std::string>>> wanted;
   json::object included_names;
-  for (size_t i = 0; i < docs.size(); ++i) {
-    docs[i].id = runner.returned_ids()[i];
-    pointers.push_back(&docs[i]);
-    included_names[docs[i].id] = names;
+  for (const auto& [id, selection] : runner.counter_documents()) {
+    json::array names;
+    if (!selection.all)
+      for (const auto& n : selection.names) names.emplace_back(n);
+    included_names[id] = std::move(names);
+    wanted.emplace_back(id, selection.all ? std::vector<std::string>{std::string(kAllCounters)}
+                                          : std::vector<std::string>(selection.names.begin(), selection.names.end()));
   }
   body += ",\"CounterIncludes\":";
-  std::vector<std::string> asked = wanted.all ? std::vector<std::string>{std::string(kAllCounters)} : wanted.names;
-  if (Status s = append_counter_includes(storage, pointers, asked, body); !s.ok()) return s;
+  if (Status s = append_counter_includes(storage, wanted, body); !s.ok()) return s;
   body += ",\"IncludedCounterNames\":" + json::serialize(included_names);
   return Status::Ok();
 }
@@ -70,7 +68,7 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
   const std::string etag = "\"" + std::to_string(static_cast<int64_t>(runner.result_etag())) + "\"";
   // Counters and compare-exchange values change without the documents
   // changing: such an answer is not cached (no ETag, no 304), as for /docs.
-  const bool cacheable = !runner.counter_includes().wanted && !runner.compare_exchange_keys();
+  const bool cacheable = !runner.includes_counters() && !runner.compare_exchange_keys();
   if (cacheable && unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
 
   const auto& stats = runner.statistics();

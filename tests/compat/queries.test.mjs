@@ -234,6 +234,18 @@ test("queries: include counters comes with the results (no extra request)", T, a
     const n = all.advanced.numberOfRequests;
     assert.deepEqual(await all.countersFor(again[0]).getAll(), { likes: 7, views: 2 });
     assert.equal(all.advanced.numberOfRequests, n);
+
+    // Counters of a related document (the company the user points at), with the user's own.
+    const c = store.openSession();
+    c.countersFor("companies/1").increment("stars", 5);
+    await c.saveChanges();
+    const related = store.openSession();
+    const withCompany = await related.query(User).whereEquals("name", "Ann")
+      .include((i) => i.includeDocuments("companyId").includeCounter("companyId", "stars").includeCounter("likes")).all();
+    const r = related.advanced.numberOfRequests;
+    assert.equal(await related.countersFor("companies/1").get("stars"), 5);
+    assert.equal(await related.countersFor(withCompany[0]).get("likes"), 7);
+    assert.equal(related.advanced.numberOfRequests, r);
   });
 });
 
