@@ -23,7 +23,7 @@ namespace {
 namespace json = boost::json;
 using boost::beast::http::verb;
 
-std::string iso_or_null(int64_t us) { return us == 0 ? "null" : json_string(storage::format_iso8601(us)); }
+json::value iso_or_null(int64_t us) { return us == 0 ? json::value(nullptr) : json::value(storage::format_iso8601(us)); }
 
 json::object definition_json(const query::AutoIndex& index) {
   json::object fields;
@@ -115,7 +115,7 @@ void handle_stats(ServerStore& store, const http::Request& req, const http::Resp
                    {"ErrorsCount", error.empty() ? 0 : 1},
                    {"Collections", std::move(collections)},
                    {"IsTestIndex", false}};
-    o["LastIndexingTime"] = json::parse(iso_or_null(index->last_indexing_time_us()));
+    o["LastIndexingTime"] = iso_or_null(index->last_indexing_time_us());
     results.push_back(std::move(o));
   }
   respond(http::Response::json(200, json::serialize(json::object{{"Results", std::move(results)}})));
