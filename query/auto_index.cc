@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "query/document_body.h"
 #include "query/field_values.h"
 #include "storage/engine.h"
 
@@ -174,9 +175,9 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
       written[rkey].clear();
       continue;
     }
-    boost::system::error_code ec;
-    boost::json::value body = boost::json::parse(doc->json, ec);
-    if (ec) return Status::Corruption("document " + id + " holds unparsable JSON: " + ec.message());
+    auto parsed = parse_document_body(*doc);
+    if (!parsed.ok()) return parsed.status();
+    const boost::json::value& body = parsed.value();
     std::vector<std::string> prefixes;
     const std::string etag_value = storage::encode_big_endian(doc->etag);
     for (size_t f = 0; f < definition_.fields.size(); ++f) {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "query/document_body.h"
 #include "query/field_values.h"
 #include "query/index_lookup.h"
 #include "query/operand_value.h"
@@ -93,13 +94,6 @@ void hash_in(uint64_t& h, std::string_view bytes) {
   }
   h ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
   h *= 1099511628211ull;
-}
-
-Result<json::value> parse_body(const storage::Document& doc) {
-  json::error_code ec;
-  json::value v = json::parse(doc.json, ec);
-  if (ec) return Status::Corruption("document " + doc.id + " holds unparsable JSON: " + ec.message());
-  return v;
 }
 
 }  // namespace
@@ -271,7 +265,7 @@ Status QueryRunner::find_matches() {
   std::map<uint64_t, storage::Document> kept;  // by etag
   auto consider = [&](storage::Document doc) -> Status {
     if (!in_collection(doc)) return Status::Ok();
-    auto body = parse_body(doc);
+    auto body = parse_document_body(doc);
     if (!body.ok()) return body.status();
     if (!filter_->matches(body.value(), doc.id)) return Status::Ok();
     Match m{{}, doc.etag, storage::lower_id(doc.id)};
@@ -367,7 +361,7 @@ Result<std::optional<std::string>> QueryRunner::next() {
     // includes, or to check a match an index behind the snapshot gave.
     json::value body;
     if (!projector_->empty() || !query_.includes.empty() || check_returned_) {
-      auto parsed = parse_body(*doc);
+      auto parsed = parse_document_body(*doc);
       if (!parsed.ok()) return parsed.status();
       body = std::move(parsed).value();
     }
@@ -409,7 +403,7 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
       auto d = snapshot_->get(id);
       if (!d.ok()) return d.status();
       if (!d.value()) continue;
-      auto b = parse_body(*d.value());
+      auto b = parse_document_body(*d.value());
       if (!b.ok()) return b.status();
       loaded_bodies.back() = std::move(b).value();
     }

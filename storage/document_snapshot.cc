@@ -8,17 +8,6 @@ namespace corvus::storage {
 
 namespace {
 
-Result<std::optional<Document>> read_document(const Engine& engine, const rocksdb::ReadOptions& opts,
-                                              const rocksdb::Slice& key) {
-  std::string value;
-  rocksdb::Status s = engine.db()->Get(opts, engine.cf(Family::Documents), key, &value);
-  if (s.IsNotFound()) return std::optional<Document>();
-  if (!s.ok()) return from_rocksdb(s, "read document");
-  auto doc = decode_document(value);
-  if (!doc.ok()) return doc.status();
-  return std::optional<Document>(std::move(doc).value());
-}
-
 // Walks an index family whose values name a document key: Collections
 // (prefix = lowered collection \0, value = key) or Etags (no prefix, value =
 // kind byte + key, documents only).
@@ -139,6 +128,17 @@ Result<uint64_t> DocumentSnapshot::Cursor::count_rest() {
     if (!doc.value()) return n;
     ++n;
   }
+}
+
+Result<std::optional<Document>> read_document(const Engine& engine, const rocksdb::ReadOptions& opts,
+                                              const rocksdb::Slice& key) {
+  std::string value;
+  rocksdb::Status s = engine.db()->Get(opts, engine.cf(Family::Documents), key, &value);
+  if (s.IsNotFound()) return std::optional<Document>();
+  if (!s.ok()) return from_rocksdb(s, "read document");
+  auto doc = decode_document(value);
+  if (!doc.ok()) return doc.status();
+  return std::optional<Document>(std::move(doc).value());
 }
 
 DocumentSnapshot::DocumentSnapshot(const DocumentsStorage& storage)

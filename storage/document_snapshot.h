@@ -23,6 +23,13 @@
 namespace corvus::storage {
 
 class DocumentsStorage;
+class Engine;
+
+// The document stored under `key` (a lowered id) as `opts` sees it: nullopt
+// when absent; an I/O error or an undecodable value is returned, never taken
+// for absence. Shared by DocumentsStorage's reads and the snapshot's.
+Result<std::optional<Document>> read_document(const Engine& engine, const rocksdb::ReadOptions& opts,
+                                              const rocksdb::Slice& key);
 
 class DocumentSnapshot {
  public:

@@ -5,6 +5,7 @@
 #include <rocksdb/iterator.h>
 
 #include "storage/attachments_storage.h"
+#include "storage/document_snapshot.h"
 #include "storage/random_ids.h"
 #include "storage/snapshot_read.h"
 
@@ -12,19 +13,6 @@ namespace corvus::storage {
 
 
 namespace {
-
-// The document under `key` in the snapshot: nullopt when absent; an I/O error
-// or an undecodable value is returned, never taken for absence.
-Result<std::optional<Document>> read_document(const Engine& e, const rocksdb::ReadOptions& opts,
-                                              const std::string& key) {
-  std::string value;
-  rocksdb::Status s = e.db()->Get(opts, e.cf(Family::Documents), key, &value);
-  if (s.IsNotFound()) return std::optional<Document>();
-  if (!s.ok()) return from_rocksdb(s, "read document");
-  auto doc = decode_document(value);
-  if (!doc.ok()) return doc.status();
-  return std::optional<Document>(std::move(doc).value());
-}
 
 // An iteration that stopped on an error says so instead of looking finished.
 Status iteration_status(const rocksdb::Iterator& it, const char* what) {
