@@ -3,6 +3,8 @@
 #include "rachis/cluster/commands/compare_exchange_commands.h"
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parser.hpp>
@@ -14,6 +16,9 @@ namespace corvus::server::handlers {
 
 namespace {
 constexpr auto kKnownRaftIndexWait = std::chrono::seconds(2);
+// How long a change to a database record waits for the group's members.
+constexpr auto kMemberWait = std::chrono::seconds(30);
+constexpr auto kMemberRetryPause = std::chrono::milliseconds(50);
 }  // namespace
 
 http::Response database_missing(std::string_view name, std::string_view url) {
@@ -143,16 +148,27 @@ std::string json_string(std::string_view s) {
 }
 
 void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index) {
-  constexpr auto kMemberWait = std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + kMemberWait;
   const auto topo = store.cluster().node().state().topology();
   const std::string self = store.node_tag();
   for (const auto& t : tags) {
     auto it = topo.nodes.find(t);
     if (t == self || it == topo.nodes.end()) continue;
-    auto r = store.cluster().connections().call(boost::beast::http::verb::get, it->second.url,
-                                                "/admin/rachis/wait-for?index=" + std::to_string(index), "",
-                                                kMemberWait);
-    r.status().ignore_error();  // a member that is down catches up when it comes back
+    // Asked again until the member says it processed `index`: an answer that
+    // is not that (a busy or restarting member, a kept-alive connection it
+    // dropped) is no proof the change is in force there.
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      auto r = store.cluster().connections().call(
+          boost::beast::http::verb::get, it->second.url, "/admin/rachis/wait-for?index=" + std::to_string(index), "",
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+      if (r.ok() && r->status == 200) break;
+      // Nothing could be sent (it refuses connections): the member is down
+      // and catches up when it comes back; nobody waits for it.
+      if (!r.ok() && r.status().is_busy()) break;
+      std::this_thread::sleep_for(kMemberRetryPause);
+    }
   }
 }
 

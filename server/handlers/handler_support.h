@@ -65,10 +65,11 @@ void respond_error(const http::Respond& respond, const Status& s, const http::Re
 // raise that name), a 400 saying why otherwise.
 http::Response compare_exchange_key_refused(std::string_view key, const Status& why, std::string_view url);
 
-// Waits (bounded, 10 s each) until each of `tags` other than this node has
+// Waits (30 s in all) until each of `tags` other than this node has
 // processed Raft `index` (its observer applied what the entry changed), so a
 // client may use any member right after a change to a database record. A
-// member that is down catches up when it comes back. Blocks: call it from
+// member that is down (refuses connections) is not waited for: it catches up
+// when it comes back. Blocks: call it from
 // ClusterManager::run_async.
 void wait_for_members(ServerStore& store, const std::vector<std::string>& tags, rachis::core::Index index);
 
