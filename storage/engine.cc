@@ -8,6 +8,8 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
+#include "storage/wal_file_system.h"
+
 namespace corvus::storage {
 
 namespace {
@@ -48,11 +50,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  std::unique_ptr<rocksdb::Env> env;
-  if (options.file_system) {
-    env = rocksdb::NewCompositeEnv(options.file_system);
-    db_options.env = env.get();
-  }
+  std::unique_ptr<rocksdb::Env> env =
+      rocksdb::NewCompositeEnv(wal_file_system(options.file_system ? options.file_system : rocksdb::FileSystem::Default()));
+  db_options.env = env.get();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

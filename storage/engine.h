@@ -54,7 +54,7 @@ class Engine {
  private:
   Engine() = default;
   std::string path_;
-  std::unique_ptr<rocksdb::Env> env_;  // only with StorageOptions::file_system; outlives db_
+  std::unique_ptr<rocksdb::Env> env_;  // over wal_file_system(); outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<int>(Family::Count)> handles_{};
 };
