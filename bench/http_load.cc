@@ -10,6 +10,7 @@
 //   put      PUT /databases/<db>/docs?id=bench/<tag><conn>-<seq>  (1 KB JSON body)
 //   preload  PUT the ids bench/<tag>g-0 .. bench/<tag>g-<ids-1>  (request-count run)
 //   get      GET /databases/<db>/docs?id=bench/<tag>g-<random i < ids>
+//   overwrite PUT over bench/<tag>g-<random i < ids> (documents written by preload)
 //   static   GET <path>
 //   counter  POST /databases/<db>/counters: increment counter "likes" of
 //            bench/<tag>g-<random i < ids> by 1 (documents written by preload)
@@ -156,7 +157,7 @@ class Conn : public cb::HttpBenchClient {
       post_json("/counters", body);
       return true;
     }
-    if (o.mode == "get") {
+    if (o.mode == "get" || o.mode == "overwrite") {
       id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng_));
     } else if (o.mode == "preload") {
       id = cb::get_id(o.tag, ticket);
@@ -367,7 +368,7 @@ void usage() {
       R"(usage: corvus-http-load --port P [options]
   --host H          server address (default 127.0.0.1)
   --port P          server port (required)
-  --mode M          put | get | preload | static | counter | query-eq | query-range
+  --mode M          put | overwrite | get | preload | static | counter | query-eq | query-range
                     (default put)
   --clients N       concurrent keep-alive connections, one request each (default 1)
   --seconds S       measured duration (default 10)
@@ -376,7 +377,7 @@ void usage() {
   --threads T       io threads, 1 or 2 (default 1)
   --db NAME         database (default bench)
   --path P          path for --mode static (default /)
-  --ids N           get/preload/counter key space bench/<tag>g-0..N-1 (default 10000)
+  --ids N           get/overwrite/preload/counter key space bench/<tag>g-0..N-1 (default 10000)
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON body size for put/preload (default 1024)
   --timeout S       per-request timeout, counted as an error (default 30)
@@ -417,9 +418,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (err.empty()) err = cb::check_load_options(o);
-  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && o.mode != "static" &&
+  if (err.empty() && o.mode != "put" && o.mode != "overwrite" && o.mode != "get" && o.mode != "preload" &&
+      o.mode != "static" &&
       o.mode != "counter" && o.mode != "query-eq" && o.mode != "query-range")
-    err = "--mode must be put, get, preload, static, counter, query-eq or query-range";
+    err = "--mode must be put, overwrite, get, preload, static, counter, query-eq or query-range";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
   if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
   if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";

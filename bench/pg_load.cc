@@ -168,7 +168,11 @@ void client(Run& run, int conn_id, Stats& st) {
     } else if (o.mode == "get") {
       id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng));
     } else {
-      id = preload ? cb::get_id(o.tag, ticket) : cb::put_id(o.tag, conn_id, seq);
+      if (o.mode == "overwrite") {
+        id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng));
+      } else {
+        id = preload ? cb::get_id(o.tag, ticket) : cb::put_id(o.tag, conn_id, seq);
+      }
       body = cb::make_doc(id, seq, o.doc_size);
     }
     ++seq;
@@ -230,12 +234,13 @@ void client(Run& run, int conn_id, Stats& st) {
 void usage() {
   std::cerr <<
       R"(usage: corvus-pg-load --conninfo "host=127.0.0.1 port=P dbname=bench user=postgres" [options]
-  --mode M          put | get | preload (default put)
+  --mode M          put | overwrite | get | preload (default put); overwrite upserts
+                    existing rows bench/<tag>g-<random i < ids>
   --clients N       threads, each with its own connection (default 1)
   --seconds S       measured duration (default 10)
   --warmup S        unmeasured time before the window (default 0)
   --requests N      run N statements in total instead of a duration (preload: = --ids)
-  --ids N           get/preload key space bench/<tag>g-0..N-1 (default 10000)
+  --ids N           get/overwrite/preload key space bench/<tag>g-0..N-1 (default 10000)
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON document size (default 1024)
   --setup 0|1       CREATE TABLE IF NOT EXISTS docs(id text primary key, body jsonb) (default 1;
@@ -272,8 +277,9 @@ int main(int argc, char** argv) {
     usage();
     return 0;
   }
-  if (err.empty() && o.mode != "put" && o.mode != "get" && o.mode != "preload" && !o.query_mode())
-    err = "--mode must be put, get, preload, query-eq or query-range";
+  if (err.empty() && o.mode != "put" && o.mode != "overwrite" && o.mode != "get" && o.mode != "preload" &&
+      !o.query_mode())
+    err = "--mode must be put, overwrite, get, preload, query-eq or query-range";
   if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
   if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";
   if (err.empty() && (o.clients < 1 || o.clients > 1000)) err = "--clients must be 1..1000";

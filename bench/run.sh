@@ -235,6 +235,25 @@ run_http() {  # target rep mode clients port [extra args]
   fi
 }
 
+# corvusd's writes per WAL sync during one run: the gauge covers the time since
+# the previous scrape, so the run is bracketed by two scrapes.
+WPS="$WORK/writes_per_sync.txt"  # mode clients rep wps
+: >"$WPS"
+scrape_writes_per_sync() {
+  curl -s --max-time 10 "http://127.0.0.1:$CPORT/metrics" |
+    awk '/^corvus_txmerger_writes_per_sync[ {]/ && /database="bench"/ { print $NF; f = 1 } END { if (!f) print "" }'
+}
+
+run_corvus_write() {  # rep mode clients [extra]
+  local rep=$1 mode=$2 c=$3 wps
+  shift 3
+  scrape_writes_per_sync >/dev/null
+  run_http corvus "$rep" "$mode" "$c" "$CPORT" "$@"
+  wps=$(scrape_writes_per_sync)
+  [[ -n $wps ]] && echo "$mode $c $rep $wps" >>"$WPS"
+  return 0
+}
+
 run_pg() {  # rep mode clients [extra]
   local rep=$1 mode=$2 c=$3 line
   shift 3
@@ -298,8 +317,10 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
   for c in $CLIENTS; do
     tag="r${rep}c${c}-"
     if [[ $HAVE_PG -eq 1 ]]; then run_pg "$rep" put "$c" --tag "$tag"; fi
-    if [[ $HAVE_CORVUS -eq 1 ]]; then run_http corvus "$rep" put "$c" "$CPORT" --tag "$tag"; fi
+    if [[ $HAVE_CORVUS -eq 1 ]]; then run_corvus_write "$rep" put "$c" --tag "$tag"; fi
     if [[ $HAVE_ROCKSDB -eq 1 ]]; then run_rocksdb "$rep" "$c"; fi
+    if [[ $HAVE_PG -eq 1 ]]; then run_pg "$rep" overwrite "$c" --ids "$IDS"; fi
+    if [[ $HAVE_CORVUS -eq 1 ]]; then run_corvus_write "$rep" overwrite "$c" --ids "$IDS"; fi
     if [[ $HAVE_PG -eq 1 ]]; then run_pg "$rep" get "$c" --ids "$IDS"; fi
     if [[ $HAVE_CORVUS -eq 1 ]]; then run_http corvus "$rep" get "$c" "$CPORT" --ids "$IDS"; fi
     if [[ $HAVE_NGINX -eq 1 ]]; then run_http nginx "$rep" static "$c" "$NGPORT" --path /doc1k.json; fi
@@ -359,20 +380,51 @@ ratio_line() {  # label num_target num_mode num_c den_target den_mode den_c goal
   printf '  %-70s %8s   %-14s  %s%s\n' "$label" "${r}x" "$goal" "$verdict" "$note"
 }
 
-echo "Ratios (rps medians):"
-ratio_line "durable PUT, 64 clients: corvusd / PostgreSQL upsert" corvus put 64 pg put 64 2.5
-ratio_line "durable PUT, 64 clients: corvusd / RocksDB fillrandom sync (64 thr)" corvus put 64 rocksdb fillrandom_sync 64 0.7
-ratio_line "durable PUT, 1 client:   corvusd / PostgreSQL upsert" corvus put 1 pg put 1 1.3
-ratio_line "GET-by-id, 64 clients:   corvusd / PostgreSQL select" corvus get 64 pg get 64 4
-ratio_line "GET-by-id, 64 clients:   corvusd / nginx static 1 KB" corvus get 64 nginx static 64 0.7
-ratio_line "scaling: corvusd PUT 64 clients / 16 clients" corvus put 64 corvus put 16 1.0
-ratio_line "scaling: corvusd GET 64 clients / 16 clients" corvus get 64 corvus get 16 1.0
+# The p50 latency of the denominator over the numerator's: >= 1.0 when
+# corvusd's median request is no slower.
+get_p50() {
+  awk -v t="$1" -v m="$2" -v c="$3" '$1 == t && $2 == m && $3 == c { print $5; f = 1 } END { if (!f) print "" }' "$MEDIANS"
+}
+latency_line() {  # label num_target num_mode num_c den_target den_mode den_c goal
+  local label=$1 a b r verdict
+  a=$(get_p50 "$2" "$3" "$4")
+  b=$(get_p50 "$5" "$6" "$7")
+  if [[ -z $a || -z $b || $a -le 0 ]]; then
+    printf '  %-70s %8s   %-14s  %s\n' "$label" "n/a" "target >= $8" "(not measured)"
+    return
+  fi
+  r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+  verdict=$(awk -v r="$r" -v g="$8" 'BEGIN { print (r + 0 >= g + 0) ? "PASS" : "MISS" }')
+  printf '  %-70s %8s   %-14s  %s (p50 %s vs %s us)\n' "$label" "${r}x" "target >= $8" "$verdict" "$a" "$b"
+}
+
+echo "Ratios (rps medians unless said otherwise; targets of issue 9):"
+for mode in put overwrite; do
+  what=$([[ $mode == put ]] && echo "new doc" || echo "overwrite")
+  ratio_line "durable PUT ($what), 1 client: corvusd / PostgreSQL upsert" corvus "$mode" 1 pg "$mode" 1 1.0
+  latency_line "durable PUT ($what), 1 client: PostgreSQL p50 / corvusd p50" corvus "$mode" 1 pg "$mode" 1 1.0
+  for c in 16 64; do
+    ratio_line "durable PUT ($what), $c clients: corvusd / PostgreSQL upsert" corvus "$mode" "$c" pg "$mode" "$c" 2.0
+    ratio_line "durable PUT ($what), $c clients: corvusd / RocksDB sync ($c thr)" corvus "$mode" "$c" rocksdb fillrandom_sync "$c" 0.8
+  done
+  ratio_line "scaling: corvusd PUT ($what) 64 clients / 16 clients" corvus "$mode" 64 corvus "$mode" 16 1.0
+done
+ratio_line "GET-by-id, 64 clients: corvusd / nginx static 1 KB (1 worker)" corvus get 64 nginx static 64 1.0
+ratio_line "GET-by-id, 64 clients: corvusd / PostgreSQL select" corvus get 64 pg get 64 2.0
+for mode in put overwrite; do
+  wps=$(awk -v m="$mode" '$1 == m && $2 == 64 { v = v " " $4 } END { print v }' "$WPS" | awk "$AWK_MEDIAN"'{ if (NF) printf "%.1f", median($0) }')
+  if [[ -n $wps ]]; then
+    verdict=$(awk -v w="$wps" 'BEGIN { print (w + 0 >= 16) ? "PASS" : "MISS" }')
+    printf '  %-70s %8s   %-14s  %s\n' "writes per WAL sync, PUT ($mode), 64 clients (median of runs)" "$wps" "target >= 16" "$verdict"
+  fi
+done
 echo
 echo "For reference (scaling of the peers; no targets):"
 ratio_line "PostgreSQL PUT 64 / 16 clients" pg put 64 pg put 16 -
 ratio_line "PostgreSQL GET 64 / 16 clients" pg get 64 pg get 16 -
 ratio_line "RocksDB synced writes 64 / 16 threads" rocksdb fillrandom_sync 64 rocksdb fillrandom_sync 16 -
 ratio_line "nginx static 64 / 16 clients" nginx static 64 nginx static 16 -
+ratio_line "corvusd GET 64 / 16 clients" corvus get 64 corvus get 16 -
 
 if [[ $HAVE_CORVUS -eq 1 ]]; then
   echo
