@@ -2,12 +2,14 @@
 // data directory), registers the routes, listens, and on SIGTERM/SIGINT stops
 // accepting, finishes requests in flight, drains the writers and exits.
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -80,6 +82,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto level = log::parse_level(options.log_level)) log::set_level(*level);
+  // The I/O thread count is known from here on: the storage decides with it
+  // whether a request may run its own write (StorageOptions).
+  if (options.threads <= 0) options.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   if (corvus::Status s = check_security_options(options); !s.ok()) {
     log::error("cannot start").kv("error", s.message());
     std::fprintf(stderr, "corvusd: cannot start: %s\n", s.message().c_str());

@@ -52,6 +52,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
 
   storage::StorageOptions storage_options;
   storage_options.block_cache = rocksdb::NewLRUCache(options.cache_bytes > 0 ? options.cache_bytes : default_cache_bytes());
+  // A request's I/O thread may block for its own sync only when another I/O
+  // thread keeps reading the other connections meanwhile.
+  storage_options.write_on_caller_when_idle = options.threads > 1;
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, std::move(storage_options));
   // Databases open with the tag the cluster gave this node when their record
   // names it (also after the node joined another cluster).

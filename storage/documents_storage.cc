@@ -293,6 +293,10 @@ void DocumentsStorage::submit(TransactionMerger::Work work, TransactionMerger::D
   merger_->enqueue(std::move(work), std::move(done), size_hint);
 }
 
+void DocumentsStorage::submit_or_run(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint) {
+  merger_->enqueue_or_run(std::move(work), std::move(done), size_hint);
+}
+
 Status DocumentsStorage::write(TransactionMerger::Work work) {
   std::promise<Status> promise;
   auto future = promise.get_future();

@@ -76,13 +76,17 @@ class DocumentsStorage {
   // --- writes ---
   // Queues a transaction; `done` runs on the writer thread once it is durable.
   void submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);
+  // The same, run on the calling thread when no other write is under way
+  // (TransactionMerger::enqueue_or_run): for a request's own write.
+  void submit_or_run(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);
   // Blocking convenience for tests and start-up paths.
   Status write(TransactionMerger::Work work);
 
   // --- commit hook ---
   // Called with the new last etag after each durable batch that changed
-  // something, on the merger's syncer thread while it holds the listeners'
-  // mutex: a listener must be quick and must not block (post the work
+  // something, once its transactions were told (so possibly after a write()
+  // returned), on the thread that wrote the batch (the merger's, or a
+  // submit_or_run caller's) while it holds the listeners' mutex: a listener must be quick and must not block (post the work
   // elsewhere, e.g. to an io_context or a condition variable), must not write
   // to this storage and must not add or remove listeners. Returns an id for
   // remove_commit_listener.

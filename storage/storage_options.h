@@ -45,6 +45,12 @@ struct StorageOptions {
   // per database.
   std::shared_ptr<rocksdb::Cache> block_cache;
 
+  // DocumentsStorage::submit_or_run may run a write and its WAL sync on the
+  // calling thread when no other write is under way (saving two thread
+  // hand-offs). Only for callers that can afford to block that long: corvusd
+  // sets it when it has more than one HTTP I/O thread. Default: false (queue).
+  bool write_on_caller_when_idle = false;
+
   // Wall time source; tests inject a fixed clock. Default: the system clock.
   std::shared_ptr<const Clock> clock = std::make_shared<SystemClock>();
 

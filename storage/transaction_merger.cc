@@ -57,9 +57,10 @@ void TransactionMerger::run_writer() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      cv_.wait(lock, [&] { return !writing_ && (!queue_.empty() || stopping_); });
       if (queue_.empty() && stopping_) break;
       taken.swap(queue_);
+      writing_ = true;
     }
     // Split what was waiting into batches within the configured bounds.
     const auto& opts = storage_.options();
@@ -74,37 +75,76 @@ void TransactionMerger::run_writer() {
         ++i;
       }
       std::unique_ptr<Batch> batch = build(std::move(chunk));
-      // Built while the previous batch was syncing; it may only follow it.
-      Status previous = wait_for_in_flight();
-      if (!previous.ok()) {
-        // This batch may have read the failed batch's writes: it fails too,
-        // and the next one starts again from what is durable.
-        complete(*batch, Status::IOError("an earlier write batch failed: " + previous.message()));
-        std::lock_guard lock(sync_mu_);
-        writer_state_ = storage_.writer_state_;
-        continue;
-      }
-      if (!batch->any_ok) {
-        complete(*batch, Status::Ok());
-        continue;
-      }
-      if (i == taken.size() && nothing_queued()) {
-        // Nobody is waiting to be built behind this batch, so handing it to
-        // the syncer would only add a thread wake-up to its latency.
-        if (Status written = write_durably(*batch); !written.ok()) {
-          std::lock_guard lock(sync_mu_);
-          writer_state_ = storage_.writer_state_;
-        }
-        continue;
-      }
-      hand_off(std::move(batch));
+      commit(std::move(batch), /*more_behind=*/i < taken.size() || !nothing_queued());
     }
     taken.clear();
+    std::lock_guard lock(mu_);
+    writing_ = false;
   }
   wait_for_in_flight().ignore_error();  // its transactions were told already
   std::lock_guard lock(sync_mu_);
   syncer_stop_ = true;
   sync_cv_.notify_all();
+}
+
+void TransactionMerger::commit(std::unique_ptr<Batch> batch, bool more_behind) {
+  // Built while the previous batch was syncing; it may only follow it.
+  Status previous = wait_for_in_flight();
+  if (!previous.ok()) {
+    // This batch may have read the failed batch's writes: it fails too,
+    // and the next one starts again from what is durable.
+    complete(*batch, Status::IOError("an earlier write batch failed: " + previous.message()));
+    std::lock_guard lock(sync_mu_);
+    writer_state_ = storage_.writer_state_;
+    return;
+  }
+  if (!batch->any_ok) {
+    complete(*batch, Status::Ok());
+    return;
+  }
+  if (!more_behind) {
+    // Nobody is waiting to be built behind this batch, so handing it to
+    // the syncer would only add a thread wake-up to its latency.
+    if (Status written = write_durably(*batch); !written.ok()) {
+      std::lock_guard lock(sync_mu_);
+      writer_state_ = storage_.writer_state_;
+    }
+    return;
+  }
+  hand_off(std::move(batch));
+}
+
+void TransactionMerger::enqueue_or_run(Work work, Done done, size_t size_hint) {
+  bool run_here = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      // Answered below, outside the lock.
+    } else if (!storage_.options().write_on_caller_when_idle || writing_ || !queue_.empty() ||
+               !nothing_in_flight()) {
+      queue_.push_back({std::move(work), std::move(done), size_hint});
+      cv_.notify_one();
+      return;
+    } else {
+      writing_ = true;  // the writer thread waits until we are done
+      run_here = true;
+    }
+  }
+  if (!run_here) {
+    done(Status::ShuttingDown("database is shutting down"));
+    return;
+  }
+  std::vector<Pending> one;
+  one.push_back({std::move(work), std::move(done), size_hint});
+  commit(build(std::move(one)), /*more_behind=*/false);
+  std::lock_guard lock(mu_);
+  writing_ = false;
+  if (!queue_.empty() || stopping_) cv_.notify_one();  // what came meanwhile, or the stop
+}
+
+bool TransactionMerger::nothing_in_flight() {
+  std::lock_guard lock(sync_mu_);
+  return in_flight_done_;
 }
 
 std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<Pending> pending) {
@@ -196,9 +236,13 @@ Status TransactionMerger::write_durably(Batch& batch) {
       storage_.writer_state_ = batch.state_after;
     }
     storage_.publish(batch.state_after);
-    if (batch.any_ok) storage_.notify_commit_listeners(batch.state_after.last_etag);
   }
+  // The waiting requests first: the listeners' wake-ups (changes, indexing,
+  // replication) are not on their path.
+  const bool notify = written.ok() && batch.any_ok;
+  const uint64_t last_etag = batch.state_after.last_etag;
   complete(batch, written);
+  if (notify) storage_.notify_commit_listeners(last_etag);
   return written;
 }
 

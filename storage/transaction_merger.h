@@ -62,6 +62,13 @@ class TransactionMerger {
   // `size_hint` (payload bytes) bounds how much goes into one batch.
   void enqueue(Work work, Done done, size_t size_hint = 0);
 
+  // As enqueue(), but when no other write is queued, being built or being
+  // synced (and StorageOptions::write_on_caller_when_idle), runs `work` and
+  // its WAL sync on the calling thread, and `done` before returning: a request alone pays no thread hand-offs (the writer
+  // and back). For callers that may block for one sync and whose `work` and
+  // `done` take no lock the caller holds.
+  void enqueue_or_run(Work work, Done done, size_t size_hint = 0);
+
   // Runs what is queued, then stops both threads. Idempotent.
   void stop();
 
@@ -95,16 +102,24 @@ class TransactionMerger {
   Status wait_for_in_flight();
   void hand_off(std::unique_ptr<Batch> batch);
   bool nothing_queued();
+  bool nothing_in_flight();
+  // Waits for the batch in flight, then writes `batch` (on this thread when
+  // nothing is queued behind it, else by the syncer while the next one is
+  // built). Called by whichever thread is writing_.
+  void commit(std::unique_ptr<Batch> batch, bool more_behind);
   // Writes with one WAL sync, publishes the counters, completes the batch.
   Status write_durably(Batch& batch);
   void complete(Batch& batch, const Status& written);
 
   DocumentsStorage& storage_;
 
-  std::mutex mu_;  // guards queue_, stopping_
+  std::mutex mu_;  // guards queue_, stopping_, writing_
   std::condition_variable cv_;
   std::vector<Pending> queue_;
   bool stopping_ = false;
+  // A thread (the writer, or a caller of enqueue_or_run) is building or
+  // writing batches; only one at a time uses writer_state_.
+  bool writing_ = false;
 
   std::mutex sync_mu_;  // guards in_flight_, sync_error_, syncer_stop_
   std::condition_variable sync_cv_;
@@ -113,7 +128,7 @@ class TransactionMerger {
   Status sync_error_;
   bool syncer_stop_ = false;
 
-  WriterState writer_state_;  // writer thread only: includes the in-flight batch
+  WriterState writer_state_;  // the writing_ thread only: includes the in-flight batch
 
   MergerStats stats_;
   std::thread syncer_;

@@ -78,7 +78,7 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const
   };
   auto state = std::make_shared<State>();
   state->commands = std::move(commands);
-  db->storage().submit(
+  db->storage().submit_or_run(
       [state](storage::WriteTransaction& txn) -> Status {
         std::string& out = state->results;
         out = "{\"Results\":[";

@@ -281,7 +281,7 @@ void handle_put(ServerStore& store, const http::Request& req, const http::Respon
       store, db->name(), {final_id.get()},
       [db, final_id, doc, expected = expected.value(), result, respond, url = req.target, size_hint](Status status) {
         if (!status.ok()) return respond(http::error_response(status, url));
-        db->storage().submit(
+        db->storage().submit_or_run(
             [final_id, doc, expected, result](storage::WriteTransaction& txn) -> Status {
               auto r = txn.put(*final_id, std::move(*doc), expected);
               if (!r.ok()) return r.status();
@@ -304,7 +304,7 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
   if (!id.ok()) return respond_error(respond, id.status(), req);
   auto expected = if_match_change_vector(req);
   if (!expected.ok()) return respond_error(respond, expected.status(), req);
-  db->storage().submit(
+  db->storage().submit_or_run(
       [id = *id, expected = expected.value()](storage::WriteTransaction& txn) -> Status {
         return txn.remove(id, expected).status();
       },

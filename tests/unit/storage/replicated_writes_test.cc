@@ -5,6 +5,7 @@
 #include "storage/replicated_writes.h"
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <string>
@@ -416,19 +417,26 @@ TEST_CASE("Commit hook: listeners learn each durable last etag; a removed one is
     std::lock_guard lock(mu);
     seen.push_back(etag);
   });
-  db.put("users/1", "a");
-  db.put("users/2", "b");
-  {
+  // Listeners run once the batch's transactions were told: a write may
+  // return just before its notification.
+  const auto seen_now = [&] {
     std::lock_guard lock(mu);
-    CHECK(seen == std::vector<uint64_t>{1, 2});
-  }
+    return seen;
+  };
+  const auto wait_for = [&](size_t n) {
+    for (int i = 0; i < 2000 && seen_now().size() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  db.put("users/1", "a");
+  wait_for(1);
+  db.put("users/2", "b");
+  wait_for(2);
+  CHECK(seen_now() == std::vector<uint64_t>{1, 2});
   // A transaction that fails changes nothing durable: no notification.
   Status failed = db.s->write([](WriteTransaction& txn) { return txn.put("users/3", {}, std::string("A:1-x")).status(); });
   CHECK_FALSE(failed.ok());
   db.s->remove_commit_listener(id);
   db.put("users/3", "c");
-  std::lock_guard lock(mu);
-  CHECK(seen == std::vector<uint64_t>{1, 2});
+  CHECK(seen_now() == std::vector<uint64_t>{1, 2});
 }
 
 TEST_CASE("Replicated: the incoming version keeps its own flags and @counters; revision flags are dropped") {
