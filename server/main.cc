@@ -23,6 +23,8 @@
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
 #include "server/server_store.h"
+#include "server/subscriptions/subscription_connection.h"
+#include "server/tcp/tcp_listener.h"
 
 extern char** environ;
 
@@ -61,6 +63,35 @@ corvus::Status resolve_port_zero(corvus::server::ServerOptions& options) {
   fix(options.server_url);
   fix(options.public_server_url);
   return corvus::Status::Ok();
+}
+
+// Where the TCP listener binds: --tcp-url's host and port, else the HTTP host
+// and any free port.
+corvus::Result<corvus::server::tcp::TcpListenerOptions> tcp_listener_options(const corvus::server::ServerOptions& options) {
+  corvus::server::tcp::TcpListenerOptions t;
+  t.host = options.host;
+  t.port = 0;
+  if (options.tcp_url.empty()) return t;
+  std::string_view rest = std::string_view(options.tcp_url).substr(6);  // after tcp://
+  const auto colon = rest.rfind(':');
+  std::string host(rest.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  t.host = host;
+  t.port = static_cast<uint16_t>(std::stoul(std::string(rest.substr(colon + 1))));
+  return t;
+}
+
+// The host clients dial: --tcp-url's, else the host of the public URL.
+std::string tcp_advertised_host(const corvus::server::ServerOptions& options) {
+  if (!options.tcp_url.empty()) {
+    std::string_view rest = std::string_view(options.tcp_url).substr(6);
+    return std::string(rest.substr(0, rest.rfind(':')));
+  }
+  std::string_view url = options.public_server_url.empty() ? options.server_url : options.public_server_url;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find('/'));
+  if (!url.empty() && url.front() == '[') return std::string(url.substr(0, url.find(']') + 1));
+  return std::string(url.substr(0, url.rfind(':')));
 }
 
 }  // namespace
@@ -155,17 +186,42 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "corvusd: cannot start: %s\n", server.status().message().c_str());
     return 1;
   }
+  // The TCP listener for data subscription workers. Not on a server with a
+  // certificate: the clients would then speak TLS to it, which it does not
+  // serve yet, and plain TCP would bypass the client certificates.
+  subscriptions::SubscriptionTcpHandler subscription_handler(*store.value());
+  std::unique_ptr<tcp::TcpListener> tcp_listener;
+  if (options.certificate_path.empty()) {
+    auto tcp_options = tcp_listener_options(options);
+    if (!tcp_options.ok()) {
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", tcp_options.status().message().c_str());
+      return 1;
+    }
+    auto listener = tcp::TcpListener::bind(tcp_options.value());
+    if (!listener.ok()) {
+      log::error("cannot start").kv("error", listener.status().message());
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", listener.status().message().c_str());
+      return 1;
+    }
+    tcp_listener = std::move(listener).value();
+    tcp_listener->add_handler("Subscription", &subscription_handler);
+    tcp_listener->start();
+    store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
+  }
+
   log::info("corvusd listening")
       .kv("url", std::string(options.certificate_path.empty() ? "http://" : "https://") + options.host + ":" +
                      std::to_string(server.value()->port()))
       .kv("data_dir", options.data_dir)
       .kv("node_tag", store.value()->node_tag())
-      .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()));
+      .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()))
+      .kv("tcp_url", store.value()->tcp_url());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.value()->shutdown();
+  if (tcp_listener) tcp_listener->stop();
   store.value()->close();
   log::info("stopped");
   return 0;

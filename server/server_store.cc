@@ -215,6 +215,16 @@ void ServerStore::register_storage_metrics() {
   });
 }
 
+void ServerStore::set_tcp_url(std::string url) {
+  std::lock_guard lock(tcp_url_mu_);
+  tcp_url_ = std::move(url);
+}
+
+std::string ServerStore::tcp_url() const {
+  std::lock_guard lock(tcp_url_mu_);
+  return tcp_url_;
+}
+
 void ServerStore::set_security(security::SecurityOptions options) {
   auto shared = std::make_shared<const security::SecurityOptions>(std::move(options));
   std::lock_guard lock(security_mu_);
