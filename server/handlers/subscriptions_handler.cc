@@ -176,6 +176,8 @@ void handle_update(ServerStore& store, const http::Request& req, const http::Res
     auto found = store.cluster().state().subscription(db->name(), cmd.name);
     if (!found.ok()) return respond_error(respond, found.status(), req);
     existing = found.value();
+    // Both given: they must name the same subscription.
+    if (existing && cmd.id != 0 && existing->id != cmd.id) existing.reset();
   } else {
     auto all = store.cluster().state().subscriptions(db->name());
     if (!all.ok()) return respond_error(respond, all.status(), req);
@@ -277,6 +279,84 @@ void handle_drop(ServerStore& store, const http::Request& req, const http::Respo
   respond(http::Response::empty(204));
 }
 
+// The subscription a task request names: ?taskName= (or ?name=), else ?key= (its id).
+Result<std::optional<SubscriptionRecord>> find_task(ServerStore& store, const DocumentDatabase& db,
+                                                    const http::Request& req) {
+  std::string name = req.query.get("taskName").value_or("");
+  if (name.empty()) name = req.query.get("name").value_or("");
+  if (!name.empty()) return store.cluster().state().subscription(db.name(), name);
+  auto key = query_uint(req, "key", 0);
+  if (!key.ok()) return key.status();
+  if (key.value() == 0) return Status::InvalidArgument("Query string parameter 'key' or 'taskName' is required");
+  auto all = store.cluster().state().subscriptions(db.name());
+  if (!all.ok()) return all.status();
+  for (auto& r : all.value()) {
+    if (r.id == key.value()) return std::optional<SubscriptionRecord>(std::move(r));
+  }
+  return std::optional<SubscriptionRecord>();
+}
+
+bool is_subscription_task(const http::Request& req) { return req.query.get("type").value_or("") == "Subscription"; }
+
+// GET /databases/{db}/task?key=|taskName=&type=Subscription (RavenDB's
+// OngoingTaskSubscription). Other task types are not built.
+void handle_task_info(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  if (!is_subscription_task(req)) {
+    return respond_error(respond, Status::InvalidArgument("only tasks of type 'Subscription' are supported"), req);
+  }
+  auto found = find_task(store, *db, req);
+  if (!found.ok()) return respond_error(respond, found.status(), req);
+  if (!found.value()) return respond(subscription_missing(req.query.get("taskName").value_or(req.query.get("key").value_or("")), req.target));
+  const auto& r = *found.value();
+  json::object o = state_json(r, store.node_tag());
+  o["TaskId"] = r.id;
+  o["TaskName"] = r.name;
+  o["TaskType"] = "Subscription";
+  o["TaskState"] = r.disabled ? "Disabled" : "Enabled";
+  o["ResponsibleNode"] = json::object{{"NodeTag", store.node_tag()}, {"NodeUrl", store.public_url()}, {"ResponsibleNode", store.node_tag()}};
+  o["TaskConnectionStatus"] = store.subscription_connections().connected(db->name(), r.name) > 0 ? "Active" : "NotActive";
+  respond(http::Response::json(200, json::serialize(o)));
+}
+
+// POST /databases/{db}/admin/tasks/state?key=|taskName=&type=Subscription&disable=true|false
+void handle_task_state(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  if (!is_subscription_task(req)) {
+    return respond_error(respond, Status::InvalidArgument("only tasks of type 'Subscription' are supported"), req);
+  }
+  const std::string disable = req.query.get("disable").value_or("");
+  if (disable != "true" && disable != "false") {
+    return respond_error(respond, Status::InvalidArgument("Query string parameter 'disable' must be true or false"), req);
+  }
+  auto found = find_task(store, *db, req);
+  if (!found.ok()) return respond_error(respond, found.status(), req);
+  if (!found.value()) return respond(subscription_missing(req.query.get("taskName").value_or(req.query.get("key").value_or("")), req.target));
+  const auto& r = *found.value();
+  rachis::cluster::PutSubscriptionCommand cmd;
+  cmd.database = db->name();
+  cmd.update = true;
+  cmd.name = r.name;
+  cmd.mentor_node = r.mentor_node;
+  cmd.pin_to_mentor_node = r.pin_to_mentor_node;
+  cmd.disabled = disable == "true";
+  store.cluster().execute(cmd, [&store, respond, url = req.target, database = db->name(), name = r.name, id = r.id,
+                                disabled = cmd.disabled](rachis::cluster::CommandResult result, rachis::core::Index index) {
+    if (result.status.is_not_found() && result.status.message().starts_with("Subscription")) {
+      return respond(subscription_missing(name, url));
+    }
+    if (!result.status.ok()) return respond(http::error_response(result.status, url));
+    if (disabled) {
+      store.subscription_connections().drop(
+          database, name, "", subscriptions::connection_status_json("Closed", "Subscription '" + name + "' was disabled"));
+    }
+    respond(http::Response::json(200, json::serialize(json::object{
+                                          {"TaskId", id}, {"RaftCommandIndex", index}, {"ResponsibleNode", store.node_tag()}})));
+  });
+}
+
 // The TCP listener's address as the clients read it (TcpConnectionInfo).
 void respond_tcp_info(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   const std::string url = store.tcp_url();
@@ -329,6 +409,10 @@ void register_subscription_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, const http::Respond& respond) { handle_delete(store, req, respond); });
   router.add(verb::post, "/databases/{db}/subscriptions/drop", RouteAccess::DatabaseAdmin, "subscriptions_drop",
              [&store](const http::Request& req, const http::Respond& respond) { handle_drop(store, req, respond); });
+  router.add(verb::get, "/databases/{db}/task", RouteAccess::DatabaseRead, "task_info",
+             [&store](const http::Request& req, const http::Respond& respond) { handle_task_info(store, req, respond); });
+  router.add(verb::post, "/databases/{db}/admin/tasks/state", RouteAccess::DatabaseAdmin, "tasks_state",
+             [&store](const http::Request& req, const http::Respond& respond) { handle_task_state(store, req, respond); });
   router.add(verb::get, "/info/tcp", RouteAccess::ValidUser, "info_tcp",
              [&store](const http::Request& req, const http::Respond& respond) { handle_tcp_info(store, req, respond); });
   router.add(verb::get, "/databases/{db}/info/tcp", RouteAccess::DatabaseRead, "database_info_tcp",
