@@ -53,13 +53,18 @@ void TcpJsonStream::close() {
 }
 
 void TcpJsonStream::try_write_then_close(std::string_view bytes) {
-  {
-    std::unique_lock lock(write_mu_, std::try_to_lock);
-    if (lock.owns_lock() && !closed()) {
-      [[maybe_unused]] ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+  std::unique_lock lock(write_mu_, std::try_to_lock);
+  if (!lock.owns_lock() || closed()) {
+    close();
+    return;
   }
-  close();
+  [[maybe_unused]] ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Only our direction ends (FIN after the message): shutting the reading side
+  // too would make the kernel answer the peer's next bytes with a reset, which
+  // may reach it before it read why it was closed. The owner thread sees
+  // closed() and stops within its next wait.
+  closed_.store(true, std::memory_order_release);
+  ::shutdown(fd_, SHUT_WR);
 }
 
 Status TcpJsonStream::write(std::string_view bytes) {

@@ -46,8 +46,10 @@ class TcpJsonStream {
   // Shuts the socket down: blocked and later reads and writes fail. Any thread.
   void close();
   // Writes `bytes` only if no other write is under way and the socket takes
-  // them without blocking, then close(). For telling a connection why it is
-  // closed from a thread that must not wait for a slow peer.
+  // them without blocking, then ends the connection (our side: the peer reads
+  // the message, then the end; without the write, close()). For telling a
+  // connection why it is closed from a thread that must not wait for a slow
+  // peer.
   void try_write_then_close(std::string_view bytes);
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   // The peer's address, for logs.
