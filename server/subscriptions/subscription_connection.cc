@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <variant>
 
 #include <boost/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "server/logging/logger.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connections.h"
+#include "server/subscriptions/subscription_cursor.h"
 #include "server/subscriptions/subscription_query.h"
 #include "storage/clock.h"
 
@@ -106,6 +108,7 @@ struct Batch {
   std::size_t documents = 0;
   std::uint64_t scanned_to = 0;  // every entry up to here was sent or does not match
   std::string last_change_vector;
+  std::uint64_t lease = 0;       // the cursor's lease on what it holds (0: empty)
 };
 
 class Connection {
@@ -154,8 +157,19 @@ class Connection {
 
     std::uint64_t registration = 0;
     auto& registry = store_.subscription_connections();
-    const auto admission = registry.admit(db_->name(), subscription_.name, options_.strategy, options_.worker_id, stream_,
-                                          &registration, [this] { return stream_->write(kHeartbeat).ok(); });
+    const auto admission = registry.admit(
+        db_->name(), subscription_.name, options_.strategy, options_.worker_id, stream_, &registration,
+        [this] { return stream_->write(kHeartbeat).ok(); },
+        [this] {
+          // The recorded position, read again: the worker we waited for (or
+          // took over from) may have moved it.
+          if (auto again = store_.cluster().state().subscription(db_->name(), options_.name);
+              again.ok() && again.value() && again.value()->id == subscription_.id) {
+            subscription_ = *again.value();
+          }
+          return subscription_.last_etag;
+        },
+        &cursor_);
     if (admission == SubscriptionConnections::Admission::InUse) {
       stream_->write(connection_status_json("InUse", "Subscription '" + subscription_.name +
                                                          "' is in use by another worker and the strategy is not TakeOver"))
@@ -163,12 +177,6 @@ class Connection {
       return;
     }
     if (admission == SubscriptionConnections::Admission::Closed) return;
-    // Read the position again: the worker we waited for (or took over from)
-    // may have moved it.
-    if (auto again = store_.cluster().state().subscription(db_->name(), options_.name);
-        again.ok() && again.value() && again.value()->id == subscription_.id) {
-      subscription_ = *again.value();
-    }
     const std::uint64_t listener =
         db_->storage().add_commit_listener([this](std::uint64_t last) { waiter_.on_commit(last); });
     if (stream_->write(json::serialize(json::object{{"Type", "ConnectionStatus"}, {"Status", "Accepted"}})).ok()) {
@@ -183,28 +191,42 @@ class Connection {
   }
 
  private:
-  // The batch loop; returns when the connection ends.
+  // The batch loop; returns when the connection ends. A batch this worker
+  // got but did not acknowledge goes back to the cursor for the next worker.
   void serve_batches() {
-    std::uint64_t position = subscription_.last_etag;
+    std::uint64_t lease = 0;
+    serve_batches(&lease);
+    if (lease != 0) cursor_->abandoned(lease);
+  }
+
+  void serve_batches(std::uint64_t* lease) {
     for (;;) {
       if (stream_->closed() || !database_still_here()) return;
-      auto batch = read_batch(position);
-      if (!batch.ok()) {
-        stream_->write(error_json("System.Exception", batch.status().to_string())).ignore_error();
+      Batch batch;
+      auto scan = cursor_->next(
+          [&](std::uint64_t after, std::uint64_t upto) -> Result<SubscriptionCursor::Scan> {
+            auto read = read_batch(after, upto);
+            if (!read.ok()) return read.status();
+            batch = std::move(read).value();
+            return SubscriptionCursor::Scan{batch.scanned_to, batch.documents};
+          },
+          lease);
+      if (!scan.ok()) {
+        stream_->write(error_json("System.Exception", scan.status().to_string())).ignore_error();
         return;
       }
-      if (batch.value().documents == 0) {
-        position = batch.value().scanned_to;
+      if (batch.documents == 0) {
         if (options_.close_when_no_docs_left) {
           stream_->write(connection_status_json("Closed", "No documents left to send (CloseWhenNoDocsLeft)")).ignore_error();
           return;
         }
-        if (!waiter_.wait_past(position, kHeartbeatInterval) && !stream_->write(kHeartbeat).ok()) return;
+        if (!waiter_.wait_past(batch.scanned_to, kHeartbeatInterval) && !stream_->write(kHeartbeat).ok()) return;
         continue;
       }
-      if (!stream_->write(batch.value().bytes).ok()) return;
-      if (!await_acknowledge(batch.value())) return;
-      position = batch.value().scanned_to;
+      batch.lease = *lease;
+      if (!stream_->write(batch.bytes).ok()) return;
+      if (!await_acknowledge(batch)) return;
+      *lease = 0;
     }
   }
 
@@ -217,11 +239,11 @@ class Connection {
     return false;
   }
 
-  // The documents after `position` that the query takes, up to the worker's
+  // The documents in (after, upto] that the query takes, up to the worker's
   // MaxDocsPerBatch and about kMaxBatchBytes.
-  Result<Batch> read_batch(std::uint64_t position) {
+  Result<Batch> read_batch(std::uint64_t after, std::uint64_t upto) {
     Batch b;
-    b.scanned_to = position;
+    b.scanned_to = after;
     const auto& storage = db_->storage();
     std::set<std::string> included;  // lowered ids already in this batch's includes
     json::object includes;
@@ -231,6 +253,11 @@ class Connection {
       if (changes.value().empty()) break;
       bool full = false;
       for (const auto& change : changes.value()) {
+        const std::uint64_t etag = std::visit([](const auto& c) { return c.etag; }, change);
+        if (etag > upto) {
+          full = true;
+          break;
+        }
         const auto* doc = std::get_if<storage::Document>(&change);
         if (!doc) {
           b.scanned_to = std::get<storage::Tombstone>(change).etag;
@@ -309,7 +336,9 @@ class Connection {
     cmd.database = db_->name();
     cmd.name = subscription_.name;
     cmd.id = subscription_.id;
-    cmd.last_etag = batch.scanned_to;
+    // Several workers (Concurrent) acknowledge out of order: what is recorded
+    // is the cursor's floor, below every batch still out.
+    cmd.last_etag = cursor_->floor_without(batch.lease);
     cmd.change_vector = batch.last_change_vector;
     cmd.ack_time = storage::format_iso8601(storage::SystemClock().now_micros());
     auto done = std::make_shared<std::promise<Status>>();
@@ -330,6 +359,7 @@ class Connection {
       stream_->write(error_json("System.Exception", "the acknowledgement was not recorded: " + s.to_string())).ignore_error();
       return false;
     }
+    cursor_->acknowledged(batch.lease);
     return stream_->write(R"({"Type":"Confirm"})").ok();
   }
 
@@ -341,6 +371,7 @@ class Connection {
   rachis::cluster::SubscriptionRecord subscription_;
   std::shared_ptr<const SubscriptionQuery> query_;
   CommitWaiter waiter_;
+  std::shared_ptr<SubscriptionCursor> cursor_;
 };
 
 }  // namespace

@@ -35,20 +35,22 @@ SubscriptionConnections::Admission SubscriptionConnections::admit(const std::str
                                                                   WorkerStrategy strategy, const std::string& worker_id,
                                                                   std::shared_ptr<tcp::TcpJsonStream> stream,
                                                                   std::uint64_t* id,
-                                                                  const std::function<bool()>& keepalive) {
+                                                                  const std::function<bool()>& keepalive,
+                                                                  const std::function<std::uint64_t()>& position,
+                                                                  std::shared_ptr<SubscriptionCursor>* cursor) {
   const std::string k = key(database, name);
   std::unique_lock lock(mu_);
   for (;;) {
     auto& list = workers_[k];
-    // Concurrent workers are served one at a time for now (as OpenIfFree):
-    // sharing a subscription between workers is not built.
     if (list.empty()) break;
+    if (strategy == WorkerStrategy::Concurrent && list.front().strategy == WorkerStrategy::Concurrent) break;
     if (strategy == WorkerStrategy::TakeOver) {
       for (const auto& w : list) {
         tell_and_close(w, connection_status_json("InUse", "Subscription '" + name +
                                                               "' was taken over by another worker (TakeOver)"));
       }
       list.clear();
+      cursors_.erase(k);  // the new worker starts from the recorded position
       break;
     }
     if (strategy != WorkerStrategy::WaitForFree) return Admission::InUse;
@@ -60,7 +62,14 @@ SubscriptionConnections::Admission SubscriptionConnections::admit(const std::str
     if (!alive) return Admission::Closed;
   }
   *id = next_id_++;
-  workers_[k].push_back(Worker{*id, strategy, worker_id, std::move(stream)});
+  auto& list = workers_[k];
+  if (list.empty()) {
+    // Read under the lock: no other worker of this subscription can record a
+    // position meanwhile (none is connected).
+    cursors_[k] = std::make_shared<SubscriptionCursor>(position());
+  }
+  list.push_back(Worker{*id, strategy, worker_id, std::move(stream)});
+  *cursor = cursors_[k];
   return Admission::Accepted;
 }
 
@@ -69,7 +78,10 @@ void SubscriptionConnections::leave(const std::string& database, const std::stri
   auto it = workers_.find(key(database, name));
   if (it == workers_.end()) return;
   std::erase_if(it->second, [id](const Worker& w) { return w.id == id; });
-  if (it->second.empty()) workers_.erase(it);
+  if (it->second.empty()) {
+    cursors_.erase(it->first);
+    workers_.erase(it);
+  }
   freed_.notify_all();
 }
 
@@ -92,6 +104,7 @@ std::size_t SubscriptionConnections::drop(const std::string& database, const std
       }
     }
     if (it->second.empty()) {
+      cursors_.erase(it->first);
       it = workers_.erase(it);
     } else {
       ++it;

@@ -3,7 +3,9 @@
 // subscription on this node, and the rules between them (RavenDB's worker
 // strategies): OpenIfFree is refused while another worker is connected,
 // TakeOver closes the connected ones (they are told InUse), WaitForFree waits
-// until the subscription is free. Also how the HTTP side reaches connected
+// until the subscription is free, Concurrent workers share it with each other
+// (only). The connected workers of a subscription share one
+// SubscriptionCursor (created from the recorded position with the first). Also how the HTTP side reaches connected
 // workers: drop (POST /subscriptions/drop), delete (the workers are told the
 // subscription is gone).
 //
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "server/subscriptions/subscription_cursor.h"
 #include "server/tcp/tcp_json_stream.h"
 
 namespace corvus::server::subscriptions {
@@ -30,12 +33,15 @@ class SubscriptionConnections {
   enum class Admission { Accepted, InUse, Closed };
 
   // Registers a worker of subscription `name` of `database`; on Accepted,
-  // `*id` is its registration for leave(). WaitForFree waits while another is
-  // connected, calling `keepalive` about every second (false: the waiting
-  // client is gone, Closed); Closed too when `stream` is closed meanwhile.
+  // `*id` is its registration for leave() and `*cursor` the cursor it shares
+  // with the other connected workers (a new one at `position()` when it is
+  // the first). WaitForFree waits while another is connected, calling
+  // `keepalive` about every second (false: the waiting client is gone,
+  // Closed); Closed too when `stream` is closed meanwhile.
   Admission admit(const std::string& database, const std::string& name, WorkerStrategy strategy,
                   const std::string& worker_id, std::shared_ptr<tcp::TcpJsonStream> stream, std::uint64_t* id,
-                  const std::function<bool()>& keepalive);
+                  const std::function<bool()>& keepalive, const std::function<std::uint64_t()>& position,
+                  std::shared_ptr<SubscriptionCursor>* cursor);
   void leave(const std::string& database, const std::string& name, std::uint64_t id);
 
   // Tells the connected workers of `name` (every subscription of `database`
@@ -60,6 +66,8 @@ class SubscriptionConnections {
   std::condition_variable freed_;
   std::uint64_t next_id_ = 1;
   std::map<std::string, std::vector<Worker>> workers_;  // by key()
+  // While a subscription has workers: the cursor they share (by key()).
+  std::map<std::string, std::shared_ptr<SubscriptionCursor>> cursors_;
 };
 
 // {"Type":"ConnectionStatus","Status":status,"Message":..,"Exception":..,"Data":{"CanReconnect":..}}

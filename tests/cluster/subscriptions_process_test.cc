@@ -351,3 +351,71 @@ TEST_CASE("subscriptions tcp: kill -9 of corvusd while a worker consumes: nothin
   MESSAGE("duplicates after kill -9: " << duplicates << " of " << kDocs);
   CHECK(duplicates <= kBatch);  // the unacknowledged batch, redelivered
 }
+
+TEST_CASE("subscriptions tcp: Concurrent workers share a subscription without getting a document at once") {
+  SingleNodeDb db;
+  put_users(db, 0, 40);
+  create_subscription(db, "s", "from Users");
+  const uint16_t port = tcp_port(db);
+  std::vector<std::string> seen;
+  {
+    TcpJsonClient a(port);
+    REQUIRE(str(open_worker(a, "db", "s", 10, "Concurrent"), "Status") == "Accepted");
+    TcpJsonClient b(port);
+    REQUIRE(str(open_worker(b, "db", "s", 10, "Concurrent"), "Status") == "Accepted");
+    // A non-concurrent worker is refused while they are connected.
+    {
+      TcpJsonClient c(port);
+      CHECK(str(open_worker(c, "db", "s", 10, "OpenIfFree"), "Status") == "InUse");
+    }
+    auto batch_a = read_batch(a);
+    auto batch_b = read_batch(b);
+    REQUIRE(batch_a.size() == 10);
+    REQUIRE(batch_b.size() == 10);
+    std::set<std::string> both(batch_a.begin(), batch_a.end());
+    both.insert(batch_b.begin(), batch_b.end());
+    CHECK(both.size() == 20);  // disjoint
+    // b acknowledges; a leaves without acknowledging: its batch goes to b.
+    REQUIRE(acknowledge(b));
+    seen.insert(seen.end(), batch_b.begin(), batch_b.end());
+  }
+  {
+    TcpJsonClient b(port);
+    REQUIRE(str(open_worker(b, "db", "s", 100, "Concurrent"), "Status") == "Accepted");
+    while (std::set<std::string>(seen.begin(), seen.end()).size() < 40) {
+      auto ids = read_batch(b);
+      REQUIRE(!ids.empty());
+      seen.insert(seen.end(), ids.begin(), ids.end());
+      REQUIRE(acknowledge(b));
+    }
+  }
+  CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 40);
+}
+
+TEST_CASE("subscriptions tcp: with two Concurrent workers, one leaving unacknowledged: its batch goes to the other") {
+  SingleNodeDb db;
+  put_users(db, 0, 30);
+  create_subscription(db, "s", "from Users");
+  const uint16_t port = tcp_port(db);
+  TcpJsonClient b(port);
+  REQUIRE(str(open_worker(b, "db", "s", 10, "Concurrent"), "Status") == "Accepted");
+  std::vector<std::string> got_a;
+  {
+    TcpJsonClient a(port);
+    REQUIRE(str(open_worker(a, "db", "s", 10, "Concurrent"), "Status") == "Accepted");
+    got_a = read_batch(a);
+    REQUIRE(got_a.size() == 10);
+  }  // a is gone without acknowledging
+  std::vector<std::string> got_b;
+  while (std::set<std::string>(got_b.begin(), got_b.end()).size() < 30) {
+    auto ids = read_batch(b);
+    REQUIRE(!ids.empty());
+    got_b.insert(got_b.end(), ids.begin(), ids.end());
+    REQUIRE(acknowledge(b));
+  }
+  std::set<std::string> unique(got_b.begin(), got_b.end());
+  for (const auto& id : got_a) CHECK(unique.count(id) == 1);
+  // Everything acknowledged: the recorded position is past the last document.
+  auto state = parse_object(db.client.request("GET", "/databases/db/subscriptions/state?name=s").body);
+  CHECK(state.at("ChangeVectorForNextBatchStartingPoint").is_string());
+}
