@@ -9,6 +9,7 @@ boost::json::object SubscriptionRecord::to_json() const {
           {"SubscriptionName", name},
           {"Query", query},
           {"LastEtag", last_etag},
+          {"PositionDatabaseId", position_database_id},
           {"ChangeVector", change_vector},
           {"MentorNode", mentor_node},
           {"PinToMentorNode", pin_to_mentor_node},
@@ -23,6 +24,7 @@ Result<SubscriptionRecord> SubscriptionRecord::from_json(const boost::json::obje
   if (r.id == 0 || r.name.empty()) return Status::Corruption("subscription record without SubscriptionId or SubscriptionName");
   r.query = get_string(o, "Query");
   r.last_etag = get_u64(o, "LastEtag");
+  r.position_database_id = get_string(o, "PositionDatabaseId");
   r.change_vector = get_string(o, "ChangeVector");
   r.mentor_node = get_string(o, "MentorNode");
   r.pin_to_mentor_node = get_bool(o, "PinToMentorNode");

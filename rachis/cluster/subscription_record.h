@@ -22,6 +22,10 @@ struct SubscriptionRecord {
   // Every entry with etag <= last_etag was delivered and acknowledged (or did
   // not match): a worker resumes after it.
   std::uint64_t last_etag = 0;
+  // Whose etags last_etag counts: the database id of the storage (the member
+  // of the group) that served it. Another member's etags are another order:
+  // it starts over (at least once, never a skip). Empty: any (etag 0).
+  std::string position_database_id;
   std::string change_vector;  // of the last acknowledged document (or the start point given)
   std::string mentor_node;
   bool pin_to_mentor_node = false;

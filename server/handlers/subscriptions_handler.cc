@@ -16,6 +16,7 @@
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connections.h"
 #include "server/subscriptions/subscription_query.h"
+#include "server/subscriptions/responsible_node.h"
 #include "storage/change_vector.h"
 
 namespace corvus::server::handlers {
@@ -67,10 +68,12 @@ json::object state_json(const SubscriptionRecord& r, const std::string& node_tag
 struct StartPoint {
   std::optional<std::uint64_t> etag;
   std::string change_vector;
+  std::string database_id;  // whose etag `etag` is (this node's storage)
 };
 
 Result<StartPoint> start_point(const json::object& body, const DocumentDatabase& db, bool update) {
   StartPoint p;
+  p.database_id = db.storage().database_id();
   const auto* v = body.if_contains("ChangeVector");
   if (!v || v->is_null()) {
     if (!update) p.etag = 0;
@@ -108,8 +111,9 @@ Result<StartPoint> start_point(const json::object& body, const DocumentDatabase&
 
 void propose_put(ServerStore& store, const http::Request& req, const http::Respond& respond,
                  rachis::cluster::PutSubscriptionCommand cmd, unsigned success_status) {
-  store.cluster().execute(cmd, [respond, success_status, url = req.target, name = cmd.name](
-                                   rachis::cluster::CommandResult r, rachis::core::Index index) {
+  store.cluster().execute(cmd, [&store, respond, success_status, url = req.target, name = cmd.name,
+                                database = cmd.database, update = cmd.update](rachis::cluster::CommandResult r,
+                                                                              rachis::core::Index index) {
     if (!r.status.ok()) {
       if (r.status.is_not_found() && r.status.message().starts_with("Subscription")) {
         return respond(subscription_missing(name, url));
@@ -117,6 +121,13 @@ void propose_put(ServerStore& store, const http::Request& req, const http::Respo
       return respond(http::error_response(r.status, url));
     }
     std::string created = r.value.is_object() ? get_string(r.value.as_object(), "Name") : name;
+    if (update) {
+      // Connected workers reconnect and get the new definition (and position).
+      store.subscription_connections().drop(
+          database, created, "",
+          subscriptions::connection_status_json("Closed", "Subscription '" + created + "' was updated",
+                                                /*can_reconnect=*/true));
+    }
     respond(http::Response::json(success_status,
                                  json::serialize(json::object{{"Name", created}, {"RaftCommandIndex", index}})));
   });
@@ -141,6 +152,7 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
   if (!start.ok()) return respond_error(respond, start.status(), req);
   cmd.start_etag = start.value().etag;
   cmd.start_change_vector = start.value().change_vector;
+  cmd.start_database_id = start.value().database_id;
   cmd.mentor_node = get_string(o, "MentorNode");
   cmd.pin_to_mentor_node = get_bool(o, "PinToMentorNode");
   cmd.disabled = get_bool(o, "Disabled");
@@ -194,6 +206,7 @@ void handle_update(ServerStore& store, const http::Request& req, const http::Res
   if (!start.ok()) return respond_error(respond, start.status(), req);
   cmd.start_etag = start.value().etag;
   cmd.start_change_vector = start.value().change_vector;
+  cmd.start_database_id = start.value().database_id;
   cmd.mentor_node = o.contains("MentorNode") ? get_string(o, "MentorNode") : (existing ? existing->mentor_node : "");
   cmd.pin_to_mentor_node = o.contains("PinToMentorNode") ? get_bool(o, "PinToMentorNode")
                                                          : (existing && existing->pin_to_mentor_node);
@@ -315,7 +328,12 @@ void handle_task_info(ServerStore& store, const http::Request& req, const http::
   o["TaskName"] = r.name;
   o["TaskType"] = "Subscription";
   o["TaskState"] = r.disabled ? "Disabled" : "Enabled";
-  o["ResponsibleNode"] = json::object{{"NodeTag", store.node_tag()}, {"NodeUrl", store.public_url()}, {"ResponsibleNode", store.node_tag()}};
+  const auto record = store.cluster().state().record(db->name());
+  const std::string responsible = record ? subscriptions::responsible_node(*record, r) : store.node_tag();
+  std::string responsible_url;
+  const auto topology = store.cluster().state().topology();
+  if (auto it = topology.nodes.find(responsible); it != topology.nodes.end()) responsible_url = it->second.url;
+  o["ResponsibleNode"] = json::object{{"NodeTag", responsible}, {"NodeUrl", responsible_url}, {"ResponsibleNode", responsible}};
   o["TaskConnectionStatus"] = store.subscription_connections().connected(db->name(), r.name) > 0 ? "Active" : "NotActive";
   respond(http::Response::json(200, json::serialize(o)));
 }

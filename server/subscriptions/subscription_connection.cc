@@ -1,5 +1,6 @@
 #include "server/subscriptions/subscription_connection.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -15,6 +16,7 @@
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connections.h"
 #include "server/subscriptions/subscription_cursor.h"
+#include "server/subscriptions/responsible_node.h"
 #include "server/subscriptions/subscription_query.h"
 #include "storage/clock.h"
 
@@ -154,6 +156,7 @@ class Connection {
       return;
     }
     query_ = query.value();
+    if (!responsible_here()) return;
 
     std::uint64_t registration = 0;
     auto& registry = store_.subscription_connections();
@@ -166,6 +169,15 @@ class Connection {
           if (auto again = store_.cluster().state().subscription(db_->name(), options_.name);
               again.ok() && again.value() && again.value()->id == subscription_.id) {
             subscription_ = *again.value();
+          }
+          // Another member's etags are another order: start over there
+          // (every document again, at least once) rather than skip any.
+          if (!subscription_.position_database_id.empty() &&
+              subscription_.position_database_id != db_->storage().database_id()) {
+            log::warn("subscription position is another member's: starting over")
+                .kv("database", db_->name())
+                .kv("subscription", subscription_.name);
+            return std::uint64_t{0};
           }
           return subscription_.last_etag;
         },
@@ -201,7 +213,7 @@ class Connection {
 
   void serve_batches(std::uint64_t* lease) {
     for (;;) {
-      if (stream_->closed() || !database_still_here()) return;
+      if (stream_->closed() || !database_still_here() || !responsible_here()) return;
       Batch batch;
       auto scan = cursor_->next(
           [&](std::uint64_t after, std::uint64_t upto) -> Result<SubscriptionCursor::Scan> {
@@ -228,6 +240,28 @@ class Connection {
       if (!await_acknowledge(batch)) return;
       *lease = 0;
     }
+  }
+
+  // One member of the database group serves a subscription
+  // (responsible_node.h); the others redirect the worker (ConnectionStatus
+  // Redirect).
+  bool responsible_here() {
+    auto record = store_.cluster().state().record(db_->name());
+    if (!record) return true;  // database_still_here() reports it
+    const std::string responsible = responsible_node(*record, subscription_);
+    const std::string me = store_.node_tag();
+    if (responsible.empty() || responsible == me) return true;
+    const std::string reason = "Subscription '" + subscription_.name + "' is served by node " + responsible;
+    // The clients read the tags in camelCase (npm) or PascalCase: both are sent.
+    json::object data{{"RedirectedTag", responsible}, {"CurrentTag", me},
+                      {"Reasons", json::object{{me, reason}}}, {"redirectedTag", responsible},
+                      {"currentTag", me}, {"reasons", json::object{{me, reason}}}};
+    stream_->write(json::serialize(json::object{{"Type", "ConnectionStatus"},
+                                                {"Status", "Redirect"},
+                                                {"Message", reason},
+                                                {"Data", std::move(data)}}))
+        .ignore_error();
+    return false;
   }
 
   bool database_still_here() {
@@ -339,6 +373,7 @@ class Connection {
     // Several workers (Concurrent) acknowledge out of order: what is recorded
     // is the cursor's floor, below every batch still out.
     cmd.last_etag = cursor_->floor_without(batch.lease);
+    cmd.database_id = db_->storage().database_id();
     cmd.change_vector = batch.last_change_vector;
     cmd.ack_time = storage::format_iso8601(storage::SystemClock().now_micros());
     auto done = std::make_shared<std::promise<Status>>();

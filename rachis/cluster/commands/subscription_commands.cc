@@ -32,6 +32,7 @@ Result<std::optional<SubscriptionRecord>> find_by_id(const ApplyContext& ctx, co
 json::object PutSubscriptionCommand::fields() const {
   json::object o{{"DatabaseName", database},  {"SubscriptionName", name}, {"SubscriptionId", id},
                  {"Update", update},          {"Query", query},           {"StartChangeVector", start_change_vector},
+                 {"StartDatabaseId", start_database_id},
                  {"MentorNode", mentor_node}, {"PinToMentorNode", pin_to_mentor_node}, {"Disabled", disabled}};
   if (start_etag) o["StartEtag"] = *start_etag;
   return o;
@@ -48,6 +49,7 @@ Result<std::unique_ptr<ClusterCommand>> PutSubscriptionCommand::decode(const jso
   if (!c->update && c->query.empty()) return Status::InvalidArgument("needs Query");
   if (o.contains("StartEtag")) c->start_etag = get_u64(o, "StartEtag");
   c->start_change_vector = get_string(o, "StartChangeVector");
+  c->start_database_id = get_string(o, "StartDatabaseId");
   c->mentor_node = get_string(o, "MentorNode");
   c->pin_to_mentor_node = get_bool(o, "PinToMentorNode");
   c->disabled = get_bool(o, "Disabled");
@@ -69,6 +71,7 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
     if (start_etag) {
       r.last_etag = *start_etag;
       r.change_vector = start_change_vector;
+      r.position_database_id = start_database_id;
     }
   } else {
     r.name = name.empty() ? std::to_string(ctx.index) : name;
@@ -83,6 +86,7 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
     r.query = query;
     r.last_etag = start_etag.value_or(0);
     r.change_vector = start_change_vector;
+    r.position_database_id = start_database_id;
   }
   r.mentor_node = mentor_node;
   r.pin_to_mentor_node = pin_to_mentor_node;
@@ -93,7 +97,8 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
 
 json::object AcknowledgeSubscriptionBatchCommand::fields() const {
   return {{"DatabaseName", database}, {"SubscriptionName", name},       {"SubscriptionId", id},
-          {"LastEtag", last_etag},    {"ChangeVector", change_vector}, {"AckTime", ack_time}};
+          {"LastEtag", last_etag},    {"DatabaseId", database_id},     {"ChangeVector", change_vector},
+          {"AckTime", ack_time}};
 }
 
 Result<std::unique_ptr<ClusterCommand>> AcknowledgeSubscriptionBatchCommand::decode(const json::object& o) {
@@ -103,6 +108,7 @@ Result<std::unique_ptr<ClusterCommand>> AcknowledgeSubscriptionBatchCommand::dec
   if (c->database.empty() || c->name.empty()) return Status::InvalidArgument("needs DatabaseName and SubscriptionName");
   c->id = get_u64(o, "SubscriptionId");
   c->last_etag = get_u64(o, "LastEtag");
+  c->database_id = get_string(o, "DatabaseId");
   c->change_vector = get_string(o, "ChangeVector");
   c->ack_time = get_string(o, "AckTime");
   return std::unique_ptr<ClusterCommand>(std::move(c));
@@ -117,6 +123,7 @@ CommandResult AcknowledgeSubscriptionBatchCommand::apply(ApplyContext& ctx) cons
   }
   SubscriptionRecord r = *found.value();
   r.last_etag = last_etag;
+  r.position_database_id = database_id;
   if (!change_vector.empty()) r.change_vector = change_vector;
   r.last_ack_time = ack_time;
   ctx.batch.put_subscription(database, r);

@@ -30,6 +30,7 @@ struct PutSubscriptionCommand final : ClusterCommand {
   std::string query;       // empty on update: keep
   std::optional<std::uint64_t> start_etag;  // nullopt: beginning (create) / do not change (update)
   std::string start_change_vector;
+  std::string start_database_id;  // whose etag start_etag is
   std::string mentor_node;
   bool pin_to_mentor_node = false;
   bool disabled = false;
@@ -50,6 +51,7 @@ struct AcknowledgeSubscriptionBatchCommand final : ClusterCommand {
   std::string name;
   std::uint64_t id = 0;
   std::uint64_t last_etag = 0;
+  std::string database_id;  // of the storage whose etag last_etag is
   std::string change_vector;
   std::string ack_time;  // ISO-8601, the proposer's clock
 
