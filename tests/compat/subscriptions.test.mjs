@@ -199,3 +199,36 @@ test("a worker resumes after a restart and after a kill -9 of the server: nothin
     }
   });
 });
+
+test("include: the related documents come with the batch and load without a request", { timeout: 60_000 }, async () => {
+  await withDatabaseStore(server, "subs_include", async (store) => {
+    const s = store.openSession();
+    await s.store({ name: "Acme", "@metadata": { "@collection": "Companies" } }, "companies/1");
+    await s.store({ company: "companies/1", total: 5, "@metadata": { "@collection": "Orders" } }, "orders/1");
+    await s.saveChanges();
+    const name = await store.subscriptions.create({ query: "from Orders as o include o.company" });
+    const worker = store.subscriptions.getSubscriptionWorker({ subscriptionName: name });
+    const loaded = [];
+    const errors = [];
+    worker.on("batch", async (batch, callback) => {
+      try {
+        const session = batch.openSession();
+        for (const item of batch.items) {
+          const company = await session.load(item.result.company);
+          loaded.push([item.id, company?.name, session.advanced.numberOfRequests]);
+        }
+        callback();
+      } catch (e) {
+        errors.push(e);
+        callback(e);
+      }
+    });
+    try {
+      await waitUntil("the order", () => loaded.length + errors.length >= 1);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(loaded, [["orders/1", "Acme", 0]]);
+    } finally {
+      worker.dispose();
+    }
+  });
+});
