@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -418,4 +419,40 @@ TEST_CASE("subscriptions tcp: with two Concurrent workers, one leaving unacknowl
   // Everything acknowledged: the recorded position is past the last document.
   auto state = parse_object(db.client.request("GET", "/databases/db/subscriptions/state?name=s").body);
   CHECK(state.at("ChangeVectorForNextBatchStartingPoint").is_string());
+}
+
+TEST_CASE("subscriptions tcp: WaitForFree waits for the connected worker; TakeOver replaces it") {
+  SingleNodeDb db;
+  put_users(db, 0, 5);
+  create_subscription(db, "s", "from Users");
+  const uint16_t port = tcp_port(db);
+  auto first = std::make_unique<TcpJsonClient>(port);
+  REQUIRE(str(open_worker(*first, "db", "s", 10), "Status") == "Accepted");
+  REQUIRE(read_batch(*first).size() == 5);
+
+  // The waiting worker gets only heartbeats (whitespace) until the first leaves.
+  TcpJsonClient waiting(port);
+  waiting.send(header("db", "Subscription", 53000));
+  REQUIRE(waiting.read());
+  waiting.send(json::object{{"SubscriptionName", "s"}, {"Strategy", "WaitForFree"}, {"MaxDocsPerBatch", 10}});
+  first.reset();  // gone without acknowledging
+  auto status = waiting.read();
+  REQUIRE(status);
+  CHECK(str(*status, "Status") == "Accepted");
+  CHECK(read_batch(waiting).size() == 5);  // the unacknowledged batch again
+  REQUIRE(acknowledge(waiting));
+
+  // TakeOver: the connected worker is told InUse, the new one continues.
+  TcpJsonClient taker(port);
+  CHECK(str(open_worker(taker, "db", "s", 10, "TakeOver"), "Status") == "Accepted");
+  for (;;) {
+    auto m = waiting.read();
+    REQUIRE(m);
+    if (str(*m, "Type") == "ConnectionStatus") {
+      CHECK(str(*m, "Status") == "InUse");
+      break;
+    }
+  }
+  put_users(db, 5, 6);
+  CHECK(read_batch(taker) == std::vector<std::string>{"users/5"});
 }
