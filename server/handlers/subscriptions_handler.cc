@@ -144,6 +144,11 @@ void handle_create(ServerStore& store, const http::Request& req, const http::Res
   rachis::cluster::PutSubscriptionCommand cmd;
   cmd.database = db->name();
   cmd.name = get_string(o, "Name");
+  for (char ch : cmd.name) {
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      return respond_error(respond, Status::InvalidArgument("a subscription name cannot contain control characters"), req);
+    }
+  }
   cmd.query = get_string(o, "Query");
   if (cmd.query.empty()) return respond_error(respond, Status::InvalidArgument("a subscription needs a Query"), req);
   auto query = subscriptions::SubscriptionQuery::parse(cmd.query);

@@ -7,23 +7,28 @@ namespace corvus::server::subscriptions {
 Result<SubscriptionCursor::Scan> SubscriptionCursor::next(const Reader& read, std::uint64_t* lease) {
   std::lock_guard lock(mu_);
   *lease = 0;
-  const bool from_returned = !returned_.empty();
-  const Range range = from_returned ? returned_.front() : Range{head_, kNoLimit};
-  auto scan = read(range.after, range.upto);
-  if (!scan.ok()) return scan;
-  const std::uint64_t to = scan.value().scanned_to;
-  if (from_returned) {
-    returned_.pop_front();
-    // What the scan did not reach (the batch filled up) stays given back.
-    if (to < range.upto) returned_.push_front(Range{to, range.upto});
-  } else {
-    head_ = std::max(head_, to);
+  for (;;) {
+    const bool from_returned = !returned_.empty();
+    const Range range = from_returned ? returned_.front() : Range{head_, kNoLimit};
+    auto scan = read(range.after, range.upto);
+    if (!scan.ok()) return scan;
+    const std::uint64_t to = scan.value().scanned_to;
+    if (from_returned) {
+      returned_.pop_front();
+      // What the scan did not reach (the batch filled up) stays given back.
+      if (scan.value().documents > 0 && to < range.upto) returned_.push_front(Range{to, range.upto});
+    } else {
+      head_ = std::max(head_, to);
+    }
+    if (scan.value().documents > 0) {
+      *lease = next_lease_++;
+      leased_[*lease] = Range{range.after, to};
+      return scan;
+    }
+    // A range given back that holds nothing now (its documents changed or
+    // went): on to the next one, or the head.
+    if (!from_returned) return scan;
   }
-  if (scan.value().documents > 0) {
-    *lease = next_lease_++;
-    leased_[*lease] = Range{range.after, to};
-  }
-  return scan;
 }
 
 std::uint64_t SubscriptionCursor::floor_locked(std::uint64_t except_lease) const {

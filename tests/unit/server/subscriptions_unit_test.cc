@@ -128,3 +128,18 @@ TEST_CASE("SubscriptionCursor: leases never overlap; a range given back goes to 
   CHECK(taken == std::vector<std::uint64_t>{9, 10});
   CHECK(cursor.floor_without(f) == 10);
 }
+
+TEST_CASE("SubscriptionCursor: a range given back whose documents went is passed over in the same call") {
+  subscriptions::SubscriptionCursor cursor(0);
+  std::vector<std::uint64_t> taken;
+  std::uint64_t a = 0;
+  REQUIRE(cursor.next(reader({1, 2, 3}, 3, &taken), &a).ok());
+  cursor.abandoned(a);
+  // 1..3 were changed meanwhile (new etags 4..6): the given-back range is empty.
+  std::uint64_t b = 0;
+  auto scan = cursor.next(reader({4, 5, 6}, 10, &taken), &b);
+  REQUIRE(scan.ok());
+  CHECK(taken == std::vector<std::uint64_t>{4, 5, 6});
+  CHECK(b != 0);
+  CHECK(cursor.floor_without(b) == 6);
+}
