@@ -6,11 +6,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <optional>
 #include <map>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -67,7 +72,7 @@ corvus::Status resolve_port_zero(corvus::server::ServerOptions& options) {
 
 // Where the TCP listener binds: --tcp-url's host and port, else the HTTP host
 // and any free port.
-corvus::Result<corvus::server::tcp::TcpListenerOptions> tcp_listener_options(const corvus::server::ServerOptions& options) {
+corvus::server::tcp::TcpListenerOptions tcp_listener_options(const corvus::server::ServerOptions& options) {
   corvus::server::tcp::TcpListenerOptions t;
   t.host = options.host;
   t.port = 0;
@@ -79,6 +84,19 @@ corvus::Result<corvus::server::tcp::TcpListenerOptions> tcp_listener_options(con
   t.host = host;
   t.port = static_cast<uint16_t>(std::stoul(std::string(rest.substr(colon + 1))));
   return t;
+}
+
+// Base64 of the certificate's DER, as /info/tcp's Certificate (the clients
+// compare the server's certificate with it byte for byte).
+std::string der_base64(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  if (len <= 0) return {};
+  std::string out(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), der, len);
+  OPENSSL_free(der);
+  out.resize(static_cast<std::size_t>(written));
+  return out;
 }
 
 // The host clients dial: --tcp-url's, else the host of the public URL.
@@ -186,28 +204,43 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "corvusd: cannot start: %s\n", server.status().message().c_str());
     return 1;
   }
-  // The TCP listener for data subscription workers. Not on a server with a
-  // certificate: the clients would then speak TLS to it, which it does not
-  // serve yet, and plain TCP would bypass the client certificates.
+  // The TCP listener for data subscription workers: TLS with the server's
+  // certificate when it has one (the clients pin the certificate /info/tcp
+  // advertises), each connection authorized like an HTTP request reading the
+  // database it names.
   subscriptions::SubscriptionTcpHandler subscription_handler(*store.value());
-  std::unique_ptr<tcp::TcpListener> tcp_listener;
-  if (options.certificate_path.empty()) {
-    auto tcp_options = tcp_listener_options(options);
-    if (!tcp_options.ok()) {
-      std::fprintf(stderr, "corvusd: cannot start: %s\n", tcp_options.status().message().c_str());
+  std::shared_ptr<boost::asio::ssl::context> tcp_tls;
+  auto tcp_options = tcp_listener_options(options);
+  if (!options.certificate_path.empty()) {
+    auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password);
+    if (!tls.ok()) {
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", tls.status().message().c_str());
       return 1;
     }
-    auto listener = tcp::TcpListener::bind(tcp_options.value());
-    if (!listener.ok()) {
-      log::error("cannot start").kv("error", listener.status().message());
-      std::fprintf(stderr, "corvusd: cannot start: %s\n", listener.status().message().c_str());
-      return 1;
-    }
-    tcp_listener = std::move(listener).value();
-    tcp_listener->add_handler("Subscription", &subscription_handler);
-    tcp_listener->start();
-    store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
+    tcp_tls = std::move(tls).value();
+    tcp_options.tls = tcp_tls->native_handle();
+    store.value()->set_tcp_certificate(der_base64(SSL_CTX_get0_certificate(tcp_options.tls)));
+    tcp_options.authorize = [&store = *store.value()](const tcp::TcpConnectionHeader& header,
+                                                      X509* certificate) -> std::optional<std::string> {
+      std::optional<http::ClientCertificate> cert;
+      if (certificate) cert = http::describe_certificate(certificate);
+      auto refusal = security::decide(*store.security(), store.cluster().state(), http::RouteAccess::DatabaseRead,
+                                      header.database, cert ? &*cert : nullptr, std::time(nullptr),
+                                      "TCP " + header.operation + " of database " + header.database);
+      if (!refusal) return std::nullopt;
+      return refusal->message;
+    };
   }
+  auto listener = tcp::TcpListener::bind(tcp_options);
+  if (!listener.ok()) {
+    log::error("cannot start").kv("error", listener.status().message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", listener.status().message().c_str());
+    return 1;
+  }
+  std::unique_ptr<tcp::TcpListener> tcp_listener = std::move(listener).value();
+  tcp_listener->add_handler("Subscription", &subscription_handler);
+  tcp_listener->start();
+  store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
 
   log::info("corvusd listening")
       .kv("url", std::string(options.certificate_path.empty() ? "http://" : "https://") + options.host + ":" +
@@ -221,7 +254,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   log::info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.value()->shutdown();
-  if (tcp_listener) tcp_listener->stop();
+  tcp_listener->stop();
   store.value()->close();
   log::info("stopped");
   return 0;

@@ -55,6 +55,10 @@ class ServerStore {
   // set by main() once it listens; empty while there is none.
   void set_tcp_url(std::string url);
   std::string tcp_url() const;
+  // Base64 DER of the TCP listener's TLS certificate (/info/tcp's
+  // Certificate); empty without TLS. Set by main() with the URL.
+  void set_tcp_certificate(std::string base64);
+  std::string tcp_certificate() const;
 
   // Closes the databases (draining their writers) and releases the lock.
   void close();
@@ -81,6 +85,7 @@ class ServerStore {
   subscriptions::SubscriptionConnections subscription_connections_;
   mutable std::mutex tcp_url_mu_;
   std::string tcp_url_;
+  std::string tcp_certificate_;
   mutable std::mutex security_mu_;
   std::shared_ptr<const security::SecurityOptions> security_ = std::make_shared<const security::SecurityOptions>();
 };

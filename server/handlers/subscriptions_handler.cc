@@ -384,14 +384,13 @@ void handle_task_state(ServerStore& store, const http::Request& req, const http:
 void respond_tcp_info(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   const std::string url = store.tcp_url();
   if (url.empty()) {
-    return respond(http::error_response(
-        501, "System.NotSupportedException",
-        "This server has no TCP listener (data subscriptions over TCP are not served on a server with a certificate yet)",
-        req.target));
+    return respond(http::error_response(503, "Raven.Client.Exceptions.Database.DatabaseDisabledException",
+                                        "This server's TCP listener is not started yet", req.target));
   }
+  const std::string certificate = store.tcp_certificate();
   respond(http::Response::json(200, json::serialize(json::object{{"Url", url},
                                                                   {"Urls", json::array{url}},
-                                                                  {"Certificate", nullptr},
+                                                                  {"Certificate", certificate.empty() ? json::value(nullptr) : json::value(certificate)},
                                                                   {"NodeTag", store.node_tag()},
                                                                   {"ServerId", store.server_id()}})));
 }

@@ -5,6 +5,11 @@
 // read_value() parses incrementally (boost::json::stream_parser) and keeps
 // the bytes after a value for the next call.
 //
+// On a server with a certificate the connection is TLS (accept_tls(), then
+// the socket is non-blocking and every OpenSSL call on it is made under one
+// mutex, so the reader and a writer on another thread never use the SSL
+// object at once).
+//
 // Owned (shared_ptr) by the connection's thread in TcpListener; a registry
 // may hold another reference to close it from elsewhere. Thread-safety: one
 // reader thread; write() may be called from any thread (a mutex keeps each
@@ -20,6 +25,7 @@
 
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
+#include <openssl/ssl.h>
 
 #include "storage/status.h"
 
@@ -34,6 +40,14 @@ class TcpJsonStream {
   ~TcpJsonStream();
   TcpJsonStream(const TcpJsonStream&) = delete;
   TcpJsonStream& operator=(const TcpJsonStream&) = delete;
+
+  // The TLS handshake as the server, with `ctx` (which asks for a client
+  // certificate and accepts any: authorization judges it). IOError when it
+  // fails or does not finish within `timeout`. Before any read or write.
+  Status accept_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout);
+  // The certificate the client presented over TLS; nullptr without one (or
+  // without TLS). Owned by the stream.
+  X509* peer_certificate() const;
 
   // The next JSON value. Timeout when none completed within `timeout` (what
   // was read so far is kept); IOError when the peer closed or the socket
@@ -56,7 +70,14 @@ class TcpJsonStream {
   const std::string& peer() const { return peer_; }
 
  private:
+  // > 0 bytes read; 0 the peer closed; -1 failed (`*error`); -2 timed out.
+  long read_some(char* buf, std::size_t size, std::chrono::steady_clock::time_point deadline, std::string* error);
+  // One SSL_read/SSL_write under ssl_mu_: > 0 done, else the SSL_get_error code (negated).
+  int ssl_call(bool write, char* buf, std::size_t size);
+
   int fd_;
+  SSL* ssl_ = nullptr;  // TLS only
+  std::mutex ssl_mu_;   // every OpenSSL call on ssl_
   std::size_t max_value_bytes_;
   std::string peer_;
   std::atomic<bool> closed_{false};

@@ -139,6 +139,12 @@ void TcpListener::accept_loop() {
 }
 
 void TcpListener::serve_connection(std::shared_ptr<TcpJsonStream> stream) {
+  if (options_.tls) {
+    if (Status s = stream->accept_tls(options_.tls, kHeaderTimeout); !s.ok()) {
+      log::info("tcp connection without TLS handshake").kv("peer", stream->peer()).kv("why", s.message());
+      return;
+    }
+  }
   for (int round = 0; round < kMaxNegotiationRounds; ++round) {
     auto value = stream->read_value(kHeaderTimeout);
     if (!value.ok()) {
@@ -157,6 +163,13 @@ void TcpListener::serve_connection(std::shared_ptr<TcpJsonStream> stream) {
     }
     // A client that could not agree asks us to drop the connection.
     if (header.value().operation == "Drop") return;
+    if (options_.authorize) {
+      if (auto refusal = options_.authorize(header.value(), stream->peer_certificate())) {
+        json::object denied{{"Status", "AuthorizationFailed"}, {"Version", -2}, {"Message", *refusal}};
+        stream->write(json::serialize(denied)).ignore_error();
+        return;
+      }
+    }
     auto it = handlers_.find(header.value().operation);
     const std::vector<std::int64_t> versions = it == handlers_.end() ? std::vector<std::int64_t>{} : it->second->versions();
     NegotiationReply reply = negotiate(versions, header.value());

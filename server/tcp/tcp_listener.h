@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cstdint>
 #include <list>
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,9 +43,20 @@ class TcpOperationHandler {
   virtual void serve(std::shared_ptr<TcpJsonStream> stream, const TcpConnectionHeader& header) = 0;
 };
 
+// Whether the connection's client may run the operation of `header`; a
+// refusal message, or nullopt when allowed. `certificate`: what the client
+// presented over TLS (nullptr: none, or no TLS).
+using TcpAuthorizer = std::function<std::optional<std::string>(const TcpConnectionHeader& header,
+                                                               X509* certificate)>;
+
 struct TcpListenerOptions {
   std::string host = "127.0.0.1";  // IPv4 or IPv6 literal
   std::uint16_t port = 0;          // 0: any free port
+  // TLS with this server context (the HTTP port's: it asks for a client
+  // certificate and accepts any); nullptr: plain TCP. Must outlive the listener.
+  SSL_CTX* tls = nullptr;
+  // Judges each connection after its header; empty: everything allowed.
+  TcpAuthorizer authorize;
   // Largest JSON value a client may send (headers, options, acknowledgements).
   std::size_t max_value_bytes = 1 << 20;
 };
