@@ -356,6 +356,8 @@ class Connection {
         break;
       }
       if (read.status().code() != StatusCode::Timeout || std::chrono::steady_clock::now() > deadline) return false;
+      // A worker thinking for long must not keep a closed or deleted database open.
+      if (!database_still_here()) return false;
     }
     const std::string type = message.is_object() ? get_string(message.as_object(), "Type") : std::string();
     if (type != "Acknowledge") {
