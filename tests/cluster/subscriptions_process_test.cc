@@ -456,3 +456,26 @@ TEST_CASE("subscriptions tcp: WaitForFree waits for the connected worker; TakeOv
   put_users(db, 5, 6);
   CHECK(read_batch(taker) == std::vector<std::string>{"users/5"});
 }
+
+TEST_CASE("subscriptions tcp: deleting the database ends its workers with DatabaseDoesNotExist, and its subscriptions") {
+  SingleNodeDb db;
+  put_users(db, 0, 2);
+  create_subscription(db, "s", "from Users");
+  TcpJsonClient idle(tcp_port(db));
+  REQUIRE(str(open_worker(idle, "db", "s", 10), "Status") == "Accepted");
+  REQUIRE(read_batch(idle).size() == 2);
+  REQUIRE(acknowledge(idle));
+  auto r = db.client.request("DELETE", "/admin/databases", R"({"DatabaseNames":["db"],"HardDelete":true})");
+  REQUIRE(r.status == 200);
+  std::optional<json::value> m;
+  do {
+    m = idle.read();
+  } while (m && str(*m, "Type") != "Error");
+  REQUIRE(m);
+  CHECK(str(*m, "Exception").find("DatabaseDoesNotExistException") != std::string::npos);
+  // Created again: no subscription survives from before.
+  REQUIRE(db.client.request("PUT", "/admin/databases", R"({"DatabaseName":"db"})").status == 201);
+  auto list = db.client.request("GET", "/databases/db/subscriptions?start=0&pageSize=10");
+  REQUIRE(list.status == 200);
+  CHECK(parse_object(list.body).at("Results").as_array().empty());
+}
