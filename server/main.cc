@@ -190,21 +190,8 @@ int main(int argc, char** argv) {
     return security::authorize(*store.security(), store.cluster().state(), req, access);
   });
 
-  http::HttpServerOptions http_options;
-  http_options.host = options.host;
-  http_options.port = options.port;
-  http_options.max_body_bytes = options.max_body_bytes;
-  http_options.threads = options.threads;
-  http_options.read_timeout = std::chrono::seconds(options.read_timeout_seconds);
-  http_options.certificate_path = options.certificate_path;
-  http_options.certificate_password = options.certificate_password;
-  auto server = http::HttpServer::start(http_options, router, store.value()->metrics());
-  if (!server.ok()) {
-    log::error("cannot start").kv("error", server.status().message());
-    std::fprintf(stderr, "corvusd: cannot start: %s\n", server.status().message().c_str());
-    return 1;
-  }
-  // The TCP listener for data subscription workers: TLS with the server's
+  // The TCP listener for data subscription workers (before the HTTP
+  // server, so /info/tcp always has an answer): TLS with the server's
   // certificate when it has one (the clients pin the certificate /info/tcp
   // advertises), each connection authorized like an HTTP request reading the
   // database it names.
@@ -242,6 +229,20 @@ int main(int argc, char** argv) {
   tcp_listener->start();
   store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
 
+  http::HttpServerOptions http_options;
+  http_options.host = options.host;
+  http_options.port = options.port;
+  http_options.max_body_bytes = options.max_body_bytes;
+  http_options.threads = options.threads;
+  http_options.read_timeout = std::chrono::seconds(options.read_timeout_seconds);
+  http_options.certificate_path = options.certificate_path;
+  http_options.certificate_password = options.certificate_password;
+  auto server = http::HttpServer::start(http_options, router, store.value()->metrics());
+  if (!server.ok()) {
+    log::error("cannot start").kv("error", server.status().message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", server.status().message().c_str());
+    return 1;
+  }
   log::info("corvusd listening")
       .kv("url", std::string(options.certificate_path.empty() ? "http://" : "https://") + options.host + ":" +
                      std::to_string(server.value()->port()))
