@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -18,6 +19,7 @@
 #include "server/subscriptions/subscription_cursor.h"
 #include "server/subscriptions/responsible_node.h"
 #include "server/subscriptions/subscription_query.h"
+#include "storage/change_vector.h"
 #include "storage/clock.h"
 
 namespace corvus::server::subscriptions {
@@ -170,16 +172,23 @@ class Connection {
               again.ok() && again.value() && again.value()->id == subscription_.id) {
             subscription_ = *again.value();
           }
-          // Another member's etags are another order: start over there
-          // (every document again, at least once) rather than skip any.
-          if (!subscription_.position_database_id.empty() &&
-              subscription_.position_database_id != db_->storage().database_id()) {
-            log::warn("subscription position is another member's: starting over")
-                .kv("database", db_->name())
-                .kv("subscription", subscription_.name);
-            return std::uint64_t{0};
+          if (subscription_.position_database_id.empty() ||
+              subscription_.position_database_id == db_->storage().database_id()) {
+            return std::make_shared<SubscriptionCursor>(subscription_.last_etag);
           }
-          return subscription_.last_etag;
+          // Another member's etags are another order. A start point nobody
+          // acknowledged yet ("LastDocument" or a change vector given on
+          // another member) is its change vector: what it covers is skipped.
+          // An acknowledged position is not carried over: a document that
+          // reached the other member late may be covered by its change vector
+          // without having been delivered, so this member starts over
+          // (every document again, at least once) rather than skip any.
+          const bool start_point = subscription_.last_ack_time.empty() && !subscription_.change_vector.empty();
+          log::warn(start_point ? "subscription start point is another member's: from its change vector"
+                                : "subscription position is another member's: starting over")
+              .kv("database", db_->name())
+              .kv("subscription", subscription_.name);
+          return std::make_shared<SubscriptionCursor>(0, start_point ? subscription_.change_vector : std::string());
         },
         &cursor_);
     if (admission == SubscriptionConnections::Admission::InUse) {
@@ -278,6 +287,11 @@ class Connection {
   Result<Batch> read_batch(std::uint64_t after, std::uint64_t upto) {
     Batch b;
     b.scanned_to = after;
+    std::optional<storage::ChangeVector> skip_up_to;
+    if (!cursor_->skip_up_to().empty()) {
+      auto parsed = storage::ChangeVector::parse(cursor_->skip_up_to());
+      if (parsed.ok()) skip_up_to = std::move(parsed).value();
+    }
     const auto& storage = db_->storage();
     std::set<std::string> included;  // lowered ids already in this batch's includes
     json::object includes;
@@ -301,6 +315,13 @@ class Connection {
         if (!match.ok()) return match.status();
         b.scanned_to = doc->etag;
         if (!match.value()) continue;
+        if (skip_up_to) {
+          auto cv = storage::ChangeVector::parse(doc->change_vector);
+          if (cv.ok()) {
+            const auto order = cv.value().compare(*skip_up_to);
+            if (order == storage::ChangeVectorOrder::Older || order == storage::ChangeVectorOrder::Equal) continue;
+          }
+        }
         b.bytes += R"({"Type":"Data","Data":)";
         b.bytes += doc->json;
         b.bytes += '}';

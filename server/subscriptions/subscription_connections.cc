@@ -36,7 +36,7 @@ SubscriptionConnections::Admission SubscriptionConnections::admit(const std::str
                                                                   std::shared_ptr<tcp::TcpJsonStream> stream,
                                                                   std::uint64_t* id,
                                                                   const std::function<bool()>& keepalive,
-                                                                  const std::function<std::uint64_t()>& position,
+                                                                  const std::function<std::shared_ptr<SubscriptionCursor>()>& position,
                                                                   std::shared_ptr<SubscriptionCursor>* cursor) {
   const std::string k = key(database, name);
   std::unique_lock lock(mu_);
@@ -66,7 +66,7 @@ SubscriptionConnections::Admission SubscriptionConnections::admit(const std::str
   if (list.empty()) {
     // Read under the lock: no other worker of this subscription can record a
     // position meanwhile (none is connected).
-    cursors_[k] = std::make_shared<SubscriptionCursor>(position());
+    cursors_[k] = position();
   }
   list.push_back(Worker{*id, strategy, worker_id, std::move(stream)});
   *cursor = cursors_[k];

@@ -34,13 +34,14 @@ class SubscriptionConnections {
 
   // Registers a worker of subscription `name` of `database`; on Accepted,
   // `*id` is its registration for leave() and `*cursor` the cursor it shares
-  // with the other connected workers (a new one at `position()` when it is
+  // with the other connected workers (a new one from `position()` when it is
   // the first). WaitForFree waits while another is connected, calling
   // `keepalive` about every second (false: the waiting client is gone,
   // Closed); Closed too when `stream` is closed meanwhile.
   Admission admit(const std::string& database, const std::string& name, WorkerStrategy strategy,
                   const std::string& worker_id, std::shared_ptr<tcp::TcpJsonStream> stream, std::uint64_t* id,
-                  const std::function<bool()>& keepalive, const std::function<std::uint64_t()>& position,
+                  const std::function<bool()>& keepalive,
+                  const std::function<std::shared_ptr<SubscriptionCursor>()>& position,
                   std::shared_ptr<SubscriptionCursor>* cursor);
   void leave(const std::string& database, const std::string& name, std::uint64_t id);
 

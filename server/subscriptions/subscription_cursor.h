@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <string>
 #include <mutex>
 
 #include "storage/status.h"
@@ -27,7 +28,12 @@ namespace corvus::server::subscriptions {
 
 class SubscriptionCursor {
  public:
-  explicit SubscriptionCursor(std::uint64_t position) : head_(position) {}
+  // `skip_up_to`: a change vector; documents whose version it already covers
+  // are not delivered (a start point given on another member, whose etags
+  // mean nothing here). Empty: none.
+  explicit SubscriptionCursor(std::uint64_t position, std::string skip_up_to = {})
+      : skip_up_to_(std::move(skip_up_to)), head_(position) {}
+  const std::string& skip_up_to() const { return skip_up_to_; }
 
   // What a scan of (after, upto] found: `scanned_to` is the last etag it
   // examined (== after when it found nothing), `documents` how many it took.
@@ -56,6 +62,7 @@ class SubscriptionCursor {
   };
   std::uint64_t floor_locked(std::uint64_t except_lease) const;
 
+  const std::string skip_up_to_;
   std::mutex mu_;
   std::uint64_t head_;                       // everything up to here was leased or skipped
   std::deque<Range> returned_;               // given back, in etag order of their start

@@ -5,6 +5,8 @@
 // member that takes over (once the supervisor moved the dead one out of the
 // members) and gets every document: nothing skipped. Positions are etags of
 // the serving member, so the new one starts over: the duplicates are counted.
+// A "LastDocument" start point given on the failed member is honoured by the
+// new one through its change vector.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -50,6 +52,9 @@ test("one member serves a subscription; after a kill -9 of it another takes over
     const unique = () => new Set(seen).size;
     assert.ok(await eventually(() => unique() >= 100), `got ${unique()}; errors ${errors}\n${cluster.logs()}`);
 
+    // A second subscription from "now" that nobody consumed before the failover.
+    const fromNow = await store.subscriptions.create({ query: "from Users", changeVector: "LastDocument" });
+
     killed = cluster.node(responsible);
     await killed.crash();
     await putUsers(store, 100, 150);
@@ -57,6 +62,18 @@ test("one member serves a subscription; after a kill -9 of it another takes over
       `after killing ${responsible} the worker has ${unique()} of 150; errors ${errors.map((e) => e.name)}\n${cluster.logs()}`);
     for (let i = 0; i < 150; i++) assert.ok(seen.includes(`users/${i}`), `users/${i} skipped`);
     assert.deepEqual(errors, []);
+
+    // Its start point was the killed member's: the new one goes by its change
+    // vector, so only the documents written after it come.
+    const late = store.subscriptions.getSubscriptionWorker({ subscriptionName: fromNow, maxDocsPerBatch: 20 });
+    const lateSeen = [];
+    late.on("batch", (batch, callback) => { lateSeen.push(...batch.items.map((x) => x.id)); callback(); });
+    try {
+      assert.ok(await eventually(() => lateSeen.length >= 50, 60_000), `the LastDocument worker got ${lateSeen.length}`);
+      assert.deepEqual([...new Set(lateSeen)].sort(), Array.from({ length: 50 }, (_, i) => `users/${100 + i}`).sort());
+    } finally {
+      late.dispose();
+    }
     console.log(`# subscription failover: ${seen.length - unique()} duplicates of 150 after the new member started over`);
   } finally {
     worker?.dispose();
