@@ -7,12 +7,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <optional>
 #include <map>
 #include <string>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -25,6 +30,8 @@
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
 #include "server/server_store.h"
+#include "server/subscriptions/subscription_connection.h"
+#include "server/tcp/tcp_listener.h"
 
 extern char** environ;
 
@@ -63,6 +70,48 @@ corvus::Status resolve_port_zero(corvus::server::ServerOptions& options) {
   fix(options.server_url);
   fix(options.public_server_url);
   return corvus::Status::Ok();
+}
+
+// Where the TCP listener binds: --tcp-url's host and port, else the HTTP host
+// and any free port.
+corvus::server::tcp::TcpListenerOptions tcp_listener_options(const corvus::server::ServerOptions& options) {
+  corvus::server::tcp::TcpListenerOptions t;
+  t.host = options.host;
+  t.port = 0;
+  if (options.tcp_url.empty()) return t;
+  std::string_view rest = std::string_view(options.tcp_url).substr(6);  // after tcp://
+  const auto colon = rest.rfind(':');
+  std::string host(rest.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  t.host = host;
+  t.port = static_cast<uint16_t>(std::stoul(std::string(rest.substr(colon + 1))));
+  return t;
+}
+
+// Base64 of the certificate's DER, as /info/tcp's Certificate (the clients
+// compare the server's certificate with it byte for byte).
+std::string der_base64(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  if (len <= 0) return {};
+  std::string out(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), der, len);
+  OPENSSL_free(der);
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+// The host clients dial: --tcp-url's, else the host of the public URL.
+std::string tcp_advertised_host(const corvus::server::ServerOptions& options) {
+  if (!options.tcp_url.empty()) {
+    std::string_view rest = std::string_view(options.tcp_url).substr(6);
+    return std::string(rest.substr(0, rest.rfind(':')));
+  }
+  std::string_view url = options.public_server_url.empty() ? options.server_url : options.public_server_url;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find('/'));
+  if (!url.empty() && url.front() == '[') return std::string(url.substr(0, url.find(']') + 1));
+  return std::string(url.substr(0, url.rfind(':')));
 }
 
 }  // namespace
@@ -146,6 +195,45 @@ int main(int argc, char** argv) {
     return security::authorize(*store.security(), store.cluster().state(), req, access);
   });
 
+  // The TCP listener for data subscription workers (before the HTTP
+  // server, so /info/tcp always has an answer): TLS with the server's
+  // certificate when it has one (the clients pin the certificate /info/tcp
+  // advertises), each connection authorized like an HTTP request reading the
+  // database it names.
+  subscriptions::SubscriptionTcpHandler subscription_handler(*store.value());
+  std::shared_ptr<boost::asio::ssl::context> tcp_tls;
+  auto tcp_options = tcp_listener_options(options);
+  if (!options.certificate_path.empty()) {
+    auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password);
+    if (!tls.ok()) {
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", tls.status().message().c_str());
+      return 1;
+    }
+    tcp_tls = std::move(tls).value();
+    tcp_options.tls = tcp_tls->native_handle();
+    store.value()->set_tcp_certificate(der_base64(SSL_CTX_get0_certificate(tcp_options.tls)));
+    tcp_options.authorize = [&store = *store.value()](const tcp::TcpConnectionHeader& header,
+                                                      X509* certificate) -> std::optional<std::string> {
+      std::optional<http::ClientCertificate> cert;
+      if (certificate) cert = http::describe_certificate(certificate);
+      auto refusal = security::decide(*store.security(), store.cluster().state(), http::RouteAccess::DatabaseRead,
+                                      header.database, cert ? &*cert : nullptr, std::time(nullptr),
+                                      "TCP " + header.operation + " of database " + header.database);
+      if (!refusal) return std::nullopt;
+      return refusal->message;
+    };
+  }
+  auto listener = tcp::TcpListener::bind(tcp_options);
+  if (!listener.ok()) {
+    log::error("cannot start").kv("error", listener.status().message());
+    std::fprintf(stderr, "corvusd: cannot start: %s\n", listener.status().message().c_str());
+    return 1;
+  }
+  std::unique_ptr<tcp::TcpListener> tcp_listener = std::move(listener).value();
+  tcp_listener->add_handler("Subscription", &subscription_handler);
+  tcp_listener->start();
+  store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
+
   http::HttpServerOptions http_options;
   http_options.host = options.host;
   http_options.port = options.port;
@@ -165,12 +253,14 @@ int main(int argc, char** argv) {
                      std::to_string(server.value()->port()))
       .kv("data_dir", options.data_dir)
       .kv("node_tag", store.value()->node_tag())
-      .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()));
+      .kv("databases", static_cast<uint64_t>(store.value()->databases().names().size()))
+      .kv("tcp_url", store.value()->tcp_url());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.value()->shutdown();
+  tcp_listener->stop();
   store.value()->close();
   log::info("stopped");
   return 0;

@@ -218,6 +218,26 @@ void ServerStore::register_storage_metrics() {
   });
 }
 
+void ServerStore::set_tcp_url(std::string url) {
+  std::lock_guard lock(tcp_url_mu_);
+  tcp_url_ = std::move(url);
+}
+
+void ServerStore::set_tcp_certificate(std::string base64) {
+  std::lock_guard lock(tcp_url_mu_);
+  tcp_certificate_ = std::move(base64);
+}
+
+std::string ServerStore::tcp_certificate() const {
+  std::lock_guard lock(tcp_url_mu_);
+  return tcp_certificate_;
+}
+
+std::string ServerStore::tcp_url() const {
+  std::lock_guard lock(tcp_url_mu_);
+  return tcp_url_;
+}
+
 void ServerStore::set_security(security::SecurityOptions options) {
   auto shared = std::make_shared<const security::SecurityOptions>(std::move(options));
   std::lock_guard lock(security_mu_);

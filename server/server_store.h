@@ -16,6 +16,7 @@
 #include "server/metrics/registry.h"
 #include "server/options/server_options.h"
 #include "server/security/access_policy.h"
+#include "server/subscriptions/subscription_connections.h"
 #include "storage/status.h"
 
 namespace corvus::server {
@@ -48,6 +49,17 @@ class ServerStore {
   void set_security(security::SecurityOptions options);
   std::shared_ptr<const security::SecurityOptions> security() const;
 
+  // The data subscription workers connected to this node (TCP listener).
+  subscriptions::SubscriptionConnections& subscription_connections() { return subscription_connections_; }
+  // The URL of the TCP listener as clients should dial it ("tcp://host:port"),
+  // set by main() once it listens; empty while there is none.
+  void set_tcp_url(std::string url);
+  std::string tcp_url() const;
+  // Base64 DER of the TCP listener's TLS certificate (/info/tcp's
+  // Certificate); empty without TLS. Set by main() with the URL.
+  void set_tcp_certificate(std::string base64);
+  std::string tcp_certificate() const;
+
   // Closes the databases (draining their writers) and releases the lock.
   void close();
 
@@ -70,6 +82,10 @@ class ServerStore {
   std::unique_ptr<cluster::ClusterManager> cluster_;
   std::unique_ptr<cluster::DatabasesObserver> observer_;
   std::unique_ptr<cluster::DatabaseSupervisor> supervisor_;
+  subscriptions::SubscriptionConnections subscription_connections_;
+  mutable std::mutex tcp_url_mu_;
+  std::string tcp_url_;
+  std::string tcp_certificate_;
   mutable std::mutex security_mu_;
   std::shared_ptr<const security::SecurityOptions> security_ = std::make_shared<const security::SecurityOptions>();
 };

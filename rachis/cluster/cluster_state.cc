@@ -21,7 +21,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr const char* kFamilyNames[kStateFamilies] = {"meta", "databases", "cmpxchg", "identities", "cluster_tx", "values",
-                                                       "certificates"};
+                                                       "certificates", "subscriptions"};
 constexpr const char* kAppliedKey = "applied";
 constexpr const char* kTopologyKey = "topology";
 constexpr const char* kFormatKey = "format";
@@ -375,6 +375,38 @@ Result<std::uint64_t> ClusterState::value_count() const {
   return n;
 }
 
+Result<std::optional<SubscriptionRecord>> ClusterState::subscription(std::string_view database,
+                                                                   std::string_view name) const {
+  const auto st = store();
+  if (!st) return closed_error();
+  std::string value;
+  auto s = st->db->Get(rocksdb::ReadOptions(), st->cf(StateFamily::Subscriptions), db_key(database, name), &value);
+  if (s.IsNotFound()) return std::optional<SubscriptionRecord>();
+  if (!s.ok()) return from_rocks(s, "cannot read subscription '" + std::string(name) + "'");
+  auto o = parse_object(value);
+  if (!o) return Status::Corruption("subscription '" + std::string(name) + "' is not JSON");
+  auto r = SubscriptionRecord::from_json(*o);
+  if (!r.ok()) return r.status();
+  return std::optional<SubscriptionRecord>(std::move(r).value());
+}
+
+Result<std::vector<SubscriptionRecord>> ClusterState::subscriptions(std::string_view database) const {
+  const auto st = store();
+  if (!st) return closed_error();
+  std::vector<SubscriptionRecord> out;
+  const std::string prefix = db_prefix(database);
+  std::unique_ptr<rocksdb::Iterator> it(st->db->NewIterator(rocksdb::ReadOptions(), st->cf(StateFamily::Subscriptions)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto o = parse_object(it->value().ToStringView());
+    if (!o) return Status::Corruption("a subscription of '" + std::string(database) + "' is not JSON");
+    auto r = SubscriptionRecord::from_json(*o);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(r).value());
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), "cannot list the subscriptions of '" + std::string(database) + "'");
+  return out;
+}
+
 // --- Batch ---
 
 ClusterState::Batch::Batch(ClusterState& state)
@@ -433,12 +465,22 @@ void ClusterState::Batch::delete_certificate(std::string_view thumbprint) {
   certificates_[key] = std::nullopt;
 }
 
+void ClusterState::Batch::put_subscription(std::string_view database, const SubscriptionRecord& r) {
+  batch_->Put(store_->cf(StateFamily::Subscriptions), db_key(database, r.name), json::serialize(r.to_json()))
+      .PermitUncheckedError();
+}
+
+void ClusterState::Batch::delete_subscription(std::string_view database, std::string_view name) {
+  batch_->Delete(store_->cf(StateFamily::Subscriptions), db_key(database, name)).PermitUncheckedError();
+}
+
 Status ClusterState::Batch::delete_database_data(std::string_view database) {
   // A range per family: the prefix "name\0" up to "name\1".
   std::string begin = db_prefix(database);
   std::string end = begin;
   end.back() = '\1';
-  for (StateFamily f : {StateFamily::CompareExchange, StateFamily::Identities, StateFamily::ClusterTx}) {
+  for (StateFamily f : {StateFamily::CompareExchange, StateFamily::Identities, StateFamily::ClusterTx,
+                        StateFamily::Subscriptions}) {
     auto s = batch_->DeleteRange(store_->cf(f), begin, end);
     if (!s.ok()) return from_rocks(s, "cannot delete the cluster data of database '" + std::string(database) + "'");
   }

@@ -10,6 +10,7 @@
 //   values      a small key/value map (PutValue; tests and the bench)
 //   certificates  upper-case thumbprint -> CertificateRecord JSON (client
 //               certificates and their clearance; few, read on every request)
+//   subscriptions lowered db '\0' lowered name -> SubscriptionRecord JSON
 // Every command's changes and the applied index go in one WriteBatch, so the
 // state on disk is always the state at some applied index and a restart does
 // not replay the log. Writes are not synced by themselves: the Raft log in
@@ -46,6 +47,7 @@
 
 #include "rachis/cluster/certificate_record.h"
 #include "rachis/cluster/database_record.h"
+#include "rachis/cluster/subscription_record.h"
 #include "rachis/cluster/topology.h"
 #include "rachis/core/types.h"
 #include "rachis/snapshot_stream.h"
@@ -65,8 +67,9 @@ enum class StateFamily : std::uint8_t {
   ClusterTx = 4,
   Values = 5,
   Certificates = 6,
+  Subscriptions = 7,
 };
-inline constexpr int kStateFamilies = 7;
+inline constexpr int kStateFamilies = 8;
 
 // One compare-exchange value.
 struct CompareExchangeValue {
@@ -124,6 +127,12 @@ class ClusterState {
   Result<std::optional<std::string>> value(std::string_view key) const;
   Result<std::uint64_t> value_count() const;
 
+  // The data subscription `name` (any case) of `database`; nullopt when none.
+  // IOError/Corruption when RocksDB fails.
+  Result<std::optional<SubscriptionRecord>> subscription(std::string_view database, std::string_view name) const;
+  // Every subscription of `database`, by lowered name.
+  Result<std::vector<SubscriptionRecord>> subscriptions(std::string_view database) const;
+
   // --- writes (Raft thread) ---
   // A batch of changes for one applied entry. Setters also update what the
   // in-memory copies will hold once commit() succeeds.
@@ -141,7 +150,9 @@ class ClusterState {
     void put_value(std::string_view key, std::string_view value);
     void put_certificate(const CertificateRecord& c);
     void delete_certificate(std::string_view thumbprint);
-    // Everything the state holds for `database`: values, identities, transactions.
+    void put_subscription(std::string_view database, const SubscriptionRecord& r);
+    void delete_subscription(std::string_view database, std::string_view name);
+    // Everything the state holds for `database`: values, identities, transactions, subscriptions.
     Status delete_database_data(std::string_view database);
 
    private:

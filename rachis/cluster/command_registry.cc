@@ -10,6 +10,7 @@
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
 #include "rachis/cluster/commands/revisions_commands.h"
+#include "rachis/cluster/commands/subscription_commands.h"
 #include "rachis/cluster/commands/value_commands.h"
 
 namespace corvus::rachis::cluster {
@@ -39,6 +40,9 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<ModifyConflictSolverCommand>(),
       entry<PutCertificateCommand>(),
       entry<DeleteCertificateCommand>(),
+      entry<PutSubscriptionCommand>(),
+      entry<AcknowledgeSubscriptionBatchCommand>(),
+      entry<DeleteSubscriptionCommand>(),
   };
   return table;
 }

@@ -24,8 +24,9 @@ const char* node_role_name(NodeRole r);
 // every node of the topology runs at least that version.
 // 1: node list and values; 2: databases, compare-exchange, identities,
 // cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration;
-// 4: ModifyConflictSolver; 5: PutCertificate, DeleteCertificate.
-inline constexpr std::uint32_t kCommandVersion = 5;
+// 4: ModifyConflictSolver; 5: PutCertificate, DeleteCertificate; 6: PutSubscription,
+// AcknowledgeSubscriptionBatch, DeleteSubscription.
+inline constexpr std::uint32_t kCommandVersion = 6;
 
 struct NodeInfo {
   std::string tag;

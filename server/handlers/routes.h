@@ -35,6 +35,7 @@ void register_query_routes(http::Router& router, ServerStore& store);        // 
 void register_index_routes(http::Router& router, ServerStore& store);        // indexes_handler.cc
 void register_stream_routes(http::Router& router, ServerStore& store);       // streams_handler.cc
 void register_changes_routes(http::Router& router, ServerStore& store);      // changes_handler.cc
+void register_subscription_routes(http::Router& router, ServerStore& store);  // subscriptions_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -58,6 +59,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_index_routes(router, store);
   register_stream_routes(router, store);
   register_changes_routes(router, store);
+  register_subscription_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -114,6 +114,20 @@ const std::vector<OptionSpec>& specs() {
          o.read_timeout_seconds = n;
          return "";
        }},
+      {"tcp-url", "CORVUS_TCP_URL", "URL", "(server host, free port)",
+       "TCP listener for data subscription workers (tcp://host:port)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v.rfind("tcp://", 0) != 0) return "expected a tcp:// URL, got '" + std::string(v) + "'";
+         const auto colon = v.rfind(':');
+         if (colon < 6 || colon + 1 >= v.size()) return "expected tcp://host:port, got '" + std::string(v) + "'";
+         unsigned port = 0;
+         auto [end, ec] = std::from_chars(v.data() + colon + 1, v.data() + v.size(), port);
+         if (ec != std::errc() || end != v.data() + v.size() || port > 65535) {
+           return "expected tcp://host:port, got '" + std::string(v) + "'";
+         }
+         o.tcp_url = std::string(v);
+         return "";
+       }},
       {"public-server-url", "CORVUS_PUBLIC_SERVER_URL", "URL", "(server-url)",
        "URL other nodes and clients use to reach this node",
        [](ServerOptions& o, std::string_view v) -> std::string {

@@ -54,6 +54,11 @@ struct ServerOptions {
   // URL other nodes and clients should use to reach this node (behind NAT/proxy);
   // empty = server_url. Default: empty
   std::string public_server_url;
+  // The TCP listener the data subscription workers dial ("tcp://host:port",
+  // advertised by GET /info/tcp); empty = the HTTP host and any free port. With
+  // --certificate it speaks TLS with the same certificate and authorizes each
+  // connection's client certificate. Default: empty
+  std::string tcp_url;
   // Port of the Rachis (Raft) listener other nodes dial; -1 = the HTTP port + 1
   // (or any free port when that one is taken or the HTTP port is 0). Default: -1
   int cluster_port = -1;

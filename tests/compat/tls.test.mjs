@@ -145,3 +145,59 @@ test("plain HTTP to the HTTPS port: 400 saying TLS is required and the https URL
   assert.ok(res.json.Message.includes(`https://127.0.0.1:${port}/databases/x/docs?id=a`), res.json.Message);
   assert.equal(res.json.Type, "Raven.Client.Exceptions.BadRequestException");
 });
+
+test("data subscriptions over TLS: the worker pins the advertised certificate; an unregistered certificate is refused on the TCP port", { timeout: 60_000 }, async () => {
+  const database = uniqueDbName("tlssubs");
+  const store = new DocumentStore(url, database);
+  store.authOptions = { certificate: clientPem, type: "pem", ca };
+  store.initialize();
+  let worker;
+  try {
+    await store.maintenance.server.send(new CreateDatabaseOperation({ databaseName: database }));
+    const session = store.openSession();
+    for (let i = 0; i < 3; i++) await session.store({ n: i, "@metadata": { "@collection": "Users" } }, `users/${i}`);
+    await session.saveChanges();
+    const name = await store.subscriptions.create({ query: "from Users" });
+    worker = store.subscriptions.getSubscriptionWorker({ subscriptionName: name });
+    const seen = [];
+    const errors = [];
+    worker.on("batch", (batch, callback) => { seen.push(...batch.items.map((x) => x.id)); callback(); });
+    worker.on("error", (e) => errors.push(e));
+    const deadline = Date.now() + 15_000;
+    while (seen.length < 3 && errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(seen, ["users/0", "users/1", "users/2"]);
+
+    // The TCP port itself: TLS with the server certificate the HTTP side
+    // advertises; a certificate nobody registered gets AuthorizationFailed.
+    const info = await new Promise((resolve, reject) => {
+      const req = httpsRequest(`${url}/info/tcp`, { ca, cert: clientPem, key: clientPem }, (res) => {
+        let body = "";
+        res.on("data", (d) => { body += d; });
+        res.on("end", () => resolve(JSON.parse(body)));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    assert.ok(info.Certificate, "the certificate to pin");
+    const [host, tcpPort] = info.Url.slice("tcp://".length).split(":");
+    const tls = await import("node:tls");
+    const reply = await new Promise((resolve, reject) => {
+      const socket = tls.connect({ host, port: Number(tcpPort), ca, cert: strangerPem, key: strangerPem,
+                                   checkServerIdentity: () => undefined }, () => {
+        socket.write(JSON.stringify({ DatabaseName: database, Operation: "Subscription", OperationVersion: 53000 }));
+      });
+      let text = "";
+      socket.on("data", (d) => { text += d; });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+      setTimeout(() => { socket.destroy(); resolve(text); }, 10_000);
+    });
+    const parsed = JSON.parse(reply);
+    assert.equal(parsed.Status, "AuthorizationFailed");
+    assert.match(parsed.Message, /certificate/i);
+  } finally {
+    worker?.dispose();
+    store.dispose();
+  }
+});

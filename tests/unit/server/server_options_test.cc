@@ -187,3 +187,16 @@ TEST_CASE("ServerOptions: --admin-certificate-thumbprint is repeatable, comma-se
     CHECK(r.status().message().find("admin-certificate-thumbprint") != std::string::npos);
   }
 }
+
+TEST_CASE("ServerOptions: --tcp-url takes tcp://host:port and nothing else") {
+  CHECK(parse({}).value().tcp_url.empty());
+  auto o = parse({"--tcp-url", "tcp://127.0.0.1:38888"});
+  REQUIRE(o.ok());
+  CHECK(o.value().tcp_url == "tcp://127.0.0.1:38888");
+  CHECK(parse({}, {{"CORVUS_TCP_URL", "tcp://[::1]:0"}}).value().tcp_url == "tcp://[::1]:0");
+  for (const char* bad : {"http://127.0.0.1:1", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999",
+                          "tcp://127.0.0.1:8x"}) {
+    auto r = parse({std::string("--tcp-url=") + bad});
+    CHECK_MESSAGE(!r.ok(), bad);
+  }
+}

@@ -1,0 +1,202 @@
+// The data subscription commands (PutSubscription, AcknowledgeSubscriptionBatch,
+// DeleteSubscription) applied by a real ClusterStateMachine: names are
+// case-insensitive and unique, updates find by name or id and keep the
+// position unless told, an acknowledgement for a deleted or recreated
+// subscription is refused, and the records survive a restart, travel in a
+// snapshot and go with their database.
+#include "rachis/cluster/commands/subscription_commands.h"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include "rachis/cluster/cluster_state_machine.h"
+#include "rachis/cluster/commands/database_commands.h"
+#include "rachis/cluster/commands/node_commands.h"
+#include "tests/support/temp_dir.h"
+
+using namespace corvus;
+using namespace corvus::rachis;
+using namespace corvus::rachis::cluster;
+using namespace corvus::rachis::core;
+namespace json = boost::json;
+
+namespace {
+
+struct OneDatabase {
+  testing::TempDir dir;
+  std::unique_ptr<ClusterStateMachine> sm;
+  Index next = 1;
+
+  OneDatabase() {
+    open();
+    BootstrapCommand boot;
+    boot.cluster_id = "subscriptions";
+    boot.self = NodeInfo{"A", 1, "http://a", "127.0.0.1:1", NodeRole::Member, kCommandVersion};
+    REQUIRE(apply(boot).result.status.ok());
+    AddDatabaseCommand add;
+    add.record.name = "db";
+    add.record.topology.replication_factor = 1;
+    add.record.cluster_transaction_id = "txid";
+    REQUIRE(apply(add).result.status.ok());
+  }
+  void open() {
+    sm.reset();
+    auto opened = ClusterStateMachine::open(dir.sub("state"));
+    REQUIRE(opened.ok());
+    sm = std::move(opened).value();
+  }
+  ClusterStateMachine::Outcome apply(const ClusterCommand& c) {
+    // Every command goes through its encoding, as it does in the log.
+    DecodedCommand decoded = decode_command(encode_command(c));
+    REQUIRE_MESSAGE(decoded.command, decoded.status.to_string());
+    CHECK(json::parse(encode_command(*decoded.command)) == json::parse(encode_command(c)));
+    return sm->apply(Entry{1, next++, EntryType::Normal, encode_command(c)});
+  }
+  SubscriptionRecord get(const std::string& name) {
+    auto r = sm->state().subscription("db", name);
+    REQUIRE(r.ok());
+    REQUIRE(r.value());
+    return *r.value();
+  }
+};
+
+PutSubscriptionCommand create(const std::string& name, const std::string& query, std::optional<std::uint64_t> start = 0) {
+  PutSubscriptionCommand c;
+  c.database = "db";
+  c.name = name;
+  c.query = query;
+  c.start_etag = start;
+  return c;
+}
+
+AcknowledgeSubscriptionBatchCommand ack(const std::string& name, std::uint64_t id, std::uint64_t etag) {
+  AcknowledgeSubscriptionBatchCommand c;
+  c.database = "db";
+  c.name = name;
+  c.id = id;
+  c.last_etag = etag;
+  c.change_vector = "A:" + std::to_string(etag) + "-x";
+  c.ack_time = "2026-12-07T00:00:00.0000000Z";
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("PutSubscription: create with a name or the index as name; names are unique, case-insensitively") {
+  OneDatabase c;
+  auto named = c.apply(create("Orders-Sub", "from Orders", 7));
+  REQUIRE(named.result.status.ok());
+  CHECK(named.result.value.at("Name") == "Orders-Sub");
+  const std::uint64_t id = named.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+  CHECK(id == c.next - 1);  // the creating entry's index
+  auto r = c.get("orders-sub");
+  CHECK(r.name == "Orders-Sub");
+  CHECK(r.query == "from Orders");
+  CHECK(r.last_etag == 7);
+
+  auto again = c.apply(create("ORDERS-SUB", "from Users"));
+  CHECK(again.result.status.is_invalid_argument());
+  CHECK(c.get("orders-sub").query == "from Orders");
+
+  auto unnamed = c.apply(create("", "from Users"));
+  REQUIRE(unnamed.result.status.ok());
+  const std::string generated(unnamed.result.value.at("Name").as_string());
+  CHECK(generated == std::to_string(c.next - 1));
+
+  PutSubscriptionCommand no_db = create("x", "from Users");
+  no_db.database = "nope";
+  CHECK(c.apply(no_db).result.status.is_not_found());
+
+  auto all = c.sm->state().subscriptions("db");
+  REQUIRE(all.ok());
+  CHECK(all.value().size() == 2);
+}
+
+TEST_CASE("PutSubscription update and AcknowledgeSubscriptionBatch: positions move only when told; stale acknowledgements are refused") {
+  OneDatabase c;
+  auto created = c.apply(create("s", "from Users"));
+  const std::uint64_t id = created.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+  REQUIRE(c.apply(ack("S", id, 40)).result.status.ok());
+  CHECK(c.get("s").last_etag == 40);
+  CHECK(c.get("s").change_vector == "A:40-x");
+  CHECK(c.get("s").last_ack_time == "2026-12-07T00:00:00.0000000Z");
+
+  // Update by id (no name): new query, position kept.
+  PutSubscriptionCommand by_id;
+  by_id.database = "db";
+  by_id.update = true;
+  by_id.id = id;
+  by_id.query = "from Users where Age > 3";
+  REQUIRE(c.apply(by_id).result.status.ok());
+  CHECK(c.get("s").query == "from Users where Age > 3");
+  CHECK(c.get("s").last_etag == 40);
+  CHECK(c.get("s").id == id);
+
+  // Update by name with a start point: the position moves; disabled.
+  PutSubscriptionCommand restart;
+  restart.database = "db";
+  restart.update = true;
+  restart.name = "s";
+  restart.start_etag = 0;
+  restart.disabled = true;
+  REQUIRE(c.apply(restart).result.status.ok());
+  CHECK(c.get("s").last_etag == 0);
+  CHECK(c.get("s").disabled);
+
+  PutSubscriptionCommand missing;
+  missing.database = "db";
+  missing.update = true;
+  missing.name = "nope";
+  CHECK(c.apply(missing).result.status.is_not_found());
+
+  // Deleted and recreated under the same name: the old workers' acknowledgements are refused.
+  DeleteSubscriptionCommand del;
+  del.database = "db";
+  del.name = "S";
+  REQUIRE(c.apply(del).result.status.ok());
+  CHECK(c.apply(ack("s", id, 50)).result.status.is_not_found());
+  CHECK(c.apply(del).result.status.is_not_found());
+  auto recreated = c.apply(create("s", "from Users"));
+  REQUIRE(recreated.result.status.ok());
+  CHECK(c.apply(ack("s", id, 50)).result.status.is_not_found());
+  CHECK(c.get("s").last_etag == 0);
+}
+
+TEST_CASE("Subscriptions survive a restart, travel in a snapshot and go with their database") {
+  OneDatabase c;
+  auto created = c.apply(create("s", "from Users"));
+  const std::uint64_t id = created.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+  REQUIRE(c.apply(ack("s", id, 12)).result.status.ok());
+  c.open();
+  CHECK(c.get("s").last_etag == 12);
+
+  // A snapshot of the state carries the subscription to a new node.
+  auto receiver = ClusterState::open(c.dir.sub("receiver"));
+  REQUIRE(receiver.ok());
+  auto reader = c.sm->state().read_snapshot();
+  REQUIRE(reader.ok());
+  auto staged = receiver.value()->stage_snapshot();
+  REQUIRE(staged.ok());
+  std::string chunk;
+  for (;;) {
+    REQUIRE((*reader)->next(&chunk).ok());
+    if (chunk.empty()) break;
+    REQUIRE((*staged)->add(chunk).ok());
+  }
+  REQUIRE((*staged)->finish((*reader)->trailer()).ok());
+  reader.value().reset();
+  REQUIRE(receiver.value()->install(std::move(staged).value()).ok());
+  auto copied = receiver.value()->subscription("db", "S");
+  REQUIRE(copied.ok());
+  REQUIRE(copied.value());
+  CHECK(copied.value()->last_etag == 12);
+  CHECK(copied.value()->id == id);
+
+  // Deleting the database's cluster data removes its subscriptions.
+  ClusterState::Batch batch(*receiver.value());
+  REQUIRE(batch.delete_database_data("db").ok());
+  REQUIRE(receiver.value()->commit(batch, receiver.value()->applied() + 1).ok());
+  auto gone = receiver.value()->subscriptions("db");
+  REQUIRE(gone.ok());
+  CHECK(gone.value().empty());
+}
