@@ -82,7 +82,7 @@ void ChangesConnection::on_closed() {
     cut_off_ = true;
     queue_.clear();
     queued_bytes_ = 0;
-    park = !feed_gone_;
+    park = !feed_gone_ && scope_ == Scope::Database;  // the server feed is not resumable
     if (park) filters = filters_;
   }
   feed_->remove(this);

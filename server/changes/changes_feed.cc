@@ -118,7 +118,12 @@ bool ChangesFeed::add(std::shared_ptr<ChangesWatcher> watcher, std::optional<uin
     std::lock_guard lock(mu_);
     if (!stopping_) return true;
   }
-  watcher->feed_closed("The database is closing");
+  std::string reason;
+  {
+    std::lock_guard lock(mu_);
+    reason = stop_reason_;
+  }
+  watcher->feed_closed(reason);
   return false;
 }
 
@@ -169,6 +174,7 @@ void ChangesFeed::stop(const std::string& reason) {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    stop_reason_ = reason;
     watchers.swap(watchers_);
   }
   cv_.notify_one();

@@ -104,6 +104,7 @@ class ChangesFeed {
   uint64_t committed_ = 0;  // the last etag the commit hook told
   uint64_t position_ = 0;   // everything up to here was told (feed thread)
   bool stopping_ = false;
+  std::string stop_reason_;  // what stop() said: told to watchers added afterwards
   std::map<const ChangesWatcher*, std::shared_ptr<ChangesWatcher>> watchers_;
   // Added with a starting etag, waiting for the feed thread's replay.
   std::vector<std::pair<std::shared_ptr<ChangesWatcher>, uint64_t>> catching_up_;
