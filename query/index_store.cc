@@ -179,6 +179,7 @@ Status IndexStore::pause(std::string_view name) {
     Entry* e = entry_of(name);
     if (!e) return Status::NotFound("Index '" + std::string(name) + "' does not exist");
     e->paused = true;
+    tell(e->index->name(), "IndexPaused");  // as RavenDB: stopping one index, not all of them
   }
   progress_cv_.notify_all();
   return Status::Ok();
@@ -293,7 +294,10 @@ bool IndexStore::index_some(const std::shared_ptr<AutoIndex>& index) {
   if (!status.ok()) {
     std::cerr << "index " << index->name() << " stopped: " << status.to_string() << std::endl;
     std::lock_guard lock(mu_);
-    if (Entry* e = entry_of(index->name()); e && e->index == index) e->error = status.to_string();
+    if (Entry* e = entry_of(index->name()); e && e->index == index) {
+      e->error = status.to_string();
+      tell(index->name(), "IndexMarkedAsErrored");
+    }
     progress_cv_.notify_all();
     return false;
   }

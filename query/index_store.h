@@ -56,7 +56,8 @@ class IndexStore {
 
   // Told what happens to the indexes (the Changes API's IndexChange): an
   // index's name and IndexAdded, IndexRemoved (deleted, or retired by a wider
-  // one) or BatchCompleted (a batch of documents indexed). Called on the
+  // one), BatchCompleted (a batch of documents indexed), IndexPaused (that
+  // index paused by name) or IndexMarkedAsErrored (a batch failed: it stopped). Called on the
   // thread doing it, sometimes under the store's lock: it must only queue
   // (never block, never call back into the store). Replaces the previous one.
   using Listener = std::function<void(const std::string& name, const char* type)>;

@@ -130,7 +130,7 @@ TEST_CASE("QueryRunner: a wider query supersedes the narrower auto-index, which 
   CHECK(must_run(db, "from Users where Name = 'ann'").stats.index_name == "Auto/Users/ByAgeAndName");
 }
 
-TEST_CASE("IndexStore: the listener is told IndexAdded, BatchCompleted, and IndexRemoved (retired or deleted)") {
+TEST_CASE("IndexStore: the listener is told IndexAdded, BatchCompleted, IndexPaused and IndexRemoved (retired or deleted)") {
   Db db;
   seed(db);
   std::mutex mu;
@@ -154,6 +154,8 @@ TEST_CASE("IndexStore: the listener is told IndexAdded, BatchCompleted, and Inde
   must_run(db, "from Users where Age > 30");
   CHECK(has("BatchCompleted Auto/Users/ByAgeAndName"));
   CHECK(has("IndexRemoved Auto/Users/ByName"));  // retired by the wider one
+  REQUIRE(db.indexes->pause("auto/users/byageandname").ok());
+  CHECK(has("IndexPaused Auto/Users/ByAgeAndName"));
   REQUIRE(db.indexes->remove("Auto/Users/ByAgeAndName").ok());
   CHECK(has("IndexRemoved Auto/Users/ByAgeAndName"));
   std::lock_guard lock(mu);
