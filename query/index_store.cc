@@ -113,6 +113,7 @@ Result<std::shared_ptr<AutoIndex>> IndexStore::index_for(const AutoIndexDefiniti
     if (definition.covers(e.index->definition())) e.superseded_by = name;
   auto index = share(std::move(opened).value());
   indexes_[storage::lower_id(name)].index = index;
+  tell(index->name(), "IndexAdded");
   work_ = true;
   work_cv_.notify_one();
   return index;
@@ -136,6 +137,7 @@ std::shared_ptr<AutoIndex> IndexStore::detach(std::map<std::string, Entry>::iter
   indexes_.erase(it);
   std::ofstream(fs::path(index->directory()) / kDeletedMarker).put('\n');
   progress_cv_.notify_all();
+  tell(index->name(), "IndexRemoved");
   return index;  // the caller drops it outside the lock: closing may take a moment
 }
 
@@ -177,6 +179,7 @@ Status IndexStore::pause(std::string_view name) {
     Entry* e = entry_of(name);
     if (!e) return Status::NotFound("Index '" + std::string(name) + "' does not exist");
     e->paused = true;
+    tell(e->index->name(), "IndexPaused");  // as RavenDB: stopping one index, not all of them
   }
   progress_cv_.notify_all();
   return Status::Ok();
@@ -195,6 +198,16 @@ Status IndexStore::resume(std::string_view name) {
   work_ = true;
   work_cv_.notify_one();
   return Status::Ok();
+}
+
+void IndexStore::set_listener(Listener listener) {
+  std::lock_guard lock(index_listener_mu_);
+  index_listener_ = std::move(listener);
+}
+
+void IndexStore::tell(const std::string& name, const char* type) const {
+  std::lock_guard lock(index_listener_mu_);
+  if (index_listener_) index_listener_(name, type);
 }
 
 bool IndexStore::paused(const AutoIndex& index) const {
@@ -274,13 +287,17 @@ bool IndexStore::index_some(const std::shared_ptr<AutoIndex>& index) {
     uint64_t position = changes.value().size() < kIndexingBatch ? last : from;
     for (const auto& c : changes.value()) position = std::max(position, etag_of(c));
     status = index->index(changes.value(), position, storage_.options().clock->now_micros());
+    if (status.ok() && !changes.value().empty()) tell(index->name(), "BatchCompleted");
   } else {
     status = changes.status();
   }
   if (!status.ok()) {
     std::cerr << "index " << index->name() << " stopped: " << status.to_string() << std::endl;
     std::lock_guard lock(mu_);
-    if (Entry* e = entry_of(index->name()); e && e->index == index) e->error = status.to_string();
+    if (Entry* e = entry_of(index->name()); e && e->index == index) {
+      e->error = status.to_string();
+      tell(index->name(), "IndexMarkedAsErrored");
+    }
     progress_cv_.notify_all();
     return false;
   }

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,15 @@ class IndexStore {
   // The error that stopped an index ("" when none).
   std::string error_of(const AutoIndex& index) const;
 
+  // Told what happens to the indexes (the Changes API's IndexChange): an
+  // index's name and IndexAdded, IndexRemoved (deleted, or retired by a wider
+  // one), BatchCompleted (a batch of documents indexed), IndexPaused (that
+  // index paused by name) or IndexMarkedAsErrored (a batch failed: it stopped). Called on the
+  // thread doing it, sometimes under the store's lock: it must only queue
+  // (never block, never call back into the store). Replaces the previous one.
+  using Listener = std::function<void(const std::string& name, const char* type)>;
+  void set_listener(Listener listener);
+
   // Waits until `index` has indexed up to `etag`; false on timeout (or when
   // the index is paused, errored or deleted meanwhile).
   bool wait_for(const AutoIndex& index, uint64_t etag, std::chrono::milliseconds timeout);
@@ -73,6 +83,7 @@ class IndexStore {
   Entry* entry_of(std::string_view name);
   const Entry* entry_of(std::string_view name) const;
   std::shared_ptr<AutoIndex> detach(std::map<std::string, Entry>::iterator it);
+  void tell(const std::string& name, const char* type) const;
 
   storage::DocumentsStorage& storage_;
   const std::string dir_;
@@ -85,6 +96,8 @@ class IndexStore {
   bool stop_ = false;
   uint64_t next_directory_ = 1;
   uint64_t listener_ = 0;
+  mutable std::mutex index_listener_mu_;  // innermost: tell() may run under mu_
+  Listener index_listener_;
   // Held while an index is written (the indexing thread's batches, reset()).
   std::mutex indexing_mu_;
   std::thread thread_;

@@ -83,7 +83,16 @@ class DocumentDatabase {
                                    uint64_t id, const boost::json::object& state) {
         if (auto feed = weak.lock()) feed->publish_operation(id, state);
       });
+      indexes_->set_listener([weak = std::weak_ptr<changes::ChangesFeed>(changes_)](const std::string& name,
+                                                                                   const char* type) {
+        if (auto feed = weak.lock()) feed->publish_now(changes::index_event(name, type));
+      });
     }
+    return changes_;
+  }
+  // The feed if a client started it, else nullptr (nobody to tell).
+  std::shared_ptr<changes::ChangesFeed> changes_if_started() {
+    std::lock_guard lock(changes_mu_);
     return changes_;
   }
   // Closes every Changes API connection of the database (it is closing).

@@ -63,6 +63,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   });
   store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
   store->observer_->start();
+  store->changes_notifier_ = std::make_unique<cluster::ChangesNotifier>(*store->cluster_, *store->databases_,
+                                                                        store->server_changes_, store->public_url_);
+  store->changes_notifier_->start();
   store->cluster_->start_feed();
   store->supervisor_ = std::make_unique<cluster::DatabaseSupervisor>(
       *store->cluster_, std::chrono::seconds(options.database_rehab_grace_seconds));
@@ -78,7 +81,8 @@ ServerStore::~ServerStore() { close(); }
 void ServerStore::close() {
   if (supervisor_) supervisor_->stop();
   if (observer_) observer_->stop();
-  if (cluster_) cluster_->close();
+  if (cluster_) cluster_->close();  // the applied feed stops: nothing more is published
+  if (server_changes_) server_changes_->stop("The server is closing");
   if (databases_) databases_->close_all();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);

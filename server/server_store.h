@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "server/changes/changes_feed.h"
+#include "server/cluster/changes_notifier.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/cluster/database_supervisor.h"
 #include "server/cluster/databases_observer.h"
@@ -60,6 +62,9 @@ class ServerStore {
   void set_tcp_certificate(std::string base64);
   std::string tcp_certificate() const;
 
+  // The server-wide Changes API feed (GET /changes): database and topology changes.
+  std::shared_ptr<changes::ChangesFeed> server_changes() { return server_changes_; }
+
   // Closes the databases (draining their writers) and releases the lock.
   void close();
 
@@ -81,6 +86,8 @@ class ServerStore {
   std::unique_ptr<DatabasesLandlord> databases_;
   std::unique_ptr<cluster::ClusterManager> cluster_;
   std::unique_ptr<cluster::DatabasesObserver> observer_;
+  std::shared_ptr<changes::ChangesFeed> server_changes_ = std::make_shared<changes::ChangesFeed>();
+  std::unique_ptr<cluster::ChangesNotifier> changes_notifier_;
   std::unique_ptr<cluster::DatabaseSupervisor> supervisor_;
   subscriptions::SubscriptionConnections subscription_connections_;
   mutable std::mutex tcp_url_mu_;

@@ -11,6 +11,7 @@ boost::json::object SubscriptionRecord::to_json() const {
           {"LastEtag", last_etag},
           {"PositionDatabaseId", position_database_id},
           {"ChangeVector", change_vector},
+          {"StartChangeVector", start_change_vector},
           {"MentorNode", mentor_node},
           {"PinToMentorNode", pin_to_mentor_node},
           {"Disabled", disabled},
@@ -26,6 +27,7 @@ Result<SubscriptionRecord> SubscriptionRecord::from_json(const boost::json::obje
   r.last_etag = get_u64(o, "LastEtag");
   r.position_database_id = get_string(o, "PositionDatabaseId");
   r.change_vector = get_string(o, "ChangeVector");
+  r.start_change_vector = get_string(o, "StartChangeVector");
   r.mentor_node = get_string(o, "MentorNode");
   r.pin_to_mentor_node = get_bool(o, "PinToMentorNode");
   r.disabled = get_bool(o, "Disabled");

@@ -27,6 +27,11 @@ struct SubscriptionRecord {
   // it starts over (at least once, never a skip). Empty: any (etag 0).
   std::string position_database_id;
   std::string change_vector;  // of the last acknowledged document (or the start point given)
+  // The start point given at creation (or by an update that moved it): kept
+  // when acknowledgements move change_vector, so that a member taking over
+  // from another one's position starts over from it, not from the beginning.
+  // Empty: from the beginning (or a record written before it existed).
+  std::string start_change_vector;
   std::string mentor_node;
   bool pin_to_mentor_node = false;
   bool disabled = false;

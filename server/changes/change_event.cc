@@ -37,4 +37,27 @@ std::string operation_change_message(uint64_t operation_id, const boost::json::o
   return json::serialize(json::object{{"Type", "OperationStatusChange"}, {"Value", std::move(v)}});
 }
 
+std::string index_change_message(const std::string& name, const std::string& type) {
+  json::object v{{"Name", name}, {"Type", type}};
+  return json::serialize(json::object{{"Type", "IndexChange"}, {"Value", std::move(v)}});
+}
+
+std::shared_ptr<const ChangeEvent> index_event(const std::string& name, const std::string& type) {
+  auto e = std::make_shared<ChangeEvent>();
+  e->kind = ChangeEvent::Kind::Index;
+  e->name = name;
+  e->message = index_change_message(name, type);
+  return e;
+}
+
+std::string topology_change_message(const std::string& url, const std::string& database) {
+  json::object v{{"Url", url}, {"Database", database}};
+  return json::serialize(json::object{{"Type", "TopologyChange"}, {"Value", std::move(v)}});
+}
+
+std::string database_change_message(const std::string& database, const std::string& type, uint64_t raft_index) {
+  json::object v{{"Database", database}, {"Type", type}, {"RaftIndex", raft_index}};
+  return json::serialize(json::object{{"Type", "DatabaseChange"}, {"Value", std::move(v)}});
+}
+
 }  // namespace corvus::server::changes

@@ -44,8 +44,8 @@ std::string random_id() {
 }  // namespace
 
 ChangesConnection::ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits,
-                                     std::optional<Resume> resume)
-    : feed_(std::move(feed)), id_(random_id()), resume_(std::move(resume)), limits_(limits) {}
+                                     std::optional<Resume> resume, Scope scope)
+    : feed_(std::move(feed)), id_(random_id()), resume_(std::move(resume)), scope_(scope), limits_(limits) {}
 
 void ChangesConnection::on_open(std::weak_ptr<http::WebSocketChannel> channel) {
   std::optional<uint64_t> after;
@@ -53,6 +53,9 @@ void ChangesConnection::on_open(std::weak_ptr<http::WebSocketChannel> channel) {
     std::lock_guard lock(mu_);
     channel_ = std::move(channel);
     enqueue(json::serialize(json::object{{"ConnectionId", id_}}));
+    // As RavenDB: a database connection says it tells topology changes; the
+    // clients answer with watch-topology-change (and refresh the topology).
+    if (scope_ == Scope::Database) enqueue(json::serialize(json::object{{"TopologyChange", true}}));
     if (resume_) {
       if (auto filters = feed_->unpark(resume_->connection_id)) {
         filters_ = std::move(*filters);
@@ -79,7 +82,7 @@ void ChangesConnection::on_closed() {
     cut_off_ = true;
     queue_.clear();
     queued_bytes_ = 0;
-    park = !feed_gone_;
+    park = !feed_gone_ && scope_ == Scope::Database;  // the server feed is not resumable
     if (park) filters = filters_;
   }
   feed_->remove(this);
@@ -163,8 +166,11 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
   }
   const std::string missing = "'" + std::string(command) + "' needs a non-empty 'Param'";
   std::lock_guard lock(mu_);
+  if (scope_ == Scope::Server) return apply_server(command, what, watch, param);
   WatchFilters& f = filters_;
-  if (what == "docs") {
+  if (what == "topology-change") {
+    f.topology = watch;
+  } else if (what == "docs") {
     f.all_documents = watch;
   } else if (what == "doc") {
     if (!toggle(f.documents, watch, param)) return missing;
@@ -189,10 +195,9 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
       f.document_counter.erase(key);
     }
   } else if (what == "index") {
-    // Accepted and confirmed: index events are not sent yet.
-    if (param == nullptr || param->empty()) return missing;
+    if (!toggle(f.indexes, watch, param)) return missing;
   } else if (what == "indexes") {
-    // Accepted and confirmed: no index events are sent yet.
+    f.all_indexes = watch;
   } else if (what == "operations") {
     f.all_operations = watch;
   } else if (what == "operation") {
@@ -209,6 +214,22 @@ std::string ChangesConnection::apply(std::string_view command, const std::string
     }
   } else {
     return "Unknown command: '" + std::string(command) + "'";
+  }
+  return "";
+}
+
+std::string ChangesConnection::apply_server(std::string_view command, std::string_view what, bool watch,
+                                            const std::string* param) {
+  WatchFilters& f = filters_;
+  if (what == "databases") {
+    f.all_databases = watch;
+  } else if (what == "database") {
+    if (!toggle(f.databases, watch, param)) return "'" + std::string(command) + "' needs a non-empty 'Param'";
+  } else if (what == "topology-change") {
+    f.topology = watch;
+  } else {
+    return "Unknown command for the server-wide changes: '" + std::string(command) +
+           "' (watch-databases, watch-database, watch-topology-change)";
   }
   return "";
 }

@@ -9,7 +9,8 @@
 // passes the limits; the queue never grows past them.
 //
 // Resuming: the first message is {"ConnectionId": id} (clients that do not
-// know it skip a message without "Type"), and events carry their "Etag". A
+// know it skip a message without "Type"), and events carry their "Etag".
+// A database connection's second message is {"TopologyChange": true}. A
 // closed connection's watches are kept for ChangesFeed::kResumeGrace; a
 // client connecting with ?connectionId=<id>&after=<etag> within it gets the
 // same watches and every change after that etag (no gaps, no duplicates);
@@ -17,7 +18,14 @@
 // afresh.
 //
 // Operations: watch-operation(s) get OperationStatusChange {OperationId, State}
-// when a database operation starts and finishes.
+// when a database operation starts and finishes; watch-index(es) get
+// IndexChange {Name, Type}; watch-topology-change gets TopologyChange {Url,
+// Database} when the database's group changes.
+//
+// Scope::Server is the server-wide GET /changes: the same machinery on the
+// server's own feed, with its own commands: watch-databases, watch-database
+// <name> (DatabaseChange) and watch-topology-change (TopologyChange of every
+// database). It is not resumable (the server feed keeps no history).
 //
 // Ownership: shared by its WebSocketSession and the feed (until on_closed).
 // Thread-safety: on_message/next_outgoing run on the connection's strand,
@@ -56,7 +64,9 @@ class ChangesConnection final : public http::WebSocketEndpoint,
     std::string connection_id;
     uint64_t after = 0;
   };
-  ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits, std::optional<Resume> resume);
+  enum class Scope { Database, Server };
+  ChangesConnection(std::shared_ptr<ChangesFeed> feed, ChangesLimits limits, std::optional<Resume> resume,
+                    Scope scope = Scope::Database);
 
   // WebSocketEndpoint (strand)
   void on_open(std::weak_ptr<http::WebSocketChannel> channel) override;
@@ -73,6 +83,8 @@ class ChangesConnection final : public http::WebSocketEndpoint,
 
   // Applies one command; an empty string on success, else what is wrong.
   std::string apply(std::string_view command, const std::string* param, const std::vector<std::string>& params);
+  // The server-wide commands (Scope::Server); mu_ held.
+  std::string apply_server(std::string_view command, std::string_view what, bool watch, const std::string* param);
   // Queues a message; false when the queue is past its limits.
   bool enqueue(std::string message);  // mu_ held
   void wake();
@@ -81,6 +93,7 @@ class ChangesConnection final : public http::WebSocketEndpoint,
   std::shared_ptr<ChangesFeed> feed_;
   const std::string id_;  // random; told to the client first: {"ConnectionId": id}
   const std::optional<Resume> resume_;
+  const Scope scope_;
   bool feed_gone_ = false;  // the database closed: nothing to resume
   const ChangesLimits limits_;
   mutable std::mutex mu_;

@@ -81,11 +81,13 @@ Result<std::shared_ptr<const ChangeEvent>> to_event(const storage::DocumentsStor
 }
 }  // namespace
 
-ChangesFeed::ChangesFeed(storage::DocumentsStorage& storage) : storage_(storage) {
+ChangesFeed::ChangesFeed() : storage_(nullptr) {}
+
+ChangesFeed::ChangesFeed(storage::DocumentsStorage& storage) : storage_(&storage) {
   // Position first, then the hook: a commit between the two is read anyway
   // (committed_ starts at the same position and only grows).
-  position_ = committed_ = storage_.published().last_etag;
-  listener_id_ = storage_.add_commit_listener([this](uint64_t last_etag) {
+  position_ = committed_ = storage_->published().last_etag;
+  listener_id_ = storage_->add_commit_listener([this](uint64_t last_etag) {
     {
       std::lock_guard lock(mu_);
       if (last_etag <= committed_) return;
@@ -102,19 +104,26 @@ bool ChangesFeed::add(std::shared_ptr<ChangesWatcher> watcher, std::optional<uin
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      if (after) {
+      // The server-wide feed has no etag order to replay: a resumed
+      // connection gets its watches back and the events from now on.
+      if (after && storage_ != nullptr) {
         catching_up_.emplace_back(watcher, *after);
       } else {
         watchers_.emplace(watcher.get(), watcher);
       }
     }
   }
-  if (after) cv_.notify_one();
+  if (after && storage_ != nullptr) cv_.notify_one();
   {
     std::lock_guard lock(mu_);
     if (!stopping_) return true;
   }
-  watcher->feed_closed("The database is closing");
+  std::string reason;
+  {
+    std::lock_guard lock(mu_);
+    reason = stop_reason_;
+  }
+  watcher->feed_closed(reason);
   return false;
 }
 
@@ -165,10 +174,11 @@ void ChangesFeed::stop(const std::string& reason) {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    stop_reason_ = reason;
     watchers.swap(watchers_);
   }
   cv_.notify_one();
-  storage_.remove_commit_listener(listener_id_);
+  if (storage_ != nullptr) storage_->remove_commit_listener(listener_id_);
   if (thread_.joinable()) thread_.join();
   for (auto& [_, w] : watchers) w->feed_closed(reason);
 }
@@ -192,13 +202,13 @@ void ChangesFeed::publish(const std::shared_ptr<const ChangeEvent>& event) {
 }
 
 Result<ChangesFeed::Events> ChangesFeed::read_events(uint64_t after_etag) const {
-  auto items = storage::read_replication_items(storage_, after_etag, kReadBatch, kReadBytes);
+  auto items = storage::read_replication_items(*storage_, after_etag, kReadBatch, kReadBytes);
   if (!items.ok()) return items.status();
   Events out;
   out.scanned_to = items->scanned_to;
   out.more = !items->items.empty();
   for (const auto& item : items->items) {
-    auto event = to_event(storage_, item);
+    auto event = to_event(*storage_, item);
     if (!event.ok()) return event.status();
     if (*event) out.events.push_back(std::move(event).value());
   }

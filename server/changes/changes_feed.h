@@ -7,7 +7,11 @@
 // changes in etag order. A document changed twice before the feed reads it is
 // told once, at its last etag.
 //
-// Ownership: created lazily and owned by DocumentDatabase (shared_ptr, also
+// The server-wide feed (GET /changes) is a ChangesFeed without storage and
+// without a thread: it only carries what is published to it (database and
+// topology changes, from the cluster's applied feed).
+//
+// Ownership: a database's feed is created lazily and owned by DocumentDatabase (shared_ptr, also
 // held by its connections); stop() (the database closing) ends the thread,
 // unhooks it from the storage and closes every watcher; it never touches the
 // storage afterwards. Thread-safety: add/remove/stop from any thread.
@@ -47,6 +51,8 @@ class ChangesWatcher {
 class ChangesFeed {
  public:
   explicit ChangesFeed(storage::DocumentsStorage& storage);
+  // The server-wide feed: no etag order, only published events.
+  ChangesFeed();
   ~ChangesFeed();  // stop()
   ChangesFeed(const ChangesFeed&) = delete;
   ChangesFeed& operator=(const ChangesFeed&) = delete;
@@ -71,6 +77,9 @@ class ChangesFeed {
   // watchers at once on the calling thread: operations are not in the etag
   // order.
   void publish_operation(uint64_t operation_id, const boost::json::object& state);
+  // An event outside the etag order (index, topology, database changes), told
+  // to the watchers at once on the calling thread.
+  void publish_now(const std::shared_ptr<const ChangeEvent>& event) { publish(event); }
   // Idempotent; joins the thread. Must not run on the feed's own thread.
   void stop(const std::string& reason = "The database is closing");
 
@@ -88,13 +97,14 @@ class ChangesFeed {
   bool replay(ChangesWatcher& watcher, uint64_t after, uint64_t up_to);
   void publish(const std::shared_ptr<const ChangeEvent>& event);
 
-  storage::DocumentsStorage& storage_;
+  storage::DocumentsStorage* const storage_;  // nullptr: the server-wide feed
   uint64_t listener_id_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t committed_ = 0;  // the last etag the commit hook told
   uint64_t position_ = 0;   // everything up to here was told (feed thread)
   bool stopping_ = false;
+  std::string stop_reason_;  // what stop() said: told to watchers added afterwards
   std::map<const ChangesWatcher*, std::shared_ptr<ChangesWatcher>> watchers_;
   // Added with a starting etag, waiting for the feed thread's replay.
   std::vector<std::pair<std::shared_ptr<ChangesWatcher>, uint64_t>> catching_up_;

@@ -33,6 +33,13 @@ bool WatchFilters::matches(const ChangeEvent& event) const {
   if (event.kind == ChangeEvent::Kind::Operation) {
     return f.all_operations || f.operations.count(event.operation_id) != 0;
   }
+  if (event.kind == ChangeEvent::Kind::Index) {
+    return f.all_indexes || f.indexes.count(lowered(event.name)) != 0;
+  }
+  if (event.kind == ChangeEvent::Kind::Topology) return f.topology;
+  if (event.kind == ChangeEvent::Kind::Database) {
+    return f.all_databases || f.databases.count(lowered(event.name)) != 0;
+  }
   const std::string name = lowered(event.counter_name);
   return f.all_counters || f.counter_names.count(name) != 0 || f.document_counters.count(id) != 0 ||
          f.document_counter.count(id + '\0' + name) != 0;

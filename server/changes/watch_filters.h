@@ -24,6 +24,11 @@ struct WatchFilters {
   std::set<std::string> document_counter;   // lowered id '\0' lowered name
   bool all_operations = false;
   std::set<uint64_t> operations;
+  bool all_indexes = false;
+  std::set<std::string> indexes;  // lowered names
+  bool topology = false;          // watch-topology-change
+  bool all_databases = false;     // server-wide feed
+  std::set<std::string> databases;  // lowered names (server-wide feed)
 
   bool matches(const ChangeEvent& event) const;
 };

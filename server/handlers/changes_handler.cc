@@ -1,5 +1,6 @@
 // The Changes API: GET /databases/{db}/changes, a WebSocket
-// (server/changes/changes_connection.h). The database (and ?connectionId=
+// (server/changes/changes_connection.h), and the server-wide GET /changes
+// (database and topology changes of the cluster; not resumable). The database (and ?connectionId=
 // with ?after= when resuming) is checked as for any request, answered with an
 // HTTP error before the upgrade; then the socket is the connection's.
 
@@ -34,6 +35,15 @@ void register_changes_routes(http::Router& router, ServerStore& store) {
                limits.max_queued_bytes = store.options().changes_max_queued_bytes;
                respond(http::Response::websocket_upgrade(
                    std::make_shared<changes::ChangesConnection>(db->changes(), limits, std::move(resume))));
+             });
+  // The database list is ValidUser; the server-wide feed tells no more than it.
+  router.add(boost::beast::http::verb::get, "/changes", http::RouteAccess::ValidUser, "server changes",
+             [&store](const http::Request&, http::Respond respond) {
+               changes::ChangesLimits limits;
+               limits.max_queued_events = store.options().changes_max_queued_events;
+               limits.max_queued_bytes = store.options().changes_max_queued_bytes;
+               respond(http::Response::websocket_upgrade(std::make_shared<changes::ChangesConnection>(
+                   store.server_changes(), limits, std::nullopt, changes::ChangesConnection::Scope::Server)));
              });
 }
 

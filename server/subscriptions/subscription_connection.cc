@@ -176,19 +176,24 @@ class Connection {
               subscription_.position_database_id == db_->storage().database_id()) {
             return std::make_shared<SubscriptionCursor>(subscription_.last_etag);
           }
-          // Another member's etags are another order. A start point nobody
-          // acknowledged yet ("LastDocument" or a change vector given on
-          // another member) is its change vector: what it covers is skipped.
-          // An acknowledged position is not carried over: a document that
-          // reached the other member late may be covered by its change vector
-          // without having been delivered, so this member starts over
-          // (every document again, at least once) rather than skip any.
-          const bool start_point = subscription_.last_ack_time.empty() && !subscription_.change_vector.empty();
-          log::warn(start_point ? "subscription start point is another member's: from its change vector"
-                                : "subscription position is another member's: starting over")
+          // Another member's etags are another order. The subscription's
+          // start point ("LastDocument" or a change vector, given on another
+          // member) is its change vector: what it covers is not wanted, and
+          // is skipped. An acknowledged position is not carried over: a
+          // document that reached the other member late, or that it replaced
+          // before reading it, may be covered by the acknowledged change
+          // vector without having been delivered (README), so this member
+          // starts over from the start point (each document after it again,
+          // at least once) rather than skip any.
+          const bool acknowledged = !subscription_.last_ack_time.empty();
+          const std::string& start =
+              acknowledged ? subscription_.start_change_vector : subscription_.change_vector;
+          log::warn(acknowledged ? "subscription position is another member's: starting over from the start point"
+                                 : "subscription start point is another member's: from its change vector")
               .kv("database", db_->name())
-              .kv("subscription", subscription_.name);
-          return std::make_shared<SubscriptionCursor>(0, start_point ? subscription_.change_vector : std::string());
+              .kv("subscription", subscription_.name)
+              .kv("from_start_change_vector", !start.empty());
+          return std::make_shared<SubscriptionCursor>(0, start);
         },
         &cursor_);
     if (admission == SubscriptionConnections::Admission::InUse) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/changes_client.h"
 #include "tests/support/single_node_db.h"
 
 using namespace corvus::testing;
@@ -26,115 +27,6 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 
 namespace {
-
-constexpr auto kWait = std::chrono::seconds(10);
-
-// A WebSocket client whose every wait is bounded (async operations run for
-// at most kWait; then the socket is closed and the wait reported as failed).
-class ChangesClient {
- public:
-  // `receive_buffer`: a small SO_RCVBUF makes a reader that stops reading
-  // back up the server quickly.
-  // `query`: e.g. "?connectionId=..&after=.." to resume a connection.
-  ChangesClient(uint16_t port, const std::string& database, std::optional<int> receive_buffer = std::nullopt,
-                const std::string& query = "")
-      : ws_(ioc_) {
-    auto& sock = ws_.next_layer();
-    sock.open(asio::ip::tcp::v4());
-    if (receive_buffer) sock.set_option(asio::socket_base::receive_buffer_size(*receive_buffer));
-    sock.connect({asio::ip::make_address("127.0.0.1"), port});
-    ws_.handshake("127.0.0.1:" + std::to_string(port), "/databases/" + database + "/changes" + query);
-    // The server first tells the connection's id (for resuming it).
-    // Several ready messages come as one array: the rest are kept for later.
-    auto messages = read_messages();
-    REQUIRE(!messages.empty());
-    connection_id = std::string(messages.front().at("ConnectionId").as_string());
-    pending_.assign(messages.begin() + 1, messages.end());
-  }
-
-  void close() {
-    beast::error_code ignored;
-    ws_.close(websocket::close_code::normal, ignored);
-  }
-
-  std::string connection_id;
-
-  void send(const std::string& text) { ws_.write(asio::buffer(text)); }
-
-  // The next message, or nullopt when the connection ended (close_code says
-  // how) or nothing came within kWait (timed_out).
-  std::optional<std::string> read() {
-    buf_.consume(buf_.size());
-    bool done = false;
-    beast::error_code result;
-    ws_.async_read(buf_, [&](beast::error_code ec, std::size_t) {
-      done = true;
-      result = ec;
-    });
-    ioc_.restart();
-    ioc_.run_for(kWait);
-    if (!done) {
-      timed_out = true;
-      beast::error_code ignored;
-      ws_.next_layer().close(ignored);
-      ioc_.restart();
-      ioc_.run();
-      return std::nullopt;
-    }
-    if (result) {
-      ended = true;
-      // The close frame's reason is kept even when answering it failed (the
-      // server already gone): then the error is the failed write's.
-      if (ws_.reason().code != websocket::close_code::none) {
-        close_code = ws_.reason().code;
-        close_reason = std::string(ws_.reason().reason.c_str());
-      }
-      return std::nullopt;
-    }
-    return beast::buffers_to_string(buf_.data());
-  }
-
-  // The messages of the next frame: an object, or each object of an array.
-  std::vector<json::object> read_messages() {
-    std::vector<json::object> out;
-    if (!pending_.empty()) {
-      out.swap(pending_);
-      return out;
-    }
-    auto text = read();
-    if (!text) return out;
-    json::value v = json::parse(*text);
-    if (v.is_array()) {
-      for (auto& m : v.as_array()) out.push_back(m.as_object());
-    } else {
-      out.push_back(v.as_object());
-    }
-    return out;
-  }
-
-  bool timed_out = false;
-  bool ended = false;
-  std::optional<uint16_t> close_code;
-  std::string close_reason;
-
- private:
-  asio::io_context ioc_;
-  websocket::stream<asio::ip::tcp::socket> ws_;
-  beast::flat_buffer buf_;
-  std::vector<json::object> pending_;
-};
-
-std::string command(int id, const std::string& name, const std::string& param = "") {
-  json::object c{{"CommandId", id}, {"Command", name}};
-  if (!param.empty()) c["Param"] = param;
-  return json::serialize(c);
-}
-
-json::object expect_one(ChangesClient& c) {
-  auto messages = c.read_messages();
-  REQUIRE_MESSAGE(messages.size() == 1, "timed out: " << c.timed_out << " ended: " << c.ended);
-  return messages[0];
-}
 
 void put(SingleNodeDb& db, const std::string& id, const std::string& collection = "Users") {
   auto r = db.client.request("PUT", "/databases/db/docs?id=" + id,
@@ -176,7 +68,8 @@ TEST_CASE("changes: commands are confirmed; malformed and unknown ones get an Er
   auto confirm = expect_one(c);
   CHECK(confirm.at("Type").as_string() == "Confirm");
   CHECK(confirm.at("CommandId").as_int64() == 5);
-  for (const char* accepted : {"watch-indexes", "watch-operations"}) {
+  CHECK(c.topology_supported);
+  for (const char* accepted : {"watch-indexes", "watch-operations", "watch-topology-change"}) {
     c.send(command(6, accepted));
     CHECK(expect_one(c).at("Type").as_string() == "Confirm");
   }
@@ -389,4 +282,119 @@ TEST_CASE("changes: a connection resumed by id gets what it missed, once, then t
   REQUIRE(expect_one(stale).at("Type").as_string() == "Confirm");
   put(db, "r/5");
   CHECK(expect_one(stale).at("Value").as_object().at("Id").as_string() == "r/5");
+}
+
+TEST_CASE("changes: watch-index(es) tell IndexAdded, BatchCompleted and IndexRemoved of the auto-indexes") {
+  SingleNodeDb db;
+  put(db, "users/1");
+  ChangesClient all(db.port, "db");
+  all.send(command(1, "watch-indexes"));
+  REQUIRE(expect_one(all).at("Type").as_string() == "Confirm");
+  ChangesClient one(db.port, "db");
+  one.send(command(1, "watch-index", "auto/users/byv"));  // names compare case-insensitively
+  REQUIRE(expect_one(one).at("Type").as_string() == "Confirm");
+  ChangesClient other(db.port, "db");
+  other.send(command(1, "watch-index", "Auto/Orders/ByV"));
+  REQUIRE(expect_one(other).at("Type").as_string() == "Confirm");
+  other.send(command(2, "watch-index"));  // without its name
+  CHECK(expect_one(other).at("Type").as_string() == "Error");
+
+  auto q = db.client.request("POST", "/databases/db/queries?waitForNonStaleResults=true",
+                             R"({"Query":"from Users where V = 1"})");
+  REQUIRE_MESSAGE(q.status == 200, q.body);
+  REQUIRE(json::parse(q.body).at("IndexName").as_string() == "Auto/Users/ByV");
+  // Added first, then (at least) one batch: the index had users/1 to index.
+  auto types_until = [](ChangesClient& c, const std::string& last) {
+    std::vector<std::string> types;
+    while (types.empty() || types.back() != last) {
+      auto messages = c.read_messages();
+      REQUIRE_MESSAGE(!messages.empty(), "timed out after " << types.size() << " events");
+      for (auto& m : messages) {
+        REQUIRE(m.at("Type").as_string() == "IndexChange");
+        CHECK(m.at("Value").as_object().at("Name").as_string() == "Auto/Users/ByV");
+        types.emplace_back(m.at("Value").as_object().at("Type").as_string());
+      }
+    }
+    return types;
+  };
+  for (ChangesClient* c : {&all, &one}) {
+    auto types = types_until(*c, "BatchCompleted");
+    CHECK(types.front() == "IndexAdded");
+  }
+  auto r = db.client.request("DELETE", "/databases/db/indexes?name=Auto/Users/ByV");
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  for (ChangesClient* c : {&all, &one}) {
+    auto types = types_until(*c, "IndexRemoved");
+    CHECK(types.size() == 1);
+  }
+  // The watcher of another index heard nothing: the next message it gets is
+  // the confirmation of a later command.
+  other.send(command(3, "watch-indexes"));
+  auto next = expect_one(other);
+  CHECK(next.at("Type").as_string() == "Confirm");
+  CHECK(next.at("CommandId").as_int64() == 3);
+}
+
+TEST_CASE("changes: the server-wide /changes tells database and topology changes; bad commands are Errors") {
+  SingleNodeDb db;
+  ChangesClient c(ChangesClient::Path{"/changes"}, db.port);
+  CHECK(!c.connection_id.empty());
+  // Database commands are not server-wide ones: an Error naming it, nothing changed.
+  c.send(command(1, "watch-docs"));
+  auto err = expect_one(c);
+  CHECK(err.at("Type").as_string() == "Error");
+  CHECK(std::string(err.at("Exception").as_string()).find("watch-docs") != std::string::npos);
+  c.send(command(2, "watch-database"));  // without its name
+  CHECK(expect_one(c).at("Type").as_string() == "Error");
+  c.send(command(3, "watch-databases"));
+  REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+  c.send(command(4, "watch-topology-change"));
+  REQUIRE(expect_one(c).at("Type").as_string() == "Confirm");
+  ChangesClient only_db3(ChangesClient::Path{"/changes"}, db.port);
+  only_db3.send(command(1, "watch-database", "DB3"));
+  REQUIRE(expect_one(only_db3).at("Type").as_string() == "Confirm");
+
+  auto r = db.client.request("PUT", "/admin/databases", R"({"DatabaseName":"db2"})");
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  // The new record, then its group (new: a topology clients should fetch).
+  std::vector<json::object> got;
+  while (got.size() < 2) {
+    auto messages = c.read_messages();
+    REQUIRE_MESSAGE(!messages.empty(), "timed out after " << got.size() << " events");
+    got.insert(got.end(), messages.begin(), messages.end());
+  }
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].at("Type").as_string() == "DatabaseChange");
+  CHECK(got[0].at("Value").as_object().at("Database").as_string() == "db2");
+  CHECK(got[0].at("Value").as_object().at("Type").as_string() == "Put");
+  CHECK(got[0].at("Value").as_object().at("RaftIndex").as_int64() > 0);
+  CHECK(got[1].at("Type").as_string() == "TopologyChange");
+  CHECK(got[1].at("Value").as_object().at("Database").as_string() == "db2");
+  CHECK(std::string(got[1].at("Value").as_object().at("Url").as_string()).find(std::to_string(db.port)) !=
+        std::string::npos);
+
+  r = db.client.request("DELETE", "/admin/databases", R"({"DatabaseNames":["db2"],"HardDelete":true})");
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  bool deleted = false;
+  while (!deleted) {
+    auto messages = c.read_messages();
+    REQUIRE_MESSAGE(!messages.empty(), "no Delete of db2");
+    for (auto& m : messages) {
+      if (m.at("Type").as_string() != "DatabaseChange") continue;
+      const auto& v = m.at("Value").as_object();
+      CHECK(v.at("Database").as_string() == "db2");
+      deleted = v.at("Type").as_string() == "Delete";
+    }
+  }
+  // The watcher of db3 only: db2's changes did not reach it; db3's do.
+  r = db.client.request("PUT", "/admin/databases", R"({"DatabaseName":"db3"})");
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  auto first = expect_one(only_db3);
+  CHECK(first.at("Type").as_string() == "DatabaseChange");
+  CHECK(first.at("Value").as_object().at("Database").as_string() == "db3");
+  // Stopping the server closes the server-wide watchers too.
+  CHECK(db.server.terminate() == 0);
+  while (!c.ended && !c.timed_out) c.read_messages();
+  CHECK_FALSE(c.timed_out);
+  CHECK(c.close_code == std::optional<uint16_t>(1001));
 }

@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/changes_client.h"
 #include "tests/support/test_cluster.h"
 
 using namespace corvus::testing;
@@ -690,6 +691,16 @@ TEST_CASE("database group: adding a node changes the group's stamp; an older Top
   CHECK(current.header("refresh-topology").empty());
   CHECK(stats_with(member, e1 - 1).header("refresh-topology") == "true");
 
+  // Changes API watchers of the group's topology: the database's own
+  // connection on a member, the server-wide one on the spare (not a member yet).
+  ChangesClient on_member(c[member].http_port, db);
+  CHECK(on_member.topology_supported);
+  on_member.send(command(1, "watch-topology-change"));
+  REQUIRE(expect_one(on_member).at("Type").as_string() == "Confirm");
+  ChangesClient server_wide(ChangesClient::Path{"/changes"}, c[spare_node].http_port);
+  server_wide.send(command(1, "watch-topology-change"));
+  REQUIRE(expect_one(server_wide).at("Type").as_string() == "Confirm");
+
   // Add the spare node through a node that is not the leader.
   int via = member;
   if (via == c.leader()) via = c.index_of(*members.rbegin());
@@ -725,6 +736,13 @@ TEST_CASE("database group: adding a node changes the group's stamp; an older Top
     CHECK(now.header("refresh-topology").empty());
   }
   CHECK(c.call(spare_node, "GET", "/databases/" + db + "/docs?id=nothing").status == 404);  // served, not 410
+  // Both watchers were told the group changed, with the URL of the node that told them.
+  for (auto [client, node] : {std::pair{&on_member, member}, std::pair{&server_wide, spare_node}}) {
+    auto change = expect_one(*client);
+    CHECK(change.at("Type").as_string() == "TopologyChange");
+    CHECK(change.at("Value").as_object().at("Database").as_string() == db);
+    CHECK(change.at("Value").as_object().at("Url").as_string() == c[node].url());
+  }
   auto rec = c.record(spare_node, db);
   REQUIRE(rec);
   CHECK(string_set(rec->at("Topology").as_object().if_contains("Members")) == all);

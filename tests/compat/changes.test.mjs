@@ -1,9 +1,11 @@
 // The Changes API through the npm client: store.changes() over the
-// WebSocket at /databases/{db}/changes, each kind of document watch, and a
+// WebSocket at /databases/{db}/changes, each kind of document watch, index
+// changes (forIndex, forAllIndexes), and a
 // client that keeps its subscriptions across a server restart under it.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { DeleteIndexOperation } from "ravendb";
 import { CorvusServer, withDatabaseStore, sleep } from "./harness.mjs";
 
 let server;
@@ -168,6 +170,39 @@ test("counter watches: forAllCounters, forCounter, forCounterOfDocument, forCoun
       assert.equal(likes.length, 3);
       assert.equal(one.length, 3);
       assert.deepEqual(ofDoc.map((e) => e.name), ["views"]);
+    } finally {
+      changes.dispose();
+    }
+  });
+});
+
+test("forAllIndexes and forIndex see an auto-index added, indexing and removed", { timeout: 30_000 }, async () => {
+  await withDatabaseStore(server, "changes_indexes", async (store) => {
+    const changes = store.changes();
+    try {
+      await put(store, "users/1", { name: "a" }, "Users");
+      const all = await subscribe(changes.forAllIndexes());
+      const one = await subscribe(changes.forIndex("Auto/Users/Byname"));
+      const other = await subscribe(changes.forIndex("Auto/Orders/Byname"));
+      const s = store.openSession();
+      const found = await s.query({ collection: "Users" }).whereEquals("name", "a").waitForNonStaleResults().all();
+      assert.equal(found.length, 1);
+      const until = async (events, type) => {
+        const deadline = Date.now() + 10_000;
+        while (!events.some((e) => e.type === type)) {
+          if (Date.now() > deadline) throw new Error(`no ${type}: ${JSON.stringify(events)}`);
+          await sleep(20);
+        }
+      };
+      await until(all, "BatchCompleted");
+      await until(one, "BatchCompleted");
+      assert.equal(all[0].type, "IndexAdded");
+      assert.equal(all[0].name, "Auto/Users/Byname");
+      await store.maintenance.send(new DeleteIndexOperation("Auto/Users/Byname"));
+      await until(all, "IndexRemoved");
+      await until(one, "IndexRemoved");
+      assert.ok(all.every((e) => e.name === "Auto/Users/Byname"));
+      assert.equal(other.length, 0, "another index's watcher hears nothing");
     } finally {
       changes.dispose();
     }

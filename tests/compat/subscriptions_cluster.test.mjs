@@ -6,7 +6,8 @@
 // members) and gets every document: nothing skipped. Positions are etags of
 // the serving member, so the new one starts over: the duplicates are counted.
 // A "LastDocument" start point given on the failed member is honoured by the
-// new one through its change vector.
+// new one through its change vector, also once acknowledged there (the new
+// member starts over from the start point, not from the beginning).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -52,6 +53,24 @@ test("one member serves a subscription; after a kill -9 of it another takes over
     const unique = () => new Set(seen).size;
     assert.ok(await eventually(() => unique() >= 100), `got ${unique()}; errors ${errors}\n${cluster.logs()}`);
 
+    // A subscription from "now" consumed and acknowledged on the member
+    // that is killed: the new member starts over from its start point, not
+    // from the beginning (users/0..99 came before it).
+    const acked = await store.subscriptions.create({ query: "from Users", changeVector: "LastDocument" });
+    await putUsers(store, 200, 210);
+    {
+      const ackedWorker = store.subscriptions.getSubscriptionWorker({ subscriptionName: acked, maxDocsPerBatch: 20 });
+      const got = [];
+      ackedWorker.on("batch", (batch, callback) => { got.push(...batch.items.map((x) => x.id)); callback(); });
+      try {
+        assert.ok(await eventually(() => new Set(got).size >= 10, 60_000), `the acked worker got ${got.length}`);
+        assert.ok(await eventually(async () => (await store.subscriptions.getSubscriptionState(acked)).lastBatchAckTime),
+          "the acknowledgement is recorded");
+      } finally {
+        ackedWorker.dispose();
+      }
+    }
+
     // A second subscription from "now" that nobody consumed before the failover.
     const fromNow = await store.subscriptions.create({ query: "from Users", changeVector: "LastDocument" });
 
@@ -74,7 +93,20 @@ test("one member serves a subscription; after a kill -9 of it another takes over
     } finally {
       late.dispose();
     }
-    console.log(`# subscription failover: ${seen.length - unique()} duplicates of 150 after the new member started over`);
+    const ackedAfter = store.subscriptions.getSubscriptionWorker({ subscriptionName: acked, maxDocsPerBatch: 20 });
+    const ackedSeen = [];
+    ackedAfter.on("batch", (batch, callback) => { ackedSeen.push(...batch.items.map((x) => x.id)); callback(); });
+    try {
+      const wanted = [...Array.from({ length: 10 }, (_, i) => `users/${200 + i}`),
+                      ...Array.from({ length: 50 }, (_, i) => `users/${100 + i}`)];
+      assert.ok(await eventually(() => wanted.every((id) => ackedSeen.includes(id)), 60_000),
+        `the acknowledged LastDocument worker got ${ackedSeen.length}: ${[...new Set(ackedSeen)].sort()}`);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual([...new Set(ackedSeen)].sort(), wanted.sort(), "nothing from before its start point");
+    } finally {
+      ackedAfter.dispose();
+    }
+    console.log(`# subscription failover: ${seen.length - unique()} duplicates of ${unique()} after the new member started over`);
   } finally {
     worker?.dispose();
     store.dispose();

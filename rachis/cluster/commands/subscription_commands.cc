@@ -71,6 +71,7 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
     if (start_etag) {
       r.last_etag = *start_etag;
       r.change_vector = start_change_vector;
+      r.start_change_vector = start_change_vector;
       r.position_database_id = start_database_id;
     }
   } else {
@@ -86,6 +87,7 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
     r.query = query;
     r.last_etag = start_etag.value_or(0);
     r.change_vector = start_change_vector;
+    r.start_change_vector = start_change_vector;
     r.position_database_id = start_database_id;
   }
   r.mentor_node = mentor_node;

@@ -1,6 +1,8 @@
 #include "query/query_runner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <boost/json/parse.hpp>
@@ -126,6 +128,45 @@ TEST_CASE("QueryRunner: a wider query supersedes the narrower auto-index, which 
   CHECK(index_names(*db.indexes) == std::vector<std::string>{"Auto/Users/ByAgeAndName"});
   // The narrower query now uses the wider index.
   CHECK(must_run(db, "from Users where Name = 'ann'").stats.index_name == "Auto/Users/ByAgeAndName");
+}
+
+TEST_CASE("IndexStore: the listener is told IndexAdded, BatchCompleted, IndexPaused and IndexRemoved (retired or deleted)") {
+  Db db;
+  seed(db);
+  std::mutex mu;
+  std::vector<std::string> told;
+  db.indexes->set_listener([&](const std::string& name, const char* type) {
+    std::lock_guard lock(mu);
+    told.push_back(std::string(type) + " " + name);
+  });
+  auto has = [&](const std::string& event) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (std::find(told.begin(), told.end(), event) != told.end()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  must_run(db, "from Users where Name = 'ann'");
+  CHECK(has("BatchCompleted Auto/Users/ByName"));
+  must_run(db, "from Users where Age > 30");
+  CHECK(has("BatchCompleted Auto/Users/ByAgeAndName"));
+  CHECK(has("IndexRemoved Auto/Users/ByName"));  // retired by the wider one
+  REQUIRE(db.indexes->pause("auto/users/byageandname").ok());
+  CHECK(has("IndexPaused Auto/Users/ByAgeAndName"));
+  REQUIRE(db.indexes->remove("Auto/Users/ByAgeAndName").ok());
+  CHECK(has("IndexRemoved Auto/Users/ByAgeAndName"));
+  std::lock_guard lock(mu);
+  // Each index was added before anything else was told of it.
+  for (const std::string name : {"Auto/Users/ByName", "Auto/Users/ByAgeAndName"}) {
+    auto first = std::find_if(told.begin(), told.end(), [&](const std::string& e) {
+      return e.size() > name.size() && e.compare(e.size() - name.size(), name.size(), name) == 0;
+    });
+    REQUIRE(first != told.end());
+    CHECK(*first == "IndexAdded " + name);
+  }
 }
 
 TEST_CASE("QueryRunner: a paused index is stale; indexes and their positions survive a reopen") {

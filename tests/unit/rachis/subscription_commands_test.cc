@@ -112,6 +112,34 @@ TEST_CASE("PutSubscription: create with a name or the index as name; names are u
   CHECK(all.value().size() == 2);
 }
 
+TEST_CASE("PutSubscription: the start point's change vector is kept when acknowledgements move the position") {
+  OneDatabase c;
+  PutSubscriptionCommand from_now = create("s", "from Users", 10);
+  from_now.start_change_vector = "A:10-x";
+  auto created = c.apply(from_now);
+  REQUIRE(created.result.status.ok());
+  const std::uint64_t id = created.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+  CHECK(c.get("s").start_change_vector == "A:10-x");
+  REQUIRE(c.apply(ack("s", id, 40)).result.status.ok());
+  CHECK(c.get("s").change_vector == "A:40-x");
+  CHECK(c.get("s").start_change_vector == "A:10-x");
+  // An update that gives a new start point replaces it; one that does not keeps it.
+  PutSubscriptionCommand keep = create("s", "from Users where Age > 3", std::nullopt);
+  keep.update = true;
+  REQUIRE(c.apply(keep).result.status.ok());
+  CHECK(c.get("s").start_change_vector == "A:10-x");
+  PutSubscriptionCommand restart = create("s", "from Users", 0);
+  restart.update = true;
+  REQUIRE(c.apply(restart).result.status.ok());
+  CHECK(c.get("s").start_change_vector.empty());
+  // It survives the record's JSON.
+  SubscriptionRecord r = c.get("s");
+  r.start_change_vector = "B:3-y";
+  auto back = SubscriptionRecord::from_json(r.to_json());
+  REQUIRE(back.ok());
+  CHECK(back.value().start_change_vector == "B:3-y");
+}
+
 TEST_CASE("PutSubscription update and AcknowledgeSubscriptionBatch: positions move only when told; stale acknowledgements are refused") {
   OneDatabase c;
   auto created = c.apply(create("s", "from Users"));
