@@ -13,6 +13,21 @@
 using namespace corvus;
 using namespace corvus::storage;
 
+namespace {
+
+// Read-modify-write of the document "counter": a transaction that missed an
+// earlier one's write (in flight, or on another thread) loses an increment.
+Status increment_counter(WriteTransaction& txn) {
+  auto cur = txn.get("counter");
+  if (!cur.ok()) return cur.status();
+  int64_t n = 0;
+  if (cur.value()) n = boost::json::parse(cur.value()->json).as_object()["n"].as_int64();
+  boost::json::object body{{"n", n + 1}};
+  return txn.put("counter", body, std::nullopt).status();
+}
+
+}  // namespace
+
 TEST_CASE("TransactionMerger: a failing transaction is rolled back alone within a merged batch") {
   testing::TempDir dir;
   auto s = std::move(DocumentsStorage::open(dir.path(), {})).value();
@@ -99,14 +114,7 @@ TEST_CASE("TransactionMerger: transactions see writes of the batch still being s
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kIncrements; ++i) {
-        Status st = s->write([](WriteTransaction& txn) -> Status {
-          auto cur = txn.get("counter");
-          if (!cur.ok()) return cur.status();
-          int64_t n = 0;
-          if (cur.value()) n = boost::json::parse(cur.value()->json).as_object()["n"].as_int64();
-          boost::json::object body{{"n", n + 1}};
-          return txn.put("counter", body, std::nullopt).status();
-        });
+        Status st = s->write(increment_counter);
         REQUIRE(st.ok());
       }
     });
@@ -219,16 +227,7 @@ TEST_CASE("TransactionMerger: submit_or_run from many threads loses nothing and 
           // Half of them a read-modify-write of one document: a lost update
           // would show in its final value.
           if (i % 2 == 0) {
-            s->submit_or_run(
-                [](WriteTransaction& txn) -> Status {
-                  auto cur = txn.get("counter");
-                  if (!cur.ok()) return cur.status();
-                  int64_t n = 0;
-                  if (cur.value()) n = boost::json::parse(cur.value()->json).as_object()["n"].as_int64();
-                  boost::json::object next{{"n", n + 1}};
-                  return txn.put("counter", next, std::nullopt).status();
-                },
-                [&](Status st) { result.set_value(st); });
+            s->submit_or_run(increment_counter, [&](Status st) { result.set_value(st); });
           } else {
             std::string id = "d/" + std::to_string(t) + "/" + std::to_string(i);
             s->submit_or_run(
