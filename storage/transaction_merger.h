@@ -9,12 +9,15 @@
 // Pipelined: while the syncer syncs batch N, the writer already runs batch
 // N+1, reading N's writes through N's index (WriteTransaction's `in_flight`).
 // When nothing waits behind a batch the writer syncs it itself, saving the
-// hand-off's thread wake-up at low load.
+// hand-off's thread wake-up at low load; and a request alone may be written
+// by its own thread (enqueue_or_run), saving the hand-off to the writer too.
+// One thread at a time is "writing" (builds and owns the writer state).
 // At most one batch is in flight. If N fails to write, N+1 (built on it) fails
 // too and the writer restarts from the last durable state.
 //
 // Owned by DocumentsStorage. enqueue() is thread-safe. Completions run on the
-// syncer thread: they must be quick (post elsewhere for real work).
+// thread that wrote the batch (syncer, writer, or an enqueue_or_run caller):
+// they must be quick (post elsewhere for real work).
 
 #include <array>
 #include <atomic>
@@ -64,9 +67,10 @@ class TransactionMerger {
 
   // As enqueue(), but when no other write is queued, being built or being
   // synced (and StorageOptions::write_on_caller_when_idle), runs `work` and
-  // its WAL sync on the calling thread, and `done` before returning: a request alone pays no thread hand-offs (the writer
-  // and back). For callers that may block for one sync and whose `work` and
-  // `done` take no lock the caller holds.
+  // its WAL sync on the calling thread, and `done` before returning: a
+  // request alone pays no thread hand-offs (to the writer and back). For
+  // callers that may block for one sync and whose `work` and `done` take no
+  // lock the caller holds.
   void enqueue_or_run(Work work, Done done, size_t size_hint = 0);
 
   // Runs what is queued, then stops both threads. Idempotent.

@@ -5,10 +5,10 @@
 namespace corvus::storage {
 namespace {
 
+// RocksDB's write-ahead logs are <number>.log (its info log is LOG, LOG.old.*).
 bool is_wal(const std::string& fname) {
   constexpr std::string_view kSuffix = ".log";
-  return fname.size() >= kSuffix.size() && fname.compare(fname.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0 &&
-         fname.find("LOG") == std::string::npos;  // the info log is LOG / LOG.old.*, never *.log
+  return fname.size() >= kSuffix.size() && fname.compare(fname.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
 rocksdb::FileOptions preallocated_in_size(const rocksdb::FileOptions& options) {
