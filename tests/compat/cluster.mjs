@@ -125,7 +125,7 @@ export class CorvusCluster {
         (await http(this.nodes[0].url, "PUT", `/admin/cluster/node?url=${encodeURIComponent(this.nodes[i].url)}`)).status === 200);
       if (!added) throw new Error(`could not add ${this.nodes[i].url} to the cluster`);
       const promoted = await eventually(async () => (await this.members(0)).length === i + 1);
-      if (!promoted) throw new Error(`${this.nodes[i].url} was not promoted; stderr:\n${this.nodes[i].stderr}`);
+      if (!promoted) throw new Error(`${this.nodes[i].url} was not promoted; every node's log:\n${this.logs()}`);
     }
     if (!(await this.stable())) throw new Error("the cluster did not converge");
     for (const node of this.nodes) node.tag = (await node.clusterTopology()).NodeTag;
