@@ -16,7 +16,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <pthread.h>
@@ -29,6 +28,7 @@
 #include "server/http/tls_context.h"
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
+#include "server/security/certificate_upload.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connection.h"
 #include "server/tcp/tcp_listener.h"
@@ -72,46 +72,27 @@ corvus::Status resolve_port_zero(corvus::server::ServerOptions& options) {
   return corvus::Status::Ok();
 }
 
-// Where the TCP listener binds: --tcp-url's host and port, else the HTTP host
-// and any free port.
+// Where the TCP listener binds: --tcp-url's host and port (checked when the
+// options were parsed), else the HTTP host and any free port.
 corvus::server::tcp::TcpListenerOptions tcp_listener_options(const corvus::server::ServerOptions& options) {
   corvus::server::tcp::TcpListenerOptions t;
   t.host = options.host;
   t.port = 0;
-  if (options.tcp_url.empty()) return t;
-  std::string_view rest = std::string_view(options.tcp_url).substr(6);  // after tcp://
-  const auto colon = rest.rfind(':');
-  std::string host(rest.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  t.host = host;
-  t.port = static_cast<uint16_t>(std::stoul(std::string(rest.substr(colon + 1))));
+  if (auto hp = corvus::server::parse_tcp_url(options.tcp_url); hp.ok()) {
+    t.host = hp->host;
+    t.port = hp->port;
+  }
   return t;
-}
-
-// Base64 of the certificate's DER, as /info/tcp's Certificate (the clients
-// compare the server's certificate with it byte for byte).
-std::string der_base64(X509* cert) {
-  unsigned char* der = nullptr;
-  const int len = i2d_X509(cert, &der);
-  if (len <= 0) return {};
-  std::string out(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), der, len);
-  OPENSSL_free(der);
-  out.resize(static_cast<std::size_t>(written));
-  return out;
 }
 
 // The host clients dial: --tcp-url's, else the host of the public URL.
 std::string tcp_advertised_host(const corvus::server::ServerOptions& options) {
-  if (!options.tcp_url.empty()) {
-    std::string_view rest = std::string_view(options.tcp_url).substr(6);
-    return std::string(rest.substr(0, rest.rfind(':')));
-  }
-  std::string_view url = options.public_server_url.empty() ? options.server_url : options.public_server_url;
-  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-  url = url.substr(0, url.find('/'));
-  if (!url.empty() && url.front() == '[') return std::string(url.substr(0, url.find(']') + 1));
-  return std::string(url.substr(0, url.rfind(':')));
+  auto hp = options.tcp_url.empty()
+                ? corvus::server::parse_listen_url(options.public_server_url.empty() ? options.server_url
+                                                                                     : options.public_server_url)
+                : corvus::server::parse_tcp_url(options.tcp_url);
+  if (!hp.ok()) return options.host;
+  return hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host;
 }
 
 }  // namespace
@@ -211,7 +192,7 @@ int main(int argc, char** argv) {
     }
     tcp_tls = std::move(tls).value();
     tcp_options.tls = tcp_tls->native_handle();
-    store.value()->set_tcp_certificate(der_base64(SSL_CTX_get0_certificate(tcp_options.tls)));
+    store.value()->set_tcp_certificate(security::der_base64(SSL_CTX_get0_certificate(tcp_options.tls)));
     tcp_options.authorize = [&store = *store.value()](const tcp::TcpConnectionHeader& header,
                                                       X509* certificate) -> std::optional<std::string> {
       std::optional<http::ClientCertificate> cert;

@@ -117,14 +117,7 @@ const std::vector<OptionSpec>& specs() {
       {"tcp-url", "CORVUS_TCP_URL", "URL", "(server host, free port)",
        "TCP listener for data subscription workers (tcp://host:port)",
        [](ServerOptions& o, std::string_view v) -> std::string {
-         if (v.rfind("tcp://", 0) != 0) return "expected a tcp:// URL, got '" + std::string(v) + "'";
-         const auto colon = v.rfind(':');
-         if (colon < 6 || colon + 1 >= v.size()) return "expected tcp://host:port, got '" + std::string(v) + "'";
-         unsigned port = 0;
-         auto [end, ec] = std::from_chars(v.data() + colon + 1, v.data() + v.size(), port);
-         if (ec != std::errc() || end != v.data() + v.size() || port > 65535) {
-           return "expected tcp://host:port, got '" + std::string(v) + "'";
-         }
+         if (auto hp = parse_tcp_url(v); !hp.ok()) return hp.status().message();
          o.tcp_url = std::string(v);
          return "";
        }},
@@ -358,6 +351,20 @@ Result<HostPort> parse_listen_url(std::string_view url) {
     }
     hp.port = static_cast<uint16_t>(p);
   }
+  return hp;
+}
+
+Result<HostPort> parse_tcp_url(std::string_view url) {
+  const auto bad = Status::InvalidArgument("expected tcp://host:port, got '" + std::string(url) + "'");
+  if (url.rfind("tcp://", 0) != 0) return bad;
+  const std::string_view rest = url.substr(6);
+  // The same host and port rules as the HTTP listener, but the port is not optional.
+  const auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || (rest.front() == '[' && colon < rest.find(']')) || rest.back() == '/') {
+    return bad;
+  }
+  auto hp = parse_listen_url("http://" + std::string(rest));
+  if (!hp.ok()) return bad;
   return hp;
 }
 

@@ -132,5 +132,7 @@ Result<HostPort> parse_http_url(std::string_view url);
 // The listener's URL: like parse_http_url, and "https://host[:port]" (port
 // defaults to 443, `https` set).
 Result<HostPort> parse_listen_url(std::string_view url);
+// --tcp-url: "tcp://host:port" (IPv6 as [::1]), the port required.
+Result<HostPort> parse_tcp_url(std::string_view url);
 
 }  // namespace corvus::server

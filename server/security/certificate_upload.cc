@@ -78,6 +78,15 @@ bool is_pkcs12(std::string_view text) {
 
 std::string format_certificate_date(int64_t unix_seconds) { return storage::format_iso8601(unix_seconds * 1'000'000); }
 
+std::string der_base64(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  if (len <= 0) return {};
+  std::string out = base64(der, static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
 Result<ParsedCertificate> parse_certificate(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return Status::InvalidArgument("the certificate is empty");

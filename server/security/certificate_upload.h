@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <openssl/x509.h>
+
 #include "server/http/request.h"
 #include "storage/status.h"
 
@@ -27,6 +29,9 @@ Result<ParsedCertificate> parse_certificate(std::string_view text);
 // True when `text` is base64 of a PKCS#12 bundle (.pfx) OpenSSL can read
 // (what ReplaceClusterCertificateOperation uploads).
 bool is_pkcs12(std::string_view text);
+
+// Base64 of `cert`'s DER (what the registry stores, and /info/tcp's Certificate).
+std::string der_base64(X509* cert);
 
 // Upper-case hex of SHA-1 over `der` (RavenDB's thumbprint).
 std::string thumbprint_of(std::string_view der);
