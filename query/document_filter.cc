@@ -260,6 +260,9 @@ std::string describe(const Operand& operand) {
   if (const auto* parameter = std::get_if<Parameter>(&operand)) {
     return "parameter '$" + parameter->name + "' (at position " + std::to_string(parameter->position) + ")";
   }
+  if (const auto* v = std::get_if<CompareExchangeValue>(&operand)) {
+    return "cmpxchg() (at position " + std::to_string(v->position) + ")";
+  }
   return "the value " + json::serialize(std::get<Literal>(operand).value);
 }
 

@@ -2,7 +2,10 @@
 
 #include <set>
 
+#include <boost/json/serialize.hpp>
+
 #include "query/field_values.h"
+#include "query/operand_value.h"
 #include "query/value_comparison.h"
 
 namespace corvus::query {
@@ -70,7 +73,7 @@ std::string where(const FieldPath& path) {
 
 }  // namespace
 
-Result<Projector> Projector::compile(const Query& query, const json::object& /*parameters*/) {
+Result<Projector> Projector::compile(const Query& query, const json::object& parameters) {
   Projector projector;
   // Aliases compare case-insensitively, as RavenDB compares them.
   auto is_queried = [&](const std::string& alias) {
@@ -96,7 +99,18 @@ Result<Projector> Projector::compile(const Query& query, const json::object& /*p
     Field field;
     field.name = projection.name;
     field.path = projection.field;
-    if (!is_queried(projection.field.alias)) {
+    if (projection.counter) {
+      auto name = resolve_operand(*projection.counter, parameters);
+      if (!name.ok()) return name.status();
+      if (!name.value().is_string() || name.value().as_string().empty()) {
+        return Status::InvalidArgument("select counter() (at position " + std::to_string(projection.field.position) +
+                                       "): the counter name must be a non-empty string, not " +
+                                       json::serialize(name.value()));
+      }
+      if (field.name.empty()) field.name = name.value().as_string();
+      field.counter = projector.counter_names_.size();
+      projector.counter_names_.emplace_back(name.value().as_string());
+    } else if (!is_queried(projection.field.alias)) {
       size_t i = 0;
       while (i < query.loads.size() && !equals_ignore_case(query.loads[i].alias, projection.field.alias)) ++i;
       if (i == query.loads.size()) {
@@ -105,7 +119,7 @@ Result<Projector> Projector::compile(const Query& query, const json::object& /*p
       }
       field.source = i;
     }
-    if (!projection.field.is_id && projection.field.segments.empty()) {
+    if (!projection.counter && !projection.field.is_id && projection.field.segments.empty()) {
       if (projection.field.alias.empty()) {
         return Status::InvalidArgument("select " + where(projection.field) + ": empty field path");
       }
@@ -131,9 +145,15 @@ std::vector<std::string> Projector::load_ids(const json::value& document) const 
 }
 
 json::object Projector::project(const json::value& document, std::string_view id,
-                                const std::vector<const json::value*>& loaded) const {
+                                const std::vector<const json::value*>& loaded,
+                                const std::vector<std::optional<int64_t>>& counters) const {
   json::object result;
   for (const auto& field : fields_) {
+    if (field.counter) {
+      const auto i = *field.counter;
+      result[field.name] = i < counters.size() && counters[i] ? json::value(*counters[i]) : json::value(nullptr);
+      continue;
+    }
     const json::value* source = &document;
     if (field.source != kQueried) source = field.source < loaded.size() ? loaded[field.source] : nullptr;
 

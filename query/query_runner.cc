@@ -8,6 +8,7 @@
 #include "query/field_values.h"
 #include "query/index_lookup.h"
 #include "query/operand_value.h"
+#include "storage/counters_storage.h"
 
 namespace corvus::query {
 
@@ -408,7 +409,14 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
       loaded_bodies.back() = std::move(b).value();
     }
     for (const auto& b : loaded_bodies) loaded.push_back(b.is_null() ? nullptr : &b);
-    json::object projected = projector_->project(body, doc.id, loaded);
+    std::vector<std::optional<int64_t>> counters;
+    if (!projector_->counter_names().empty()) {
+      auto stored = storage::CountersStorage(storage_).get(doc.id, projector_->counter_names());
+      if (!stored.ok()) return stored.status();
+      for (const auto& c : stored.value())
+        counters.push_back(c ? std::optional<int64_t>(c->value.saturated_total()) : std::nullopt);
+    }
+    json::object projected = projector_->project(body, doc.id, loaded, counters);
     if (query_.distinct) {
       if (!distinct_seen_.insert(json::serialize(projected)).second) {
         ++stats_.skipped_results;

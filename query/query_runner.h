@@ -90,6 +90,9 @@ class QueryRunner {
     std::set<std::string> names;
   };
   bool includes_counters() const { return !counter_clauses_.empty(); }
+  // Whether the results read counters (counter() in select): counters change
+  // without the documents changing, so such a result has no stable ETag.
+  bool selects_counters() const { return projector_ && !projector_->counter_names().empty(); }
   const std::map<std::string, CounterSelection>& counter_documents() const { return counter_documents_; }
   // `include cmpxchg(...)`: compare-exchange keys named by the results handed
   // out so far (and given as values); nullopt when the query includes none.

@@ -39,7 +39,13 @@ struct Parameter {
   std::string name;  // without the '$'
   size_t position = 0;
 };
-using Operand = std::variant<Literal, Parameter>;
+// cmpxchg('key') / cmpxchg($p): the value of a compare-exchange entry of the
+// database, read when the query starts (query/operand_value.h).
+struct CompareExchangeValue {
+  std::variant<Literal, Parameter> key;
+  size_t position = 0;
+};
+using Operand = std::variant<Literal, Parameter, CompareExchangeValue>;
 
 enum class CompareOp { Equal, NotEqual, Less, LessOrEqual, Greater, GreaterOrEqual };
 
@@ -111,10 +117,12 @@ struct Load {
   std::string alias;
 };
 
-// One projected field: select Name, Address.City as City, id() as Id, c.Name as Company.
+// One projected field: select Name, Address.City as City, id() as Id, c.Name as Company,
+// counter('Likes') as Likes, counter(u, $name).
 struct Projection {
-  FieldPath field;
-  std::string name;  // the alias given with `as`, else the last segment's name ("Id" for id())
+  FieldPath field;   // counter(): only its alias (the queried document's, or empty)
+  std::string name;  // the alias given with `as`, else the last segment's name ("Id" for id(), the counter's name)
+  std::optional<Operand> counter;  // counter(...): the counter's name
 };
 
 // include <path>, include counters([alias,] 'name'...) / counters(), cmpxchg(<path or value>).

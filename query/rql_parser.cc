@@ -387,6 +387,8 @@ class Parser {
           out = Literal{boost::json::value(false)};
         } else if (iequals(t.text, "null")) {
           out = Literal{boost::json::value(nullptr)};
+        } else if (is_keyword(t, "cmpxchg") && is_symbol(peek(1), "(")) {
+          return parse_compare_exchange_value(out);
         } else if (is_symbol(peek(1), "(")) {
           return unsupported(t.text + "() as a value", t.position);
         } else {
@@ -641,6 +643,44 @@ class Parser {
     }
   }
 
+  // cmpxchg('key') or cmpxchg($p) as a value.
+  Status parse_compare_exchange_value(Operand& out) {
+    CompareExchangeValue v;
+    v.position = advance().position;
+    advance();  // (
+    const Token& key = peek();
+    if (key.kind == TokenKind::String) {
+      v.key = Literal{boost::json::value(boost::json::string(key.text))};
+    } else if (key.kind == TokenKind::Parameter) {
+      v.key = Parameter{key.text, key.position};
+    } else {
+      return expected("a compare-exchange key (string or $parameter)");
+    }
+    advance();
+    RQL_CHECK(expect_symbol(")"));
+    out = std::move(v);
+    return Status::Ok();
+  }
+
+  // counter('name'), counter(alias, 'name'), counter($p) in select.
+  Status parse_counter_projection(Projection& p) {
+    p.field.position = advance().position;
+    advance();  // (
+    if (peek().kind == TokenKind::Identifier && is_symbol(peek(1), ",")) {
+      p.field.alias = advance().text;
+      advance();
+    }
+    const Token& name = peek();
+    if (name.kind != TokenKind::String && name.kind != TokenKind::Parameter) {
+      return expected("a counter name (string or $parameter)");
+    }
+    p.field.text = name.text;
+    Operand operand;
+    RQL_CHECK(parse_value(operand));
+    p.counter = std::move(operand);
+    return expect_symbol(")");
+  }
+
   // ---- select ----
   Status parse_select(Query& q) {
     if (peek().kind == TokenKind::Block) {
@@ -660,11 +700,14 @@ class Parser {
     }
     while (true) {
       const Token& t = peek();
-      if (t.kind == TokenKind::Identifier && is_symbol(peek(1), "(") && !is_keyword(t, "id")) {
-        return unsupported(t.text + "() in select", t.position);
-      }
       Projection p;
-      RQL_CHECK(parse_field(p.field));
+      if (is_keyword(t, "counter") && is_symbol(peek(1), "(")) {
+        RQL_CHECK(parse_counter_projection(p));
+      } else if (t.kind == TokenKind::Identifier && is_symbol(peek(1), "(") && !is_keyword(t, "id")) {
+        return unsupported(t.text + "() in select", t.position);
+      } else {
+        RQL_CHECK(parse_field(p.field));
+      }
       if (is_keyword(peek(), "as")) {
         advance();
         const Token& name = peek();
@@ -831,6 +874,17 @@ class Parser {
     for (OrderBy& o : q.order_by) RQL_CHECK(resolve(o.field));
     for (Include& i : q.includes) RQL_CHECK(resolve(i.path));
     for (Projection& p : q.select) {
+      if (p.counter) {
+        // Counters of loaded documents would need the runner to read them too.
+        if (!p.field.alias.empty() && !iequals(p.field.alias, q.alias)) {
+          return unsupported("counter(" + p.field.alias + ", ...) of a document other than the queried one",
+                             p.field.position);
+        }
+        // A literal name names the projection; a $parameter's is known when the query runs.
+        if (const auto* literal = std::get_if<Literal>(&*p.counter); literal && p.name.empty())
+          p.name = std::string(literal->value.as_string());
+        continue;
+      }
       RQL_CHECK(resolve(p.field));
       if (!p.name.empty()) continue;
       if (p.field.is_id)

@@ -13,6 +13,7 @@
 
 #include "query/query_runner.h"
 #include "server/cluster/cluster_manager.h"
+#include "server/handlers/compare_exchange_includes.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/query_request.h"
 #include "server/handlers/routes.h"
@@ -56,6 +57,9 @@ void handle_stream_query(ServerStore& store, const http::Request& req, const htt
   auto read = read_query_request(req);
   if (!read.ok()) return respond(query_error_response(read.status(), req));
   auto request = std::make_shared<QueryRequest>(std::move(read).value());
+  if (auto bound = bind_compare_exchange_values(store, db->name(), *request->query, request->options.parameters);
+      !bound.ok())
+    return respond(query_error_response(bound.status(), req));
   // start/pageSize in the query string narrow the query's own offset/limit.
   if (req.query.has("start") || req.query.has("pageSize")) {
     auto paging = query_paging(req, UINT64_MAX);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import {
   DeleteByQueryOperation, DeleteIndexOperation, GetIndexesOperation, GetIndexingStatusOperation, GetIndexNamesOperation,
   GetIndexStatisticsOperation, StartIndexingOperation, StopIndexingOperation, GetTermsOperation,
-  GetCollectionStatisticsOperation,
+  GetCollectionStatisticsOperation, PutCompareExchangeValueOperation, CmpXchg,
 } from "ravendb";
 import { CorvusServer, rawRequest, withDatabaseStore } from "./harness.mjs";
 
@@ -293,5 +293,39 @@ test("indexes: terms of an auto-index field; collection statistics", T, async ()
     const stats = await store.maintenance.send(new GetCollectionStatisticsOperation());
     assert.equal(stats.countOfDocuments, 9);
     assert.deepEqual(stats.collections, { Users: 5, Companies: 2, Orders: 2 });
+  });
+});
+
+test("queries: where compares with compare-exchange values; select projects counters", T, async () => {
+  await withDatabaseStore(server, "cmpxchgcounters", async (store) => {
+    await seed(store);
+    await store.operations.send(new PutCompareExchangeValueOperation("best", "Carl", 0));
+    await store.operations.send(new PutCompareExchangeValueOperation("city", "Paris", 0));
+    const s = store.openSession();
+    const q = s.query(User).whereEquals("name", CmpXchg.value("best"));
+    assert.match(q.getIndexQuery().query, /name = cmpxchg\(\$p0\)/);
+    assert.deepEqual(names(await q.all()), ["Carl"]);
+    const paris = await s.advanced.rawQuery("from Users where address.city = cmpxchg('city') order by name", User).all();
+    assert.deepEqual(names(paris), ["Ann", "Carl"]);
+    // A missing entry is null: it matches nothing, and the answer follows a changed value (not cached).
+    assert.equal((await s.query(User).whereEquals("name", CmpXchg.value("nobody")).all()).length, 0);
+    const current = await store.operations.send(new PutCompareExchangeValueOperation("best", "Eve", 1));
+    assert.ok(!current.successful);  // wrong index: the value stays
+    const index = (await store.operations.send(new PutCompareExchangeValueOperation("best", "Eve", current.index))).index;
+    assert.ok(index > current.index);
+    const again = store.openSession();
+    assert.deepEqual(names(await again.query(User).whereEquals("name", CmpXchg.value("best")).all()), ["Eve"]);
+
+    const w = store.openSession();
+    w.countersFor("users/1").increment("likes", 7);
+    w.countersFor("users/3").increment("likes", 2);
+    w.countersFor("users/3").increment("views", 9);
+    await w.saveChanges();
+    const r = store.openSession();
+    const rows = await r.advanced.rawQuery(
+      "from Users as u where address.city = 'Paris' order by name select name, counter('likes'), counter(u, 'views') as seen",
+    ).all();
+    assert.deepEqual(rows.map(({ name, likes, seen }) => ({ name, likes, seen })),
+      [{ name: "Ann", likes: 7, seen: null }, { name: "Carl", likes: 2, seen: 9 }]);
   });
 });

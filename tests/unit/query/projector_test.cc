@@ -1,6 +1,6 @@
 // Projector: fields, nested paths, arrays (x[] and implicit), id(), aliases of
 // the queried and of loaded documents, whole documents by alias, load ids,
-// duplicate names and unknown aliases.
+// duplicate names and unknown aliases, counters.
 
 #include "query/projector.h"
 
@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 namespace {
 
-Projection select(FieldPath field, const std::string& name) { return Projection{std::move(field), name}; }
+Projection select(FieldPath field, const std::string& name) { return Projection{std::move(field), name, std::nullopt}; }
 
 Projector compile_ok(const Query& query) {
   auto p = Projector::compile(query, {});
@@ -151,4 +151,23 @@ TEST_CASE("projector: the from alias and load aliases match case-insensitively")
   auto projector = compile_ok(q);
   const auto company = doc(R"({"Name": "Acme"})");
   CHECK(projector.project(doc(kOrder), "orders/1", {&company}).at("Company") == "Acme");
+}
+
+TEST_CASE("projector: counter() projects the value given for its name, null when missing") {
+  Query q;
+  q.select.push_back(select(path("Freight"), "Freight"));
+  Projection likes = select(FieldPath{}, "Likes");
+  likes.counter = lit("Likes");
+  q.select.push_back(likes);
+  Projection named = select(FieldPath{}, "");
+  named.counter = param("c");
+  q.select.push_back(named);
+  auto p = Projector::compile(q, params(R"({"c": "Downloads"})"));
+  REQUIRE_MESSAGE(p.ok(), p.status().to_string());
+  CHECK(p->counter_names() == std::vector<std::string>{"Likes", "Downloads"});
+  auto out = p->project(doc(kOrder), "orders/1", {}, {std::nullopt, 7});
+  CHECK(out == doc(R"({"Freight": 12.5, "Likes": null, "Downloads": 7})").as_object());
+  auto bad = Projector::compile(q, params(R"({"c": 5})"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("must be a non-empty string") != std::string::npos);
 }

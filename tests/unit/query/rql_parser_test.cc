@@ -549,9 +549,10 @@ TEST_CASE("RQL parser: unsupported constructs say so") {
        "order by spatial.distance is not supported"},
       {"from Users where lucene(Name, 'a*')", "lucene() is not supported"},
       {"from Users order by custom(Name, 'MySorter')", "order by custom() is not supported"},
-      {"from Users where Name = cmpxchg($p0)", "cmpxchg() as a value is not supported"},
+      {"from Users where Name = other($p0)", "other() as a value is not supported"},
       {"from Users select count()", "count() in select is not supported"},
-      {"from Users select counter('likes')", "counter() in select is not supported"},
+      {"from Users as u load u.Friend as f select counter(f, 'likes')",
+       "counter(f, ...) of a document other than the queried one is not supported"},
       {"from Dogs (Revisions = true) as d",
        "from <collection> (<filter>) (revisions queries) is not supported"},
       {"from index 'Cameras' select facet(id('facets/1'))", "facet() in select is not supported"},
@@ -623,4 +624,33 @@ TEST_CASE("RQL parser: hostile input ends in ok or InvalidArgument") {
   CHECK(parse_rql(chain).ok());
   chain += " or a = 1";
   CHECK(parse_error(chain).find("more than 4096 conditions") != std::string::npos);
+}
+
+TEST_CASE("RQL parser: cmpxchg() as a value, by literal or parameter key") {
+  auto q = parse_ok("from Users where Name = cmpxchg('Hera') and LastName in (cmpxchg($p1), 'x')");
+  const auto& both = std::get<And>(q.where->node);
+  const auto& eq = std::get<Comparison>(both.left->node);
+  const auto& v = std::get<CompareExchangeValue>(eq.value);
+  CHECK(std::get<Literal>(v.key).value == boost::json::value("Hera"));
+  CHECK(v.position == 24);
+  const auto& in = std::get<InList>(both.right->node);
+  REQUIRE(in.values.size() == 2);
+  CHECK(std::get<Parameter>(std::get<CompareExchangeValue>(in.values[0]).key).name == "p1");
+  CHECK(parse_error("from Users where Name = cmpxchg(Name)").find("a compare-exchange key") != std::string::npos);
+  CHECK(parse_error("from Users where Name = cmpxchg('a'").find("')'") != std::string::npos);
+}
+
+TEST_CASE("RQL parser: counter() in select, named by its alias, its literal name or later") {
+  auto q = parse_ok("from Users as u select Name, counter('Likes'), counter(u, \"Downloads\") as d, counter($p0)");
+  REQUIRE(q.select.size() == 4);
+  CHECK_FALSE(q.select[0].counter);
+  REQUIRE(q.select[1].counter);
+  CHECK(q.select[1].name == "Likes");
+  CHECK(q.select[1].field.alias.empty());
+  CHECK(q.select[2].name == "d");
+  CHECK(q.select[2].field.alias == "u");
+  REQUIRE(q.select[3].counter);
+  CHECK(std::get<Parameter>(*q.select[3].counter).name == "p0");
+  CHECK(q.select[3].name.empty());  // the parameter's value names it when the query runs
+  CHECK(parse_error("from Users select counter(Name)").find("a counter name") != std::string::npos);
 }
