@@ -144,6 +144,9 @@ Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, Quer
   runner->projector_.emplace(std::move(projector).value());
   if (Status s = runner->resolve_paging(); !s.ok()) return s;
   if (Status s = runner->plan(); !s.ok()) return s;
+  // Compared compare-exchange values change without any document changing.
+  if (const auto* values = params.if_contains(kCompareExchangeValuesParameter))
+    hash_in(runner->etag_hash_, json::serialize(*values));
   return runner;
 }
 
@@ -413,8 +416,10 @@ Result<std::optional<std::string>> QueryRunner::render(const storage::Document& 
     if (!projector_->counter_names().empty()) {
       auto stored = storage::CountersStorage(storage_).get(doc.id, projector_->counter_names());
       if (!stored.ok()) return stored.status();
-      for (const auto& c : stored.value())
+      for (const auto& c : stored.value()) {
         counters.push_back(c ? std::optional<int64_t>(c->value.saturated_total()) : std::nullopt);
+        hash_in(etag_hash_, c ? std::to_string(c->etag) : "-");  // counters change without the document changing
+      }
     }
     json::object projected = projector_->project(body, doc.id, loaded, counters);
     if (query_.distinct) {
@@ -481,6 +486,8 @@ Result<std::map<std::string, std::string>> QueryRunner::includes() {
   }
   return out;
 }
+
+void QueryRunner::add_to_result_etag(std::string_view bytes) { hash_in(etag_hash_, bytes); }
 
 uint64_t QueryRunner::result_etag() const {
   uint64_t h = etag_hash_;

@@ -90,9 +90,6 @@ class QueryRunner {
     std::set<std::string> names;
   };
   bool includes_counters() const { return !counter_clauses_.empty(); }
-  // Whether the results read counters (counter() in select): counters change
-  // without the documents changing, so such a result has no stable ETag.
-  bool selects_counters() const { return projector_ && !projector_->counter_names().empty(); }
   const std::map<std::string, CounterSelection>& counter_documents() const { return counter_documents_; }
   // `include cmpxchg(...)`: compare-exchange keys named by the results handed
   // out so far (and given as values); nullopt when the query includes none.
@@ -105,9 +102,12 @@ class QueryRunner {
   // out so far, by id (JSON text), read from the same snapshot.
   Result<std::map<std::string, std::string>> includes();
   // Hash of everything handed out (and included, once includes() ran): the
-  // result's ETag, which changes when any returned or included document or
-  // the total changes.
+  // result's ETag, which changes when any returned or included document, a
+  // selected counter, a compared compare-exchange value or the total changes.
   uint64_t result_etag() const;
+  // Adds what the caller sends with the results from elsewhere (included
+  // compare-exchange values and counters) to result_etag().
+  void add_to_result_etag(std::string_view bytes);
 
  private:
   QueryRunner(const Query& query, QueryOptions options, storage::DocumentsStorage& storage, IndexStore& indexes)

@@ -28,11 +28,11 @@ Result<std::string> compare_exchange_includes(ServerStore& store, const std::str
   return boost::json::serialize(out);
 }
 
-Result<bool> bind_compare_exchange_values(ServerStore& store, const std::string& database, const query::Query& query,
+Status bind_compare_exchange_values(ServerStore& store, const std::string& database, const query::Query& query,
                                           boost::json::object& parameters) {
   auto keys = query::compare_exchange_value_keys(query, parameters);
   if (!keys.ok()) return keys.status();
-  if (keys.value().empty()) return false;
+  if (keys.value().empty()) return Status::Ok();
   boost::json::object values;
   for (const auto& key : keys.value()) {
     auto v = store.cluster().state().compare_exchange(database, key);
@@ -46,7 +46,7 @@ Result<bool> bind_compare_exchange_values(ServerStore& store, const std::string&
     values[key] = wrapped ? *wrapped : value;
   }
   parameters[query::kCompareExchangeValuesParameter] = std::move(values);
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace corvus::server::handlers

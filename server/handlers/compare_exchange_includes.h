@@ -26,9 +26,8 @@ Result<std::string> compare_exchange_includes(ServerStore& store, const std::str
 
 // Reads the entries the query's cmpxchg() values name into `parameters` (under
 // query::kCompareExchangeValuesParameter: each entry's Object, as the clients
-// store it, or its whole value). True when there were any: such a result
-// changes without any document changing, so it must not be cached.
-Result<bool> bind_compare_exchange_values(ServerStore& store, const std::string& database, const query::Query& query,
+// store it, or its whole value); nothing when it names none.
+Status bind_compare_exchange_values(ServerStore& store, const std::string& database, const query::Query& query,
                                           boost::json::object& parameters);
 
 }  // namespace corvus::server::handlers

@@ -252,9 +252,9 @@ void handle_delete_by_query(ServerStore& store, const http::Request& req, const 
   auto request = read_query_request(req);
   if (!request.ok()) return respond(query_error_response(request.status(), req));
   auto shared = std::make_shared<QueryRequest>(std::move(request).value());
-  if (auto bound = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters);
-      !bound.ok())
-    return respond(query_error_response(bound.status(), req));
+  if (Status s = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters);
+      !s.ok())
+    return respond(query_error_response(s, req));
   if (shared->query->source == query::SourceKind::AllDocs && !shared->query->where)
     return respond(query_error_response(Status::InvalidArgument("Delete by query on @all_docs needs a where clause"), req));
   // allowStale=false (the clients' default): wait for the index, up to staleTimeout.

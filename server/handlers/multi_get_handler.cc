@@ -33,7 +33,10 @@ json::object entry_of(const http::Response& r) {
   json::object headers;
   for (const auto& [name, value] : r.headers) headers[name] = value;
   json::value result = nullptr;
-  if (!r.body.empty()) {
+  // RavenDB's 404s (a missing document, a query on a missing index) have no
+  // body, and the clients read a present Result as the answer: a lazy query
+  // would parse our error as a query result instead of raising IndexDoesNotExist.
+  if (!r.body.empty() && r.status != 404) {
     boost::system::error_code ec;
     result = json::parse(r.body, ec);
     if (ec) result = json::string(r.body);

@@ -49,8 +49,8 @@ Status append_query_counter_includes(const storage::DocumentsStorage& storage, c
   return Status::Ok();
 }
 
-void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, bool reads_cluster_state,
-               int64_t started_us, const http::Request& req, const http::Respond& respond) {
+void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, int64_t started_us,
+               const http::Request& req, const http::Respond& respond) {
   if (Status s = runner.execute(); !s.ok()) return respond(query_error_response(s, req));
   std::string results = "[";
   bool first = true;
@@ -65,12 +65,21 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
   results += ']';
   auto includes = runner.includes();
   if (!includes.ok()) return respond(query_error_response(includes.status(), req));
+  // Included compare-exchange values and counters change without the documents
+  // changing: they are part of the ETag (as RavenDB's result etag includes them).
+  std::string compare_exchange = "null";
+  if (const auto& keys = runner.compare_exchange_keys()) {
+    auto values = compare_exchange_includes(store, db.name(), {keys->begin(), keys->end()});
+    if (!values.ok()) return respond(query_error_response(values.status(), req));
+    compare_exchange = std::move(values).value();
+  }
+  std::string counters;
+  if (Status s = append_query_counter_includes(db.storage(), runner, counters); !s.ok())
+    return respond(query_error_response(s, req));
+  runner.add_to_result_etag(compare_exchange);
+  runner.add_to_result_etag(counters);
   const std::string etag = "\"" + std::to_string(static_cast<int64_t>(runner.result_etag())) + "\"";
-  // Counters and compare-exchange values change without the documents
-  // changing: such an answer is not cached (no ETag, no 304), as for /docs.
-  const bool cacheable = !runner.includes_counters() && !runner.selects_counters() &&
-                         !runner.compare_exchange_keys() && !reads_cluster_state;
-  if (cacheable && unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
+  if (unquote(req.header("If-None-Match")) == unquote(etag)) return respond(http::Response::empty(304));
 
   const auto& stats = runner.statistics();
   const int64_t now_us = db.storage().options().clock->now_micros();
@@ -89,19 +98,9 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
     first = false;
     body += json_string(id) + ":" + doc;
   }
-  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":";
-  if (const auto& keys = runner.compare_exchange_keys()) {
-    auto values = compare_exchange_includes(store, db.name(), {keys->begin(), keys->end()});
-    if (!values.ok()) return respond(query_error_response(values.status(), req));
-    body += values.value();
-  } else {
-    body += "null";
-  }
-  if (Status s = append_query_counter_includes(db.storage(), runner, body); !s.ok())
-    return respond(query_error_response(s, req));
-  body += "}";
+  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":" + compare_exchange + counters + "}";
   http::Response response = http::Response::json(200, std::move(body));
-  if (cacheable) response.headers.emplace_back("ETag", etag);
+  response.headers.emplace_back("ETag", etag);
   respond(std::move(response));
 }
 
@@ -112,16 +111,15 @@ void handle_query(ServerStore& store, const http::Request& req, const http::Resp
   if (!request.ok()) return respond(query_error_response(request.status(), req));
   const int64_t started_us = db->storage().options().clock->now_micros();
   auto shared = std::make_shared<QueryRequest>(std::move(request).value());
-  auto cmpxchg = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters);
-  if (!cmpxchg.ok()) return respond(query_error_response(cmpxchg.status(), req));
+  if (Status s = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters); !s.ok())
+    return respond(query_error_response(s, req));
   auto started = query::QueryRunner::start(*shared->query, shared->options, db->storage(), db->indexes());
   if (!started.ok()) return respond(query_error_response(started.status(), req));
   std::shared_ptr<query::QueryRunner> runner = std::move(started).value();
-  const bool reads_cluster_state = cmpxchg.value();
-  if (!runner->waits()) return run_query(store, *db, *runner, reads_cluster_state, started_us, req, respond);
+  if (!runner->waits()) return run_query(store, *db, *runner, started_us, req, respond);
   // Waiting holds a thread for up to the timeout: not an I/O thread.
-  bool async = store.cluster().run_async([&store, db, shared, runner, reads_cluster_state, started_us, &req, respond] {
-    run_query(store, *db, *runner, reads_cluster_state, started_us, req, respond);
+  bool async = store.cluster().run_async([&store, db, shared, runner, started_us, &req, respond] {
+    run_query(store, *db, *runner, started_us, req, respond);
   });
   if (!async)
     respond_error(respond, Status::Busy("too many queries waiting for non-stale results; retry shortly"), req);

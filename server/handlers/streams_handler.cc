@@ -57,9 +57,9 @@ void handle_stream_query(ServerStore& store, const http::Request& req, const htt
   auto read = read_query_request(req);
   if (!read.ok()) return respond(query_error_response(read.status(), req));
   auto request = std::make_shared<QueryRequest>(std::move(read).value());
-  if (auto bound = bind_compare_exchange_values(store, db->name(), *request->query, request->options.parameters);
-      !bound.ok())
-    return respond(query_error_response(bound.status(), req));
+  if (Status s = bind_compare_exchange_values(store, db->name(), *request->query, request->options.parameters);
+      !s.ok())
+    return respond(query_error_response(s, req));
   // start/pageSize in the query string narrow the query's own offset/limit.
   if (req.query.has("start") || req.query.has("pageSize")) {
     auto paging = query_paging(req, UINT64_MAX);

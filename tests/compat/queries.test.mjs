@@ -297,7 +297,7 @@ test("indexes: terms of an auto-index field; collection statistics", T, async ()
 });
 
 test("queries: where compares with compare-exchange values; select projects counters", T, async () => {
-  await withDatabaseStore(server, "cmpxchgcounters", async (store) => {
+  await withDatabaseStore(server, "cmpxchgcounters", async (store, database) => {
     await seed(store);
     await store.operations.send(new PutCompareExchangeValueOperation("best", "Carl", 0));
     await store.operations.send(new PutCompareExchangeValueOperation("city", "Paris", 0));
@@ -305,6 +305,13 @@ test("queries: where compares with compare-exchange values; select projects coun
     const q = s.query(User).whereEquals("name", CmpXchg.value("best"));
     assert.match(q.getIndexQuery().query, /name = cmpxchg\(\$p0\)/);
     assert.deepEqual(names(await q.all()), ["Carl"]);
+    // Unchanged: 304 to the result's ETag; a changed entry changes the ETag (below).
+    const body = { Query: "from Users where name = cmpxchg($k)", QueryParameters: { k: "best" } };
+    const first = await rawRequest(server, "POST", `/databases/${database}/queries`, { body });
+    const etag = first.headers.get("etag");
+    assert.ok(etag);
+    const cached = await rawRequest(server, "POST", `/databases/${database}/queries`, { body, headers: { "If-None-Match": etag } });
+    assert.equal(cached.status, 304);
     const paris = await s.advanced.rawQuery("from Users where address.city = cmpxchg('city') order by name", User).all();
     assert.deepEqual(names(paris), ["Ann", "Carl"]);
     // A missing entry is null: it matches nothing, and the answer follows a changed value (not cached).
@@ -315,6 +322,9 @@ test("queries: where compares with compare-exchange values; select projects coun
     assert.ok(index > current.index);
     const again = store.openSession();
     assert.deepEqual(names(await again.query(User).whereEquals("name", CmpXchg.value("best")).all()), ["Eve"]);
+    const changed = await rawRequest(server, "POST", `/databases/${database}/queries`, { body, headers: { "If-None-Match": etag } });
+    assert.equal(changed.status, 200);
+    assert.equal(changed.json.Results[0].name, "Eve");
 
     const w = store.openSession();
     w.countersFor("users/1").increment("likes", 7);
