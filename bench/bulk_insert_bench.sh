@@ -112,9 +112,12 @@ for ((rep = 0; rep < REPEAT; rep++)); do
   log "  single PUT: $line"
   SINGLE+=("$(awk '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == "rps") print a[2] } }' <<<"$line")")
 
-  id=$(curl -sf "$URL/databases/bench/operations/next-operation-id" | jq -r .Id)
+  # Each run loads new documents into a database of its own (the same ids
+  # again would measure overwrites from the second run on).
+  curl -sf -X PUT "$URL/admin/databases?name=bulk$rep" -d "{\"DatabaseName\":\"bulk$rep\"}" >/dev/null || die "create bulk$rep"
+  id=$(curl -sf "$URL/databases/bulk$rep/operations/next-operation-id" | jq -r .Id)
   start=$(date +%s.%N)
-  code=$(curl -s -o "$WORK/bulk.out" -w '%{http_code}' -X POST "$URL/databases/bench/bulk_insert?id=$id" \
+  code=$(curl -s -o "$WORK/bulk.out" -w '%{http_code}' -X POST "$URL/databases/bulk$rep/bulk_insert?id=$id" \
     -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary "@$WORK/body.json")
   end=$(date +%s.%N)
   [[ $code == 200 ]] || die "bulk insert answered $code: $(head -c 300 "$WORK/bulk.out")"

@@ -282,7 +282,10 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
   // tombstone if the document was deleted, so a re-created document
   // supersedes its own deletion on other nodes.
   ChangeVector cv;
-  auto tombstone_raw = read(Family::Tombstones, key);
+  // No tombstone anywhere (a database nothing was deleted from, as during a
+  // bulk load): skip the read, as ConflictsStorage skips its scan.
+  auto tombstone_raw = state_.tombstone_count == 0 ? Result<std::optional<std::string>>(std::nullopt)
+                                                   : read(Family::Tombstones, key);
   if (!tombstone_raw.ok()) return tombstone_raw.status();
   std::optional<Tombstone> tombstone;
   if (tombstone_raw.value()) {

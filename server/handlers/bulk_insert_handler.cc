@@ -5,19 +5,24 @@
 // arrives (JsonArrayReader), never whole. The array's closing ']' ends the
 // operation: the 7.x npm client never ends the request body, it waits for
 // the answer after the ']'. Commands go to the transaction
-// merger in flushes of kFlushCommands commands or kFlushBytes bytes; a flush
-// is durable before the next one is submitted, and the answer (empty, as the
-// clients expect) comes once the last one is. A stream that is cut off, or a
+// merger in flushes of kFlushCommands commands or kFlushBytes bytes, at most
+// kFlushesInFlight at a time: the merger applies flush N+1 while its syncer
+// writes and syncs flush N, and the stream is read and parsed meanwhile. A
+// flush applies only if the one before it applied, so what is written is
+// always a prefix of the stream. The answer (empty, as the clients expect)
+// comes once the last flush is durable. A stream that is cut off, or a
 // command that is wrong, ends the operation there: what was flushed stays,
 // the commands after the last flush are not written (never half a flush).
 // The operation is followed through GET /operations/state and stopped by
 // POST /operations/kill (database_operations_handler.cc).
 //
-// Runs on the connection's strand. Waiting for the previous flush holds the
-// strand (one fsync at most, while the next flush is being read and parsed):
-// the body can only be read on the strand, and there is nothing else for this
+// Runs on the connection's strand. Waiting for the oldest flush in flight
+// holds the strand (one fsync at most, while later flushes are applied): the
+// body can only be read on the strand, and there is nothing else for this
 // connection to do meanwhile.
 
+#include <atomic>
+#include <deque>
 #include <future>
 
 #include <boost/beast/http/verb.hpp>
@@ -38,6 +43,8 @@ namespace json = boost::json;
 
 constexpr size_t kFlushCommands = 1024;
 constexpr size_t kFlushBytes = 4u << 20;
+// Two: one being applied by the merger's writer while the other is synced.
+constexpr size_t kFlushesInFlight = 2;
 constexpr size_t kMaxCommandBytes = 64u << 20;
 constexpr const char* kAbortedType = "Raven.Client.Exceptions.Documents.BulkInsert.BulkInsertAbortedException";
 
@@ -134,10 +141,12 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     return add(view.value(), 0);
   }
 
-  // Waits for the flush in flight (its commands are durable when it returns
-  // OK), then submits what is pending.
+  // Makes room (waits for the oldest flush when kFlushesInFlight are in
+  // flight: durable when it returns OK), then submits what is pending.
   Status flush() {
-    if (Status s = wait_in_flight(); !s.ok()) return s;
+    while (in_flight_.size() >= kFlushesInFlight) {
+      if (Status s = wait_oldest(); !s.ok()) return s;
+    }
     if (pending_.empty()) return Status::Ok();
     auto batch = std::make_shared<Commands>(std::move(pending_));
     pending_.clear();
@@ -145,14 +154,20 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     pending_bytes_ = 0;
     context_ = BatchParseContext{};  // the commands took their streams (and pins)
     auto done = std::make_shared<std::promise<Status>>();
-    in_flight_ = done->get_future();
-    in_flight_commands_ = batch->size();
+    in_flight_.push_back(InFlight{done->get_future(), batch->size()});
+    // Transactions run in submission order on the writer: a flush whose
+    // predecessor failed to apply does not apply either (no gaps).
+    auto failed = failed_;
     db_->storage().submit(
-        [batch](storage::WriteTransaction& txn) -> Status {
+        [batch, failed](storage::WriteTransaction& txn) -> Status {
+          if (failed->load()) return Status::Internal("an earlier flush of this bulk insert failed");
           std::string result;  // the per-command results bulk_docs answers with; nobody reads them here
           for (auto& cmd : *batch) {
             result.clear();
-            if (Status s = cmd->apply(txn, result); !s.ok()) return s;
+            if (Status s = cmd->apply(txn, result); !s.ok()) {
+              failed->store(true);
+              return s;
+            }
           }
           return Status::Ok();
         },
@@ -160,20 +175,30 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     return Status::Ok();
   }
 
-  Status wait_in_flight() {
-    if (!in_flight_.valid()) return Status::Ok();
-    Status s = in_flight_.get();
+  Status wait_oldest() {
+    InFlight oldest = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    Status s = oldest.done.get();
     if (s.ok()) {
-      written_ += in_flight_commands_;
+      written_ += oldest.commands;
       op_->set_progress(json::object{{"Processed", written_}});
     }
     return s;
   }
 
+  // Waits for every flush in flight; the first failure, if any.
+  Status wait_all() {
+    Status first;
+    while (!in_flight_.empty()) {
+      if (Status s = wait_oldest(); !s.ok() && first.ok()) first = std::move(s);
+    }
+    return first;
+  }
+
   void finish() {
     if (Status s = array_.finish(); !s.ok()) return fail(std::move(s));
     if (Status s = flush(); !s.ok()) return fail(std::move(s));
-    if (Status s = wait_in_flight(); !s.ok()) return fail(std::move(s));
+    if (Status s = wait_all(); !s.ok()) return fail(std::move(s));
     db_->operations().complete(id_, json::object{{"Total", written_}});
     respond_(http::Response::empty(200));
   }
@@ -182,7 +207,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   void fail(Status why) {
     upload_.reset();
     pending_.clear();
-    (void)wait_in_flight();  // durable or failed either way; the submitted commands must not outlive us
+    (void)wait_all();  // durable or failed either way; the submitted commands must not outlive us
     if (why.ok()) {
       const std::string message = "the bulk insert was killed after " + std::to_string(written_) + " commands";
       db_->operations().fault(id_, message);
@@ -205,8 +230,12 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   BatchParseContext context_;
   std::unique_ptr<storage::BlobStore::Upload> upload_;  // an AttachmentPUT's bytes being stored
   json::value attachment_;                              // that AttachmentPUT
-  std::future<Status> in_flight_;
-  size_t in_flight_commands_ = 0;
+  struct InFlight {
+    std::future<Status> done;
+    size_t commands = 0;
+  };
+  std::deque<InFlight> in_flight_;  // oldest first
+  std::shared_ptr<std::atomic<bool>> failed_ = std::make_shared<std::atomic<bool>>(false);
   uint64_t written_ = 0;  // commands durable
 };
 
