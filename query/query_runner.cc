@@ -261,6 +261,18 @@ Status QueryRunner::find_matches() {
     std::string id;
   };
   std::vector<Match> found;
+  uint64_t matched = 0;
+  // Sort order: the sort's keys, then etag (RavenDB's order without a sort).
+  auto before = [&](const Match& a, const Match& b) {
+    if (sorter_->less(a.key, b.key)) return true;
+    if (sorter_->less(b.key, a.key)) return false;
+    return a.etag < b.etag;
+  };
+  // A sorted page (offset + limit) keeps only its best matches, in a heap
+  // whose top is the worst kept: memory follows the page, not the matches.
+  // Not for distinct (duplicates dropped later would need more).
+  const bool bounded = !sorter_->empty() && take_ && !query_.distinct && skip_ + *take_ <= kMaxSortedPage;
+  const size_t bound = bounded ? static_cast<size_t>(skip_ + *take_) : 0;
   // Without a sort the page is the matches of the smallest etags: their
   // documents (at most kMaxKeptDocuments) are kept, so that next() does not
   // read them again.
@@ -272,8 +284,19 @@ Status QueryRunner::find_matches() {
     auto body = parse_document_body(doc);
     if (!body.ok()) return body.status();
     if (!filter_->matches(body.value(), doc.id)) return Status::Ok();
+    ++matched;
     Match m{{}, doc.etag, storage::lower_id(doc.id)};
     if (!sorter_->empty()) m.key = sorter_->key_of(body.value(), doc.id);
+    if (bounded) {
+      if (found.size() == bound && (bound == 0 || !before(m, found.front()))) return Status::Ok();
+      found.push_back(std::move(m));
+      std::push_heap(found.begin(), found.end(), before);
+      if (found.size() > bound) {
+        std::pop_heap(found.begin(), found.end(), before);
+        found.pop_back();
+      }
+      return Status::Ok();
+    }
     found.push_back(std::move(m));
     if (keep > 0 && (kept.size() < keep || doc.etag < kept.rbegin()->first)) {
       if (kept.size() == keep) kept.erase(std::prev(kept.end()));
@@ -298,18 +321,16 @@ Status QueryRunner::find_matches() {
       if (Status s = consider(std::move(*doc.value())); !s.ok()) return s;
     }
   }
-  // Etag order first (what a scan gives, and RavenDB's order without a sort),
-  // then the sort, stable so ties keep it.
-  std::sort(found.begin(), found.end(), [](const Match& a, const Match& b) { return a.etag < b.etag; });
-  if (!sorter_->empty())
-    std::stable_sort(found.begin(), found.end(),
-                     [&](const Match& a, const Match& b) { return sorter_->less(a.key, b.key); });
+  if (sorter_->empty())
+    std::sort(found.begin(), found.end(), [](const Match& a, const Match& b) { return a.etag < b.etag; });
+  else
+    std::sort(found.begin(), found.end(), before);
   matches_.reserve(found.size());
   for (auto& m : found) {
     if (auto it = kept.find(m.etag); it != kept.end()) kept_documents_.emplace(matches_.size(), std::move(it->second));
     matches_.push_back(std::move(m.id));
   }
-  stats_.total_results = matches_.size();
+  stats_.total_results = matched;
   return Status::Ok();
 }
 

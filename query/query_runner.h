@@ -147,6 +147,9 @@ class QueryRunner {
   std::vector<std::string> matches_;
   // Documents find_matches() read for the first page, by index in matches_.
   static constexpr uint64_t kMaxKeptDocuments = 1024;
+  // The largest sorted page (offset + limit) kept as a bounded heap; beyond,
+  // every match is kept and sorted.
+  static constexpr uint64_t kMaxSortedPage = 100000;
   std::map<size_t, storage::Document> kept_documents_;
   size_t next_match_ = 0;
   // The matches came from an exact index lookup, not from the filter: they
