@@ -32,6 +32,10 @@ uint64_t etag_of(const storage::Change& c) {
   return std::visit([](const auto& x) { return x.etag; }, c);
 }
 
+bool same_collection(const AutoIndexDefinition& a, const AutoIndexDefinition& b) {
+  return a.collection.size() == b.collection.size() && storage::lower_id(a.collection) == storage::lower_id(b.collection);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<IndexStore>> IndexStore::open(storage::DocumentsStorage& storage, std::string dir) {
@@ -87,23 +91,57 @@ const IndexStore::Entry* IndexStore::entry_of(std::string_view name) const {
   return it == indexes_.end() ? nullptr : &it->second;
 }
 
-Result<std::shared_ptr<AutoIndex>> IndexStore::index_for(const AutoIndexDefinition& wanted, bool* created) {
-  std::lock_guard lock(mu_);
-  if (created) *created = false;
-  // The narrowest index that covers the query: fewer fields, less to keep up to date.
+std::shared_ptr<AutoIndex> IndexStore::narrowest_covering(const AutoIndexDefinition& wanted) const {
+  // Fewer fields, less to keep up to date.
   std::shared_ptr<AutoIndex> best;
   for (const auto& [key, e] : indexes_) {
     if (!e.index->definition().covers(wanted)) continue;
     if (!best || e.index->definition().fields.size() < best->definition().fields.size()) best = e.index;
   }
-  if (best) return best;
-  // None: one index with these fields and those of the collection's other
-  // indexes, which it supersedes.
+  return best;
+}
+
+AutoIndexDefinition IndexStore::widened(const AutoIndexDefinition& wanted) const {
   AutoIndexDefinition definition = wanted;
   for (const auto& [key, e] : indexes_)
-    if (e.superseded_by.empty() && e.index->definition().collection.size() == wanted.collection.size() &&
-        storage::lower_id(e.index->definition().collection) == storage::lower_id(wanted.collection))
+    if (e.superseded_by.empty() && same_collection(e.index->definition(), wanted))
       definition = definition.merged_with(e.index->definition());
+  return definition;
+}
+
+IndexStore::Explanation IndexStore::explain(const AutoIndexDefinition& wanted) const {
+  std::lock_guard lock(mu_);
+  Explanation out;
+  const auto chosen = narrowest_covering(wanted);
+  out.exists = chosen != nullptr;
+  out.index_name = chosen ? chosen->name() : widened(wanted).name();
+  for (const auto& [key, e] : indexes_) {
+    const AutoIndexDefinition& d = e.index->definition();
+    if (!same_collection(d, wanted)) continue;
+    std::string reason;
+    if (!e.superseded_by.empty()) {
+      reason = "Superseded by " + e.superseded_by + ", retired once that one has caught up";
+    } else if (d.covers(wanted)) {
+      reason = e.index == chosen ? "Complete match (the narrowest index covering the query's fields: used)"
+                                 : "Complete match, but a narrower index covers the query";
+    } else {
+      std::string lacks;
+      for (const auto& f : wanted.fields)
+        if (d.field_number(f.text) < 0) lacks += (lacks.empty() ? "" : ", ") + f.text;
+      reason = "Partial match: lacks " + lacks + "; the query would create " + out.index_name + ", which supersedes it";
+    }
+    out.reasons.emplace_back(e.index->name(), std::move(reason));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<AutoIndex>> IndexStore::index_for(const AutoIndexDefinition& wanted, bool* created) {
+  std::lock_guard lock(mu_);
+  if (created) *created = false;
+  if (auto best = narrowest_covering(wanted)) return best;
+  // None: one index with these fields and those of the collection's other
+  // indexes, which it supersedes.
+  AutoIndexDefinition definition = widened(wanted);
   const std::string name = definition.name();
   const std::string dir = (fs::path(dir_) / std::to_string(next_directory_++)).string();
   auto opened = AutoIndex::open(dir, definition, storage_.options().block_cache);

@@ -36,6 +36,15 @@ class IndexStore {
   // An index covering `wanted` (same collection, at least its fields):
   // existing, or created now and indexing from etag 0 (`*created` says which).
   Result<std::shared_ptr<AutoIndex>> index_for(const AutoIndexDefinition& wanted, bool* created = nullptr);
+  // What index_for(wanted) would do, without doing it (RavenDB's query
+  // explanation): the index it would use or create, and why each index of
+  // the collection would or would not serve the query.
+  struct Explanation {
+    std::string index_name;
+    bool exists = false;  // false: index_for would create index_name
+    std::vector<std::pair<std::string, std::string>> reasons;  // (index, reason)
+  };
+  Explanation explain(const AutoIndexDefinition& wanted) const;
   // nullptr when there is no index of that name (case-insensitive).
   std::shared_ptr<AutoIndex> find(std::string_view name) const;
   std::vector<std::shared_ptr<AutoIndex>> list() const;
@@ -80,6 +89,11 @@ class IndexStore {
   // Indexes one batch for `index`; true when it has more to do.
   bool index_some(const std::shared_ptr<AutoIndex>& index);
   void retire_superseded();
+  // index_for's choice, under mu_: the narrowest index covering `wanted`
+  // (null: none), and the definition it creates when there is none (the
+  // wanted fields and those of the collection's indexes it supersedes).
+  std::shared_ptr<AutoIndex> narrowest_covering(const AutoIndexDefinition& wanted) const;
+  AutoIndexDefinition widened(const AutoIndexDefinition& wanted) const;
   Entry* entry_of(std::string_view name);
   const Entry* entry_of(std::string_view name) const;
   std::shared_ptr<AutoIndex> detach(std::map<std::string, Entry>::iterator it);

@@ -97,6 +97,18 @@ void hash_in(uint64_t& h, std::string_view bytes) {
   h *= 1099511628211ull;
 }
 
+// The auto-index a dynamic query needs: the fields it filters or sorts on
+// (none: it reads the collection).
+AutoIndexDefinition wanted_index(const Query& query) {
+  std::vector<FieldPath> fields;
+  if (query.where) filtered_fields(*query.where, query.alias, fields);
+  for (const auto& o : query.order_by)
+    if (o.kind == OrderBy::Kind::Field && !o.field.is_id && (o.field.alias.empty() || o.field.alias == query.alias))
+      fields.push_back(o.field);
+  return make_auto_index_definition(query.source == SourceKind::Collection ? query.source_name : std::string(),
+                                    std::move(fields));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<QueryRunner>> QueryRunner::start(const Query& query, QueryOptions options,
@@ -162,6 +174,21 @@ Status QueryRunner::resolve_paging() {
   return Status::Ok();
 }
 
+Result<IndexStore::Explanation> QueryRunner::explain(const Query& query, const IndexStore& indexes) {
+  if (query.source == SourceKind::Index)
+    return Status::InvalidArgument("Explain can only work on dynamic queries (from a collection or @all_docs), not "
+                                   "on index '" + query.source_name + "'");
+  const AutoIndexDefinition wanted = wanted_index(query);
+  IndexStore::Explanation out = indexes.explain(wanted);
+  if (wanted.fields.empty()) {
+    out.index_name = query.source == SourceKind::AllDocs ? "AllDocs" : "collection/" + query.source_name;
+    out.exists = true;
+    for (auto& [index, reason] : out.reasons)
+      reason = "Not needed: a query without a filter or sort reads the collection";
+  }
+  return out;
+}
+
 Status QueryRunner::plan() {
   cutoff_etag_ = storage_.published().last_etag;
   if (query_.source == SourceKind::Index) {
@@ -170,15 +197,10 @@ Status QueryRunner::plan() {
     lowered_collection_ = storage::lower_id(index_->definition().collection);
   } else {
     if (query_.source == SourceKind::Collection) lowered_collection_ = storage::lower_id(query_.source_name);
-    std::vector<FieldPath> fields;
-    if (query_.where) filtered_fields(*query_.where, query_.alias, fields);
-    for (const auto& o : query_.order_by)
-      if (o.kind == OrderBy::Kind::Field && !o.field.is_id && (o.field.alias.empty() || o.field.alias == query_.alias))
-        fields.push_back(o.field);
-    if (!fields.empty()) {
+    AutoIndexDefinition wanted = wanted_index(query_);
+    if (!wanted.fields.empty()) {
       bool created = false;
-      auto index = indexes_->index_for(make_auto_index_definition(
-          query_.source == SourceKind::Collection ? query_.source_name : std::string(), std::move(fields)), &created);
+      auto index = indexes_->index_for(wanted, &created);
       if (!index.ok()) return index.status();
       index_ = std::move(index).value();
       // Let a new auto-index have some results (RavenDB waits 15 s by default, 60 s in streams).

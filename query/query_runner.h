@@ -70,6 +70,11 @@ class QueryRunner {
   // (no such index), storage errors.
   static Result<std::unique_ptr<QueryRunner>> start(const Query& query, QueryOptions options,
                                                     storage::DocumentsStorage& storage, IndexStore& indexes);
+  // RavenDB's `debug=explain`: the index a dynamic query would use (or create,
+  // or "collection/<name>" when it needs none) and why each index of its
+  // collection would or would not serve it; runs nothing, creates nothing.
+  // InvalidArgument for a query on a named index.
+  static Result<IndexStore::Explanation> explain(const Query& query, const IndexStore& indexes);
   // Whether execute() will wait for the index: the query asked for non-stale
   // results, or created its index (then, as RavenDB does, it waits up to
   // options.new_index_wait for the new index to have results). Such queries belong off I/O threads.

@@ -104,11 +104,27 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
   respond(std::move(response));
 }
 
+// ?debug=explain: {IndexName, Results: [{Index, Reason}]} instead of results.
+void explain_query(DocumentDatabase& db, const query::Query& query, const http::Request& req,
+                   const http::Respond& respond) {
+  auto explained = query::QueryRunner::explain(query, db.indexes());
+  if (!explained.ok()) return respond(query_error_response(explained.status(), req));
+  json::array results;
+  for (const auto& [index, reason] : explained->reasons) results.push_back(json::object{{"Index", index}, {"Reason", reason}});
+  respond(http::Response::json(
+      200, json::serialize(json::object{{"IndexName", explained->index_name}, {"Results", std::move(results)}})));
+}
+
 void handle_query(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
   auto request = read_query_request(req);
   if (!request.ok()) return respond(query_error_response(request.status(), req));
+  if (auto debug = req.query.get("debug")) {
+    if (*debug == "explain") return explain_query(*db, *request->query, req, respond);
+    return respond(query_error_response(
+        Status::InvalidArgument("Query string parameter 'debug' must be 'explain', not '" + *debug + "'"), req));
+  }
   const int64_t started_us = db->storage().options().clock->now_micros();
   auto shared = std::make_shared<QueryRequest>(std::move(request).value());
   if (Status s = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters); !s.ok())

@@ -219,3 +219,44 @@ TEST_CASE("QueryRunner: an exact index answer is counted from the index and each
   REQUIRE(db.indexes->resume("").ok());
   CHECK(must_run(db, "from Users where City = 'Paris'").ids == std::vector<std::string>{"users/5"});
 }
+
+TEST_CASE("QueryRunner::explain: the index a query would use or create, and why, creating nothing") {
+  Db db;
+  seed(db);
+  auto explain = [&](const std::string& rql) {
+    Query q = parse(rql);
+    auto e = QueryRunner::explain(q, *db.indexes);
+    REQUIRE_MESSAGE(e.ok(), e.status().to_string());
+    return std::move(e).value();
+  };
+  // Nothing yet: the query would create its index; explaining creates none.
+  auto first = explain("from Users where Name = 'ann'");
+  CHECK(first.index_name == "Auto/Users/ByName");
+  CHECK_FALSE(first.exists);
+  CHECK(first.reasons.empty());
+  CHECK(index_names(*db.indexes).empty());
+
+  must_run(db, "from Users where Name = 'ann'");
+  auto used = explain("from Users where Name = 'bob'");
+  CHECK(used.index_name == "Auto/Users/ByName");
+  CHECK(used.exists);
+  REQUIRE(used.reasons.size() == 1);
+  CHECK(used.reasons[0].second.find("Complete match") == 0);
+
+  auto wider = explain("from Users where Age > 30 order by Name");
+  CHECK(wider.index_name == "Auto/Users/ByAgeAndName");
+  CHECK_FALSE(wider.exists);
+  REQUIRE(wider.reasons.size() == 1);
+  CHECK(wider.reasons[0].first == "Auto/Users/ByName");
+  CHECK(wider.reasons[0].second.find("Partial match: lacks Age") == 0);
+  CHECK(index_names(*db.indexes) == std::vector<std::string>{"Auto/Users/ByName"});
+
+  // Another collection's indexes are not considered; a collection query needs none.
+  CHECK(explain("from Companies where Name = 'Acme'").reasons.empty());
+  auto scan = explain("from Users");
+  CHECK(scan.index_name == "collection/Users");
+  REQUIRE(scan.reasons.size() == 1);
+  CHECK(scan.reasons[0].second.find("Not needed") == 0);
+  CHECK(explain("from @all_docs").index_name == "AllDocs");
+  CHECK(QueryRunner::explain(parse("from index 'Auto/Users/ByName'"), *db.indexes).status().is_invalid_argument());
+}
