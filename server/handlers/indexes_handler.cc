@@ -193,6 +193,16 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
   respond(http::Response::empty(204));
 }
 
+// RESET /indexes?name=: the index forgets its entries and indexes again from etag 0.
+void handle_reset(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto db = find_database(store, req, respond);
+  if (!db) return;
+  auto name = required_query(req, "name");
+  if (!name.ok()) return respond_error(respond, name.status(), req);
+  if (Status s = db->indexes().reset(name.value()); !s.ok()) return respond(query_error_response(s, req));
+  respond(http::Response::empty(204));
+}
+
 void handle_pause(ServerStore& store, const http::Request& req, const http::Respond& respond, bool pause) {
   auto db = find_database(store, req, respond);
   if (!db) return;
@@ -295,6 +305,8 @@ void register_index_routes(http::Router& router, ServerStore& store) {
              [&store](const http::Request& req, http::Respond respond) { handle_status(store, req, respond); });
   router.add(verb::delete_, "/databases/{db}/indexes", http::RouteAccess::DatabaseAdmin, "index_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete(store, req, respond); });
+  router.add_extension_method("RESET", "/databases/{db}/indexes", http::RouteAccess::DatabaseAdmin, "index_reset",
+                              [&store](const http::Request& req, http::Respond respond) { handle_reset(store, req, respond); });
   router.add(verb::post, "/databases/{db}/admin/indexes/stop", http::RouteAccess::DatabaseAdmin, "indexes_stop",
              [&store](const http::Request& req, http::Respond respond) { handle_pause(store, req, respond, true); });
   router.add(verb::post, "/databases/{db}/admin/indexes/start", http::RouteAccess::DatabaseAdmin, "indexes_start",

@@ -119,11 +119,12 @@ void Connection::on_header(error_code ec, std::size_t /*bytes*/) {
   }
   auto& msg = header_parser_->get();
   req_.method = msg.method();
+  req_.method_name.assign(msg.method_string().data(), msg.method_string().size());
   auto target = msg.target();
   req_.target.assign(target.data(), target.size());
   std::string_view tv = req_.target;
   raw_path_ = tv.substr(0, tv.find('?'));
-  route_ = core_->router.match(req_.method, raw_path_, req_.params);
+  route_ = core_->router.match(req_.method, raw_path_, req_.params, req_.method_name);
   const bool streaming =
       route_ != nullptr && (route_->options.streaming_body ||
                             (route_->options.streaming_body_if && route_->options.streaming_body_if(msg)));
@@ -301,7 +302,7 @@ void Connection::handle_request() {
     Connection* saved;
   } scope(this);
   if (route_ == nullptr) {
-    respond(Router::route_not_found(req_.method, req_.target));
+    respond(Router::route_not_found(req_.method, req_.target, req_.method_name));
     return;
   }
   // Capturing only `this` keeps the std::function small enough to be stored

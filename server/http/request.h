@@ -55,6 +55,7 @@ struct ClientCertificate {
 
 struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
+  std::string method_name;   // as sent; what tells extension methods (RESET) apart
   std::string target;        // raw target as received, e.g. "/databases/db/docs?id=users%2F1"
   std::string path;          // percent-decoded path without query ('+' stays '+')
   QueryString query;

@@ -59,6 +59,20 @@ Router::~Router() = default;
 
 void Router::add(http::verb method, std::string pattern, RouteAccess access, std::string route_name,
                  Handler handler, RouteOptions options) {
+  if (method == http::verb::unknown) wiring_bug("route " + pattern + " has no method (use add_extension_method)");
+  add_route(method, "", std::move(pattern), access, std::move(route_name), std::move(handler), std::move(options));
+}
+
+void Router::add_extension_method(std::string method_name, std::string pattern, RouteAccess access,
+                                  std::string route_name, Handler handler) {
+  if (method_name.empty() || http::string_to_verb(method_name) != http::verb::unknown)
+    wiring_bug("'" + method_name + "' is not an extension method (use add)");
+  add_route(http::verb::unknown, std::move(method_name), std::move(pattern), access, std::move(route_name),
+            std::move(handler), {});
+}
+
+void Router::add_route(http::verb method, std::string method_name, std::string pattern, RouteAccess access,
+                       std::string route_name, Handler handler, RouteOptions options) {
   std::array<std::string_view, kMaxSegments> segs;
   size_t n = 0;
   if (!split_path(pattern, segs.data(), segs.size(), n)) wiring_bug("bad route pattern '" + pattern + "'");
@@ -89,12 +103,13 @@ void Router::add(http::verb method, std::string pattern, RouteAccess access, std
     node = next;
   }
   for (const Route* r : node->routes) {
-    if (r->method == method) {
-      wiring_bug("duplicate route " + std::string(http::to_string(method)) + " " + pattern + " (already " +
-                 r->pattern + ")");
+    if (r->method == method && iequals(r->method_name, method_name)) {
+      wiring_bug("duplicate route " + (method_name.empty() ? std::string(http::to_string(method)) : method_name) + " " +
+                 pattern + " (already " + r->pattern + ")");
     }
   }
   route->method = method;
+  route->method_name = std::move(method_name);
   route->pattern = std::move(pattern);
   route->name = std::move(route_name);
   route->access = access;
@@ -116,30 +131,31 @@ void Router::add(http::verb method, std::string pattern, RouteAccess access, std
 }
 
 const Router::Route* Router::match_node(const Node& node, const std::string_view* segs, size_t n, size_t i,
-                                        http::verb method) const {
+                                        http::verb method, std::string_view method_name) const {
   if (i == n) {
     for (const Route* r : node.routes) {
-      if (r->method == method) return r;
+      if (r->method == method && (method != http::verb::unknown || iequals(r->method_name, method_name))) return r;
     }
     return nullptr;
   }
   for (const auto& [lit, child] : node.literals) {
     if (iequals(lit, segs[i])) {
-      if (const Route* r = match_node(*child, segs, n, i + 1, method)) return r;
+      if (const Route* r = match_node(*child, segs, n, i + 1, method, method_name)) return r;
       break;
     }
   }
-  if (node.param && !segs[i].empty()) return match_node(*node.param, segs, n, i + 1, method);
+  if (node.param && !segs[i].empty()) return match_node(*node.param, segs, n, i + 1, method, method_name);
   return nullptr;
 }
 
 const Router::Route* Router::match(http::verb method, std::string_view raw_path,
-                                   std::unordered_map<std::string, std::string>& params) const {
+                                   std::unordered_map<std::string, std::string>& params,
+                                   std::string_view method_name) const {
   params.clear();
   std::array<std::string_view, kMaxSegments> segs;
   size_t n = 0;
   if (!split_path(raw_path, segs.data(), segs.size(), n)) return nullptr;
-  const Route* r = match_node(*root_, segs.data(), n, 0, method);
+  const Route* r = match_node(*root_, segs.data(), n, 0, method, method_name);
   if (r == nullptr) return nullptr;
   for (const auto& [idx, name] : r->params) {
     std::string& value = params[name];
@@ -151,17 +167,20 @@ const Router::Route* Router::match(http::verb method, std::string_view raw_path,
 void Router::dispatch(Request& req, Respond respond) const {
   std::string_view target = req.target;
   std::string_view raw_path = target.substr(0, target.find('?'));
-  const Route* r = match(req.method, raw_path, req.params);
+  const Route* r = match(req.method, raw_path, req.params, req.method_name);
   if (r == nullptr) {
-    respond(route_not_found(req.method, req.target));
+    respond(route_not_found(req.method, req.target, req.method_name));
     return;
   }
   r->handler(req, std::move(respond));
 }
 
-Response Router::route_not_found(http::verb method, std::string_view target) {
+Response Router::route_not_found(http::verb method, std::string_view target, std::string_view method_name) {
   std::string message = "There is no handler for path: ";
-  message += http::to_string(method);
+  if (method == http::verb::unknown && !method_name.empty())
+    message += method_name;
+  else
+    message += http::to_string(method);
   message += ' ';
   message += target;
   return error_response(400, kRouteNotFoundType, message, target);

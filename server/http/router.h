@@ -46,6 +46,7 @@ class Router {
  public:
   struct Route {
     boost::beast::http::verb method;
+    std::string method_name;  // an extension method (verb::unknown to Beast), e.g. "RESET"; else empty
     std::string pattern;
     std::string name;  // metrics label "route"
     RouteAccess access;  // the clearance it requires
@@ -68,13 +69,18 @@ class Router {
   // spanning a whole segment), is a wiring bug: logged and aborts.
   void add(boost::beast::http::verb method, std::string pattern, RouteAccess access, std::string route_name,
            Handler handler, RouteOptions options = {});
+  // The same for a method Beast has no verb for (RavenDB's RESET): matched by
+  // its name (case-insensitive) on requests whose verb is unknown.
+  void add_extension_method(std::string method_name, std::string pattern, RouteAccess access, std::string route_name,
+                            Handler handler);
 
   // Finds the route for `method` and `raw_path` (the target's path, still
   // percent-encoded, without the query). On success fills `params` (cleared first)
   // and returns the route, valid for the Router's lifetime; nullptr if no route
-  // matches the path, or none for that method.
+  // matches the path, or none for that method. `method_name` is the request's
+  // method as sent, which decides among extension methods (verb::unknown).
   const Route* match(boost::beast::http::verb method, std::string_view raw_path,
-                     std::unordered_map<std::string, std::string>& params) const;
+                     std::unordered_map<std::string, std::string>& params, std::string_view method_name = {}) const;
 
   // Convenience for the connection and tests: matches `req` (target/method), fills
   // req.params and calls the handler; otherwise responds with route_not_found().
@@ -98,12 +104,16 @@ class Router {
 
   // 400 {"Type":"Raven.Client.Exceptions.Routing.RouteNotFoundException",
   //      "Message":"There is no handler for path: GET /x", ...}
-  static Response route_not_found(boost::beast::http::verb method, std::string_view target);
+  static Response route_not_found(boost::beast::http::verb method, std::string_view target,
+                                  std::string_view method_name = {});
 
  private:
   struct Node;
   const Route* match_node(const Node& node, const std::string_view* segs, size_t n, size_t i,
-                          boost::beast::http::verb method) const;
+                          boost::beast::http::verb method, std::string_view method_name) const;
+  // add()'s work; `method_name` only for verb::unknown.
+  void add_route(boost::beast::http::verb method, std::string method_name, std::string pattern, RouteAccess access,
+                 std::string route_name, Handler handler, RouteOptions options);
 
   std::unique_ptr<Node> root_;
   std::vector<std::unique_ptr<Route>> routes_;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import {
   DeleteByQueryOperation, DeleteIndexOperation, GetIndexesOperation, GetIndexingStatusOperation, GetIndexNamesOperation,
   GetIndexStatisticsOperation, StartIndexingOperation, StopIndexingOperation, GetTermsOperation,
-  GetCollectionStatisticsOperation, PutCompareExchangeValueOperation, CmpXchg,
+  GetCollectionStatisticsOperation, PutCompareExchangeValueOperation, CmpXchg, ResetIndexOperation,
 } from "ravendb";
 import { CorvusServer, rawRequest, withDatabaseStore } from "./harness.mjs";
 
@@ -200,6 +200,14 @@ test("indexes: listed, described, paused and resumed, deleted; delete by query a
     assert.equal(stale.length, 2);
     await store.maintenance.send(new StartIndexingOperation());
     assert.equal((await store.openSession().query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 3);
+
+    // Reset (the RESET method): the index is built again from the first document.
+    await store.maintenance.send(new ResetIndexOperation("Auto/Users/Byaddress.city"));
+    assert.equal((await store.openSession().query(User).whereEquals("address.city", "Paris").waitForNonStaleResults().all()).length, 3);
+    assert.equal((await store.maintenance.send(new GetIndexStatisticsOperation("Auto/Users/Byaddress.city"))).entriesCount, 6);
+    const unknown = await rawRequest(server, "RESET", `/databases/${database}/indexes?name=Auto%2FUsers%2FByNothing`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.json.Type, /IndexDoesNotExistException/);
 
     // Delete by query removes exactly the matches, and the index follows.
     const op = await store.operations.send(new DeleteByQueryOperation("from Users where address.city = 'Paris'"));

@@ -139,3 +139,31 @@ TEST_CASE("Router: the authorizer sees each route's access and may answer instea
   CHECK(hit.empty());  // the handler never ran
   CHECK(seen == std::vector<RouteAccess>{RouteAccess::Open, RouteAccess::Operator});
 }
+
+TEST_CASE("Router: an extension method (RESET) is matched by its name, beside the verbs of the same path") {
+  Router r;
+  std::string hit;
+  r.add(bhttp::verb::delete_, "/databases/{db}/indexes", RouteAccess::Open, "index_delete", named(&hit, "delete"));
+  r.add_extension_method("RESET", "/databases/{db}/indexes", RouteAccess::Open, "index_reset", named(&hit, "reset"));
+  std::unordered_map<std::string, std::string> params;
+  const auto* route = r.match(bhttp::verb::unknown, "/databases/db/indexes", params, "reset");
+  REQUIRE(route != nullptr);
+  CHECK(route->name == "index_reset");
+  CHECK(params.at("db") == "db");
+  CHECK(r.match(bhttp::verb::delete_, "/databases/db/indexes", params)->name == "index_delete");
+  // Another unknown method, or none given, matches nothing.
+  CHECK(r.match(bhttp::verb::unknown, "/databases/db/indexes", params, "PURGEALL") == nullptr);
+  CHECK(r.match(bhttp::verb::unknown, "/databases/db/indexes", params) == nullptr);
+
+  Request req;
+  req.method = bhttp::verb::unknown;
+  req.method_name = "RESET";
+  req.target = "/databases/db1/indexes?name=x";
+  Response got;
+  r.dispatch(req, [&](Response resp) { got = std::move(resp); });
+  CHECK(hit == "reset");
+  req.method_name = "FROB";
+  r.dispatch(req, [&](Response resp) { got = std::move(resp); });
+  CHECK(got.status == 400);
+  CHECK(got.body.find("There is no handler for path: FROB /databases/db1/indexes?name=x") != std::string::npos);
+}
