@@ -336,6 +336,18 @@ Result<std::uint64_t> ClusterState::identity(std::string_view database, std::str
   return static_cast<std::uint64_t>(std::stoull(value));
 }
 
+Result<std::map<std::string, std::uint64_t>> ClusterState::identities(std::string_view database) const {
+  const auto st = store();
+  if (!st) return closed_error();
+  std::map<std::string, std::uint64_t> out;
+  const std::string prefix = db_prefix(database);
+  std::unique_ptr<rocksdb::Iterator> it(st->db->NewIterator(rocksdb::ReadOptions(), st->cf(StateFamily::Identities)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out[it->key().ToString().substr(prefix.size())] = std::stoull(it->value().ToString());
+  if (!it->status().ok()) return from_rocks(it->status(), "cannot read the identities of '" + std::string(database) + "'");
+  return out;
+}
+
 Result<std::vector<ClusterTransactionRecord>> ClusterState::cluster_transactions(std::string_view database,
                                                                                  std::uint64_t after,
                                                                                  std::size_t limit) const {

@@ -113,6 +113,8 @@ class ClusterState {
   // How many compare-exchange values / identities `database` has.
   Result<std::uint64_t> count(StateFamily family, std::string_view database) const;
   Result<std::uint64_t> identity(std::string_view database, std::string_view prefix) const;
+  // Every identity of `database`: lowered prefix -> last value handed out.
+  Result<std::map<std::string, std::uint64_t>> identities(std::string_view database) const;
   // Cluster-wide transactions of `database` with index > `after`, in index order, at most `limit`.
   Result<std::vector<ClusterTransactionRecord>> cluster_transactions(std::string_view database, std::uint64_t after,
                                                                      std::size_t limit) const;

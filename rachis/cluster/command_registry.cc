@@ -43,6 +43,7 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<PutSubscriptionCommand>(),
       entry<AcknowledgeSubscriptionBatchCommand>(),
       entry<DeleteSubscriptionCommand>(),
+      entry<SeedIdentityCommand>(),
   };
   return table;
 }

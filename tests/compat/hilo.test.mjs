@@ -1,10 +1,13 @@
 // HiLo id generation: ids like "users/1-A", unique across stores and across a
-// server restart on the same data directory.
+// server restart on the same data directory. Identities ("users|" ids) by hand:
+// next, seed (raise; lower only when forced) and the list.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { CreateDatabaseOperation } from "ravendb";
-import { CorvusServer, openStore, uniqueDbName, countOfUserDocuments } from "./harness.mjs";
+import {
+  CreateDatabaseOperation, NextIdentityForCommand, SeedIdentityForCommand, GetIdentitiesOperation,
+} from "ravendb";
+import { CorvusServer, openStore, uniqueDbName, countOfUserDocuments, withDatabaseStore, rawRequest } from "./harness.mjs";
 
 let server;
 before(async () => { server = await CorvusServer.create(); }, { timeout: 60_000 });
@@ -143,4 +146,30 @@ test("HiLo raw protocol: next returns a non-overlapping range with the fields th
   assert.ok(r1.Low >= 1 && r1.High >= r1.Low);
   const r2 = await fetch(server.url + q(r1.High)).then((r) => r.json());
   assert.ok(r2.Low > r1.High, `second range ${JSON.stringify(r2)} overlaps first ${JSON.stringify(r1)}`);
+});
+
+test("identities: next, seed (never lowered unless forced), the list, and the ids a session gets", { timeout: 30_000 }, async () => {
+  await withDatabaseStore(server, "identities", async (store, database) => {
+    const send = async (command) => { await store.getRequestExecutor().execute(command); return command.result; };
+    assert.equal(await send(new NextIdentityForCommand("users")), 1);
+    assert.equal(await send(new NextIdentityForCommand("users|")), 2);  // the same identity
+    assert.equal(await send(new SeedIdentityForCommand("users", 10)), 10);
+    assert.equal(await send(new SeedIdentityForCommand("users", 5)), 10);  // not lowered
+    const session = store.openSession();
+    const u = new User("ident");
+    await session.store(u, "users|");
+    await session.saveChanges();
+    assert.equal(u.id, "users/11");
+    assert.deepEqual(await store.maintenance.send(new GetIdentitiesOperation()), { "users|": 11 });
+    assert.equal(await send(new SeedIdentityForCommand("users", 3, true)), 3);  // forced
+    assert.deepEqual(await store.maintenance.send(new GetIdentitiesOperation()), { "users|": 3 });
+    // Bad input: a 400 that changes nothing.
+    for (const path of [`/identity/seed?name=users`, `/identity/seed?name=users&value=x`, `/identity/next`,
+                        `/identity/seed?name=users&value=9&force=maybe`]) {
+      const r = await rawRequest(server, "POST", `/databases/${database}${path}`);
+      assert.equal(r.status, 400, path);
+      assert.ok(r.json.Message, path);
+    }
+    assert.deepEqual(await store.maintenance.send(new GetIdentitiesOperation()), { "users|": 3 });
+  });
 });

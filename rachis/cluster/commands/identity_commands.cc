@@ -1,5 +1,7 @@
 #include "rachis/cluster/commands/identity_commands.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "rachis/cluster/json_fields.h"
@@ -35,6 +37,31 @@ CommandResult IncrementIdentitiesCommand::apply(ApplyContext& ctx) const {
     out[prefix] = next;
   }
   return {Status::Ok(), std::move(out)};
+}
+
+json::object SeedIdentityCommand::fields() const {
+  return {{"Database", database}, {"Prefix", prefix}, {"Value", value}, {"Force", force}};
+}
+
+Result<std::unique_ptr<ClusterCommand>> SeedIdentityCommand::decode(const json::object& o) {
+  auto c = std::make_unique<SeedIdentityCommand>();
+  c->database = get_string(o, "Database");
+  c->prefix = get_string(o, "Prefix");
+  c->value = get_u64(o, "Value");
+  const auto* force = o.if_contains("Force");
+  c->force = force && force->is_bool() && force->as_bool();
+  if (c->database.empty() || c->prefix.empty()) return Status::InvalidArgument("needs Database and Prefix");
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult SeedIdentityCommand::apply(ApplyContext& ctx) const {
+  auto record = ctx.state.record(database);
+  if (!record || !record->active()) return {Status::NotFound("Database '" + database + "' does not exist"), nullptr};
+  auto current = ctx.state.identity(database, prefix);
+  if (!current.ok()) return {current.status(), nullptr};
+  const std::uint64_t now = force ? value : std::max(*current, value);
+  if (now != *current) ctx.batch.put_identity(database, prefix, now);
+  return {Status::Ok(), json::object{{prefix, now}}};
 }
 
 }  // namespace corvus::rachis::cluster

@@ -384,6 +384,36 @@ TEST_CASE("IncrementIdentities hands out disjoint ranges") {
   CHECK(second.at("users").to_number<std::uint64_t>() == 4);
 }
 
+TEST_CASE("SeedIdentity raises an identity, lowers it only when forced; identities() lists them") {
+  ThreeNodes c;
+  REQUIRE(c.apply(add_database("db", 1)).result.status.ok());
+  auto seed = [&](std::uint64_t value, bool force) {
+    SeedIdentityCommand s;
+    s.database = "db";
+    s.prefix = "users";
+    s.value = value;
+    s.force = force;
+    check_round_trip(s);
+    auto r = c.apply(s).result;
+    REQUIRE(r.status.ok());
+    return r.value.as_object().at("users").to_number<std::uint64_t>();
+  };
+  CHECK(seed(10, false) == 10);
+  CHECK(seed(4, false) == 10);
+  IncrementIdentitiesCommand inc;
+  inc.database = "db";
+  inc.counts = {{"users", 1}, {"orders", 1}};
+  CHECK(c.apply(inc).result.value.as_object().at("users").to_number<std::uint64_t>() == 11);
+  CHECK(seed(2, true) == 2);
+  auto all = c.sm->state().identities("db");
+  REQUIRE(all.ok());
+  CHECK(all.value() == std::map<std::string, std::uint64_t>{{"orders", 1}, {"users", 2}});
+  SeedIdentityCommand missing;
+  missing.database = "nodb";
+  missing.prefix = "users";
+  CHECK(c.apply(missing).result.status.is_not_found());
+}
+
 TEST_CASE("ClusterTransaction: atomic guards, all or nothing, the document part stored in Raft order") {
   ThreeNodes c;
   REQUIRE(c.apply(add_database("db", 3)).result.status.ok());
