@@ -152,7 +152,7 @@ Result<std::string> apply_document_counters_operation(storage::WriteTransaction&
 }
 
 void append_counter_detail(std::string& out, std::string_view doc_id,
-                           const std::optional<storage::StoredCounter>& counter, bool full) {
+                           const std::optional<storage::StoredCounter>& counter, bool full, std::string_view asked_name) {
   if (!counter) {
     out += "null";
     return;
@@ -160,7 +160,7 @@ void append_counter_detail(std::string& out, std::string_view doc_id,
   out += "{\"DocumentId\":";
   out += json_string(doc_id);
   out += ",\"CounterName\":";
-  out += json_string(counter->value.name());
+  out += json_string(asked_name.empty() ? std::string_view(counter->value.name()) : asked_name);
   out += ",\"TotalValue\":";
   out += std::to_string(counter->value.saturated_total());
   out += ",\"Etag\":";
@@ -204,19 +204,19 @@ Status append_counter_includes(const storage::DocumentsStorage& storage,
     out += json_string(doc_id);
     out += ":[";
     bool first = true;
-    auto append = [&](const std::optional<storage::StoredCounter>& c) {
+    auto append = [&](const std::optional<storage::StoredCounter>& c, std::string_view asked) {
       if (!first) out.push_back(',');
       first = false;
-      append_counter_detail(out, doc_id, c, false);
+      append_counter_detail(out, doc_id, c, false, asked);
     };
     if (std::find(names.begin(), names.end(), kAllCounters) != names.end()) {
       auto r = counters.get_all(doc_id);
       if (!r.ok()) return r.status();
-      for (const auto& c : r.value()) append(c);
+      for (const auto& c : r.value()) append(c, {});
     } else {
       auto r = counters.get(doc_id, names);
       if (!r.ok()) return r.status();
-      for (const auto& c : r.value()) append(c);
+      for (size_t i = 0; i < r.value().size(); ++i) append(r.value()[i], names[i]);
     }
     out += "]";
   }

@@ -47,8 +47,11 @@ Result<std::string> apply_document_counters_operation(storage::WriteTransaction&
 
 // A CounterDetail object, or null: {DocumentId, CounterName, TotalValue, Etag,
 // ChangeVector, CounterValues} (CounterValues per node only when `full`).
+// CounterName is `asked_name` when given (names are case-insensitive and RavenDB
+// answers with the name asked for), else the name as stored.
 void append_counter_detail(std::string& out, std::string_view doc_id,
-                           const std::optional<storage::StoredCounter>& counter, bool full);
+                           const std::optional<storage::StoredCounter>& counter, bool full,
+                           std::string_view asked_name = {});
 
 // Counters loaded with documents (GET /docs?id=..&counter=<name>|@all_counters):
 // appends {"<doc id>": [CounterDetail or null...], ...} for the loaded (non-null)

@@ -29,19 +29,19 @@ namespace json = boost::json;
 Status append_counters(const storage::DocumentsStorage& storage, const std::string& doc_id,
                        const std::vector<std::string>& names, bool full, std::string& out, bool& first) {
   storage::CountersStorage counters(storage);
-  auto append = [&](const std::optional<storage::StoredCounter>& c) {
+  auto append = [&](const std::optional<storage::StoredCounter>& c, std::string_view asked) {
     if (!first) out.push_back(',');
     first = false;
-    append_counter_detail(out, doc_id, c, full);
+    append_counter_detail(out, doc_id, c, full, asked);
   };
   if (names.empty()) {
     auto all = counters.get_all(doc_id);
     if (!all.ok()) return all.status();
-    for (auto& c : all.value()) append(std::move(c));
+    for (auto& c : all.value()) append(std::move(c), {});
   } else {
     auto some = counters.get(doc_id, names);
     if (!some.ok()) return some.status();
-    for (const auto& c : some.value()) append(c);
+    for (size_t i = 0; i < some.value().size(); ++i) append(some.value()[i], names[i]);
   }
   return Status::Ok();
 }
