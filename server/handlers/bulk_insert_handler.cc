@@ -14,7 +14,9 @@
 // command that is wrong, ends the operation there: what was flushed stays,
 // the commands after the last flush are not written (never half a flush).
 // The operation is followed through GET /operations/state and stopped by
-// POST /operations/kill (database_operations_handler.cc).
+// POST /operations/kill (database_operations_handler.cc). With
+// skipOverwriteIfUnchanged=true a document stored with the same content is
+// not written again (PutUnlessUnchanged).
 //
 // Runs on the connection's strand. Waiting for the oldest flush in flight
 // holds the strand (one fsync at most, while later flushes are applied): the
@@ -34,6 +36,7 @@
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "server/server_store.h"
+#include "storage/document.h"
 
 namespace corvus::server::handlers {
 namespace {
@@ -50,12 +53,43 @@ constexpr const char* kAbortedType = "Raven.Client.Exceptions.Documents.BulkInse
 
 using Commands = std::vector<std::unique_ptr<BatchCommand>>;
 
+// skipOverwriteIfUnchanged=true: a PUT whose document is already stored with
+// the same content (the body without @metadata, in the same collection) is
+// not written again, so it gets no new etag or change vector.
+class PutUnlessUnchanged final : public BatchCommand {
+ public:
+  PutUnlessUnchanged(std::string id, json::object document, std::unique_ptr<BatchCommand> put)
+      : id_(std::move(id)), document_(std::move(document)), put_(std::move(put)) {
+    if (auto* m = document_.if_contains("@metadata"); m && m->is_object())
+      if (auto* c = m->as_object().if_contains("@collection"); c && c->is_string()) collection_ = c->as_string();
+    document_.erase("@metadata");
+  }
+  Status apply(storage::WriteTransaction& txn, std::string& out) override {
+    auto existing = txn.get(id_);
+    if (!existing.ok()) return existing.status();
+    if (existing.value() && storage::lower_id(existing.value()->collection) == storage::lower_id(collection_)) {
+      boost::system::error_code ec;
+      json::value stored = json::parse(existing.value()->json, ec);
+      if (ec || !stored.is_object()) return Status::Corruption("stored document '" + id_ + "' is not a JSON object");
+      stored.as_object().erase("@metadata");
+      if (stored.as_object() == document_) return Status::Ok();
+    }
+    return put_->apply(txn, out);
+  }
+
+ private:
+  std::string id_;
+  json::object document_;  // without @metadata
+  std::string collection_;
+  std::unique_ptr<BatchCommand> put_;
+};
+
 class BulkInsert final : public JsonArraySink, public std::enable_shared_from_this<BulkInsert> {
  public:
   BulkInsert(std::shared_ptr<DocumentDatabase> db, uint64_t id, std::shared_ptr<DatabaseOperations::Operation> op,
-             http::BodyReader* reader, http::Respond respond, std::string url)
+             http::BodyReader* reader, http::Respond respond, std::string url, bool skip_unchanged)
       : db_(std::move(db)), id_(id), op_(std::move(op)), reader_(reader), respond_(std::move(respond)),
-        url_(std::move(url)) {}
+        url_(std::move(url)), skip_unchanged_(skip_unchanged) {}
 
   void read_next() {
     reader_->read([self = shared_from_this()](bool ok, std::string_view chunk, bool done) {
@@ -107,6 +141,16 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     if (std::string* id = cmd.value()->identity_id(); id && !id->empty() && id->back() == '|') {
       return Status::InvalidArgument(view.where + ": identity ids ('" + *id +
                                      "') are not supported in a bulk insert; give the document its id");
+    }
+    if (skip_unchanged_ && view.type == "PUT") {
+      const auto* id = view.o->if_contains("Id");
+      const auto* document = view.o->if_contains("Document");
+      if (id && id->is_string() && document && document->is_object()) {
+        pending_.push_back(std::make_unique<PutUnlessUnchanged>(std::string(id->as_string()), document->as_object(),
+                                                                std::move(cmd).value()));
+        pending_bytes_ += bytes;
+        return Status::Ok();
+      }
     }
     pending_.push_back(std::move(cmd).value());
     pending_bytes_ += bytes;
@@ -223,6 +267,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   http::BodyReader* reader_;
   http::Respond respond_;
   const std::string url_;
+  const bool skip_unchanged_;  // skipOverwriteIfUnchanged=true
   JsonArrayReader array_{kMaxCommandBytes};
   size_t index_ = 0;  // commands seen
   Commands pending_;
@@ -250,13 +295,21 @@ void handle_bulk_insert(ServerStore& store, const http::Request& req, const http
                                                  "/operations/next-operation-id) is required"),
                          req);
   }
+  const auto skip = req.query.get("skipOverwriteIfUnchanged");
+  if (skip && *skip != "true" && *skip != "false") {
+    return respond_error(respond,
+                         Status::InvalidArgument("Query string parameter 'skipOverwriteIfUnchanged' must be true or "
+                                                 "false, not '" + *skip + "'"),
+                         req);
+  }
   auto op = db->operations().start(id.value());
   if (!op) {
     return respond_error(respond, Status::InvalidArgument("operation " + std::to_string(id.value()) + " already exists"),
                          req);
   }
   if (!req.body_reader) return respond_error(respond, Status::Internal("bulk insert without a streamed body"), req);
-  std::make_shared<BulkInsert>(std::move(db), id.value(), std::move(op), req.body_reader, respond, req.target)
+  std::make_shared<BulkInsert>(std::move(db), id.value(), std::move(op), req.body_reader, respond, req.target,
+                               skip == std::optional<std::string>("true"))
       ->read_next();
 }
 

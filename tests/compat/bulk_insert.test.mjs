@@ -101,3 +101,32 @@ test("bulkInsert: a document the server refuses fails finish() with its reason",
     assert.equal((await check.load("users/1", User)).name, "existing");
   });
 });
+
+test("bulkInsert: skipOverwriteIfUnchanged writes only the documents whose content changed", T, async () => {
+  await withDatabaseStore(server, "bulkskip", async (store, database) => {
+    const load = async (ages, options) => {
+      const bulk = store.bulkInsert(options);
+      try {
+        for (let i = 0; i < ages.length; i++) await bulk.store({ name: `u${i}`, age: ages[i] }, `users/${i}`);
+      } finally {
+        await bulk.finish();
+      }
+    };
+    const ages = Array.from({ length: 300 }, (_, i) => i);
+    await load(ages);
+    const first = (await store.maintenance.send(new GetStatisticsOperation())).lastDocEtag;
+    await load(ages, { skipOverwriteIfUnchanged: true });
+    assert.equal((await store.maintenance.send(new GetStatisticsOperation())).lastDocEtag, first);
+    ages[7] = 1000;
+    ages[250] = 2000;
+    await load(ages, { skipOverwriteIfUnchanged: true });
+    assert.equal((await store.maintenance.send(new GetStatisticsOperation())).lastDocEtag, first + 2);
+    assert.equal((await store.openSession().load("users/250")).age, 2000);
+    await load(ages);  // without the option every document is written again
+    assert.equal((await store.maintenance.send(new GetStatisticsOperation())).lastDocEtag, first + 302);
+    const bad = await rawRequest(server, "POST", `/databases/${database}/bulk_insert?id=77&skipOverwriteIfUnchanged=maybe`,
+      { body: "[]" });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.Message, /skipOverwriteIfUnchanged/);
+  });
+});
