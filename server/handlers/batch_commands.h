@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "storage/blob_store.h"
+#include "storage/documents_storage.h"
 #include "storage/status.h"
 #include "storage/write_transaction.h"
 #include <vector>
@@ -42,8 +43,15 @@ class BatchCommand {
   // The id to resolve through the cluster before the batch runs, when it
   // asks for an identity ("users|"); nullptr for commands that take none.
   virtual std::string* identity_id() { return nullptr; }
+  // Runs before the batch is submitted, on the request's thread (never the
+  // merger's writer thread): what must not run inside the transaction, such
+  // as a PATCH command's script. Its failure fails the batch.
+  virtual Status prepare(const storage::DocumentsStorage&) { return Status::Ok(); }
   // Applies the command and appends its result entry (a JSON object) to `out`.
   virtual Status apply(storage::WriteTransaction& txn, std::string& out) = 0;
+  // True when apply() failed because a document changed after prepare():
+  // the batch may be prepared and submitted again.
+  virtual bool raced() const { return false; }
 };
 
 using BatchCommandParser = Result<std::unique_ptr<BatchCommand>> (*)(const CommandView&, BatchParseContext&);
