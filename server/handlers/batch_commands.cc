@@ -22,6 +22,7 @@ constexpr std::pair<std::string_view, BatchCommandParser> kParsers[] = {
     {"AttachmentMOVE", parse_attachment_move_command},
     {"ForceRevisionCreation", parse_force_revision_command},
     {"PATCH", parse_patch_command},
+    {"BatchPATCH", parse_batch_patch_command},
 };
 
 }  // namespace

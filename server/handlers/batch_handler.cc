@@ -157,7 +157,7 @@ bool has_patch_command(const json::value& body) {
   const auto* commands = body.as_object().if_contains("Commands");
   for (const auto& c : commands->as_array()) {
     const auto* type = c.as_object().if_contains("Type");
-    if (type && type->is_string() && type->as_string() == "PATCH") return true;
+    if (type && type->is_string() && (type->as_string() == "PATCH" || type->as_string() == "BatchPATCH")) return true;
   }
   return false;
 }

@@ -7,6 +7,26 @@
 namespace corvus::server::handlers {
 namespace {
 
+// {"Type":"PATCH","Id",ChangeVector,LastModified,PatchStatus,Debug[,ModifiedDocument]}
+void append_patch_entry(std::string& out, const PreparedPatch& p, const std::optional<storage::Document>& doc,
+                        bool return_document) {
+  out += "{\"Type\":\"PATCH\",\"Id\":" + json_string(p.id);
+  if (doc) {
+    out += ",\"ChangeVector\":" + json_string(doc->change_vector);
+    out += ",\"LastModified\":\"" + storage::format_iso8601(doc->last_modified_us) + "\"";
+  } else {
+    out += ",\"ChangeVector\":null,\"LastModified\":null";
+  }
+  out += ",\"PatchStatus\":\"";
+  out += patch_status_name(p.status);
+  out += "\",\"Debug\":null";
+  if (return_document && (p.status == PatchStatus::Patched || p.status == PatchStatus::Created)) {
+    out += ",\"ModifiedDocument\":";
+    append_document(out, doc);
+  }
+  out += "}";
+}
+
 class PatchCommand final : public BatchCommand {
  public:
   PatchCommand(std::string id, std::optional<std::string> expected, PatchRequest request, bool return_document)
@@ -23,22 +43,7 @@ class PatchCommand final : public BatchCommand {
   Status apply(storage::WriteTransaction& txn, std::string& out) override {
     auto applied = apply_prepared_patch(txn, prepared_);
     if (!applied.ok()) return applied.status();
-    const auto& doc = applied->document;
-    out += "{\"Type\":\"PATCH\",\"Id\":" + json_string(id_);
-    if (doc) {
-      out += ",\"ChangeVector\":" + json_string(doc->change_vector);
-      out += ",\"LastModified\":\"" + storage::format_iso8601(doc->last_modified_us) + "\"";
-    } else {
-      out += ",\"ChangeVector\":null,\"LastModified\":null";
-    }
-    out += ",\"PatchStatus\":\"";
-    out += patch_status_name(prepared_.status);
-    out += "\",\"Debug\":null";
-    if (return_document_ && (prepared_.status == PatchStatus::Patched || prepared_.status == PatchStatus::Created)) {
-      out += ",\"ModifiedDocument\":";
-      append_document(out, doc);
-    }
-    out += "}";
+    append_patch_entry(out, prepared_, applied->document, return_document_);
     return Status::Ok();
   }
 
@@ -52,7 +57,73 @@ class PatchCommand final : public BatchCommand {
   PreparedPatch prepared_;
 };
 
+// BatchPATCH: one script over several documents ({Ids: [{Id, ChangeVector?}], Patch, PatchIfMissing?}).
+class BatchPatchCommand final : public BatchCommand {
+ public:
+  struct Target {
+    std::string id;
+    std::optional<std::string> expected;
+  };
+  BatchPatchCommand(std::vector<Target> targets, PatchRequest request)
+      : targets_(std::move(targets)), request_(std::move(request)) {}
+
+  Status prepare(const storage::DocumentsStorage& storage) override {
+    prepared_.clear();
+    for (const auto& t : targets_) {
+      auto p = prepare_patch(storage, t.id, request_, t.expected, false);
+      if (!p.ok()) return p.status();
+      prepared_.push_back(std::move(p).value());
+    }
+    return Status::Ok();
+  }
+
+  Status apply(storage::WriteTransaction& txn, std::string& out) override {
+    out += "{\"Type\":\"BatchPATCH\",\"Results\":[";
+    bool first = true;
+    for (auto& p : prepared_) {
+      auto applied = apply_prepared_patch(txn, p);
+      if (!applied.ok()) return applied.status();
+      if (!first) out += ',';
+      first = false;
+      append_patch_entry(out, p, applied->document, false);
+    }
+    out += "]}";
+    return Status::Ok();
+  }
+
+  bool raced() const override {
+    for (const auto& p : prepared_) {
+      if (p.raced) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::vector<Target> targets_;
+  PatchRequest request_;
+  std::vector<PreparedPatch> prepared_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<BatchCommand>> parse_batch_patch_command(const CommandView& c, BatchParseContext&) {
+  const auto* ids = c.o->if_contains("Ids");
+  if (!ids || !ids->is_array()) return Status::InvalidArgument(c.where + ": BatchPATCH needs an \"Ids\" array");
+  std::vector<BatchPatchCommand::Target> targets;
+  for (const auto& entry : ids->as_array()) {
+    if (!entry.is_object()) return Status::InvalidArgument(c.where + ": each of \"Ids\" must be {Id, ChangeVector?}");
+    CommandView view{c.where, &entry.as_object(), c.type};
+    auto id = required_string(view, "Id");
+    if (!id.ok()) return id.status();
+    if (id->empty()) return Status::InvalidArgument(c.where + ": BatchPATCH needs non-empty ids");
+    auto expected = optional_change_vector(view);
+    if (!expected.ok()) return expected.status();
+    targets.push_back({std::move(id).value(), std::move(expected).value()});
+  }
+  auto request = parse_patch_request(*c.o, c.where);
+  if (!request.ok()) return request.status();
+  return std::unique_ptr<BatchCommand>(new BatchPatchCommand(std::move(targets), std::move(request).value()));
+}
 
 Result<std::unique_ptr<BatchCommand>> parse_patch_command(const CommandView& c, BatchParseContext&) {
   auto id = required_string(c, "Id");

@@ -11,5 +11,7 @@
 namespace corvus::server::handlers {
 
 Result<std::unique_ptr<BatchCommand>> parse_patch_command(const CommandView& c, BatchParseContext& context);
+// BatchPATCH: {Ids: [{Id, ChangeVector?}], Patch, PatchIfMissing?}, the same script over each.
+Result<std::unique_ptr<BatchCommand>> parse_batch_patch_command(const CommandView& c, BatchParseContext& context);
 
 }  // namespace corvus::server::handlers
