@@ -19,6 +19,7 @@
 #include "server/handlers/multipart_batch.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "server/scripting/script_limits.h"
 #include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "server/server_store.h"
@@ -86,7 +87,7 @@ void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<Document
                                     const http::Respond& respond, const std::string& url, size_t size_hint,
                                     std::shared_ptr<BatchRetry> retry);
 
-// Parses the body again and resubmits (on a worker thread: never the writer's).
+// Parses the body again and resubmits (on a script thread: never the writer's).
 void retry_batch(std::shared_ptr<BatchRetry> r) {
   ++r->attempts;
   BatchParseContext context;
@@ -126,7 +127,7 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const
           bool raced = false;
           for (const auto& cmd : state->commands) raced |= cmd->raced();
           if (raced && retry && retry->attempts < kMaxPatchAttempts &&
-              retry->store.cluster().run_async([retry] { retry_batch(retry); })) {
+              scripting::post_script_work([retry] { retry_batch(retry); })) {
             return;
           }
           return respond(http::error_response(s, url));

@@ -88,10 +88,15 @@ Result<PatchRequest> parse_patch_request(const json::object& o, const std::strin
 
 Result<PreparedPatch> prepare_patch(const storage::DocumentsStorage& storage, const std::string& id,
                                     const PatchRequest& request, const std::optional<std::string>& client_change_vector,
-                                    bool skip_if_mismatch) {
+                                    bool skip_if_mismatch, const KnownVersion* known) {
   PreparedPatch p;
   p.id = id;
-  auto loaded = storage.get(id);
+  Result<storage::Document> loaded = Status::NotFound(id);
+  if (known) {
+    if (known->document) loaded = *known->document;
+  } else {
+    loaded = storage.get(id);
+  }
   if (!loaded.ok() && !loaded.status().is_not_found()) return loaded.status();
   const bool exists = loaded.ok();
   if (exists && client_change_vector && !client_change_vector->empty() &&
@@ -147,7 +152,12 @@ Result<AppliedPatch> apply_prepared_patch(storage::WriteTransaction& txn, Prepar
     // "" (it was missing) must still be missing; otherwise it must be the version the script saw.
     auto put = txn.put(p.id, *p.document, std::optional<std::string>(p.loaded_change_vector));
     if (!put.ok()) {
-      if (put.status().is_concurrency_conflict()) p.raced = true;
+      if (put.status().is_concurrency_conflict()) {
+        auto now = txn.get(p.id);
+        if (!now.ok()) return now.status();
+        p.raced = true;
+        p.latest = std::move(now).value();
+      }
       return put.status();
     }
   } else {
@@ -157,6 +167,7 @@ Result<AppliedPatch> apply_prepared_patch(storage::WriteTransaction& txn, Prepar
     if (!now.ok()) return now.status();
     if (!*now || (*now)->change_vector != p.loaded_change_vector) {
       p.raced = true;
+      p.latest = std::move(now).value();
       return Status::ConcurrencyConflict("Document '" + p.id + "' changed while its patch ran");
     }
   }

@@ -51,17 +51,27 @@ struct PreparedPatch {
   std::optional<boost::json::object> document;
   std::string original_json;  // the document as loaded ("" when missing)
   scripting::PatchRun run;    // the script's own writes, counters and output
-  // Set by apply_prepared_patch when the document had changed since prepare.
+  // Set by apply_prepared_patch when the document had changed since prepare,
+  // with the version the transaction saw (nullopt: deleted): the next attempt
+  // runs on it rather than on a read of the database, which may not show the
+  // write that won yet (it becomes readable once durable).
   bool raced = false;
+  std::optional<storage::Document> latest;
+};
+
+// A version to patch instead of reading the database (a raced attempt's `latest`).
+struct KnownVersion {
+  std::optional<storage::Document> document;  // nullopt: the document does not exist
 };
 
 // Loads `id` and runs the script (never on the writer thread).
 // `client_change_vector` (If-Match / the command's ChangeVector): when the
 // document's differs, Skipped with `skip_if_mismatch`, else ConcurrencyConflict.
 // A script failure is InvalidArgument (see is_script_failure).
+// `known`: the version to patch (after a race) instead of reading it.
 Result<PreparedPatch> prepare_patch(const storage::DocumentsStorage& storage, const std::string& id,
                                     const PatchRequest& request, const std::optional<std::string>& client_change_vector,
-                                    bool skip_if_mismatch);
+                                    bool skip_if_mismatch, const KnownVersion* known = nullptr);
 
 // The written document, when there was one to write.
 struct AppliedPatch {
@@ -80,8 +90,11 @@ http::Response patch_error_response(const Status& s, std::string_view url);
 // Appends the stored document as JSON, or the object, or null.
 void append_document(std::string& out, const std::optional<storage::Document>& doc);
 
-// How many times a patch is prepared again after its document changed
-// under it before the request fails with 409.
-inline constexpr int kMaxPatchAttempts = 16;
+// How many times a patch runs before the request fails with 409, when its
+// document keeps changing under it. Each round of patches racing on one
+// document lets at least one through (the next attempt runs on the version
+// that won), so N patches of one document at once all finish within N
+// attempts: this bounds the contention served, not the work per patch.
+inline constexpr int kMaxPatchAttempts = 64;
 
 }  // namespace corvus::server::handlers

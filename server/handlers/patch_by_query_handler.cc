@@ -83,11 +83,13 @@ struct PatchByQuery {
 // Patches `ids`; a document changed under its script is prepared again (the
 // whole batch), up to kMaxPatchAttempts times. Returns how many were patched.
 Result<uint64_t> patch_batch(DocumentDatabase& db, const PatchRequest& patch, const std::vector<std::string>& ids) {
+  std::vector<std::optional<KnownVersion>> latest(ids.size());
   for (int attempt = 1;; ++attempt) {
     std::vector<PreparedPatch> prepared;
     prepared.reserve(ids.size());
-    for (const auto& doc_id : ids) {
-      auto p = prepare_patch(db.storage(), doc_id, patch, std::nullopt, false);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto& doc_id = ids[i];
+      auto p = prepare_patch(db.storage(), doc_id, patch, std::nullopt, false, latest[i] ? &*latest[i] : nullptr);
       if (!p.ok()) return p.status();
       prepared.push_back(std::move(p).value());
     }
@@ -102,7 +104,11 @@ Result<uint64_t> patch_batch(DocumentDatabase& db, const PatchRequest& patch, co
     });
     if (s.ok()) return patched;
     bool raced = false;
-    for (const auto& p : prepared) raced |= p.raced;
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if (!prepared[i].raced) continue;
+      raced = true;
+      latest[i] = KnownVersion{prepared[i].latest};
+    }
     if (!raced || attempt >= kMaxPatchAttempts) return s;
   }
 }

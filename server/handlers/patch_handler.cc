@@ -5,7 +5,8 @@
 // If-Match change vector is not the document's). The script runs on the
 // request's thread (document_patch.h); its writes go through the merger with
 // the change vector it saw; if the document changed meanwhile it runs again
-// on a worker thread, up to kMaxPatchAttempts times, then 409.
+// on a script thread (scripting::post_script_work), up to kMaxPatchAttempts
+// times, then 409.
 //
 // Answers: 200 {Status: Patched|NotModified, ModifiedDocument,
 // OriginalDocument, Debug, ChangeVector, LastModified, Collection}; 201 when
@@ -21,6 +22,7 @@
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "server/scripting/script_limits.h"
 #include "server/server_store.h"
 #include "storage/clock.h"
 
@@ -73,7 +75,6 @@ std::string patch_answer(const PreparedPatch& p, const std::optional<storage::Do
 
 // One PATCH request, kept alive across its attempts.
 struct PatchJob : std::enable_shared_from_this<PatchJob> {
-  ServerStore& store;
   std::shared_ptr<DocumentDatabase> db;
   std::string id;
   PatchRequest request;
@@ -84,13 +85,13 @@ struct PatchJob : std::enable_shared_from_this<PatchJob> {
   http::Respond respond;
   std::string url;
   int attempts = 0;
-
-  PatchJob(ServerStore& s) : store(s) {}
+  std::optional<KnownVersion> latest;  // after a race: the version that won
 
   // Any thread but the merger's writer.
   void run() {
     ++attempts;
-    auto prepared = prepare_patch(db->storage(), id, request, client_change_vector, skip_if_mismatch);
+    auto prepared = prepare_patch(db->storage(), id, request, client_change_vector, skip_if_mismatch,
+                                  latest ? &*latest : nullptr);
     if (!prepared.ok()) return respond(patch_error_response(prepared.status(), url));
     auto p = std::make_shared<PreparedPatch>(std::move(prepared).value());
     if (p->status == PatchStatus::DocumentDoesNotExist) return respond(http::Response::empty(404));
@@ -115,9 +116,9 @@ struct PatchJob : std::enable_shared_from_this<PatchJob> {
           }
           // The document changed after the script read it: run it again on
           // the new version, off the writer thread this completion may be on.
-          if (p->raced && self->attempts < kMaxPatchAttempts &&
-              self->store.cluster().run_async([self] { self->run(); })) {
-            return;
+          if (p->raced && self->attempts < kMaxPatchAttempts) {
+            self->latest = KnownVersion{p->latest};
+            if (scripting::post_script_work([self] { self->run(); })) return;
           }
           self->respond(http::error_response(s, self->url));
         });
@@ -136,7 +137,7 @@ void handle_patch(ServerStore& store, const http::Request& req, const http::Resp
   if (!body->is_object()) return respond_error(respond, Status::InvalidArgument("The patch body must be a JSON object"), req);
   auto request = parse_patch_request(body->as_object(), "The patch");
   if (!request.ok()) return respond_error(respond, request.status(), req);
-  auto job = std::make_shared<PatchJob>(store);
+  auto job = std::make_shared<PatchJob>();
   job->db = std::move(db);
   job->id = std::move(id).value();
   job->request = std::move(request).value();

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -80,11 +81,13 @@ class Watchdog {
     static Watchdog w;
     return w;
   }
+  // Cheap on purpose (runs of a few microseconds arm it): no system call,
+  // and the watchdog thread is woken only when it sleeps with nothing armed.
+  // The run's memory baseline is taken at the watchdog's first look at it.
   void arm(ScriptContext* c, std::chrono::steady_clock::time_point deadline, size_t max_growth) {
-    size_t rss = resident_bytes();
     std::lock_guard lock(mu_);
-    armed_[c] = Armed{deadline, rss == 0 ? 0 : rss + max_growth};
-    cv_.notify_one();
+    armed_[c] = Armed{deadline, max_growth, 0};
+    if (idle_) cv_.notify_one();
   }
   void disarm(ScriptContext* c) {
     std::lock_guard lock(mu_);
@@ -102,7 +105,8 @@ class Watchdog {
  private:
   struct Armed {
     std::chrono::steady_clock::time_point deadline;
-    size_t rss_limit = 0;  // 0: not measurable here
+    size_t max_growth = 0;
+    size_t rss_limit = 0;  // 0: not seen yet (or not measurable here)
   };
   static constexpr auto kMemoryCheckInterval = std::chrono::milliseconds(10);
 
@@ -114,6 +118,7 @@ class Watchdog {
       auto next = now + std::chrono::hours(1);
       size_t rss = armed_.empty() ? 0 : resident_bytes();
       for (auto it = armed_.begin(); it != armed_.end();) {
+        if (it->second.rss_limit == 0 && rss != 0) it->second.rss_limit = rss + it->second.max_growth;
         ScriptContext::StopReason reason = ScriptContext::StopReason::None;
         if (it->second.deadline <= now) {
           reason = ScriptContext::StopReason::Time;
@@ -131,15 +136,68 @@ class Watchdog {
           ++it;
         }
       }
+      idle_ = armed_.empty();
       cv_.wait_until(lock, next);
     }
   }
   std::mutex mu_;
+  bool idle_ = true;  // asleep with nothing armed: arm() must wake it
   std::condition_variable cv_;
   std::map<ScriptContext*, Armed> armed_;
   bool stop_ = false;
   std::thread thread_;
 };
+
+// The threads behind post_script_work: two (the work is short; a patch
+// retried is one script run), started on first use, joined at exit before
+// the engine shuts down (the engine is initialised first, so destroyed last).
+class ScriptWorkers {
+ public:
+  static ScriptWorkers& instance() {
+    init_engine_once();
+    static ScriptWorkers w;
+    return w;
+  }
+  bool post(std::function<void()> work) {
+    std::lock_guard lock(mu_);
+    if (stop_ || queue_.size() >= kMaxQueuedScriptWork) return false;
+    queue_.push_back(std::move(work));
+    cv_.notify_one();
+    return true;
+  }
+  ~ScriptWorkers() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  ScriptWorkers() {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { loop(); });
+  }
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      auto work = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+bool post_script_work(std::function<void()> work) { return ScriptWorkers::instance().post(std::move(work)); }
 
 CompileCacheStats this_thread_compile_cache_stats() {
   auto& c = ScriptContext::for_this_thread();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace corvus::scripting {
 
@@ -32,5 +33,13 @@ struct CompileCacheStats {
   size_t cached = 0;
 };
 CompileCacheStats this_thread_compile_cache_stats();
+
+// Runs `work` on one of a few long-lived script threads of the process, whose
+// engine contexts (and compiled scripts) are reused: for script work that
+// has no request thread to run on, such as a patch run again after its
+// document changed (the merger's completion must not run it). False when the
+// queue is full (kMaxQueuedScriptWork). Thread-safe.
+bool post_script_work(std::function<void()> work);
+inline constexpr size_t kMaxQueuedScriptWork = 10000;
 
 }  // namespace corvus::scripting

@@ -208,3 +208,24 @@ test("PatchByQueryOperation: a long-running operation; a failing script faults i
     store.dispose();
   }
 });
+
+test("concurrent patches of one document lose no update (a raced script runs again)", { timeout: 60_000 }, async () => {
+  const { store } = await createDatabaseAndStore(server, "patch-race");
+  try {
+    await storeUser(store, "users/1", "ann", 0);
+    const n = 40;
+    const results = await Promise.all(Array.from({ length: n }, () =>
+      store.operations.send(new PatchOperation("users/1", null, PatchRequest.forScript("this.age = this.age + 1")))));
+    for (const r of results) assert.equal(r.status, "Patched");
+    assert.equal((await load(store, "users/1")).age, n);
+    // The same through batches (session.advanced.increment).
+    await Promise.all(Array.from({ length: n }, async () => {
+      const session = store.openSession();
+      session.advanced.increment("users/1", "age", 1);
+      await session.saveChanges();
+    }));
+    assert.equal((await load(store, "users/1")).age, 2 * n);
+  } finally {
+    store.dispose();
+  }
+});
