@@ -6,7 +6,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { PatchByQueryOperation, PatchOperation, PatchRequest, GetStatisticsOperation } from "ravendb";
+import { IndexQuery, PatchByQueryOperation, PatchOperation, PatchRequest, GetStatisticsOperation } from "ravendb";
 import { CorvusServer, createDatabaseAndStore, rawRequest, rejectsNamed } from "./harness.mjs";
 
 let server;
@@ -201,6 +201,14 @@ test("PatchByQueryOperation: a long-running operation; a failing script faults i
     assert.equal((await load(store, "users/101")).age, 1101);
     assert.equal((await load(store, "users/300")).flag, "x");
     assert.equal((await load(store, "users/100")).age, 100);
+
+    // Query parameters: $name in the update script (not inside its strings).
+    const query = new IndexQuery("from Users where age = $age update { this.name = $name + '$name'; }");
+    query.queryParameters = { age: 7, name: "seven" };
+    const withParams = await store.operations.send(new PatchByQueryOperation(query));
+    await withParams.waitForCompletion();
+    assert.equal((await load(store, "users/7")).name, "seven$name");
+    assert.equal((await load(store, "users/8")).name, "u8");
 
     const failing = await store.operations.send(new PatchByQueryOperation("from Users update { throw 5; }"));
     await rejectsNamed(failing.waitForCompletion(), "JavaScriptException");
