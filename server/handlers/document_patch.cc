@@ -56,6 +56,10 @@ class StorageHost final : public scripting::PatchHost {
 
 }  // namespace
 
+std::unique_ptr<scripting::PatchHost> storage_patch_host(const storage::DocumentsStorage& storage) {
+  return std::make_unique<StorageHost>(storage);
+}
+
 const char* patch_status_name(PatchStatus s) {
   switch (s) {
     case PatchStatus::DocumentDoesNotExist: return "DocumentDoesNotExist";

@@ -11,6 +11,7 @@
 // again (bounded). Plain data and stateless functions; thread-safe.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,6 +87,9 @@ Result<AppliedPatch> apply_prepared_patch(storage::WriteTransaction& txn, Prepar
 // 400 JavaScriptException for a script's failure (InvalidArgument), the usual
 // mapping for anything else.
 http::Response patch_error_response(const Status& s, std::string_view url);
+
+// What a script reads (load, counter): the database as of each call.
+std::unique_ptr<scripting::PatchHost> storage_patch_host(const storage::DocumentsStorage& storage);
 
 // Appends the stored document as JSON, or the object, or null.
 void append_document(std::string& out, const std::optional<storage::Document>& doc);

@@ -278,4 +278,54 @@ Result<PatchRun> run_patch(const PatchScript& patch, std::string_view document_j
   return run;
 }
 
+Result<std::optional<boost::json::object>> run_conflict_resolver(const std::string& script,
+                                                                 const std::vector<std::string>& versions_json,
+                                                                 PatchHost& host) {
+  ScriptContext& context = ScriptContext::for_this_thread();
+  JSContext* cx = context.cx();
+  thread_local bool api_defined = false;
+  if (!api_defined) {
+    if (!JS_DefineFunctions(cx, context.global(), kPatchFunctions)) return context.take_error("Defining the script API");
+    api_defined = true;
+  }
+  static const std::vector<const char*> kParams = {"docs"};
+  auto compiled = context.compile("resolve", kParams, script);
+  if (!compiled.ok()) return compiled.status();
+  std::string docs_json = "[";
+  for (size_t i = 0; i < versions_json.size(); ++i) {
+    if (i) docs_json += ',';
+    docs_json += versions_json[i].empty() ? "null" : versions_json[i];
+  }
+  docs_json += "]";
+
+  PatchRun ignored_writes;
+  RunState state{&host, &ignored_writes, Status::Ok()};
+  RunScope scope(&state);
+  bool deleted = false;
+  std::string result_json;
+  Status s = context.run([&](JSContext* c) {
+    JS::RootedValue docs(c);
+    if (!json_to_value(c, docs_json, &docs)) return false;
+    JS::RootedFunction fn(c, compiled.value());
+    JS::RootedValue result(c);
+    if (!JS_CallFunction(c, context.global(), fn, JS::HandleValueArray(docs), &result)) return false;
+    if (result.isNullOrUndefined()) {
+      deleted = true;
+      return true;
+    }
+    if (!result.isObject()) {
+      JS_ReportErrorUTF8(c, "a conflict resolution script must return the resolved document or null");
+      return false;
+    }
+    return value_to_json(c, result, result_json);
+  });
+  if (!state.host_error.ok()) return state.host_error;
+  if (!s.ok()) return s;
+  if (deleted) return std::optional<boost::json::object>();
+  boost::json::error_code ec;
+  boost::json::value result = boost::json::parse(result_json, ec);
+  if (ec || !result.is_object()) return Status::InvalidArgument("The script returned something that is not a JSON object");
+  return std::optional<boost::json::object>(std::move(result.as_object()));
+}
+
 }  // namespace corvus::scripting

@@ -69,4 +69,14 @@ struct PatchRun {
 // (storage errors) come back as they are.
 Result<PatchRun> run_patch(const PatchScript& patch, std::string_view document_json, PatchHost& host);
 
+// Runs a conflict resolution script (RavenDB's ScriptResolver): `docs` is the
+// array of the conflicting versions (JSON texts; "null" for a deletion) and
+// the script returns the resolved document, or null/nothing to delete it.
+// The reads of the patch API (load, counter) work; its writes (put, del,
+// incrementCounter) are not kept. InvalidArgument as run_patch, and when the
+// script returns something that is neither an object nor null/undefined.
+Result<std::optional<boost::json::object>> run_conflict_resolver(const std::string& script,
+                                                                 const std::vector<std::string>& versions_json,
+                                                                 PatchHost& host);
+
 }  // namespace corvus::scripting

@@ -186,3 +186,31 @@ TEST_CASE("text outside the BMP survives the round trip") {
   REQUIRE(r.ok());
   CHECK(r->document.at("S").as_string() == "Ann \u00e9\U0001F600");
 }
+
+TEST_CASE("a conflict resolver sees the versions as docs and returns the resolution, or null to delete") {
+  FakeDatabase db;
+  std::vector<std::string> versions = {R"({"N":1,"Tags":["a"]})", R"({"N":5,"Tags":["b"]})", ""};
+  auto merged = sc::run_conflict_resolver(
+      "const live = docs.filter(d => d); return { N: Math.max(...live.map(d => d.N)), Tags: live.flatMap(d => d.Tags), "
+      "Deleted: docs.length - live.length };",
+      versions, db);
+  REQUIRE(merged.ok());
+  REQUIRE(merged->has_value());
+  CHECK((**merged).at("N").to_number<int64_t>() == 5);
+  CHECK((**merged).at("Tags").as_array().size() == 2);
+  CHECK((**merged).at("Deleted").to_number<int64_t>() == 1);
+
+  auto deleted = sc::run_conflict_resolver("return null;", versions, db);
+  REQUIRE(deleted.ok());
+  CHECK_FALSE(deleted->has_value());
+  auto nothing = sc::run_conflict_resolver("docs.length;", versions, db);
+  REQUIRE(nothing.ok());
+  CHECK_FALSE(nothing->has_value());
+
+  auto bad = sc::run_conflict_resolver("return 42;", versions, db);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("resolved document or null") != std::string::npos);
+  auto thrown = sc::run_conflict_resolver("throw new Error('undecided');", versions, db);
+  REQUIRE_FALSE(thrown.ok());
+  CHECK(thrown.status().message().find("undecided") != std::string::npos);
+}
