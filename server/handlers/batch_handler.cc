@@ -100,8 +100,10 @@ void retry_batch(std::shared_ptr<BatchRetry> r) {
 // batch to the database's transaction merger and answers.
 void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const http::Respond& respond,
                   const std::string& url, size_t size_hint, std::shared_ptr<BatchRetry> retry) {
+  BatchPrepareContext prepare;
+  for (const auto& cmd : commands) prepare.track |= cmd->reads_batch_writes();
   for (auto& cmd : commands) {
-    if (Status s = cmd->prepare(db->storage()); !s.ok()) return respond(patch_error_response(s, url));
+    if (Status s = cmd->prepare(db->storage(), prepare); !s.ok()) return respond(patch_error_response(s, url));
   }
   struct State {
     Commands commands;

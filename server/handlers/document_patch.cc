@@ -98,12 +98,13 @@ Result<PreparedPatch> prepare_patch(const storage::DocumentsStorage& storage, co
   Result<storage::Document> loaded = Status::NotFound(id);
   if (known) {
     if (known->document) loaded = *known->document;
+    p.unchecked = known->in_batch;
   } else {
     loaded = storage.get(id);
   }
   if (!loaded.ok() && !loaded.status().is_not_found()) return loaded.status();
   const bool exists = loaded.ok();
-  if (exists && client_change_vector && !client_change_vector->empty() &&
+  if (exists && !p.unchecked && client_change_vector && !client_change_vector->empty() &&
       loaded->change_vector != *client_change_vector) {
     if (skip_if_mismatch) {
       p.status = PatchStatus::Skipped;
@@ -139,7 +140,7 @@ Result<PreparedPatch> prepare_patch(const storage::DocumentsStorage& storage, co
   auto run = scripting::run_patch(request.patch, p.original_json, host);
   if (!run.ok()) return run.status();
   p.run = std::move(run).value();
-  json::value original = json::parse(p.original_json);
+  json::value original = p.original_json.empty() ? json::value() : json::parse(p.original_json);
   if (original.is_object() && original.as_object() == p.run.document) {
     p.status = PatchStatus::NotModified;
   } else {
@@ -154,7 +155,8 @@ Result<AppliedPatch> apply_prepared_patch(storage::WriteTransaction& txn, Prepar
   if (p.status == PatchStatus::DocumentDoesNotExist || p.status == PatchStatus::Skipped) return out;
   if (p.document) {
     // "" (it was missing) must still be missing; otherwise it must be the version the script saw.
-    auto put = txn.put(p.id, *p.document, std::optional<std::string>(p.loaded_change_vector));
+    auto put = txn.put(p.id, *p.document,
+                       p.unchecked ? std::nullopt : std::optional<std::string>(p.loaded_change_vector));
     if (!put.ok()) {
       if (put.status().is_concurrency_conflict()) {
         auto now = txn.get(p.id);
@@ -164,7 +166,7 @@ Result<AppliedPatch> apply_prepared_patch(storage::WriteTransaction& txn, Prepar
       }
       return put.status();
     }
-  } else {
+  } else if (!p.unchecked) {
     // NotModified: nothing to write for the document, but the script's other
     // writes were decided on this version of it.
     auto now = txn.get(p.id);

@@ -51,6 +51,8 @@ struct PreparedPatch {
   // The document to store; nullopt when the patch does not change it.
   std::optional<boost::json::object> document;
   std::string original_json;  // the document as loaded ("" when missing)
+  // Based on an earlier write of the same batch: written without a change vector check.
+  bool unchecked = false;
   scripting::PatchRun run;    // the script's own writes, counters and output
   // Set by apply_prepared_patch when the document had changed since prepare,
   // with the version the transaction saw (nullopt: deleted): the next attempt
@@ -60,9 +62,12 @@ struct PreparedPatch {
   std::optional<storage::Document> latest;
 };
 
-// A version to patch instead of reading the database (a raced attempt's `latest`).
+// A version to patch instead of reading the database: a raced attempt's
+// `latest`, or what an earlier command of the same batch writes (`in_batch`:
+// no change vector to check, the transaction itself writes it just before).
 struct KnownVersion {
   std::optional<storage::Document> document;  // nullopt: the document does not exist
+  bool in_batch = false;
 };
 
 // Loads `id` and runs the script (never on the writer thread).

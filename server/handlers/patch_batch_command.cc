@@ -4,6 +4,8 @@
 #include "server/handlers/handler_support.h"
 #include "storage/clock.h"
 
+#include <boost/json/serialize.hpp>
+
 namespace corvus::server::handlers {
 namespace {
 
@@ -27,14 +29,40 @@ void append_patch_entry(std::string& out, const PreparedPatch& p, const std::opt
   out += "}";
 }
 
+// prepare_patch on what the batch's earlier commands leave (if they write
+// `id`), else on the database; then notes the patch's own result.
+Result<PreparedPatch> prepare_in_batch(const storage::DocumentsStorage& storage, BatchPrepareContext& context,
+                                       const std::string& id, const PatchRequest& request,
+                                       const std::optional<std::string>& expected) {
+  const std::string key = storage::lower_id(id);
+  std::optional<KnownVersion> known;
+  if (auto it = context.pending.find(key); it != context.pending.end()) {
+    known = KnownVersion{std::nullopt, true};
+    if (it->second) {
+      // As the script would see it stored: with its @metadata.@id.
+      boost::json::object body = *it->second;
+      auto& meta = body["@metadata"];
+      if (!meta.is_object()) meta = boost::json::object();
+      meta.as_object()["@id"] = id;
+      storage::Document doc;
+      doc.id = id;
+      doc.json = boost::json::serialize(body);
+      known->document = std::move(doc);
+    }
+  }
+  auto p = prepare_patch(storage, id, request, expected, false, known ? &*known : nullptr);
+  if (p.ok() && context.track && p->document) context.pending[key] = *p->document;
+  return p;
+}
+
 class PatchCommand final : public BatchCommand {
  public:
   PatchCommand(std::string id, std::optional<std::string> expected, PatchRequest request, bool return_document)
       : id_(std::move(id)), expected_(std::move(expected)), request_(std::move(request)),
         return_document_(return_document) {}
 
-  Status prepare(const storage::DocumentsStorage& storage) override {
-    auto p = prepare_patch(storage, id_, request_, expected_, false);
+  Status prepare(const storage::DocumentsStorage& storage, BatchPrepareContext& context) override {
+    auto p = prepare_in_batch(storage, context, id_, request_, expected_);
     if (!p.ok()) return p.status();
     prepared_ = std::move(p).value();
     return Status::Ok();
@@ -48,6 +76,7 @@ class PatchCommand final : public BatchCommand {
   }
 
   bool raced() const override { return prepared_.raced; }
+  bool reads_batch_writes() const override { return true; }
 
  private:
   std::string id_;
@@ -67,10 +96,10 @@ class BatchPatchCommand final : public BatchCommand {
   BatchPatchCommand(std::vector<Target> targets, PatchRequest request)
       : targets_(std::move(targets)), request_(std::move(request)) {}
 
-  Status prepare(const storage::DocumentsStorage& storage) override {
+  Status prepare(const storage::DocumentsStorage& storage, BatchPrepareContext& context) override {
     prepared_.clear();
     for (const auto& t : targets_) {
-      auto p = prepare_patch(storage, t.id, request_, t.expected, false);
+      auto p = prepare_in_batch(storage, context, t.id, request_, t.expected);
       if (!p.ok()) return p.status();
       prepared_.push_back(std::move(p).value());
     }
@@ -91,6 +120,7 @@ class BatchPatchCommand final : public BatchCommand {
     return Status::Ok();
   }
 
+  bool reads_batch_writes() const override { return true; }
   bool raced() const override {
     for (const auto& p : prepared_) {
       if (p.raced) return true;

@@ -237,3 +237,31 @@ test("concurrent patches of one document lose no update (a raced script runs aga
     store.dispose();
   }
 });
+
+test("a batch's PATCH sees the batch's own earlier writes of its document", { timeout: 60_000 }, async () => {
+  const { store, database } = await createDatabaseAndStore(server, "patch-in-batch");
+  try {
+    await storeUser(store, "users/1", "ann", 1);
+    const res = await rawRequest(server, "POST", `/databases/${database}/bulk_docs`, {
+      body: { Commands: [
+        { Type: "PUT", Id: "users/2", Document: { name: "new", age: 10, "@metadata": { "@collection": "Users" } } },
+        { Type: "PATCH", Id: "users/2", Patch: { Script: "this.age += 1; this.me = id(this)" } },
+        { Type: "PATCH", Id: "users/1", Patch: { Script: "this.age += 1" } },
+        { Type: "PATCH", Id: "users/1", Patch: { Script: "this.age *= 10" } },
+        { Type: "DELETE", Id: "users/1" },
+        { Type: "PATCH", Id: "users/1", Patch: { Script: "this.age = 0" },
+          PatchIfMissing: { Script: "this.name = 'again'; this.age = 5" } },
+      ] },
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(res.json.Results.filter((r) => r.Type === "PATCH").map((r) => r.PatchStatus),
+      ["Patched", "Patched", "Patched", "Created"]);
+    assert.equal((await load(store, "users/2")).age, 11);
+    assert.equal((await load(store, "users/2")).me, "users/2");
+    const again = await load(store, "users/1");
+    assert.equal(again.name, "again");
+    assert.equal(again.age, 5);
+  } finally {
+    store.dispose();
+  }
+});
