@@ -14,6 +14,9 @@
 //   static   GET <path>
 //   counter  POST /databases/<db>/counters: increment counter "likes" of
 //            bench/<tag>g-<random i < ids> by 1 (documents written by preload)
+//   patch    PATCH /databases/<db>/docs?id=bench/<tag>g-<random i < ids> with a
+//            trivial script (this.Patched = (this.Patched || 0) + 1), on the
+//            documents written by preload
 //   query-eq     POST /databases/<db>/queries: from Users where City = $p0 limit 100
 //   query-range  POST /databases/<db>/queries: from Users where Score between $p0
 //                and $p1 limit 100, with $p1 = $p0 + --range-width
@@ -155,6 +158,22 @@ class Conn : public cb::HttpBenchClient {
       std::string body = R"({"Documents":[{"DocumentId":")" + id +
                          R"(","Operations":[{"Type":"Increment","CounterName":"likes","Delta":1}]}]})";
       post_json("/counters", body);
+      return true;
+    }
+    if (o.mode == "patch") {
+      id = cb::get_id(o.tag, std::uniform_int_distribution<uint64_t>(0, o.ids - 1)(rng_));
+      static const std::string kBody = R"({"Patch":{"Script":"this.Patched = (this.Patched || 0) + 1;","Values":{}}})";
+      req_ += "PATCH /databases/";
+      req_ += o.db;
+      req_ += "/docs?id=";
+      req_ += cb::url_encode(id);
+      req_ += " HTTP/1.1\r\nHost: ";
+      req_ += run_.host_header;
+      req_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+      req_ += std::to_string(kBody.size());
+      req_ += "\r\n\r\n";
+      req_ += kBody;
+      ++seq_;
       return true;
     }
     if (o.mode == "get" || o.mode == "overwrite") {
@@ -368,7 +387,7 @@ void usage() {
       R"(usage: corvus-http-load --port P [options]
   --host H          server address (default 127.0.0.1)
   --port P          server port (required)
-  --mode M          put | overwrite | get | preload | static | counter | query-eq | query-range
+  --mode M          put | overwrite | get | preload | static | counter | patch | query-eq | query-range
                     (default put)
   --clients N       concurrent keep-alive connections, one request each (default 1)
   --seconds S       measured duration (default 10)
@@ -377,7 +396,7 @@ void usage() {
   --threads T       io threads, 1 or 2 (default 1)
   --db NAME         database (default bench)
   --path P          path for --mode static (default /)
-  --ids N           get/overwrite/preload/counter key space bench/<tag>g-0..N-1 (default 10000)
+  --ids N           get/overwrite/preload/counter/patch key space bench/<tag>g-0..N-1 (default 10000)
   --tag T           id prefix after "bench/" (default empty)
   --doc-size B      JSON body size for put/preload (default 1024)
   --timeout S       per-request timeout, counted as an error (default 30)
@@ -420,8 +439,8 @@ int main(int argc, char** argv) {
   if (err.empty()) err = cb::check_load_options(o);
   if (err.empty() && o.mode != "put" && o.mode != "overwrite" && o.mode != "get" && o.mode != "preload" &&
       o.mode != "static" &&
-      o.mode != "counter" && o.mode != "query-eq" && o.mode != "query-range")
-    err = "--mode must be put, overwrite, get, preload, static, counter, query-eq or query-range";
+      o.mode != "counter" && o.mode != "patch" && o.mode != "query-eq" && o.mode != "query-range")
+    err = "--mode must be put, overwrite, get, preload, static, counter, patch, query-eq or query-range";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
   if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
   if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";

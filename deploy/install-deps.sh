@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev librocksdb-dev libsimdjson-dev doctest-dev
+  libmozjs-102-dev  # SpiderMonkey: patch scripts (server/scripting)
   curl ca-certificates python3 iproute2
   docker-compose  # validates docker-compose.yml (no Docker engine is needed or used)
 )

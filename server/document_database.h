@@ -17,6 +17,7 @@
 #include "server/changes/changes_feed.h"
 #include "server/cluster/index_waiters.h"
 #include "server/operations/database_operations.h"
+#include "server/conflict_script_resolver.h"
 #include "storage/documents_storage.h"
 
 namespace corvus::server {
@@ -32,8 +33,10 @@ class DocumentDatabase {
   // Replication and indexing go first: their threads read this storage.
   ~DocumentDatabase() {
     if (storage_ && storage_->on_own_writer_thread()) {
-      std::thread([c = std::move(changes_), r = std::move(replication_), i = std::move(indexes_),
-                   s = std::move(storage_)]() mutable {
+      // (A conflict-script pass may be waiting for this very thread to write.)
+      std::thread([cs = std::move(conflict_scripts_), c = std::move(changes_), r = std::move(replication_),
+                   i = std::move(indexes_), s = std::move(storage_)]() mutable {
+        if (cs) cs->stop();
         if (c) c->stop();
         r.reset();
         i.reset();
@@ -41,6 +44,7 @@ class DocumentDatabase {
       }).detach();
       return;
     }
+    if (conflict_scripts_) conflict_scripts_->stop();
     stop_changes();
     stop_replication();
     indexes_.reset();
@@ -57,6 +61,18 @@ class DocumentDatabase {
   // Its long-running operations (bulk inserts), as the clients follow them.
   DatabaseOperations& operations() { return operations_; }
   const storage::DocumentsStorage& storage() const { return *storage_; }
+
+  // The record's conflict solver: its per-collection scripts resolve this
+  // database's conflicts (ConflictScriptResolver, started with the first
+  // solver that has scripts).
+  void set_conflict_solver(std::shared_ptr<const rachis::cluster::ConflictSolverConfig> config) {
+    std::lock_guard lock(conflict_scripts_mu_);
+    if (!conflict_scripts_) {
+      if (!config || !config->has_scripts()) return;
+      conflict_scripts_ = ConflictScriptResolver::start(*storage_);
+    }
+    conflict_scripts_->set_config(std::move(config));
+  }
 
   // Starts replication (once; the DatabasesObserver does when it opens the
   // database) and tells it the other nodes of the group.
@@ -124,6 +140,8 @@ class DocumentDatabase {
   std::shared_ptr<replication::DatabaseReplication> replication_;
   std::mutex changes_mu_;
   std::shared_ptr<changes::ChangesFeed> changes_;  // stopped (not just released) before the storage closes
+  std::mutex conflict_scripts_mu_;
+  std::shared_ptr<ConflictScriptResolver> conflict_scripts_;  // stopped before the storage closes
 };
 
 }  // namespace corvus::server

@@ -28,6 +28,7 @@
 #include "server/http/tls_context.h"
 #include "server/logging/logger.h"
 #include "server/options/server_options.h"
+#include "server/scripting/script_limits.h"
 #include "server/security/certificate_upload.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connection.h"
@@ -112,6 +113,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto level = log::parse_level(options.log_level)) log::set_level(*level);
+  {
+    corvus::scripting::ScriptLimits limits;
+    limits.timeout = std::chrono::milliseconds(options.script_timeout_ms);
+    limits.max_memory_bytes = options.script_max_memory_bytes;
+    corvus::scripting::configure(limits);
+  }
   // The I/O thread count is known from here on: the storage decides with it
   // whether a request may run its own write (StorageOptions).
   if (options.threads <= 0) options.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -36,12 +36,13 @@ struct ConflictSolverConfig {
   // True when some collection has a script (not blank).
   bool has_scripts() const;
 
-  // The policy storage applies to this database's conflicts. Scripts are kept
-  // but not run yet (the JavaScript issue adds them), and storage takes one
-  // policy per database (storage/replication_items.h), not per collection: a
-  // database with any script keeps its conflicts (KeepConflict), so they stay
-  // visible instead of being decided otherwise than the script would. Without
-  // scripts: ResolveToLatest when it says so, KeepConflict otherwise.
+  // The policy storage applies to this database's conflicts. Storage takes
+  // one policy per database (storage/replication_items.h), not per
+  // collection, and never runs a script on its writer thread: a database with
+  // any script keeps its conflicts (KeepConflict), then
+  // server/conflict_script_resolver runs the scripts over them (conflicts of
+  // collections without a script stay kept). Without scripts:
+  // ResolveToLatest when it says so, KeepConflict otherwise.
   storage::ConflictPolicy policy() const;
 
   // RavenDB's JSON: {"ResolveToLatest": bool, "ResolveByCollection":

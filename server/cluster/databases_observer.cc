@@ -81,6 +81,7 @@ void DatabasesObserver::reconcile() {
       }
       // Likewise the conflict policy that replication applies to this copy.
       db.value()->storage().set_conflict_policy(rachis::cluster::conflict_policy_of(r.conflict_solver.get()));
+      db.value()->set_conflict_solver(r.conflict_solver);
       apply_cluster_transactions(db.value());
       replicate(*db.value(), r, tag);
       continue;

@@ -6,6 +6,7 @@
 #include "server/handlers/counter_batch_command.h"
 #include "server/handlers/document_batch_commands.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/patch_batch_command.h"
 #include "server/handlers/revision_batch_commands.h"
 
 namespace corvus::server::handlers {
@@ -20,6 +21,8 @@ constexpr std::pair<std::string_view, BatchCommandParser> kParsers[] = {
     {"AttachmentCOPY", parse_attachment_copy_command},
     {"AttachmentMOVE", parse_attachment_move_command},
     {"ForceRevisionCreation", parse_force_revision_command},
+    {"PATCH", parse_patch_command},
+    {"BatchPATCH", parse_batch_patch_command},
 };
 
 }  // namespace

@@ -5,7 +5,9 @@
 // transaction and renders its result entry. The table of types lives in
 // batch_commands.cc; each type's code lives with its feature.
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,7 @@
 #include <boost/json/value.hpp>
 
 #include "storage/blob_store.h"
+#include "storage/documents_storage.h"
 #include "storage/status.h"
 #include "storage/write_transaction.h"
 #include <vector>
@@ -36,14 +39,33 @@ struct BatchParseContext {
   size_t next_attachment_stream = 0;
 };
 
+// What the commands before this one in the batch will have written, for the
+// PATCH commands (their script must see the batch's own earlier writes): by
+// lowered id, the document (nullopt: deleted). Kept only when the batch has a
+// PATCH command (`track`), so plain batches copy nothing.
+struct BatchPrepareContext {
+  bool track = false;
+  std::map<std::string, std::optional<boost::json::object>> pending;
+};
+
 class BatchCommand {
  public:
   virtual ~BatchCommand() = default;
   // The id to resolve through the cluster before the batch runs, when it
   // asks for an identity ("users|"); nullptr for commands that take none.
   virtual std::string* identity_id() { return nullptr; }
+  // Runs before the batch is submitted, on the request's thread (never the
+  // merger's writer thread): what must not run inside the transaction, such
+  // as a PATCH command's script. Its failure fails the batch.
+  virtual Status prepare(const storage::DocumentsStorage&, BatchPrepareContext&) { return Status::Ok(); }
+  // True for the commands that read what earlier commands of the batch write
+  // (PATCH): then prepare() keeps track of it for them.
+  virtual bool reads_batch_writes() const { return false; }
   // Applies the command and appends its result entry (a JSON object) to `out`.
   virtual Status apply(storage::WriteTransaction& txn, std::string& out) = 0;
+  // True when apply() failed because a document changed after prepare():
+  // the batch may be prepared and submitted again.
+  virtual bool raced() const { return false; }
 };
 
 using BatchCommandParser = Result<std::unique_ptr<BatchCommand>> (*)(const CommandView&, BatchParseContext&);

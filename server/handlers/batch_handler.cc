@@ -14,10 +14,12 @@
 
 #include "server/handlers/batch_commands.h"
 #include "server/handlers/cluster_identities.h"
+#include "server/handlers/document_patch.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/multipart_batch.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
+#include "server/scripting/script_limits.h"
 #include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "server/server_store.h"
@@ -69,9 +71,40 @@ bool is_cluster_wide(const json::value& body) {
   return mode && mode->is_string() && mode->as_string() == "ClusterWide";
 }
 
-// Submits the batch to the database's transaction merger and answers.
+// A batch with PATCH commands whose documents changed between their scripts
+// and the transaction runs again from its body, up to kMaxPatchAttempts times.
+struct BatchRetry {
+  ServerStore& store;
+  std::shared_ptr<DocumentDatabase> db;
+  std::shared_ptr<const json::value> body;  // JSON batches only (multipart parts are consumed)
+  http::Respond respond;
+  std::string url;
+  size_t size_hint = 0;
+  int attempts = 1;
+};
+
+void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db, Commands commands,
+                                    const http::Respond& respond, const std::string& url, size_t size_hint,
+                                    std::shared_ptr<BatchRetry> retry);
+
+// Parses the body again and resubmits (on a script thread: never the writer's).
+void retry_batch(std::shared_ptr<BatchRetry> r) {
+  ++r->attempts;
+  BatchParseContext context;
+  auto parsed = parse_commands(*r->body, context);
+  if (!parsed.ok()) return r->respond(http::error_response(parsed.status(), r->url));
+  resolve_identities_then_submit(r->store, r->db, std::move(parsed).value(), r->respond, r->url, r->size_hint, r);
+}
+
+// Prepares the commands (PATCH scripts run here, on this thread), submits the
+// batch to the database's transaction merger and answers.
 void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const http::Respond& respond,
-                  const std::string& url, size_t size_hint) {
+                  const std::string& url, size_t size_hint, std::shared_ptr<BatchRetry> retry) {
+  BatchPrepareContext prepare;
+  for (const auto& cmd : commands) prepare.track |= cmd->reads_batch_writes();
+  for (auto& cmd : commands) {
+    if (Status s = cmd->prepare(db->storage(), prepare); !s.ok()) return respond(patch_error_response(s, url));
+  }
   struct State {
     Commands commands;
     std::string results;
@@ -91,26 +124,45 @@ void submit_batch(std::shared_ptr<DocumentDatabase> db, Commands commands, const
         out += "]}";
         return Status::Ok();
       },
-      [db, state, respond, url](Status s) {
-        if (!s.ok()) return respond(http::error_response(s, url));
+      [db, state, respond, url, retry](Status s) {
+        if (!s.ok()) {
+          bool raced = false;
+          for (const auto& cmd : state->commands) raced |= cmd->raced();
+          if (raced && retry && retry->attempts < kMaxPatchAttempts &&
+              scripting::post_script_work([retry] { retry_batch(retry); })) {
+            return;
+          }
+          return respond(http::error_response(s, url));
+        }
         respond(http::Response::json(201, std::move(state->results)));
       },
       size_hint);
 }
 
 // Identity ids ("users|") take their numbers from the cluster first.
-void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db,
-                                    Commands commands, const http::Respond& respond, const std::string& url,
-                                    size_t size_hint) {
+void resolve_identities_then_submit(ServerStore& store, std::shared_ptr<DocumentDatabase> db, Commands commands,
+                                    const http::Respond& respond, const std::string& url, size_t size_hint,
+                                    std::shared_ptr<BatchRetry> retry) {
   auto shared = std::make_shared<Commands>(std::move(commands));
   std::vector<std::string*> ids;
   for (auto& c : *shared) {
     if (std::string* id = c->identity_id()) ids.push_back(id);
   }
-  resolve_cluster_identities(store, db->name(), std::move(ids), [db, shared, respond, url, size_hint](Status s) mutable {
-    if (!s.ok()) return respond(http::error_response(s, url));
-    submit_batch(std::move(db), std::move(*shared), respond, url, size_hint);
-  });
+  resolve_cluster_identities(store, db->name(), std::move(ids),
+                             [db, shared, respond, url, size_hint, retry](Status s) mutable {
+                               if (!s.ok()) return respond(http::error_response(s, url));
+                               submit_batch(std::move(db), std::move(*shared), respond, url, size_hint, retry);
+                             });
+}
+
+// True when the batch has a PATCH command (it may have to run again).
+bool has_patch_command(const json::value& body) {
+  const auto* commands = body.as_object().if_contains("Commands");
+  for (const auto& c : commands->as_array()) {
+    const auto* type = c.as_object().if_contains("Type");
+    if (type && type->is_string() && (type->as_string() == "PATCH" || type->as_string() == "BatchPATCH")) return true;
+  }
+  return false;
 }
 
 // Parses a ClusterWide batch into the command; InvalidArgument names the command at fault.
@@ -245,7 +297,13 @@ void run_batch(ServerStore& store, std::shared_ptr<DocumentDatabase> db, const j
                                                  " AttachmentPUT commands"),
                          req);
   }
-  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, size_hint);
+  std::shared_ptr<BatchRetry> retry;
+  if (context.attachment_streams.empty() && has_patch_command(body)) {
+    retry = std::make_shared<BatchRetry>(BatchRetry{store, db, std::make_shared<const json::value>(body), respond,
+                                                    req.target, size_hint});
+  }
+  resolve_identities_then_submit(store, std::move(db), std::move(parsed).value(), respond, req.target, size_hint,
+                                 std::move(retry));
 }
 
 bool is_multipart(const boost::beast::http::fields& headers) {

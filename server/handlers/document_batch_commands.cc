@@ -32,6 +32,13 @@ class PutCommand final : public BatchCommand {
       : id_(std::move(id)), expected_(std::move(expected)), document_(std::move(document)),
         revision_before_(revision_before) {}
   std::string* identity_id() override { return &id_; }
+  Status prepare(const storage::DocumentsStorage&, BatchPrepareContext& context) override {
+    // A generated id ("users/") is not known before the write: no PATCH can name it.
+    if (context.track && !id_.empty() && id_.back() != '/' && id_.back() != '|') {
+      context.pending[storage::lower_id(id_)] = document_;
+    }
+    return Status::Ok();
+  }
   Status apply(storage::WriteTransaction& txn, std::string& out) override {
     if (revision_before_) {
       auto checked = force_revision_before_put(txn, id_, expected_);
@@ -54,6 +61,10 @@ class PutCommand final : public BatchCommand {
 class DeleteCommand final : public BatchCommand {
  public:
   DeleteCommand(std::string id, std::optional<std::string> expected) : id_(std::move(id)), expected_(std::move(expected)) {}
+  Status prepare(const storage::DocumentsStorage&, BatchPrepareContext& context) override {
+    if (context.track) context.pending[storage::lower_id(id_)] = std::nullopt;
+    return Status::Ok();
+  }
   Status apply(storage::WriteTransaction& txn, std::string& out) override {
     auto r = txn.remove(id_, expected_);
     if (!r.ok()) return r.status();

@@ -22,7 +22,20 @@ Result<QueryRequest> read_query_request(const http::Request& req) {
     auto body = parse_json_body(req);
     if (!body.ok()) return body.status();
     const auto* o = body.value().if_object();
-    const auto* text = o ? o->if_contains("Query") : nullptr;
+    if (!o) return Status::InvalidArgument("The body must be a JSON object with a \"Query\" string");
+    return query_request_from_json(*o);
+  }
+  auto parsed = query::parse_rql(out.text);
+  if (!parsed.ok()) return parsed.status();
+  out.query = std::make_shared<const query::Query>(std::move(parsed).value());
+  return out;
+}
+
+Result<QueryRequest> query_request_from_json(const json::object& body) {
+  QueryRequest out;
+  {
+    const auto* o = &body;
+    const auto* text = o->if_contains("Query");
     if (!text || !text->is_string()) return Status::InvalidArgument("The body must be a JSON object with a \"Query\" string");
     out.text = std::string(text->as_string());
     if (const auto* p = o->if_contains("QueryParameters"); p && !p->is_null()) {

@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include <boost/json/object.hpp>
+
 #include "query/query_runner.h"
 #include "query/rql_ast.h"
 #include "server/http/request.h"
@@ -24,6 +26,9 @@ struct QueryRequest {
 // InvalidArgument (a 400 naming what is wrong: bad JSON, missing Query, a
 // parse error with its position) when the request is not a query.
 Result<QueryRequest> read_query_request(const http::Request& req);
+// The same from the body's object ({Query, QueryParameters, ...}), e.g. the
+// "Query" of a patch by query.
+Result<QueryRequest> query_request_from_json(const boost::json::object& o);
 
 // 400 InvalidQueryException for InvalidArgument, 404 IndexDoesNotExistException
 // for NotFound, the usual mapping otherwise.

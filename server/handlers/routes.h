@@ -37,6 +37,8 @@ void register_stream_routes(http::Router& router, ServerStore& store);       // 
 void register_changes_routes(http::Router& router, ServerStore& store);      // changes_handler.cc
 void register_subscription_routes(http::Router& router, ServerStore& store);  // subscriptions_handler.cc
 void register_identity_routes(http::Router& router, ServerStore& store);      // identities_handler.cc
+void register_patch_routes(http::Router& router, ServerStore& store);         // patch_handler.cc
+void register_patch_by_query_routes(http::Router& router, ServerStore& store);  // patch_by_query_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -62,6 +64,8 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_changes_routes(router, store);
   register_subscription_routes(router, store);
   register_identity_routes(router, store);
+  register_patch_routes(router, store);
+  register_patch_by_query_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -65,6 +65,10 @@ void DatabaseOperations::fault(uint64_t id, const std::string& error) {
   finish(id, "Faulted", boost::json::object{{"Error", error}, {"Message", error}});
 }
 
+void DatabaseOperations::fault(uint64_t id, const std::string& error, const std::string& type) {
+  finish(id, "Faulted", boost::json::object{{"Error", error}, {"Message", error}, {"Type", type}});
+}
+
 std::optional<boost::json::object> DatabaseOperations::state(uint64_t id) const {
   std::lock_guard lock(mu_);
   auto it = operations_.find(id);

@@ -49,6 +49,9 @@ class DatabaseOperations {
   void complete(uint64_t id, boost::json::object result);
   // Faulted with `error` (a killed operation stays Canceled).
   void fault(uint64_t id, const std::string& error);
+  // The same with RavenDB's exception type name (e.g. JavaScriptException),
+  // which the clients raise from the operation's result.
+  void fault(uint64_t id, const std::string& error, const std::string& type);
   // {Status, Result, Progress}; nullopt for an unknown id.
   std::optional<boost::json::object> state(uint64_t id) const;
   // Marks a running operation (or one handed out and not started yet)

@@ -114,6 +114,26 @@ const std::vector<OptionSpec>& specs() {
          o.read_timeout_seconds = n;
          return "";
        }},
+      {"script-timeout", "CORVUS_SCRIPT_TIMEOUT", "MS", "5000",
+       "a patch script running longer than this many milliseconds is stopped (400, nothing written)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         int n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 3'600'000) {
+           return "expected whole milliseconds from 1 to 3600000, got '" + std::string(v) + "'";
+         }
+         o.script_timeout_ms = n;
+         return "";
+       }},
+      {"script-max-memory", "CORVUS_SCRIPT_MAX_MEMORY", "SIZE", "256MiB",
+       "a patch script allocating more than this is stopped (400, nothing written), e.g. 64MiB",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto n = parse_byte_size(v);
+         if (!n.ok()) return n.status().message();
+         if (*n < (8u << 20) || *n > (4096ull << 20)) return "must be from 8MiB to 4GiB";
+         o.script_max_memory_bytes = *n;
+         return "";
+       }},
       {"tcp-url", "CORVUS_TCP_URL", "URL", "(server host, free port)",
        "TCP listener for data subscription workers (tcp://host:port)",
        [](ServerOptions& o, std::string_view v) -> std::string {

@@ -43,6 +43,11 @@ struct ServerOptions {
   // disconnected with the reason. Defaults: 10000 events, 10 MiB.
   size_t changes_max_queued_events = 10'000;
   size_t changes_max_queued_bytes = 10 * 1024 * 1024;
+  // Limits of one patch script run (server/scripting): wall time, and what
+  // the process may grow by while it runs. Past either the run is stopped and
+  // the request answered 400, nothing written. Defaults: 5000 ms, 256 MiB
+  int script_timeout_ms = 5000;
+  size_t script_max_memory_bytes = 256u * 1024 * 1024;
   // HTTP I/O threads; 0 = one per hardware thread. Default: 0
   int threads = 0;
   // Seconds a connection may take to send its next complete request before it

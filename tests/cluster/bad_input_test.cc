@@ -26,7 +26,7 @@ TEST_CASE("corvusd: bad input gets a clear 4xx and changes nothing") {
   }
   SUBCASE("unknown route") {
     check_error(c.request("GET", "/databases/db/no-such-thing"), 400, "no handler");
-    check_error(c.request("PATCH", "/databases/db/docs?id=users/1", "{}"), 400, "no handler");
+    check_error(c.request("PATCH", "/databases/db/no-such-thing", "{}"), 400, "no handler");
   }
   SUBCASE("missing id") {
     check_error(c.request("PUT", "/databases/db/docs", R"({"a":1})"), 400, "'id' is required");
@@ -48,8 +48,14 @@ TEST_CASE("corvusd: bad input gets a clear 4xx and changes nothing") {
                 400, "Invalid change vector");
   }
   SUBCASE("unsupported batch command and wrong shapes") {
-    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[{"Type":"PUT","Id":"x","Document":{}},{"Type":"PATCH","Id":"y"}]})"),
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[{"Type":"PUT","Id":"x","Document":{}},{"Type":"TimeSeries","Id":"y"}]})"),
                 400, "not supported");
+    check_error(c.request("POST", "/databases/db/bulk_docs", R"({"Commands":[{"Type":"PUT","Id":"x","Document":{}},{"Type":"PATCH","Id":"y"}]})"),
+                400, "\"Patch\"");
+    check_error(c.request("PATCH", "/databases/db/docs?id=users/1", "{}"), 400, "\"Patch\"");
+    check_error(c.request("PATCH", "/databases/db/docs?id=users/1", R"({"Patch":{"Script":""}})"), 400, "Script");
+    check_error(c.request("PATCH", "/databases/db/docs?id=users/1", R"({"Patch":{"Script":"this.a = ;"}})"), 400,
+                "SyntaxError");
     check_error(c.request("POST", "/databases/db/bulk_docs", R"([1,2])"), 400, "Commands");
     check_error(c.request("PUT", "/databases/db/docs?id=users/2", R"([1,2])"), 400, "JSON object");
     check_error(c.request("GET", "/databases/db/docs?start=abc"), 400, "start");

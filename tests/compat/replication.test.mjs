@@ -46,7 +46,7 @@ test("ModifyConflictSolverOperation: the result and the record", T, async () => 
     assert.equal(record.conflictSolverConfig.resolveToLatest, false);
     assert.deepEqual(record.conflictSolverConfig.resolveByCollection, {});
 
-    // A script per collection is kept as given (not run yet).
+    // A script per collection is kept as given (conflict_scripts.test.mjs runs them).
     const when = new Date("2026-12-06T16:00:00.000Z");
     await store.maintenance.server.send(new ModifyConflictSolverOperation(database,
       { Users: { script: "return docs[0];", lastModifiedTime: when } }, true));
