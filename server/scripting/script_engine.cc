@@ -1,5 +1,6 @@
 #include "server/scripting/script_engine.h"
 
+#include "server/scripting/array_helpers.h"
 #include "server/scripting/json_bridge.h"
 
 #include <chrono>
@@ -227,6 +228,24 @@ ScriptContext::ScriptContext() {
   if (!*global_) std::abort();
   realm_ = std::make_unique<JSAutoRealm>(cx_, *global_);
   if (!JS::InitRealmStandardClasses(cx_)) std::abort();
+  install_array_helpers();
+}
+
+void ScriptContext::install_array_helpers() {
+  // Our own source, not a user's: it runs without limits, outside the cache,
+  // and a failure is a bug in this build.
+  JS::CompileOptions options(cx_);
+  options.setFileAndLine("array_helpers", 0);
+  std::u16string text = utf8_to_utf16(kArrayHelpersSource);
+  JS::SourceText<char16_t> source;
+  JS::RootedObjectVector env(cx_);
+  if (!source.init(cx_, text.data(), text.size(), JS::SourceOwnership::Borrowed)) std::abort();
+  JS::RootedFunction fn(cx_, JS::CompileFunction(cx_, env, options, "array_helpers", 0, nullptr, source));
+  JS::RootedValue ignored(cx_);
+  if (!fn || !JS_CallFunction(cx_, *global_, fn, JS::HandleValueArray::empty(), &ignored)) {
+    std::fprintf(stderr, "corvusd: cannot install the script helpers: %s\n", take_error("The helpers").to_string().c_str());
+    std::abort();
+  }
 }
 
 ScriptContext::~ScriptContext() {

@@ -62,6 +62,8 @@ class ScriptContext {
  private:
   ScriptContext();
   static bool on_interrupt(JSContext* cx);
+  // Defines `_` (array_helpers.h) in the global scope.
+  void install_array_helpers();
 
   JSContext* cx_ = nullptr;
   std::unique_ptr<JS::PersistentRootedObject> global_;

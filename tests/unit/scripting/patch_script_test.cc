@@ -214,3 +214,41 @@ TEST_CASE("a conflict resolver sees the versions as docs and returns the resolut
   REQUIRE_FALSE(thrown.ok());
   CHECK(thrown.status().message().find("undecided") != std::string::npos);
 }
+
+TEST_CASE("the lodash-like `_` helpers work on the document's arrays and cannot be replaced") {
+  FakeDatabase db;
+  const char* doc = R"({"Lines":[{"P":"b","Q":2},{"P":"a","Q":5},{"P":"b","Q":1}],"Tags":["x","y","x",null,"z"],
+                        "@metadata":{"@collection":"Orders"}})";
+  auto r = patch(R"(
+    this.Products = _.uniq(_.map(this.Lines, 'P'));
+    this.Sorted = _.map(_.sortBy(this.Lines, ['P', 'Q']), (l) => l.P + l.Q);
+    this.Desc = _.map(_.orderBy(this.Lines, 'Q', 'desc'), 'Q');
+    this.Total = _.sumBy(this.Lines, 'Q');
+    this.Groups = _.countBy(this.Lines, 'P');
+    this.Big = _.find(this.Lines, (l) => l.Q > 4).P;
+    this.Match = _.filter(this.Lines, {P: 'b'}).length;
+    this.Removed = _.remove(this.Tags, (t) => t === 'x').length;
+    this.Clean = _.compact(this.Tags);
+    this.Chunks = _.chunk([1, 2, 3, 4, 5], 2);
+    this.Sum = _.reduce([1, 2, 3], (s, x) => s + x);
+    this.Empty = _.isEmpty([]) && !_.isEmpty({a: 1});
+    try { _.map = null; } catch (e) {}
+    this.StillThere = typeof _.map === 'function';
+  )", db, {}, doc);
+  REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+  const auto& d = r->document;
+  CHECK(json::serialize(d.at("Products")) == R"(["b","a"])");
+  CHECK(json::serialize(d.at("Sorted")) == R"(["a5","b1","b2"])");
+  CHECK(json::serialize(d.at("Desc")) == "[5,2,1]");
+  CHECK(d.at("Total").to_number<int64_t>() == 8);
+  CHECK(json::serialize(d.at("Groups")) == R"({"b":2,"a":1})");
+  CHECK(d.at("Big").as_string() == "a");
+  CHECK(d.at("Match").to_number<int64_t>() == 2);
+  CHECK(d.at("Removed").to_number<int64_t>() == 2);
+  CHECK(json::serialize(d.at("Tags")) == R"(["y",null,"z"])");  // removed in place
+  CHECK(json::serialize(d.at("Clean")) == R"(["y","z"])");
+  CHECK(json::serialize(d.at("Chunks")) == "[[1,2],[3,4],[5]]");
+  CHECK(d.at("Sum").to_number<int64_t>() == 6);
+  CHECK(d.at("Empty").as_bool());
+  CHECK(d.at("StillThere").as_bool());
+}
