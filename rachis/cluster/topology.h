@@ -25,8 +25,9 @@ const char* node_role_name(NodeRole r);
 // 1: node list and values; 2: databases, compare-exchange, identities,
 // cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration;
 // 4: ModifyConflictSolver; 5: PutCertificate, DeleteCertificate; 6: PutSubscription,
-// AcknowledgeSubscriptionBatch, DeleteSubscription.
-inline constexpr std::uint32_t kCommandVersion = 6;
+// AcknowledgeSubscriptionBatch, DeleteSubscription; 7: PutPullReplicationHub,
+// DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess.
+inline constexpr std::uint32_t kCommandVersion = 7;
 
 struct NodeInfo {
   std::string tag;
