@@ -36,6 +36,7 @@ void register_index_routes(http::Router& router, ServerStore& store);        // 
 void register_stream_routes(http::Router& router, ServerStore& store);       // streams_handler.cc
 void register_changes_routes(http::Router& router, ServerStore& store);      // changes_handler.cc
 void register_subscription_routes(http::Router& router, ServerStore& store);  // subscriptions_handler.cc
+void register_pull_replication_routes(http::Router& router, ServerStore& store);  // pull_replication_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -60,6 +61,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_stream_routes(router, store);
   register_changes_routes(router, store);
   register_subscription_routes(router, store);
+  register_pull_replication_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -135,6 +135,23 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rc::ClusterS
                        "). Wait until then, or check the clocks of the client's issuer and of this server."};
   }
   const Identity id = identify(options, state, cert);
+  // A certificate registered for a pull replication hub may open that hub's
+  // replication connection (judged by the hub, not here) and nothing else,
+  // even when someone also registered it as a client certificate: an edge's
+  // certificate leaves the building and must not grow into anything more.
+  if (id.source != Identity::Source::ServerCertificate && id.source != Identity::Source::WellKnownAdmin) {
+    if (auto grants = state.hub_grants(cert->thumbprint, cert->public_key_hash); !grants.empty()) {
+      std::string hubs;
+      for (const auto& g : grants) {
+        if (!hubs.empty()) hubs += ", ";
+        hubs += "hub '" + g.access.hub_name + "' of database '" + g.database + "' (access '" + g.access.name + "')";
+      }
+      return forbidden("The client certificate " + describe(*cert) + " is registered for pull replication only: " +
+                       hubs + ". It may open that hub's replication connection and nothing else, so it may not call " +
+                       std::string(what) + ". Use a certificate registered with PutClientCertificateOperation "
+                       "(PUT /admin/certificates) for anything else.");
+    }
+  }
   if (!id.known()) {
     return forbidden("The client certificate " + describe(*cert) + " with public key hash " + cert->public_key_hash +
                      " is not registered on this cluster, so it may not call " + std::string(what) +

@@ -15,6 +15,11 @@
 // with its public key hash (a pinned key keeps its access across re-issued
 // certificates).
 //
+// A certificate registered for a pull replication hub (the database record's
+// hub accesses) is refused everything here, whatever else it is registered
+// as, unless it is the node's own or a well-known admin certificate: the hub
+// authorizes its replication connection itself.
+//
 // An unsecured server (no --certificate) allows everything, as RavenDB does:
 // SecurityOptions::secured is that one switch.
 //
