@@ -8,11 +8,12 @@
 namespace corvus::replication {
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          PolicyFn policy, SourceSent source_sent, std::unique_ptr<FrameSocket> socket,
-                                         Handshake handshake)
+                                         Handshake handshake, ItemFilter filter)
     : storage_(storage),
       identity_(std::move(identity)),
       policy_(std::move(policy)),
       source_sent_(std::move(source_sent)),
+      filter_(std::move(filter)),
       socket_(std::move(socket)),
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
@@ -143,6 +144,7 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
     auto item = decode_item(f->payload);
     if (!item.ok()) return item.status();
     record.bytes += item->payload.size();
+    if (filter_ && !filter_(*item)) continue;  // not this source's to send: dropped
     items.push_back(std::move(item).value());
   }
   record.items = items.size();
