@@ -48,6 +48,9 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<DeletePullReplicationHubCommand>(),
       entry<PutReplicationHubAccessCommand>(),
       entry<DeleteReplicationHubAccessCommand>(),
+      entry<PutRavenConnectionStringCommand>(),
+      entry<PutPullReplicationSinkCommand>(),
+      entry<DeletePullReplicationSinkCommand>(),
   };
   return table;
 }

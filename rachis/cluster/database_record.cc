@@ -97,6 +97,16 @@ json::object DatabaseRecord::to_json() const {
     for (const auto& h : hub_pull_replications) hubs.push_back(h.to_json());
     o["HubPullReplications"] = std::move(hubs);
   }
+  if (!raven_connection_strings.empty()) {
+    json::object strings;
+    for (const auto& [n, c] : raven_connection_strings) strings[n] = c.to_json();
+    o["RavenConnectionStrings"] = std::move(strings);
+  }
+  if (!sink_pull_replications.empty()) {
+    json::array sinks;
+    for (const auto& d : sink_pull_replications) sinks.push_back(d.to_json());
+    o["SinkPullReplications"] = std::move(sinks);
+  }
   if (!hub_accesses.empty()) {
     json::array accesses;
     for (const auto& a : hub_accesses) accesses.push_back(a.to_json());
@@ -168,6 +178,30 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
     if (parsed.size() == accesses->as_array().size()) {
       r.hub_accesses = std::move(parsed);
       r.settings.erase("ReplicationHubAccess");
+    }
+  }
+  if (auto* strings = o.if_contains("RavenConnectionStrings"); strings && strings->is_object()) {
+    std::map<std::string, RavenConnectionString> parsed;
+    for (const auto& kv : strings->as_object()) {
+      auto c = RavenConnectionString::from_json(kv.value());
+      if (!c.ok()) break;
+      parsed.emplace(std::string(kv.key()), std::move(c).value());
+    }
+    if (parsed.size() == strings->as_object().size()) {
+      r.raven_connection_strings = std::move(parsed);
+      r.settings.erase("RavenConnectionStrings");
+    }
+  }
+  if (auto* sinks = o.if_contains("SinkPullReplications"); sinks && sinks->is_array()) {
+    std::vector<SinkDefinition> parsed;
+    for (const auto& d : sinks->as_array()) {
+      auto sink = SinkDefinition::from_json(d);
+      if (!sink.ok()) break;
+      parsed.push_back(std::move(sink).value());
+    }
+    if (parsed.size() == sinks->as_array().size()) {
+      r.sink_pull_replications = std::move(parsed);
+      r.settings.erase("SinkPullReplications");
     }
   }
   r.settings.erase("DatabaseName");

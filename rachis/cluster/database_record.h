@@ -73,6 +73,9 @@ struct DatabaseRecord {
   // hub then thumbprint). RavenDB keeps them beside the record; Corvus in it,
   // so one command changes a hub and its accesses together.
   std::vector<HubAccess> hub_accesses;
+  // RavenDB's "RavenConnectionStrings" (by name) and "SinkPullReplications".
+  std::map<std::string, RavenConnectionString> raven_connection_strings;
+  std::vector<SinkDefinition> sink_pull_replications;
 
   // The hub named `name` (case-insensitive), or the one with `task_id`; nullptr when none.
   const HubDefinition* hub(std::string_view name) const;

@@ -220,4 +220,117 @@ Result<HubAccess> HubAccess::from_json(const json::object& o) {
   return a;
 }
 
+json::object RavenConnectionString::to_json() const {
+  return {{"Name", name}, {"Database", database}, {"TopologyDiscoveryUrls", strings_to_json(urls)}, {"Type", "Raven"}};
+}
+
+Result<RavenConnectionString> RavenConnectionString::from_json(const json::value& v) {
+  if (!v.is_object()) return Status::InvalidArgument("a connection string must be a JSON object");
+  const json::object& o = v.as_object();
+  RavenConnectionString c;
+  auto type = optional_string(o, "Type");
+  if (!type.ok()) return type.status();
+  if (!type->empty() && *type != "Raven") {
+    return Status::InvalidArgument("connection strings of Type '" + *type + "' are not supported (only Raven)");
+  }
+  auto name = optional_string(o, "Name");
+  if (!name.ok()) return name.status();
+  c.name = std::string(trim(*name));
+  if (c.name.empty()) return Status::InvalidArgument("the connection string needs a Name");
+  auto database = optional_string(o, "Database");
+  if (!database.ok()) return database.status();
+  c.database = std::string(trim(*database));
+  if (c.database.empty()) return Status::InvalidArgument("the connection string needs a Database");
+  auto urls = optional_strings(o, "TopologyDiscoveryUrls");
+  if (!urls.ok()) return urls.status();
+  for (auto& u : *urls) {
+    std::string url(trim(u));
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+    const size_t host = url.find("://") + 3;
+    if (!scheme || url.find(':', host) == std::string::npos || url.find('/', host) != std::string::npos) {
+      return Status::InvalidArgument("TopologyDiscoveryUrls: '" + u + "' is not http(s)://host:port");
+    }
+    c.urls.push_back(std::move(url));
+  }
+  if (c.urls.empty()) return Status::InvalidArgument("the connection string needs TopologyDiscoveryUrls");
+  return c;
+}
+
+json::object SinkDefinition::to_json(bool with_secrets) const {
+  json::object o{{"Name", name},
+                 {"TaskId", task_id},
+                 {"ConnectionStringName", connection_string_name},
+                 {"HubName", hub_name},
+                 {"Mode", pull_replication_mode_name(mode)},
+                 {"AccessName", access_name.empty() ? json::value(nullptr) : json::value(access_name)},
+                 {"AllowedHubToSinkPaths", strings_to_json(allowed_hub_to_sink_paths)},
+                 {"AllowedSinkToHubPaths", strings_to_json(allowed_sink_to_hub_paths)},
+                 {"Disabled", disabled}};
+  if (with_secrets) {
+    o["CertificateWithPrivateKey"] = certificate_with_private_key;
+    o["CertificatePassword"] = certificate_password;
+  }
+  return o;
+}
+
+Result<SinkDefinition> SinkDefinition::from_json(const json::value& v) {
+  if (!v.is_object()) return Status::InvalidArgument("a pull replication sink must be a JSON object");
+  const json::object& o = v.as_object();
+  SinkDefinition d;
+  auto hub = optional_string(o, "HubName");
+  if (!hub.ok()) return hub.status();
+  d.hub_name = std::string(trim(*hub));
+  if (d.hub_name.empty()) {
+    auto legacy = optional_string(o, "HubDefinitionName");
+    if (!legacy.ok()) return legacy.status();
+    d.hub_name = std::string(trim(*legacy));
+  }
+  if (d.hub_name.empty()) return Status::InvalidArgument("the pull replication sink needs a HubName");
+  auto name = optional_string(o, "Name");
+  if (!name.ok()) return name.status();
+  d.name = std::string(trim(*name));
+  if (d.name.empty()) d.name = "Pull replication sink of hub " + d.hub_name;
+  auto cs = optional_string(o, "ConnectionStringName");
+  if (!cs.ok()) return cs.status();
+  d.connection_string_name = std::string(trim(*cs));
+  if (d.connection_string_name.empty()) {
+    return Status::InvalidArgument("the pull replication sink needs a ConnectionStringName");
+  }
+  if (const json::value* id = o.if_contains("TaskId"); id && !id->is_null()) {
+    if (!id->is_number() || (id->is_int64() && id->as_int64() < 0)) {
+      return Status::InvalidArgument("TaskId must be a non-negative number");
+    }
+    d.task_id = get_u64(o, "TaskId");
+  }
+  auto mode = optional_string(o, "Mode");
+  if (!mode.ok()) return mode.status();
+  if (!mode->empty()) {
+    auto parsed = parse_pull_replication_mode(*mode);
+    if (!parsed || *parsed == 0) {
+      return Status::InvalidArgument("Mode '" + *mode + "' is not one of HubToSink, SinkToHub, 'HubToSink, SinkToHub'");
+    }
+    d.mode = *parsed;
+  }
+  for (auto [key, out] : {std::pair<std::string_view, std::string*>{"CertificateWithPrivateKey", &d.certificate_with_private_key},
+                          {"CertificatePassword", &d.certificate_password},
+                          {"AccessName", &d.access_name}}) {
+    auto value = optional_string(o, key);
+    if (!value.ok()) return value.status();
+    *out = *value;
+  }
+  auto h2s = optional_strings(o, "AllowedHubToSinkPaths");
+  if (!h2s.ok()) return h2s.status();
+  d.allowed_hub_to_sink_paths = std::move(h2s).value();
+  auto s2h = optional_strings(o, "AllowedSinkToHubPaths");
+  if (!s2h.ok()) return s2h.status();
+  d.allowed_sink_to_hub_paths = std::move(s2h).value();
+  if (auto s = validate_allowed_paths(d.allowed_hub_to_sink_paths, "AllowedHubToSinkPaths"); !s.ok()) return s;
+  if (auto s = validate_allowed_paths(d.allowed_sink_to_hub_paths, "AllowedSinkToHubPaths"); !s.ok()) return s;
+  auto disabled = optional_bool(o, "Disabled");
+  if (!disabled.ok()) return disabled.status();
+  d.disabled = *disabled;
+  return d;
+}
+
 }  // namespace corvus::rachis::cluster

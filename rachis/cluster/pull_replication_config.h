@@ -76,4 +76,41 @@ struct HubAccess {
   static Result<HubAccess> from_json(const boost::json::object& o);
 };
 
+// A connection string to another RavenDB-protocol cluster
+// (PutConnectionStringOperation with a RavenConnectionString).
+struct RavenConnectionString {
+  std::string name;
+  std::string database;                  // on the other cluster
+  std::vector<std::string> urls;         // TopologyDiscoveryUrls: its nodes' HTTP(S) URLs
+
+  boost::json::object to_json() const;
+  // InvalidArgument naming the field: no Name, no Database, no URL, a URL
+  // that is not http(s)://host:port, a Type other than "Raven".
+  static Result<RavenConnectionString> from_json(const boost::json::value& v);
+};
+
+// A sink definition (UpdatePullReplicationAsSinkOperation's
+// PullReplicationAsSink): this database pulls from (and maybe pushes to) hub
+// `hub_name` of the database the connection string names, authenticating
+// with its own certificate.
+struct SinkDefinition {
+  std::string name;
+  std::uint64_t task_id = 0;  // 0 in a request: a new one
+  std::string connection_string_name;
+  std::string hub_name;
+  std::uint8_t mode = kHubToSink;
+  std::string certificate_with_private_key;  // base64 PKCS#12
+  std::string certificate_password;
+  std::string access_name;
+  std::vector<std::string> allowed_hub_to_sink_paths;
+  std::vector<std::string> allowed_sink_to_hub_paths;
+  bool disabled = false;
+
+  // `with_secrets`: the stored form keeps the certificate; what clients read does not.
+  boost::json::object to_json(bool with_secrets = true) const;
+  // InvalidArgument naming the field (HubName or the deprecated
+  // HubDefinitionName, ConnectionStringName, Mode).
+  static Result<SinkDefinition> from_json(const boost::json::value& v);
+};
+
 }  // namespace corvus::rachis::cluster

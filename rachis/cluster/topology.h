@@ -26,7 +26,8 @@ const char* node_role_name(NodeRole r);
 // cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration;
 // 4: ModifyConflictSolver; 5: PutCertificate, DeleteCertificate; 6: PutSubscription,
 // AcknowledgeSubscriptionBatch, DeleteSubscription; 7: PutPullReplicationHub,
-// DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess.
+// DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess,
+// PutRavenConnectionString, PutPullReplicationSink, DeletePullReplicationSink.
 inline constexpr std::uint32_t kCommandVersion = 7;
 
 struct NodeInfo {

@@ -185,4 +185,100 @@ CommandResult DeleteReplicationHubAccessCommand::apply(ApplyContext& ctx) const 
   return store(ctx, *r, nullptr);
 }
 
+json::object PutRavenConnectionStringCommand::fields() const {
+  return {{"DatabaseName", database}, {"ConnectionString", connection_string.to_json()}};
+}
+
+Result<std::unique_ptr<ClusterCommand>> PutRavenConnectionStringCommand::decode(const json::object& o) {
+  auto c = std::make_unique<PutRavenConnectionStringCommand>();
+  c->database = get_string(o, "DatabaseName");
+  if (c->database.empty()) return Status::InvalidArgument("needs DatabaseName");
+  const json::value* cs = o.if_contains("ConnectionString");
+  if (!cs) return Status::InvalidArgument("needs ConnectionString");
+  auto parsed = RavenConnectionString::from_json(*cs);
+  if (!parsed.ok()) return parsed.status();
+  c->connection_string = std::move(parsed).value();
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult PutRavenConnectionStringCommand::apply(ApplyContext& ctx) const {
+  auto r = active_record(ctx, database);
+  if (!r.ok()) return {r.status(), nullptr};
+  r->raven_connection_strings[connection_string.name] = connection_string;
+  return store(ctx, *r, nullptr);
+}
+
+json::object PutPullReplicationSinkCommand::fields() const {
+  return {{"DatabaseName", database}, {"Definition", definition.to_json()}};
+}
+
+Result<std::unique_ptr<ClusterCommand>> PutPullReplicationSinkCommand::decode(const json::object& o) {
+  auto c = std::make_unique<PutPullReplicationSinkCommand>();
+  c->database = get_string(o, "DatabaseName");
+  if (c->database.empty()) return Status::InvalidArgument("needs DatabaseName");
+  const json::value* d = o.if_contains("Definition");
+  if (!d) return Status::InvalidArgument("needs Definition");
+  auto parsed = SinkDefinition::from_json(*d);
+  if (!parsed.ok()) return parsed.status();
+  c->definition = std::move(parsed).value();
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult PutPullReplicationSinkCommand::apply(ApplyContext& ctx) const {
+  auto r = active_record(ctx, database);
+  if (!r.ok()) return {r.status(), nullptr};
+  if (!r->raven_connection_strings.count(definition.connection_string_name)) {
+    return {Status::InvalidArgument("Could not find connection string named '" + definition.connection_string_name +
+                                    "' in database '" + r->name + "' (PutConnectionStringOperation first)"),
+            nullptr};
+  }
+  SinkDefinition d = definition;
+  if (d.task_id == 0) d.task_id = ctx.index;
+  auto& sinks = r->sink_pull_replications;
+  for (const auto& s : sinks) {
+    if (s.task_id != d.task_id && iequal(s.name, d.name)) {
+      return {Status::InvalidArgument("A pull replication sink named '" + s.name + "' already exists on database '" +
+                                      r->name + "' (task " + std::to_string(s.task_id) + ")"),
+              nullptr};
+    }
+  }
+  auto it = std::find_if(sinks.begin(), sinks.end(), [&](const SinkDefinition& s) { return s.task_id == d.task_id; });
+  if (it == sinks.end()) {
+    if (definition.task_id != 0) {
+      return {Status::NotFound("No pull replication sink with task id " + std::to_string(definition.task_id) +
+                               " on database '" + r->name + "'"),
+              nullptr};
+    }
+    sinks.push_back(d);
+  } else {
+    *it = d;
+  }
+  return store(ctx, *r, json::object{{"TaskId", d.task_id}});
+}
+
+json::object DeletePullReplicationSinkCommand::fields() const {
+  return {{"DatabaseName", database}, {"TaskId", task_id}};
+}
+
+Result<std::unique_ptr<ClusterCommand>> DeletePullReplicationSinkCommand::decode(const json::object& o) {
+  auto c = std::make_unique<DeletePullReplicationSinkCommand>();
+  c->database = get_string(o, "DatabaseName");
+  c->task_id = get_u64(o, "TaskId");
+  if (c->database.empty() || c->task_id == 0) return Status::InvalidArgument("needs DatabaseName and TaskId");
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult DeletePullReplicationSinkCommand::apply(ApplyContext& ctx) const {
+  auto r = active_record(ctx, database);
+  if (!r.ok()) return {r.status(), nullptr};
+  const size_t removed =
+      std::erase_if(r->sink_pull_replications, [&](const SinkDefinition& s) { return s.task_id == task_id; });
+  if (removed == 0) {
+    return {Status::NotFound("No pull replication sink with task id " + std::to_string(task_id) + " on database '" +
+                             r->name + "'"),
+            nullptr};
+  }
+  return store(ctx, *r, nullptr);
+}
+
 }  // namespace corvus::rachis::cluster

@@ -79,4 +79,47 @@ struct DeleteReplicationHubAccessCommand final : ClusterCommand {
   static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
 };
 
+// Adds or replaces (by name) a Raven connection string of the database.
+// NotFound for the database only. Result: null.
+struct PutRavenConnectionStringCommand final : ClusterCommand {
+  static constexpr std::string_view kType = "PutRavenConnectionString";
+  std::string database;
+  RavenConnectionString connection_string;
+
+  std::string_view type() const override { return kType; }
+  std::uint32_t version() const override { return 7; }
+  boost::json::object fields() const override;
+  CommandResult apply(ApplyContext& ctx) const override;
+  static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
+};
+
+// Creates a sink (definition.task_id == 0: its task id becomes the entry's
+// index) or replaces the one with that task id. InvalidArgument when its
+// connection string does not exist or another sink has the name; NotFound
+// when the database or the task id is unknown. Result: {"TaskId"}.
+struct PutPullReplicationSinkCommand final : ClusterCommand {
+  static constexpr std::string_view kType = "PutPullReplicationSink";
+  std::string database;
+  SinkDefinition definition;
+
+  std::string_view type() const override { return kType; }
+  std::uint32_t version() const override { return 7; }
+  boost::json::object fields() const override;
+  CommandResult apply(ApplyContext& ctx) const override;
+  static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
+};
+
+// Deletes the sink with `task_id`. NotFound when there is none. Result: null.
+struct DeletePullReplicationSinkCommand final : ClusterCommand {
+  static constexpr std::string_view kType = "DeletePullReplicationSink";
+  std::string database;
+  std::uint64_t task_id = 0;
+
+  std::string_view type() const override { return kType; }
+  std::uint32_t version() const override { return 7; }
+  boost::json::object fields() const override;
+  CommandResult apply(ApplyContext& ctx) const override;
+  static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
+};
+
 }  // namespace corvus::rachis::cluster

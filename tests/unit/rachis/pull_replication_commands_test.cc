@@ -214,3 +214,48 @@ TEST_CASE("DeletePullReplicationHub: removes the hub and its accesses; unknown t
   REQUIRE(r->hub_accesses.size() == 1);
   CHECK(r->hub_accesses[0].thumbprint == "BB");
 }
+
+TEST_CASE("sink side: connection strings by name; a sink needs its connection string; task ids; delete") {
+  OneDatabase db;
+  PutPullReplicationSinkCommand sink;
+  sink.database = "db";
+  auto parsed = SinkDefinition::from_json(json::parse(
+      R"({"HubName":"edges","ConnectionStringName":"to-hub","Mode":"HubToSink,SinkToHub",
+          "CertificateWithPrivateKey":"MIIK","AllowedSinkToHubPaths":["edge/*"]})"));
+  REQUIRE(parsed.ok());
+  sink.definition = parsed.value();
+  CHECK(db.apply(sink).result.status.code() == StatusCode::InvalidArgument);  // no connection string yet
+
+  auto cs = RavenConnectionString::from_json(json::parse(
+      R"({"Name":"to-hub","Database":"hub","TopologyDiscoveryUrls":["https://127.0.0.1:8080/"],"Type":"Raven"})"));
+  REQUIRE(cs.ok());
+  CHECK(cs->urls == std::vector<std::string>{"https://127.0.0.1:8080"});
+  CHECK_FALSE(RavenConnectionString::from_json(json::parse(R"({"Name":"x","Database":"d","TopologyDiscoveryUrls":["ftp://a:1"]})")).ok());
+  CHECK_FALSE(RavenConnectionString::from_json(json::parse(R"({"Name":"x","Database":"d","TopologyDiscoveryUrls":[]})")).ok());
+  CHECK_FALSE(RavenConnectionString::from_json(json::parse(R"({"Name":"x","Database":"d","Type":"Sql","TopologyDiscoveryUrls":["http://a:1"]})")).ok());
+  PutRavenConnectionStringCommand put_cs;
+  put_cs.database = "db";
+  put_cs.connection_string = cs.value();
+  REQUIRE(db.apply(put_cs).result.status.ok());
+
+  auto created = db.apply(sink);
+  REQUIRE(created.result.status.ok());
+  const auto task_id = created.result.value.as_object().at("TaskId").as_uint64();
+  CHECK(db.apply(sink).result.status.code() == StatusCode::InvalidArgument);  // same (default) name
+  db.open();
+  auto r = db.record();
+  REQUIRE(r->sink_pull_replications.size() == 1);
+  CHECK(r->sink_pull_replications[0].task_id == task_id);
+  CHECK(r->sink_pull_replications[0].mode == (kHubToSink | kSinkToHub));
+  CHECK(r->sink_pull_replications[0].certificate_with_private_key == "MIIK");
+  CHECK(r->raven_connection_strings.at("to-hub").database == "hub");
+  CHECK_FALSE(r->sink_pull_replications[0].to_json(false).contains("CertificateWithPrivateKey"));
+
+  DeletePullReplicationSinkCommand del;
+  del.database = "db";
+  del.task_id = task_id + 1000;
+  CHECK(db.apply(del).result.status.code() == StatusCode::NotFound);
+  del.task_id = task_id;
+  REQUIRE(db.apply(del).result.status.ok());
+  CHECK(db.record()->sink_pull_replications.empty());
+}
