@@ -37,6 +37,7 @@ namespace json = boost::json;
 namespace rc = rachis::cluster;
 
 constexpr std::string_view kHubTaskType = "PullReplicationAsHub";
+constexpr std::string_view kSinkTaskType = "PullReplicationAsSink";
 
 // The active record the {db} route parameter names, or nullptr after
 // answering as find_database does.
@@ -239,11 +240,20 @@ void handle_delete_task(ServerStore& store, const http::Request& req, const http
   auto id = query_uint(req, "id", 0);
   if (!id.ok()) return respond_error(respond, id.status(), req);
   if (*id == 0) return respond_error(respond, Status::InvalidArgument("Query string parameter 'id' is required"), req);
+  if (*type == kSinkTaskType) {
+    rc::DeletePullReplicationSinkCommand cmd;
+    cmd.database = record->name;
+    cmd.task_id = *id;
+    return execute(store, cmd, req, respond, 200, [task_id = *id](const json::value&, rachis::core::Index index) {
+      return modify_task_result(task_id, index);
+    });
+  }
   if (*type != kHubTaskType) {
     return respond_error(respond,
                          Status::InvalidArgument("Deleting an ongoing task of type '" + *type +
-                                                 "' is not supported here; supported: PullReplicationAsHub "
-                                                 "(subscriptions: DELETE /databases/{db}/subscriptions)"),
+                                                 "' is not supported here; supported: PullReplicationAsHub, "
+                                                 "PullReplicationAsSink (subscriptions: DELETE "
+                                                 "/databases/{db}/subscriptions)"),
                          req);
   }
   rc::DeletePullReplicationHubCommand cmd;
@@ -254,9 +264,55 @@ void handle_delete_task(ServerStore& store, const http::Request& req, const http
   });
 }
 
+// PUT /databases/{db}/admin/connection-strings (PutConnectionStringOperation
+// with a RavenConnectionString; other types are refused).
+void handle_put_connection_string(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto record = find_record(store, req, respond);
+  if (!record) return;
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  auto cs = rc::RavenConnectionString::from_json(body.value());
+  if (!cs.ok()) return respond_error(respond, cs.status(), req);
+  rc::PutRavenConnectionStringCommand cmd;
+  cmd.database = record->name;
+  cmd.connection_string = std::move(cs).value();
+  execute(store, cmd, req, respond, 200, [](const json::value&, rachis::core::Index index) {
+    return json::object{{"RaftCommandIndex", index}};
+  });
+}
+
+// POST /databases/{db}/admin/tasks/sink-pull-replication
+// (UpdatePullReplicationAsSinkOperation: {"PullReplicationAsSink": {...}}).
+void handle_put_sink(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto record = find_record(store, req, respond);
+  if (!record) return;
+  auto body = parse_json_body(req);
+  if (!body.ok()) return respond_error(respond, body.status(), req);
+  const json::value* sink = body->is_object() ? body->as_object().if_contains("PullReplicationAsSink") : nullptr;
+  if (!sink) return respond_error(respond, Status::InvalidArgument("the body needs PullReplicationAsSink"), req);
+  auto definition = rc::SinkDefinition::from_json(*sink);
+  if (!definition.ok()) return respond_error(respond, definition.status(), req);
+  if (definition->certificate_with_private_key.empty()) {
+    return respond_error(respond,
+                         Status::InvalidArgument("the sink needs CertificateWithPrivateKey (base64 of a PKCS#12 "
+                                                 "bundle: the certificate registered on the hub, and its key)"),
+                         req);
+  }
+  if (!security::is_pkcs12(definition->certificate_with_private_key)) {
+    return respond_error(respond,
+                         Status::InvalidArgument("CertificateWithPrivateKey is not base64 of a PKCS#12 bundle"), req);
+  }
+  rc::PutPullReplicationSinkCommand cmd;
+  cmd.database = record->name;
+  cmd.definition = std::move(definition).value();
+  execute(store, cmd, req, respond, 200, [](const json::value& result, rachis::core::Index index) {
+    return modify_task_result(result.as_object().at("TaskId").as_uint64(), index);
+  });
+}
+
 // RavenDB's OngoingTasksResult: the hubs are listed as PullReplications (the
-// definitions); OngoingTasks holds the tasks that run (none of the kinds
-// Corvus has so far: subscriptions are counted apart, as in RavenDB).
+// definitions); OngoingTasks holds the sinks (subscriptions are counted
+// apart, as in RavenDB).
 void handle_list_tasks(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto record = find_record(store, req, respond);
   if (!record) return;
@@ -264,7 +320,20 @@ void handle_list_tasks(ServerStore& store, const http::Request& req, const http:
   if (!subscriptions.ok()) return respond_error(respond, subscriptions.status(), req);
   json::array hubs;
   for (const auto& h : record->hub_pull_replications) hubs.push_back(h.to_json());
-  respond(http::Response::json(200, json::serialize(json::object{{"OngoingTasks", json::array{}},
+  json::array tasks;
+  for (const auto& d : record->sink_pull_replications) {
+    const auto cs = record->raven_connection_strings.find(d.connection_string_name);
+    json::object t = d.to_json(false);
+    t["TaskType"] = kSinkTaskType;
+    t["TaskName"] = d.name;
+    t["TaskState"] = d.disabled ? "Disabled" : "Enabled";
+    if (cs != record->raven_connection_strings.end()) {
+      t["DestinationDatabase"] = cs->second.database;
+      t["TopologyDiscoveryUrls"] = rc::strings_to_json(cs->second.urls);
+    }
+    tasks.push_back(std::move(t));
+  }
+  respond(http::Response::json(200, json::serialize(json::object{{"OngoingTasks", std::move(tasks)},
                                                                  {"SubscriptionsCount", subscriptions->size()},
                                                                  {"PullReplications", std::move(hubs)}})));
 }
@@ -289,6 +358,13 @@ void register_pull_replication_routes(http::Router& router, ServerStore& store) 
              [&store](const http::Request& req, http::Respond respond) { handle_delete_access(store, req, respond); });
   router.add(verb::delete_, "/databases/{db}/admin/tasks", RouteAccess::DatabaseAdmin, "ongoing_task_delete",
              [&store](const http::Request& req, http::Respond respond) { handle_delete_task(store, req, respond); });
+  router.add(verb::put, "/databases/{db}/admin/connection-strings", RouteAccess::DatabaseAdmin, "connection_string_put",
+             [&store](const http::Request& req, http::Respond respond) {
+               handle_put_connection_string(store, req, respond);
+             });
+  router.add(verb::post, "/databases/{db}/admin/tasks/sink-pull-replication", RouteAccess::DatabaseAdmin,
+             "pull_replication_sink_put",
+             [&store](const http::Request& req, http::Respond respond) { handle_put_sink(store, req, respond); });
   router.add(verb::get, "/databases/{db}/tasks", RouteAccess::DatabaseRead, "ongoing_tasks",
              [&store](const http::Request& req, http::Respond respond) { handle_list_tasks(store, req, respond); });
 }
