@@ -134,6 +134,8 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
   auto source_sent = [this](const std::string& source, const std::vector<storage::ReplicationItem>& items) {
     std::lock_guard guard(mu_);
     if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_sent(items);
+    // A pull replication sink's items need not go back down to it either.
+    if (auto e = external_.find(source); e != external_.end()) e->second->peer_sent(items);
   };
   incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_sent, std::move(socket),
                                                             std::move(handshake), std::move(filter)));

@@ -113,7 +113,9 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
     };
     options.filter = path_filter(paths);
     options.once = true;
-    replication->add_external_outgoing("hub-to-sink:" + sink_database_id, sink, std::move(options));
+    // Keyed as the sink's pushes name their source, so what the sink sends
+    // up is not sent back down (DatabaseReplication::accept).
+    replication->add_external_outgoing("sink:" + sink_database_id, sink, std::move(options));
     return;
   }
   // The sink pushes: its handshake frame first, then batches.
