@@ -292,13 +292,20 @@ void handle_put_sink(ServerStore& store, const http::Request& req, const http::R
   if (!sink) return respond_error(respond, Status::InvalidArgument("the body needs PullReplicationAsSink"), req);
   auto definition = rc::SinkDefinition::from_json(*sink);
   if (!definition.ok()) return respond_error(respond, definition.status(), req);
-  if (definition->certificate_with_private_key.empty()) {
+  // Without a certificate the sink can only reach an unsecured (http) hub.
+  const auto cs = record->raven_connection_strings.find(definition->connection_string_name);
+  const bool https = cs != record->raven_connection_strings.end() &&
+                     std::any_of(cs->second.urls.begin(), cs->second.urls.end(),
+                                 [](const std::string& u) { return u.rfind("https://", 0) == 0; });
+  if (definition->certificate_with_private_key.empty() && https) {
     return respond_error(respond,
                          Status::InvalidArgument("the sink needs CertificateWithPrivateKey (base64 of a PKCS#12 "
-                                                 "bundle: the certificate registered on the hub, and its key)"),
+                                                 "bundle: the certificate registered on the hub, and its key) to "
+                                                 "reach a hub over https"),
                          req);
   }
-  if (!security::is_pkcs12(definition->certificate_with_private_key)) {
+  if (!definition->certificate_with_private_key.empty() &&
+      !security::is_pkcs12(definition->certificate_with_private_key)) {
     return respond_error(respond,
                          Status::InvalidArgument("CertificateWithPrivateKey is not base64 of a PKCS#12 bundle"), req);
   }

@@ -34,14 +34,17 @@ void SinkSet::set(const std::shared_ptr<replication::DatabaseReplication>& repli
     target.urls = s.connection_string.urls;
     target.database = s.connection_string.database;
     target.hub = s.definition.hub_name;
-    auto tls = sink_tls_context(s.definition.certificate_with_private_key, s.definition.certificate_password);
-    if (!tls.ok()) {
-      if (identity_.log) {
-        identity_.log("warn", "pull replication sink '" + s.definition.name + "' cannot start: " + tls.status().message());
+    if (!s.definition.certificate_with_private_key.empty()) {
+      auto tls = sink_tls_context(s.definition.certificate_with_private_key, s.definition.certificate_password);
+      if (!tls.ok()) {
+        if (identity_.log) {
+          identity_.log("warn",
+                        "pull replication sink '" + s.definition.name + "' cannot start: " + tls.status().message());
+        }
+        continue;
       }
-      continue;
+      target.tls = std::move(tls).value();
     }
-    target.tls = std::move(tls).value();
     running_[s.definition.task_id] = Running{
         wanted[s.definition.task_id],
         std::make_unique<SinkReplication>(storage_, replication, identity_, s.definition, std::move(target))};
