@@ -77,6 +77,13 @@ void DatabaseReplication::add_external_outgoing(const std::string& key, const st
   if (retired) retired->stop();  // outside the lock: it joins a thread
 }
 
+std::vector<DatabaseReplication::ExternalInfo> DatabaseReplication::externals() const {
+  std::vector<ExternalInfo> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [key, o] : external_) out.push_back({key, o->labels(), o->status().connected});
+  return out;
+}
+
 void DatabaseReplication::remove_external_outgoing(const std::string& key) {
   std::unique_ptr<OutgoingReplication> retired;
   {
@@ -112,7 +119,7 @@ void DatabaseReplication::set_destinations(const std::vector<ReplicationPeer>& p
 }
 
 void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake handshake,
-                                 IncomingReplication::ItemFilter filter) {
+                                 IncomingReplication::ItemFilter filter, std::function<Status()> permitted) {
   std::vector<std::unique_ptr<IncomingReplication>> retired;
   {
     std::lock_guard lock(mu_);
@@ -138,7 +145,8 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
     if (auto e = external_.find(source); e != external_.end()) e->second->peer_sent(items);
   };
   incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_sent, std::move(socket),
-                                                            std::move(handshake), std::move(filter)));
+                                                            std::move(handshake), std::move(filter),
+                                                            std::move(permitted)));
 }
 
 void DatabaseReplication::housekeeping() {

@@ -55,7 +55,7 @@ class DatabaseReplication {
   // of the same source is closed (it is a stale half of a broken link).
   // `filter`: only the items it allows are applied (pull replication).
   void accept(std::unique_ptr<FrameSocket> socket, Handshake handshake,
-              IncomingReplication::ItemFilter filter = nullptr);
+              IncomingReplication::ItemFilter filter = nullptr, std::function<Status()> permitted = nullptr);
   // Pull replication's outgoing connections, which are not to a group member
   // (a hub serving the connection a sink opened, a sink pushing up to its
   // hub): kept by `key` (one of the same key is stopped and replaced),
@@ -64,6 +64,12 @@ class DatabaseReplication {
   // `peer`: how logs and /replication/performance name the destination.
   void add_external_outgoing(const std::string& key, const std::string& peer, OutgoingOptions options);
   void remove_external_outgoing(const std::string& key);
+  struct ExternalInfo {
+    std::string key;
+    std::map<std::string, std::string> labels;  // OutgoingOptions::labels
+    bool connected = false;
+  };
+  std::vector<ExternalInfo> externals() const;
   void stop();
 
   // GET /databases/{db}/replication/performance.

@@ -8,12 +8,13 @@
 namespace corvus::replication {
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          PolicyFn policy, SourceSent source_sent, std::unique_ptr<FrameSocket> socket,
-                                         Handshake handshake, ItemFilter filter)
+                                         Handshake handshake, ItemFilter filter, std::function<Status()> permitted)
     : storage_(storage),
       identity_(std::move(identity)),
       policy_(std::move(policy)),
       source_sent_(std::move(source_sent)),
       filter_(std::move(filter)),
+      permitted_(std::move(permitted)),
       socket_(std::move(socket)),
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
@@ -87,6 +88,9 @@ Status IncomingReplication::serve() {
     if (f->kind != frames::kBatch) return Status::InvalidArgument(std::string("unexpected frame '") + f->kind + "'");
     auto header = decode_batch(f->payload);
     if (!header.ok()) return header.status();
+    if (permitted_) {
+      if (Status s = permitted_(); !s.ok()) return s;
+    }
     if (Status s = receive_batch(*header); !s.ok()) return s;
   }
   return Status::ShuttingDown("stopping");

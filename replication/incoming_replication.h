@@ -37,7 +37,7 @@ class IncomingReplication {
   using ItemFilter = std::function<bool(const storage::ReplicationItem&)>;
   IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, PolicyFn policy,
                       SourceSent source_sent, std::unique_ptr<FrameSocket> socket, Handshake handshake,
-                      ItemFilter filter = nullptr);
+                      ItemFilter filter = nullptr, std::function<Status()> permitted = nullptr);
   ~IncomingReplication();
   IncomingReplication(const IncomingReplication&) = delete;
   IncomingReplication& operator=(const IncomingReplication&) = delete;
@@ -63,6 +63,8 @@ class IncomingReplication {
   const PolicyFn policy_;
   const SourceSent source_sent_;
   const ItemFilter filter_;
+  // Asked before each batch: a refusal ends the connection (told to the source).
+  const std::function<Status()> permitted_;
   std::unique_ptr<FrameSocket> socket_;
   const Handshake handshake_;
   std::atomic<bool> stopping_{false};

@@ -23,7 +23,7 @@ OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, Rep
                                          std::string peer_tag, std::string peer_address)
     : OutgoingReplication(storage, std::move(identity), std::move(peer_tag), peer_address,
                           OutgoingOptions{[peer_address] { return FrameSocket::connect(peer_address, kConnectTimeout); },
-                                          nullptr, false}) {}
+                                          nullptr, nullptr, {}, false}) {}
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          std::string peer_tag, std::string peer_address, OutgoingOptions options)
@@ -165,6 +165,9 @@ Status OutgoingReplication::run_connection() {
   complete_sent_ = 0;
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
+    if (options_.permitted) {
+      if (Status s = options_.permitted(); !s.ok()) return s;
+    }
     if (in_flight.size() >= kWindow) {
       if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
       continue;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,14 @@ struct OutgoingOptions {
   // the batch still moves the position past them); empty: everything. With
   // a filter no batch claims to complete our change vector.
   std::function<bool(const storage::ReplicationItem&)> filter;
+  // Asked before every batch and while idle: a connection that is no longer
+  // allowed (its pull replication hub or access was deleted) ends with its
+  // answer. Empty: always allowed.
+  std::function<Status()> permitted;
+  // What the server knows of the destination (pull replication: the hub's
+  // name, the sink's database and URL), handed back by
+  // DatabaseReplication::externals().
+  std::map<std::string, std::string> labels;
   // One connection only (a hub serving the connection a sink opened): when it
   // ends, the thread ends and finished() is true.
   bool once = false;
@@ -82,6 +91,7 @@ class OutgoingReplication {
   const std::string& peer_address() const { return peer_address_; }
   // OutgoingOptions::once: the connection ended.
   bool finished() const { return finished_; }
+  const std::map<std::string, std::string>& labels() const { return options_.labels; }
   // Stops sending and joins the thread.
   void stop();
 

@@ -77,6 +77,10 @@ class DocumentDatabase {
     std::lock_guard lock(replication_mu_);
     if (sinks_) sinks_->set(replication_, sinks);
   }
+  std::optional<pull_replication::SinkState> sink_state(std::uint64_t task_id) {
+    std::lock_guard lock(replication_mu_);
+    return sinks_ ? sinks_->state(task_id) : std::nullopt;
+  }
   // nullptr while replication is not running.
   std::shared_ptr<replication::DatabaseReplication> replication() const {
     std::lock_guard lock(replication_mu_);

@@ -146,7 +146,8 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
     for (const auto& d : r.sink_pull_replications) {
       auto cs = r.raven_connection_strings.find(d.connection_string_name);
       if (d.disabled || cs == r.raven_connection_strings.end()) continue;
-      sinks.push_back({d, cs->second});
+      auto me = topology.nodes.find(self);
+      sinks.push_back({d, cs->second, me == topology.nodes.end() ? std::string() : me->second.url});
     }
   }
   db.run_sinks(sinks);

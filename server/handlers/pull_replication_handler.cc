@@ -22,6 +22,7 @@
 #include "rachis/cluster/commands/pull_replication_commands.h"
 #include "rachis/cluster/json_fields.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/pull_replication_tasks.h"
 #include "server/handlers/routes.h"
 #include "server/http/router.h"
 #include "server/security/access_policy.h"
@@ -97,8 +98,28 @@ void handle_get_hub(ServerStore& store, const http::Request& req, const http::Re
                                           " on database '" + record->name + "'"),
                          req);
   }
+  // The sinks this node serves now, as RavenDB's OngoingTaskPullReplicationAsHub.
+  json::array ongoing;
+  auto db = store.databases().get(record->name);
+  if (auto replication = db ? db->replication() : nullptr) {
+    for (const auto& e : replication->externals()) {
+      auto label = [&](const char* k) {
+        auto it = e.labels.find(k);
+        return it == e.labels.end() ? std::string() : it->second;
+      };
+      if (label("Hub") != hub->name) continue;
+      ongoing.push_back(json::object{{"TaskId", hub->task_id},
+                                     {"TaskType", kHubTaskType},
+                                     {"TaskName", hub->name},
+                                     {"TaskState", hub->disabled ? "Disabled" : "Enabled"},
+                                     {"TaskConnectionStatus", e.connected ? "Active" : "NotActive"},
+                                     {"DestinationDatabase", label("SinkDatabase")},
+                                     {"DestinationUrl", label("SinkUrl")},
+                                     {"DelayReplicationFor", nullptr}});
+    }
+  }
   respond(http::Response::json(
-      200, json::serialize(json::object{{"Definition", hub->to_json()}, {"OngoingTasks", json::array{}}})));
+      200, json::serialize(json::object{{"Definition", hub->to_json()}, {"OngoingTasks", std::move(ongoing)}})));
 }
 
 // The access's paths as given; InvalidArgument naming the field otherwise.
@@ -346,6 +367,39 @@ void handle_list_tasks(ServerStore& store, const http::Request& req, const http:
 }
 
 }  // namespace
+
+void respond_sink_task_info(ServerStore& store, const http::Request& req, const http::Respond& respond) {
+  auto record = find_record(store, req, respond);
+  if (!record) return;
+  auto key = query_uint(req, "key", 0);
+  if (!key.ok()) return respond_error(respond, key.status(), req);
+  const std::string task_name = req.query.get("taskName").value_or("");
+  const rc::SinkDefinition* sink = nullptr;
+  for (const auto& d : record->sink_pull_replications) {
+    if ((*key != 0 && d.task_id == *key) || (!task_name.empty() && d.name == task_name)) sink = &d;
+  }
+  if (!sink) {
+    return respond_error(respond, Status::NotFound("No pull replication sink " + (task_name.empty() ? std::to_string(*key) : task_name) +
+                                                   " on database '" + record->name + "'"),
+                         req);
+  }
+  json::object t = sink->to_json(false);
+  t["TaskType"] = kSinkTaskType;
+  t["TaskName"] = sink->name;
+  t["TaskState"] = sink->disabled ? "Disabled" : "Enabled";
+  if (const auto cs = record->raven_connection_strings.find(sink->connection_string_name);
+      cs != record->raven_connection_strings.end()) {
+    t["DestinationDatabase"] = cs->second.database;
+    t["TopologyDiscoveryUrls"] = rc::strings_to_json(cs->second.urls);
+  }
+  std::optional<pull_replication::SinkState> state;
+  if (auto db = store.databases().get(record->name)) state = db->sink_state(sink->task_id);
+  t["TaskConnectionStatus"] = !state ? "NotOnThisNode" : state->connected ? "Active" : "NotActive";
+  t["DestinationUrl"] = state && !state->hub_url.empty() ? json::value(state->hub_url) : json::value(nullptr);
+  const std::string responsible = record->topology.members.empty() ? std::string() : record->topology.members.front();
+  t["ResponsibleNode"] = json::object{{"NodeTag", responsible}, {"ResponsibleNode", responsible}};
+  respond(http::Response::json(200, json::serialize(t)));
+}
 
 void register_pull_replication_routes(http::Router& router, ServerStore& store) {
   router.add(verb::put, "/databases/{db}/admin/tasks/pull-replication/hub", RouteAccess::DatabaseAdmin,

@@ -217,10 +217,17 @@ Result<std::shared_ptr<SSL_CTX>> sink_tls_context(const std::string& pfx_base64,
   return ctx;
 }
 
-HubConnector::HubConnector(HubTarget target, std::string sink_database, std::string sink_database_id)
+HubConnector::HubConnector(HubTarget target, std::string sink_database, std::string sink_database_id,
+                           std::string sink_url)
     : target_(std::move(target)),
       sink_database_(std::move(sink_database)),
-      sink_database_id_(std::move(sink_database_id)) {}
+      sink_database_id_(std::move(sink_database_id)),
+      sink_url_(std::move(sink_url)) {}
+
+std::string HubConnector::last_url() const {
+  std::lock_guard lock(mu_);
+  return connected_once_ && preferred_ < target_.urls.size() ? target_.urls[preferred_] : std::string();
+}
 
 Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(std::uint8_t direction) {
   size_t start;
@@ -236,6 +243,7 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(std::uin
     if (socket.ok()) {
       std::lock_guard lock(mu_);
       preferred_ = index;
+      connected_once_ = true;
       return socket;
     }
     if (!errors.empty()) errors += "; ";
@@ -294,7 +302,8 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(cons
   if (Status s = expect_ok(**stream, "the hub's TCP negotiation"); !s.ok()) return s;
   const json::object hello{{"Direction", rc::pull_replication_mode_name(direction)},
                            {"SinkDatabaseId", sink_database_id_},
-                           {"SinkDatabase", sink_database_}};
+                           {"SinkDatabase", sink_database_},
+                           {"SinkUrl", sink_url_}};
   if (Status s = (*stream)->write(json::serialize(hello), kExchangeTimeout); !s.ok()) return s;
   if (Status s = expect_ok(**stream, "pull replication hub '" + target_.hub + "'"); !s.ok()) return s;
   return std::make_unique<replication::FrameSocket>(std::make_unique<tcp::TcpByteStream>(*stream));

@@ -39,11 +39,14 @@ Result<std::shared_ptr<SSL_CTX>> sink_tls_context(const std::string& pfx_base64,
 
 class HubConnector {
  public:
-  HubConnector(HubTarget target, std::string sink_database, std::string sink_database_id);
+  // `sink_url`: this node's URL, which the hub shows in its ongoing tasks.
+  HubConnector(HubTarget target, std::string sink_database, std::string sink_database_id, std::string sink_url);
 
   // A connection carrying `direction` (rachis::cluster::kHubToSink or
   // kSinkToHub); Busy naming each node's failure when none could be reached.
   Result<std::unique_ptr<replication::FrameSocket>> connect(std::uint8_t direction);
+  // The hub node URL the last connection went to ("" before any).
+  std::string last_url() const;
 
  private:
   Result<std::unique_ptr<replication::FrameSocket>> connect_via(const std::string& url, std::uint8_t direction);
@@ -51,7 +54,9 @@ class HubConnector {
   const HubTarget target_;
   const std::string sink_database_;
   const std::string sink_database_id_;
-  std::mutex mu_;
+  const std::string sink_url_;
+  mutable std::mutex mu_;
+  bool connected_once_ = false;
   size_t preferred_ = 0;  // index into target_.urls of the node that worked last
 };
 

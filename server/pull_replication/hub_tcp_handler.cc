@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 #include <boost/json.hpp>
 
@@ -58,6 +59,7 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
   const std::string direction = text("Direction");
   const std::string sink_database_id = text("SinkDatabaseId");
   const std::string sink_database = text("SinkDatabase");
+  const std::string sink_url = text("SinkUrl");
   const auto mode = rc::parse_pull_replication_mode(direction);
   if (!mode || (*mode != rc::kHubToSink && *mode != rc::kSinkToHub) || sink_database_id.empty()) {
     return refuse(*stream, "the handshake needs Direction (HubToSink or SinkToHub) and SinkDatabaseId");
@@ -78,8 +80,9 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
   // checked there is one on a secured hub); its paths when the hub filters.
   std::shared_ptr<const std::vector<std::string>> paths;
   std::string access_name = "unsecured";
+  http::ClientCertificate cert;
   if (X509* x509 = stream->peer_certificate()) {
-    const auto cert = http::describe_certificate(x509);
+    cert = http::describe_certificate(x509);
     for (const auto& g : store_.cluster().state().hub_grants(cert.thumbprint, cert.public_key_hash)) {
       if (!iequal(g.database, record->name) || !iequal(g.access.hub_name, hub->name)) continue;
       access_name = g.access.name;
@@ -99,6 +102,23 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
   if (!replication) return refuse(*stream, "database '" + record->name + "' is not served by this node");
   if (!stream->write(json::serialize(json::object{{"Status", "Ok"}})).ok()) return;
 
+  // The connection lives only as long as the hub, its direction and (on a
+  // secured hub) the access do: checked before every batch.
+  const bool secured = store_.security()->secured;
+  auto permitted = [&store = store_, database = record->name, hub_name = hub->name, direction = *mode, cert,
+                    secured]() -> Status {
+    const auto now = store.cluster().state().record(database);
+    const rc::HubDefinition* current = now ? now->hub(hub_name) : nullptr;
+    if (!current || current->disabled || !(current->mode & direction)) {
+      return Status::AccessDenied("pull replication hub '" + hub_name + "' of database '" + database +
+                                  "' was deleted, disabled or no longer replicates this way");
+    }
+    if (secured && security::decide_pull_replication(*store.security(), store.cluster().state(), database, hub_name,
+                                                     &cert, std::time(nullptr))) {
+      return Status::AccessDenied("the sink's access to pull replication hub '" + hub_name + "' was removed");
+    }
+    return Status::Ok();
+  };
   const std::string sink = "sink " + sink_database + " (" + sink_database_id + ", access " + access_name + ")";
   log::info("pull replication connected").kv("database", record->name).kv("hub", hub->name).kv("sink", sink)
       .kv("direction", direction);
@@ -112,6 +132,8 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
       return std::move(*shared);
     };
     options.filter = path_filter(paths);
+    options.permitted = permitted;
+    options.labels = {{"Hub", hub->name}, {"SinkDatabase", sink_database}, {"SinkUrl", sink_url}};
     options.once = true;
     // Keyed as the sink's pushes name their source, so what the sink sends
     // up is not sent back down (DatabaseReplication::accept).
@@ -127,7 +149,7 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
   // said, whatever the frame claims, so one access cannot write another's.
   handshake->source_database_id = sink_database_id;
   handshake->from = "sink:" + sink_database_id;
-  replication->accept(std::move(socket), std::move(handshake).value(), path_filter(paths));
+  replication->accept(std::move(socket), std::move(handshake).value(), path_filter(paths), permitted);
 }
 
 }  // namespace corvus::server::pull_replication

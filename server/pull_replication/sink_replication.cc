@@ -17,12 +17,13 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 SinkReplication::SinkReplication(storage::DocumentsStorage& storage,
                                  std::shared_ptr<replication::DatabaseReplication> replication,
                                  replication::ReplicationIdentity identity, rc::SinkDefinition definition,
-                                 HubTarget target)
+                                 HubTarget target, std::string own_url)
     : storage_(storage),
       replication_(std::move(replication)),
       identity_(std::move(identity)),
       definition_(std::move(definition)),
-      connector_(std::make_shared<HubConnector>(std::move(target), identity_.database, storage.database_id())),
+      connector_(std::make_shared<HubConnector>(std::move(target), identity_.database, storage.database_id(),
+                                                std::move(own_url))),
       push_key_("sink-to-hub:" + std::to_string(definition_.task_id)) {
   if (definition_.mode & rc::kHubToSink) puller_ = std::thread([this] { pull_loop(); });
   if (definition_.mode & rc::kSinkToHub) {
@@ -39,6 +40,17 @@ SinkReplication::SinkReplication(storage::DocumentsStorage& storage,
 }
 
 SinkReplication::~SinkReplication() { stop(); }
+
+bool SinkReplication::connected() const {
+  if (definition_.mode & rc::kHubToSink) {
+    std::lock_guard lock(mu_);
+    return current_ && !current_->finished();
+  }
+  for (const auto& e : replication_->externals()) {
+    if (e.key == push_key_) return e.connected;
+  }
+  return false;
+}
 
 void SinkReplication::log(const char* level, const std::string& message) const {
   if (identity_.log) identity_.log(level, "pull replication sink '" + definition_.name + "': " + message);

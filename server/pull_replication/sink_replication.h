@@ -31,12 +31,16 @@ class SinkReplication {
  public:
   SinkReplication(storage::DocumentsStorage& storage, std::shared_ptr<replication::DatabaseReplication> replication,
                   replication::ReplicationIdentity identity, rachis::cluster::SinkDefinition definition,
-                  HubTarget target);
+                  HubTarget target, std::string own_url);
   ~SinkReplication();
   SinkReplication(const SinkReplication&) = delete;
   SinkReplication& operator=(const SinkReplication&) = delete;
 
   void stop();
+  // The hub-to-sink connection is up (for a sink-to-hub only sink: the push is).
+  bool connected() const;
+  // The hub node it last connected to.
+  std::string hub_url() const { return connector_->last_url(); }
 
  private:
   void pull_loop();
@@ -49,7 +53,7 @@ class SinkReplication {
   const std::shared_ptr<HubConnector> connector_;
   const std::string push_key_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable wake_;
   std::unique_ptr<replication::IncomingReplication> current_;  // mu_
   std::thread puller_;

@@ -47,8 +47,15 @@ void SinkSet::set(const std::shared_ptr<replication::DatabaseReplication>& repli
     }
     running_[s.definition.task_id] = Running{
         wanted[s.definition.task_id],
-        std::make_unique<SinkReplication>(storage_, replication, identity_, s.definition, std::move(target))};
+        std::make_unique<SinkReplication>(storage_, replication, identity_, s.definition, std::move(target), s.own_url)};
   }
+}
+
+std::optional<SinkState> SinkSet::state(std::uint64_t task_id) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(task_id);
+  if (it == running_.end()) return std::nullopt;
+  return SinkState{it->second.sink->connected(), it->second.sink->hub_url()};
 }
 
 void SinkSet::stop() {

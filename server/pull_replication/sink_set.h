@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,12 @@ namespace corvus::server::pull_replication {
 struct SinkSpec {
   rachis::cluster::SinkDefinition definition;
   rachis::cluster::RavenConnectionString connection_string;
+  std::string own_url;  // this node's URL, told to the hub
+};
+
+struct SinkState {
+  bool connected = false;
+  std::string hub_url;  // the hub node it last connected to
 };
 
 class SinkSet {
@@ -30,6 +37,8 @@ class SinkSet {
   // The sinks to run now (an empty list stops them all).
   void set(const std::shared_ptr<replication::DatabaseReplication>& replication, const std::vector<SinkSpec>& sinks);
   void stop();
+  // nullopt when this node does not run sink `task_id`.
+  std::optional<SinkState> state(std::uint64_t task_id);
 
  private:
   struct Running {
