@@ -19,6 +19,12 @@
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 
 #include "tests/support/corvusd_process.h"
@@ -207,6 +213,37 @@ struct Fixture {
   }
 };
 
+// Opens a TLS connection to 127.0.0.1:`port` with the certificate in
+// `crt`/`key`, sends `header` (one JSON value) and returns the server's first
+// answer (one read, up to 64 KB; bounded by a 10 s receive timeout).
+std::string tcp_exchange(uint16_t port, const std::string& crt, const std::string& key, const std::string& header) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  REQUIRE(SSL_CTX_use_certificate_file(ctx, crt.c_str(), SSL_FILETYPE_PEM) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) == 1);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  std::string answer;
+  if (SSL_connect(ssl) == 1 && SSL_write(ssl, header.data(), static_cast<int>(header.size())) > 0) {
+    char buf[65536];
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n > 0) answer.assign(buf, static_cast<size_t>(n));
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  return answer;
+}
+
 }  // namespace
 
 TEST_CASE("pull replication: both directions over TLS; a sink killed while both sides write catches up") {
@@ -225,10 +262,26 @@ TEST_CASE("pull replication: both directions over TLS; a sink killed while both 
   f.put(*f.edge, "edge", "edge/1", R"({"from":"edge"})");
   CHECK(f.arrives(*f.hub, "hub", "edge/1"));
 
-  // The sink's certificate reads nothing over HTTP on the hub.
+  // The sink's certificate reads nothing over HTTP on the hub, and can run
+  // no other TCP operation (a data subscription) there.
   auto r = f.client(*f.hub, true).request("GET", "/databases/hub/docs?id=users/1");
   CHECK(r.status == 403);
   CHECK(r.body.find("pull replication only") != std::string::npos);
+  auto tcp_info = json::parse(f.client(*f.hub).request("GET", "/info/tcp").body);
+  const std::string tcp_url(tcp_info.at("Url").as_string());
+  const auto tcp_port = static_cast<uint16_t>(std::stoi(tcp_url.substr(tcp_url.rfind(':') + 1)));
+  const std::string subscription = tcp_exchange(
+      tcp_port, f.sink_crt, f.sink_key,
+      R"({"DatabaseName":"hub","Operation":"Subscription","OperationVersion":53000,"SourceNodeTag":null})");
+  CHECK_MESSAGE(subscription.find("AuthorizationFailed") != std::string::npos, subscription);
+  CHECK_MESSAGE(subscription.find("pull replication only") != std::string::npos, subscription);
+  // ... nor pull from a hub it is not registered for.
+  const std::string other_hub = tcp_exchange(
+      tcp_port, f.sink_crt, f.sink_key,
+      R"({"DatabaseName":"hub","Operation":"PullReplication","OperationVersion":1,)"
+      R"("AuthorizeInfo":{"AuthorizeAs":"PullReplication","AuthorizationFor":"another"}})");
+  CHECK_MESSAGE(other_hub.find("AuthorizationFailed") != std::string::npos, other_hub);
+  CHECK_MESSAGE(other_hub.find("not registered for pull replication hub 'another'") != std::string::npos, other_hub);
 
   // The sink dies (kill -9); both sides write while it is away.
   f.edge->process->kill9();
