@@ -167,6 +167,11 @@ void DatabaseReplication::persist_and_purge() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [tag, o] : outgoing_) acked[tag] = o->status().last_acknowledged_etag;
+    // A hub's connections to its sinks ("sink:<database id>") keep their
+    // positions too, so a deletion waits for every sink that ever pulled.
+    for (const auto& [key, o] : external_) {
+      if (key.rfind(kSinkKeyPrefix, 0) == 0) acked[key] = o->status().last_acknowledged_etag;
+    }
     for (auto it = external_.begin(); it != external_.end();) {
       if (it->second->finished()) {
         finished_external.push_back(std::move(it->second));
@@ -202,6 +207,10 @@ void DatabaseReplication::persist_and_purge() {
   if (!acked.empty()) {
     purge_to = UINT64_MAX;
     for (const auto& [tag, etag] : acked) purge_to = std::min(purge_to, etag);
+    // Sinks away now still count, from their last persisted position.
+    for (const auto& [tag, etag] : *stored) {
+      if (tag.rfind(kSinkKeyPrefix, 0) == 0 && !acked.count(tag)) purge_to = std::min(purge_to, etag);
+    }
   }
   if (changed.empty() && purge_to == 0) return;
   (void)storage_.write([&](storage::WriteTransaction& txn) -> Status {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -38,6 +39,11 @@ struct PeerLag {
   bool connected = false;
 };
 
+// The key prefix of a hub's connections to its pull replication sinks
+// ("sink:<sink database id>"): their acknowledged positions are kept like a
+// group member's and hold back tombstone purges, even while a sink is away.
+inline constexpr std::string_view kSinkKeyPrefix = "sink:";
+
 class DatabaseReplication {
  public:
   static constexpr size_t kPurgeBatch = 1024;
@@ -59,8 +65,9 @@ class DatabaseReplication {
   // Pull replication's outgoing connections, which are not to a group member
   // (a hub serving the connection a sink opened, a sink pushing up to its
   // hub): kept by `key` (one of the same key is stopped and replaced),
-  // notified of commits, stopped with the rest, dropped once finished. They do
-  // not hold back tombstone purges.
+  // notified of commits, stopped with the rest, dropped once finished. Those
+  // keyed kSinkKeyPrefix + id hold back tombstone purges (a sink away still
+  // needs the deletions); the others do not.
   // `peer`: how logs and /replication/performance name the destination.
   void add_external_outgoing(const std::string& key, const std::string& peer, OutgoingOptions options);
   void remove_external_outgoing(const std::string& key);

@@ -137,7 +137,8 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
     options.once = true;
     // Keyed as the sink's pushes name their source, so what the sink sends
     // up is not sent back down (DatabaseReplication::accept).
-    replication->add_external_outgoing("sink:" + sink_database_id, sink, std::move(options));
+    replication->add_external_outgoing(std::string(replication::kSinkKeyPrefix) + sink_database_id, sink,
+                                       std::move(options));
     return;
   }
   // The sink pushes: its handshake frame first, then batches.

@@ -87,4 +87,19 @@ TEST_CASE("pull replication: two edges of a three-node hub fail over when their 
     const std::string other = e == 3 ? "edge4" : "edge3";
     CHECK(eventually([&] { return has_doc(c[e].http_port, db, other + "/10"); }, 30s));
   }
+
+  // A deletion while an edge is away reaches it when it returns: the hub
+  // group keeps the tombstone for the edge (its position is kept like a
+  // member's) even once every member has it.
+  REQUIRE_MESSAGE(c[0].process->start(), c[0].process->log());
+  c[3].process->kill9();
+  REQUIRE(call(c[1].http_port, "DELETE", "/databases/hub/docs?id=users/5").status == 204);
+  for (int i : {0, 1, 2}) {
+    REQUIRE_MESSAGE(eventually([&] { return !has_doc(c[i].http_port, "hub", "users/5"); }, 30s), c.logs());
+  }
+  REQUIRE(eventually([&] { return !has_doc(c[4].http_port, "edge4", "users/5"); }, 30s));
+  put_doc(c[1].http_port, "hub", "after-delete");
+  REQUIRE_MESSAGE(c[3].process->start(), c[3].process->log());
+  REQUIRE_MESSAGE(eventually([&] { return has_doc(c[3].http_port, "edge3", "after-delete"); }, 30s), c.logs());
+  CHECK_FALSE(has_doc(c[3].http_port, "edge3", "users/5"));
 }
