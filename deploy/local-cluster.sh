@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Runs the topology of docker-compose.yml as plain processes on 127.0.0.1:
-# three corvusd nodes (A, B, C) forming one Rachis cluster.
+# three corvusd nodes (A, B, C) forming one Rachis cluster, and optionally an
+# edge: a fourth corvusd, its own cluster, whose database "edge" pulls from
+# (and pushes to) the three nodes' database "hub" (pull replication).
 #
 #   deploy/local-cluster.sh start [base-port]   # default 8080: HTTP 8080/8090/8100, Rachis +1
+#   deploy/local-cluster.sh start-edge [base-port]  # the above, then the edge on base+30
 #   deploy/local-cluster.sh status
 #   deploy/local-cluster.sh stop
+#
+# Plain HTTP: the nodes of one cluster do not yet call each other over HTTPS,
+# so a secured three-node cluster is not possible yet (pull replication over
+# TLS between two single-node clusters is; see tests/cluster/pull_replication_process_test.cc).
 #
 # Data and logs live in ${CORVUS_CLUSTER_DIR:-./corvus-cluster}; the binary is
 # ${CORVUSD:-build/release/server/corvusd}. Every wait is bounded.
@@ -15,6 +22,7 @@ corvusd=${CORVUSD:-build/release/server/corvusd}
 cmd=${1:-start}
 base=${2:-8080}
 ports=("$base" "$((base + 10))" "$((base + 20))")
+edge_port=$((base + 30))
 
 wait_http() {  # url, seconds
   for _ in $(seq 1 $(($2 * 10))); do
@@ -31,7 +39,42 @@ members() {  # number of members + promotables reported by a node's topology
     cut -d' ' -f1 || echo 0
 }
 
+http_ok() {  # method url [body]: fails (with the answer) unless 2xx
+  local out code data=()
+  [ $# -ge 3 ] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+  out=$(mktemp)
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 -X "$1" "$2" "${data[@]}" || echo 000)
+  if [[ $code != 2* ]]; then echo "$1 $2: $code $(cat "$out")" >&2; rm -f "$out"; return 1; fi
+  rm -f "$out"
+}
+
 case "$cmd" in
+  start-edge)
+    bash deploy/local-cluster.sh start "$base"
+    if ! { [ -f "$dir/edge.pid" ] && kill -0 "$(cat "$dir/edge.pid")" 2>/dev/null; }; then
+      "$corvusd" --server-url "http://127.0.0.1:$edge_port" --cluster-port "$((edge_port + 1))" \
+        --data-dir "$dir/edge" >>"$dir/edge.log" 2>&1 &
+      echo $! >"$dir/edge.pid"
+    fi
+    wait_http "http://127.0.0.1:$edge_port/healthz" 20
+    a="http://127.0.0.1:${ports[0]}"
+    e="http://127.0.0.1:$edge_port"
+    # The hub: database "hub" on all three nodes, a hub "edges" both ways.
+    # Re-running finds them there (the creates answer 409 then).
+    curl -sS -o /dev/null -X PUT "$a/admin/databases?name=hub&replicationFactor=3" \
+      -H 'Content-Type: application/json' --data-binary '{"DatabaseName":"hub"}' || true
+    curl -sS "$a/databases/hub/tasks" | grep -q '"Name":"edges"' ||
+      http_ok PUT "$a/databases/hub/admin/tasks/pull-replication/hub" '{"Name":"edges","Mode":"HubToSink,SinkToHub"}'
+    # The edge: database "edge", a connection string naming the three nodes, a sink.
+    curl -sS -o /dev/null -X PUT "$e/admin/databases?name=edge" \
+      -H 'Content-Type: application/json' --data-binary '{"DatabaseName":"edge"}' || true
+    http_ok PUT "$e/databases/edge/admin/connection-strings" \
+      "{\"Name\":\"hub\",\"Database\":\"hub\",\"TopologyDiscoveryUrls\":[\"$a\",\"http://127.0.0.1:${ports[1]}\",\"http://127.0.0.1:${ports[2]}\"]}"
+    curl -sS "$e/databases/edge/tasks" | grep -q '"HubName":"edges"' ||
+      http_ok POST "$e/databases/edge/admin/tasks/sink-pull-replication" \
+        '{"PullReplicationAsSink":{"HubName":"edges","ConnectionStringName":"hub","Mode":"HubToSink,SinkToHub"}}'
+    echo "edge up: $e (database edge) pulls from and pushes to database hub of $a and its two peers"
+    ;;
   start)
     [ -x "$corvusd" ] || { echo "build corvusd first: $corvusd is missing" >&2; exit 1; }
     mkdir -p "$dir"
@@ -68,16 +111,19 @@ case "$cmd" in
         echo "node$i not running"
       fi
     done
+    if [ -f "$dir/edge.pid" ] && kill -0 "$(cat "$dir/edge.pid")" 2>/dev/null; then
+      echo "edge pid $(cat "$dir/edge.pid") http://127.0.0.1:$edge_port"
+    fi
     ;;
   stop)
-    for i in 0 1 2; do
-      [ -f "$dir/node$i.pid" ] || continue
-      pid=$(cat "$dir/node$i.pid")
+    for n in node0 node1 node2 edge; do
+      [ -f "$dir/$n.pid" ] || continue
+      pid=$(cat "$dir/$n.pid")
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
-      rm -f "$dir/node$i.pid"
+      rm -f "$dir/$n.pid"
     done
     ;;
-  *) echo "usage: $0 start [base-port] | status | stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start [base-port] | start-edge [base-port] | status | stop" >&2; exit 2 ;;
 esac

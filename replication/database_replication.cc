@@ -46,6 +46,8 @@ void DatabaseReplication::stop() {
     stopped_ = true;
     outgoing.swap(outgoing_);
     incoming.swap(incoming_);
+    for (auto& [key, o] : external_) outgoing.emplace("external:" + key, std::move(o));
+    external_.clear();
   }
   storage_.remove_commit_listener(listener_id_);
   wake_.notify_all();
@@ -59,6 +61,39 @@ void DatabaseReplication::on_commit(uint64_t last_etag) {
   commits_.emplace_back(last_etag, std::chrono::steady_clock::now());
   if (commits_.size() > kCommitTimesKept) commits_.pop_front();
   for (auto& [tag, o] : outgoing_) o->notify();
+  for (auto& [key, o] : external_) o->notify();
+}
+
+void DatabaseReplication::add_external_outgoing(const std::string& key, const std::string& peer,
+                                                OutgoingOptions options) {
+  std::unique_ptr<OutgoingReplication> retired;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;  // the options' connection closes with them
+    auto& slot = external_[key];
+    retired = std::move(slot);
+    slot = std::make_unique<OutgoingReplication>(storage_, identity_, peer, key, std::move(options));
+  }
+  if (retired) retired->stop();  // outside the lock: it joins a thread
+}
+
+std::vector<DatabaseReplication::ExternalInfo> DatabaseReplication::externals() const {
+  std::vector<ExternalInfo> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [key, o] : external_) out.push_back({key, o->labels(), o->status().connected});
+  return out;
+}
+
+void DatabaseReplication::remove_external_outgoing(const std::string& key) {
+  std::unique_ptr<OutgoingReplication> retired;
+  {
+    std::lock_guard lock(mu_);
+    auto it = external_.find(key);
+    if (it == external_.end()) return;
+    retired = std::move(it->second);
+    external_.erase(it);
+  }
+  retired->stop();
 }
 
 void DatabaseReplication::set_destinations(const std::vector<ReplicationPeer>& peers) {
@@ -83,7 +118,8 @@ void DatabaseReplication::set_destinations(const std::vector<ReplicationPeer>& p
   for (auto& o : retired) o->stop();  // outside the lock: it joins a thread
 }
 
-void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake handshake) {
+void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake handshake,
+                                 IncomingReplication::ItemFilter filter, std::function<Status()> permitted) {
   std::vector<std::unique_ptr<IncomingReplication>> retired;
   {
     std::lock_guard lock(mu_);
@@ -105,9 +141,12 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
   auto source_sent = [this](const std::string& source, const std::vector<storage::ReplicationItem>& items) {
     std::lock_guard guard(mu_);
     if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_sent(items);
+    // A pull replication sink's items need not go back down to it either.
+    if (auto e = external_.find(source); e != external_.end()) e->second->peer_sent(items);
   };
   incoming_.push_back(std::make_unique<IncomingReplication>(storage_, identity_, policy_, source_sent, std::move(socket),
-                                                            std::move(handshake)));
+                                                            std::move(handshake), std::move(filter),
+                                                            std::move(permitted)));
 }
 
 void DatabaseReplication::housekeeping() {
@@ -124,9 +163,23 @@ void DatabaseReplication::housekeeping() {
 void DatabaseReplication::persist_and_purge() {
   std::map<std::string, uint64_t> acked;
   std::vector<std::unique_ptr<IncomingReplication>> finished;
+  std::vector<std::unique_ptr<OutgoingReplication>> finished_external;
   {
     std::lock_guard lock(mu_);
     for (const auto& [tag, o] : outgoing_) acked[tag] = o->status().last_acknowledged_etag;
+    // A hub's connections to its sinks ("sink:<database id>") keep their
+    // positions too, so a deletion waits for every sink that ever pulled.
+    for (const auto& [key, o] : external_) {
+      if (key.rfind(kSinkKeyPrefix, 0) == 0) acked[key] = o->status().last_acknowledged_etag;
+    }
+    for (auto it = external_.begin(); it != external_.end();) {
+      if (it->second->finished()) {
+        finished_external.push_back(std::move(it->second));
+        it = external_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (auto it = incoming_.begin(); it != incoming_.end();) {
       if ((*it)->finished()) {
         finished.push_back(std::move(*it));
@@ -137,6 +190,7 @@ void DatabaseReplication::persist_and_purge() {
     }
   }
   finished.clear();  // joins their (ended) threads
+  finished_external.clear();
   // A destination not heard from since this node started keeps its last
   // persisted position: a purge must wait for it too.
   auto stored = storage::acknowledged_positions(storage_);
@@ -153,6 +207,10 @@ void DatabaseReplication::persist_and_purge() {
   if (!acked.empty()) {
     purge_to = UINT64_MAX;
     for (const auto& [tag, etag] : acked) purge_to = std::min(purge_to, etag);
+    // Sinks away now still count, from their last persisted position.
+    for (const auto& [tag, etag] : *stored) {
+      if (tag.rfind(kSinkKeyPrefix, 0) == 0 && !acked.count(tag)) purge_to = std::min(purge_to, etag);
+    }
   }
   if (changed.empty() && purge_to == 0) return;
   (void)storage_.write([&](storage::WriteTransaction& txn) -> Status {
@@ -209,6 +267,17 @@ json::object DatabaseReplication::performance() const {
         }
       }
       outgoing.push_back(std::move(e));
+    }
+    for (const auto& [key, o] : external_) {
+      const auto st = o->status();
+      outgoing.push_back(json::object{{"Destination", st.destination},
+                                      {"External", key},
+                                      {"Connected", st.connected},
+                                      {"LastError", st.last_error},
+                                      {"LastSentEtag", st.last_sent_etag},
+                                      {"LastAcknowledgedEtag", st.last_acknowledged_etag},
+                                      {"TotalBatches", st.recent.total_batches},
+                                      {"TotalItems", st.recent.total_items}});
     }
     for (const auto& i : incoming_) {
       const auto st = i->status();

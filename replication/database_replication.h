@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -38,6 +39,11 @@ struct PeerLag {
   bool connected = false;
 };
 
+// The key prefix of a hub's connections to its pull replication sinks
+// ("sink:<sink database id>"): their acknowledged positions are kept like a
+// group member's and hold back tombstone purges, even while a sink is away.
+inline constexpr std::string_view kSinkKeyPrefix = "sink:";
+
 class DatabaseReplication {
  public:
   static constexpr size_t kPurgeBatch = 1024;
@@ -53,7 +59,24 @@ class DatabaseReplication {
   void set_destinations(const std::vector<ReplicationPeer>& peers);
   // A connection whose handshake names this database; a previous connection
   // of the same source is closed (it is a stale half of a broken link).
-  void accept(std::unique_ptr<FrameSocket> socket, Handshake handshake);
+  // `filter`: only the items it allows are applied (pull replication).
+  void accept(std::unique_ptr<FrameSocket> socket, Handshake handshake,
+              IncomingReplication::ItemFilter filter = nullptr, std::function<Status()> permitted = nullptr);
+  // Pull replication's outgoing connections, which are not to a group member
+  // (a hub serving the connection a sink opened, a sink pushing up to its
+  // hub): kept by `key` (one of the same key is stopped and replaced),
+  // notified of commits, stopped with the rest, dropped once finished. Those
+  // keyed kSinkKeyPrefix + id hold back tombstone purges (a sink away still
+  // needs the deletions); the others do not.
+  // `peer`: how logs and /replication/performance name the destination.
+  void add_external_outgoing(const std::string& key, const std::string& peer, OutgoingOptions options);
+  void remove_external_outgoing(const std::string& key);
+  struct ExternalInfo {
+    std::string key;
+    std::map<std::string, std::string> labels;  // OutgoingOptions::labels
+    bool connected = false;
+  };
+  std::vector<ExternalInfo> externals() const;
   void stop();
 
   // GET /databases/{db}/replication/performance.
@@ -75,6 +98,7 @@ class DatabaseReplication {
   bool stopped_ = false;
   std::map<std::string, std::unique_ptr<OutgoingReplication>> outgoing_;  // by peer tag
   std::vector<std::unique_ptr<IncomingReplication>> incoming_;
+  std::map<std::string, std::unique_ptr<OutgoingReplication>> external_;  // by key
   // Commit times of recent etags, oldest first, for lag in milliseconds.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> commits_;
   std::condition_variable wake_;

@@ -42,11 +42,56 @@ void tune(int fd) {
 
 }  // namespace
 
-FrameSocket::FrameSocket(int fd) : fd_(fd) { tune(fd_); }
+PlainByteStream::PlainByteStream(int fd) : fd_(fd) { tune(fd_); }
 
-FrameSocket::~FrameSocket() {
+PlainByteStream::~PlainByteStream() {
   if (fd_ >= 0) ::close(fd_);
 }
+
+Status PlainByteStream::write_all(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::IOError("the peer stopped reading");
+      return Status::IOError(errno_text("send"));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Result<size_t> PlainByteStream::read_some(char* buf, size_t size, std::chrono::milliseconds timeout, int wake_fd) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status::Timeout("no bytes within " + std::to_string(timeout.count()) + " ms");
+    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int ready = ::poll(p, wake_fd >= 0 ? 2 : 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) return Status::IOError(errno_text("poll"));
+    if (ready <= 0) continue;
+    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
+      uint64_t drained = 0;
+      [[maybe_unused]] ssize_t r = ::read(wake_fd, &drained, sizeof drained);
+      return Status::Busy("woken");
+    }
+    const ssize_t got = ::recv(fd_, buf, size, MSG_DONTWAIT);
+    if (got == 0) return Status::IOError("connection closed by the peer");
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      return Status::IOError(errno_text("recv"));
+    }
+    return static_cast<size_t>(got);
+  }
+}
+
+void PlainByteStream::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+
+FrameSocket::FrameSocket(int fd) : stream_(std::make_unique<PlainByteStream>(fd)) {}
+
+FrameSocket::FrameSocket(std::unique_ptr<ByteStream> stream) : stream_(std::move(stream)) {}
+
+FrameSocket::~FrameSocket() = default;
 
 Result<std::unique_ptr<FrameSocket>> FrameSocket::connect(const std::string& address,
                                                           std::chrono::milliseconds timeout) {
@@ -88,19 +133,6 @@ Result<std::unique_ptr<FrameSocket>> FrameSocket::connect(const std::string& add
   return Status::Busy("cannot connect to " + address + ": " + last_error);
 }
 
-Status FrameSocket::write_all(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::IOError("the peer stopped reading");
-      return Status::IOError(errno_text("send"));
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
 void FrameSocket::append_frame(std::string& out, char kind, std::string_view payload) {
   append_header(out, kind, payload.size());
   out.append(payload);
@@ -118,13 +150,13 @@ Status FrameSocket::send(char kind, std::string_view payload) {
   std::string header;
   append_header(header, kind, payload.size());
   std::lock_guard lock(send_mu_);
-  if (Status s = write_all(header); !s.ok()) return s;
-  return write_all(payload);
+  if (Status s = stream_->write_all(header); !s.ok()) return s;
+  return stream_->write_all(payload);
 }
 
 Status FrameSocket::send_frames(std::string_view frames) {
   std::lock_guard lock(send_mu_);
-  return write_all(frames);
+  return stream_->write_all(frames);
 }
 
 Result<Frame> FrameSocket::receive(std::chrono::milliseconds timeout, int wake_fd) {
@@ -143,26 +175,16 @@ Result<Frame> FrameSocket::receive(std::chrono::milliseconds timeout, int wake_f
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status::Timeout("no frame within " + std::to_string(timeout.count()) + " ms");
-    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int ready = ::poll(p, wake_fd >= 0 ? 2 : 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno != EINTR) return Status::IOError(errno_text("poll"));
-    if (ready <= 0) continue;
-    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
-      uint64_t drained = 0;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd, &drained, sizeof drained);
-      return Status::Busy("woken");
-    }
     char chunk[64 * 1024];
-    const ssize_t got = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
-    if (got == 0) return Status::IOError("connection closed by the peer");
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return Status::IOError(errno_text("recv"));
+    auto got = stream_->read_some(chunk, sizeof chunk, left, wake_fd);
+    if (!got.ok()) {
+      if (got.status().code() == StatusCode::Timeout) continue;  // the deadline check above answers
+      return got.status();
     }
-    buffer_.append(chunk, static_cast<size_t>(got));
+    buffer_.append(chunk, *got);
   }
 }
 
-void FrameSocket::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+void FrameSocket::shutdown() { stream_->shutdown(); }
 
 }  // namespace corvus::replication

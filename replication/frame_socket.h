@@ -1,10 +1,12 @@
 #pragma once
-// FrameSocket: one blocking TCP connection carrying the cluster port's frames
+// FrameSocket: one blocking connection carrying the cluster port's frames
 // (u32 little-endian length of kind + payload, the kind byte, the payload; see
-// rachis/tcp_transport.h). Replication runs a thread per connection, so plain
-// blocking I/O with poll() deadlines is simpler than async here.
+// rachis/tcp_transport.h) over a ByteStream: a plain TCP socket (group
+// replication) or TLS (pull replication, byte_stream.h). Replication runs a
+// thread per connection, so plain blocking I/O with poll() deadlines is
+// simpler than async here.
 //
-// Owns the file descriptor. Thread-safety: send() may be called from any
+// Owns its stream. Thread-safety: send() may be called from any
 // thread (serialized); receive() from one thread at a time; shutdown() from
 // any thread wakes a receive() blocked in another.
 
@@ -15,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "replication/byte_stream.h"
 #include "storage/status.h"
 
 namespace corvus::replication {
@@ -30,6 +33,8 @@ class FrameSocket {
 
   // Adopts a connected socket (any blocking mode).
   explicit FrameSocket(int fd);
+  // Frames over any byte stream (TLS).
+  explicit FrameSocket(std::unique_ptr<ByteStream> stream);
   ~FrameSocket();
   FrameSocket(const FrameSocket&) = delete;
   FrameSocket& operator=(const FrameSocket&) = delete;
@@ -56,9 +61,7 @@ class FrameSocket {
   void shutdown();
 
  private:
-  Status write_all(std::string_view bytes);
-
-  int fd_;
+  std::unique_ptr<ByteStream> stream_;
   std::mutex send_mu_;
   std::string buffer_;  // bytes received but not yet handed out as frames
 };

@@ -8,11 +8,13 @@
 namespace corvus::replication {
 IncomingReplication::IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          PolicyFn policy, SourceSent source_sent, std::unique_ptr<FrameSocket> socket,
-                                         Handshake handshake)
+                                         Handshake handshake, ItemFilter filter, std::function<Status()> permitted)
     : storage_(storage),
       identity_(std::move(identity)),
       policy_(std::move(policy)),
       source_sent_(std::move(source_sent)),
+      filter_(std::move(filter)),
+      permitted_(std::move(permitted)),
       socket_(std::move(socket)),
       handshake_(std::move(handshake)) {
   status_.source = handshake_.from;
@@ -86,6 +88,9 @@ Status IncomingReplication::serve() {
     if (f->kind != frames::kBatch) return Status::InvalidArgument(std::string("unexpected frame '") + f->kind + "'");
     auto header = decode_batch(f->payload);
     if (!header.ok()) return header.status();
+    if (permitted_) {
+      if (Status s = permitted_(); !s.ok()) return s;
+    }
     if (Status s = receive_batch(*header); !s.ok()) return s;
   }
   return Status::ShuttingDown("stopping");
@@ -143,6 +148,7 @@ Status IncomingReplication::receive_batch(const BatchHeader& header) {
     auto item = decode_item(f->payload);
     if (!item.ok()) return item.status();
     record.bytes += item->payload.size();
+    if (filter_ && !filter_(*item)) continue;  // not this source's to send: dropped
     items.push_back(std::move(item).value());
   }
   record.items = items.size();

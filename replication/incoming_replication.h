@@ -31,8 +31,13 @@ class IncomingReplication {
   // Told, before a batch is applied, the items the source sent: our outgoing
   // connection to it need not send them back.
   using SourceSent = std::function<void(const std::string& source_tag, const std::vector<storage::ReplicationItem>&)>;
+  // Only items for which this is true are applied (pull replication: the
+  // ids a sink may send up); the others are dropped, the position still
+  // moves past them. Empty: everything.
+  using ItemFilter = std::function<bool(const storage::ReplicationItem&)>;
   IncomingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, PolicyFn policy,
-                      SourceSent source_sent, std::unique_ptr<FrameSocket> socket, Handshake handshake);
+                      SourceSent source_sent, std::unique_ptr<FrameSocket> socket, Handshake handshake,
+                      ItemFilter filter = nullptr, std::function<Status()> permitted = nullptr);
   ~IncomingReplication();
   IncomingReplication(const IncomingReplication&) = delete;
   IncomingReplication& operator=(const IncomingReplication&) = delete;
@@ -57,6 +62,9 @@ class IncomingReplication {
   const ReplicationIdentity identity_;
   const PolicyFn policy_;
   const SourceSent source_sent_;
+  const ItemFilter filter_;
+  // Asked before each batch: a refusal ends the connection (told to the source).
+  const std::function<Status()> permitted_;
   std::unique_ptr<FrameSocket> socket_;
   const Handshake handshake_;
   std::atomic<bool> stopping_{false};

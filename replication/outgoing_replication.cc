@@ -21,10 +21,17 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          std::string peer_tag, std::string peer_address)
+    : OutgoingReplication(storage, std::move(identity), std::move(peer_tag), peer_address,
+                          OutgoingOptions{[peer_address] { return FrameSocket::connect(peer_address, kConnectTimeout); },
+                                          nullptr, nullptr, {}, false}) {}
+
+OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
+                                         std::string peer_tag, std::string peer_address, OutgoingOptions options)
     : storage_(storage),
       identity_(std::move(identity)),
       peer_tag_(std::move(peer_tag)),
-      peer_address_(std::move(peer_address)) {
+      peer_address_(std::move(peer_address)),
+      options_(std::move(options)) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   status_.destination = peer_tag_;
   status_.address = peer_address_;
@@ -84,6 +91,10 @@ void OutgoingReplication::run() {
       if (!stopping_) status_.last_error = s.to_string();
     }
     if (stopping_) break;
+    if (options_.once) {
+      log("info", "connection ended: " + s.to_string());
+      break;
+    }
     if (s.to_string() != last_logged) log("info", "connection ended: " + s.to_string());
     last_logged = s.to_string();
     // A connection that worked for a while starts the back-off over.
@@ -95,6 +106,7 @@ void OutgoingReplication::run() {
     }
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
+  finished_ = true;
 }
 
 Result<Frame> OutgoingReplication::next_frame(FrameSocket& socket) {
@@ -114,7 +126,7 @@ Result<Frame> OutgoingReplication::next_frame(FrameSocket& socket) {
 }
 
 Status OutgoingReplication::run_connection() {
-  auto dialed = FrameSocket::connect(peer_address_, kConnectTimeout);
+  auto dialed = options_.dial();
   if (!dialed.ok()) return dialed.status();
   std::unique_ptr<FrameSocket> socket = std::move(dialed).value();
   {
@@ -153,6 +165,9 @@ Status OutgoingReplication::run_connection() {
   complete_sent_ = 0;
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
+    if (options_.permitted) {
+      if (Status s = options_.permitted(); !s.ok()) return s;
+    }
     if (in_flight.size() >= kWindow) {
       if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
       continue;
@@ -223,7 +238,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
     // a batch read before its commit was published carried an older one (or
     // none). An empty batch brings it, so the peer's change vector ends up
     // containing ours (what the supervisor's "caught up" reads).
-    *sent_any = before.last_etag <= sent && complete_sent_ < before.last_etag;
+    *sent_any = !options_.filter && before.last_etag <= sent && complete_sent_ < before.last_etag;
     if (!*sent_any) return Status::Ok();
   }
   std::vector<const storage::ReplicationItem*> items;
@@ -232,6 +247,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   std::unique_lock sent_by_peer_lock(status_mu_);
   for (const auto& item : read->items) {
     if (sent_by_peer_.contains(item)) continue;
+    if (options_.filter && !options_.filter(item)) continue;
     items.push_back(&item);
     bytes += item.payload.size();
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
@@ -251,7 +267,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   header.items = items.size();
   header.last_etag = std::max(read->scanned_to, sent);
   header.hashes.assign(hashes.begin(), hashes.end());
-  if (std::max(read->scanned_to, sent) >= before.last_etag) {
+  if (!options_.filter && std::max(read->scanned_to, sent) >= before.last_etag) {
     header.complete_change_vector = before.database_change_vector;
     complete_sent_ = before.last_etag;
   }

@@ -15,6 +15,8 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,6 +39,29 @@ struct ReplicationIdentity {
   std::function<void(const char* level, const std::string& message)> log;
 };
 
+// How an OutgoingReplication gets its connections, and what it sends.
+struct OutgoingOptions {
+  // Opens a connection to the destination; Busy/IOError when it cannot (the
+  // caller retries with back-off). Group replication dials the peer's cluster
+  // port; a pull replication sink dials its hub over TLS and negotiates.
+  std::function<Result<std::unique_ptr<FrameSocket>>()> dial;
+  // Only items for which this is true are sent (the others are skipped, and
+  // the batch still moves the position past them); empty: everything. With
+  // a filter no batch claims to complete our change vector.
+  std::function<bool(const storage::ReplicationItem&)> filter;
+  // Asked before every batch and while idle: a connection that is no longer
+  // allowed (its pull replication hub or access was deleted) ends with its
+  // answer. Empty: always allowed.
+  std::function<Status()> permitted;
+  // What the server knows of the destination (pull replication: the hub's
+  // name, the sink's database and URL), handed back by
+  // DatabaseReplication::externals().
+  std::map<std::string, std::string> labels;
+  // One connection only (a hub serving the connection a sink opened): when it
+  // ends, the thread ends and finished() is true.
+  bool once = false;
+};
+
 class OutgoingReplication {
  public:
   static constexpr size_t kMaxBatchItems = 1024;
@@ -48,8 +73,11 @@ class OutgoingReplication {
   // Batches sent ahead of their acknowledgement.
   static constexpr size_t kWindow = 2;
 
+  // Group replication: dials `peer_address` (the peer's cluster port).
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
                       std::string peer_address);
+  OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
+                      std::string peer_address, OutgoingOptions options);
   ~OutgoingReplication();
   OutgoingReplication(const OutgoingReplication&) = delete;
   OutgoingReplication& operator=(const OutgoingReplication&) = delete;
@@ -61,6 +89,9 @@ class OutgoingReplication {
   OutgoingStatus status() const;
   const std::string& peer_tag() const { return peer_tag_; }
   const std::string& peer_address() const { return peer_address_; }
+  // OutgoingOptions::once: the connection ended.
+  bool finished() const { return finished_; }
+  const std::map<std::string, std::string>& labels() const { return options_.labels; }
   // Stops sending and joins the thread.
   void stop();
 
@@ -87,6 +118,8 @@ class OutgoingReplication {
   const ReplicationIdentity identity_;
   const std::string peer_tag_;
   const std::string peer_address_;
+  const OutgoingOptions options_;
+  std::atomic<bool> finished_{false};
   int wake_fd_ = -1;  // eventfd: notify() and stop() write it
   std::atomic<bool> stopping_{false};
   std::mutex socket_mu_;

@@ -18,6 +18,7 @@
 #include "server/cluster/index_waiters.h"
 #include "server/operations/database_operations.h"
 #include "server/conflict_script_resolver.h"
+#include "server/pull_replication/sink_set.h"
 #include "storage/documents_storage.h"
 
 namespace corvus::server {
@@ -82,8 +83,19 @@ class DocumentDatabase {
     if (!replication_) {
       replication_ = std::make_shared<replication::DatabaseReplication>(
           *storage_, identity, [s = storage_.get()] { return s->conflict_policy(); });
+      sinks_ = std::make_unique<pull_replication::SinkSet>(*storage_, identity);
     }
     replication_->set_destinations(peers);
+  }
+  // The pull replication sinks this node runs for the database (the
+  // DatabasesObserver, after replicate_to; an empty list stops them).
+  void run_sinks(const std::vector<pull_replication::SinkSpec>& sinks) {
+    std::lock_guard lock(replication_mu_);
+    if (sinks_) sinks_->set(replication_, sinks);
+  }
+  std::optional<pull_replication::SinkState> sink_state(std::uint64_t task_id) {
+    std::lock_guard lock(replication_mu_);
+    return sinks_ ? sinks_->state(task_id) : std::nullopt;
   }
   // nullptr while replication is not running.
   std::shared_ptr<replication::DatabaseReplication> replication() const {
@@ -123,10 +135,13 @@ class DocumentDatabase {
   // Closes every replication connection (before the database closes).
   void stop_replication() {
     std::shared_ptr<replication::DatabaseReplication> r;
+    std::unique_ptr<pull_replication::SinkSet> sinks;
     {
       std::lock_guard lock(replication_mu_);
       r = std::move(replication_);
+      sinks = std::move(sinks_);
     }
+    if (sinks) sinks->stop();
     if (r) r->stop();
   }
 
@@ -138,6 +153,7 @@ class DocumentDatabase {
   std::unique_ptr<query::IndexStore> indexes_;  // after storage_: destroyed first
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;
+  std::unique_ptr<pull_replication::SinkSet> sinks_;  // with replication_
   std::mutex changes_mu_;
   std::shared_ptr<changes::ChangesFeed> changes_;  // stopped (not just released) before the storage closes
   std::mutex conflict_scripts_mu_;

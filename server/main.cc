@@ -30,6 +30,7 @@
 #include "server/options/server_options.h"
 #include "server/scripting/script_limits.h"
 #include "server/security/certificate_upload.h"
+#include "server/pull_replication/hub_tcp_handler.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connection.h"
 #include "server/tcp/tcp_listener.h"
@@ -189,6 +190,8 @@ int main(int argc, char** argv) {
   // advertises), each connection authorized like an HTTP request reading the
   // database it names.
   subscriptions::SubscriptionTcpHandler subscription_handler(*store.value());
+  // Pull replication sinks dial the same port (server/pull_replication/).
+  pull_replication::PullReplicationHubHandler pull_replication_hub(*store.value());
   std::shared_ptr<boost::asio::ssl::context> tcp_tls;
   auto tcp_options = tcp_listener_options(options);
   if (!options.certificate_path.empty()) {
@@ -204,6 +207,13 @@ int main(int argc, char** argv) {
                                                       X509* certificate) -> std::optional<std::string> {
       std::optional<http::ClientCertificate> cert;
       if (certificate) cert = http::describe_certificate(certificate);
+      if (header.operation == pull_replication::kPullReplicationOperation) {
+        auto refusal = security::decide_pull_replication(*store.security(), store.cluster().state(), header.database,
+                                                         header.authorization_for, cert ? &*cert : nullptr,
+                                                         std::time(nullptr));
+        if (!refusal) return std::nullopt;
+        return refusal->message;
+      }
       auto refusal = security::decide(*store.security(), store.cluster().state(), http::RouteAccess::DatabaseRead,
                                       header.database, cert ? &*cert : nullptr, std::time(nullptr),
                                       "TCP " + header.operation + " of database " + header.database);
@@ -219,6 +229,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<tcp::TcpListener> tcp_listener = std::move(listener).value();
   tcp_listener->add_handler("Subscription", &subscription_handler);
+  tcp_listener->add_handler(std::string(pull_replication::kPullReplicationOperation), &pull_replication_hub);
   tcp_listener->start();
   store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
 

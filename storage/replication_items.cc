@@ -159,6 +159,35 @@ Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage,
   return out;
 }
 
+Result<std::string> replication_item_document_id(const ReplicationItem& item) {
+  switch (item.kind) {
+    case kEtagOfDocument:
+    case kEtagOfRevision:
+    case kEtagOfConflict: {
+      auto d = decode_document(item.payload);
+      if (!d.ok()) return d.status();
+      return std::move(d->id);
+    }
+    case kEtagOfTombstone: {
+      auto t = decode_tombstone(item.payload);
+      if (!t.ok()) return t.status();
+      return std::move(t->id);
+    }
+    case kEtagOfCounter: {
+      auto c = decode_counter_payload(item.payload);
+      if (!c.ok()) return c.status();
+      return std::move(c->document_id);
+    }
+    case kEtagOfAttachment: {
+      auto a = decode_attachment_payload(item.payload);
+      if (!a.ok()) return a.status();
+      return std::move(a->document_id);
+    }
+    default:
+      return Status::InvalidArgument(std::string("unknown replication item kind '") + item.kind + "'");
+  }
+}
+
 Result<uint64_t> incoming_position(const DocumentsStorage& storage, const std::string& source_database_id) {
   return read_meta_u64(storage, std::string(kIncomingPositionPrefix) + source_database_id);
 }

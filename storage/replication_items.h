@@ -50,6 +50,12 @@ struct ReplicationItems {
 Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage, uint64_t after_etag,
                                                 size_t max_items, size_t max_bytes);
 
+// The id of the document an item belongs to (a document, its deletion, a
+// revision or conflicted version of it, one of its counters or attachments),
+// for pull replication's filtering by id prefix. Counters carry the lowered
+// id. InvalidArgument for a malformed payload or an unknown kind.
+Result<std::string> replication_item_document_id(const ReplicationItem& item);
+
 // Applies one incoming item in `txn`: documents and tombstones through
 // ReplicatedWrites::apply with `policy`; counters merged per node entry (also
 // when the document is not here yet or in conflict: its @counters come with

@@ -253,6 +253,23 @@ std::vector<std::shared_ptr<const CertificateRecord>> ClusterState::certificates
   return out;
 }
 
+std::vector<ClusterState::HubGrant> ClusterState::hub_grants(std::string_view thumbprint,
+                                                             std::string_view public_key_hash) const {
+  const std::string key = upper(thumbprint);
+  std::vector<HubGrant> out;
+  std::shared_lock lock(mu_);
+  // A linear scan of the cached records, as for key hashes above: a few
+  // databases with a few hubs each.
+  for (const auto& [k, r] : records_) {
+    for (const auto& a : r->hub_accesses) {
+      if (upper(a.thumbprint) == key || (!public_key_hash.empty() && a.public_key_hash == public_key_hash)) {
+        out.push_back(HubGrant{r->name, a});
+      }
+    }
+  }
+  return out;
+}
+
 core::Index ClusterState::applied() const {
   std::shared_lock lock(mu_);
   return applied_;

@@ -125,6 +125,15 @@ class ClusterState {
   std::shared_ptr<const CertificateRecord> certificate_by_key_hash(std::string_view hash) const;
   // Every registered certificate, by thumbprint.
   std::vector<std::shared_ptr<const CertificateRecord>> certificates() const;
+  // The pull replication hub accesses registered for the certificate with
+  // `thumbprint` (any case) or, when `public_key_hash` is not empty, over
+  // that public key, with their database's name; empty when none. The access
+  // policy refuses such a certificate everything but its hub.
+  struct HubGrant {
+    std::string database;
+    HubAccess access;
+  };
+  std::vector<HubGrant> hub_grants(std::string_view thumbprint, std::string_view public_key_hash) const;
 
   Result<std::optional<std::string>> value(std::string_view key) const;
   Result<std::uint64_t> value_count() const;

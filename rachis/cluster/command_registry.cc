@@ -9,6 +9,7 @@
 #include "rachis/cluster/commands/database_commands.h"
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
+#include "rachis/cluster/commands/pull_replication_commands.h"
 #include "rachis/cluster/commands/revisions_commands.h"
 #include "rachis/cluster/commands/subscription_commands.h"
 #include "rachis/cluster/commands/value_commands.h"
@@ -43,6 +44,13 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<PutSubscriptionCommand>(),
       entry<AcknowledgeSubscriptionBatchCommand>(),
       entry<DeleteSubscriptionCommand>(),
+      entry<PutPullReplicationHubCommand>(),
+      entry<DeletePullReplicationHubCommand>(),
+      entry<PutReplicationHubAccessCommand>(),
+      entry<DeleteReplicationHubAccessCommand>(),
+      entry<PutRavenConnectionStringCommand>(),
+      entry<PutPullReplicationSinkCommand>(),
+      entry<DeletePullReplicationSinkCommand>(),
       entry<SeedIdentityCommand>(),
   };
   return table;

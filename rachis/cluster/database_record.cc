@@ -1,6 +1,7 @@
 #include "rachis/cluster/database_record.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <boost/json.hpp>
 
@@ -53,6 +54,25 @@ DatabaseTopology DatabaseTopology::from_json(const json::object& o) {
   return t;
 }
 
+const HubDefinition* DatabaseRecord::hub(std::string_view hub_name) const {
+  for (const auto& h : hub_pull_replications) {
+    if (h.name.size() == hub_name.size() &&
+        std::equal(h.name.begin(), h.name.end(), hub_name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return &h;
+    }
+  }
+  return nullptr;
+}
+
+const HubDefinition* DatabaseRecord::hub_by_task_id(std::uint64_t task_id) const {
+  for (const auto& h : hub_pull_replications) {
+    if (h.task_id == task_id) return &h;
+  }
+  return nullptr;
+}
+
 bool valid_lock_mode(std::string_view mode) {
   return mode == "Unlock" || mode == "PreventDeletesIgnore" || mode == "PreventDeletesError";
 }
@@ -72,6 +92,26 @@ json::object DatabaseRecord::to_json() const {
   o["DeletionInProgress"] = std::move(deleting);
   if (revisions) o["Revisions"] = revisions->to_json();
   if (conflict_solver) o["ConflictSolverConfig"] = conflict_solver->to_json();
+  if (!hub_pull_replications.empty()) {
+    json::array hubs;
+    for (const auto& h : hub_pull_replications) hubs.push_back(h.to_json());
+    o["HubPullReplications"] = std::move(hubs);
+  }
+  if (!raven_connection_strings.empty()) {
+    json::object strings;
+    for (const auto& [n, c] : raven_connection_strings) strings[n] = c.to_json();
+    o["RavenConnectionStrings"] = std::move(strings);
+  }
+  if (!sink_pull_replications.empty()) {
+    json::array sinks;
+    for (const auto& d : sink_pull_replications) sinks.push_back(d.to_json());
+    o["SinkPullReplications"] = std::move(sinks);
+  }
+  if (!hub_accesses.empty()) {
+    json::array accesses;
+    for (const auto& a : hub_accesses) accesses.push_back(a.to_json());
+    o["ReplicationHubAccess"] = std::move(accesses);
+  }
   if (!o.contains("Disabled")) o["Disabled"] = false;
   if (!o.contains("Settings")) o["Settings"] = json::object{};
   return o;
@@ -111,6 +151,57 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
     if (parsed.ok()) {
       r.conflict_solver = std::make_shared<const ConflictSolverConfig>(std::move(parsed).value());
       r.settings.erase("ConflictSolverConfig");
+    }
+  }
+  // Pull replication: written by the pull replication commands (validated by
+  // their proposer); as above, a list that does not parse stays verbatim.
+  if (auto* hubs = o.if_contains("HubPullReplications"); hubs && hubs->is_array()) {
+    std::vector<HubDefinition> parsed;
+    for (const auto& h : hubs->as_array()) {
+      auto d = HubDefinition::from_json(h);
+      if (!d.ok()) break;
+      parsed.push_back(std::move(d).value());
+    }
+    if (parsed.size() == hubs->as_array().size()) {
+      r.hub_pull_replications = std::move(parsed);
+      r.settings.erase("HubPullReplications");
+    }
+  }
+  if (auto* accesses = o.if_contains("ReplicationHubAccess"); accesses && accesses->is_array()) {
+    std::vector<HubAccess> parsed;
+    for (const auto& a : accesses->as_array()) {
+      if (!a.is_object()) break;
+      auto access = HubAccess::from_json(a.as_object());
+      if (!access.ok()) break;
+      parsed.push_back(std::move(access).value());
+    }
+    if (parsed.size() == accesses->as_array().size()) {
+      r.hub_accesses = std::move(parsed);
+      r.settings.erase("ReplicationHubAccess");
+    }
+  }
+  if (auto* strings = o.if_contains("RavenConnectionStrings"); strings && strings->is_object()) {
+    std::map<std::string, RavenConnectionString> parsed;
+    for (const auto& kv : strings->as_object()) {
+      auto c = RavenConnectionString::from_json(kv.value());
+      if (!c.ok()) break;
+      parsed.emplace(std::string(kv.key()), std::move(c).value());
+    }
+    if (parsed.size() == strings->as_object().size()) {
+      r.raven_connection_strings = std::move(parsed);
+      r.settings.erase("RavenConnectionStrings");
+    }
+  }
+  if (auto* sinks = o.if_contains("SinkPullReplications"); sinks && sinks->is_array()) {
+    std::vector<SinkDefinition> parsed;
+    for (const auto& d : sinks->as_array()) {
+      auto sink = SinkDefinition::from_json(d);
+      if (!sink.ok()) break;
+      parsed.push_back(std::move(sink).value());
+    }
+    if (parsed.size() == sinks->as_array().size()) {
+      r.sink_pull_replications = std::move(parsed);
+      r.settings.erase("SinkPullReplications");
     }
   }
   r.settings.erase("DatabaseName");

@@ -15,6 +15,7 @@
 #include <boost/json/object.hpp>
 
 #include "rachis/cluster/conflict_solver_config.h"
+#include "rachis/cluster/pull_replication_config.h"
 #include "storage/revisions_configuration.h"
 
 namespace corvus::rachis::cluster {
@@ -65,6 +66,20 @@ struct DatabaseRecord {
   // ModifyConflictSolver; nullptr when never configured (conflicts then
   // resolve to latest, conflict_policy_of).
   std::shared_ptr<const ConflictSolverConfig> conflict_solver;
+  // RavenDB's "HubPullReplications": the pull replication hubs this database
+  // serves (pull_replication_config.h), in creation order.
+  std::vector<HubDefinition> hub_pull_replications;
+  // The certificates allowed to use those hubs ("ReplicationHubAccess", by
+  // hub then thumbprint). RavenDB keeps them beside the record; Corvus in it,
+  // so one command changes a hub and its accesses together.
+  std::vector<HubAccess> hub_accesses;
+  // RavenDB's "RavenConnectionStrings" (by name) and "SinkPullReplications".
+  std::map<std::string, RavenConnectionString> raven_connection_strings;
+  std::vector<SinkDefinition> sink_pull_replications;
+
+  // The hub named `name` (case-insensitive), or the one with `task_id`; nullptr when none.
+  const HubDefinition* hub(std::string_view name) const;
+  const HubDefinition* hub_by_task_id(std::uint64_t task_id) const;
 
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }

@@ -25,8 +25,10 @@ const char* node_role_name(NodeRole r);
 // 1: node list and values; 2: databases, compare-exchange, identities,
 // cluster-wide transactions; 3: SetDatabasesLock, EditRevisionsConfiguration;
 // 4: ModifyConflictSolver; 5: PutCertificate, DeleteCertificate; 6: PutSubscription,
-// AcknowledgeSubscriptionBatch, DeleteSubscription; 8: SeedIdentity (7 was taken by
-// the pull replication commands of a branch being merged).
+// AcknowledgeSubscriptionBatch, DeleteSubscription; 7: PutPullReplicationHub,
+// DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess,
+// PutRavenConnectionString, PutPullReplicationSink, DeletePullReplicationSink;
+// 8: SeedIdentity.
 inline constexpr std::uint32_t kCommandVersion = 8;
 
 struct NodeInfo {

@@ -140,6 +140,18 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
     }
   };
   db.replicate_to(identity, peers);
+  // One node of the group runs the database's pull replication sinks: the
+  // first member (the clients' preferred node), so a sink never runs twice.
+  std::vector<pull_replication::SinkSpec> sinks;
+  if (!r.topology.members.empty() && r.topology.members.front() == self) {
+    for (const auto& d : r.sink_pull_replications) {
+      auto cs = r.raven_connection_strings.find(d.connection_string_name);
+      if (d.disabled || cs == r.raven_connection_strings.end()) continue;
+      auto me = topology.nodes.find(self);
+      sinks.push_back({d, cs->second, me == topology.nodes.end() ? std::string() : me->second.url});
+    }
+  }
+  db.run_sinks(sinks);
 }
 
 void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db) {

@@ -10,6 +10,7 @@
 
 #include "rachis/cluster/commands/subscription_commands.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/pull_replication_tasks.h"
 #include "server/handlers/routes.h"
 #include "server/http/error_response.h"
 #include "server/http/router.h"
@@ -321,8 +322,12 @@ bool is_subscription_task(const http::Request& req) { return req.query.get("type
 void handle_task_info(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
+  if (req.query.get("type").value_or("") == "PullReplicationAsSink") return respond_sink_task_info(store, req, respond);
   if (!is_subscription_task(req)) {
-    return respond_error(respond, Status::InvalidArgument("only tasks of type 'Subscription' are supported"), req);
+    return respond_error(respond,
+                         Status::InvalidArgument("only tasks of type 'Subscription' and 'PullReplicationAsSink' are "
+                                                 "supported"),
+                         req);
   }
   auto found = find_task(store, *db, req);
   if (!found.ok()) return respond_error(respond, found.status(), req);
@@ -347,8 +352,12 @@ void handle_task_info(ServerStore& store, const http::Request& req, const http::
 void handle_task_state(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto db = find_database(store, req, respond);
   if (!db) return;
+  if (req.query.get("type").value_or("") == "PullReplicationAsSink") return respond_sink_task_info(store, req, respond);
   if (!is_subscription_task(req)) {
-    return respond_error(respond, Status::InvalidArgument("only tasks of type 'Subscription' are supported"), req);
+    return respond_error(respond,
+                         Status::InvalidArgument("only tasks of type 'Subscription' and 'PullReplicationAsSink' are "
+                                                 "supported"),
+                         req);
   }
   const std::string disable = req.query.get("disable").value_or("");
   if (disable != "true" && disable != "false") {

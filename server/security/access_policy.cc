@@ -1,6 +1,7 @@
 #include "server/security/access_policy.h"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include <boost/beast/http/verb.hpp>
@@ -135,6 +136,23 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rc::ClusterS
                        "). Wait until then, or check the clocks of the client's issuer and of this server."};
   }
   const Identity id = identify(options, state, cert);
+  // A certificate registered for a pull replication hub may open that hub's
+  // replication connection (judged by the hub, not here) and nothing else,
+  // even when someone also registered it as a client certificate: an edge's
+  // certificate leaves the building and must not grow into anything more.
+  if (id.source != Identity::Source::ServerCertificate && id.source != Identity::Source::WellKnownAdmin) {
+    if (auto grants = state.hub_grants(cert->thumbprint, cert->public_key_hash); !grants.empty()) {
+      std::string hubs;
+      for (const auto& g : grants) {
+        if (!hubs.empty()) hubs += ", ";
+        hubs += "hub '" + g.access.hub_name + "' of database '" + g.database + "' (access '" + g.access.name + "')";
+      }
+      return forbidden("The client certificate " + describe(*cert) + " is registered for pull replication only: " +
+                       hubs + ". It may open that hub's replication connection and nothing else, so it may not call " +
+                       std::string(what) + ". Use a certificate registered with PutClientCertificateOperation "
+                       "(PUT /admin/certificates) for anything else.");
+    }
+  }
   if (!id.known()) {
     return forbidden("The client certificate " + describe(*cert) + " with public key hash " + cert->public_key_hash +
                      " is not registered on this cluster, so it may not call " + std::string(what) +
@@ -180,6 +198,36 @@ std::optional<Refusal> decide(const SecurityOptions& options, const rc::ClusterS
   return std::nullopt;
 }
 
+std::optional<Refusal> decide_pull_replication(const SecurityOptions& options, const rc::ClusterState& state,
+                                               std::string_view database, std::string_view hub,
+                                               const http::ClientCertificate* cert, int64_t now_unix) {
+  if (!options.secured) return std::nullopt;
+  if (cert == nullptr || cert->thumbprint.empty()) {
+    return Refusal{403, std::string(kAuthenticationExceptionType),
+                   "A pull replication sink must present the certificate registered for hub '" + std::string(hub) +
+                       "' of database '" + std::string(database) + "'; none was presented."};
+  }
+  if ((cert->not_after_unix != 0 && now_unix > cert->not_after_unix) ||
+      (cert->not_before_unix != 0 && now_unix < cert->not_before_unix)) {
+    return Refusal{403, std::string(kAuthenticationExceptionType),
+                   "The sink certificate " + describe(*cert) + " is not valid now (valid " +
+                       format_certificate_date(cert->not_before_unix) + " to " +
+                       format_certificate_date(cert->not_after_unix) + ")."};
+  }
+  const auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  for (const auto& g : state.hub_grants(cert->thumbprint, cert->public_key_hash)) {
+    if (lower(g.database) == lower(database) && lower(g.access.hub_name) == lower(hub)) return std::nullopt;
+  }
+  return forbidden("The certificate " + describe(*cert) + " is not registered for pull replication hub '" +
+                   std::string(hub) + "' of database '" + std::string(database) +
+                   "'. Register it on the hub with RegisterReplicationHubAccessOperation (PUT "
+                   "/databases/{db}/admin/tasks/pull-replication/hub/access?name=<hub>).");
+}
+
 std::optional<Refusal> refuse_certificate_management(const SecurityOptions& options, const rc::ClusterState& state,
                                                      const http::ClientCertificate* cert,
                                                      rc::SecurityClearance touched) {
@@ -199,6 +247,14 @@ std::optional<http::Response> authorize(const SecurityOptions& options, const rc
   std::string_view database = req.param("db");
   if (database.empty() && (name_query = req.query.get("name"))) database = *name_query;
   const auto now = static_cast<int64_t>(std::time(nullptr));
+  // A sink asks its hub where the TCP port is with the hub's certificate.
+  if (req.path == "/info/remote-task/tcp" && req.client_certificate) {
+    const auto db = req.query.get("database");
+    const auto task = req.query.get("remote-task");
+    if (db && task && !decide_pull_replication(options, state, *db, *task, req.client_certificate, now)) {
+      return std::nullopt;
+    }
+  }
   if (!decide(options, state, access, database, req.client_certificate, now, "")) return std::nullopt;
   std::string what(boost::beast::http::to_string(req.method));
   what += ' ';

@@ -15,6 +15,11 @@
 // with its public key hash (a pinned key keeps its access across re-issued
 // certificates).
 //
+// A certificate registered for a pull replication hub (the database record's
+// hub accesses) is refused everything here, whatever else it is registered
+// as, unless it is the node's own or a well-known admin certificate: the hub
+// authorizes its replication connection itself.
+//
 // An unsecured server (no --certificate) allows everything, as RavenDB does:
 // SecurityOptions::secured is that one switch.
 //
@@ -83,6 +88,16 @@ inline constexpr std::string_view kAuthorizationExceptionType =
 std::optional<Refusal> decide(const SecurityOptions& options, const rachis::cluster::ClusterState& state,
                               http::RouteAccess access, std::string_view database,
                               const http::ClientCertificate* cert, int64_t now_unix, std::string_view what);
+
+// A pull replication sink's connection to hub `hub` of `database` (the TCP
+// operation "PullReplication", and GET /info/remote-task/tcp, which tells
+// the sink where that is): allowed for a certificate registered for that hub
+// (by thumbprint or public key hash) and valid now; nothing else is. nullopt
+// = allowed; always allowed on an unsecured server.
+std::optional<Refusal> decide_pull_replication(const SecurityOptions& options,
+                                               const rachis::cluster::ClusterState& state, std::string_view database,
+                                               std::string_view hub, const http::ClientCertificate* cert,
+                                               int64_t now_unix);
 
 // Certificate management (register, edit, delete) on top of the route's
 // Operator clearance: a certificate that is, or becomes, ClusterAdmin is

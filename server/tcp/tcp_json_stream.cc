@@ -1,6 +1,7 @@
 #include "server/tcp/tcp_json_stream.h"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
@@ -77,6 +78,14 @@ void TcpJsonStream::try_write_then_close(std::string_view bytes) {
 }
 
 Status TcpJsonStream::accept_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout) {
+  return handshake_tls(ctx, true, timeout);
+}
+
+Status TcpJsonStream::connect_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout) {
+  return handshake_tls(ctx, false, timeout);
+}
+
+Status TcpJsonStream::handshake_tls(SSL_CTX* ctx, bool server, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   ssl_ = SSL_new(ctx);
@@ -84,7 +93,7 @@ Status TcpJsonStream::accept_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   for (;;) {
     ERR_clear_error();
-    const int r = SSL_accept(ssl_);
+    const int r = server ? SSL_accept(ssl_) : SSL_connect(ssl_);
     if (r == 1) return Status::Ok();
     const int err = SSL_get_error(ssl_, r);
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -109,7 +118,7 @@ int TcpJsonStream::ssl_call(bool write, char* buf, std::size_t size) {
 }
 
 long TcpJsonStream::read_some(char* buf, std::size_t size, std::chrono::steady_clock::time_point deadline,
-                              std::string* error) {
+                              std::string* error, int wake_fd) {
   for (;;) {
     short wait_for = POLLIN;
     if (ssl_) {
@@ -125,16 +134,21 @@ long TcpJsonStream::read_some(char* buf, std::size_t size, std::chrono::steady_c
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return -2;
-    pollfd p{fd_, wait_for, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    pollfd p[2] = {{fd_, wait_for, 0}, {wake_fd, POLLIN, 0}};
+    const int r = ::poll(p, wake_fd >= 0 ? 2 : 1, static_cast<int>(left.count()));
     if (r < 0) {
       if (errno == EINTR) continue;
       *error = std::strerror(errno);
       return -1;
     }
     if (r == 0) return -2;
+    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
+      uint64_t drained = 0;
+      [[maybe_unused]] ssize_t got = ::read(wake_fd, &drained, sizeof drained);
+      return -3;
+    }
     if (ssl_) continue;
-    const ssize_t n = ::recv(fd_, buf, size, 0);
+    const ssize_t n = ::recv(fd_, buf, size, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       *error = std::strerror(errno);
@@ -144,14 +158,20 @@ long TcpJsonStream::read_some(char* buf, std::size_t size, std::chrono::steady_c
   }
 }
 
-Status TcpJsonStream::write(std::string_view bytes) {
+Status TcpJsonStream::write(std::string_view bytes) { return write(bytes, std::chrono::milliseconds(0)); }
+
+Status TcpJsonStream::write(std::string_view bytes, std::chrono::milliseconds stall) {
   std::lock_guard lock(write_mu_);
+  auto progress = std::chrono::steady_clock::now();
+  const auto stalled = [&] { return stall.count() > 0 && std::chrono::steady_clock::now() - progress > stall; };
   while (!bytes.empty()) {
     if (closed()) return Status::ShuttingDown("the connection is closed");
+    if (stalled()) return Status::IOError(peer_ + " stopped reading");
     if (ssl_) {
       const int n = ssl_call(true, const_cast<char*>(bytes.data()), bytes.size());
       if (n > 0) {
         bytes.remove_prefix(static_cast<std::size_t>(n));
+        progress = std::chrono::steady_clock::now();
         continue;
       }
       if (-n != SSL_ERROR_WANT_WRITE && -n != SSL_ERROR_WANT_READ) {
@@ -161,14 +181,41 @@ Status TcpJsonStream::write(std::string_view bytes) {
       ::poll(&p, 1, 1000);  // then look at closed() again
       continue;
     }
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | (stall.count() > 0 ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, 1000);
+        continue;
+      }
       return Status::IOError(std::string("cannot write to ") + peer_ + ": " + std::strerror(errno));
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
+    progress = std::chrono::steady_clock::now();
   }
   return Status::Ok();
+}
+
+Result<std::size_t> TcpJsonStream::read_bytes(char* buf, std::size_t size, std::chrono::milliseconds timeout,
+                                              int wake_fd) {
+  if (closed()) return Status::ShuttingDown("the connection is closed");
+  if (!pending_.empty()) {
+    const std::size_t n = std::min(size, pending_.size());
+    pending_.copy(buf, n);
+    pending_.erase(0, n);
+    return n;
+  }
+  std::string error;
+  const long n = read_some(buf, size, std::chrono::steady_clock::now() + timeout, &error, wake_fd);
+  if (n == -3) return Status::Busy("woken");
+  if (n == -2) return Status::Timeout("no bytes from " + peer_);
+  if (n == -1) return Status::IOError("cannot read from " + peer_ + ": " + error);
+  if (n == 0) {
+    if (closed()) return Status::ShuttingDown("the connection is closed");
+    return Status::IOError(peer_ + " closed the connection");
+  }
+  return static_cast<std::size_t>(n);
 }
 
 Result<boost::json::value> TcpJsonStream::read_value(std::chrono::milliseconds timeout) {

@@ -45,6 +45,10 @@ class TcpJsonStream {
   // certificate and accepts any: authorization judges it). IOError when it
   // fails or does not finish within `timeout`. Before any read or write.
   Status accept_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout);
+  // The TLS handshake as the client (a pull replication sink dialing its
+  // hub), with `ctx` (its certificate; the server's is checked by the caller
+  // against what the hub advertises). Same errors as accept_tls.
+  Status connect_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout);
   // The certificate the client presented over TLS; nullptr without one (or
   // without TLS). Owned by the stream.
   X509* peer_certificate() const;
@@ -57,6 +61,14 @@ class TcpJsonStream {
   // Writes `bytes` whole (blocking). IOError when the socket failed,
   // ShuttingDown after close().
   Status write(std::string_view bytes);
+  // The same, but IOError when a write makes no progress for `stall` (a
+  // peer that stopped reading).
+  Status write(std::string_view bytes, std::chrono::milliseconds stall);
+  // Raw bytes after the JSON header exchange (pull replication's frames;
+  // tcp_byte_stream.h): first what read_value() buffered, then the socket.
+  // Timeout, IOError (closed), ShuttingDown as read_value(); Busy as soon as
+  // `wake_fd` (an eventfd, -1: none) is readable (drained).
+  Result<std::size_t> read_bytes(char* buf, std::size_t size, std::chrono::milliseconds timeout, int wake_fd);
   // Shuts the socket down: blocked and later reads and writes fail. Any thread.
   void close();
   // Writes `bytes` only if no other write is under way and the socket takes
@@ -70,8 +82,11 @@ class TcpJsonStream {
   const std::string& peer() const { return peer_; }
 
  private:
-  // > 0 bytes read; 0 the peer closed; -1 failed (`*error`); -2 timed out.
-  long read_some(char* buf, std::size_t size, std::chrono::steady_clock::time_point deadline, std::string* error);
+  // > 0 bytes read; 0 the peer closed; -1 failed (`*error`); -2 timed out;
+  // -3 woken by `wake_fd`.
+  long read_some(char* buf, std::size_t size, std::chrono::steady_clock::time_point deadline, std::string* error,
+                 int wake_fd = -1);
+  Status handshake_tls(SSL_CTX* ctx, bool server, std::chrono::milliseconds timeout);
   // One SSL_read/SSL_write under ssl_mu_: > 0 done, else the SSL_get_error code (negated).
   int ssl_call(bool write, char* buf, std::size_t size);
 

@@ -23,6 +23,14 @@ Result<TcpConnectionHeader> parse_connection_header(const json::value& v) {
   if (const auto* tag = o.if_contains("SourceNodeTag"); tag && tag->is_string()) {
     h.source_node_tag = std::string(tag->as_string());
   }
+  if (const auto* info = o.if_contains("AuthorizeInfo"); info && info->is_object()) {
+    if (const auto* as = info->as_object().if_contains("AuthorizeAs"); as && as->is_string()) {
+      h.authorize_as = std::string(as->as_string());
+    }
+    if (const auto* f = info->as_object().if_contains("AuthorizationFor"); f && f->is_string()) {
+      h.authorization_for = std::string(f->as_string());
+    }
+  }
   return h;
 }
 

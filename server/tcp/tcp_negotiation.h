@@ -23,6 +23,10 @@ struct TcpConnectionHeader {
   std::string operation;  // "Subscription", "Drop", ...
   std::string source_node_tag;
   std::int64_t version = 0;
+  // AuthorizeInfo {AuthorizeAs, AuthorizationFor}: a pull replication sink
+  // names the hub it comes for ("PullReplication", hub name).
+  std::string authorize_as;
+  std::string authorization_for;
 };
 
 // InvalidArgument when `v` is not an object with a string Operation and a

@@ -1100,3 +1100,29 @@ TEST_CASE("ReplicationItems: three members writing concurrently and replicating 
     for (Member* m : members) check_references(*m);
   }
 }
+
+TEST_CASE("ReplicationItems: every kind of item names its document (pull replication filters by it)") {
+  Member a("A");
+  a.put("Users/1", kUser);
+  a.increment("Users/1", "likes", 2);
+  a.attach("Users/1", "photo.png", "bytes");
+  a.put("orders/7", R"({"total":3,"@metadata":{"@collection":"Orders"}})");
+  a.remove("orders/7");
+  std::map<char, std::vector<std::string>> ids;
+  for (const auto& item : a.read(0).items) {
+    auto id = replication_item_document_id(item);
+    REQUIRE_MESSAGE(id.ok(), id.status().to_string());
+    ids[item.kind].push_back(*id);
+  }
+  CHECK(ids[kEtagOfDocument] == std::vector<std::string>{"Users/1"});
+  CHECK(ids[kEtagOfTombstone] == std::vector<std::string>{"orders/7"});
+  REQUIRE(ids[kEtagOfCounter].size() == 1);
+  CHECK(ids[kEtagOfCounter][0] == "users/1");  // counters carry the lowered id
+  CHECK(ids[kEtagOfAttachment] == std::vector<std::string>{"Users/1"});
+  ReplicationItem junk;
+  junk.kind = kEtagOfDocument;
+  junk.payload = "not a document";
+  CHECK_FALSE(replication_item_document_id(junk).ok());
+  junk.kind = '?';
+  CHECK_FALSE(replication_item_document_id(junk).ok());
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/edge_catchup_bench.sh: how fast an edge (a pull replication sink) catches up
+# on its hub, against one corvusd node's durable write rate, measured in one run on
+# this machine:
+#   1. single node: durable 1 KB PUT throughput at --clients (the reference rate R1);
+#   2. catch-up: a hub node with a hub definition and --backlog 1 KB documents, an
+#      edge node (its own cluster) given a connection string and a sink definition
+#      (HubToSink); documents per second from the sink definition until the edge
+#      has them all; target >= 0.5 x R1.
+# Plain HTTP and TCP (an unsecured hub: the same frames as over TLS, without the
+# encryption cost). Not a test: exit status 0 unless something could not run. Every
+# process listens on 127.0.0.1, lives in one temp directory, and is stopped on exit.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=edge_catchup_bench.sh BENCH_LOG_TAG=edge
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+
+SECS=10
+REPEAT=3
+WARMUP=1
+CLIENTS=64
+BACKLOG=100000
+BUILD_DIR="$REPO/build/release"
+CORVUSD=""
+TMP_BASE="$REPO/build"
+KEEP_TMP=0
+
+usage() {
+  cat <<USAGE
+usage: bench/edge_catchup_bench.sh [options]
+  --seconds S      measured seconds per single-node run (default $SECS)
+  --repeat K       repeat each measurement K times and report medians (default $REPEAT)
+  --clients N      clients of the single-node runs and of the backlog load (default $CLIENTS)
+  --backlog N      documents the edge catches up on (default $BACKLOG)
+  --build-dir D    build tree (default build/release)
+  --corvusd PATH   corvusd binary (default <build-dir>/server/corvusd)
+  --tmp-dir D      where the temp directory goes (default build/; not tmpfs)
+  --keep-tmp       keep the temp directory (logs, data)
+USAGE
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECS="$2"; shift 2 ;;
+    --repeat) REPEAT="$2"; shift 2 ;;
+    --clients) CLIENTS="$2"; shift 2 ;;
+    --backlog) BACKLOG="$2"; shift 2 ;;
+    --build-dir) BUILD_DIR="$2"; shift 2 ;;
+    --corvusd) CORVUSD="$2"; shift 2 ;;
+    --tmp-dir) TMP_BASE="$2"; shift 2 ;;
+    --keep-tmp) KEEP_TMP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "edge_catchup_bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ -n "$CORVUSD" ]] || CORVUSD="$BUILD_DIR/server/corvusd"
+[[ -x "$CORVUSD" ]] || die "no corvusd at $CORVUSD (build it first)"
+HTTP_LOAD="$BUILD_DIR/bench/corvus-http-load"
+if [[ ! -x $HTTP_LOAD ]]; then
+  log "building corvus-http-load (only that target)"
+  cmake --build "$BUILD_DIR" --target corvus-http-load -j2 >&2 || die "cannot build the load generator"
+fi
+
+mkdir -p "$TMP_BASE"
+WORK=$(mktemp -d "$TMP_BASE/edge-bench.XXXXXX")
+declare -A PID_OF=() HPORT=() CPORT=()
+stop_node() {  # name
+  local pid=${PID_OF[$1]:-} i
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PID_OF[$1]"
+}
+cleanup() {
+  local rc=$? n
+  trap - EXIT INT TERM
+  set +e
+  for n in "${!PID_OF[@]}"; do stop_node "$n"; done
+  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+check_disk "$WORK"
+
+http() {  # method url [body] -> "<status> <body>"
+  local out code data=()
+  [[ $# -ge 3 ]] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+  out=$(mktemp "$WORK/http.XXXXXX")
+  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$1" "$2" "${data[@]}" 2>/dev/null) || true
+  printf '%s %s' "${code:-000}" "$(head -c 600 "$out")"
+  rm -f "$out"
+}
+url() { echo "http://127.0.0.1:${HPORT[$1]}"; }
+start_node() {  # name
+  [[ -n ${HPORT[$1]:-} ]] || { free_port "HPORT[$1]"; free_port "CPORT[$1]"; }
+  mkdir -p "$WORK/$1"
+  "$CORVUSD" --server-url "$(url "$1")" --cluster-port "${CPORT[$1]}" --data-dir "$WORK/$1" \
+    --log-level warn >>"$WORK/$1.log" 2>&1 &
+  PID_OF[$1]=$!
+  wait_http "$(url "$1")/healthz" 30 || die "$1 did not answer /healthz in 30 s: $(tail -3 "$WORK/$1.log")"
+}
+doc_count() {  # name db -> CountOfDocuments, or -1
+  local r
+  r=$(curl -s --max-time 5 "$(url "$1")/databases/$2/stats" 2>/dev/null) || r=""
+  jq -r '.CountOfDocuments // -1' <<<"$r" 2>/dev/null || echo -1
+}
+median() { awk "$AWK_MEDIAN"' { print median($0) }' <<<"$*"; }
+
+# ---------------------------------------------------------------- 1. single node
+log "single node: durable 1 KB PUTs, $CLIENTS clients, ${SECS} s x $REPEAT"
+start_node S
+r=$(http PUT "$(url S)/admin/databases?name=bench" '{"DatabaseName":"bench"}')
+[[ $r == 2* ]] || die "create bench on the single node: $r"
+SINGLE=()
+for ((rep = 0; rep < REPEAT; rep++)); do
+  line=$("$HTTP_LOAD" --port "${HPORT[S]}" --mode put --clients "$CLIENTS" --seconds "$SECS" --warmup "$WARMUP" \
+    --tag "s$rep-" --timeout 30 2>>"$WORK/load.err") || die "load on S failed: $(tail -1 "$WORK/load.err")"
+  log "  S: $line"
+  SINGLE+=("$(awk '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == "rps") print a[2] } }' <<<"$line")")
+done
+stop_node S
+R1=$(median "${SINGLE[*]}")
+log "single node: median $R1 writes/s (runs: ${SINGLE[*]})"
+
+# ---------------------------------------------------------------- 2. the edge catching up
+CATCHUP=()
+for ((rep = 0; rep < REPEAT; rep++)); do
+  H="H$rep" E="E$rep"
+  start_node "$H"
+  start_node "$E"
+  r=$(http PUT "$(url "$H")/admin/databases?name=bench" '{"DatabaseName":"bench"}')
+  [[ $r == 2* ]] || die "create bench on the hub: $r"
+  r=$(http PUT "$(url "$H")/databases/bench/admin/tasks/pull-replication/hub" '{"Name":"edges","Mode":"HubToSink"}')
+  [[ $r == 2* ]] || die "define the hub: $r"
+  line=$("$HTTP_LOAD" --port "${HPORT[$H]}" --mode preload --requests "$BACKLOG" --clients "$CLIENTS" \
+    --tag "c$rep-" --timeout 30 2>>"$WORK/load.err") || die "backlog load failed: $(tail -1 "$WORK/load.err")"
+  log "  backlog on the hub: $line"
+  want=$(doc_count "$H" bench)
+  r=$(http PUT "$(url "$E")/admin/databases?name=edge" '{"DatabaseName":"edge"}')
+  [[ $r == 2* ]] || die "create edge: $r"
+  r=$(http PUT "$(url "$E")/databases/edge/admin/connection-strings" \
+    "{\"Name\":\"hub\",\"Database\":\"bench\",\"TopologyDiscoveryUrls\":[\"$(url "$H")\"]}")
+  [[ $r == 2* ]] || die "connection string: $r"
+  t0=$(date +%s.%N)
+  r=$(http POST "$(url "$E")/databases/edge/admin/tasks/sink-pull-replication" \
+    '{"PullReplicationAsSink":{"HubName":"edges","ConnectionStringName":"hub","Mode":"HubToSink"}}')
+  [[ $r == 2* ]] || die "sink definition: $r"
+  for ((i = 0; i < 6000; i++)); do [[ $(doc_count "$E" edge) -ge $want ]] && break; sleep 0.05; done
+  t1=$(date +%s.%N)
+  [[ $(doc_count "$E" edge) -ge $want ]] || die "the edge did not catch up to $want documents in 300 s (has $(doc_count "$E" edge))"
+  CATCHUP+=("$(awk -v n="$want" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
+  log "  the edge caught up on $want documents in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s: ${CATCHUP[-1]} docs/s"
+  stop_node "$E"
+  stop_node "$H"
+done
+
+echo
+echo "# edge_catchup_bench.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, corvusd built $(date -r "$CORVUSD" '+%Y-%m-%d %H:%M')"
+echo "# medians of $REPEAT runs; single node = the same corvusd alone (the peer)"
+printf '%-44s %12s   %s\n' "measurement" "median" "runs"
+printf '%-44s %12s   %s\n' "single node, $CLIENTS clients (writes/s)" "$R1" "${SINGLE[*]}"
+c=$(median "${CATCHUP[*]}")
+printf '%-44s %12s   %s\n' "edge catch-up of $BACKLOG docs (docs/s)" "$c" "${CATCHUP[*]}"
+x=$(awk -v a="$c" -v b="$R1" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+echo "  ratio edge catch-up / single-node writes: $x (target >= 0.5: $(awk -v v="$x" 'BEGIN { print (v >= 0.5) ? "PASS" : "MISS" }'))"
