@@ -79,36 +79,11 @@ LOAD="$BUILD_DIR/bench/corvus-http-load"
 mkdir -p "$TMP_BASE"
 WORK=$(mktemp -d "$TMP_BASE/counters-bench.XXXXXX")
 PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  set +e
-  if [[ -n $PID ]]; then
-    kill -TERM "$PID" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-  fi
-  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap cleanup_corvusd_work EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 check_disk "$WORK"
-
-free_port PORT
-URL="http://127.0.0.1:$PORT"
-CORVUSD_BUILT=$(date -r "$CORVUSD" '+%Y-%m-%d %H:%M:%S')
-"$CORVUSD" --server-url "$URL" --data-dir "$WORK/data" --log-level warn >"$WORK/corvusd.log" 2>&1 &
-PID=$!
-wait_http "$URL/healthz" 30 || die "corvusd did not answer /healthz in 30 s: $(tail -3 "$WORK/corvusd.log")"
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X PUT "$URL/admin/databases?name=bench" \
-  -H 'Content-Type: application/json' --data-binary '{"DatabaseName":"bench"}')
-[[ $code == 2* ]] || die "PUT /admin/databases?name=bench: HTTP $code"
-"$LOAD" --port "$PORT" --mode preload --ids "$IDS" --clients 16 --threads "$IO_THREADS" >/dev/null ||
-  die "preloading $IDS documents failed"
-log "corvusd on $URL, database bench with $IDS documents; temp dir $WORK ($FSTYPE on $FSDEV)"
+start_preloaded_corvusd
 
 RESULTS="$WORK/results.txt"  # mode clients rep rps p50 p99 errors
 : >"$RESULTS"

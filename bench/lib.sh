@@ -102,6 +102,38 @@ stop_pid() {  # pid [seconds, default 10]
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# ---------------------------------------------------------------- one corvusd with preloaded documents
+# start_preloaded_corvusd: corvusd ($CORVUSD) on a free port (PORT, URL; PID) with
+# its data in $WORK/data, a database `bench` and $IDS documents of ~1 KB written by
+# corvus-http-load --mode preload ($LOAD, $IO_THREADS io threads); CORVUSD_BUILT is
+# the binary's time. cleanup_corvusd_work (the EXIT trap) stops it and removes $WORK
+# unless KEEP_TMP=1, keeping the script's exit status.
+start_preloaded_corvusd() {
+  free_port PORT
+  URL="http://127.0.0.1:$PORT"
+  CORVUSD_BUILT=$(date -r "$CORVUSD" '+%Y-%m-%d %H:%M:%S')
+  "$CORVUSD" --server-url "$URL" --data-dir "$WORK/data" --log-level warn >"$WORK/corvusd.log" 2>&1 &
+  PID=$!
+  wait_http "$URL/healthz" 30 || die "corvusd did not answer /healthz in 30 s: $(tail -3 "$WORK/corvusd.log")"
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X PUT "$URL/admin/databases?name=bench" \
+    -H 'Content-Type: application/json' --data-binary '{"DatabaseName":"bench"}')
+  [[ $code == 2* ]] || die "PUT /admin/databases?name=bench: HTTP $code"
+  "$LOAD" --port "$PORT" --mode preload --ids "$IDS" --clients 16 --threads "$IO_THREADS" >/dev/null ||
+    die "preloading $IDS documents failed"
+  log "corvusd on $URL, database bench with $IDS documents; temp dir $WORK ($FSTYPE on $FSDEV)"
+}
+
+cleanup_corvusd_work() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  stop_pid "$PID"
+  [[ -n $PID ]] && wait "$PID" 2>/dev/null
+  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+
 # ---------------------------------------------------------------- a private PostgreSQL 15
 # start_pg: initdb in $WORK/pg/data and start it on 127.0.0.1 and a free port (PGPORT),
 # fsync=on, synchronous_commit=on, default shared_buffers, its unix socket in
