@@ -10,10 +10,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "rachis/cluster/cluster_state_machine.h"
-#include "rachis/cluster/commands/database_commands.h"
-#include "rachis/cluster/commands/node_commands.h"
-#include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/one_database_state.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
@@ -23,36 +20,8 @@ namespace json = boost::json;
 
 namespace {
 
-struct OneDatabase {
-  testing::TempDir dir;
-  std::unique_ptr<ClusterStateMachine> sm;
-  Index next = 1;
-
-  OneDatabase() {
-    open();
-    BootstrapCommand boot;
-    boot.cluster_id = "hubs";
-    boot.self = NodeInfo{"A", 1, "http://a", "127.0.0.1:1", NodeRole::Member, kCommandVersion};
-    REQUIRE(apply(boot).result.status.ok());
-    AddDatabaseCommand add;
-    add.record.name = "db";
-    add.record.topology.replication_factor = 1;
-    add.record.cluster_transaction_id = "txid";
-    REQUIRE(apply(add).result.status.ok());
-  }
-  void open() {
-    sm.reset();
-    auto opened = ClusterStateMachine::open(dir.sub("state"));
-    REQUIRE(opened.ok());
-    sm = std::move(opened).value();
-  }
-  ClusterStateMachine::Outcome apply(const ClusterCommand& c) {
-    DecodedCommand decoded = decode_command(encode_command(c));
-    REQUIRE_MESSAGE(decoded.command, decoded.status.to_string());
-    CHECK(json::parse(encode_command(*decoded.command)) == json::parse(encode_command(c)));
-    return sm->apply(Entry{1, next++, EntryType::Normal, encode_command(c)});
-  }
-  std::shared_ptr<const DatabaseRecord> record() { return sm->state().record("db"); }
+struct OneDatabase : test::OneDatabaseState {
+  OneDatabase() : OneDatabaseState("hubs") {}
 };
 
 PutPullReplicationHubCommand put_hub(const std::string& name, std::uint64_t task_id = 0, bool filtering = false,

@@ -9,10 +9,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
-#include "rachis/cluster/cluster_state_machine.h"
-#include "rachis/cluster/commands/database_commands.h"
-#include "rachis/cluster/commands/node_commands.h"
-#include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/one_database_state.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
@@ -22,36 +19,8 @@ namespace json = boost::json;
 
 namespace {
 
-struct OneDatabase {
-  testing::TempDir dir;
-  std::unique_ptr<ClusterStateMachine> sm;
-  Index next = 1;
-
-  OneDatabase() {
-    open();
-    BootstrapCommand boot;
-    boot.cluster_id = "subscriptions";
-    boot.self = NodeInfo{"A", 1, "http://a", "127.0.0.1:1", NodeRole::Member, kCommandVersion};
-    REQUIRE(apply(boot).result.status.ok());
-    AddDatabaseCommand add;
-    add.record.name = "db";
-    add.record.topology.replication_factor = 1;
-    add.record.cluster_transaction_id = "txid";
-    REQUIRE(apply(add).result.status.ok());
-  }
-  void open() {
-    sm.reset();
-    auto opened = ClusterStateMachine::open(dir.sub("state"));
-    REQUIRE(opened.ok());
-    sm = std::move(opened).value();
-  }
-  ClusterStateMachine::Outcome apply(const ClusterCommand& c) {
-    // Every command goes through its encoding, as it does in the log.
-    DecodedCommand decoded = decode_command(encode_command(c));
-    REQUIRE_MESSAGE(decoded.command, decoded.status.to_string());
-    CHECK(json::parse(encode_command(*decoded.command)) == json::parse(encode_command(c)));
-    return sm->apply(Entry{1, next++, EntryType::Normal, encode_command(c)});
-  }
+struct OneDatabase : test::OneDatabaseState {
+  OneDatabase() : OneDatabaseState("subscriptions") {}
   SubscriptionRecord get(const std::string& name) {
     auto r = sm->state().subscription("db", name);
     REQUIRE(r.ok());
