@@ -9,11 +9,7 @@
 
 #include <doctest/doctest.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -23,6 +19,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
+#include "tests/support/test_identity.h"
 #include "tests/support/tls_client.h"
 
 using namespace corvus::testing;
@@ -35,46 +32,13 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-std::string thumbprint(const TestCertificate& c) {
-  unsigned char sha1[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(c.x509(), EVP_sha1(), sha1, &n);
-  std::string out;
-  char hex[3];
-  for (unsigned i = 0; i < n; ++i) {
-    std::snprintf(hex, sizeof(hex), "%02X", sha1[i]);
-    out += hex;
-  }
-  return out;
-}
-
 // One client identity: its certificate and key on disk, and its thumbprint.
-struct Identity {
-  std::string cert_file;
-  std::string key_file;
-  std::string pem;
-  std::string thumbprint;
-};
-
-Identity make_identity(const TempDir& dir, const std::string& name, int64_t not_before, int64_t not_after) {
-  TestCertificate::Options o;
-  o.common_name = name;
-  o.subject_alt_names = "";
-  o.not_before_offset = not_before;
-  o.not_after_offset = not_after;
-  TestCertificate c(o);
-  Identity id{dir.sub(name + ".crt"), dir.sub(name + ".key"), c.certificate_pem(), thumbprint(c)};
-  c.write_certificate_pem(id.cert_file);
-  c.write_private_key_pem(id.key_file);
-  return id;
-}
-
 struct SecuredServer {
   TempDir certs;
   TempDir data;
   std::string ca_pem = certs.sub("ca.pem");
   std::string server_pem = certs.sub("server.pem");
-  Identity admin, reader, op, expired, early, stranger;
+  TestIdentity admin, reader, op, expired, early, stranger;
   uint16_t port = free_port();
   std::unique_ptr<CorvusdProcess> node;
 
@@ -88,12 +52,12 @@ struct SecuredServer {
     TestCertificate server(server_options, &ca);
     ca.write_certificate_pem(ca_pem);
     server.write_pem(server_pem);
-    admin = make_identity(certs, "admin", -3600, 86400);
-    reader = make_identity(certs, "reader", -3600, 86400);
-    op = make_identity(certs, "operator", -3600, 86400);
-    expired = make_identity(certs, "expired", -7200, -3600);
-    early = make_identity(certs, "early", 3600, 86400);
-    stranger = make_identity(certs, "stranger", -3600, 86400);
+    admin = make_test_identity(certs, "admin", -3600, 86400);
+    reader = make_test_identity(certs, "reader", -3600, 86400);
+    op = make_test_identity(certs, "operator", -3600, 86400);
+    expired = make_test_identity(certs, "expired", -7200, -3600);
+    early = make_test_identity(certs, "early", 3600, 86400);
+    stranger = make_test_identity(certs, "stranger", -3600, 86400);
     node = std::make_unique<CorvusdProcess>(
         data.sub("node"), port,
         std::vector<std::string>{"--server-url", "https://127.0.0.1:" + std::to_string(port), "--certificate",
@@ -109,7 +73,7 @@ struct SecuredServer {
     FAIL("corvusd did not answer over https within 20 s:\n" << node->log());
   }
 
-  TlsClient client(const Identity* id, std::chrono::milliseconds timeout = 10s) const {
+  TlsClient client(const TestIdentity* id, std::chrono::milliseconds timeout = 10s) const {
     TlsClientOptions o;
     o.ca_file = ca_pem;
     o.timeout = timeout;

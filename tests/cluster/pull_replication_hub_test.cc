@@ -8,11 +8,7 @@
 
 #include <doctest/doctest.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -21,6 +17,7 @@
 #include "tests/support/corvusd_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
+#include "tests/support/test_identity.h"
 #include "tests/support/tls_client.h"
 
 using namespace corvus::testing;
@@ -33,59 +30,14 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-std::string thumbprint(const TestCertificate& c) {
-  unsigned char sha1[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(c.x509(), EVP_sha1(), sha1, &n);
-  std::string out;
-  char hex[3];
-  for (unsigned i = 0; i < n; ++i) {
-    std::snprintf(hex, sizeof(hex), "%02X", sha1[i]);
-    out += hex;
-  }
-  return out;
-}
-
 // Base64 of the DER: the PEM's body without its armour lines (what the
 // official clients send as CertificateBase64).
-std::string der_base64(const std::string& pem) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < pem.size()) {
-    size_t end = pem.find('\n', pos);
-    if (end == std::string::npos) end = pem.size();
-    std::string line = pem.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("-----", 0) != 0) out += line;
-    pos = end + 1;
-  }
-  return out;
-}
-
-struct Identity {
-  std::string cert_file;
-  std::string key_file;
-  std::string pem;
-  std::string thumbprint;
-};
-
-Identity make_identity(const TempDir& dir, const std::string& name) {
-  TestCertificate::Options o;
-  o.common_name = name;
-  o.subject_alt_names = "";
-  TestCertificate c(o);
-  Identity id{dir.sub(name + ".crt"), dir.sub(name + ".key"), c.certificate_pem(), thumbprint(c)};
-  c.write_certificate_pem(id.cert_file);
-  c.write_private_key_pem(id.key_file);
-  return id;
-}
-
 struct SecuredHub {
   TempDir certs;
   TempDir data;
   std::string ca_pem = certs.sub("ca.pem");
   std::string server_pem = certs.sub("server.pem");
-  Identity admin, edge, other_edge;
+  TestIdentity admin, edge, other_edge;
   uint16_t port = free_port();
   std::unique_ptr<CorvusdProcess> node;
 
@@ -99,9 +51,9 @@ struct SecuredHub {
     TestCertificate server(server_options, &ca);
     ca.write_certificate_pem(ca_pem);
     server.write_pem(server_pem);
-    admin = make_identity(certs, "admin");
-    edge = make_identity(certs, "edge");
-    other_edge = make_identity(certs, "other-edge");
+    admin = make_test_identity(certs, "admin");
+    edge = make_test_identity(certs, "edge");
+    other_edge = make_test_identity(certs, "other-edge");
     node = std::make_unique<CorvusdProcess>(
         data.sub("node"), port,
         std::vector<std::string>{"--server-url", "https://127.0.0.1:" + std::to_string(port), "--certificate",
@@ -117,7 +69,7 @@ struct SecuredHub {
     FAIL("corvusd did not answer over https within 20 s:\n" << node->log());
   }
 
-  TlsClient client(const Identity* id, std::chrono::milliseconds timeout = 10s) const {
+  TlsClient client(const TestIdentity* id, std::chrono::milliseconds timeout = 10s) const {
     TlsClientOptions o;
     o.ca_file = ca_pem;
     o.timeout = timeout;
@@ -143,10 +95,10 @@ std::string message_of(const HttpResult& r, unsigned status) {
   return std::string(v.at("Message").as_string());
 }
 
-std::string access_body(const std::string& name, const Identity& id, const json::array& h2s = {},
+std::string access_body(const std::string& name, const TestIdentity& id, const json::array& h2s = {},
                         const json::array& s2h = {}) {
   return json::serialize(json::object{{"Name", name},
-                                      {"CertificateBase64", der_base64(id.pem)},
+                                      {"CertificateBase64", id.der_base64},
                                       {"AllowedHubToSinkPaths", h2s},
                                       {"AllowedSinkToHubPaths", s2h}});
 }
@@ -261,7 +213,7 @@ TEST_CASE("pull replication hub: define, change, list, register and unregister s
     CHECK(listed.at("Results").at(0).at("Thumbprint").as_string() == s.edge.thumbprint);
     CHECK(listed.at("Results").at(0).at("Subject") == "CN=edge");
     CHECK(listed.at("Results").at(0).at("AllowedHubToSinkPaths").as_array().size() == 2);
-    CHECK(listed.at("Results").at(0).at("Certificate").as_string() == der_base64(s.edge.pem));
+    CHECK(listed.at("Results").at(0).at("Certificate").as_string() == s.edge.der_base64);
     auto page = parse(admin.request("GET", "/databases/hub/admin/tasks/pull-replication/hub/access?name=edges&start=1&pageSize=5"));
     REQUIRE(page.at("Results").as_array().size() == 1);
     CHECK(page.at("Results").at(0).at("Thumbprint").as_string() == s.other_edge.thumbprint);

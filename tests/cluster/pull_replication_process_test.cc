@@ -30,6 +30,7 @@
 #include "tests/support/corvusd_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
+#include "tests/support/test_identity.h"
 #include "tests/support/tls_client.h"
 
 using namespace corvus::testing;
@@ -37,19 +38,6 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 
 namespace {
-
-std::string thumbprint(const TestCertificate& c) {
-  unsigned char sha1[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(c.x509(), EVP_sha1(), sha1, &n);
-  std::string out;
-  char hex[3];
-  for (unsigned i = 0; i < n; ++i) {
-    std::snprintf(hex, sizeof(hex), "%02X", sha1[i]);
-    out += hex;
-  }
-  return out;
-}
 
 std::string base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
@@ -62,14 +50,6 @@ std::string base64(const std::string& bytes) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string der_base64(const TestCertificate& c) {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(c.x509(), &der);
-  std::string out = base64(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
-  OPENSSL_free(der);
-  return out;
 }
 
 // One secured single-node corvusd with its own certificate; `admin` is its
@@ -131,8 +111,8 @@ struct Fixture {
     sink_cert->write_certificate_pem(sink_crt);
     sink_cert->write_private_key_pem(sink_key);
     sink_cert->write_pfx(sink_pfx, "");
-    hub = std::make_unique<Node>(data, certs, "hub", *ca, thumbprint(*admin), 2);
-    edge = std::make_unique<Node>(data, certs, "edge", *ca, thumbprint(*admin), 3);
+    hub = std::make_unique<Node>(data, certs, "hub", *ca, admin->thumbprint(), 2);
+    edge = std::make_unique<Node>(data, certs, "edge", *ca, admin->thumbprint(), 3);
     start(*hub);
     start(*edge);
   }
@@ -182,7 +162,7 @@ struct Fixture {
     REQUIRE_MESSAGE(r.status == 200, r.body);
     r = admin_hub.request("PUT", "/databases/hub/admin/tasks/pull-replication/hub/access?name=edges",
                           json::serialize(json::object{{"Name", "edge-1"},
-                                                       {"CertificateBase64", der_base64(*sink_cert)},
+                                                       {"CertificateBase64", sink_cert->der_base64()},
                                                        {"AllowedHubToSinkPaths", h2s},
                                                        {"AllowedSinkToHubPaths", s2h}}));
     REQUIRE_MESSAGE(r.status == 200, r.body);

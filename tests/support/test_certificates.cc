@@ -3,11 +3,13 @@
 #include "tests/support/test_certificates.h"
 
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -78,6 +80,30 @@ std::string TestCertificate::certificate_pem() const {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   check(PEM_write_bio_X509(bio.get(), cert_) == 1, "PEM_write_bio_X509");
   return bio_to_string(bio.get());
+}
+
+std::string TestCertificate::thumbprint() const {
+  unsigned char sha1[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  check(X509_digest(cert_, EVP_sha1(), sha1, &n) == 1, "X509_digest");
+  std::string out;
+  char hex[3];
+  for (unsigned i = 0; i < n; ++i) {
+    std::snprintf(hex, sizeof(hex), "%02X", sha1[i]);
+    out += hex;
+  }
+  return out;
+}
+
+std::string TestCertificate::der_base64() const {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert_, &der);
+  check(n > 0, "i2d_X509");
+  std::string out(4 * ((static_cast<size_t>(n) + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), der, n);
+  OPENSSL_free(der);
+  out.resize(static_cast<size_t>(written));
+  return out;
 }
 
 std::string TestCertificate::private_key_pem() const {

@@ -34,6 +34,10 @@ class TestCertificate {
   X509* x509() const { return cert_; }
   EVP_PKEY* key() const { return key_; }
   std::string certificate_pem() const;
+  // What RavenDB names a certificate by: the SHA-1 of its DER, upper-case hex.
+  std::string thumbprint() const;
+  // Its DER, base64 (what the certificate APIs take).
+  std::string der_base64() const;
   std::string private_key_pem() const;
   // Writes certificate then key into one PEM file.
   void write_pem(const std::string& path) const;
