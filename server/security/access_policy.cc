@@ -256,7 +256,9 @@ std::optional<http::Response> authorize(const SecurityOptions& options, const rc
     }
   }
   if (!decide(options, state, access, database, req.client_certificate, now, "")) return std::nullopt;
-  std::string what(boost::beast::http::to_string(req.method));
+  std::string what(req.method == boost::beast::http::verb::unknown && !req.method_name.empty()
+                       ? std::string_view(req.method_name)
+                       : std::string_view(boost::beast::http::to_string(req.method)));
   what += ' ';
   what += req.path.empty() ? std::string_view(req.target).substr(0, req.target.find('?')) : std::string_view(req.path);
   auto refusal = decide(options, state, access, database, req.client_certificate, now, what);
