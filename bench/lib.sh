@@ -124,6 +124,74 @@ start_preloaded_corvusd() {
   log "corvusd on $URL, database bench with $IDS documents; temp dir $WORK ($FSTYPE on $FSDEV)"
 }
 
+# compare_load_modes: corvus-http-load modes A and B against the corvusd started by
+# start_preloaded_corvusd, at each of $CLIENTS, $REPEAT times interleaved ($SECS s
+# after $WARMUP s); prints the medians side by side and the B / A throughput per
+# client count (with a target at 64 clients when given). Leaves the medians in
+# $MEDIANS ("mode clients rps p50 p99 errors"). A mode listed in FRESH_IDS_MODE
+# writes new ids each run (--tag), for modes that insert.
+compare_load_modes() {  # title mode_a label_a mode_b label_b ratio_name target_at_64
+  local title=$1 a=$2 label_a=$3 b=$4 label_b=$5 ratio=$6 target=$7 rep c
+  RESULTS="$WORK/results.txt"  # mode clients rep rps p50 p99 errors
+  : >"$RESULTS"
+  log "${SECS}s per run after ${WARMUP}s warm-up; clients: $CLIENTS; repeat $REPEAT"
+  for ((rep = 1; rep <= REPEAT; rep++)); do
+    log "=== repetition $rep/$REPEAT"
+    for c in $CLIENTS; do
+      run_one_load "$a" "$c" "$rep"
+      run_one_load "$b" "$c" "$rep"
+    done
+  done
+  MEDIANS="$WORK/medians.txt"
+  sort -k1,1 -k2,2n "$RESULTS" | awk "$AWK_MEDIAN"'
+    { k = $1 " " $2; if (!(k in n)) order[++nk] = k
+      n[k]++; err[k] += $7; rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6 }
+    END { for (i = 1; i <= nk; i++) { k = order[i]
+            printf "%s %.1f %.0f %.0f %d\n", k, median(rps[k]), median(p50[k]), median(p99[k]), err[k] } }
+  ' >"$MEDIANS"
+
+  echo
+  echo "$title: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), disk $FSDEV ($FSTYPE)"
+  echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); corvusd $CORVUSD (built $CORVUSD_BUILT);" \
+    "${SECS}s per run after ${WARMUP}s warm-up; medians of $REPEAT repetitions; closed loop, one keep-alive" \
+    "connection per client; load generator io threads: $IO_THREADS"
+  printf '\n%7s | %-27s | %-27s\n' "" "$label_a" "$label_b"
+  printf '%7s | %9s %7s %8s  | %9s %7s %8s\n' clients req/s p50_us p99_us req/s p50_us p99_us
+  for c in $CLIENTS; do printf '%7d | %s | %s\n' "$c" "$(median_cell "$a" "$c")" "$(median_cell "$b" "$c")"; done
+  if awk '$6 > 0 { f = 1 } END { exit !f }' "$MEDIANS"; then echo "(* = some runs behind this cell had errors; see the log above)"; fi
+
+  echo
+  for c in $CLIENTS; do
+    awk -v c="$c" -v a="$a" -v b="$b" -v name="$ratio" -v target="$([[ $c == 64 ]] && echo "$target")" '
+      $2 == c && $1 == a { p = $3 } $2 == c && $1 == b { k = $3 }
+      END { if (p <= 0 || k <= 0) { printf "  %2d clients: %s throughput: n/a (not measured)\n", c, name; exit }
+            r = k / p
+            if (target != "") printf "  %2d clients: %s throughput: %.2fx   target >= %.1fx  %s\n", c, name, r, target, (r >= target ? "PASS" : "MISS")
+            else printf "  %2d clients: %s throughput: %.2fx\n", c, name, r }' "$MEDIANS"
+  done
+}
+
+run_one_load() {  # mode clients rep
+  local line err="$WORK/load-$1-$2-$3.err" tag=()
+  [[ $1 == "${FRESH_IDS_MODE:-}" ]] && tag=(--tag "r$3c$2-")
+  if ! line=$(timeout $((SECS + WARMUP + 60)) "$LOAD" --port "$PORT" --mode "$1" --clients "$2" \
+    --seconds "$SECS" --warmup "$WARMUP" --threads "$IO_THREADS" --ids "$IDS" --timeout 10 \
+    "${tag[@]}" 2>"$err"); then
+    log "  $1 c=$2: load generator failed: $(tail -2 "$err")"
+    return 0
+  fi
+  log "  $line"
+  [[ -s $err ]] && log "  $1 c=$2: $(head -c 400 "$err")"
+  awk -v r="$3" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); m[a[1]] = a[2] }
+                   print m["mode"], m["clients"], r, m["rps"], m["p50_us"], m["p99_us"], m["errors"] }' \
+    <<<"$line" >>"$RESULTS"
+}
+
+median_cell() {  # mode clients
+  awk -v m="$1" -v c="$2" '$1 == m && $2 == c { f = 1; printf "%9.0f %7d %8d%s", $3, $4, $5, ($6 > 0 ? "*" : " ") }
+                           END { if (!f) printf "%-27s", "not run" }' "$MEDIANS"
+}
+
 cleanup_corvusd_work() {
   local rc=$?
   trap - EXIT INT TERM

@@ -86,60 +86,6 @@ trap 'exit 143' TERM
 check_disk "$WORK"
 start_preloaded_corvusd
 
-RESULTS="$WORK/results.txt"  # mode clients rep rps p50 p99 errors
-: >"$RESULTS"
-run_load() {  # mode clients rep
-  local line err="$WORK/load-$1-$2-$3.err" tag=()
-  if ! line=$(timeout $((SECS + WARMUP + 60)) "$LOAD" --port "$PORT" --mode "$1" --clients "$2" \
-    --seconds "$SECS" --warmup "$WARMUP" --threads "$IO_THREADS" --ids "$IDS" --timeout 10 \
-    "${tag[@]}" 2>"$err"); then
-    log "  $1 c=$2: load generator failed: $(tail -2 "$err")"
-    return 0
-  fi
-  log "  $line"
-  [[ -s $err ]] && log "  $1 c=$2: $(head -c 400 "$err")"
-  awk -v r="$3" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); m[a[1]] = a[2] }
-                   print m["mode"], m["clients"], r, m["rps"], m["p50_us"], m["p99_us"], m["errors"] }' \
-    <<<"$line" >>"$RESULTS"
-}
-
-log "${SECS}s per run after ${WARMUP}s warm-up; clients: $CLIENTS; repeat $REPEAT"
-for ((rep = 1; rep <= REPEAT; rep++)); do
-  log "=== repetition $rep/$REPEAT"
-  for c in $CLIENTS; do
-    run_load overwrite "$c" "$rep"
-    run_load patch "$c" "$rep"
-  done
-done
-
-MEDIANS="$WORK/medians.txt"  # mode clients rps p50 p99 errors
-sort -k1,1 -k2,2n "$RESULTS" | awk "$AWK_MEDIAN"'
-  { k = $1 " " $2; if (!(k in n)) order[++nk] = k
-    n[k]++; err[k] += $7; rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6 }
-  END { for (i = 1; i <= nk; i++) { k = order[i]
-          printf "%s %.1f %.0f %.0f %d\n", k, median(rps[k]), median(p50[k]), median(p99[k]), err[k] } }
-' >"$MEDIANS"
-
-echo
-echo "Patch benchmark: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), disk $FSDEV ($FSTYPE)"
-echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); corvusd $CORVUSD (built $CORVUSD_BUILT);" \
-  "${SECS}s per run after ${WARMUP}s warm-up; medians of $REPEAT repetitions; closed loop, one keep-alive" \
-  "connection per client; load generator io threads: $IO_THREADS"
-printf '\n%7s | %-27s | %-27s\n' "" "PUT (1 KB document)" "PATCH (trivial script)"
-printf '%7s | %9s %7s %8s  | %9s %7s %8s\n' clients req/s p50_us p99_us req/s p50_us p99_us
-cell() { awk -v m="$1" -v c="$2" '$1 == m && $2 == c { f = 1; printf "%9.0f %7d %8d%s", $3, $4, $5, ($6 > 0 ? "*" : " ") }
-                                   END { if (!f) printf "%-27s", "not run" }' "$MEDIANS"; }
-for c in $CLIENTS; do printf '%7d | %s | %s\n' "$c" "$(cell overwrite "$c")" "$(cell patch "$c")"; done
-if awk '$6 > 0 { f = 1 } END { exit !f }' "$MEDIANS"; then echo "(* = some runs behind this cell had errors; see the log above)"; fi
-
-echo
-for c in $CLIENTS; do
-  awk -v c="$c" -v target="$([[ $c == 64 ]] && echo 0.6)" '
-    $2 == c && $1 == "overwrite" { p = $3 } $2 == c && $1 == "patch" { k = $3 }
-    END { if (p <= 0 || k <= 0) { printf "  %2d clients: patch / PUT throughput: n/a (not measured)\n", c; exit }
-          r = k / p
-          if (target != "") printf "  %2d clients: patch / PUT throughput: %.2fx   target >= %.1fx  %s\n", c, r, target, (r >= target ? "PASS" : "MISS")
-          else printf "  %2d clients: patch / PUT throughput: %.2fx\n", c, r }' "$MEDIANS"
-done
+compare_load_modes "Patch benchmark" overwrite "PUT (1 KB document)" patch "PATCH (trivial script)" "patch / PUT" 0.6
 awk '$2 == 1 && $1 == "overwrite" { p = $4 } $2 == 1 && $1 == "patch" { k = $4 }
      END { if (p > 0 && k > 0) printf "  per-script overhead at 1 client: p50 PATCH %d us - p50 PUT %d us = %d us\n", k, p, k - p }' "$MEDIANS"

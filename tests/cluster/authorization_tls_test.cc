@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "tests/support/corvusd_process.h"
+#include "tests/support/secured_node.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
@@ -33,56 +34,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 // One client identity: its certificate and key on disk, and its thumbprint.
-struct SecuredServer {
-  TempDir certs;
-  TempDir data;
-  std::string ca_pem = certs.sub("ca.pem");
-  std::string server_pem = certs.sub("server.pem");
-  TestIdentity admin, reader, op, expired, early, stranger;
-  uint16_t port = free_port();
-  std::unique_ptr<CorvusdProcess> node;
-
-  SecuredServer() {
-    TestCertificate::Options ca_options;
-    ca_options.common_name = "corvus test CA";
-    TestCertificate ca(ca_options);
-    TestCertificate::Options server_options;
-    server_options.common_name = "localhost";
-    server_options.serial = 2;
-    TestCertificate server(server_options, &ca);
-    ca.write_certificate_pem(ca_pem);
-    server.write_pem(server_pem);
-    admin = make_test_identity(certs, "admin", -3600, 86400);
-    reader = make_test_identity(certs, "reader", -3600, 86400);
-    op = make_test_identity(certs, "operator", -3600, 86400);
-    expired = make_test_identity(certs, "expired", -7200, -3600);
-    early = make_test_identity(certs, "early", 3600, 86400);
-    stranger = make_test_identity(certs, "stranger", -3600, 86400);
-    node = std::make_unique<CorvusdProcess>(
-        data.sub("node"), port,
-        std::vector<std::string>{"--server-url", "https://127.0.0.1:" + std::to_string(port), "--certificate",
-                                 server_pem, "--admin-certificate-thumbprint", admin.thumbprint});
-    node->spawn();
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      node->wait_exit(1ms);
-      REQUIRE_MESSAGE(node->running(), node->log());
-      if (client(nullptr, 500ms).request("GET", "/healthz").status == 200) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL("corvusd did not answer over https within 20 s:\n" << node->log());
-  }
-
-  TlsClient client(const TestIdentity* id, std::chrono::milliseconds timeout = 10s) const {
-    TlsClientOptions o;
-    o.ca_file = ca_pem;
-    o.timeout = timeout;
-    if (id) {
-      o.certificate_file = id->cert_file;
-      o.private_key_file = id->key_file;
-    }
-    return TlsClient(port, o);
-  }
+struct SecuredServer : SecuredNode {
+  TestIdentity reader = make_test_identity(certs, "reader");
+  TestIdentity op = make_test_identity(certs, "operator");
+  TestIdentity expired = make_test_identity(certs, "expired", -7200, -3600);
+  TestIdentity early = make_test_identity(certs, "early", 3600, 86400);
+  TestIdentity stranger = make_test_identity(certs, "stranger");
 };
 
 // The refusal's JSON message, after checking that it is a 403 of `type`.

@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include "tests/support/corvusd_process.h"
+#include "tests/support/secured_node.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certificates.h"
 #include "tests/support/test_identity.h"
@@ -32,53 +33,9 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 // Base64 of the DER: the PEM's body without its armour lines (what the
 // official clients send as CertificateBase64).
-struct SecuredHub {
-  TempDir certs;
-  TempDir data;
-  std::string ca_pem = certs.sub("ca.pem");
-  std::string server_pem = certs.sub("server.pem");
-  TestIdentity admin, edge, other_edge;
-  uint16_t port = free_port();
-  std::unique_ptr<CorvusdProcess> node;
-
-  SecuredHub() {
-    TestCertificate::Options ca_options;
-    ca_options.common_name = "corvus test CA";
-    TestCertificate ca(ca_options);
-    TestCertificate::Options server_options;
-    server_options.common_name = "localhost";
-    server_options.serial = 2;
-    TestCertificate server(server_options, &ca);
-    ca.write_certificate_pem(ca_pem);
-    server.write_pem(server_pem);
-    admin = make_test_identity(certs, "admin");
-    edge = make_test_identity(certs, "edge");
-    other_edge = make_test_identity(certs, "other-edge");
-    node = std::make_unique<CorvusdProcess>(
-        data.sub("node"), port,
-        std::vector<std::string>{"--server-url", "https://127.0.0.1:" + std::to_string(port), "--certificate",
-                                 server_pem, "--admin-certificate-thumbprint", admin.thumbprint});
-    node->spawn();
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      node->wait_exit(1ms);
-      REQUIRE_MESSAGE(node->running(), node->log());
-      if (client(nullptr, 500ms).request("GET", "/healthz").status == 200) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL("corvusd did not answer over https within 20 s:\n" << node->log());
-  }
-
-  TlsClient client(const TestIdentity* id, std::chrono::milliseconds timeout = 10s) const {
-    TlsClientOptions o;
-    o.ca_file = ca_pem;
-    o.timeout = timeout;
-    if (id) {
-      o.certificate_file = id->cert_file;
-      o.private_key_file = id->key_file;
-    }
-    return TlsClient(port, o);
-  }
+struct SecuredHub : SecuredNode {
+  TestIdentity edge = make_test_identity(certs, "edge");
+  TestIdentity other_edge = make_test_identity(certs, "other-edge");
 };
 
 json::value parse(const HttpResult& r) {
