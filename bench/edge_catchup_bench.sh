@@ -65,51 +65,11 @@ fi
 
 mkdir -p "$TMP_BASE"
 WORK=$(mktemp -d "$TMP_BASE/edge-bench.XXXXXX")
-declare -A PID_OF=() HPORT=() CPORT=()
-stop_node() {  # name
-  local pid=${PID_OF[$1]:-} i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  unset "PID_OF[$1]"
-}
-cleanup() {
-  local rc=$? n
-  trap - EXIT INT TERM
-  set +e
-  for n in "${!PID_OF[@]}"; do stop_node "$n"; done
-  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap cleanup_nodes EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 check_disk "$WORK"
 
-http() {  # method url [body] -> "<status> <body>"
-  local out code data=()
-  [[ $# -ge 3 ]] && data=(-H 'Content-Type: application/json' --data-binary "$3")
-  out=$(mktemp "$WORK/http.XXXXXX")
-  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$1" "$2" "${data[@]}" 2>/dev/null) || true
-  printf '%s %s' "${code:-000}" "$(head -c 600 "$out")"
-  rm -f "$out"
-}
-url() { echo "http://127.0.0.1:${HPORT[$1]}"; }
-start_node() {  # name
-  [[ -n ${HPORT[$1]:-} ]] || { free_port "HPORT[$1]"; free_port "CPORT[$1]"; }
-  mkdir -p "$WORK/$1"
-  "$CORVUSD" --server-url "$(url "$1")" --cluster-port "${CPORT[$1]}" --data-dir "$WORK/$1" \
-    --log-level warn >>"$WORK/$1.log" 2>&1 &
-  PID_OF[$1]=$!
-  wait_http "$(url "$1")/healthz" 30 || die "$1 did not answer /healthz in 30 s: $(tail -3 "$WORK/$1.log")"
-}
-doc_count() {  # name db -> CountOfDocuments, or -1
-  local r
-  r=$(curl -s --max-time 5 "$(url "$1")/databases/$2/stats" 2>/dev/null) || r=""
-  jq -r '.CountOfDocuments // -1' <<<"$r" 2>/dev/null || echo -1
-}
 median() { awk "$AWK_MEDIAN"' { print median($0) }' <<<"$*"; }
 
 # ---------------------------------------------------------------- 1. single node

@@ -102,6 +102,54 @@ stop_pid() {  # pid [seconds, default 10]
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# ---------------------------------------------------------------- named corvusd nodes
+# For scripts that run several nodes in $WORK: start_node NAME (a free HTTP and
+# cluster port the first time, the same ones on a restart; data in $WORK/NAME,
+# log in $WORK/NAME.log), url NAME, stop_node NAME [SIGNAL] (SIGNAL, default TERM,
+# then KILL after 10 s), doc_count NAME DB, http METHOD URL [BODY] -> "<status>
+# <body>", and cleanup_nodes (the EXIT trap: stops them all, removes $WORK unless
+# KEEP_TMP=1).
+declare -A PID_OF=() HPORT=() CPORT=()
+url() { echo "http://127.0.0.1:${HPORT[$1]}"; }
+start_node() {  # name
+  [[ -n ${HPORT[$1]:-} ]] || { free_port "HPORT[$1]"; free_port "CPORT[$1]"; }
+  mkdir -p "$WORK/$1"
+  "$CORVUSD" --server-url "$(url "$1")" --cluster-port "${CPORT[$1]}" --data-dir "$WORK/$1" \
+    --log-level warn >>"$WORK/$1.log" 2>&1 &
+  PID_OF[$1]=$!
+  wait_http "$(url "$1")/healthz" 30 || die "$1 did not answer /healthz in 30 s: $(tail -3 "$WORK/$1.log")"
+}
+stop_node() {  # name [signal]
+  local pid=${PID_OF[$1]:-} i
+  [[ -n $pid ]] || return 0
+  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PID_OF[$1]"
+}
+cleanup_nodes() {
+  local rc=$? n
+  trap - EXIT INT TERM
+  set +e
+  for n in "${!PID_OF[@]}"; do stop_node "$n"; done
+  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+http() {  # method url [body] -> "<status> <body>"
+  local out code data=()
+  [[ $# -ge 3 ]] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+  out=$(mktemp "$WORK/http.XXXXXX")
+  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$1" "$2" "${data[@]}" 2>/dev/null) || true
+  printf '%s %s' "${code:-000}" "$(head -c 600 "$out")"
+  rm -f "$out"
+}
+doc_count() {  # name db -> CountOfDocuments, or -1
+  local r
+  r=$(curl -s --max-time 5 "$(url "$1")/databases/$2/stats" 2>/dev/null) || r=""
+  jq -r '.CountOfDocuments // -1' <<<"$r" 2>/dev/null || echo -1
+}
+
 # ---------------------------------------------------------------- one corvusd with preloaded documents
 # start_preloaded_corvusd: corvusd ($CORVUSD) on a free port (PORT, URL; PID) with
 # its data in $WORK/data, a database `bench` and $IDS documents of ~1 KB written by

@@ -101,54 +101,12 @@ fi
 # ---------------------------------------------------------------- temp dir, cleanup
 mkdir -p "$TMP_BASE"
 WORK=$(mktemp -d "$TMP_BASE/replication-bench.XXXXXX")
-declare -A PID_OF=()  # node name -> pid
-
-stop_node() {  # name [signal]
-  local pid=${PID_OF[$1]:-} i
-  [[ -n $pid ]] || return 0
-  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  unset "PID_OF[$1]"
-}
-cleanup() {
-  local rc=$? n
-  trap - EXIT INT TERM
-  set +e
-  for n in "${!PID_OF[@]}"; do stop_node "$n"; done
-  if [[ $KEEP_TMP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap cleanup_nodes EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 check_disk "$WORK"
 
-http() {  # method url [body] -> "<status> <body>"
-  local out code data=()
-  [[ $# -ge 3 ]] && data=(-H 'Content-Type: application/json' --data-binary "$3")
-  out=$(mktemp "$WORK/http.XXXXXX")
-  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$1" "$2" "${data[@]}" 2>/dev/null) || true
-  printf '%s %s' "${code:-000}" "$(head -c 600 "$out")"
-  rm -f "$out"
-}
 
-declare -A HPORT=() CPORT=()
-url() { echo "http://127.0.0.1:${HPORT[$1]}"; }
-start_node() {  # name
-  [[ -n ${HPORT[$1]:-} ]] || { free_port "HPORT[$1]"; free_port "CPORT[$1]"; }
-  mkdir -p "$WORK/$1"
-  "$CORVUSD" --server-url "$(url "$1")" --cluster-port "${CPORT[$1]}" --data-dir "$WORK/$1" \
-    --log-level warn >>"$WORK/$1.log" 2>&1 &
-  PID_OF[$1]=$!
-  wait_http "$(url "$1")/healthz" 30 || die "$1 did not answer /healthz in 30 s: $(tail -3 "$WORK/$1.log")"
-}
-doc_count() {  # name -> CountOfDocuments of bench, or -1
-  local r
-  r=$(curl -s --max-time 5 "$(url "$1")/databases/bench/stats" 2>/dev/null) || r=""
-  jq -r '.CountOfDocuments // -1' <<<"$r" 2>/dev/null || echo -1
-}
 
 # One closed-loop PUT run; prints the rps.
 put_run() {  # name clients tag seconds
@@ -185,18 +143,18 @@ for ((i = 0; i < 300; i++)); do
 done
 [[ $r == 2* ]] || die "create bench with replication factor 3: $r"
 for n in A B C; do
-  for ((i = 0; i < 150; i++)); do [[ $(doc_count "$n") -ge 0 ]] && break; sleep 0.2; done
+  for ((i = 0; i < 150; i++)); do [[ $(doc_count "$n" bench) -ge 0 ]] && break; sleep 0.2; done
 done
 
 # Waits until every node has as many documents as node A; prints the seconds waited.
 wait_converged() {  # timeout seconds
   local want i
   for ((i = 0; i < $1 * 10; i++)); do
-    want=$(doc_count A)
-    [[ $(doc_count B) == "$want" && $(doc_count C) == "$want" ]] && return 0
+    want=$(doc_count A bench)
+    [[ $(doc_count B bench) == "$want" && $(doc_count C bench) == "$want" ]] && return 0
     sleep 0.1
   done
-  log "WARNING: the nodes did not converge within $1 s (A $(doc_count A), B $(doc_count B), C $(doc_count C))"
+  log "WARNING: the nodes did not converge within $1 s (A $(doc_count A bench), B $(doc_count B bench), C $(doc_count C bench))"
 }
 
 GROUP=()
@@ -248,13 +206,13 @@ if want catchup; then
     line=$("$HTTP_LOAD" --port "${HPORT[A]}" --mode preload --requests "$BACKLOG" --clients "$CLIENTS" \
       --tag "c$rep-" --timeout 30 2>>"$WORK/load.err") || die "backlog load failed: $(tail -1 "$WORK/load.err")"
     log "  backlog on A: $line"
-    for ((i = 0; i < 1200; i++)); do [[ $(doc_count B) == "$(doc_count A)" ]] && break; sleep 0.1; done
-    want_docs=$(doc_count A)
+    for ((i = 0; i < 1200; i++)); do [[ $(doc_count B bench) == "$(doc_count A bench)" ]] && break; sleep 0.1; done
+    want_docs=$(doc_count A bench)
     t0=$(date +%s.%N)
     start_node C
-    for ((i = 0; i < 6000; i++)); do [[ $(doc_count C) -ge $want_docs ]] && break; sleep 0.05; done
+    for ((i = 0; i < 6000; i++)); do [[ $(doc_count C bench) -ge $want_docs ]] && break; sleep 0.05; done
     t1=$(date +%s.%N)
-    [[ $(doc_count C) -ge $want_docs ]] || die "C did not catch up to $want_docs documents in 300 s (has $(doc_count C))"
+    [[ $(doc_count C bench) -ge $want_docs ]] || die "C did not catch up to $want_docs documents in 300 s (has $(doc_count C bench))"
     CATCHUP+=("$(awk -v n="$BACKLOG" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
     log "  C caught up on $BACKLOG documents in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s (from its restart): ${CATCHUP[-1]} docs/s"
   done
