@@ -30,6 +30,7 @@
 #include "server/options/server_options.h"
 #include "server/scripting/script_limits.h"
 #include "server/security/certificate_upload.h"
+#include "server/security/node_certificate.h"
 #include "server/pull_replication/hub_tcp_handler.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connection.h"
@@ -87,6 +88,13 @@ corvus::server::tcp::TcpListenerOptions tcp_listener_options(const corvus::serve
   return t;
 }
 
+// The host clients dial over HTTP: the public URL's, else the bound one.
+std::string public_host(const corvus::server::ServerOptions& options) {
+  auto hp = corvus::server::parse_listen_url(options.public_server_url.empty() ? options.server_url
+                                                                              : options.public_server_url);
+  return hp.ok() ? hp->host : options.host;
+}
+
 // The host clients dial: --tcp-url's, else the host of the public URL.
 std::string tcp_advertised_host(const corvus::server::ServerOptions& options) {
   auto hp = options.tcp_url.empty()
@@ -132,6 +140,21 @@ int main(int argc, char** argv) {
   // The node's own certificate is what the authorization layer trusts as
   // ClusterAdmin (other nodes present it).
   http::ClientCertificate own_certificate;
+  if (options.self_signed_certificate) {
+    auto generated = security::ensure_node_certificate(options.data_dir, public_host(options));
+    if (!generated.ok()) {
+      log::error("cannot start").kv("error", generated.status().message());
+      std::fprintf(stderr, "corvusd: cannot start: %s\n", generated.status().message().c_str());
+      return 2;
+    }
+    options.certificate_path = generated->pem_path;
+    log::info(generated->key_created ? "self-signed certificate over a NEW key (peers must pin the new hash)"
+                                     : "self-signed certificate re-issued over the kept key")
+        .kv("certificate", generated->pem_path)
+        .kv("server_key_hash", generated->public_key_hash);
+    std::printf("Server Key Hash: %s\n", generated->public_key_hash.c_str());
+    std::fflush(stdout);
+  }
   if (!options.certificate_path.empty()) {
     auto tls = http::make_server_tls_context(options.certificate_path, options.certificate_password);
     if (!tls.ok()) {
@@ -176,6 +199,7 @@ int main(int argc, char** argv) {
   security.server_thumbprint = own_certificate.thumbprint;
   security.server_public_key_hash = own_certificate.public_key_hash;
   security.admin_thumbprints = options.admin_certificate_thumbprints;
+  security.admin_key_hashes = options.admin_certificate_key_hashes;
   store.value()->set_security(std::move(security));
 
   http::Router router;

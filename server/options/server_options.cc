@@ -226,6 +226,29 @@ const std::vector<OptionSpec>& specs() {
          o.admin_certificate_thumbprints.insert(o.admin_certificate_thumbprints.end(), parsed.begin(), parsed.end());
          return "";
        }},
+      {"admin-certificate-key-hash", "CORVUS_ADMIN_CERTIFICATE_KEY_HASH", "HASH", "(none)",
+       "a client certificate's public key pin (base64 SHA-256 of its public key) with ClusterAdmin clearance; "
+       "repeatable",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         std::vector<std::string> parsed;
+         while (true) {
+           const auto comma = v.find(',');
+           std::string h(v.substr(0, comma));
+           std::erase(h, ' ');
+           const bool base64 = h.size() == 44 && h.back() == '=' &&
+                               h.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+                                   43;
+           if (!base64) {
+             return "expected public key hashes (base64 SHA-256, 44 characters ending in '='), got '" +
+                    std::string(v) + "'";
+           }
+           parsed.push_back(std::move(h));
+           if (comma == std::string_view::npos) break;
+           v.remove_prefix(comma + 1);
+         }
+         o.admin_certificate_key_hashes.insert(o.admin_certificate_key_hashes.end(), parsed.begin(), parsed.end());
+         return "";
+       }},
       {"database-rehab-grace", "CORVUS_DATABASE_REHAB_GRACE", "SECONDS", "15",
        "the leader moves a database member that does not answer for this long to Rehab",
        [](ServerOptions& o, std::string_view v) -> std::string {
@@ -242,6 +265,19 @@ const std::vector<OptionSpec>& specs() {
        [](ServerOptions& o, std::string_view v) -> std::string {
          if (v.empty()) return "must not be empty";
          o.certificate_path = std::string(v);
+         return "";
+       }},
+      {"self-signed-certificate", "CORVUS_SELF_SIGNED_CERTIFICATE", "", "off",
+       "instead of --certificate: a key kept in the data directory and a self-signed certificate over it made at "
+       "each start; prints the key hash peers and clients pin",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         if (v == "true" || v == "1" || v == "on") {
+           o.self_signed_certificate = true;
+         } else if (v == "false" || v == "0" || v == "off") {
+           o.self_signed_certificate = false;
+         } else {
+           return "expected true or false, got '" + std::string(v) + "'";
+         }
          return "";
        }},
       {"certificate-password", "CORVUS_CERTIFICATE_PASSWORD", "PASSWORD", "(none)",
@@ -457,14 +493,18 @@ bool is_loopback_host(std::string_view host) {
 Status check_security_options(const ServerOptions& o) {
   auto listen = parse_listen_url(o.server_url);
   if (!listen.ok()) return listen.status();
-  const bool has_certificate = !o.certificate_path.empty();
+  if (!o.certificate_path.empty() && o.self_signed_certificate) {
+    return Status::InvalidArgument("--certificate and --self-signed-certificate both given: pick one");
+  }
+  const bool has_certificate = !o.certificate_path.empty() || o.self_signed_certificate;
   if (listen->https && !has_certificate) {
     return Status::InvalidArgument("--server-url " + o.server_url +
                                    " is https but no --certificate was given: pass --certificate PATH (PEM or .pfx) "
-                                   "or use an http:// URL");
+                                   "or --self-signed-certificate, or use an http:// URL");
   }
   if (!listen->https && has_certificate) {
-    return Status::InvalidArgument("--certificate is set but --server-url " + o.server_url +
+    return Status::InvalidArgument(std::string(o.self_signed_certificate ? "--self-signed-certificate" : "--certificate") +
+                                   " is set but --server-url " + o.server_url +
                                    " is http://: use https:// (the port serves HTTPS only)");
   }
   if (!has_certificate && !o.unsecured_allow_public && !is_loopback_host(listen->host)) {

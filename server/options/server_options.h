@@ -82,6 +82,10 @@ struct ServerOptions {
   // registering anyone. Only matters on a secured server. Repeatable, or
   // comma-separated. Default: none
   std::vector<std::string> admin_certificate_thumbprints;
+  // The same by public key pin (base64 SHA-256 of the SubjectPublicKeyInfo,
+  // what --self-signed-certificate prints as "Server Key Hash"): survives the
+  // certificate being re-issued over the same key. Default: none
+  std::vector<std::string> admin_certificate_key_hashes;
   // How long a database member may not answer before the leader's supervisor
   // moves it to Rehab (the clients then prefer other members). Shorter reacts
   // faster but flaps on a slow node. Default: 15
@@ -92,6 +96,11 @@ struct ServerOptions {
   std::string certificate_path;
   // Password of the PKCS#12 file or of the PEM private key. Default: empty
   std::string certificate_password;
+  // Instead of --certificate: keep a key pair in the data directory and sign
+  // a fresh self-signed certificate over it at every start
+  // (security/node_certificate.h); peers and clients pin its key hash.
+  // Needs an https:// --server-url. Default: false
+  bool self_signed_certificate = false;
   // Without a certificate, allow binding a non-loopback address (plain HTTP,
   // no authentication, reachable from the network). Default: false
   bool unsecured_allow_public = false;

@@ -94,7 +94,9 @@ Identity identify(const SecurityOptions& options, const rc::ClusterState& state,
     return id;
   }
   if (std::find(options.admin_thumbprints.begin(), options.admin_thumbprints.end(), cert->thumbprint) !=
-      options.admin_thumbprints.end()) {
+          options.admin_thumbprints.end() ||
+      std::find(options.admin_key_hashes.begin(), options.admin_key_hashes.end(), cert->public_key_hash) !=
+          options.admin_key_hashes.end()) {
     id.source = Identity::Source::WellKnownAdmin;
     return id;
   }

@@ -49,6 +49,8 @@ struct SecurityOptions {
   std::string server_public_key_hash;
   // --admin-certificate-thumbprint (upper-case hex): ClusterAdmin.
   std::vector<std::string> admin_thumbprints;
+  // --admin-certificate-key-hash (base64 SHA-256 of the public key): ClusterAdmin.
+  std::vector<std::string> admin_key_hashes;
 };
 
 // Who a presented certificate is to this server.

@@ -1,11 +1,9 @@
 #include "server/security/certificate_generator.h"
 
-#include <openssl/bio.h>
+#include "server/security/self_signed.h"
+
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
 
 #include <array>
 #include <cstdint>
@@ -17,16 +15,8 @@ namespace {
 
 struct Free {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
   void operator()(PKCS12* p) const { PKCS12_free(p); }
 };
-
-std::string bio_text(BIO* bio) {
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
-}
 
 std::uint32_t crc32(std::string_view bytes) {
   static const auto table = [] {
@@ -115,42 +105,22 @@ Result<GeneratedCertificate> generate_client_certificate(std::string_view name, 
   const std::string cn(name);
   std::unique_ptr<EVP_PKEY, Free> key(EVP_RSA_gen(2048));
   if (!key) return Status::Internal("cannot generate an RSA key");
-  std::unique_ptr<X509, Free> cert(X509_new());
-  if (!cert) return Status::Internal("cannot create a certificate");
-  std::array<unsigned char, 16> serial{};
-  if (RAND_bytes(serial.data(), static_cast<int>(serial.size())) != 1) return Status::Internal("no randomness");
-  serial[0] &= 0x7F;  // positive
-  BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
-  X509_set_version(cert.get(), 2);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(valid_days) * 86400);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* subject = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
-                             0);
-  X509_set_issuer_name(cert.get(), subject);
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return Status::Internal("cannot sign the certificate");
-
+  auto cert = sign_self_signed(key.get(), cn, {}, valid_days);
+  if (!cert.ok()) return cert.status();
   GeneratedCertificate out;
-  std::unique_ptr<BIO, Free> crt(BIO_new(BIO_s_mem()));
-  std::unique_ptr<BIO, Free> pem_key(BIO_new(BIO_s_mem()));
-  if (!crt || !pem_key || PEM_write_bio_X509(crt.get(), cert.get()) != 1 ||
-      PEM_write_bio_PrivateKey(pem_key.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return Status::Internal("cannot write the certificate as PEM");
-  }
-  out.certificate_pem = bio_text(crt.get());
+  out.certificate_pem = certificate_pem(cert->get());
+  const std::string key_pem = private_key_pem(key.get());
+  if (out.certificate_pem.empty() || key_pem.empty()) return Status::Internal("cannot write the certificate as PEM");
   const std::string pass(password);
   std::unique_ptr<PKCS12, Free> p12(
-      PKCS12_create(pass.c_str(), cn.c_str(), key.get(), cert.get(), nullptr, 0, 0, 0, 0, 0));
+      PKCS12_create(pass.c_str(), cn.c_str(), key.get(), cert->get(), nullptr, 0, 0, 0, 0, 0));
   if (!p12) return Status::Internal("cannot build the PKCS#12 bundle");
   unsigned char* der = nullptr;
   const int len = i2d_PKCS12(p12.get(), &der);
   if (len <= 0) return Status::Internal("cannot encode the PKCS#12 bundle");
   std::string pfx(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
-  out.zip = make_zip({{cn + ".crt", out.certificate_pem}, {cn + ".key", bio_text(pem_key.get())}, {cn + ".pfx", pfx}});
+  out.zip = make_zip({{cn + ".crt", out.certificate_pem}, {cn + ".key", key_pem}, {cn + ".pfx", pfx}});
   return out;
 }
 

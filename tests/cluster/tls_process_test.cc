@@ -242,3 +242,86 @@ TEST_CASE("tls: start-up refusals are clear and leave the data directory untouch
     CHECK_FALSE(std::filesystem::exists(data.sub("node")));
   }
 }
+
+TEST_CASE("tls: --self-signed-certificate keeps its key across restarts; clients are admitted by key hash") {
+  TempDir data;
+  const uint16_t port = free_port();
+  TestCertificate::Options client_options;
+  client_options.common_name = "pinned-admin";
+  client_options.subject_alt_names = "";
+  TestCertificate admin(client_options);
+  TestCertificate stranger(client_options);
+  admin.write_certificate_pem(data.sub("admin.crt"));
+  admin.write_private_key_pem(data.sub("admin.key"));
+  stranger.write_certificate_pem(data.sub("stranger.crt"));
+  stranger.write_private_key_pem(data.sub("stranger.key"));
+  const std::vector<std::string> args = {"--server-url", https_url(port), "--self-signed-certificate",
+                                         "--admin-certificate-key-hash", admin.public_key_hash()};
+  const std::string node_pem = data.sub("node") + "/node-certificate.pem";
+  // What the client pins: the SHA-256 of the public key the port presents.
+  const std::string presented_key_hash =
+      "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+      " 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary "
+      "| base64";
+  auto printed_hash = [](const std::string& log) {
+    const std::string marker = "Server Key Hash: ";
+    const auto at = log.find(marker);
+    return at == std::string::npos ? std::string() : log.substr(at + marker.size(), 44);
+  };
+  TlsClientOptions as_admin;  // pinning, not a PKI: the server is not verified by a CA here
+  as_admin.certificate_file = data.sub("admin.crt");
+  as_admin.private_key_file = data.sub("admin.key");
+  TlsClientOptions as_stranger;
+  as_stranger.certificate_file = data.sub("stranger.crt");
+  as_stranger.private_key_file = data.sub("stranger.key");
+
+  std::string first_hash, first_serial;
+  for (int start = 0; start < 2; ++start) {
+    CAPTURE(start);
+    CorvusdProcess node(data.sub("node"), port, args);
+    node.spawn();
+    HttpResult answer;
+    for (int i = 0; i < 400 && answer.status != 200; ++i) {
+      REQUIRE_MESSAGE(node.running(), node.log());
+      answer = TlsClient(port, as_admin).request("GET", "/databases");
+      if (answer.status != 200) std::this_thread::sleep_for(50ms);
+    }
+    CHECK_MESSAGE(answer.status == 200, answer.body);
+    const auto refused = TlsClient(port, as_stranger).request("GET", "/databases");
+    CHECK(refused.status == 403);
+    CHECK_MESSAGE(contains(refused.body, stranger.thumbprint()), refused.body);
+
+    const std::string hash = printed_hash(node.log());
+    CHECK_MESSAGE(hash.size() == 44, node.log());
+    CHECK(run(presented_key_hash).substr(0, 44) == hash);
+    const std::string serial = run("openssl x509 -noout -serial -in " + node_pem);
+    CHECK(contains(serial, "serial="));
+    if (start == 0) {
+      first_hash = hash;
+      first_serial = serial;
+      CHECK(contains(node.log(), "NEW key"));
+    } else {
+      CHECK(hash == first_hash);      // the pin survives a restart
+      CHECK(serial != first_serial);  // over a certificate issued anew
+      CHECK(contains(node.log(), "kept key"));
+    }
+    CHECK(node.terminate() == 0);
+  }
+}
+
+TEST_CASE("tls: --self-signed-certificate with --certificate, or on an http:// URL, is refused") {
+  Certificates certs;
+  TempDir data;
+  const uint16_t port = free_port();
+  CorvusdProcess both(data.sub("node"), port,
+                      {"--server-url", https_url(port), "--self-signed-certificate", "--certificate", certs.server_pem});
+  both.spawn();
+  CHECK(both.wait_exit(20s) == 2);
+  CHECK_MESSAGE(contains(both.log(), "pick one"), both.log());
+  CorvusdProcess plain(data.sub("node"), port,
+                       {"--server-url", "http://127.0.0.1:" + std::to_string(port), "--self-signed-certificate"});
+  plain.spawn();
+  CHECK(plain.wait_exit(20s) == 2);
+  CHECK_MESSAGE(contains(plain.log(), "--self-signed-certificate is set but"), plain.log());
+  CHECK_FALSE(std::filesystem::exists(data.sub("node")));
+}

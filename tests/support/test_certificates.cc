@@ -106,6 +106,20 @@ std::string TestCertificate::der_base64() const {
   return out;
 }
 
+std::string TestCertificate::public_key_hash() const {
+  unsigned char* spki = nullptr;
+  const int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert_), &spki);
+  check(n > 0, "i2d_X509_PUBKEY");
+  unsigned char sha256[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const bool ok = EVP_Digest(spki, static_cast<size_t>(n), sha256, &len, EVP_sha256(), nullptr) == 1;
+  OPENSSL_free(spki);
+  check(ok, "EVP_Digest");
+  std::string out(4 * ((len + 2) / 3), '\0');
+  out.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), sha256, static_cast<int>(len))));
+  return out;
+}
+
 std::string TestCertificate::private_key_pem() const {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   check(PEM_write_bio_PrivateKey(bio.get(), key_, nullptr, nullptr, 0, nullptr, nullptr) == 1,

@@ -36,6 +36,8 @@ class TestCertificate {
   std::string certificate_pem() const;
   // What RavenDB names a certificate by: the SHA-1 of its DER, upper-case hex.
   std::string thumbprint() const;
+  // Its public key pin: base64 SHA-256 of the DER SubjectPublicKeyInfo.
+  std::string public_key_hash() const;
   // Its DER, base64 (what the certificate APIs take).
   std::string der_base64() const;
   std::string private_key_pem() const;
