@@ -77,7 +77,7 @@ bool valid_lock_mode(std::string_view mode) {
   return mode == "Unlock" || mode == "PreventDeletesIgnore" || mode == "PreventDeletesError";
 }
 
-json::object DatabaseRecord::to_json() const {
+json::object DatabaseRecord::to_json(bool with_secrets) const {
   json::object o = settings;
   o["LockMode"] = lock_mode;
   // Corvus has no restore or offline states yet: a record that exists is a
@@ -104,7 +104,7 @@ json::object DatabaseRecord::to_json() const {
   }
   if (!sink_pull_replications.empty()) {
     json::array sinks;
-    for (const auto& d : sink_pull_replications) sinks.push_back(d.to_json());
+    for (const auto& d : sink_pull_replications) sinks.push_back(d.to_json(with_secrets));
     o["SinkPullReplications"] = std::move(sinks);
   }
   if (!hub_accesses.empty()) {

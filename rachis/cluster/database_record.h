@@ -84,8 +84,11 @@ struct DatabaseRecord {
   // The cluster still serves the database (some node is in its group).
   bool active() const { return !topology.all_nodes().empty(); }
 
-  // The record in RavenDB's shape (GET /admin/databases?name=).
-  boost::json::object to_json() const;
+  // The record in RavenDB's shape. The stored form keeps every secret (a
+  // sink's certificate and private key); what GET /admin/databases?name=
+  // answers (`with_secrets` false) leaves them out: a database admin may read
+  // the record but must not walk away with the sink's identity.
+  boost::json::object to_json(bool with_secrets = true) const;
   static bool from_json(const boost::json::object& o, DatabaseRecord* out);
 };
 

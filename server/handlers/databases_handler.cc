@@ -233,7 +233,7 @@ void handle_get_record(ServerStore& store, const http::Request& req, const http:
   if (!name.ok()) return respond_error(respond, name.status(), req);
   auto record = store.cluster().state().record(*name);
   if (!record || !record->active()) return respond(http::Response::empty(404));
-  respond(http::Response::json(200, json::serialize(record->to_json())));
+  respond(http::Response::json(200, json::serialize(record->to_json(/*with_secrets=*/false))));
 }
 
 void handle_stats(ServerStore& store, const http::Request& req, const http::Respond& respond, bool detailed) {

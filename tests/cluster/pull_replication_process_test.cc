@@ -241,6 +241,13 @@ TEST_CASE("pull replication: both directions over TLS; a sink killed while both 
   // Sink to hub: the edge's own writes go up.
   f.put(*f.edge, "edge", "edge/1", R"({"from":"edge"})");
   CHECK(f.arrives(*f.hub, "hub", "edge/1"));
+  // The record the edge's admin reads names the sink but not its private key
+  // (the stored record keeps it: the sink above runs on it).
+  const auto record = f.client(*f.edge).request("GET", "/admin/databases?name=edge");
+  REQUIRE(record.status == 200);
+  CHECK(record.body.find("\"HubName\":\"edges\"") != std::string::npos);
+  CHECK_MESSAGE(record.body.find("CertificateWithPrivateKey") == std::string::npos, record.body);
+  CHECK(record.body.find("CertificatePassword") == std::string::npos);
 
   // The sink's certificate reads nothing over HTTP on the hub, and can run
   // no other TCP operation (a data subscription) there.
