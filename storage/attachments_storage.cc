@@ -169,6 +169,12 @@ Status check_expected(std::string_view document_id, std::string_view name, const
   if (!expected) return Status::Ok();
   const std::string actual = existing ? existing->change_vector : std::string();
   if (expected->empty() ? !existing : (existing && actual == *expected)) return Status::Ok();
+  if (expected->empty()) {
+    return Status::ConcurrencyConflict("Attachment '" + std::string(name) + "' of document '" +
+                                       std::string(document_id) + "' already exists (change vector '" + actual +
+                                       "'), but the write expected it not to (a copy, move or rename never "
+                                       "overwrites; delete it first)");
+  }
   return Status::ConcurrencyConflict("Attachment '" + std::string(name) + "' of document '" + std::string(document_id) +
                                      "' has change vector '" + actual + "', but the expected change vector was '" +
                                      *expected + "'");
@@ -320,8 +326,10 @@ Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string
                             "' does not exist");
   }
   if (Status s = check_expected(source_id, source_name, source.value(), expected_change_vector); !s.ok()) return s;
+  // The destination must be new (RavenDB: a copy, move or rename onto an
+  // existing attachment is a concurrency violation, not an overwrite).
   return put_attachment(txn, destination_id, destination_name, source.value()->content_type, source.value()->hash,
-                        source.value()->size, std::nullopt);
+                        source.value()->size, std::string());
 }
 
 Status drop_document_attachments(WriteTransaction& txn, const Document& document) {

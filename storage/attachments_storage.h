@@ -67,7 +67,8 @@ Result<std::optional<std::string>> delete_attachment(WriteTransaction& txn, std:
                                                      const std::optional<std::string>& expected_change_vector);
 // Adds a reference to the bytes of (source_id, source_name) as (destination_id,
 // destination_name); `expected_change_vector` is the source attachment's.
-// NotFound when the source attachment or the destination document does not exist.
+// NotFound when the source attachment or the destination document does not
+// exist; ConcurrencyConflict when the destination attachment already does.
 Result<AttachmentWriteResult> copy_attachment(WriteTransaction& txn, std::string_view source_id,
                                               std::string_view source_name, std::string_view destination_id,
                                               std::string_view destination_name,

@@ -80,17 +80,29 @@ class AttachmentCopyCommand final : public BatchCommand {
     // The expected change vector is the source attachment's (checked by the copy).
     auto r = storage::copy_attachment(txn, id_, name_, destination_id_, destination_name_, expected_);
     if (!r.ok()) return r.status();
-    if (move_) {
-      auto d = storage::delete_attachment(txn, id_, name_, std::nullopt);
-      if (!d.ok()) return d.status();
+    const storage::AttachmentInfo& copied = r->attachment;
+    const std::string attachment_fields = ",\"ChangeVector\":" + json_string(copied.change_vector) +
+                                          ",\"Hash\":" + json_string(copied.hash) +
+                                          ",\"Size\":" + std::to_string(copied.size) +
+                                          ",\"ContentType\":" + json_string(copied.content_type);
+    if (!move_) {
+      // RavenDB's reply names the copy (the client files it under Id/Name).
+      out += "{\"Type\":\"AttachmentCOPY\",\"Id\":" + json_string(copied.document_id) +
+             ",\"Name\":" + json_string(copied.name) + attachment_fields +
+             ",\"DocumentChangeVector\":" + json_string(r->document_change_vector) + "}";
+      return Status::Ok();
     }
-    out += std::string("{\"Type\":\"") + (move_ ? "AttachmentMOVE" : "AttachmentCOPY") + "\",\"Id\":" +
-           json_string(id_) + ",\"Name\":" + json_string(name_) + ",\"DestinationId\":" +
-           json_string(r->attachment.document_id) + ",\"DestinationName\":" + json_string(r->attachment.name) +
-           ",\"ChangeVector\":" + json_string(r->attachment.change_vector) + ",\"Hash\":" +
-           json_string(r->attachment.hash) + ",\"Size\":" + std::to_string(r->attachment.size) +
-           ",\"ContentType\":" + json_string(r->attachment.content_type) +
-           ",\"DocumentChangeVector\":" + json_string(r->document_change_vector) + "}";
+    auto d = storage::delete_attachment(txn, id_, name_, std::nullopt);
+    if (!d.ok()) return d.status();
+    // The source document's version after the delete; a move within one
+    // document (a rename) leaves that one version for both.
+    const std::string source_cv = d.value().value_or(r->document_change_vector);
+    const bool same_document = storage::lower_id(id_) == storage::lower_id(destination_id_);
+    out += "{\"Type\":\"AttachmentMOVE\",\"Id\":" + json_string(id_) + ",\"Name\":" + json_string(name_) +
+           ",\"DestinationId\":" + json_string(copied.document_id) +
+           ",\"DestinationName\":" + json_string(copied.name) + attachment_fields +
+           ",\"DocumentChangeVector\":" + json_string(source_cv) + ",\"DestinationDocumentChangeVector\":" +
+           json_string(same_document ? source_cv : r->document_change_vector) + "}";
     return Status::Ok();
   }
 

@@ -143,7 +143,16 @@ TEST_CASE("corvusd: attachments over HTTP") {
     CHECK(results[0].as_object()["Type"].as_string() == "AttachmentPUT");
     CHECK(results[0].as_object()["Size"].to_number<int>() == 5);
     CHECK(results[1].as_object()["Type"].as_string() == "AttachmentCOPY");
+    // RavenDB's copy reply names the copy: the clients file it under Id/Name.
+    CHECK(results[1].as_object()["Id"].as_string() == "users/2");
+    CHECK(results[1].as_object()["Name"].as_string() == "pic2.bin");
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=a.txt").body == "hello");
+    // Onto an attachment that exists: 409, nothing written.
+    const uint64_t before_conflict = last_etag(c);
+    check_error(c.request("POST", "/databases/db/bulk_docs",
+                          R"({"Commands":[{"Id":"users/2","Name":"a.txt","DestinationId":"users/2","DestinationName":"pic2.bin","Type":"AttachmentCOPY"}]})"),
+                409, "pic2.bin");
+    CHECK(last_etag(c) == before_conflict);
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=pic2.bin").body == bytes);
     r = c.request("POST", "/databases/db/bulk_docs",
                   R"({"Commands":[{"Id":"users/2","Name":"a.txt","Type":"AttachmentDELETE"}]})");
@@ -153,6 +162,11 @@ TEST_CASE("corvusd: attachments over HTTP") {
     r = c.request("POST", "/databases/db/bulk_docs",
                   R"({"Commands":[{"Id":"users/2","Name":"pic2.bin","DestinationId":"users/1","DestinationName":"moved.bin","Type":"AttachmentMOVE"}]})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
+    const auto moved = boost::json::parse(r.body).as_object()["Results"].as_array()[0].as_object();
+    CHECK(moved.at("Id").as_string() == "users/2");  // a move reply names the source, then the destination
+    CHECK(moved.at("DestinationId").as_string() == "users/1");
+    CHECK(moved.at("DestinationName").as_string() == "moved.bin");
+    CHECK(moved.at("DocumentChangeVector").as_string() != moved.at("DestinationDocumentChangeVector").as_string());
     CHECK(c.request("GET", "/databases/db/attachments?id=users/2&name=pic2.bin").status == 404);
     CHECK(c.request("GET", "/databases/db/attachments?id=users/1&name=moved.bin").body == bytes);
   }

@@ -229,7 +229,7 @@ TEST_CASE("blob store: a pinned blob survives a collect; unpinning collects it")
   CHECK_FALSE(s->blob_store()->has_blob(stored->hash));
 }
 
-TEST_CASE("attachments: copy adds a reference to the same bytes; the source's change vector is checked") {
+TEST_CASE("attachments: copy adds a reference to the same bytes; the source's change vector is checked; the destination must be new") {
   testing::TempDir dir;
   auto s = open_at(dir.path());
   put_doc(*s, "users/1");
@@ -250,6 +250,17 @@ TEST_CASE("attachments: copy adds a reference to the same bytes; the source's ch
   REQUIRE(copied->has_value());
   CHECK((*copied)->hash == src.attachment.hash);
   CHECK(s->blob_store()->blob_count().value() == 1);
+  // Onto an attachment that exists: a concurrency violation, nothing written.
+  const uint64_t etag_before = (*copied)->etag;
+  Status onto_existing = s->write([](WriteTransaction& txn) -> Status {
+    auto r = copy_attachment(txn, "users/1", "a", "users/2", "b", std::nullopt);
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  CHECK(onto_existing.is_concurrency_conflict());
+  auto unchanged = read_attachment(*s, "users/2", "b");
+  REQUIRE(unchanged.ok());
+  REQUIRE(unchanged->has_value());
+  CHECK((*unchanged)->etag == etag_before);
   REQUIRE(s->write([](WriteTransaction& txn) -> Status {
             auto r = txn.remove("users/1", std::nullopt);
             return r.ok() ? Status::Ok() : r.status();
