@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 
 #include "rachis/cluster/commands/database_commands.h"
+#include "query/index_store.h"
+#include "server/document_database.h"
 #include "server/handlers/document_conflicts.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/routes.h"
@@ -228,12 +230,44 @@ void handle_list(ServerStore& store, const http::Request& req, const http::Respo
   respond(http::Response::json(200, json::serialize(json::object{{"Databases", std::move(list)}})));
 }
 
+// RavenDB's AutoIndexes of a record: the automatic indexes of this node's
+// copy (each node indexes its own copy and keeps its auto-indexes locally, so
+// the answering node's are listed; none when the database is not open here).
+json::object auto_indexes_of(ServerStore& store, const std::string& database) {
+  json::object out;
+  auto db = store.databases().get(database);
+  if (!db) return out;
+  for (const auto& index : db->indexes().list()) {
+    const query::AutoIndexDefinition& definition = index->definition();
+    json::object map_fields;
+    for (const auto& field : definition.fields) {
+      map_fields[field.text] = json::object{{"Storage", "No"},
+                                            {"Indexing", "Default"},
+                                            {"Aggregation", "None"},
+                                            {"Spatial", nullptr},
+                                            {"GroupByArrayBehavior", "NotApplicable"},
+                                            {"Suggestions", false},
+                                            {"IsNameQuoted", false}};
+    }
+    out[index->name()] = json::object{{"Type", "AutoMap"},
+                                      {"Name", index->name()},
+                                      {"Priority", "Normal"},
+                                      {"State", "Normal"},
+                                      {"Collection", definition.collection},
+                                      {"MapFields", std::move(map_fields)},
+                                      {"GroupByFields", json::object{}}};
+  }
+  return out;
+}
+
 void handle_get_record(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto name = required_query(req, "name");
   if (!name.ok()) return respond_error(respond, name.status(), req);
   auto record = store.cluster().state().record(*name);
   if (!record || !record->active()) return respond(http::Response::empty(404));
-  respond(http::Response::json(200, json::serialize(record->to_json(/*with_secrets=*/false))));
+  json::object answer = record->to_json(/*with_secrets=*/false);
+  answer["AutoIndexes"] = auto_indexes_of(store, record->name);
+  respond(http::Response::json(200, json::serialize(answer)));
 }
 
 void handle_stats(ServerStore& store, const http::Request& req, const http::Respond& respond, bool detailed) {

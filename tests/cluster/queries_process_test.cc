@@ -67,6 +67,14 @@ TEST_CASE("queries: an auto-index survives kill -9 and catches up from where it 
   CHECK(stats.at("EntriesCount").as_int64() == 330);
   auto names = db.client.request("GET", "/databases/db/indexes?namesOnly=true");
   CHECK(json::parse(names.body).at("Results").as_array().size() == 1);
+  // The database record lists it under AutoIndexes, in RavenDB's shape.
+  auto record = json::parse(db.client.request("GET", "/admin/databases?name=db").body);
+  const auto& auto_indexes = record.at("AutoIndexes").as_object();
+  REQUIRE(auto_indexes.size() == 1);
+  const auto& definition = auto_indexes.at("Auto/Users/ByCity").as_object();
+  CHECK(definition.at("Type").as_string() == "AutoMap");
+  CHECK(definition.at("Collection").as_string() == "Users");
+  CHECK(definition.at("MapFields").as_object().contains("City"));
 }
 
 TEST_CASE("queries: a bad query is a 400 naming the token and its position, and changes nothing") {
