@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "rachis/cluster/commands/subscription_commands.h"
+#include "server/handlers/counter_batch_command.h"
 #include "server/logging/logger.h"
 #include "server/server_store.h"
 #include "server/subscriptions/subscription_connections.h"
@@ -300,6 +301,7 @@ class Connection {
     const auto& storage = db_->storage();
     std::set<std::string> included;  // lowered ids already in this batch's includes
     json::object includes;
+    std::vector<std::string> counter_documents;  // delivered ids whose counters go with them
     for (;;) {
       auto changes = storage.changes_since(b.scanned_to, kScanStep);
       if (!changes.ok()) return changes.status();
@@ -336,6 +338,7 @@ class Connection {
           auto add = add_includes(*doc, included, includes);
           if (!add.ok()) return add;
         }
+        if (query_->includes_counters()) counter_documents.push_back(doc->id);
         if (b.documents >= options_.max_docs || b.bytes.size() >= kMaxBatchBytes) {
           full = true;
           break;
@@ -347,9 +350,35 @@ class Connection {
       if (!includes.empty()) {
         b.bytes += json::serialize(json::object{{"Type", "Includes"}, {"Includes", std::move(includes)}});
       }
+      if (!counter_documents.empty()) {
+        if (Status s = append_counter_includes(counter_documents, b.bytes); !s.ok()) return s;
+      }
       b.bytes += R"({"Type":"EndOfBatch"})";
     }
     return b;
+  }
+
+  // RavenDB's CounterIncludes message: each delivered document's counters
+  // ({id: [CounterDetail or null...]}) and IncludedCounterNames ({id: names},
+  // [] meaning all), which the batch's sessions register so that reading
+  // those counters needs no request.
+  Status append_counter_includes(const std::vector<std::string>& ids, std::string& out) {
+    const std::vector<std::string> names =
+        query_->includes_all_counters() ? std::vector<std::string>{std::string(handlers::kAllCounters)}
+                                        : query_->included_counter_names();
+    std::vector<std::pair<std::string, std::vector<std::string>>> wanted;
+    json::object included_names;
+    for (const auto& id : ids) {
+      json::array listed;
+      if (!query_->includes_all_counters())
+        for (const auto& n : names) listed.emplace_back(n);
+      included_names[id] = std::move(listed);
+      wanted.emplace_back(id, names);
+    }
+    out += R"({"Type":"CounterIncludes","CounterIncludes":)";
+    if (Status s = handlers::append_counter_includes(db_->storage(), wanted, out); !s.ok()) return s;
+    out += ",\"IncludedCounterNames\":" + json::serialize(included_names) + "}";
+    return Status::Ok();
   }
 
   Status add_includes(const storage::Document& doc, std::set<std::string>& seen, json::object& includes) {

@@ -1,9 +1,12 @@
 #include "server/subscriptions/subscription_query.h"
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 
 #include "query/document_body.h"
 #include "query/field_values.h"
+#include "query/operand_value.h"
 #include "query/rql_parser.h"
 
 namespace corvus::server::subscriptions {
@@ -30,8 +33,38 @@ Result<std::shared_ptr<const SubscriptionQuery>> SubscriptionQuery::parse(std::s
   if (q.update_script) return unsupported("'update'");
   std::shared_ptr<SubscriptionQuery> out(new SubscriptionQuery());
   for (const auto& inc : q.includes) {
-    if (inc.kind != query::Include::Kind::Document) return unsupported("counter or compare-exchange includes");
-    out->includes_.push_back(inc.path);
+    switch (inc.kind) {
+      case query::Include::Kind::Document:
+        out->includes_.push_back(inc.path);
+        break;
+      case query::Include::Kind::CompareExchange:
+        return unsupported("compare-exchange includes");
+      case query::Include::Kind::AllCounters:
+      case query::Include::Kind::Counters:
+        if (!inc.path.segments.empty()) return unsupported("counters of a related document (counters(path, ...))");
+        if (inc.kind == query::Include::Kind::AllCounters) {
+          out->all_counters_ = true;
+          break;
+        }
+        for (const auto& operand : inc.counters) {
+          auto v = query::resolve_operand(operand, boost::json::object{});
+          if (!v.ok()) return v.status();
+          const auto add = [&](const boost::json::value& name) -> Status {
+            if (!name.is_string()) return Status::InvalidArgument("A subscription's counter names must be strings");
+            const std::string counter(name.as_string());
+            if (std::find(out->counter_names_.begin(), out->counter_names_.end(), counter) == out->counter_names_.end())
+              out->counter_names_.push_back(counter);
+            return Status::Ok();
+          };
+          if (v.value().is_array()) {
+            for (const auto& name : v.value().as_array())
+              if (Status s = add(name); !s.ok()) return s;
+          } else if (Status s = add(v.value()); !s.ok()) {
+            return s;
+          }
+        }
+        break;
+    }
   }
   out->collection_ = q.source == query::SourceKind::Collection ? q.source_name : std::string();
   out->has_where_ = q.where != nullptr;

@@ -1,11 +1,12 @@
 #pragma once
 // SubscriptionQuery: a data subscription's RQL (`from Users [as u] [where ...]
 // [include ...]`) parsed and compiled once: which documents it delivers
-// (collection and where clause, query/document_filter.h) and which related
-// documents go with them (document includes). What a subscription cannot do
-// (an index, order by, select, limit, load, update, counter or
-// compare-exchange includes) is refused at parse time, so a subscription that
-// was stored always compiles.
+// (collection and where clause, query/document_filter.h), which related
+// documents go with them (document includes) and which of their own counters
+// (`include counters()` / `counters('a', 'b')`). What a subscription cannot do
+// (an index, order by, select, limit, load, update, counters of related
+// documents, compare-exchange includes) is refused at parse time, so a
+// subscription that was stored always compiles.
 //
 // Built by the HTTP handler (to validate before anything is stored) and by
 // each worker connection; immutable after parse(); matches() may run on any
@@ -38,6 +39,11 @@ class SubscriptionQuery {
   // The ids the document's include paths name (strings only), in order, may repeat.
   std::vector<std::string> included_ids(const storage::Document& doc) const;
   bool has_includes() const { return !includes_.empty(); }
+  // The delivered document's own counters that go with it: all of them, or
+  // these names (none when neither).
+  bool includes_all_counters() const { return all_counters_; }
+  const std::vector<std::string>& included_counter_names() const { return counter_names_; }
+  bool includes_counters() const { return all_counters_ || !counter_names_.empty(); }
 
  private:
   SubscriptionQuery() = default;
@@ -45,6 +51,8 @@ class SubscriptionQuery {
   bool has_where_ = false;
   std::unique_ptr<query::DocumentFilter> filter_;
   std::vector<query::FieldPath> includes_;
+  bool all_counters_ = false;
+  std::vector<std::string> counter_names_;
 };
 
 }  // namespace corvus::server::subscriptions

@@ -232,3 +232,43 @@ test("include: the related documents come with the batch and load without a requ
     }
   });
 });
+
+test("include counters: the delivered documents' counters come with the batch and read without a request", { timeout: 60_000 }, async () => {
+  await withDatabaseStore(server, "subs_counters", async (store) => {
+    const s = store.openSession();
+    await s.store({ name: "p", "@metadata": { "@collection": "Products" } }, "products/1");
+    s.countersFor("products/1").increment("likes", 3);
+    s.countersFor("products/1").increment("dislikes", 5);
+    await s.saveChanges();
+    const read = async (includes) => {
+      const name = await store.subscriptions.create({ query: "from Products", includes });
+      const worker = store.subscriptions.getSubscriptionWorker({ subscriptionName: name });
+      const got = [];
+      const errors = [];
+      worker.on("batch", async (batch, callback) => {
+        try {
+          const session = batch.openSession();
+          for (const item of batch.items) {
+            const counters = session.countersFor(item.id);
+            got.push([item.id, await counters.get("likes"), await counters.get("dislikes"), session.advanced.numberOfRequests]);
+          }
+          callback();
+        } catch (e) {
+          errors.push(e);
+          callback(e);
+        }
+      });
+      try {
+        await waitUntil("the product", () => got.length + errors.length >= 1);
+        assert.deepEqual(errors, []);
+        return got;
+      } finally {
+        worker.dispose();
+      }
+    };
+    assert.deepEqual(await read((b) => b.includeAllCounters()), [["products/1", 3, 5, 0]]);
+    assert.deepEqual(await read((b) => b.includeCounter("likes").includeCounter("dislikes")), [["products/1", 3, 5, 0]]);
+    // Only "likes" came with the batch: "dislikes" costs a request.
+    assert.deepEqual(await read((b) => b.includeCounter("likes")), [["products/1", 3, 5, 1]]);
+  });
+});

@@ -65,9 +65,23 @@ TEST_CASE("SubscriptionQuery: collections, where clauses and includes; what a su
 
   for (const char* bad : {"from Users where", "from index 'I'", "from Users order by Age", "from Users select Age",
                           "from Users limit 5", "from Users as u load u.Company as c", "from Users where Age = $p",
-                          "from Users include counters()"}) {
+                          "from Users as u include counters(u.Company, 'likes')", "from Users include cmpxchg('k')",
+                          "from Users include counters(1)"}) {
     CHECK_MESSAGE(subscriptions::SubscriptionQuery::parse(bad).status().is_invalid_argument(), bad);
   }
+}
+
+TEST_CASE("SubscriptionQuery: the delivered document's own counters, all or by name") {
+  auto none = subscriptions::SubscriptionQuery::parse("from Users");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none.value()->includes_counters());
+  auto all = subscriptions::SubscriptionQuery::parse("from Users include counters()");
+  REQUIRE(all.ok());
+  CHECK(all.value()->includes_all_counters());
+  auto named = subscriptions::SubscriptionQuery::parse("from Users include counters('likes'), counters('dislikes'), counters('likes')");
+  REQUIRE(named.ok());
+  CHECK_FALSE(named.value()->includes_all_counters());
+  CHECK(named.value()->included_counter_names() == std::vector<std::string>{"likes", "dislikes"});
 }
 
 namespace {
