@@ -294,6 +294,12 @@ TEST_CASE("tls: --self-signed-certificate keeps its key across restarts; clients
     const std::string hash = printed_hash(node.log());
     CHECK_MESSAGE(hash.size() == 44, node.log());
     CHECK(run(presented_key_hash).substr(0, 44) == hash);
+    // A client that pins the printed hash connects; one pinning another key
+    // does not (curl's --pinnedpubkey takes the same SHA-256 of the public key).
+    const std::string curl = "curl -s -k -o /dev/null -w '%{http_code}' --max-time 10 --pinnedpubkey 'sha256//";
+    const std::string target = "' https://127.0.0.1:" + std::to_string(port) + "/build/version";
+    CHECK(run(curl + hash + target) == "200");
+    CHECK(run(curl + std::string(43, 'A') + "=" + target) == "000");
     const std::string serial = run("openssl x509 -noout -serial -in " + node_pem);
     CHECK(contains(serial, "serial="));
     if (start == 0) {
