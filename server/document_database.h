@@ -18,6 +18,7 @@
 #include "server/cluster/index_waiters.h"
 #include "server/operations/database_operations.h"
 #include "server/conflict_script_resolver.h"
+#include "server/external_replication/external_replication_set.h"
 #include "server/pull_replication/sink_set.h"
 #include "storage/documents_storage.h"
 
@@ -84,6 +85,7 @@ class DocumentDatabase {
       replication_ = std::make_shared<replication::DatabaseReplication>(
           *storage_, identity, [s = storage_.get()] { return s->conflict_policy(); });
       sinks_ = std::make_unique<pull_replication::SinkSet>(*storage_, identity);
+      externals_ = std::make_unique<external_replication::ExternalReplicationSet>(*storage_, identity);
     }
     replication_->set_destinations(peers);
   }
@@ -92,6 +94,16 @@ class DocumentDatabase {
   void run_sinks(const std::vector<pull_replication::SinkSpec>& sinks) {
     std::lock_guard lock(replication_mu_);
     if (sinks_) sinks_->set(replication_, sinks);
+  }
+  // The external replication tasks this node runs for the database (the
+  // DatabasesObserver, after replicate_to; an empty list stops them).
+  void run_external_replications(const std::vector<external_replication::ExternalSpec>& tasks) {
+    std::lock_guard lock(replication_mu_);
+    if (externals_) externals_->set(replication_, tasks);
+  }
+  std::optional<external_replication::ExternalState> external_replication_state(std::uint64_t task_id) {
+    std::lock_guard lock(replication_mu_);
+    return externals_ ? externals_->state(task_id) : std::nullopt;
   }
   std::optional<pull_replication::SinkState> sink_state(std::uint64_t task_id) {
     std::lock_guard lock(replication_mu_);
@@ -136,12 +148,15 @@ class DocumentDatabase {
   void stop_replication() {
     std::shared_ptr<replication::DatabaseReplication> r;
     std::unique_ptr<pull_replication::SinkSet> sinks;
+    std::unique_ptr<external_replication::ExternalReplicationSet> externals;
     {
       std::lock_guard lock(replication_mu_);
       r = std::move(replication_);
       sinks = std::move(sinks_);
+      externals = std::move(externals_);
     }
     if (sinks) sinks->stop();
+    if (externals) externals->stop();
     if (r) r->stop();
   }
 
@@ -154,6 +169,7 @@ class DocumentDatabase {
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;
   std::unique_ptr<pull_replication::SinkSet> sinks_;  // with replication_
+  std::unique_ptr<external_replication::ExternalReplicationSet> externals_;  // with replication_
   std::mutex changes_mu_;
   std::shared_ptr<changes::ChangesFeed> changes_;  // stopped (not just released) before the storage closes
   std::mutex conflict_scripts_mu_;
