@@ -1,8 +1,8 @@
 #pragma once
 // DelayWindow: external replication's DelayReplicationFor. It answers "the
 // highest etag of this database that is at least `delay` old", which
-// OutgoingOptions::send_limit asks before every batch (and at least every
-// heartbeat while idle). Each call notes the database's last published etag
+// OutgoingOptions::send_limit asks, with the storage's last published etag,
+// before every batch (and at least every heartbeat while idle). Each call notes the database's last published etag
 // with the time it was seen; an etag is known old enough once a note that
 // covers it is `delay` old. A write is therefore never sent early: it waits
 // `delay` after the first note that saw it (at most one heartbeat, 500 ms,
@@ -18,21 +18,16 @@
 #include <mutex>
 #include <utility>
 
-#include "storage/documents_storage.h"
-
 namespace corvus::server::external_replication {
 
 class DelayWindow {
  public:
   using Clock = std::chrono::steady_clock;
-  DelayWindow(const storage::DocumentsStorage& storage, std::chrono::milliseconds delay)
-      : storage_(storage), delay_(delay) {}
+  explicit DelayWindow(std::chrono::milliseconds delay) : delay_(delay) {}
 
-  std::uint64_t limit() { return limit_at(Clock::now(), storage_.published().last_etag); }
-
-  // The decision for a given time and last etag (limit() uses the clock and
-  // the storage; tests call this directly).
-  std::uint64_t limit_at(Clock::time_point now, std::uint64_t last_etag) {
+  // `now` and the database's last published etag now: the highest etag that
+  // may be sent.
+  std::uint64_t limit(Clock::time_point now, std::uint64_t last_etag) {
     std::lock_guard lock(mu_);
     if (notes_.empty() || notes_.back().second < last_etag) notes_.emplace_back(now, last_etag);
     // Keep only the newest note that is old enough, and the younger ones.
@@ -42,7 +37,6 @@ class DelayWindow {
   }
 
  private:
-  const storage::DocumentsStorage& storage_;
   const std::chrono::milliseconds delay_;
   std::mutex mu_;
   std::deque<std::pair<Clock::time_point, std::uint64_t>> notes_;  // (seen at, last etag then), ascending

@@ -57,7 +57,9 @@ void ExternalReplicationSet::set(const std::shared_ptr<replication::DatabaseRepl
     replication::OutgoingOptions options;
     options.dial = [connector, negotiation] { return connector->connect(negotiation); };
     if (d.delay.count() > 0) {
-      options.send_limit = [window = std::make_shared<DelayWindow>(storage_, d.delay)] { return window->limit(); };
+      options.send_limit = [window = std::make_shared<DelayWindow>(d.delay), storage = &storage_] {
+        return window->limit(DelayWindow::Clock::now(), storage->published().last_etag);
+      };
     }
     options.labels = {{"ExternalReplication", d.name}, {"DestinationDatabase", t.connection_string.database}};
     replication->add_external_outgoing(key_of(d.task_id), "external replication '" + d.name + "'", std::move(options));
