@@ -9,8 +9,9 @@
 // more). After a restart the notes start again, so what was not yet sent
 // waits a full delay once more (late, never early).
 //
-// Owned by the external replication's outgoing connection (a shared_ptr in
-// its send_limit). Thread-safety: limit() from any thread (one mutex).
+// Owned by an outgoing connection (a shared_ptr in its send_limit): external
+// replication's, and a pull replication hub's to a sink (the hub's
+// DelayReplicationFor, server/pull_replication/hub_tcp_handler.cc). Thread-safety: limit() from any thread (one mutex).
 
 #include <chrono>
 #include <cstdint>
@@ -27,12 +28,16 @@ class DelayWindow {
 
   // `now` and the database's last published etag now: the highest etag that
   // may be sent.
-  std::uint64_t limit(Clock::time_point now, std::uint64_t last_etag) {
+  std::uint64_t limit(Clock::time_point now, std::uint64_t last_etag) { return limit(now, last_etag, delay_); }
+  // The same with the delay as it is now (a pull replication hub's
+  // DelayReplicationFor can change while a sink is connected). What was
+  // allowed stays allowed when the delay grows.
+  std::uint64_t limit(Clock::time_point now, std::uint64_t last_etag, std::chrono::milliseconds delay) {
     std::lock_guard lock(mu_);
     if (notes_.empty() || notes_.back().second < last_etag) notes_.emplace_back(now, last_etag);
     // Keep only the newest note that is old enough, and the younger ones.
-    while (notes_.size() >= 2 && notes_[1].first + delay_ <= now) notes_.pop_front();
-    if (!notes_.empty() && notes_.front().first + delay_ <= now) allowed_ = std::max(allowed_, notes_.front().second);
+    while (notes_.size() >= 2 && notes_[1].first + delay <= now) notes_.pop_front();
+    if (!notes_.empty() && notes_.front().first + delay <= now) allowed_ = std::max(allowed_, notes_.front().second);
     return allowed_;
   }
 

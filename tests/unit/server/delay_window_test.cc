@@ -31,3 +31,14 @@ TEST_CASE("DelayWindow: a zero delay lets everything through at once") {
   CHECK(w.limit(t0, 3) == 3);
   CHECK(w.limit(t0 + 1ms, 7) == 7);
 }
+
+TEST_CASE("DelayWindow: a delay given per call (a hub's, changed while connected)") {
+  DelayWindow w(0ms);
+  const auto t0 = DelayWindow::Clock::time_point{} + 5s;
+  CHECK(w.limit(t0, 3, 0ms) == 3);
+  // A day's delay from now on: new writes wait, what was allowed stays allowed.
+  CHECK(w.limit(t0 + 1s, 4, 24h) == 3);
+  CHECK(w.limit(t0 + 2s, 4, 24h) == 3);
+  // The delay removed: everything goes.
+  CHECK(w.limit(t0 + 3s, 4, 0ms) == 4);
+}
