@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "server/operations/database_operations.h"
 #include "server/conflict_script_resolver.h"
 #include "server/external_replication/external_replication_set.h"
+#include "server/logging/logger.h"
 #include "server/pull_replication/sink_set.h"
 #include "storage/documents_storage.h"
 
@@ -97,9 +99,16 @@ class DocumentDatabase {
   }
   // The external replication tasks this node runs for the database (the
   // DatabasesObserver, after replicate_to; an empty list stops them).
-  void run_external_replications(const std::vector<external_replication::ExternalSpec>& tasks) {
+  // `existing`: every task id of the record (the stored positions of the
+  // others are forgotten).
+  void run_external_replications(const std::vector<external_replication::ExternalSpec>& tasks,
+                                 const std::set<std::uint64_t>& existing) {
     std::lock_guard lock(replication_mu_);
-    if (externals_) externals_->set(replication_, tasks);
+    if (!externals_) return;
+    externals_->set(replication_, tasks);
+    if (Status s = externals_->forget_deleted(existing); !s.ok()) {
+      log::warn("cannot forget deleted external replication positions").kv("database", name_).kv("error", s.to_string());
+    }
   }
   std::optional<external_replication::ExternalState> external_replication_state(std::uint64_t task_id) {
     std::lock_guard lock(replication_mu_);

@@ -156,14 +156,16 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
   // Each enabled external replication runs on one member (its mentor, else a
   // stable choice among the members: external_replication_config.h).
   std::vector<external_replication::ExternalSpec> externals;
+  std::set<std::uint64_t> existing;
   for (const auto& d : r.external_replications) {
+    existing.insert(d.task_id);
     auto cs = r.raven_connection_strings.find(d.connection_string_name);
     if (d.disabled || cs == r.raven_connection_strings.end()) continue;
     if (rachis::cluster::external_replication_responsible_node(r.topology.members, d) != self) continue;
     auto me = topology.nodes.find(self);
     externals.push_back({d, cs->second, me == topology.nodes.end() ? std::string() : me->second.url, node_tls_});
   }
-  db.run_external_replications(externals);
+  db.run_external_replications(externals, existing);
 }
 
 void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db) {

@@ -1,8 +1,12 @@
 #include "server/external_replication/external_replication_set.h"
 
+#include <cstdlib>
+
 #include <boost/json.hpp>
 
 #include "server/external_replication/delay_window.h"
+#include "storage/replication_items.h"
+#include "storage/write_transaction.h"
 
 namespace corvus::server::external_replication {
 namespace json = boost::json;
@@ -90,6 +94,23 @@ std::optional<ExternalState> ExternalReplicationSet::state(std::uint64_t task_id
     s.last_error = e.last_error;
   }
   return s;
+}
+
+Status ExternalReplicationSet::forget_deleted(const std::set<std::uint64_t>& existing) {
+  auto stored = storage::acknowledged_positions(storage_);
+  if (!stored.ok()) return stored.status();
+  std::vector<std::string> stale;
+  const std::string prefix(replication::kExternalKeyPrefix);
+  for (const auto& [key, etag] : *stored) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    const std::uint64_t task_id = std::strtoull(key.c_str() + prefix.size(), nullptr, 10);
+    if (!existing.count(task_id)) stale.push_back(key);
+  }
+  if (stale.empty()) return Status::Ok();
+  return storage_.write([&](storage::WriteTransaction& txn) -> Status {
+    for (const auto& key : stale) storage::remove_acknowledged_position(txn, key);
+    return Status::Ok();
+  });
 }
 
 void ExternalReplicationSet::stop() {

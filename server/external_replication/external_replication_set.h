@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,11 @@ class ExternalReplicationSet {
   void set(const std::shared_ptr<replication::DatabaseReplication>& replication,
            const std::vector<ExternalSpec>& tasks);
   void stop();
+  // Forgets the stored positions of tasks the record no longer has (`existing`:
+  // the task ids it has, disabled ones included), so a deleted task stops
+  // holding back tombstone purges. Call after set(): a running task's
+  // position is never removed.
+  Status forget_deleted(const std::set<std::uint64_t>& existing);
   // nullopt when this node does not run task `task_id`.
   std::optional<ExternalState> state(std::uint64_t task_id);
 

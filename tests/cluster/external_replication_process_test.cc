@@ -198,6 +198,36 @@ TEST_CASE("external replication (plain): configure, everything arrives, kill -9 
     CHECK(eventually_status([&] { return dst.client.request("GET", "/databases/db/docs?id=while/disabled"); }, 200));
   }
 
+  SUBCASE("a deletion waits for the destination while it is away; a deleted task stops holding it") {
+    auto tombstones = [&] {
+      auto r = src.client.request("GET", "/databases/db/stats");
+      return r.status == 200 ? json::parse(r.body).as_object().at("CountOfTombstones").to_number<int64_t>() : -1;
+    };
+    REQUIRE(src.client.request("PUT", "/databases/db/docs?id=users/9", "{}").status == 201);
+    REQUIRE(eventually_status([&] { return dst.client.request("GET", "/databases/db/docs?id=users/9"); }, 200));
+    dst.server.kill9();
+    REQUIRE(src.client.request("DELETE", "/databases/db/docs?id=users/9").status == 204);
+    // The source's housekeeping runs every second; the tombstone must outlive a few runs.
+    std::this_thread::sleep_for(2500ms);
+    CHECK(tombstones() == 1);
+    auto r = src.client.request("DELETE", "/databases/db/admin/tasks?id=" + std::to_string(task) + "&type=Replication");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    // Purges run while some destination is connected: a new task to a
+    // database that is up (on the source's own node) acknowledges past the
+    // deletion; the deleted task's position, forgotten, holds nothing back.
+    const std::string src_url = "http://127.0.0.1:" + std::to_string(src.port);
+    REQUIRE(src.client.request("PUT", "/admin/databases?name=db2", R"({"DatabaseName":"db2"})").status == 201);
+    REQUIRE(src.client.request("PUT", "/databases/db/admin/connection-strings", cs_body("to-db2", "db2", src_url))
+                .status == 200);
+    create_task(src.client, ext_body("local", "to-db2"));
+    bool purged = false;
+    for (auto deadline = std::chrono::steady_clock::now() + kWait; !purged && std::chrono::steady_clock::now() < deadline;) {
+      purged = tombstones() == 0;
+      if (!purged) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(purged);
+  }
+
   SUBCASE("DelayReplicationFor: an item arrives, and never before it is that old") {
     REQUIRE(dst.client.request("PUT", "/admin/databases?name=delayed", R"({"DatabaseName":"delayed"})").status == 201);
     REQUIRE(src.client.request("PUT", "/databases/db/admin/connection-strings", cs_body("to-delayed", "delayed", dst_url))
