@@ -90,6 +90,7 @@ std::string external_replication_responsible_node(const std::vector<std::string>
     for (const auto& m : members) {
       if (m == d.mentor_node) return m;
     }
+    if (d.pin_to_mentor_node) return "";  // pinned: only the mentor runs it
   }
   std::string best;
   std::uint64_t best_rank = 0;

@@ -47,7 +47,7 @@ struct ExternalReplicationDefinition {
 // (rendezvous hashing: FNV-1a of tag and task id). The choice moves only when
 // the chosen node leaves the members (the supervisor moves a node that stops
 // answering to rehab), so every member agrees and one runs it. "" when the
-// group has no member.
+// group has no member, or PinToMentorNode holds it to a mentor that is not one.
 std::string external_replication_responsible_node(const std::vector<std::string>& members,
                                                   const ExternalReplicationDefinition& d);
 

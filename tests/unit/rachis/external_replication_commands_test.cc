@@ -108,6 +108,10 @@ TEST_CASE("the member that runs a task: the mentor while a member, else a choice
   CHECK(external_replication_responsible_node(all, d) == others.back());
   d.mentor_node = "Z";  // not a member: the usual choice
   CHECK(external_replication_responsible_node(all, d) == chosen);
+  d.pin_to_mentor_node = true;  // pinned to a mentor that is not a member: nobody
+  CHECK(external_replication_responsible_node(all, d).empty());
+  d.mentor_node = others.front();
+  CHECK(external_replication_responsible_node(all, d) == others.front());
 }
 
 TEST_CASE("PutExternalReplication: needs its connection string, task id from the index, unique names, toggle, delete") {
