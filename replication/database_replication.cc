@@ -80,7 +80,10 @@ void DatabaseReplication::add_external_outgoing(const std::string& key, const st
 std::vector<DatabaseReplication::ExternalInfo> DatabaseReplication::externals() const {
   std::vector<ExternalInfo> out;
   std::lock_guard lock(mu_);
-  for (const auto& [key, o] : external_) out.push_back({key, o->labels(), o->status().connected});
+  for (const auto& [key, o] : external_) {
+    const auto st = o->status();
+    out.push_back({key, o->labels(), st.connected, st.last_error});
+  }
   return out;
 }
 
@@ -170,7 +173,9 @@ void DatabaseReplication::persist_and_purge() {
     // A hub's connections to its sinks ("sink:<database id>") keep their
     // positions too, so a deletion waits for every sink that ever pulled.
     for (const auto& [key, o] : external_) {
-      if (key.rfind(kSinkKeyPrefix, 0) == 0) acked[key] = o->status().last_acknowledged_etag;
+      if (key.rfind(kSinkKeyPrefix, 0) == 0 || key.rfind(kExternalKeyPrefix, 0) == 0) {
+        acked[key] = o->status().last_acknowledged_etag;
+      }
     }
     for (auto it = external_.begin(); it != external_.end();) {
       if (it->second->finished()) {
@@ -209,7 +214,8 @@ void DatabaseReplication::persist_and_purge() {
     for (const auto& [tag, etag] : acked) purge_to = std::min(purge_to, etag);
     // Sinks away now still count, from their last persisted position.
     for (const auto& [tag, etag] : *stored) {
-      if (tag.rfind(kSinkKeyPrefix, 0) == 0 && !acked.count(tag)) purge_to = std::min(purge_to, etag);
+      const bool holds = tag.rfind(kSinkKeyPrefix, 0) == 0 || tag.rfind(kExternalKeyPrefix, 0) == 0;
+      if (holds && !acked.count(tag)) purge_to = std::min(purge_to, etag);
     }
   }
   if (changed.empty() && purge_to == 0) return;

@@ -43,6 +43,10 @@ struct PeerLag {
 // ("sink:<sink database id>"): their acknowledged positions are kept like a
 // group member's and hold back tombstone purges, even while a sink is away.
 inline constexpr std::string_view kSinkKeyPrefix = "sink:";
+// External replication's pushes ("external:<task id>", server/external_replication/)
+// hold back tombstone purges the same way: a deletion made while the other
+// cluster is away still reaches it.
+inline constexpr std::string_view kExternalKeyPrefix = "external:";
 
 class DatabaseReplication {
  public:
@@ -75,6 +79,7 @@ class DatabaseReplication {
     std::string key;
     std::map<std::string, std::string> labels;  // OutgoingOptions::labels
     bool connected = false;
+    std::string last_error;  // why the last connection failed or ended ("" while it works)
   };
   std::vector<ExternalInfo> externals() const;
   void stop();

@@ -23,7 +23,7 @@ OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, Rep
                                          std::string peer_tag, std::string peer_address)
     : OutgoingReplication(storage, std::move(identity), std::move(peer_tag), peer_address,
                           OutgoingOptions{[peer_address] { return FrameSocket::connect(peer_address, kConnectTimeout); },
-                                          nullptr, nullptr, {}, false}) {}
+                                          nullptr, nullptr, {}, nullptr, false}) {}
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          std::string peer_tag, std::string peer_address, OutgoingOptions options)
@@ -233,12 +233,21 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   const auto before = storage_.published();
   auto read = storage::read_replication_items(storage_, sent, kMaxBatchItems, kMaxBatchBytes);
   if (!read.ok()) return read.status();
+  bool held_back = false;
+  if (options_.send_limit) {
+    const uint64_t limit = options_.send_limit();
+    if (read->scanned_to > limit) {
+      std::erase_if(read->items, [&](const storage::ReplicationItem& item) { return item.etag > limit; });
+      read->scanned_to = read->items.empty() ? sent : read->items.back().etag;
+      held_back = true;
+    }
+  }
   if (read->scanned_to <= sent) {
     // Nothing new, but the peer may not have our change vector as it is now:
     // a batch read before its commit was published carried an older one (or
     // none). An empty batch brings it, so the peer's change vector ends up
     // containing ours (what the supervisor's "caught up" reads).
-    *sent_any = !options_.filter && before.last_etag <= sent && complete_sent_ < before.last_etag;
+    *sent_any = !options_.filter && !held_back && before.last_etag <= sent && complete_sent_ < before.last_etag;
     if (!*sent_any) return Status::Ok();
   }
   std::vector<const storage::ReplicationItem*> items;
@@ -267,7 +276,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   header.items = items.size();
   header.last_etag = std::max(read->scanned_to, sent);
   header.hashes.assign(hashes.begin(), hashes.end());
-  if (!options_.filter && std::max(read->scanned_to, sent) >= before.last_etag) {
+  if (!options_.filter && !held_back && std::max(read->scanned_to, sent) >= before.last_etag) {
     header.complete_change_vector = before.database_change_vector;
     complete_sent_ = before.last_etag;
   }

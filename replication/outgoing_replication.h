@@ -57,6 +57,11 @@ struct OutgoingOptions {
   // name, the sink's database and URL), handed back by
   // DatabaseReplication::externals().
   std::map<std::string, std::string> labels;
+  // The highest etag that may be sent now (external replication's
+  // DelayReplicationFor: younger items wait); items above it stay for a later
+  // batch, which the idle loop retries at least every heartbeat. Empty:
+  // everything. A held-back batch never claims to complete our change vector.
+  std::function<uint64_t()> send_limit;
   // One connection only (a hub serving the connection a sink opened): when it
   // ends, the thread ends and finished() is true.
   bool once = false;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "server/cluster/index_waiters.h"
 #include "server/operations/database_operations.h"
 #include "server/conflict_script_resolver.h"
+#include "server/external_replication/external_replication_set.h"
+#include "server/logging/logger.h"
 #include "server/pull_replication/sink_set.h"
 #include "storage/documents_storage.h"
 
@@ -84,6 +87,7 @@ class DocumentDatabase {
       replication_ = std::make_shared<replication::DatabaseReplication>(
           *storage_, identity, [s = storage_.get()] { return s->conflict_policy(); });
       sinks_ = std::make_unique<pull_replication::SinkSet>(*storage_, identity);
+      externals_ = std::make_unique<external_replication::ExternalReplicationSet>(*storage_, identity);
     }
     replication_->set_destinations(peers);
   }
@@ -92,6 +96,23 @@ class DocumentDatabase {
   void run_sinks(const std::vector<pull_replication::SinkSpec>& sinks) {
     std::lock_guard lock(replication_mu_);
     if (sinks_) sinks_->set(replication_, sinks);
+  }
+  // The external replication tasks this node runs for the database (the
+  // DatabasesObserver, after replicate_to; an empty list stops them).
+  // `existing`: every task id of the record (the stored positions of the
+  // others are forgotten).
+  void run_external_replications(const std::vector<external_replication::ExternalSpec>& tasks,
+                                 const std::set<std::uint64_t>& existing) {
+    std::lock_guard lock(replication_mu_);
+    if (!externals_) return;
+    externals_->set(replication_, tasks);
+    if (Status s = externals_->forget_deleted(existing); !s.ok()) {
+      log::warn("cannot forget deleted external replication positions").kv("database", name_).kv("error", s.to_string());
+    }
+  }
+  std::optional<external_replication::ExternalState> external_replication_state(std::uint64_t task_id) {
+    std::lock_guard lock(replication_mu_);
+    return externals_ ? externals_->state(task_id) : std::nullopt;
   }
   std::optional<pull_replication::SinkState> sink_state(std::uint64_t task_id) {
     std::lock_guard lock(replication_mu_);
@@ -136,12 +157,15 @@ class DocumentDatabase {
   void stop_replication() {
     std::shared_ptr<replication::DatabaseReplication> r;
     std::unique_ptr<pull_replication::SinkSet> sinks;
+    std::unique_ptr<external_replication::ExternalReplicationSet> externals;
     {
       std::lock_guard lock(replication_mu_);
       r = std::move(replication_);
       sinks = std::move(sinks_);
+      externals = std::move(externals_);
     }
     if (sinks) sinks->stop();
+    if (externals) externals->stop();
     if (r) r->stop();
   }
 
@@ -154,6 +178,7 @@ class DocumentDatabase {
   mutable std::mutex replication_mu_;
   std::shared_ptr<replication::DatabaseReplication> replication_;
   std::unique_ptr<pull_replication::SinkSet> sinks_;  // with replication_
+  std::unique_ptr<external_replication::ExternalReplicationSet> externals_;  // with replication_
   std::mutex changes_mu_;
   std::shared_ptr<changes::ChangesFeed> changes_;  // stopped (not just released) before the storage closes
   std::mutex conflict_scripts_mu_;

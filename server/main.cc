@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "server/handlers/routes.h"
+#include "server/external_replication/external_replication_set.h"
+#include "server/external_replication/external_replication_tcp_handler.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
 #include "server/http/client_certificate.h"
@@ -216,6 +218,8 @@ int main(int argc, char** argv) {
   subscriptions::SubscriptionTcpHandler subscription_handler(*store.value());
   // Pull replication sinks dial the same port (server/pull_replication/).
   pull_replication::PullReplicationHubHandler pull_replication_hub(*store.value());
+  // Other clusters' external replications push to the same port.
+  external_replication::ExternalReplicationTcpHandler external_replication_destination(*store.value());
   std::shared_ptr<boost::asio::ssl::context> tcp_tls;
   auto tcp_options = tcp_listener_options(options);
   if (!options.certificate_path.empty()) {
@@ -238,7 +242,11 @@ int main(int argc, char** argv) {
         if (!refusal) return std::nullopt;
         return refusal->message;
       }
-      auto refusal = security::decide(*store.security(), store.cluster().state(), http::RouteAccess::DatabaseRead,
+      // An external replication writes into the database: ReadWrite (or
+      // Admin, or an admin certificate); the other operations read it.
+      const bool writes = header.operation == external_replication::kExternalReplicationOperation;
+      auto refusal = security::decide(*store.security(), store.cluster().state(),
+                                      writes ? http::RouteAccess::DatabaseReadWrite : http::RouteAccess::DatabaseRead,
                                       header.database, cert ? &*cert : nullptr, std::time(nullptr),
                                       "TCP " + header.operation + " of database " + header.database);
       if (!refusal) return std::nullopt;
@@ -254,6 +262,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<tcp::TcpListener> tcp_listener = std::move(listener).value();
   tcp_listener->add_handler("Subscription", &subscription_handler);
   tcp_listener->add_handler(std::string(pull_replication::kPullReplicationOperation), &pull_replication_hub);
+  tcp_listener->add_handler(std::string(external_replication::kExternalReplicationOperation),
+                            &external_replication_destination);
   tcp_listener->start();
   store.value()->set_tcp_url("tcp://" + tcp_advertised_host(options) + ":" + std::to_string(tcp_listener->port()));
 

@@ -1,5 +1,7 @@
 #include "server/server_store.h"
 
+#include "server/external_replication/node_client_tls.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -61,7 +63,15 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload, int fd) {
     cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), fd);
   });
-  store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
+  // This node's certificate as a TLS client: external replication presents
+  // it to the other clusters it pushes to.
+  std::shared_ptr<SSL_CTX> node_tls;
+  if (!options.certificate_path.empty()) {
+    auto tls = external_replication::node_client_tls_context(options.certificate_path, options.certificate_password);
+    if (!tls.ok()) return tls.status();
+    node_tls = std::move(tls).value();
+  }
+  store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_, node_tls);
   store->observer_->start();
   store->changes_notifier_ = std::make_unique<cluster::ChangesNotifier>(*store->cluster_, *store->databases_,
                                                                         store->server_changes_, store->public_url_);

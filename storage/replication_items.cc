@@ -216,4 +216,8 @@ void set_acknowledged_position(WriteTransaction& txn, const std::string& peer_ta
   txn.put_raw(Family::Meta, std::string(kAcknowledgedPositionPrefix) + peer_tag, encode_big_endian(etag));
 }
 
+void remove_acknowledged_position(WriteTransaction& txn, const std::string& peer_tag) {
+  txn.erase_raw(Family::Meta, std::string(kAcknowledgedPositionPrefix) + peer_tag);
+}
+
 }  // namespace corvus::storage

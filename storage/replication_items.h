@@ -82,6 +82,9 @@ void set_incoming_position(WriteTransaction& txn, const std::string& source_data
 // durably for tombstone purging.
 Result<std::map<std::string, uint64_t>> acknowledged_positions(const DocumentsStorage& storage);
 void set_acknowledged_position(WriteTransaction& txn, const std::string& peer_tag, uint64_t etag);
+// Forgets a destination's position (an external replication task that was
+// deleted), so it no longer holds back tombstone purges.
+void remove_acknowledged_position(WriteTransaction& txn, const std::string& peer_tag);
 
 // Removes up to `limit` document tombstones with etag <= `up_to_etag`, with
 // their etag entries (the tombstone count follows); returns how many went.

@@ -7,6 +7,7 @@
 #include "rachis/cluster/commands/compare_exchange_commands.h"
 #include "rachis/cluster/commands/conflict_solver_commands.h"
 #include "rachis/cluster/commands/database_commands.h"
+#include "rachis/cluster/commands/external_replication_commands.h"
 #include "rachis/cluster/commands/identity_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
 #include "rachis/cluster/commands/pull_replication_commands.h"
@@ -52,6 +53,10 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<PutPullReplicationSinkCommand>(),
       entry<DeletePullReplicationSinkCommand>(),
       entry<SeedIdentityCommand>(),
+      entry<PutExternalReplicationCommand>(),
+      entry<DeleteExternalReplicationCommand>(),
+      entry<ToggleExternalReplicationCommand>(),
+      entry<RemoveRavenConnectionStringCommand>(),
   };
   return table;
 }

@@ -107,6 +107,11 @@ json::object DatabaseRecord::to_json(bool with_secrets) const {
     for (const auto& d : sink_pull_replications) sinks.push_back(d.to_json(with_secrets));
     o["SinkPullReplications"] = std::move(sinks);
   }
+  if (!external_replications.empty()) {
+    json::array externals;
+    for (const auto& d : external_replications) externals.push_back(d.to_json());
+    o["ExternalReplications"] = std::move(externals);
+  }
   if (!hub_accesses.empty()) {
     json::array accesses;
     for (const auto& a : hub_accesses) accesses.push_back(a.to_json());
@@ -202,6 +207,18 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
     if (parsed.size() == sinks->as_array().size()) {
       r.sink_pull_replications = std::move(parsed);
       r.settings.erase("SinkPullReplications");
+    }
+  }
+  if (auto* externals = o.if_contains("ExternalReplications"); externals && externals->is_array()) {
+    std::vector<ExternalReplicationDefinition> parsed;
+    for (const auto& d : externals->as_array()) {
+      auto e = ExternalReplicationDefinition::from_json(d);
+      if (!e.ok()) break;
+      parsed.push_back(std::move(e).value());
+    }
+    if (parsed.size() == externals->as_array().size()) {
+      r.external_replications = std::move(parsed);
+      r.settings.erase("ExternalReplications");
     }
   }
   r.settings.erase("DatabaseName");

@@ -15,6 +15,7 @@
 #include <boost/json/object.hpp>
 
 #include "rachis/cluster/conflict_solver_config.h"
+#include "rachis/cluster/external_replication_config.h"
 #include "rachis/cluster/pull_replication_config.h"
 #include "storage/revisions_configuration.h"
 
@@ -76,6 +77,9 @@ struct DatabaseRecord {
   // RavenDB's "RavenConnectionStrings" (by name) and "SinkPullReplications".
   std::map<std::string, RavenConnectionString> raven_connection_strings;
   std::vector<SinkDefinition> sink_pull_replications;
+  // RavenDB's "ExternalReplications": one-way pushes to other clusters'
+  // databases (external_replication_config.h), in creation order.
+  std::vector<ExternalReplicationDefinition> external_replications;
 
   // The hub named `name` (case-insensitive), or the one with `task_id`; nullptr when none.
   const HubDefinition* hub(std::string_view name) const;

@@ -28,8 +28,9 @@ const char* node_role_name(NodeRole r);
 // AcknowledgeSubscriptionBatch, DeleteSubscription; 7: PutPullReplicationHub,
 // DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess,
 // PutRavenConnectionString, PutPullReplicationSink, DeletePullReplicationSink;
-// 8: SeedIdentity.
-inline constexpr std::uint32_t kCommandVersion = 8;
+// 8: SeedIdentity; 9: PutExternalReplication, DeleteExternalReplication,
+// ToggleExternalReplication, RemoveRavenConnectionString.
+inline constexpr std::uint32_t kCommandVersion = 9;
 
 struct NodeInfo {
   std::string tag;

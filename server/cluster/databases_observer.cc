@@ -18,8 +18,9 @@ constexpr auto kRetryEvery = std::chrono::seconds(2);
 
 }  // namespace
 
-DatabasesObserver::DatabasesObserver(ClusterManager& cluster, DatabasesLandlord& landlord)
-    : cluster_(cluster), landlord_(landlord) {}
+DatabasesObserver::DatabasesObserver(ClusterManager& cluster, DatabasesLandlord& landlord,
+                                     std::shared_ptr<SSL_CTX> node_tls)
+    : cluster_(cluster), landlord_(landlord), node_tls_(std::move(node_tls)) {}
 
 void DatabasesObserver::start() {
   cluster_.feed().subscribe([this](const rachis::cluster::AppliedCommand& c) { on_applied(c); });
@@ -152,6 +153,19 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
     }
   }
   db.run_sinks(sinks);
+  // Each enabled external replication runs on one member (its mentor, else a
+  // stable choice among the members: external_replication_config.h).
+  std::vector<external_replication::ExternalSpec> externals;
+  std::set<std::uint64_t> existing;
+  for (const auto& d : r.external_replications) {
+    existing.insert(d.task_id);
+    auto cs = r.raven_connection_strings.find(d.connection_string_name);
+    if (d.disabled || cs == r.raven_connection_strings.end()) continue;
+    if (rachis::cluster::external_replication_responsible_node(r.topology.members, d) != self) continue;
+    auto me = topology.nodes.find(self);
+    externals.push_back({d, cs->second, me == topology.nodes.end() ? std::string() : me->second.url, node_tls_});
+  }
+  db.run_external_replications(externals, existing);
 }
 
 void DatabasesObserver::apply_cluster_transactions(const std::shared_ptr<DocumentDatabase>& db) {

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include <openssl/ssl.h>
+
 #include "rachis/cluster/cluster_state_machine.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/databases_landlord.h"
@@ -26,7 +28,9 @@ namespace corvus::server::cluster {
 
 class DatabasesObserver {
  public:
-  DatabasesObserver(ClusterManager& cluster, DatabasesLandlord& landlord);
+  // `node_tls`: this node's certificate as a TLS client (external
+  // replication dials other clusters with it); null on an unsecured node.
+  DatabasesObserver(ClusterManager& cluster, DatabasesLandlord& landlord, std::shared_ptr<SSL_CTX> node_tls = nullptr);
   ~DatabasesObserver() { stop(); }
 
   // Subscribes to the feed and reconciles once (opening this node's
@@ -44,6 +48,7 @@ class DatabasesObserver {
 
   ClusterManager& cluster_;
   DatabasesLandlord& landlord_;
+  const std::shared_ptr<SSL_CTX> node_tls_;
   std::mutex mu_;  // one reconcile at a time (feed thread or retry thread)
   // Deletions proposed, not yet answered. Its own lock: the answer may come
   // on any thread, even inline while reconcile() holds mu_.

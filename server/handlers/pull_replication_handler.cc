@@ -21,6 +21,7 @@
 
 #include "rachis/cluster/commands/pull_replication_commands.h"
 #include "rachis/cluster/json_fields.h"
+#include "server/handlers/external_replication_tasks.h"
 #include "server/handlers/handler_support.h"
 #include "server/handlers/pull_replication_tasks.h"
 #include "server/handlers/routes.h"
@@ -252,7 +253,7 @@ void handle_delete_access(ServerStore& store, const http::Request& req, const ht
   });
 }
 
-// DeleteOngoingTaskOperation: ?id=&type=. Only hubs are tasks of this kind so far.
+// DeleteOngoingTaskOperation: ?id=&type= (external replications, hubs, sinks).
 void handle_delete_task(ServerStore& store, const http::Request& req, const http::Respond& respond) {
   auto record = find_record(store, req, respond);
   if (!record) return;
@@ -269,10 +270,12 @@ void handle_delete_task(ServerStore& store, const http::Request& req, const http
       return modify_task_result(task_id, index);
     });
   }
+  if (*type == kExternalReplicationTaskType) return delete_external_task(store, record->name, *id, req, respond);
   if (*type != kHubTaskType) {
     return respond_error(respond,
                          Status::InvalidArgument("Deleting an ongoing task of type '" + *type +
-                                                 "' is not supported here; supported: PullReplicationAsHub, "
+                                                 "' is not supported here; supported: Replication, "
+                                                 "PullReplicationAsHub, "
                                                  "PullReplicationAsSink (subscriptions: DELETE "
                                                  "/databases/{db}/subscriptions)"),
                          req);
@@ -361,6 +364,7 @@ void handle_list_tasks(ServerStore& store, const http::Request& req, const http:
     }
     tasks.push_back(std::move(t));
   }
+  for (const auto& d : record->external_replications) tasks.push_back(external_replication_task_json(store, *record, d));
   respond(http::Response::json(200, json::serialize(json::object{{"OngoingTasks", std::move(tasks)},
                                                                  {"SubscriptionsCount", subscriptions->size()},
                                                                  {"PullReplications", std::move(hubs)}})));

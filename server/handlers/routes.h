@@ -40,6 +40,7 @@ void register_identity_routes(http::Router& router, ServerStore& store);      //
 void register_patch_routes(http::Router& router, ServerStore& store);         // patch_handler.cc
 void register_patch_by_query_routes(http::Router& router, ServerStore& store);  // patch_by_query_handler.cc
 void register_pull_replication_routes(http::Router& router, ServerStore& store);  // pull_replication_handler.cc
+void register_external_replication_routes(http::Router& router, ServerStore& store);  // external_replication_handler.cc
 
 inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_database_routes(router, store);
@@ -68,6 +69,7 @@ inline void register_all_routes(http::Router& router, ServerStore& store) {
   register_patch_routes(router, store);
   register_patch_by_query_routes(router, store);
   register_pull_replication_routes(router, store);
+  register_external_replication_routes(router, store);
 }
 
 }  // namespace corvus::server::handlers

@@ -10,6 +10,7 @@
 
 #include "rachis/cluster/commands/subscription_commands.h"
 #include "server/handlers/handler_support.h"
+#include "server/handlers/external_replication_tasks.h"
 #include "server/handlers/pull_replication_tasks.h"
 #include "server/handlers/routes.h"
 #include "server/http/error_response.h"
@@ -323,10 +324,13 @@ void handle_task_info(ServerStore& store, const http::Request& req, const http::
   auto db = find_database(store, req, respond);
   if (!db) return;
   if (req.query.get("type").value_or("") == "PullReplicationAsSink") return respond_sink_task_info(store, req, respond);
+  if (req.query.get("type").value_or("") == kExternalReplicationTaskType) {
+    return respond_external_task_info(store, req, respond);
+  }
   if (!is_subscription_task(req)) {
     return respond_error(respond,
-                         Status::InvalidArgument("only tasks of type 'Subscription' and 'PullReplicationAsSink' are "
-                                                 "supported"),
+                         Status::InvalidArgument("only tasks of type 'Subscription', 'Replication' and "
+                                                 "'PullReplicationAsSink' are supported"),
                          req);
   }
   auto found = find_task(store, *db, req);
@@ -353,10 +357,13 @@ void handle_task_state(ServerStore& store, const http::Request& req, const http:
   auto db = find_database(store, req, respond);
   if (!db) return;
   if (req.query.get("type").value_or("") == "PullReplicationAsSink") return respond_sink_task_info(store, req, respond);
+  if (req.query.get("type").value_or("") == kExternalReplicationTaskType) {
+    return respond_external_task_state(store, req, respond);
+  }
   if (!is_subscription_task(req)) {
     return respond_error(respond,
-                         Status::InvalidArgument("only tasks of type 'Subscription' and 'PullReplicationAsSink' are "
-                                                 "supported"),
+                         Status::InvalidArgument("only tasks of type 'Subscription', 'Replication' and "
+                                                 "'PullReplicationAsSink' are supported"),
                          req);
   }
   const std::string disable = req.query.get("disable").value_or("");

@@ -231,6 +231,19 @@ std::string HubConnector::last_url() const {
 }
 
 Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(std::uint8_t direction) {
+  TcpNegotiation n;
+  n.operation = kPullReplicationOperation;
+  n.version = kPullReplicationVersion;
+  n.authorize_info = json::object{{"AuthorizeAs", "PullReplication"}, {"AuthorizationFor", target_.hub}};
+  n.hello = json::object{{"Direction", rc::pull_replication_mode_name(direction)},
+                         {"SinkDatabaseId", sink_database_id_},
+                         {"SinkDatabase", sink_database_},
+                         {"SinkUrl", sink_url_}};
+  n.what = "pull replication hub '" + target_.hub + "'";
+  return connect(n);
+}
+
+Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(const TcpNegotiation& negotiation) {
   size_t start;
   {
     std::lock_guard lock(mu_);
@@ -240,7 +253,7 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(std::uin
   const size_t n = target_.urls.size();
   for (size_t i = 0; i < n; ++i) {
     const size_t index = (start + i) % n;
-    auto socket = connect_via(target_.urls[index], direction);
+    auto socket = connect_via(target_.urls[index], negotiation);
     if (socket.ok()) {
       std::lock_guard lock(mu_);
       preferred_ = index;
@@ -255,11 +268,11 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(std::uin
     std::lock_guard lock(mu_);
     if (n > 0 && preferred_ == start) preferred_ = (start + 1) % n;
   }
-  return Status::Busy("no hub node answered: " + errors);
+  return Status::Busy("no node of " + negotiation.what + " answered: " + errors);
 }
 
 Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(const std::string& url,
-                                                                           std::uint8_t direction) {
+                                                                           const TcpNegotiation& negotiation) {
   auto http = parse_endpoint(url);
   if (!http.ok()) return http.status();
   // Where the hub's TCP port is, and the certificate it presents there.
@@ -294,19 +307,14 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(cons
       return Status::Busy(tcp_url + " presented a certificate other than the one the hub advertises");
     }
   }
-  const json::object header{
-      {"DatabaseName", target_.database},
-      {"Operation", kPullReplicationOperation},
-      {"OperationVersion", kPullReplicationVersion},
-      {"AuthorizeInfo", json::object{{"AuthorizeAs", "PullReplication"}, {"AuthorizationFor", target_.hub}}}};
+  json::object header{{"DatabaseName", target_.database},
+                      {"Operation", negotiation.operation},
+                      {"OperationVersion", negotiation.version}};
+  if (!negotiation.authorize_info.empty()) header["AuthorizeInfo"] = negotiation.authorize_info;
   if (Status s = (*stream)->write(json::serialize(header), kExchangeTimeout); !s.ok()) return s;
-  if (Status s = expect_ok(**stream, "the hub's TCP negotiation"); !s.ok()) return s;
-  const json::object hello{{"Direction", rc::pull_replication_mode_name(direction)},
-                           {"SinkDatabaseId", sink_database_id_},
-                           {"SinkDatabase", sink_database_},
-                           {"SinkUrl", sink_url_}};
-  if (Status s = (*stream)->write(json::serialize(hello), kExchangeTimeout); !s.ok()) return s;
-  if (Status s = expect_ok(**stream, "pull replication hub '" + target_.hub + "'"); !s.ok()) return s;
+  if (Status s = expect_ok(**stream, "the TCP negotiation with " + tcp_url); !s.ok()) return s;
+  if (Status s = (*stream)->write(json::serialize(negotiation.hello), kExchangeTimeout); !s.ok()) return s;
+  if (Status s = expect_ok(**stream, negotiation.what); !s.ok()) return s;
   return std::make_unique<replication::FrameSocket>(std::make_unique<tcp::TcpByteStream>(*stream));
 }
 

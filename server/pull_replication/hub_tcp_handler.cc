@@ -6,9 +6,11 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/external_replication_config.h"
 #include "rachis/cluster/pull_replication_config.h"
 #include "replication/database_replication.h"
 #include "replication/messages.h"
+#include "server/external_replication/delay_window.h"
 #include "server/http/client_certificate.h"
 #include "server/logging/logger.h"
 #include "server/security/access_policy.h"
@@ -133,6 +135,18 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
     };
     options.filter = path_filter(paths);
     options.permitted = permitted;
+    // The hub's DelayReplicationFor, read from the record before every batch
+    // (it may change while the sink is connected): younger items wait.
+    options.send_limit = [&store = store_, database = record->name, hub_name = hub->name,
+                          storage = &db->storage(),
+                          window = std::make_shared<external_replication::DelayWindow>(std::chrono::milliseconds(0))] {
+      std::chrono::milliseconds delay{0};
+      const auto now = store.cluster().state().record(database);
+      if (const rc::HubDefinition* current = now ? now->hub(hub_name) : nullptr) {
+        if (auto parsed = rc::parse_time_span(current->delay_replication_for)) delay = *parsed;
+      }
+      return window->limit(external_replication::DelayWindow::Clock::now(), storage->published().last_etag, delay);
+    };
     options.labels = {{"Hub", hub->name}, {"SinkDatabase", sink_database}, {"SinkUrl", sink_url}};
     options.once = true;
     // Keyed as the sink's pushes name their source, so what the sink sends
