@@ -58,8 +58,9 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, std::move(storage_options));
   // Databases open with the tag the cluster gave this node when their record
   // names it (also after the node joined another cluster).
-  store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload, int fd) {
-    cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), fd);
+  store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload,
+                                                          rachis::ChannelConnection connection) {
+    cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), connection);
   });
   store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_);
   store->observer_->start();
