@@ -26,6 +26,8 @@ constexpr auto kKeepaliveEvery = std::chrono::milliseconds(500);
 constexpr auto kDeadAfter = std::chrono::milliseconds(3000);
 // How often fetch_snapshot() checks whether it was cancelled.
 constexpr auto kFetchPoll = std::chrono::milliseconds(100);
+// How often a listener logs the same refusal of the same host (log_refusal).
+constexpr auto kRefusalLogEvery = std::chrono::seconds(60);
 
 std::shared_ptr<std::string> make_frame(char kind, const std::string& payload) {
   auto f = std::make_shared<std::string>();
@@ -80,6 +82,19 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
 
   void log(const char* level, const std::string& message) const {
     if (log_fn) log_fn(level, message);
+  }
+  // A listener's refusals, by dialer host and message: a misconfigured peer
+  // redials every second, so each is logged once per kRefusalLogEvery, not at
+  // every attempt. I/O thread only.
+  std::map<std::string, std::chrono::steady_clock::time_point> refusal_logged_at;
+  void log_refusal(const char* level, const std::string& remote, const std::string& message) {
+    const std::string key = remote.substr(0, remote.rfind(':')) + "|" + message;
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = refusal_logged_at.try_emplace(key, now);
+    if (!fresh && now - it->second < kRefusalLogEvery) return;
+    it->second = now;
+    if (refusal_logged_at.size() > 1024) refusal_logged_at.clear();  // bounded, whoever dials
+    log(level, message);
   }
   // The trust rule for the certificate of the connection on `s` ("" = trusted).
   std::string judge(const ClusterSocket& s) const {
@@ -352,7 +367,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         const bool tls = looks_like_tls(first, n);
         if (!self->owner->tls) {
           if (!tls) return self->do_read();
-          self->owner->log("warn", "a TLS connection from " + self->remote +
+          self->owner->log_refusal("warn", self->remote,
+                                   "a TLS connection from " + self->remote.substr(0, self->remote.rfind(':')) +
                                        " reached this node's plain cluster port: this node has no certificate, and a "
                                        "node with one (a secured node) never talks to a node without; closed");
           return self->finish();
@@ -361,13 +377,16 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
           const std::string why =
               "this node is secured (it has a certificate) and its cluster port speaks TLS only; a node without a "
               "certificate cannot talk to it";
-          self->owner->log("warn", "refused a plain connection from " + self->remote + ": " + why);
+          self->owner->log_refusal("warn", self->remote,
+                                   "refused a plain connection from " + self->remote.substr(0, self->remote.rfind(':')) +
+                                       ": " + why);
           return self->refuse(why, nullptr);
         }
         self->socket->async_handshake(self->owner->tls, true, [self](error_code hec) {
           if (hec) {
-            self->owner->log("warn", "TLS handshake with " + self->remote + " on the cluster port failed: " +
-                                         self->socket->tls_error());
+            self->owner->log_refusal("warn", self->remote,
+                                     "TLS handshake with " + self->remote.substr(0, self->remote.rfind(':')) +
+                                         " on the cluster port failed: " + self->socket->tls_error());
             return self->finish();
           }
           if (std::string why = self->owner->judge(*self->socket); !why.empty()) return self->refuse(why);
@@ -448,7 +467,10 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     // Sends the refusal and closes, logged at `level` (nullptr: not logged
     // here); the dialer logs what it receives.
     void refuse(const std::string& why, const char* level = "warn") {
-      if (level) owner->log(level, "refused a cluster connection from " + remote + ": " + why);
+      if (level) {
+        owner->log_refusal(level, remote,
+                           "refused a cluster connection from " + remote.substr(0, remote.rfind(':')) + ": " + why);
+      }
       auto frame = refusal_frame(why);
       auto self = shared_from_this();
       socket->async_write({asio::buffer(*frame)}, [self, frame](error_code) { self->finish(); });
