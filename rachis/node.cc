@@ -80,7 +80,9 @@ Result<std::unique_ptr<Node>> Node::open(const NodeOptions& options) {
     raw->post([raw, to] { raw->raft_->report_snapshot_failure(to); });
   };
   handler.on_channel = options.on_channel;
-  auto transport = TcpTransport::start(options.listen, std::move(handler));
+  TransportOptions listen = options.listen;
+  if (!listen.log) listen.log = options.log;
+  auto transport = TcpTransport::start(listen, std::move(handler));
   if (!transport.ok()) return transport.status();
   node->transport_ = std::move(transport).value();
   node->advertise_ = options.advertise_address.empty()

@@ -91,7 +91,7 @@ struct NodeOptions {
   std::function<void(const cluster::AppliedCommand&)> on_applied;
   // Connections of other channels on the cluster port (TransportHandler::on_channel).
   // Default: none (refused)
-  std::function<void(char kind, std::string payload, int fd)> on_channel;
+  std::function<void(char kind, std::string payload, ChannelConnection connection)> on_channel;
 };
 
 // A point-in-time view for monitoring and for /cluster/topology.

@@ -26,6 +26,8 @@ constexpr auto kKeepaliveEvery = std::chrono::milliseconds(500);
 constexpr auto kDeadAfter = std::chrono::milliseconds(3000);
 // How often fetch_snapshot() checks whether it was cancelled.
 constexpr auto kFetchPoll = std::chrono::milliseconds(100);
+// How often a listener logs the same refusal of the same host (log_refusal).
+constexpr auto kRefusalLogEvery = std::chrono::seconds(60);
 
 std::shared_ptr<std::string> make_frame(char kind, const std::string& payload) {
   auto f = std::make_shared<std::string>();
@@ -46,6 +48,12 @@ std::shared_ptr<std::string> refusal_frame(const std::string& why) {
   w.bytes(why);
   return make_frame('R', w.str());
 }
+
+// The first bytes of a TLS connection: a handshake record (0x16) of TLS 1.x
+// (0x03). A plain cluster frame starts with its little-endian length: 0x16
+// 0x03 there would be a first frame of at least 790 bytes, which no
+// handshake ('H', 'S', 'D') is.
+bool looks_like_tls(const unsigned char* b, std::size_t n) { return n >= 1 && b[0] == 0x16 && (n < 2 || b[1] == 0x03); }
 
 bool split_address(const std::string& address, std::string* host, std::string* port) {
   auto colon = address.rfind(':');
@@ -68,6 +76,31 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   asio::thread_pool snapshot_pool{1};  // reads snapshot chunks; after `io`, so destroyed first
   std::thread thread;
   TransportHandler handler;
+  SSL_CTX* tls = nullptr;
+  std::function<std::string(X509*)> check_peer;
+  std::function<void(const char*, const std::string&)> log_fn;
+
+  void log(const char* level, const std::string& message) const {
+    if (log_fn) log_fn(level, message);
+  }
+  // A listener's refusals, by dialer host and message: a misconfigured peer
+  // redials every second, so each is logged once per kRefusalLogEvery, not at
+  // every attempt. I/O thread only.
+  std::map<std::string, std::chrono::steady_clock::time_point> refusal_logged_at;
+  void log_refusal(const char* level, const std::string& remote, const std::string& message) {
+    const std::string key = remote.substr(0, remote.rfind(':')) + "|" + message;
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = refusal_logged_at.try_emplace(key, now);
+    if (!fresh && now - it->second < kRefusalLogEvery) return;
+    it->second = now;
+    if (refusal_logged_at.size() > 1024) refusal_logged_at.clear();  // bounded, whoever dials
+    log(level, message);
+  }
+  // The trust rule for the certificate of the connection on `s` ("" = trusted).
+  std::string judge(const ClusterSocket& s) const {
+    if (!check_peer) return "";
+    return check_peer(s.peer_certificate());
+  }
 
   // Guarded by mu: read by peer_status() and send() from other threads.
   mutable std::mutex mu;
@@ -93,7 +126,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     Impl* owner;
     core::NodeId id;
     std::string address;
-    tcp::socket socket;
+    ClusterSocket socket;
     tcp::resolver resolver;
     asio::steady_timer timer;
     asio::steady_timer watchdog;
@@ -106,9 +139,16 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     std::chrono::milliseconds backoff = kMinBackoff;
     unsigned char rhdr[4];
     std::string rbody;
+    std::string last_logged;  // the last failure logged: each new reason once, not every retry
 
     Peer(Impl* o, core::NodeId i, std::string a)
-        : owner(o), id(i), address(std::move(a)), socket(o->io), resolver(o->io), timer(o->io), watchdog(o->io) {}
+        : owner(o),
+          id(i),
+          address(std::move(a)),
+          socket(o->io.get_executor()),
+          resolver(o->io),
+          timer(o->io),
+          watchdog(o->io) {}
 
     void set_connected(bool c, const std::string& err = "") {
       std::lock_guard lock(owner->mu);
@@ -129,17 +169,32 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       resolver.async_resolve(host, port, [self, gen](error_code ec, tcp::resolver::results_type results) {
         if (self->closed || gen != self->generation) return;
         if (ec) return self->fail(ec, "resolve");
-        asio::async_connect(self->socket, results, [self, gen](error_code ec2, const tcp::endpoint&) {
+        asio::async_connect(self->socket.tcp(), results, [self, gen](error_code ec2, const tcp::endpoint&) {
           if (self->closed || gen != self->generation) return;
           if (ec2) return self->fail(ec2, "connect");
-          self->on_connected();
+          if (!self->owner->tls) return self->on_connected();
+          self->socket.async_handshake(self->owner->tls, false, [self, gen](error_code ec3) {
+            if (self->closed || gen != self->generation) return;
+            if (ec3) {
+              return self->fail(ec3, "TLS handshake with node at " + self->address + " failed (" +
+                                         self->socket.tls_error() +
+                                         "; is it a node without a certificate? a secured node talks to secured "
+                                         "nodes only)",
+                                "warn");
+            }
+            if (std::string why = self->owner->judge(self->socket); !why.empty()) {
+              return self->fail(asio::error::access_denied,
+                                "refusing the certificate of node at " + self->address + ": " + why, "warn");
+            }
+            self->on_connected();
+          });
         });
       });
     }
 
     void on_connected() {
       error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
+      socket.tcp().set_option(tcp::no_delay(true), ignored);
       connected = true;
       backoff = kMinBackoff;
       set_connected(true);
@@ -193,7 +248,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       }
       auto self = shared_from_this();
       const std::uint64_t gen = generation;
-      asio::async_write(socket, bufs, [self, batch, gen](error_code ec, std::size_t) {
+      socket.async_write(std::move(bufs), [self, batch, gen](error_code ec) {
         // A write of an older connection (closed by fail/reconnect, which
         // already reset `writing`) must not touch the flag: a write may be in
         // flight on the new socket, and a second concurrent write would
@@ -208,13 +263,13 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     // The listener only ever sends a refusal; anything read means trouble.
     void do_read_header(std::uint64_t gen) {
       auto self = shared_from_this();
-      asio::async_read(socket, asio::buffer(rhdr), [self, gen](error_code ec, std::size_t) {
+      socket.async_read(asio::buffer(rhdr), [self, gen](error_code ec) {
         if (self->closed || gen != self->generation) return;
         if (ec) return self->fail(ec, "read");
         const std::uint32_t n = read_len(self->rhdr);
         if (n == 0 || n > 64 * 1024) return self->fail(asio::error::message_size, "read");
         self->rbody.resize(n);
-        asio::async_read(self->socket, asio::buffer(self->rbody), [self, gen](error_code ec2, std::size_t) {
+        self->socket.async_read(asio::buffer(self->rbody), [self, gen](error_code ec2) {
           if (self->closed || gen != self->generation) return;
           if (ec2) return self->fail(ec2, "read");
           if (self->rbody[0] == 'K') {
@@ -222,52 +277,56 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
             return self->do_read_header(gen);
           }
           std::string reason = "unexpected frame";
+          const char* level = nullptr;
           if (self->rbody[0] == 'R') {
             BufReader r(std::string_view(self->rbody).substr(1));
             std::string why;
-            if (r.bytes(&why)) reason = "refused by peer: " + why;
+            if (r.bytes(&why)) reason = "refused by peer " + self->address + ": " + why;
+            // A peer that does not trust our certificate says so; other
+            // refusals are routine while a node joins or leaves.
+            level = why.find("certificate") != std::string::npos ? "warn" : "info";
           }
-          self->fail(asio::error::connection_refused, reason);
+          self->fail(asio::error::connection_refused, reason, level);
         });
       });
     }
 
-    void fail(error_code ec, const std::string& what) {
-      error_code ignored;
-      socket.close(ignored);
+    // `level` (nullptr: not logged): a reason a person may have to act on (a
+    // refusal, an untrusted certificate, a TLS mismatch), logged once per new
+    // reason rather than at every retry.
+    void fail(error_code ec, const std::string& what, const char* level = nullptr) {
+      socket.reset();
       connected = false;
       writing = false;
       ++generation;
       set_connected(false, what + ": " + ec.message());
+      if (level && what != last_logged) {
+        last_logged = what;
+        owner->log(level, what);
+      }
       if (closed) return;
       timer.expires_after(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaxBackoff));
       auto self = shared_from_this();
       timer.async_wait([self](error_code tec) {
-        if (!tec && !self->closed) {
-          self->socket = tcp::socket(self->owner->io);
-          self->connect();
-        }
+        if (!tec && !self->closed) self->connect();
       });
     }
 
     void reconnect_now() {
-      error_code ignored;
-      socket.close(ignored);
+      socket.reset();
       timer.cancel();
       connected = false;
       writing = false;
       ++generation;
       backoff = kMinBackoff;
-      socket = tcp::socket(owner->io);
       connect();
     }
 
     void close() {
       closed = true;
       ++generation;
-      error_code ignored;
-      socket.close(ignored);
+      socket.close();
       timer.cancel();
       watchdog.cancel();
       resolver.cancel();
@@ -277,7 +336,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
 
   struct Inbound : std::enable_shared_from_this<Inbound> {
     Impl* owner;
-    tcp::socket socket;
+    std::unique_ptr<ClusterSocket> socket;
+    std::string remote;  // the dialer's address, for logs
     unsigned char hdr[4];
     std::string body;
     bool handshaken = false;
@@ -285,10 +345,55 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     std::string cluster;     // the handshake's: who this connection talks to
     core::NodeId to = core::kNoNode;
 
-    asio::steady_timer keepalive{socket.get_executor()};
+    asio::steady_timer keepalive{owner->io};
     bool finished = false;
 
-    Inbound(Impl* o, tcp::socket s) : owner(o), socket(std::move(s)) {}
+    Inbound(Impl* o, tcp::socket s) : owner(o), socket(std::make_unique<ClusterSocket>(std::move(s))) {
+      error_code ec;
+      auto ep = socket->tcp().remote_endpoint(ec);
+      remote = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+
+    // Looks at the first bytes before anything else: TLS where we speak TLS,
+    // plain frames where we do not; the other kind is refused with a reason.
+    void start() {
+      auto self = shared_from_this();
+      socket->tcp().async_wait(tcp::socket::wait_read, [self](error_code ec) {
+        if (ec) return self->finish();
+        unsigned char first[2] = {0, 0};
+        error_code pec;
+        const std::size_t n = self->socket->tcp().receive(asio::buffer(first), tcp::socket::message_peek, pec);
+        if (pec || n == 0) return self->finish();
+        const bool tls = looks_like_tls(first, n);
+        if (!self->owner->tls) {
+          if (!tls) return self->do_read();
+          self->owner->log_refusal("warn", self->remote,
+                                   "a TLS connection from " + self->remote.substr(0, self->remote.rfind(':')) +
+                                       " reached this node's plain cluster port: this node has no certificate, and a "
+                                       "node with one (a secured node) never talks to a node without; closed");
+          return self->finish();
+        }
+        if (!tls) {
+          const std::string why =
+              "this node is secured (it has a certificate) and its cluster port speaks TLS only; a node without a "
+              "certificate cannot talk to it";
+          self->owner->log_refusal("warn", self->remote,
+                                   "refused a plain connection from " + self->remote.substr(0, self->remote.rfind(':')) +
+                                       ": " + why);
+          return self->refuse(why, nullptr);
+        }
+        self->socket->async_handshake(self->owner->tls, true, [self](error_code hec) {
+          if (hec) {
+            self->owner->log_refusal("warn", self->remote,
+                                     "TLS handshake with " + self->remote.substr(0, self->remote.rfind(':')) +
+                                         " on the cluster port failed: " + self->socket->tls_error());
+            return self->finish();
+          }
+          if (std::string why = self->owner->judge(*self->socket); !why.empty()) return self->refuse(why);
+          self->do_read();
+        });
+      });
+    }
 
     // After the handshake: tell the sender, twice a second, that we are here.
     void send_keepalives() {
@@ -297,7 +402,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       keepalive.async_wait([self](error_code ec) {
         if (ec || self->finished) return;
         auto frame = make_frame('K', "");
-        asio::async_write(self->socket, asio::buffer(*frame), [self, frame](error_code ec2, std::size_t) {
+        self->socket->async_write({asio::buffer(*frame)}, [self, frame](error_code ec2) {
           if (ec2 || self->finished) return;
           self->send_keepalives();
         });
@@ -306,12 +411,12 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
 
     void do_read() {
       auto self = shared_from_this();
-      asio::async_read(socket, asio::buffer(hdr), [self](error_code ec, std::size_t) {
+      socket->async_read(asio::buffer(hdr), [self](error_code ec) {
         if (ec) return self->finish();
         const std::uint32_t n = read_len(self->hdr);
         if (n == 0 || n > kMaxFrameBytes) return self->finish();
         self->body.resize(n);
-        asio::async_read(self->socket, asio::buffer(self->body), [self](error_code ec2, std::size_t) {
+        self->socket->async_read(asio::buffer(self->body), [self](error_code ec2) {
           if (ec2) return self->finish();
           self->on_frame();
         });
@@ -332,7 +437,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
           return refuse("bad handshake");
         }
         std::string why = owner->handler.on_handshake ? owner->handler.on_handshake(cluster, from, to, address) : "";
-        if (!why.empty()) return refuse(why);
+        // Routine while a node joins or leaves (Raft retries): info, not warn.
+        if (!why.empty()) return refuse(why, "info");
         handshaken = true;
         if (owner->learn && !address.empty() &&
             (owner->learned[from].address != address || owner->learned[from].cluster_id != cluster)) {
@@ -358,28 +464,32 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       do_read();
     }
 
-    void refuse(const std::string& why) {
+    // Sends the refusal and closes, logged at `level` (nullptr: not logged
+    // here); the dialer logs what it receives.
+    void refuse(const std::string& why, const char* level = "warn") {
+      if (level) {
+        owner->log_refusal(level, remote,
+                           "refused a cluster connection from " + remote.substr(0, remote.rfind(':')) + ": " + why);
+      }
       auto frame = refusal_frame(why);
       auto self = shared_from_this();
-      asio::async_write(socket, asio::buffer(*frame), [self, frame](error_code, std::size_t) { self->finish(); });
+      socket->async_write({asio::buffer(*frame)}, [self, frame](error_code) { self->finish(); });
     }
 
     void finish() {
       finished = true;
       keepalive.cancel();
-      error_code ignored;
-      socket.close(ignored);
+      socket->close();
       owner->inbound.erase(shared_from_this());
     }
 
     // Another channel's connection: its handler owns the socket from now on.
     void hand_over(char kind, std::string_view payload) {
       std::string first(payload);  // `payload` is in `body`, which goes with this object
-      error_code ec;
-      const int fd = socket.release(ec);
+      ChannelConnection connection = socket->release();
       owner->inbound.erase(shared_from_this());
-      if (ec) return;
-      owner->handler.on_channel(kind, std::move(first), fd);
+      if (connection.fd < 0) return;
+      owner->handler.on_channel(kind, std::move(first), connection);
     }
 
     // A snapshot request: this connection becomes a SnapshotSession.
@@ -406,14 +516,14 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   // was written.
   struct SnapshotSession : std::enable_shared_from_this<SnapshotSession> {
     Impl* owner;
-    tcp::socket socket;
+    std::unique_ptr<ClusterSocket> socket;
     asio::steady_timer timer;
     core::NodeId peer;
     std::unique_ptr<SnapshotSource> source;  // null when the request was refused
     bool ended = false;                      // I/O thread
     std::uint64_t writes = 0;                // I/O thread; tells a stale timer from a live one
 
-    SnapshotSession(Impl* o, tcp::socket s, core::NodeId p)
+    SnapshotSession(Impl* o, std::unique_ptr<ClusterSocket> s, core::NodeId p)
         : owner(o), socket(std::move(s)), timer(o->io), peer(p) {}
 
     void start(std::string cluster_id, core::NodeId self_id, core::Index index) {
@@ -461,7 +571,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
       timer.async_wait([self, n](error_code ec) {
         if (!ec && n == self->writes) self->end(false);  // the peer stopped reading
       });
-      asio::async_write(socket, asio::buffer(*frame), [self, frame, last, complete](error_code ec, std::size_t) {
+      socket->async_write({asio::buffer(*frame)}, [self, frame, last, complete](error_code ec) {
         if (self->ended) return;
         ++self->writes;
         self->timer.cancel();
@@ -476,9 +586,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     void end(bool complete) {
       if (ended) return;
       ended = true;
-      error_code ignored;
       timer.cancel();
-      socket.close(ignored);
+      socket->close();
       auto self = shared_from_this();
       owner->sessions.erase(self);
       if (!complete && source && owner->handler.on_snapshot_failed) owner->handler.on_snapshot_failed(peer);
@@ -488,9 +597,8 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
     // snapshot thread, which is joined next.
     void abort() {
       ended = true;
-      error_code ignored;
       timer.cancel();
-      socket.close(ignored);
+      socket->close();
     }
   };
 
@@ -541,7 +649,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
         s.set_option(tcp::no_delay(true), ignored);
         auto conn = std::make_shared<Inbound>(this, std::move(s));
         inbound.insert(conn);
-        conn->do_read();
+        conn->start();
       }
       do_accept();
     });
@@ -553,6 +661,9 @@ TcpTransport::TcpTransport(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) 
 Result<std::unique_ptr<TcpTransport>> TcpTransport::start(const TransportOptions& options, TransportHandler handler) {
   auto impl = std::make_shared<Impl>();
   impl->handler = std::move(handler);
+  impl->tls = options.tls;
+  impl->check_peer = options.check_peer;
+  impl->log_fn = options.log;
   error_code ec;
   auto addr = asio::ip::make_address(options.host, ec);
   if (ec) return Status::InvalidArgument("bad cluster listen host '" + options.host + "': " + ec.message());
@@ -651,7 +762,7 @@ Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to,
   // cancelled transfer can be abandoned.
   asio::io_context io;
   tcp::resolver resolver(io);
-  tcp::socket socket(io);
+  ClusterSocket socket(io.get_executor());
   bool done = false;
   error_code ec;
   const auto wait = [&](const char* what) -> Status {
@@ -662,9 +773,8 @@ Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to,
       if (done) return ec ? Status::Busy(std::string(what) + " " + address + ": " + ec.message()) : Status::Ok();
       const bool stop = cancelled && cancelled();
       if (stop || std::chrono::steady_clock::now() >= deadline) {
-        error_code ignored;
         resolver.cancel();
-        socket.close(ignored);
+        socket.close();
         io.restart();
         io.run();  // completes the abandoned operation
         if (stop) return Status::ShuttingDown("the snapshot transfer was cancelled");
@@ -683,14 +793,26 @@ Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to,
   });
   if (Status s = wait("resolving"); !s.ok()) return s;
   done = false;
-  asio::async_connect(socket, endpoints, [&](error_code e, const tcp::endpoint&) {
+  asio::async_connect(socket.tcp(), endpoints, [&](error_code e, const tcp::endpoint&) {
     ec = e;
     done = true;
   });
   if (Status s = wait("connecting to"); !s.ok()) return s;
-  socket.set_option(tcp::no_delay(true), ec);
+  socket.tcp().set_option(tcp::no_delay(true), ec);
+  if (impl_->tls) {
+    done = false;
+    socket.async_handshake(impl_->tls, false, [&](error_code e) {
+      ec = e;
+      done = true;
+    });
+    if (Status s = wait("TLS handshake with"); !s.ok()) return Status::Busy(s.message() + " (" + socket.tls_error() + ")");
+    if (std::string why = impl_->judge(socket); !why.empty()) {
+      impl_->log("warn", "refusing the certificate of node at " + address + " (snapshot source): " + why);
+      return Status::Busy("refusing the certificate of node at " + address + ": " + why);
+    }
+  }
   done = false;
-  asio::async_write(socket, asio::buffer(*request), [&](error_code e, std::size_t) {
+  socket.async_write({asio::buffer(*request)}, [&](error_code e) {
     ec = e;
     done = true;
   });
@@ -700,7 +822,7 @@ Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to,
   std::string body;
   for (;;) {
     done = false;
-    asio::async_read(socket, asio::buffer(header), [&](error_code e, std::size_t) {
+    socket.async_read(asio::buffer(header), [&](error_code e) {
       ec = e;
       done = true;
     });
@@ -709,7 +831,7 @@ Status TcpTransport::fetch_snapshot(const std::string& address, core::NodeId to,
     if (n == 0 || n > kMaxFrameBytes) return Status::Busy("malformed snapshot frame from " + address);
     body.resize(n);
     done = false;
-    asio::async_read(socket, asio::buffer(body), [&](error_code e, std::size_t) {
+    socket.async_read(asio::buffer(body), [&](error_code e) {
       ec = e;
       done = true;
     });
@@ -746,7 +868,7 @@ void TcpTransport::stop() {
     impl->acceptor.close(ignored);
     for (auto& [id, p] : impl->peers) p->close();
     impl->peers.clear();
-    for (auto& c : std::set<std::shared_ptr<Impl::Inbound>>(impl->inbound)) c->socket.close(ignored);
+    for (auto& c : std::set<std::shared_ptr<Impl::Inbound>>(impl->inbound)) c->socket->close();
     impl->inbound.clear();
     for (auto& session : impl->sessions) session->abort();
     impl->sessions.clear();

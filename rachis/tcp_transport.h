@@ -13,6 +13,11 @@
 //       not know that peer yet, e.g. a node that has just been added by the leader)
 //   'M' one core::Message (rachis/wire.h)
 //   'R' refusal sent by the listener before closing: bytes reason
+// With TransportOptions::tls every connection is TLS first (both sides present
+// their node certificate and judge the other's with check_peer); a refused
+// certificate gets 'R' with the reason. A TLS listener answers plain frames
+// with a plain 'R'; a plain listener closes a connection that starts a TLS
+// handshake. Either way both nodes log why.
 // The listener asks its Handler whether to accept a handshake (right cluster, right
 // node id, or a fresh node that may join); refusals are logged by the dialer.
 //
@@ -45,6 +50,9 @@
 #include <memory>
 #include <string>
 
+#include <openssl/ssl.h>
+
+#include "rachis/cluster_socket.h"
 #include "rachis/core/types.h"
 #include "rachis/snapshot_stream.h"
 #include "storage/status.h"
@@ -56,6 +64,21 @@ struct TransportOptions {
   std::string host = "127.0.0.1";
   // Port of the cluster listener; 0 picks a free port. Default: 0
   std::uint16_t port = 0;
+  // TLS (a node with a certificate): every connection of the cluster port, in
+  // both directions, is TLS with this context (our certificate; it asks the
+  // peer for one and accepts any at the TLS level). Not owned; outlives the
+  // transport. nullptr: plain TCP. A secured and a plain node never talk: each
+  // side tells the other kind of first bytes apart and refuses them.
+  // OpenSSL writes with write(2): the process must ignore SIGPIPE (corvusd
+  // does), or a peer closing mid-write kills it.
+  SSL_CTX* tls = nullptr;
+  // With `tls`: may the node that presented `certificate` (nullptr: none)
+  // talk to us? "" = yes, else the reason, sent as the refusal ('R') and
+  // logged on both sides. Asked for every connection, accepted or dialed
+  // (the listener's certificate too). On the I/O thread: must not block.
+  std::function<std::string(X509* certificate)> check_peer;
+  // Where refusals and TLS failures go ("warn"/"info", message); may be empty.
+  std::function<void(const char* level, const std::string& message)> log;
 };
 
 struct TransportHandler {
@@ -77,11 +100,12 @@ struct TransportHandler {
   // trailer was sent (connection cut, stalled, read error).
   std::function<void(core::NodeId to)> on_snapshot_failed;
   // A connection whose first frame is neither 'H' nor 'S' (database
-  // replication's 'D'): the transport hands the connection over. `fd` is the
-  // handler's to own and close; `payload` is the first frame's (after the
-  // kind byte). On the I/O thread: must not block. Without it such a
-  // connection is refused.
-  std::function<void(char kind, std::string payload, int fd)> on_channel;
+  // replication's 'D'): the transport hands the connection over, with its TLS
+  // session on a secured node (the peer's certificate already passed
+  // check_peer). `connection` is the handler's to own and close; `payload` is
+  // the first frame's (after the kind byte). On the I/O thread: must not
+  // block. Without it such a connection is refused.
+  std::function<void(char kind, std::string payload, ChannelConnection connection)> on_channel;
 };
 
 struct PeerStatus {

@@ -1,9 +1,10 @@
 #pragma once
 // ByteStream: the connection under a FrameSocket, as a blocking byte stream
 // with deadlines. Two implementations: PlainByteStream (a TCP socket, what
-// group replication uses on the cluster port; frame_socket.cc) and, in the
-// server, a TLS connection of the TCP listener or one a sink dialed
-// (server/tcp/tcp_byte_stream.h: pull replication between clusters).
+// group replication uses on an unsecured cluster port; frame_socket.cc) and,
+// in the server, TLS: a connection of the TCP listener or one a sink dialed
+// (pull replication between clusters), or the cluster port of a secured node
+// (server/tcp/tcp_byte_stream.h).
 //
 // Thread-safety: write_all() from one thread at a time (FrameSocket
 // serializes), read_some() from one thread at a time, possibly concurrently

@@ -21,8 +21,11 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          std::string peer_tag, std::string peer_address)
-    : OutgoingReplication(storage, std::move(identity), std::move(peer_tag), peer_address,
-                          OutgoingOptions{[peer_address] { return FrameSocket::connect(peer_address, kConnectTimeout); },
+    : OutgoingReplication(storage, identity, std::move(peer_tag), peer_address,
+                          OutgoingOptions{[peer_address, dial = identity.dial_peer] {
+                                            if (dial) return dial(peer_address);
+                                            return FrameSocket::connect(peer_address, kConnectTimeout);
+                                          },
                                           nullptr, nullptr, {}, nullptr, false}) {}
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,

@@ -37,6 +37,10 @@ struct ReplicationIdentity {
   std::string database;
   // Where notable events go ("info"/"warn", message); may be empty.
   std::function<void(const char* level, const std::string& message)> log;
+  // How group replication dials a peer's cluster port ("host:port"): TLS
+  // with the node's certificate on a secured node (the server's). Empty:
+  // plain TCP (FrameSocket::connect).
+  std::function<Result<std::unique_ptr<FrameSocket>>(const std::string& address)> dial_peer;
 };
 
 // How an OutgoingReplication gets its connections, and what it sends.
@@ -78,7 +82,8 @@ class OutgoingReplication {
   // Batches sent ahead of their acknowledgement.
   static constexpr size_t kWindow = 2;
 
-  // Group replication: dials `peer_address` (the peer's cluster port).
+  // Group replication: dials `peer_address` (the peer's cluster port) with
+  // identity.dial_peer, or plain TCP.
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
                       std::string peer_address);
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,

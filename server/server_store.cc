@@ -1,6 +1,5 @@
 #include "server/server_store.h"
 
-#include "server/external_replication/node_client_tls.h"
 
 #include <filesystem>
 #include <fstream>
@@ -60,16 +59,17 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const ServerOptions& opti
   store->databases_ = std::make_unique<DatabasesLandlord>(options.data_dir, std::move(storage_options));
   // Databases open with the tag the cluster gave this node when their record
   // names it (also after the node joined another cluster).
-  store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload, int fd) {
-    cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), fd);
+  store->cluster_->set_channel_handler([raw = store.get()](char kind, std::string payload,
+                                                          rachis::ChannelConnection connection) {
+    cluster::accept_replication_connection(*raw->cluster_, *raw->databases_, kind, std::move(payload), connection);
   });
-  // This node's certificate as a TLS client: external replication presents
-  // it to the other clusters it pushes to.
+  // This node's certificate as a TLS client (the context node-to-node TLS
+  // uses, which accepts any server certificate: HubConnector pins it):
+  // external replication presents it to the other clusters it pushes to.
   std::shared_ptr<SSL_CTX> node_tls;
-  if (!options.certificate_path.empty()) {
-    auto tls = external_replication::node_client_tls_context(options.certificate_path, options.certificate_password);
-    if (!tls.ok()) return tls.status();
-    node_tls = std::move(tls).value();
+  if (const cluster::NodeTls* tls = store->cluster_->tls()) {
+    SSL_CTX_up_ref(tls->native());
+    node_tls = std::shared_ptr<SSL_CTX>(tls->native(), &SSL_CTX_free);
   }
   store->observer_ = std::make_unique<cluster::DatabasesObserver>(*store->cluster_, *store->databases_, node_tls);
   store->observer_->start();

@@ -106,7 +106,19 @@ void handle_add_node(ClusterManager& cm, const http::Request& req, const http::R
   std::string url = req.query.get("url").value_or("");
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.empty()) return respond_error(respond, Status::InvalidArgument("Query string parameter 'url' is required"), req);
-  if (auto hp = parse_http_url(url); !hp.ok()) return respond_error(respond, hp.status(), req);
+  auto hp = parse_http_url(url);
+  if (!hp.ok()) return respond_error(respond, hp.status(), req);
+  if (hp->https != (cm.tls() != nullptr)) {
+    return respond_error(respond,
+                         Status::InvalidArgument(
+                             cm.tls() ? "cannot add " + url +
+                                            ": this cluster is secured (its nodes have certificates); add the node "
+                                            "by its https:// URL, started with --certificate"
+                                      : "cannot add " + url +
+                                            ": this cluster is not secured (no certificates); a secured (https) "
+                                            "node cannot join it"),
+                         req);
+  }
   const std::string tag = req.query.get("tag").value_or("");
   if (!tag.empty() && !valid_tag(tag)) {
     return respond_error(respond, Status::InvalidArgument("tag must be 1-4 upper-case letters, got '" + tag + "'"), req);

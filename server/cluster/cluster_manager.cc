@@ -72,8 +72,21 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
     }
   };
   ClusterManager* raw = cm.get();
+  if (!options.certificate_path.empty()) {
+    // A secured node: the cluster port speaks TLS with the node's
+    // certificate, and so do its HTTP calls to other nodes.
+    auto tls = NodeTls::load(options.certificate_path, options.certificate_password,
+                             options.admin_certificate_thumbprints);
+    if (!tls.ok()) return tls.status();
+    cm->tls_ = std::move(tls).value();
+    cm->connections_.set_tls(cm->tls_, [raw](X509* certificate) { return raw->refuse_peer(certificate); });
+    no.listen.tls = cm->tls_->native();
+    no.listen.check_peer = [raw](X509* certificate) { return raw->refuse_peer(certificate); };
+  }
   no.on_applied = [raw](const rachis::cluster::AppliedCommand& c) { raw->feed_.push(c); };
-  no.on_channel = [raw](char kind, std::string payload, int fd) { raw->dispatch_channel(kind, std::move(payload), fd); };
+  no.on_channel = [raw](char kind, std::string payload, rachis::ChannelConnection connection) {
+    raw->dispatch_channel(kind, std::move(payload), connection);
+  };
   const bool explicit_port = options.cluster_port >= 0;
   no.listen.port = explicit_port ? static_cast<std::uint16_t>(options.cluster_port)
                    : options.port == 0 || options.port == 65535 ? 0
@@ -91,6 +104,7 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
   }
   if (!node.ok()) return node.status();
   cm->node_ = std::move(node).value();
+  cm->trust_state_.store(&cm->node_->state().state(), std::memory_order_release);
   // Answer the first requests from a settled state: replay the committed log, and
   // let a lone node register itself in its own topology (one tick or two).
   const auto view = cm->node_->view();
@@ -432,17 +446,29 @@ void ClusterManager::set_channel_handler(ChannelHandler handler) {
   channel_handler_ = std::move(handler);
 }
 
-void ClusterManager::dispatch_channel(char kind, std::string payload, int fd) {
+void ClusterManager::dispatch_channel(char kind, std::string payload, rachis::ChannelConnection connection) {
   ChannelHandler handler;
   {
     std::lock_guard lock(channel_mu_);
     handler = channel_handler_;
   }
-  if (!handler || !run_async([handler, kind, payload = std::move(payload), fd]() mutable {
-        handler(kind, std::move(payload), fd);
+  if (!handler || !run_async([handler, kind, payload = std::move(payload), connection]() mutable {
+        handler(kind, std::move(payload), connection);
       })) {
-    ::close(fd);
+    if (connection.ssl) SSL_free(connection.ssl);
+    ::close(connection.fd);
   }
+}
+
+std::string ClusterManager::refuse_peer(X509* certificate) const {
+  if (!tls_) return "";
+  return tls_->refuse_peer(certificate, trust_state_.load(std::memory_order_acquire));
+}
+
+Result<std::unique_ptr<replication::FrameSocket>> ClusterManager::dial_replication(const std::string& address) const {
+  constexpr auto kConnectTimeout = std::chrono::seconds(2);
+  if (!tls_) return replication::FrameSocket::connect(address, kConnectTimeout);
+  return tls_->dial(address, kConnectTimeout, trust_state_.load(std::memory_order_acquire));
 }
 
 }  // namespace corvus::server::cluster

@@ -21,6 +21,7 @@
 #include "rachis/node.h"
 #include "server/cluster/applied_feed.h"
 #include "server/cluster/http_connection_pool.h"
+#include "server/cluster/node_tls.h"
 #include "server/options/server_options.h"
 #include "storage/status.h"
 
@@ -99,9 +100,18 @@ class ClusterManager {
 
   // Connections of other channels on the cluster port (database
   // replication's 'D'): `handler` gets each on a worker thread (run_async) and
-  // owns `fd`. Refused (closed) while no handler is set or workers are full.
-  using ChannelHandler = std::function<void(char kind, std::string payload, int fd)>;
+  // owns `connection`. Refused (closed) while no handler is set or workers are full.
+  using ChannelHandler = std::function<void(char kind, std::string payload, rachis::ChannelConnection connection)>;
   void set_channel_handler(ChannelHandler handler);
+
+  // A secured node's node-to-node TLS (its certificate, the trust rule);
+  // nullptr on an unsecured node.
+  const NodeTls* tls() const { return tls_.get(); }
+  // A connection to a peer's cluster port for database replication: TLS with
+  // the peer's certificate checked on a secured node, plain TCP otherwise.
+  Result<std::unique_ptr<replication::FrameSocket>> dial_replication(const std::string& address) const;
+  // The trust rule for a peer node's certificate ("" = trusted); see NodeTls.
+  std::string refuse_peer(X509* certificate) const;
 
   // Stops the workers and the Rachis node. Idempotent.
   void close();
@@ -115,13 +125,17 @@ class ClusterManager {
   void wait_local_apply(rachis::cluster::CommandResult r, rachis::core::Index index, CommandDone done);
   void read_barrier_until(std::chrono::steady_clock::time_point deadline, std::function<void(Status)> then);
   // The transport's on_channel (its I/O thread): hands over to a worker.
-  void dispatch_channel(char kind, std::string payload, int fd);
+  void dispatch_channel(char kind, std::string payload, rachis::ChannelConnection connection);
 
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
   };
 
+  std::shared_ptr<NodeTls> tls_;  // before node_: its transport calls refuse_peer
+  // node_'s applied state once node_ is set (the transport may ask the trust
+  // rule before: then the registry is not consulted).
+  std::atomic<const rachis::cluster::ClusterState*> trust_state_{nullptr};
   AppliedFeed feed_;  // outlives node_: the node's Raft thread pushes into it
   HttpConnectionPool connections_;
   std::unique_ptr<rachis::Node> node_;

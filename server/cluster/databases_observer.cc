@@ -140,6 +140,7 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
       log::info("replication").kv("message", message);
     }
   };
+  identity.dial_peer = [&cluster = cluster_](const std::string& address) { return cluster.dial_replication(address); };
   db.replicate_to(identity, peers);
   // One node of the group runs the database's pull replication sinks: the
   // first member (the clients' preferred node), so a sink never runs twice.

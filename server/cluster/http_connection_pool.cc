@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -17,6 +18,8 @@ using Clock = std::chrono::steady_clock;
 struct HttpConnectionPool::Connection {
   asio::io_context io;
   beast::tcp_stream stream{io};
+  // https: TLS over `stream` (whose deadlines still apply).
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
   beast::flat_buffer buffer;
   Clock::time_point idle_since;
   bool reused = false;
@@ -24,6 +27,11 @@ struct HttpConnectionPool::Connection {
 
 HttpConnectionPool::HttpConnectionPool() = default;
 HttpConnectionPool::~HttpConnectionPool() = default;
+
+void HttpConnectionPool::set_tls(std::shared_ptr<const NodeTls> tls, std::function<std::string(X509*)> check) {
+  tls_ = std::move(tls);
+  check_ = std::move(check);
+}
 
 std::unique_ptr<HttpConnectionPool::Connection> HttpConnectionPool::take(const std::string& base_url) {
   std::lock_guard lock(mu_);
@@ -52,6 +60,14 @@ Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string
                                            const std::string& extra_header_value) {
   auto hp = parse_http_url(base_url);
   if (!hp.ok()) return hp.status();
+  if (hp->https && !tls_) {
+    return Status::InvalidArgument("cannot call " + base_url +
+                                   ": this node has no certificate, so it cannot talk to a secured (https) node");
+  }
+  if (!hp->https && tls_) {
+    return Status::InvalidArgument("cannot call " + base_url +
+                                   ": this node is secured (it has a certificate) and talks to https:// nodes only");
+  }
   bhttp::request<bhttp::string_body> req{method, target, 11};
   req.set(bhttp::field::host, hp->host + ":" + std::to_string(hp->port));
   req.set(bhttp::field::content_type, "application/json; charset=utf-8");
@@ -73,16 +89,35 @@ Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string
       c->io.run();
       c->io.restart();
       if (ec) return Status::Busy("cannot connect to " + base_url + ": " + ec.message() + " (nothing sent)");
+      if (hp->https) {
+        c->tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(c->stream, tls_->context());
+        c->tls->async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code e) { ec = e; });
+        c->io.run();
+        c->io.restart();
+        if (ec) {
+          return Status::Busy("TLS handshake with " + base_url + " failed: " + ec.message() + " (nothing sent)");
+        }
+        if (std::string why = check_(SSL_get0_peer_certificate(c->tls->native_handle())); !why.empty()) {
+          return Status::Busy("refusing the certificate of " + base_url + ": " + why + " (nothing sent)");
+        }
+      }
     }
     bool sent = false;
     bhttp::response<bhttp::string_body> res;
     c->stream.expires_after(timeout);
-    bhttp::async_write(c->stream, req, [&](boost::system::error_code e, std::size_t) {
-      ec = e;
-      if (e) return;
-      sent = true;
-      bhttp::async_read(c->stream, c->buffer, res, [&](boost::system::error_code e2, std::size_t) { ec = e2; });
-    });
+    const auto exchange = [&](auto& stream) {
+      bhttp::async_write(stream, req, [&](boost::system::error_code e, std::size_t) {
+        ec = e;
+        if (e) return;
+        sent = true;
+        bhttp::async_read(stream, c->buffer, res, [&](boost::system::error_code e2, std::size_t) { ec = e2; });
+      });
+    };
+    if (c->tls) {
+      exchange(*c->tls);
+    } else {
+      exchange(c->stream);
+    }
     c->io.run();
     c->io.restart();
     if (!ec) {
@@ -93,7 +128,8 @@ Result<HttpReply> HttpConnectionPool::call(bhttp::verb method, const std::string
     }
     // A kept-alive connection the peer closed while idle fails on the write,
     // or on the first read byte; a fresh connection is worth one more try.
-    const bool stale = c->reused && (!sent || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset);
+    const bool stale = c->reused && (!sent || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+                                     ec == asio::ssl::error::stream_truncated);
     if (stale && attempt == 0) continue;
     if (!sent) return Status::Busy("cannot send to " + base_url + ": " + ec.message() + " (nothing sent)");
     if (ec == beast::error::timeout) return Status::Timeout("no answer from " + base_url + " in time");

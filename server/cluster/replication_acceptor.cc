@@ -4,12 +4,21 @@
 
 #include "replication/frame_socket.h"
 #include "replication/messages.h"
+#include "server/tcp/tcp_byte_stream.h"
+#include "server/tcp/tcp_json_stream.h"
 
 namespace corvus::server::cluster {
 
 void accept_replication_connection(ClusterManager& cluster, DatabasesLandlord& databases, char kind,
-                                   std::string payload, int fd) {
-  auto socket = std::make_unique<replication::FrameSocket>(fd);
+                                   std::string payload, rachis::ChannelConnection connection) {
+  std::unique_ptr<replication::FrameSocket> socket;
+  if (connection.ssl != nullptr) {
+    auto stream = std::make_shared<tcp::TcpJsonStream>(connection.fd, 0);
+    stream->adopt_tls(connection.ssl);
+    socket = std::make_unique<replication::FrameSocket>(std::make_unique<tcp::TcpByteStream>(std::move(stream)));
+  } else {
+    socket = std::make_unique<replication::FrameSocket>(connection.fd);
+  }
   auto refuse = [&](const std::string& why) { (void)socket->send(replication::frames::kRefusal, why); };
   if (kind != replication::frames::kHandshake) return refuse(std::string("unknown channel '") + kind + "'");
   auto hello = replication::decode_handshake(payload);

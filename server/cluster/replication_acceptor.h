@@ -4,7 +4,9 @@
 // (our cluster, our tag, both nodes in the database's group) and hands the
 // connection to the database's DatabaseReplication, or refuses it with a
 // reason the source logs. Runs on a ClusterManager worker thread (the
-// channel handler); owns `fd` from the call on.
+// channel handler); owns `connection` (its socket, and its TLS session on a
+// secured node: the transport already checked the peer's certificate) from
+// the call on.
 
 #include <string>
 
@@ -14,6 +16,6 @@
 namespace corvus::server::cluster {
 
 void accept_replication_connection(ClusterManager& cluster, DatabasesLandlord& databases, char kind,
-                                   std::string payload, int fd);
+                                   std::string payload, rachis::ChannelConnection connection);
 
 }  // namespace corvus::server::cluster

@@ -75,7 +75,7 @@ bool parse_pkcs12(const std::string& bytes, const std::string& password, Pkcs12P
 }  // namespace
 
 Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& certificate_path,
-                                                                    const std::string& password) {
+                                                                    const std::string& password, bool client_too) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("certificate " + certificate_path + ": " + why);
   };
@@ -84,7 +84,7 @@ Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::s
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.empty()) return bad("the file is empty");
 
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  auto ctx = std::make_shared<asio::ssl::context>(client_too ? asio::ssl::context::tls : asio::ssl::context::tls_server);
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
                    asio::ssl::context::single_dh_use);

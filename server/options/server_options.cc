@@ -352,13 +352,7 @@ Result<size_t> parse_byte_size(std::string_view text) {
   return static_cast<size_t>(n * mult);
 }
 
-Result<HostPort> parse_http_url(std::string_view url) {
-  if (to_lower(url).rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("bad server URL '" + std::string(url) +
-                                   "': https is not supported yet for node-to-node connections; use http://");
-  }
-  return parse_listen_url(url);
-}
+Result<HostPort> parse_http_url(std::string_view url) { return parse_listen_url(url); }
 
 Result<HostPort> parse_listen_url(std::string_view url) {
   auto bad = [&](std::string why) {

@@ -139,12 +139,11 @@ struct HostPort {
   uint16_t port = 0;
   bool https = false;
 };
-// Parses "http://host[:port][/]" (IPv6 as [::1]); port defaults to 80.
-// Errors: InvalidArgument (https: node-to-node calls have no TLS yet; other
-// schemes, paths, bad port).
+// A node's URL: "http://host[:port][/]" (IPv6 as [::1]; port defaults to
+// 80) or "https://host[:port][/]" (443, `https` set). Errors:
+// InvalidArgument (other schemes, paths, bad port).
 Result<HostPort> parse_http_url(std::string_view url);
-// The listener's URL: like parse_http_url, and "https://host[:port]" (port
-// defaults to 443, `https` set).
+// The listener's URL: the same syntax.
 Result<HostPort> parse_listen_url(std::string_view url);
 // --tcp-url: "tcp://host:port" (IPv6 as [::1]), the port required.
 Result<HostPort> parse_tcp_url(std::string_view url);

@@ -108,6 +108,12 @@ Status TcpJsonStream::handshake_tls(SSL_CTX* ctx, bool server, std::chrono::mill
   }
 }
 
+void TcpJsonStream::adopt_tls(SSL* ssl) {
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  ssl_ = ssl;
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
 X509* TcpJsonStream::peer_certificate() const { return ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr; }
 
 int TcpJsonStream::ssl_call(bool write, char* buf, std::size_t size) {

@@ -49,6 +49,11 @@ class TcpJsonStream {
   // hub), with `ctx` (its certificate; the server's is checked by the caller
   // against what the hub advertises). Same errors as accept_tls.
   Status connect_tls(SSL_CTX* ctx, std::chrono::milliseconds timeout);
+  // Takes over a TLS session already established on this stream's socket
+  // (the cluster port hands a database replication connection over with its
+  // session: rachis::ChannelConnection). Owns `ssl` from the call on. Before
+  // any read or write.
+  void adopt_tls(SSL* ssl);
   // The certificate the client presented over TLS; nullptr without one (or
   // without TLS). Owned by the stream.
   X509* peer_certificate() const;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# deploy/local-cluster.sh brings up three real nodes that agree on one
-# topology with three members, and stops them again. Bounded: the script's own
+# deploy/local-cluster.sh brings up three real secured nodes (HTTPS, TLS
+# between them) that agree on one topology with three members, and stops them
+# again. Bounded: the script's own
 # waits plus this file's timeout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,8 +22,9 @@ cleanup() { "$root/deploy/local-cluster.sh" stop "$base" || true; rm -rf "$CORVU
 trap cleanup EXIT
 timeout 90 "$root/deploy/local-cluster.sh" start "$base"
 for p in "$base" "$((base + 10))" "$((base + 20))"; do
-  n=$(curl -fsS "http://127.0.0.1:$p/cluster/topology" |
+  n=$(curl -fsS --cacert "$CORVUS_CLUSTER_DIR/certs/ca.pem" --cert "$CORVUS_CLUSTER_DIR/certs/admin.pem" \
+        "https://127.0.0.1:$p/cluster/topology" |
       python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Topology"]["Members"]))')
   [ "$n" = 3 ] || { echo "node on port $p sees $n members"; exit 1; }
 done
-echo "local cluster: 3 nodes, 3 members each"
+echo "local cluster: 3 secured nodes, 3 members each"

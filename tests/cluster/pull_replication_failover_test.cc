@@ -1,6 +1,7 @@
 // Pull replication from a three-node hub cluster to two edges, each edge its
-// own one-node cluster (plain HTTP: the nodes of a secured cluster do not yet
-// talk HTTPS to each other, see server/README.md). The edges' connection
+// own one-node cluster (plain HTTP: test_cluster.h speaks HTTP; a secured hub
+// cluster with an edge is secured_cluster_test's and deploy/local-cluster.sh
+// start-edge's, tests/cluster/local_cluster_smoke.sh). The edges' connection
 // string lists every hub node; when the node an edge pulls from is killed
 // (kill -9), the edge fails over to another and catches up, and its own
 // writes keep going up. Every acknowledged write arrives where the mode

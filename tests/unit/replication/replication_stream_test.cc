@@ -86,7 +86,7 @@ class Member {
     }
     std::lock_guard lock(mu_);
     if (!replication_) {
-      replication::ReplicationIdentity id{"cluster-1", tag_, "db", {}};
+      replication::ReplicationIdentity id{"cluster-1", tag_, "db", {}, {}};
       replication_ = std::make_shared<DatabaseReplication>(*storage_, id, [policy] { return policy; });
     }
     replication_->set_destinations(list);

@@ -81,10 +81,11 @@ TEST_CASE("ServerOptions: byte sizes") {
 TEST_CASE("ServerOptions: URLs") {
   CHECK(parse_http_url("http://localhost")->port == 80);
   CHECK(parse_http_url("http://localhost:0")->port == 0);
-  auto https = parse_http_url("https://a:443");
-  REQUIRE_FALSE(https.ok());
-  CHECK(https.status().is_invalid_argument());
-  CHECK(https.status().message().find("https is not supported yet for node-to-node") != std::string::npos);
+  auto https = parse_http_url("https://a:8443");
+  REQUIRE(https.ok());
+  CHECK(https->https);
+  CHECK(https->port == 8443);
+  CHECK(parse_http_url("https://a")->port == 443);
   auto listen = parse_listen_url("https://a");
   REQUIRE(listen.ok());
   CHECK(listen->https);
