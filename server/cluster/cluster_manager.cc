@@ -76,7 +76,7 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::open(const ServerOptions
     // A secured node: the cluster port speaks TLS with the node's
     // certificate, and so do its HTTP calls to other nodes.
     auto tls = NodeTls::load(options.certificate_path, options.certificate_password,
-                             options.admin_certificate_thumbprints);
+                             options.admin_certificate_thumbprints, options.admin_certificate_key_hashes);
     if (!tls.ok()) return tls.status();
     cm->tls_ = std::move(tls).value();
     cm->connections_.set_tls(cm->tls_, [raw](X509* certificate) { return raw->refuse_peer(certificate); });

@@ -62,7 +62,8 @@ Result<int> connect_tcp(const std::string& address, std::chrono::milliseconds ti
 }  // namespace
 
 Result<std::shared_ptr<NodeTls>> NodeTls::load(const std::string& certificate_path, const std::string& password,
-                                               std::vector<std::string> admin_thumbprints) {
+                                               std::vector<std::string> admin_thumbprints,
+                                               std::vector<std::string> admin_key_hashes) {
   auto ctx = http::make_server_tls_context(certificate_path, password, /*client_too=*/true);
   if (!ctx.ok()) return ctx.status();
   auto tls = std::shared_ptr<NodeTls>(new NodeTls());
@@ -72,6 +73,7 @@ Result<std::shared_ptr<NodeTls>> NodeTls::load(const std::string& certificate_pa
   // certificate and accepts any at the TLS level: refuse_peer() judges it.
   tls->own_ = http::describe_certificate(SSL_CTX_get0_certificate(tls->native()));
   tls->admin_thumbprints_ = std::move(admin_thumbprints);
+  tls->admin_key_hashes_ = std::move(admin_key_hashes);
   return tls;
 }
 
@@ -85,7 +87,8 @@ std::string NodeTls::refuse_peer(X509* peer, const rc::ClusterState* state) cons
   if (c.thumbprint == own_.thumbprint || (!c.public_key_hash.empty() && c.public_key_hash == own_.public_key_hash)) {
     return "";
   }
-  if (std::find(admin_thumbprints_.begin(), admin_thumbprints_.end(), c.thumbprint) != admin_thumbprints_.end()) {
+  if (std::find(admin_thumbprints_.begin(), admin_thumbprints_.end(), c.thumbprint) != admin_thumbprints_.end() ||
+      std::find(admin_key_hashes_.begin(), admin_key_hashes_.end(), c.public_key_hash) != admin_key_hashes_.end()) {
     return "";
   }
   if (state != nullptr) {
@@ -98,7 +101,7 @@ std::string NodeTls::refuse_peer(X509* peer, const rc::ClusterState* state) cons
     }
   }
   return who + " is not trusted by this node: its public key is not this node's, it is not in "
-               "--admin-certificate-thumbprint, and it is not registered with ClusterAdmin clearance (give every "
+               "--admin-certificate-thumbprint or --admin-certificate-key-hash, and it is not registered with ClusterAdmin clearance (give every "
                "node the cluster's certificate, or register this one: PUT /admin/certificates)";
 }
 

@@ -9,7 +9,8 @@
 // The trust rule (rachis/README.md, "Transport"; server/README.md): a peer
 // node may talk to us when its certificate, valid now, has the same public
 // key as ours (one cluster certificate for every node, RavenDB's usual
-// set-up), or its thumbprint is in --admin-certificate-thumbprint, or it is
+// set-up), or it is in --admin-certificate-thumbprint or (by its public key
+// hash) --admin-certificate-key-hash, or it is
 // registered in the cluster's certificate registry (by thumbprint or by
 // public key hash) with ClusterAdmin clearance. Pinning, not a PKI: nodes may
 // use self-signed certificates, no CA is consulted.
@@ -37,7 +38,8 @@ class NodeTls {
   // The node's certificate file (PEM or PKCS#12, as --certificate). Errors:
   // InvalidArgument naming the file and what is wrong.
   static Result<std::shared_ptr<NodeTls>> load(const std::string& certificate_path, const std::string& password,
-                                               std::vector<std::string> admin_thumbprints);
+                                               std::vector<std::string> admin_thumbprints,
+                                               std::vector<std::string> admin_key_hashes = {});
 
   SSL_CTX* native() const { return context_->native_handle(); }
   boost::asio::ssl::context& context() const { return *context_; }
@@ -61,6 +63,7 @@ class NodeTls {
   std::shared_ptr<boost::asio::ssl::context> context_;
   http::ClientCertificate own_;
   std::vector<std::string> admin_thumbprints_;
+  std::vector<std::string> admin_key_hashes_;
 };
 
 }  // namespace corvus::server::cluster

@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <functional>
@@ -24,6 +25,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <filesystem>
+#include <fstream>
 
 #include <boost/json.hpp>
 #include <openssl/ssl.h>
@@ -97,13 +101,21 @@ struct SecuredProcess {
   std::unique_ptr<CorvusdProcess> process;
   const Certificates* certs;
 
+  bool verify_ca = true;  // false: the node's certificate is self-signed (trust by pinning)
+
   SecuredProcess(const TempDir& data, const std::string& name, const Certificates& c, const std::string& certificate)
+      : SecuredProcess(data, name, c, std::vector<std::string>{"--certificate", certificate}) {}
+  // `identity`: how the node gets its certificate and whom it trusts besides
+  // the test's admin (e.g. --self-signed-certificate and key hashes).
+  SecuredProcess(const TempDir& data, const std::string& name, const Certificates& c,
+                 std::vector<std::string> identity)
       : certs(&c) {
-    process = std::make_unique<CorvusdProcess>(
-        data.sub(name), port,
-        std::vector<std::string>{"--server-url", url(), "--cluster-port", std::to_string(cluster_port),
-                                 "--certificate", certificate, "--admin-certificate-thumbprint", c.admin.thumbprint,
-                                 "--cluster-tick-ms", "50", "--threads", "2"});
+    std::vector<std::string> args{"--server-url", url(), "--cluster-port", std::to_string(cluster_port),
+                                  "--admin-certificate-thumbprint", c.admin.thumbprint, "--cluster-tick-ms", "50",
+                                  "--threads", "2"};
+    verify_ca = std::find(identity.begin(), identity.end(), "--self-signed-certificate") == identity.end();
+    args.insert(args.end(), identity.begin(), identity.end());
+    process = std::make_unique<CorvusdProcess>(data.sub(name), port, args);
     start();
   }
   void start() {
@@ -117,7 +129,7 @@ struct SecuredProcess {
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port); }
   TlsClient client(std::chrono::milliseconds timeout = 10s) const {
     TlsClientOptions o;
-    o.ca_file = certs->ca_pem;
+    if (verify_ca) o.ca_file = certs->ca_pem;
     o.timeout = timeout;
     o.certificate_file = certs->admin.cert_file;
     o.private_key_file = certs->admin.key_file;
@@ -282,4 +294,45 @@ TEST_CASE("secured cluster: three nodes over TLS, replication, kill -9, untruste
     CHECK(contains(answer, "TLS only"));
     CHECK_FALSE(contains(answer, "users/"));
   }
+}
+
+TEST_CASE("secured cluster without a PKI: self-signed nodes trust each other by their key hashes") {
+  std::signal(SIGPIPE, SIG_IGN);
+  Certificates certs;
+  TempDir data;
+  // Each node's key, made before its first start (what a node would print as
+  // "Server Key Hash" and an operator hand to the others).
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 3; ++i) {
+    TestCertificate::Options o;
+    o.common_name = "key" + std::to_string(i);
+    TestCertificate key(o);
+    std::filesystem::create_directories(data.sub("p" + std::to_string(i)));
+    std::ofstream(data.sub("p" + std::to_string(i)) + "/node-key.pem") << key.private_key_pem();
+    hashes.push_back(key.public_key_hash());
+  }
+  std::vector<std::unique_ptr<SecuredProcess>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> identity{"--self-signed-certificate"};
+    for (int j = 0; j < 3; ++j)
+      if (j != i) identity.insert(identity.end(), {"--admin-certificate-key-hash", hashes[j]});
+    nodes.push_back(std::make_unique<SecuredProcess>(data, "p" + std::to_string(i), certs, identity));
+    CHECK(contains(nodes.back()->process->log(), "Server Key Hash: " + hashes[i]));
+  }
+  const auto logs = [&] {
+    std::string all;
+    for (const auto& n : nodes) all += "---- node " + n->url() + "\n" + n->process->log();
+    return all;
+  };
+  for (int i = 1; i < 3; ++i) {
+    auto r = nodes[0]->call("PUT", "/admin/cluster/node?url=" + url_encode(nodes[i]->url()));
+    REQUIRE_MESSAGE(r.status == 200, r.body, logs());
+  }
+  for (const auto& n : nodes) REQUIRE_MESSAGE(eventually([&] { return n->members().size() == 3; }), logs());
+  auto created = nodes[2]->call("PUT", "/admin/databases?name=pinned&replicationFactor=3", R"({"DatabaseName":"pinned"})");
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  REQUIRE(eventually([&] { return nodes[1]->call("PUT", "/databases/pinned/docs?id=a/1", "{}").status == 201; }));
+  for (const auto& reader : nodes)
+    CHECK_MESSAGE(eventually([&] { return reader->call("GET", "/databases/pinned/docs?id=a/1").status == 200; }),
+                  logs());
 }

@@ -68,8 +68,10 @@ TEST_CASE("NodeTls: the trust rule for a peer node's certificate") {
   const auto operator_cert = make("operator");
   const auto foreign = make("foreign");
   const auto expired = make("expired-admin", -60);
+  const auto pinned = make("pinned-admin");
   own.write_pem(dir.sub("node.pem"));
-  auto tls = cluster::NodeTls::load(dir.sub("node.pem"), "", {well_known.thumbprint(), expired.thumbprint()});
+  auto tls = cluster::NodeTls::load(dir.sub("node.pem"), "", {well_known.thumbprint(), expired.thumbprint()},
+                                    {pinned.public_key_hash()});
   REQUIRE_MESSAGE(tls.ok(), tls.status().to_string());
   const cluster::NodeTls& t = **tls;
 
@@ -89,6 +91,7 @@ TEST_CASE("NodeTls: the trust rule for a peer node's certificate") {
   CHECK(t.refuse_peer(same_key.x509, &state) == "");   // one cluster key, certificates re-issued
   CHECK(t.refuse_peer(same_key.x509, nullptr) == "");  // before the state is open too
   CHECK(t.refuse_peer(well_known.x509(), nullptr) == "");
+  CHECK(t.refuse_peer(pinned.x509(), nullptr) == "");  // --admin-certificate-key-hash
   CHECK(t.refuse_peer(registered_admin.x509(), &state) == "");
   CHECK(t.refuse_peer(admin_by_key.x509(), &state) == "");
 
