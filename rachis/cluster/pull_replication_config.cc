@@ -221,7 +221,9 @@ Result<HubAccess> HubAccess::from_json(const json::object& o) {
 }
 
 json::object RavenConnectionString::to_json() const {
-  return {{"Name", name}, {"Database", database}, {"TopologyDiscoveryUrls", strings_to_json(urls)}, {"Type", "Raven"}};
+  json::object o{{"Name", name}, {"Database", database}, {"TopologyDiscoveryUrls", strings_to_json(urls)}, {"Type", "Raven"}};
+  if (!server_key_hash.empty()) o["ServerKeyHash"] = server_key_hash;
+  return o;
 }
 
 Result<RavenConnectionString> RavenConnectionString::from_json(const json::value& v) {
@@ -254,6 +256,16 @@ Result<RavenConnectionString> RavenConnectionString::from_json(const json::value
     c.urls.push_back(std::move(url));
   }
   if (c.urls.empty()) return Status::InvalidArgument("the connection string needs TopologyDiscoveryUrls");
+  auto pin = optional_string(o, "ServerKeyHash");
+  if (!pin.ok()) return pin.status();
+  c.server_key_hash = std::string(trim(*pin));
+  const bool base64_sha256 = c.server_key_hash.size() == 44 && c.server_key_hash.back() == '=' &&
+                             c.server_key_hash.find_first_not_of(
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 43;
+  if (!c.server_key_hash.empty() && !base64_sha256) {
+    return Status::InvalidArgument("ServerKeyHash: '" + c.server_key_hash +
+                                   "' is not a public key hash (base64 of a SHA-256: 44 characters ending in '=')");
+  }
   return c;
 }
 

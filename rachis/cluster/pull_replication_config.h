@@ -82,10 +82,17 @@ struct RavenConnectionString {
   std::string name;
   std::string database;                  // on the other cluster
   std::vector<std::string> urls;         // TopologyDiscoveryUrls: its nodes' HTTP(S) URLs
+  // Corvus's "Server Key Hash" (optional; JSON ServerKeyHash): the base64
+  // SHA-256 of the public key the other cluster's nodes present. Set, an
+  // https:// connection to a node presenting another key is refused before
+  // anything is sent; empty, the other side is not verified (no CA is
+  // consulted) beyond the TCP certificate its /info/remote-task/tcp names.
+  std::string server_key_hash;
 
   boost::json::object to_json() const;
   // InvalidArgument naming the field: no Name, no Database, no URL, a URL
-  // that is not http(s)://host:port, a Type other than "Raven".
+  // that is not http(s)://host:port, a Type other than "Raven", a
+  // ServerKeyHash that is not base64 of 32 bytes.
   static Result<RavenConnectionString> from_json(const boost::json::value& v);
 };
 

@@ -46,6 +46,7 @@ void ExternalReplicationSet::set(const std::shared_ptr<replication::DatabaseRepl
     pull_replication::HubTarget target;
     target.urls = t.connection_string.urls;
     target.database = t.connection_string.database;
+    target.server_key_hash = t.connection_string.server_key_hash;
     target.hub = identity_.database;
     target.tls = t.tls;
     auto connector = std::make_shared<pull_replication::HubConnector>(std::move(target), identity_.database,

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "rachis/cluster/pull_replication_config.h"
+#include "server/http/client_certificate.h"
 #include "server/pull_replication/hub_tcp_handler.h"
 #include "server/security/certificate_upload.h"
 #include "server/tcp/tcp_byte_stream.h"
@@ -271,6 +272,15 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect(const Tc
   return Status::Busy("no node of " + negotiation.what + " answered: " + errors);
 }
 
+Status HubConnector::check_pin(X509* presented, const std::string& where) const {
+  if (target_.server_key_hash.empty()) return Status::Ok();
+  const std::string presented_hash = presented ? http::describe_certificate(presented).public_key_hash : std::string();
+  if (presented_hash == target_.server_key_hash) return Status::Ok();
+  return Status::Busy(where + " presented a certificate whose public key hash is '" + presented_hash +
+                      "', not the connection string's ServerKeyHash '" + target_.server_key_hash +
+                      "': refused before sending anything");
+}
+
 Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(const std::string& url,
                                                                            const TcpNegotiation& negotiation) {
   auto http = parse_endpoint(url);
@@ -278,6 +288,9 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(cons
   // Where the hub's TCP port is, and the certificate it presents there.
   auto info_stream = open_stream(*http, target_.tls.get());
   if (!info_stream.ok()) return info_stream.status();
+  if (http->tls) {
+    if (Status s = check_pin((*info_stream)->peer_certificate(), url); !s.ok()) return s;
+  }
   auto info = http_get(**info_stream, *http,
                        "/info/remote-task/tcp?database=" + url_encode(target_.database) +
                            "&remote-task=" + url_encode(target_.hub) + "&verify-database=true");
@@ -306,6 +319,7 @@ Result<std::unique_ptr<replication::FrameSocket>> HubConnector::connect_via(cons
     if (!presented || (!pinned.empty() && security::der_base64(presented) != pinned)) {
       return Status::Busy(tcp_url + " presented a certificate other than the one the hub advertises");
     }
+    if (Status s = check_pin(presented, tcp_url); !s.ok()) return s;
   }
   json::object header{{"DatabaseName", target_.database},
                       {"Operation", negotiation.operation},

@@ -36,6 +36,7 @@ struct HubTarget {
   std::string database;           // the hub's database
   std::string hub;                // the hub definition's name (external replication: the source database)
   std::shared_ptr<SSL_CTX> tls;   // the sink's certificate; null: plain (an unsecured hub)
+  std::string server_key_hash;    // the connection string's pin; empty: none
 };
 
 // A TLS client context with the certificate and key of a PKCS#12 bundle
@@ -68,6 +69,8 @@ class HubConnector {
   std::string last_url() const;
 
  private:
+  // OK unless the target pins a key hash and `presented` has another key.
+  Status check_pin(X509* presented, const std::string& where) const;
   Result<std::unique_ptr<replication::FrameSocket>> connect_via(const std::string& url,
                                                                 const TcpNegotiation& negotiation);
 

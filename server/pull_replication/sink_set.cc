@@ -33,6 +33,7 @@ void SinkSet::set(const std::shared_ptr<replication::DatabaseReplication>& repli
     HubTarget target;
     target.urls = s.connection_string.urls;
     target.database = s.connection_string.database;
+    target.server_key_hash = s.connection_string.server_key_hash;
     target.hub = s.definition.hub_name;
     if (!s.definition.certificate_with_private_key.empty()) {
       auto tls = sink_tls_context(s.definition.certificate_with_private_key, s.definition.certificate_password);

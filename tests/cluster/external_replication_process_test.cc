@@ -343,4 +343,20 @@ TEST_CASE("external replication (secured): the destination needs the source's ce
                   .as_object();
   CHECK(view["TaskConnectionStatus"] == "Active");
   CHECK(view["Error"].is_null());
+
+  // The connection string may pin the destination's public key: a node
+  // presenting another key is refused before anything is sent to it.
+  auto pinned = [&](const std::string& hash) {
+    auto o = json::parse(cs_body("to-dst", "db", dst_url)).as_object();
+    o["ServerKeyHash"] = hash;
+    return json::serialize(o);
+  };
+  CHECK(src_admin.request("PUT", "/databases/db/admin/connection-strings", pinned("not-a-hash")).status == 400);
+  REQUIRE(src_admin.request("PUT", "/databases/db/admin/connection-strings", pinned(std::string(43, 'A') + "="))
+              .status == 200);
+  MESSAGE("wrong pin: " << refused_because("ServerKeyHash"));
+  REQUIRE(src_admin.request("PUT", "/databases/db/admin/connection-strings", pinned(dst.server_key_hash)).status ==
+          200);
+  REQUIRE(src_admin.request("PUT", "/databases/db/docs?id=users/3", R"({"name":"Cy"})").status == 201);
+  CHECK(eventually_status([&] { return dst_admin.request("GET", "/databases/db/docs?id=users/3"); }, 200));
 }

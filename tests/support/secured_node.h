@@ -27,6 +27,7 @@ struct SecuredNode {
   std::string ca_pem = certs.sub("ca.pem");
   std::string server_pem = certs.sub("server.pem");
   TestIdentity admin;
+  std::string server_key_hash;  // the pin of the server's public key
   uint16_t port = free_port();
   std::unique_ptr<CorvusdProcess> node;
 
@@ -41,6 +42,7 @@ struct SecuredNode {
     TestCertificate server(server_options, &ca);
     ca.write_certificate_pem(ca_pem);
     server.write_pem(server_pem);
+    server_key_hash = server.public_key_hash();
     admin = make_test_identity(certs, "admin");
     node = std::make_unique<CorvusdProcess>(
         data.sub("node"), port,
