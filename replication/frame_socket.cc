@@ -93,8 +93,7 @@ FrameSocket::FrameSocket(std::unique_ptr<ByteStream> stream) : stream_(std::move
 
 FrameSocket::~FrameSocket() = default;
 
-Result<std::unique_ptr<FrameSocket>> FrameSocket::connect(const std::string& address,
-                                                          std::chrono::milliseconds timeout) {
+Result<int> connect_tcp(const std::string& address, std::chrono::milliseconds timeout) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0) return Status::Busy("bad address '" + address + "'");
   std::string host = address.substr(0, colon);
@@ -128,9 +127,16 @@ Result<std::unique_ptr<FrameSocket>> FrameSocket::connect(const std::string& add
       ::close(fd);
       continue;
     }
-    return std::make_unique<FrameSocket>(fd);
+    return fd;
   }
   return Status::Busy("cannot connect to " + address + ": " + last_error);
+}
+
+Result<std::unique_ptr<FrameSocket>> FrameSocket::connect(const std::string& address,
+                                                          std::chrono::milliseconds timeout) {
+  auto fd = connect_tcp(address, timeout);
+  if (!fd.ok()) return fd.status();
+  return std::make_unique<FrameSocket>(fd.value());
 }
 
 void FrameSocket::append_frame(std::string& out, char kind, std::string_view payload) {

@@ -27,6 +27,11 @@ struct Frame {
   std::string payload;
 };
 
+// A TCP connection to `address` ("host:port", an IPv6 host in brackets)
+// made within `timeout`: the connected socket (non-blocking), or Busy saying
+// why not. Shared by every dialer between nodes and clusters.
+Result<int> connect_tcp(const std::string& address, std::chrono::milliseconds timeout);
+
 class FrameSocket {
  public:
   static constexpr std::uint32_t kMaxFrameBytes = 64u * 1024 * 1024;

@@ -5,32 +5,13 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/definition_fields.h"
 #include "rachis/cluster/json_fields.h"
 
 namespace corvus::rachis::cluster {
 namespace json = boost::json;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-Result<std::string> optional_string(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return std::string();
-  if (!v->is_string()) return Status::InvalidArgument(std::string(key) + " must be a string");
-  return std::string(trim(v->as_string()));
-}
-
-Result<bool> optional_bool(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return false;
-  if (!v->is_bool()) return Status::InvalidArgument(std::string(key) + " must be true or false");
-  return v->as_bool();
-}
 
 // Digits only, at most `max_len` of them.
 std::optional<std::uint64_t> number(std::string_view s, size_t max_len = 9) {
@@ -124,17 +105,17 @@ Result<ExternalReplicationDefinition> ExternalReplicationDefinition::from_json(c
   ExternalReplicationDefinition d;
   auto cs = optional_string(o, "ConnectionStringName");
   if (!cs.ok()) return cs.status();
-  d.connection_string_name = std::move(cs).value();
+  d.connection_string_name = std::string(trim(*cs));
   if (d.connection_string_name.empty()) {
     return Status::InvalidArgument("the external replication needs a ConnectionStringName (PutConnectionStringOperation first)");
   }
   auto name = optional_string(o, "Name");
   if (!name.ok()) return name.status();
-  d.name = std::move(name).value();
+  d.name = std::string(trim(*name));
   if (d.name.empty()) d.name = "External replication to " + d.connection_string_name;
   auto mentor = optional_string(o, "MentorNode");
   if (!mentor.ok()) return mentor.status();
-  d.mentor_node = std::move(mentor).value();
+  d.mentor_node = std::string(trim(*mentor));
   auto pin = optional_bool(o, "PinToMentorNode");
   if (!pin.ok()) return pin.status();
   d.pin_to_mentor_node = *pin;
@@ -149,6 +130,7 @@ Result<ExternalReplicationDefinition> ExternalReplicationDefinition::from_json(c
   }
   auto delay = optional_string(o, "DelayReplicationFor");
   if (!delay.ok()) return delay.status();
+  *delay = std::string(trim(*delay));
   if (!delay->empty()) {
     auto parsed = parse_time_span(*delay);
     if (!parsed) {

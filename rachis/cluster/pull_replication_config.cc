@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/definition_fields.h"
 #include "rachis/cluster/json_fields.h"
 
 namespace corvus::rachis::cluster {
@@ -17,39 +18,6 @@ bool iequal(std::string_view a, std::string_view b) {
     if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-// A string field that is absent or null reads as empty; any other type is refused.
-Result<std::string> optional_string(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return std::string();
-  if (!v->is_string()) return Status::InvalidArgument(std::string(key) + " must be a string");
-  return std::string(v->as_string());
-}
-
-Result<bool> optional_bool(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return false;
-  if (!v->is_bool()) return Status::InvalidArgument(std::string(key) + " must be true or false");
-  return v->as_bool();
-}
-
-Result<std::vector<std::string>> optional_strings(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return out;
-  if (!v->is_array()) return Status::InvalidArgument(std::string(key) + " must be an array of strings");
-  for (const auto& x : v->as_array()) {
-    if (!x.is_string()) return Status::InvalidArgument(std::string(key) + " must be an array of strings");
-    out.emplace_back(x.as_string());
-  }
-  return out;
 }
 
 }  // namespace

@@ -1,13 +1,7 @@
 #include "server/cluster/node_tls.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "server/http/client_certificate.h"
 #include "server/http/tls_context.h"
@@ -19,45 +13,6 @@ namespace rc = rachis::cluster;
 
 namespace {
 
-// A connected TCP socket to `address` ("host:port", IPv6 in brackets), or why not.
-Result<int> connect_tcp(const std::string& address, std::chrono::milliseconds timeout) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return Status::Busy("bad address '" + address + "'");
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const std::string port = address.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return Status::Busy("cannot resolve " + address + ": " + ::gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  std::string last_error = "no address";
-  for (addrinfo* a = found; a; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-      last_error = std::strerror(errno);
-      continue;
-    }
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last_error = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1 ||
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-      last_error = err ? std::strerror(err) : "timed out";
-      ::close(fd);
-      continue;
-    }
-    return fd;
-  }
-  return Status::Busy("cannot connect to " + address + ": " + last_error);
-}
 
 }  // namespace
 
@@ -108,7 +63,7 @@ std::string NodeTls::refuse_peer(X509* peer, const rc::ClusterState* state) cons
 Result<std::unique_ptr<replication::FrameSocket>> NodeTls::dial(const std::string& address,
                                                                 std::chrono::milliseconds timeout,
                                                                 const rc::ClusterState* state) const {
-  auto fd = connect_tcp(address, timeout);
+  auto fd = replication::connect_tcp(address, timeout);
   if (!fd.ok()) return fd.status();
   auto stream = std::make_shared<tcp::TcpJsonStream>(fd.value(), 0);
   if (Status s = stream->connect_tls(native(), timeout); !s.ok()) {

@@ -57,38 +57,14 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
 
 // A connected blocking TCP socket; Busy when it cannot.
 Result<int> dial(const Endpoint& e) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(e.host.c_str(), e.port.c_str(), &hints, &found); rc != 0) {
-    return Status::Busy("cannot resolve " + e.host + ": " + ::gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  std::string last = "no address";
-  for (addrinfo* a = found; a; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kConnectTimeout).count())) != 1 ||
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-      last = err ? std::strerror(err) : "timed out";
-      ::close(fd);
-      continue;
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    return fd;
-  }
-  return Status::Busy("cannot connect to " + e.host + ":" + e.port + ": " + last);
+  const bool v6 = e.host.find(':') != std::string::npos;
+  auto fd = replication::connect_tcp((v6 ? "[" + e.host + "]" : e.host) + ":" + e.port, kConnectTimeout);
+  if (!fd.ok()) return fd;
+  ::fcntl(*fd, F_SETFL, ::fcntl(*fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  return fd;
 }
 
 // A stream to `e`, TLS with `tls` when e.tls.
