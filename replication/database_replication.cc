@@ -163,12 +163,19 @@ void DatabaseReplication::housekeeping() {
   }
 }
 
+void DatabaseReplication::set_hub_sinks(std::set<std::string> sink_database_ids) {
+  std::lock_guard lock(mu_);
+  hub_sinks_ = std::move(sink_database_ids);
+}
+
 void DatabaseReplication::persist_and_purge() {
   std::map<std::string, uint64_t> acked;
   std::vector<std::unique_ptr<IncomingReplication>> finished;
   std::vector<std::unique_ptr<OutgoingReplication>> finished_external;
+  std::set<std::string> hub_sinks;
   {
     std::lock_guard lock(mu_);
+    hub_sinks = hub_sinks_;
     for (const auto& [tag, o] : outgoing_) acked[tag] = o->status().last_acknowledged_etag;
     // A hub's connections to its sinks ("sink:<database id>") keep their
     // positions too, so a deletion waits for every sink that ever pulled.
@@ -217,6 +224,12 @@ void DatabaseReplication::persist_and_purge() {
       const bool holds = tag.rfind(kSinkKeyPrefix, 0) == 0 || tag.rfind(kExternalKeyPrefix, 0) == 0;
       if (holds && !acked.count(tag)) purge_to = std::min(purge_to, etag);
     }
+  }
+  // A sink that pulled from another node of the group but never from this
+  // one would get everything from here from the start, so nothing may go.
+  for (const auto& id : hub_sinks) {
+    const std::string key = std::string(kSinkKeyPrefix) + id;
+    if (!acked.count(key) && !stored->count(key)) purge_to = 0;
   }
   if (changed.empty() && purge_to == 0) return;
   (void)storage_.write([&](storage::WriteTransaction& txn) -> Status {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,6 +76,11 @@ class DatabaseReplication {
   // `peer`: how logs and /replication/performance name the destination.
   void add_external_outgoing(const std::string& key, const std::string& peer, OutgoingOptions options);
   void remove_external_outgoing(const std::string& key);
+  // The database ids of every sink that ever pulled from a hub of this
+  // database, on any node of the group (the record's, set by the server): a
+  // sink that has no position on this node yet holds every tombstone here,
+  // so a sink failing over to this node still gets the deletions it missed.
+  void set_hub_sinks(std::set<std::string> sink_database_ids);
   struct ExternalInfo {
     std::string key;
     std::map<std::string, std::string> labels;  // OutgoingOptions::labels
@@ -104,6 +110,7 @@ class DatabaseReplication {
   std::map<std::string, std::unique_ptr<OutgoingReplication>> outgoing_;  // by peer tag
   std::vector<std::unique_ptr<IncomingReplication>> incoming_;
   std::map<std::string, std::unique_ptr<OutgoingReplication>> external_;  // by key
+  std::set<std::string> hub_sinks_;  // set_hub_sinks
   // Commit times of recent etags, oldest first, for lag in milliseconds.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> commits_;
   std::condition_variable wake_;

@@ -50,6 +50,7 @@ const std::map<std::string_view, CommandDecoder>& decoders() {
       entry<PutReplicationHubAccessCommand>(),
       entry<DeleteReplicationHubAccessCommand>(),
       entry<PutRavenConnectionStringCommand>(),
+      entry<RegisterHubSinkCommand>(),
       entry<PutPullReplicationSinkCommand>(),
       entry<DeletePullReplicationSinkCommand>(),
       entry<SeedIdentityCommand>(),

@@ -117,6 +117,11 @@ json::object DatabaseRecord::to_json(bool with_secrets) const {
     for (const auto& a : hub_accesses) accesses.push_back(a.to_json());
     o["ReplicationHubAccess"] = std::move(accesses);
   }
+  if (!hub_sink_database_ids.empty()) {
+    json::array ids;
+    for (const auto& id : hub_sink_database_ids) ids.emplace_back(id);
+    o["HubSinkDatabaseIds"] = std::move(ids);
+  }
   if (!o.contains("Disabled")) o["Disabled"] = false;
   if (!o.contains("Settings")) o["Settings"] = json::object{};
   return o;
@@ -208,6 +213,10 @@ bool DatabaseRecord::from_json(const json::object& o, DatabaseRecord* out) {
       r.sink_pull_replications = std::move(parsed);
       r.settings.erase("SinkPullReplications");
     }
+  }
+  if (auto* ids = o.if_contains("HubSinkDatabaseIds"); ids && ids->is_array()) {
+    for (const auto& id : get_strings(o, "HubSinkDatabaseIds")) r.hub_sink_database_ids.insert(id);
+    r.settings.erase("HubSinkDatabaseIds");
   }
   if (auto* externals = o.if_contains("ExternalReplications"); externals && externals->is_array()) {
     std::vector<ExternalReplicationDefinition> parsed;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,6 +81,11 @@ struct DatabaseRecord {
   // RavenDB's "ExternalReplications": one-way pushes to other clusters'
   // databases (external_replication_config.h), in creation order.
   std::vector<ExternalReplicationDefinition> external_replications;
+  // Corvus's "HubSinkDatabaseIds": the database ids of every sink that ever
+  // pulled from a hub of this database (RegisterHubSink). Each hub node keeps
+  // its tombstones until every one of them has acknowledged them there, so
+  // a sink failing over to a node it never pulled from still gets deletions.
+  std::set<std::string> hub_sink_database_ids;
 
   // The hub named `name` (case-insensitive), or the one with `task_id`; nullptr when none.
   const HubDefinition* hub(std::string_view name) const;

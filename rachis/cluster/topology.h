@@ -29,8 +29,8 @@ const char* node_role_name(NodeRole r);
 // DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess,
 // PutRavenConnectionString, PutPullReplicationSink, DeletePullReplicationSink;
 // 8: SeedIdentity; 9: PutExternalReplication, DeleteExternalReplication,
-// ToggleExternalReplication, RemoveRavenConnectionString.
-inline constexpr std::uint32_t kCommandVersion = 9;
+// ToggleExternalReplication, RemoveRavenConnectionString; 10: RegisterHubSink.
+inline constexpr std::uint32_t kCommandVersion = 10;
 
 struct NodeInfo {
   std::string tag;

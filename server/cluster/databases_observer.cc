@@ -142,6 +142,7 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
   };
   identity.dial_peer = [&cluster = cluster_](const std::string& address) { return cluster.dial_replication(address); };
   db.replicate_to(identity, peers);
+  if (auto replication = db.replication()) replication->set_hub_sinks(r.hub_sink_database_ids);
   // One node of the group runs the database's pull replication sinks: the
   // first member (the clients' preferred node), so a sink never runs twice.
   std::vector<pull_replication::SinkSpec> sinks;

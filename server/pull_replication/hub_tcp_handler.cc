@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <future>
+#include <memory>
 
 #include <boost/json.hpp>
 
 #include "rachis/cluster/external_replication_config.h"
+#include "rachis/cluster/commands/pull_replication_commands.h"
 #include "rachis/cluster/pull_replication_config.h"
 #include "replication/database_replication.h"
 #include "replication/messages.h"
@@ -25,6 +28,7 @@ namespace rc = rachis::cluster;
 namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kRegisterTimeout = std::chrono::seconds(15);
 
 bool iequal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -47,6 +51,19 @@ replication::IncomingReplication::ItemFilter path_filter(std::shared_ptr<const s
 }
 
 }  // namespace
+
+Status PullReplicationHubHandler::register_sink(const std::string& database, const std::string& sink_database_id) {
+  rc::RegisterHubSinkCommand cmd;
+  cmd.database = database;
+  cmd.sink_database_id = sink_database_id;
+  auto done = std::make_shared<std::promise<Status>>();
+  auto result = done->get_future();
+  store_.cluster().execute(cmd, [done](rc::CommandResult r, rachis::core::Index) { done->set_value(r.status); });
+  if (result.wait_for(kRegisterTimeout) != std::future_status::ready) {
+    return Status::Busy("no answer from the cluster within " + std::to_string(kRegisterTimeout.count()) + " s");
+  }
+  return result.get();
+}
 
 void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream,
                                       const tcp::TcpConnectionHeader& header) {
@@ -102,6 +119,13 @@ void PullReplicationHubHandler::serve(std::shared_ptr<tcp::TcpJsonStream> stream
   auto db = store_.databases().get(record->name);
   auto replication = db ? db->replication() : nullptr;
   if (!replication) return refuse(*stream, "database '" + record->name + "' is not served by this node");
+  // Every hub node learns of the sink (through the cluster) before it gets
+  // anything, so each keeps the deletions it may fail over for.
+  if (!record->hub_sink_database_ids.count(sink_database_id)) {
+    if (Status s = register_sink(record->name, sink_database_id); !s.ok()) {
+      return refuse(*stream, "the hub could not record sink " + sink_database_id + " in the cluster: " + s.message());
+    }
+  }
   if (!stream->write(json::serialize(json::object{{"Status", "Ok"}})).ok()) return;
 
   // The connection lives only as long as the hub, its direction and (on a

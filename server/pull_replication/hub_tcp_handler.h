@@ -36,6 +36,10 @@ class PullReplicationHubHandler final : public tcp::TcpOperationHandler {
   void serve(std::shared_ptr<tcp::TcpJsonStream> stream, const tcp::TcpConnectionHeader& header) override;
 
  private:
+  // Records the sink in the database record (RegisterHubSink) and waits for
+  // the cluster to apply it.
+  Status register_sink(const std::string& database, const std::string& sink_database_id);
+
   ServerStore& store_;
 };
 

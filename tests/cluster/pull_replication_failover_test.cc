@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -103,4 +104,48 @@ TEST_CASE("pull replication: two edges of a three-node hub fail over when their 
   REQUIRE_MESSAGE(c[3].process->start(), c[3].process->log());
   REQUIRE_MESSAGE(eventually([&] { return has_doc(c[3].http_port, "edge3", "after-delete"); }, 30s), c.logs());
   CHECK_FALSE(has_doc(c[3].http_port, "edge3", "users/5"));
+}
+
+TEST_CASE("pull replication: a deletion reaches an edge that fails over to a hub node it never pulled from") {
+  Cluster c(3);  // 0..2: the hub cluster
+  c.form(3);
+  c.learn_tags();
+  create_database(c, 0, "hub", 3);
+  REQUIRE(c.add_process() == 3);  // the edge
+  auto r = c.command(0, "PUT", "/databases/hub/admin/tasks/pull-replication/hub", R"({"Name":"edges","Mode":"HubToSink"})");
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  json::array urls;
+  for (int i = 0; i < 3; ++i) urls.emplace_back(c[i].url());
+  REQUIRE(call(c[3].http_port, "PUT", "/admin/databases?name=edge", R"({"DatabaseName":"edge"})").status == 201);
+  r = call(c[3].http_port, "PUT", "/databases/edge/admin/connection-strings",
+           json::serialize(json::object{{"Name", "hub"}, {"Database", "hub"}, {"TopologyDiscoveryUrls", urls}}));
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  r = call(c[3].http_port, "POST", "/databases/edge/admin/tasks/sink-pull-replication",
+           json::serialize(json::object{{"PullReplicationAsSink", json::object{{"HubName", "edges"},
+                                                                               {"ConnectionStringName", "hub"},
+                                                                               {"Mode", "HubToSink"}}}}));
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  for (int i = 1; i <= 5; ++i) put_doc(c[0].http_port, "hub", "users/" + std::to_string(i));
+  // The edge pulls from the first URL only (node 0).
+  REQUIRE_MESSAGE(eventually([&] { return has_doc(c[3].http_port, "edge", "users/5"); }, 30s), c.logs());
+
+  // Away, the edge misses a deletion; every hub node has it, and has had
+  // time to purge what its members acknowledged (once a second).
+  c[3].process->kill9();
+  REQUIRE(call(c[0].http_port, "DELETE", "/databases/hub/docs?id=users/3").status == 204);
+  put_doc(c[0].http_port, "hub", "after");
+  for (int i : {0, 1, 2}) {
+    REQUIRE_MESSAGE(eventually([&] { return has_doc(c[i].http_port, "hub", "after"); }, 30s), c.logs());
+    REQUIRE(!has_doc(c[i].http_port, "hub", "users/3"));
+  }
+  std::this_thread::sleep_for(3s);
+
+  // Only node 2, which never served the edge, is left: the edge fails over
+  // to it and gets everything from there, the deletion included.
+  c[0].process->kill9();
+  c[1].process->kill9();
+  REQUIRE_MESSAGE(c[3].process->start(), c[3].process->log());
+  REQUIRE_MESSAGE(eventually([&] { return has_doc(c[3].http_port, "edge", "after"); }, 60s), c.logs());
+  CHECK_FALSE(has_doc(c[3].http_port, "edge", "users/3"));
+  CHECK(has_doc(c[3].http_port, "edge", "users/5"));
 }

@@ -185,6 +185,25 @@ CommandResult DeleteReplicationHubAccessCommand::apply(ApplyContext& ctx) const 
   return store(ctx, *r, nullptr);
 }
 
+json::object RegisterHubSinkCommand::fields() const {
+  return {{"DatabaseName", database}, {"SinkDatabaseId", sink_database_id}};
+}
+
+Result<std::unique_ptr<ClusterCommand>> RegisterHubSinkCommand::decode(const json::object& o) {
+  auto c = std::make_unique<RegisterHubSinkCommand>();
+  c->database = get_string(o, "DatabaseName");
+  c->sink_database_id = get_string(o, "SinkDatabaseId");
+  if (c->database.empty() || c->sink_database_id.empty()) return Status::InvalidArgument("needs DatabaseName and SinkDatabaseId");
+  return std::unique_ptr<ClusterCommand>(std::move(c));
+}
+
+CommandResult RegisterHubSinkCommand::apply(ApplyContext& ctx) const {
+  auto r = active_record(ctx, database);
+  if (!r.ok()) return {r.status(), nullptr};
+  if (!r->hub_sink_database_ids.insert(sink_database_id).second) return {Status::Ok(), nullptr};
+  return store(ctx, *r, nullptr);
+}
+
 json::object PutRavenConnectionStringCommand::fields() const {
   return {{"DatabaseName", database}, {"ConnectionString", connection_string.to_json()}};
 }

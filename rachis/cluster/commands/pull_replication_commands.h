@@ -93,6 +93,21 @@ struct PutRavenConnectionStringCommand final : ClusterCommand {
   static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
 };
 
+// A sink (its database id) pulled from a hub of `database` for the first time:
+// every hub node now holds its tombstones for it (DatabaseRecord::
+// hub_sink_database_ids). Idempotent.
+struct RegisterHubSinkCommand final : ClusterCommand {
+  static constexpr std::string_view kType = "RegisterHubSink";
+  std::string database;
+  std::string sink_database_id;
+
+  std::string_view type() const override { return kType; }
+  std::uint32_t version() const override { return 10; }
+  boost::json::object fields() const override;
+  CommandResult apply(ApplyContext& ctx) const override;
+  static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
+};
+
 // Creates a sink (definition.task_id == 0: its task id becomes the entry's
 // index) or replaces the one with that task id. InvalidArgument when its
 // connection string does not exist or another sink has the name; NotFound

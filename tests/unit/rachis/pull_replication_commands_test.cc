@@ -228,3 +228,22 @@ TEST_CASE("sink side: connection strings by name; a sink needs its connection st
   REQUIRE(db.apply(del).result.status.ok());
   CHECK(db.record()->sink_pull_replications.empty());
 }
+
+TEST_CASE("RegisterHubSink: the record lists every sink that ever pulled, once each; survives a restart") {
+  OneDatabase db;
+  RegisterHubSinkCommand c;
+  c.database = "db";
+  c.sink_database_id = "edge-db-id";
+  REQUIRE(db.apply(c).result.status.ok());
+  REQUIRE(db.apply(c).result.status.ok());  // idempotent
+  c.sink_database_id = "other-id";
+  REQUIRE(db.apply(c).result.status.ok());
+  CHECK(db.record()->hub_sink_database_ids == std::set<std::string>{"edge-db-id", "other-id"});
+  c.database = "nope";
+  CHECK(db.apply(c).result.status.code() == StatusCode::NotFound);
+  db.open();
+  const auto r = db.record();
+  CHECK(r->hub_sink_database_ids.size() == 2);
+  CHECK(r->to_json().at("HubSinkDatabaseIds").as_array().size() == 2);
+  CHECK_FALSE(r->settings.contains("HubSinkDatabaseIds"));
+}
