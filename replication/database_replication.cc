@@ -163,19 +163,19 @@ void DatabaseReplication::housekeeping() {
   }
 }
 
-void DatabaseReplication::set_hub_sinks(std::set<std::string> sink_database_ids) {
+void DatabaseReplication::set_required_positions(std::set<std::string> keys) {
   std::lock_guard lock(mu_);
-  hub_sinks_ = std::move(sink_database_ids);
+  required_positions_ = std::move(keys);
 }
 
 void DatabaseReplication::persist_and_purge() {
   std::map<std::string, uint64_t> acked;
   std::vector<std::unique_ptr<IncomingReplication>> finished;
   std::vector<std::unique_ptr<OutgoingReplication>> finished_external;
-  std::set<std::string> hub_sinks;
+  std::set<std::string> required;
   {
     std::lock_guard lock(mu_);
-    hub_sinks = hub_sinks_;
+    required = required_positions_;
     for (const auto& [tag, o] : outgoing_) acked[tag] = o->status().last_acknowledged_etag;
     // A hub's connections to its sinks ("sink:<database id>") keep their
     // positions too, so a deletion waits for every sink that ever pulled.
@@ -225,12 +225,10 @@ void DatabaseReplication::persist_and_purge() {
       if (holds && !acked.count(tag)) purge_to = std::min(purge_to, etag);
     }
   }
-  // A sink that pulled from another node of the group but never from this
-  // one would get everything from here from the start, so nothing may go.
-  for (const auto& id : hub_sinks) {
-    const std::string key = std::string(kSinkKeyPrefix) + id;
+  // A sink or an external task with no position here yet would get
+  // everything from here from the start one day, so nothing may go.
+  for (const auto& key : required)
     if (!acked.count(key) && !stored->count(key)) purge_to = 0;
-  }
   if (changed.empty() && purge_to == 0) return;
   (void)storage_.write([&](storage::WriteTransaction& txn) -> Status {
     for (const auto& [tag, etag] : changed) storage::set_acknowledged_position(txn, tag, etag);

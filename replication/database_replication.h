@@ -76,11 +76,14 @@ class DatabaseReplication {
   // `peer`: how logs and /replication/performance name the destination.
   void add_external_outgoing(const std::string& key, const std::string& peer, OutgoingOptions options);
   void remove_external_outgoing(const std::string& key);
-  // The database ids of every sink that ever pulled from a hub of this
-  // database, on any node of the group (the record's, set by the server): a
-  // sink that has no position on this node yet holds every tombstone here,
-  // so a sink failing over to this node still gets the deletions it missed.
-  void set_hub_sinks(std::set<std::string> sink_database_ids);
+  // Position keys this node may have to serve from the start one day, as
+  // the server reads them from the record: kSinkKeyPrefix + the database id
+  // of every sink that ever pulled from a hub of this database (on any node),
+  // kExternalKeyPrefix + every external replication task (it may move here).
+  // While one of them has no position on this node, no tombstone goes here:
+  // a sink failing over to this node, or a task taken over by it, sends
+  // everything from the start and must not miss a deletion.
+  void set_required_positions(std::set<std::string> keys);
   struct ExternalInfo {
     std::string key;
     std::map<std::string, std::string> labels;  // OutgoingOptions::labels
@@ -110,7 +113,7 @@ class DatabaseReplication {
   std::map<std::string, std::unique_ptr<OutgoingReplication>> outgoing_;  // by peer tag
   std::vector<std::unique_ptr<IncomingReplication>> incoming_;
   std::map<std::string, std::unique_ptr<OutgoingReplication>> external_;  // by key
-  std::set<std::string> hub_sinks_;  // set_hub_sinks
+  std::set<std::string> required_positions_;  // set_required_positions
   // Commit times of recent etags, oldest first, for lag in milliseconds.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> commits_;
   std::condition_variable wake_;

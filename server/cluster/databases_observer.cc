@@ -1,10 +1,13 @@
 #include "server/cluster/databases_observer.h"
 
+#include <set>
+
 #include <boost/json.hpp>
 
 #include "failpoints/failpoints.h"
 #include "rachis/cluster/commands/cluster_transaction_command.h"
 #include "rachis/cluster/commands/database_commands.h"
+#include "server/external_replication/external_replication_set.h"
 #include "server/logging/logger.h"
 #include "storage/document.h"
 
@@ -142,7 +145,13 @@ void DatabasesObserver::replicate(DocumentDatabase& db, const rachis::cluster::D
   };
   identity.dial_peer = [&cluster = cluster_](const std::string& address) { return cluster.dial_replication(address); };
   db.replicate_to(identity, peers);
-  if (auto replication = db.replication()) replication->set_hub_sinks(r.hub_sink_database_ids);
+  if (auto replication = db.replication()) {
+    std::set<std::string> required;
+    for (const auto& id : r.hub_sink_database_ids) required.insert(std::string(replication::kSinkKeyPrefix) + id);
+    for (const auto& t : r.external_replications)
+      required.insert(external_replication::ExternalReplicationSet::key_of(t.task_id));
+    replication->set_required_positions(std::move(required));
+  }
   // One node of the group runs the database's pull replication sinks: the
   // first member (the clients' preferred node), so a sink never runs twice.
   std::vector<pull_replication::SinkSpec> sinks;

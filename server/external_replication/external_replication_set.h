@@ -67,13 +67,15 @@ class ExternalReplicationSet {
   // nullopt when this node does not run task `task_id`.
   std::optional<ExternalState> state(std::uint64_t task_id);
 
+  // The task's key among the database's replication positions.
+  static std::string key_of(std::uint64_t task_id);
+
  private:
   struct Running {
     std::string fingerprint;  // definition + connection string + certificate, as text
     std::shared_ptr<pull_replication::HubConnector> connector;
     std::shared_ptr<replication::DatabaseReplication> replication;
   };
-  static std::string key_of(std::uint64_t task_id);
 
   storage::DocumentsStorage& storage_;
   const replication::ReplicationIdentity identity_;

@@ -5,6 +5,8 @@
 // destination (a fourth corvusd, its own cluster). Bounded polls; no timing
 // assertions.
 
+#include <thread>
+
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
@@ -61,9 +63,21 @@ TEST_CASE("external replication: the responsible member dies, another member tak
   REQUIRE(owner >= 0);
   REQUIRE(c.command(owner, "PUT", "/databases/db/docs?id=before/1", "{}").status == 201);
   CHECK_MESSAGE(eventually([&] { return has_doc(c[dst].http_port, "copy", "before/1"); }), c.logs());
+  REQUIRE(c.command(owner, "PUT", "/databases/db/docs?id=doomed/1", "{}").status == 201);
+  CHECK_MESSAGE(eventually([&] { return has_doc(c[dst].http_port, "copy", "doomed/1"); }), c.logs());
   auto view = get_json(c[owner].http_port, task);
   REQUIRE(view);
   CHECK(str(*view, "TaskConnectionStatus") == "Active");
+
+  // A deletion the destination misses while it is down: every member has
+  // the tombstone and has had time to purge what the others acknowledged
+  // (once a second); only the responsible member had to keep it for the
+  // destination, and it dies before the destination returns.
+  c[dst].process->kill9();
+  REQUIRE(c.command(owner, "DELETE", "/databases/db/docs?id=doomed/1").status == 204);
+  for (int i = 0; i < 3; ++i) REQUIRE(eventually([&] { return !has_doc(c[i].http_port, "db", "doomed/1"); }));
+  std::this_thread::sleep_for(3s);
+  REQUIRE_MESSAGE(c[dst].process->start(), c[dst].process->log());
 
   c[owner].process->kill9();
   const int survivor = (owner + 1) % 3;
@@ -71,6 +85,8 @@ TEST_CASE("external replication: the responsible member dies, another member tak
   // The supervisor moves the dead node out of the members, another member
   // starts the task and pushes what the destination lacks.
   CHECK_MESSAGE(eventually([&] { return has_doc(c[dst].http_port, "copy", "after/1"); }, 60s), c.logs());
+  // ... from the start there: the deletion made while it was down included.
+  CHECK_FALSE(has_doc(c[dst].http_port, "copy", "doomed/1"));
   auto moved = get_json(c[survivor].http_port, task);
   REQUIRE(moved);
   CHECK(str(moved->at("ResponsibleNode").as_object(), "NodeTag") != responsible);
