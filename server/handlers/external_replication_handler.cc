@@ -29,17 +29,6 @@ using http::RouteAccess;
 namespace json = boost::json;
 namespace rc = rachis::cluster;
 
-std::shared_ptr<const rc::DatabaseRecord> find_record(ServerStore& store, const http::Request& req,
-                                                      const http::Respond& respond) {
-  const std::string name(req.param("db"));
-  auto record = store.cluster().state().record(name);
-  if (!record || !record->active()) {
-    respond(database_missing(name, req.target));
-    return nullptr;
-  }
-  return record;
-}
-
 std::string node_url(ServerStore& store, const std::string& tag) {
   const auto topology = store.cluster().state().topology();
   auto it = topology.nodes.find(tag);

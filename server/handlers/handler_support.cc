@@ -36,6 +36,17 @@ http::Response compare_exchange_key_refused(std::string_view key, const Status& 
   return http::error_response(why, url);
 }
 
+std::shared_ptr<const rachis::cluster::DatabaseRecord> find_record(ServerStore& store, const http::Request& req,
+                                                                   const http::Respond& respond) {
+  const std::string name(req.param("db"));
+  auto record = store.cluster().state().record(name);
+  if (!record || !record->active()) {
+    respond(database_missing(name, req.target));
+    return nullptr;
+  }
+  return record;
+}
+
 std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
                                                 const http::Respond& respond) {
   std::string_view name = req.param("db");

@@ -16,6 +16,7 @@
 #include "server/http/error_response.h"
 #include "server/http/request.h"
 #include "server/http/response.h"
+#include "rachis/cluster/database_record.h"
 #include "rachis/core/types.h"
 #include "storage/status.h"
 
@@ -31,6 +32,11 @@ namespace corvus::server::handlers {
 std::shared_ptr<DocumentDatabase> find_database(ServerStore& store, const http::Request& req,
                                                 const http::Respond& respond);
 http::Response database_missing(std::string_view name, std::string_view url);
+// The active database record the {db} route parameter names (for handlers
+// that change its tasks, whether or not the database is open here), or
+// nullptr after answering as find_database does.
+std::shared_ptr<const rachis::cluster::DatabaseRecord> find_record(ServerStore& store, const http::Request& req,
+                                                                   const http::Respond& respond);
 
 // Parses the request body as JSON. InvalidArgument says what is wrong and where.
 Result<boost::json::value> parse_json_body(const http::Request& req);

@@ -41,19 +41,6 @@ namespace rc = rachis::cluster;
 constexpr std::string_view kHubTaskType = "PullReplicationAsHub";
 constexpr std::string_view kSinkTaskType = "PullReplicationAsSink";
 
-// The active record the {db} route parameter names, or nullptr after
-// answering as find_database does.
-std::shared_ptr<const rc::DatabaseRecord> find_record(ServerStore& store, const http::Request& req,
-                                                      const http::Respond& respond) {
-  const std::string name(req.param("db"));
-  auto record = store.cluster().state().record(name);
-  if (!record || !record->active()) {
-    respond(database_missing(name, req.target));
-    return nullptr;
-  }
-  return record;
-}
-
 // Proposes `cmd`; answers `status` with body(result, index) once applied, or the command's refusal.
 void execute(ServerStore& store, const rc::ClusterCommand& cmd, const http::Request& req, const http::Respond& respond,
              unsigned status, std::function<json::object(const json::value&, rachis::core::Index)> body) {

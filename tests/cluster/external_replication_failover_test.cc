@@ -16,14 +16,6 @@ using namespace corvus::testing;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-namespace {
-
-bool has_doc(uint16_t port, const std::string& db, const std::string& id) {
-  return call(port, "GET", "/databases/" + db + "/docs?id=" + id).status == 200;
-}
-
-}  // namespace
-
 TEST_CASE("external replication: the responsible member dies, another member takes the task over") {
   Cluster c(3, {"--database-rehab-grace", "2"});
   c.form(3);

@@ -23,10 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool has_doc(uint16_t port, const std::string& db, const std::string& id) {
-  return call(port, "GET", "/databases/" + db + "/docs?id=" + id).status == 200;
-}
-
 void put_doc(uint16_t port, const std::string& db, const std::string& id) {
   auto r = call(port, "PUT", "/databases/" + db + "/docs?id=" + id, R"({"v":1})");
   REQUIRE_MESSAGE(r.status == 201, "PUT " << id << " on " << port << ": " << r.status << " " << r.body);

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GetStatisticsOperation } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, openStore, countOfUserDocuments, withDatabaseStore } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, openStore, countOfUserDocuments, withDatabaseStore, putDocument as put } from "./harness.mjs";
 
 const T = { timeout: 30_000 };
 let server;
@@ -17,12 +17,6 @@ class Item {
 }
 
 const withStore = (prefix, fn, configure) => withDatabaseStore(server, prefix, fn, configure);
-
-async function put(store, id, doc) {
-  const s = store.openSession();
-  await s.store(doc, id);
-  await s.saveChanges();
-}
 
 test("the client's HTTP cache never serves stale documents (single, many, includes)", T, () => withStore("cache", async (store) => {
   await put(store, "c/a", { v: 1, ref: "c/b" });

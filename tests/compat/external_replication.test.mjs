@@ -18,7 +18,7 @@ import {
   ToggleOngoingTaskStateOperation,
   DeleteOngoingTaskOperation,
 } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, sleep } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, putDocument as put, arrives } from "./harness.mjs";
 
 const T = { timeout: 60_000 };
 let sourceServer;
@@ -32,22 +32,6 @@ after(async () => {
   await destinationServer?.dispose();
 });
 
-async function put(store, id, doc) {
-  const s = store.openSession();
-  await s.store(doc, id);
-  await s.saveChanges();
-}
-
-// Polls (bounded) until `id` loads on `store`.
-async function arrives(store, id, ms = 20_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const s = store.openSession();
-    if (await s.load(id)) return true;
-    await sleep(100);
-  }
-  return false;
-}
 
 test("external replication with the npm client: configure, flow, task view, toggle, connection string rules", T, async () => {
   const { store: source } = await createDatabaseAndStore(sourceServer, "source");

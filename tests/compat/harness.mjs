@@ -285,3 +285,21 @@ export async function countOfUserDocuments(store) {
   const hilo = await session.advanced.loadStartingWith("Raven/Hilo/");
   return stats.countOfDocuments - Object.keys(hilo).length;
 }
+
+// Stores `doc` as `id` in a session of its own.
+export async function putDocument(store, id, doc) {
+  const s = store.openSession();
+  await s.store(doc, id);
+  await s.saveChanges();
+}
+
+// Polls (bounded) until `id` loads on `store`; whether it did.
+export async function arrives(store, id, ms = 20_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const s = store.openSession();
+    if (await s.load(id)) return true;
+    await sleep(100);
+  }
+  return false;
+}

@@ -17,7 +17,7 @@ import {
   GetPullReplicationHubTasksInfoOperation,
   DeleteOngoingTaskOperation,
 } from "ravendb";
-import { CorvusServer, createDatabaseAndStore, sleep } from "./harness.mjs";
+import { CorvusServer, createDatabaseAndStore, putDocument as put, arrives } from "./harness.mjs";
 
 const T = { timeout: 60_000 };
 let hubServer;
@@ -31,22 +31,6 @@ after(async () => {
   await sinkServer?.dispose();
 });
 
-async function put(store, id, doc) {
-  const s = store.openSession();
-  await s.store(doc, id);
-  await s.saveChanges();
-}
-
-// Polls (bounded) until `id` loads on `store`.
-async function arrives(store, id, ms = 20_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const s = store.openSession();
-    if (await s.load(id)) return true;
-    await sleep(100);
-  }
-  return false;
-}
 
 async function setupSink(sink, hub, hubName, mode) {
   const cs = Object.assign(new RavenConnectionString(), {

@@ -51,6 +51,11 @@ inline HttpResult call(uint16_t port, const std::string& method, const std::stri
   return c.request(method, target, body, headers);
 }
 
+// Whether document `id` of database `db` reads (200) on the node at `port`.
+inline bool has_doc(uint16_t port, const std::string& db, const std::string& id) {
+  return call(port, "GET", "/databases/" + db + "/docs?id=" + id).status == 200;
+}
+
 inline std::optional<json::value> parse_json(const std::string& body) {
   boost::system::error_code ec;
   auto v = json::parse(body, ec);

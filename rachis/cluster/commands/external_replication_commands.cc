@@ -5,30 +5,14 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/commands/record_task_support.h"
 #include "rachis/cluster/json_fields.h"
 
 namespace corvus::rachis::cluster {
 namespace json = boost::json;
+using namespace record_tasks;
 
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-Result<DatabaseRecord> active_record(const ApplyContext& ctx, const std::string& name) {
-  auto stored = ctx.state.record(name);
-  if (!stored || !stored->active()) return Status::NotFound("Database '" + name + "' does not exist");
-  return DatabaseRecord(*stored);
-}
-
-CommandResult store(ApplyContext& ctx, const DatabaseRecord& r, json::value result) {
-  ctx.batch.put_record(r);
-  ctx.databases_changed.push_back(r.name);
-  return {Status::Ok(), std::move(result)};
-}
 
 Status no_task(const DatabaseRecord& r, std::uint64_t task_id) {
   return Status::NotFound("No external replication with task id " + std::to_string(task_id) + " on database '" +
@@ -63,30 +47,10 @@ Result<std::unique_ptr<ClusterCommand>> PutExternalReplicationCommand::decode(co
 CommandResult PutExternalReplicationCommand::apply(ApplyContext& ctx) const {
   auto r = active_record(ctx, database);
   if (!r.ok()) return {r.status(), nullptr};
-  if (!r->raven_connection_strings.count(definition.connection_string_name)) {
-    return {Status::InvalidArgument("Could not find connection string named '" + definition.connection_string_name +
-                                    "' in database '" + r->name + "' (PutConnectionStringOperation first)"),
-            nullptr};
-  }
-  ExternalReplicationDefinition d = definition;
-  if (d.task_id == 0) d.task_id = ctx.index;
-  auto& tasks = r->external_replications;
-  for (const auto& t : tasks) {
-    if (t.task_id != d.task_id && iequal(t.name, d.name)) {
-      return {Status::InvalidArgument("An external replication named '" + t.name + "' already exists on database '" +
-                                      r->name + "' (task " + std::to_string(t.task_id) + ")"),
-              nullptr};
-    }
-  }
-  auto it = std::find_if(tasks.begin(), tasks.end(),
-                         [&](const ExternalReplicationDefinition& t) { return t.task_id == d.task_id; });
-  if (it == tasks.end()) {
-    if (definition.task_id != 0) return {no_task(*r, definition.task_id), nullptr};
-    tasks.push_back(d);
-  } else {
-    *it = d;
-  }
-  return store(ctx, *r, json::object{{"TaskId", d.task_id}});
+  if (Status s = require_connection_string(*r, definition.connection_string_name); !s.ok()) return {s, nullptr};
+  auto task_id = put_task(r->external_replications, definition, ctx.index, *r, "An external replication");
+  if (!task_id.ok()) return {task_id.status(), nullptr};
+  return store(ctx, *r, json::object{{"TaskId", *task_id}});
 }
 
 json::object DeleteExternalReplicationCommand::fields() const {

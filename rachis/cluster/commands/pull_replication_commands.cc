@@ -5,33 +5,12 @@
 
 #include <boost/json.hpp>
 
+#include "rachis/cluster/commands/record_task_support.h"
 #include "rachis/cluster/json_fields.h"
 
 namespace corvus::rachis::cluster {
 namespace json = boost::json;
-
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// The database's active record, copied for change; NotFound otherwise.
-Result<DatabaseRecord> active_record(const ApplyContext& ctx, const std::string& name) {
-  auto stored = ctx.state.record(name);
-  if (!stored || !stored->active()) return Status::NotFound("Database '" + name + "' does not exist");
-  return DatabaseRecord(*stored);
-}
-
-CommandResult store(ApplyContext& ctx, const DatabaseRecord& r, json::value result) {
-  ctx.batch.put_record(r);
-  ctx.databases_changed.push_back(r.name);
-  return {Status::Ok(), std::move(result)};
-}
-
-}  // namespace
+using namespace record_tasks;
 
 json::object PutPullReplicationHubCommand::fields() const {
   return {{"DatabaseName", database}, {"Definition", definition.to_json()}};
@@ -246,33 +225,10 @@ Result<std::unique_ptr<ClusterCommand>> PutPullReplicationSinkCommand::decode(co
 CommandResult PutPullReplicationSinkCommand::apply(ApplyContext& ctx) const {
   auto r = active_record(ctx, database);
   if (!r.ok()) return {r.status(), nullptr};
-  if (!r->raven_connection_strings.count(definition.connection_string_name)) {
-    return {Status::InvalidArgument("Could not find connection string named '" + definition.connection_string_name +
-                                    "' in database '" + r->name + "' (PutConnectionStringOperation first)"),
-            nullptr};
-  }
-  SinkDefinition d = definition;
-  if (d.task_id == 0) d.task_id = ctx.index;
-  auto& sinks = r->sink_pull_replications;
-  for (const auto& s : sinks) {
-    if (s.task_id != d.task_id && iequal(s.name, d.name)) {
-      return {Status::InvalidArgument("A pull replication sink named '" + s.name + "' already exists on database '" +
-                                      r->name + "' (task " + std::to_string(s.task_id) + ")"),
-              nullptr};
-    }
-  }
-  auto it = std::find_if(sinks.begin(), sinks.end(), [&](const SinkDefinition& s) { return s.task_id == d.task_id; });
-  if (it == sinks.end()) {
-    if (definition.task_id != 0) {
-      return {Status::NotFound("No pull replication sink with task id " + std::to_string(definition.task_id) +
-                               " on database '" + r->name + "'"),
-              nullptr};
-    }
-    sinks.push_back(d);
-  } else {
-    *it = d;
-  }
-  return store(ctx, *r, json::object{{"TaskId", d.task_id}});
+  if (Status s = require_connection_string(*r, definition.connection_string_name); !s.ok()) return {s, nullptr};
+  auto task_id = put_task(r->sink_pull_replications, definition, ctx.index, *r, "A pull replication sink");
+  if (!task_id.ok()) return {task_id.status(), nullptr};
+  return store(ctx, *r, json::object{{"TaskId", *task_id}});
 }
 
 json::object DeletePullReplicationSinkCommand::fields() const {
