@@ -1,6 +1,7 @@
 #include "storage/write_transaction.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 #include <boost/json/parse.hpp>
@@ -100,6 +101,7 @@ BatchLookup lookup_in_batch(rocksdb::WriteBatchWithIndex& batch, rocksdb::Column
 }  // namespace
 
 Result<std::optional<std::string>> WriteTransaction::read(Family family, const std::string& key) {
+  if (write_only(family)) return Status::Internal("a write transaction cannot read back a write-only family");
   auto* cf = storage_.engine_->cf(family);
   std::string value;
   // Newest first: this batch, the batch being synced, then the database.
@@ -124,6 +126,7 @@ Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
 }
 
 std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family) {
+  assert(!write_only(family));
   auto* cf = storage_.engine_->cf(family);
   rocksdb::Iterator* it = storage_.engine_->db()->NewIterator(rocksdb::ReadOptions(), cf);
   if (in_flight_) it = in_flight_->NewIteratorWithBase(cf, it);
@@ -131,11 +134,22 @@ std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family)
 }
 
 void WriteTransaction::put_raw(Family family, const std::string& key, std::string_view value) {
-  batch_.Put(storage_.engine_->cf(family), key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
+  const rocksdb::Slice v(value.data(), value.size());
+  auto* cf = storage_.engine_->cf(family);
+  if (write_only(family)) {
+    batch_.GetWriteBatch()->Put(cf, key, v).PermitUncheckedError();
+  } else {
+    batch_.Put(cf, key, v).PermitUncheckedError();
+  }
 }
 
 void WriteTransaction::erase_raw(Family family, const std::string& key) {
-  batch_.Delete(storage_.engine_->cf(family), key).PermitUncheckedError();
+  auto* cf = storage_.engine_->cf(family);
+  if (write_only(family)) {
+    batch_.GetWriteBatch()->Delete(cf, key).PermitUncheckedError();
+  } else {
+    batch_.Delete(cf, key).PermitUncheckedError();
+  }
 }
 
 void WriteTransaction::index_etag(uint64_t etag, char kind, const std::string& key) {
@@ -277,7 +291,6 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
                                                   const ExternalVersion* external,
                                                   const ChangeVector* supersedes) {
   const std::string key = lower_id(id);
-  auto* engine = storage_.engine_.get();
   // The change vector continues from the previous version, or from the
   // tombstone if the document was deleted, so a re-created document
   // supersedes its own deletion on other nodes.
@@ -327,22 +340,20 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
   if (std::string f = flags_to_string(doc.flags); !f.empty()) metadata["@flags"] = f;
   doc.json = boost::json::serialize(body);
 
-  auto* docs_cf = engine->cf(Family::Documents);
-  auto* collections_cf = engine->cf(Family::Collections);
   if (existing) {
     unindex_etag(existing->etag);
-    batch_.Delete(collections_cf, collection_key(existing->collection, existing->etag)).PermitUncheckedError();
+    erase_raw(Family::Collections, collection_key(existing->collection, existing->etag));
   } else {
     ++state_.document_count;
   }
   if (tombstone) {
-    batch_.Delete(engine->cf(Family::Tombstones), key).PermitUncheckedError();
+    erase_raw(Family::Tombstones, key);
     unindex_etag(tombstone->etag);
     --state_.tombstone_count;
   }
-  batch_.Put(docs_cf, key, encode_document(doc)).PermitUncheckedError();
+  put_raw(Family::Documents, key, encode_document(doc));
   index_etag(etag, kEtagOfDocument, key);
-  batch_.Put(collections_cf, collection_key(collection, etag), key).PermitUncheckedError();
+  put_raw(Family::Collections, collection_key(collection, etag), key);
 
   PutResult r;
   r.id = std::move(doc.id);
@@ -398,15 +409,12 @@ Result<DeleteResult> WriteTransaction::remove(std::string_view id,
   t.change_vector = cv.to_string();
   t.deleted_at_us = external ? external->last_modified_us : storage_.options().clock->now_micros();
 
-  auto* engine = storage_.engine_.get();
   const std::string key = lower_id(id);
-  batch_.Delete(engine->cf(Family::Documents), key).PermitUncheckedError();
-  batch_.Delete(engine->cf(Family::Etags), encode_big_endian(existing->etag)).PermitUncheckedError();
-  batch_.Delete(engine->cf(Family::Collections), collection_key(existing->collection, existing->etag))
-      .PermitUncheckedError();
-  batch_.Put(engine->cf(Family::Tombstones), key, encode_tombstone(t)).PermitUncheckedError();
-  batch_.Put(engine->cf(Family::Etags), encode_big_endian(etag), etag_value(kEtagOfTombstone, key))
-      .PermitUncheckedError();
+  erase_raw(Family::Documents, key);
+  unindex_etag(existing->etag);
+  erase_raw(Family::Collections, collection_key(existing->collection, existing->etag));
+  put_raw(Family::Tombstones, key, encode_tombstone(t));
+  index_etag(etag, kEtagOfTombstone, key);
   --state_.document_count;
   ++state_.tombstone_count;
   if (Status s = RevisionsStorage::on_delete(*this, *existing, t); !s.ok()) return s;
