@@ -289,8 +289,9 @@ DatabaseStats DocumentsStorage::stats() const {
   return s;
 }
 
-void DocumentsStorage::submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint) {
-  merger_->enqueue(std::move(work), std::move(done), size_hint);
+void DocumentsStorage::submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint,
+                              bool more_follows) {
+  merger_->enqueue(std::move(work), std::move(done), size_hint, more_follows);
 }
 
 void DocumentsStorage::submit_or_run(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint) {

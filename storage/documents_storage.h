@@ -75,7 +75,9 @@ class DocumentsStorage {
 
   // --- writes ---
   // Queues a transaction; `done` runs on the writer thread once it is durable.
-  void submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);
+  // `more_follows`: TransactionMerger::enqueue's (a stream's next part comes).
+  void submit(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0,
+              bool more_follows = false);
   // The same, run on the calling thread when no other write is under way
   // (TransactionMerger::enqueue_or_run): for a request's own write.
   void submit_or_run(TransactionMerger::Work work, TransactionMerger::Done done, size_t size_hint = 0);

@@ -1,5 +1,6 @@
 #include "storage/transaction_merger.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -30,11 +31,11 @@ bool TransactionMerger::on_own_thread() const {
   return me == writer_.get_id() || me == syncer_.get_id();
 }
 
-void TransactionMerger::enqueue(Work work, Done done, size_t size_hint) {
+void TransactionMerger::enqueue(Work work, Done done, size_t size_hint, bool more_follows) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      queue_.push_back({std::move(work), std::move(done), size_hint});
+      queue_.push_back({std::move(work), std::move(done), size_hint, more_follows});
       cv_.notify_one();
       return;
     }
@@ -74,8 +75,9 @@ void TransactionMerger::run_writer() {
         chunk.push_back(std::move(taken[i]));
         ++i;
       }
+      const bool announced = std::any_of(chunk.begin(), chunk.end(), [](const Pending& p) { return p.more_follows; });
       std::unique_ptr<Batch> batch = build(std::move(chunk));
-      commit(std::move(batch), /*more_behind=*/i < taken.size() || !nothing_queued());
+      commit(std::move(batch), /*more_behind=*/announced || i < taken.size() || !nothing_queued());
     }
     taken.clear();
     std::lock_guard lock(mu_);
@@ -153,8 +155,8 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
   batch->pending = std::move(pending);
   batch->results.resize(batch->pending.size());
   WriterState state = writer_state_;
-  WriteTransaction txn(storage_, batch->index, state, in_flight_ ? &in_flight_->index : nullptr,
-                       batch->after_commit);
+  WriteTransaction txn(storage_, batch->index, batch->keys, state, in_flight_ ? &in_flight_->index : nullptr,
+                       in_flight_ ? &in_flight_->keys : nullptr, batch->after_commit);
   for (size_t i = 0; i < batch->pending.size(); ++i) {
     // A save point per transaction: a failing one is rolled back alone, and
     // the counters it bumped are restored with it.

@@ -63,7 +63,12 @@ class TransactionMerger {
   // Queues `work`; `done` is called exactly once with its outcome, after the
   // batch holding it is durable (or with ShuttingDown after stop()).
   // `size_hint` (payload bytes) bounds how much goes into one batch.
-  void enqueue(Work work, Done done, size_t size_hint = 0);
+  // `more_follows`: the caller streams (a bulk insert) and is about to queue
+  // the next part, so the batch holding this one goes to the syncer even when
+  // nothing is queued yet: written on the writer thread it would hold up the
+  // building of that next part (measured: the writer, building and writing
+  // in turn, was the bulk insert's bottleneck).
+  void enqueue(Work work, Done done, size_t size_hint = 0, bool more_follows = false);
 
   // As enqueue(), but when no other write is queued, being built or being
   // synced (and StorageOptions::write_on_caller_when_idle), runs `work` and
@@ -87,10 +92,12 @@ class TransactionMerger {
     Work work;
     Done done;
     size_t size_hint;
+    bool more_follows = false;
   };
   // A batch built by the writer, owned by the syncer until it is durable.
   struct Batch {
     rocksdb::WriteBatchWithIndex index{rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true};
+    BatchKeys keys;  // what `index` holds
     std::vector<Pending> pending;
     std::vector<Status> results;
     WriterState state_after;  // counters once this batch is durable

@@ -103,10 +103,13 @@ BatchLookup lookup_in_batch(rocksdb::WriteBatchWithIndex& batch, rocksdb::Column
 Result<std::optional<std::string>> WriteTransaction::read(Family family, const std::string& key) {
   if (write_only(family)) return Status::Internal("a write transaction cannot read back a write-only family");
   auto* cf = storage_.engine_->cf(family);
+  const auto family_id = static_cast<uint32_t>(family);
   std::string value;
   // Newest first: this batch, the batch being synced, then the database.
-  for (auto* batch : {&batch_, in_flight_}) {
-    if (!batch) continue;
+  const std::pair<rocksdb::WriteBatchWithIndex*, const BatchKeys*> batches[] = {{&batch_, &keys_},
+                                                                               {in_flight_, in_flight_keys_}};
+  for (auto [batch, keys] : batches) {
+    if (!batch || !keys->may_hold(family_id, key)) continue;
     switch (lookup_in_batch(*batch, cf, key, &value)) {
       case BatchLookup::Found: return std::optional<std::string>(std::move(value));
       case BatchLookup::Deleted: return std::optional<std::string>();
@@ -139,6 +142,7 @@ void WriteTransaction::put_raw(Family family, const std::string& key, std::strin
   if (write_only(family)) {
     batch_.GetWriteBatch()->Put(cf, key, v).PermitUncheckedError();
   } else {
+    keys_.add(static_cast<uint32_t>(family), key);
     batch_.Put(cf, key, v).PermitUncheckedError();
   }
 }
@@ -148,6 +152,7 @@ void WriteTransaction::erase_raw(Family family, const std::string& key) {
   if (write_only(family)) {
     batch_.GetWriteBatch()->Delete(cf, key).PermitUncheckedError();
   } else {
+    keys_.add(static_cast<uint32_t>(family), key);
     batch_.Delete(cf, key).PermitUncheckedError();
   }
 }
@@ -168,7 +173,7 @@ Status WriteTransaction::adjust_count(const char* meta_key, int64_t delta) {
 }
 
 void WriteTransaction::write_u64(const std::string& meta_key, uint64_t v) {
-  batch_.Put(storage_.engine_->cf(Family::Meta), meta_key, encode_big_endian(v)).PermitUncheckedError();
+  put_raw(Family::Meta, meta_key, encode_big_endian(v));
 }
 
 Result<std::optional<Document>> WriteTransaction::get(std::string_view id) {
@@ -572,9 +577,7 @@ void WriteTransaction::set_last_cluster_transaction_index(uint64_t index) {
 void WriteTransaction::write_state() {
   if (state_.last_etag > 0)
     state_.database_change_vector.set(storage_.node_tag(), state_.last_etag, storage_.database_id());
-  batch_.Put(storage_.engine_->cf(Family::Meta), meta_keys::kDatabaseChangeVector,
-             state_.database_change_vector.to_string())
-      .PermitUncheckedError();
+  put_raw(Family::Meta, meta_keys::kDatabaseChangeVector, state_.database_change_vector.to_string());
   write_u64(meta_keys::kLastEtag, state_.last_etag);
   write_u64(meta_keys::kDocumentCount, state_.document_count);
   write_u64(meta_keys::kTombstoneCount, state_.tombstone_count);

@@ -103,7 +103,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
       // without ending the body: the ']' is the end.
       if (done || self->array_.closed()) return self->finish();
       if (self->pending_.size() >= kFlushCommands || self->pending_bytes_ >= kFlushBytes) {
-        if (Status s = self->flush(); !s.ok()) return self->fail(std::move(s));
+        if (Status s = self->flush(/*more_follows=*/true); !s.ok()) return self->fail(std::move(s));
       }
       self->read_next();
     });
@@ -187,7 +187,9 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
 
   // Makes room (waits for the oldest flush when kFlushesInFlight are in
   // flight: durable when it returns OK), then submits what is pending.
-  Status flush() {
+  // `more_follows` unless it is the last flush: the merger then syncs it on
+  // its syncer thread while its writer applies the next one.
+  Status flush(bool more_follows) {
     while (in_flight_.size() >= kFlushesInFlight) {
       if (Status s = wait_oldest(); !s.ok()) return s;
     }
@@ -215,7 +217,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
           }
           return Status::Ok();
         },
-        [done, batch](Status s) { done->set_value(std::move(s)); }, size_hint);
+        [done, batch](Status s) { done->set_value(std::move(s)); }, size_hint, more_follows);
     return Status::Ok();
   }
 
@@ -241,7 +243,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
 
   void finish() {
     if (Status s = array_.finish(); !s.ok()) return fail(std::move(s));
-    if (Status s = flush(); !s.ok()) return fail(std::move(s));
+    if (Status s = flush(/*more_follows=*/false); !s.ok()) return fail(std::move(s));
     if (Status s = wait_all(); !s.ok()) return fail(std::move(s));
     db_->operations().complete(id_, json::object{{"Total", written_}});
     respond_(http::Response::empty(200));
