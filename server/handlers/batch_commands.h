@@ -27,6 +27,9 @@ struct CommandView {
   std::string where;  // "Command #n", for messages
   const boost::json::object* o = nullptr;
   std::string type;
+  // Set when the caller gives the command up (a bulk insert's, parsed once):
+  // a parser may move its parts out instead of copying them.
+  boost::json::object* take = nullptr;
 };
 Result<CommandView> command_at(const boost::json::value& c, size_t index);
 

@@ -28,6 +28,7 @@
 #include <future>
 
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include "server/handlers/batch_commands.h"
@@ -52,6 +53,17 @@ constexpr size_t kMaxCommandBytes = 64u << 20;
 constexpr const char* kAbortedType = "Raven.Client.Exceptions.Documents.BulkInsert.BulkInsertAbortedException";
 
 using Commands = std::vector<std::unique_ptr<BatchCommand>>;
+
+// One flush: its commands, and the arena their JSON was parsed into. Every
+// value parsed from the stream lives in the arena of the flush it belongs to
+// (json copies keep their source's storage), so a document is never copied
+// or freed piece by piece: the arena goes, after the commands, when the
+// flush is durable. Nothing parsed may outlive its flush (an AttachmentPUT
+// waiting for its bytes is copied out, see begin_attachment).
+struct Flush {
+  std::unique_ptr<json::monotonic_resource> arena = std::make_unique<json::monotonic_resource>();
+  Commands commands;
+};
 
 // skipOverwriteIfUnchanged=true: a PUT whose document is already stored with
 // the same content (the body without @metadata, in the same collection) is
@@ -102,7 +114,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
       // The clients wait for the answer once the array is closed, some
       // without ending the body: the ']' is the end.
       if (done || self->array_.closed()) return self->finish();
-      if (self->pending_.size() >= kFlushCommands || self->pending_bytes_ >= kFlushBytes) {
+      if (self->pending_.commands.size() >= kFlushCommands || self->pending_bytes_ >= kFlushBytes) {
         if (Status s = self->flush(/*more_follows=*/true); !s.ok()) return self->fail(std::move(s));
       }
       self->read_next();
@@ -112,10 +124,13 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   Result<uint64_t> element(std::string_view text) override {
     ++index_;
     boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
+    json::value v = json::parse(text, ec, json::storage_ptr(pending_.arena.get()));
     if (ec) return Status::InvalidArgument("bulk insert command #" + std::to_string(index_) + " is not JSON: " + ec.message());
     auto view = command_at(v, index_ - 1);
     if (!view.ok()) return view.status();
+    // Parsed for this command alone: the PUT may take its document. Not with
+    // skipOverwriteIfUnchanged, whose check reads the document after the parser.
+    if (!skip_unchanged_) view->take = &v.as_object();
     if (view->type == "HeartBeat") return uint64_t{0};
     if (view->type == "AttachmentPUT") return begin_attachment(std::move(v));
     if (view->type != "PUT" && view->type != "Counters") {
@@ -146,13 +161,13 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
       const auto* id = view.o->if_contains("Id");
       const auto* document = view.o->if_contains("Document");
       if (id && id->is_string() && document && document->is_object()) {
-        pending_.push_back(std::make_unique<PutUnlessUnchanged>(std::string(id->as_string()), document->as_object(),
-                                                                std::move(cmd).value()));
+        pending_.commands.push_back(std::make_unique<PutUnlessUnchanged>(
+            std::string(id->as_string()), document->as_object(), std::move(cmd).value()));
         pending_bytes_ += bytes;
         return Status::Ok();
       }
     }
-    pending_.push_back(std::move(cmd).value());
+    pending_.commands.push_back(std::move(cmd).value());
     pending_bytes_ += bytes;
     return Status::Ok();
   }
@@ -167,7 +182,8 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     auto upload = db_->storage().blob_store()->begin_upload();
     if (!upload.ok()) return upload.status();
     upload_ = std::move(upload).value();
-    attachment_ = std::move(command);
+    // Out of the flush's arena: a flush may be submitted while the bytes come.
+    attachment_ = json::value(command, json::storage_ptr());
     const uint64_t n = length->is_uint64() ? length->as_uint64() : static_cast<uint64_t>(length->as_int64());
     if (n == 0) {
       if (Status s = end_attachment(); !s.ok()) return s;
@@ -193,14 +209,14 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     while (in_flight_.size() >= kFlushesInFlight) {
       if (Status s = wait_oldest(); !s.ok()) return s;
     }
-    if (pending_.empty()) return Status::Ok();
-    auto batch = std::make_shared<Commands>(std::move(pending_));
-    pending_.clear();
+    if (pending_.commands.empty()) return Status::Ok();
+    auto batch = std::make_shared<Flush>(std::move(pending_));
+    pending_ = Flush{};
     const size_t size_hint = pending_bytes_;
     pending_bytes_ = 0;
     context_ = BatchParseContext{};  // the commands took their streams (and pins)
     auto done = std::make_shared<std::promise<Status>>();
-    in_flight_.push_back(InFlight{done->get_future(), batch->size()});
+    in_flight_.push_back(InFlight{done->get_future(), batch->commands.size()});
     // Transactions run in submission order on the writer: a flush whose
     // predecessor failed to apply does not apply either (no gaps).
     auto failed = failed_;
@@ -208,7 +224,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
         [batch, failed](storage::WriteTransaction& txn) -> Status {
           if (failed->load()) return Status::Internal("an earlier flush of this bulk insert failed");
           std::string result;  // the per-command results bulk_docs answers with; nobody reads them here
-          for (auto& cmd : *batch) {
+          for (auto& cmd : batch->commands) {
             result.clear();
             if (Status s = cmd->apply(txn, result); !s.ok()) {
               failed->store(true);
@@ -252,7 +268,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   // Ends the operation with `why` (OK: it was killed). What was flushed stays.
   void fail(Status why) {
     upload_.reset();
-    pending_.clear();
+    pending_ = Flush{};
     (void)wait_all();  // durable or failed either way; the submitted commands must not outlive us
     if (why.ok()) {
       const std::string message = "the bulk insert was killed after " + std::to_string(written_) + " commands";
@@ -272,7 +288,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
   const bool skip_unchanged_;  // skipOverwriteIfUnchanged=true
   JsonArrayReader array_{kMaxCommandBytes};
   size_t index_ = 0;  // commands seen
-  Commands pending_;
+  Flush pending_;
   size_t pending_bytes_ = 0;
   BatchParseContext context_;
   std::unique_ptr<storage::BlobStore::Upload> upload_;  // an AttachmentPUT's bytes being stored

@@ -93,8 +93,9 @@ Result<std::unique_ptr<BatchCommand>> parse_put_command(const CommandView& c, Ba
   if (!doc || !doc->is_object()) return Status::InvalidArgument(c.where + ": PUT needs a \"Document\" object");
   auto revision_before = parse_force_revision_before(c);
   if (!revision_before.ok()) return revision_before.status();
+  boost::json::object document = c.take ? std::move(c.take->at("Document").as_object()) : doc->as_object();
   return std::unique_ptr<BatchCommand>(
-      new PutCommand(std::move(id), std::move(expected).value(), doc->as_object(), revision_before.value()));
+      new PutCommand(std::move(id), std::move(expected).value(), std::move(document), revision_before.value()));
 }
 
 Result<std::unique_ptr<BatchCommand>> parse_delete_command(const CommandView& c, BatchParseContext&) {
