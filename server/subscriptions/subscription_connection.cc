@@ -16,6 +16,7 @@
 #include "server/handlers/counter_batch_command.h"
 #include "server/logging/logger.h"
 #include "server/server_store.h"
+#include "server/subscriptions/delivered_versions.h"
 #include "server/subscriptions/subscription_connections.h"
 #include "server/subscriptions/subscription_cursor.h"
 #include "server/subscriptions/responsible_node.h"
@@ -114,6 +115,8 @@ struct Batch {
   std::uint64_t scanned_to = 0;  // every entry up to here was sent or does not match
   std::string last_change_vector;
   std::uint64_t lease = 0;       // the cursor's lease on what it holds (0: empty)
+  // What it delivered, for the acknowledgement (when the group records it).
+  std::vector<rachis::cluster::DeliveredDocument> delivered;
 };
 
 class Connection {
@@ -180,21 +183,22 @@ class Connection {
           // Another member's etags are another order. The subscription's
           // start point ("LastDocument" or a change vector, given on another
           // member) is its change vector: what it covers is not wanted, and
-          // is skipped. An acknowledged position is not carried over: a
-          // document that reached the other member late, or that it replaced
-          // before reading it, may be covered by the acknowledged change
-          // vector without having been delivered (README), so this member
-          // starts over from the start point (each document after it again,
-          // at least once) rather than skip any.
+          // is skipped. The acknowledged change vector is not a position
+          // (a document that reached the other member late, or that it
+          // replaced before reading it, may be covered by it without having
+          // been delivered: README); what the acknowledgements recorded as
+          // delivered, id by id, is: this member scans from the start point
+          // and skips a document only when the version here is covered by
+          // the one delivered for its id.
           const bool acknowledged = !subscription_.last_ack_time.empty();
           const std::string& start =
               acknowledged ? subscription_.start_change_vector : subscription_.change_vector;
-          log::warn(acknowledged ? "subscription position is another member's: starting over from the start point"
+          log::warn(acknowledged ? "subscription position is another member's: from the start point, skipping what was delivered"
                                  : "subscription start point is another member's: from its change vector")
               .kv("database", db_->name())
               .kv("subscription", subscription_.name)
               .kv("from_start_change_vector", !start.empty());
-          return std::make_shared<SubscriptionCursor>(0, start);
+          return std::make_shared<SubscriptionCursor>(0, start, /*skip_delivered=*/true);
         },
         &cursor_);
     if (admission == SubscriptionConnections::Admission::InUse) {
@@ -329,10 +333,17 @@ class Connection {
             if (order == storage::ChangeVectorOrder::Older || order == storage::ChangeVectorOrder::Equal) continue;
           }
         }
+        if (cursor_->skip_delivered()) {
+          auto delivered = store_.cluster().state().delivered_change_vector(db_->name(), subscription_.id, doc->id);
+          // A failed read is an error, never a skipped document.
+          if (!delivered.ok()) return delivered.status();
+          if (delivered.value() && delivered_covers(*delivered.value(), doc->change_vector)) continue;
+        }
         b.bytes += R"({"Type":"Data","Data":)";
         b.bytes += doc->json;
         b.bytes += '}';
         b.last_change_vector = doc->change_vector;
+        b.delivered.push_back({doc->id, doc->change_vector});
         ++b.documents;
         if (query_->has_includes()) {
           auto add = add_includes(*doc, included, includes);
@@ -433,6 +444,10 @@ class Connection {
     cmd.database_id = db_->storage().database_id();
     cmd.change_vector = batch.last_change_vector;
     cmd.ack_time = storage::format_iso8601(storage::SystemClock().now_micros());
+    if (auto record = store_.cluster().state().record(db_->name());
+        record && records_delivered(*record, store_.cluster().state().topology())) {
+      cmd.delivered = batch.delivered;
+    }
     auto done = std::make_shared<std::promise<Status>>();
     auto result = done->get_future();
     store_.cluster().execute(cmd, [done](rachis::cluster::CommandResult r, rachis::core::Index) {
