@@ -36,6 +36,8 @@ constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kAcknowledgeTimeout = std::chrono::minutes(30);
 // How long the acknowledgement may take to go through Rachis.
 constexpr auto kClusterTimeout = std::chrono::seconds(60);
+// How long a takeover waits to have applied what the cluster committed.
+constexpr auto kTakeoverBarrierTimeout = std::chrono::seconds(10);
 // A batch also ends at about this many bytes of documents.
 constexpr std::size_t kMaxBatchBytes = 8 << 20;
 // Entries read from the storage per scan step.
@@ -163,6 +165,10 @@ class Connection {
     }
     query_ = query.value();
     if (!responsible_here()) return;
+    if (!subscription_.position_database_id.empty() &&
+        subscription_.position_database_id != db_->storage().database_id()) {
+      catch_up_with_cluster();
+    }
 
     std::uint64_t registration = 0;
     auto& registry = store_.subscription_connections();
@@ -258,6 +264,24 @@ class Connection {
       if (!stream_->write(batch.bytes).ok()) return;
       if (!await_acknowledge(batch)) return;
       *lease = 0;
+    }
+  }
+
+  // A takeover skips what the other member's acknowledgements recorded as
+  // delivered: first apply everything the cluster committed, so that its last
+  // acknowledgements are not missed. Without a barrier in time (no leader)
+  // it goes on: what it missed is delivered again, never skipped.
+  void catch_up_with_cluster() {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto result = done->get_future();
+    store_.cluster().read_barrier([done](Status s) { done->set_value(s); });
+    const bool ready = result.wait_for(kTakeoverBarrierTimeout) == std::future_status::ready;
+    const Status s = ready ? result.get() : Status::Timeout("no read barrier in time");
+    if (!s.ok()) {
+      log::warn("subscription takeover without a read barrier: the last batches acknowledged on the other member may come again")
+          .kv("database", db_->name())
+          .kv("subscription", subscription_.name)
+          .kv("error", s.to_string());
     }
   }
 
