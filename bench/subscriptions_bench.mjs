@@ -17,9 +17,14 @@
 // each acknowledgement then also carries the batch's delivered (id, change
 // vector) pairs (what another member needs to take over). The size of the
 // serving node's Raft log and cluster state directories is printed at the end.
+// With --takeover (and --raw, --nodes N > 1), once the backlog is consumed the
+// serving member is killed (-9), one document is written, and a new raw worker
+// on the member that takes over waits for it: how long the takeover scan of
+// the backlog takes (it skips what the acknowledgements recorded as
+// delivered) and how many documents it delivers again.
 //
 //   node bench/subscriptions_bench.mjs [--corvusd build/release/server/corvusd]
-//        [--docs 1000000] [--batch 4096] [--raw] [--nodes 3]
+//        [--docs 1000000] [--batch 4096] [--raw] [--nodes 3 [--takeover]]
 // Needs tests/compat's node_modules (tests/compat/run.sh installs them).
 
 import { execFileSync, spawn } from "node:child_process";
@@ -41,16 +46,18 @@ const corvusd = args.corvusd ?? join(here, "../build/release/server/corvusd");
 const DOCS = Number(args.docs ?? 1_000_000);
 const BATCH = Number(args.batch ?? 4096);
 if (process.argv.includes("--raw")) args.raw = true;
+if (process.argv.includes("--takeover")) args.takeover = true;
 const NODES = Number(args.nodes ?? 1);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let urls;
 let dataDirs;  // by URL
 let cleanup;
+let cluster = null;
 if (NODES > 1) {
   process.env.CORVUSD = corvusd;
   const { CorvusCluster } = await import("../tests/compat/cluster.mjs");
-  const cluster = await CorvusCluster.create(NODES);
+  cluster = await CorvusCluster.create(NODES);
   urls = cluster.urls;
   dataDirs = Object.fromEntries(cluster.nodes.map((n) => [n.url, n.dataDir]));
   cleanup = () => { for (const n of cluster.nodes) n.child?.kill("SIGKILL"); rmSync(cluster.dir, { recursive: true, force: true }); };
@@ -119,6 +126,7 @@ function reportRaftSize() {
 if ("raw" in args) {
   await rawWorker(name);
   reportRaftSize();
+  if ("takeover" in args && cluster) await takeover(name);
   store.dispose();
   process.exit(0);
 }
@@ -157,7 +165,31 @@ process.exit(0);
 // The protocol by hand: header, options, then count `"Type":"Data"` markers
 // and acknowledge at each EndOfBatch (the markers cannot occur inside the
 // documents of this bench).
-async function rawWorker(subscription) {
+// Kills the serving member, writes one document and times a raw worker on
+// the member that takes over until that document arrives.
+async function takeover(subscription) {
+  const before = url;
+  await cluster.nodes.find((n) => n.url === before).crash();
+  const t = Date.now();
+  for (;;) {
+    try {
+      const task = await store.maintenance.send(new GetOngoingTaskInfoOperation(subscription, "Subscription"));
+      if (task.responsibleNode.nodeUrl && task.responsibleNode.nodeUrl !== before) {
+        url = task.responsibleNode.nodeUrl;
+        break;
+      }
+    } catch { /* the killed node, or no leader yet */ }
+    if (Date.now() - t > 120_000) throw new Error("no member took the subscription over");
+    await sleep(200);
+  }
+  console.log(`takeover: ${url} is responsible ${((Date.now() - t) / 1000).toFixed(1)} s after the kill`);
+  const s = store.openSession();
+  await s.store(new User("after the kill", "new@example.com", 1, "Springfield"), "users/takeover");
+  await s.saveChanges();
+  await rawWorker(subscription, (documents, text) => text.includes("users/takeover"), "takeover worker");
+}
+
+async function rawWorker(subscription, done = (documents) => documents >= DOCS, label = "raw worker") {
   const net = await import("node:net");
   const info = await (await fetch(`${url}/info/tcp`)).json();
   const [host, tcpPort] = info.Url.slice("tcp://".length).split(":");
@@ -194,11 +226,11 @@ async function rawWorker(subscription) {
         }
       }
       tail = text.slice(Math.max(at, text.length - 32));
-      if (documents >= DOCS) resolve();
+      if (done(documents, text)) resolve();
     });
   });
   const seconds = (Date.now() - start) / 1000;
-  console.log(`raw worker: ${documents} documents in ${batches} batches (max ${BATCH}) in ${seconds.toFixed(1)} s = ` +
+  console.log(`${label}: ${documents} documents in ${batches} batches (max ${BATCH}) in ${seconds.toFixed(1)} s = ` +
               `${Math.round(documents / seconds)} docs/s`);
   socket.destroy();
 }
