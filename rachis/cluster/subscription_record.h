@@ -30,7 +30,7 @@ struct SubscriptionRecord {
   std::string change_vector;  // of the last acknowledged document (or the start point given)
   // The start point given at creation (or by an update that moved it): kept
   // when acknowledgements move change_vector, so that a member taking over
-  // from another one's position starts over from it, not from the beginning.
+  // from another one's position scans from it, not from the beginning.
   // Empty: from the beginning (or a record written before it existed).
   std::string start_change_vector;
   std::string mentor_node;
