@@ -21,7 +21,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr const char* kFamilyNames[kStateFamilies] = {"meta", "databases", "cmpxchg", "identities", "cluster_tx", "values",
-                                                       "certificates", "subscriptions"};
+                                                       "certificates", "subscriptions", "subscription_delivered"};
 constexpr const char* kAppliedKey = "applied";
 constexpr const char* kTopologyKey = "topology";
 constexpr const char* kFormatKey = "format";
@@ -47,6 +47,13 @@ std::string db_prefix(std::string_view database) {
 }
 
 std::string db_key(std::string_view database, std::string_view key) { return db_prefix(database) + storage::lower_id(key); }
+
+// The delivered versions of one subscription: a fixed-width id after the
+// database, so one subscription's keys are one range (deleted at once) and no
+// separator is needed before the document id.
+std::string delivered_prefix(std::string_view database, std::uint64_t subscription_id) {
+  return db_prefix(database) + storage::encode_big_endian(subscription_id);
+}
 
 std::string encode_u64_text(std::uint64_t v) { return std::to_string(v); }
 
@@ -436,6 +443,31 @@ Result<std::vector<SubscriptionRecord>> ClusterState::subscriptions(std::string_
   return out;
 }
 
+Result<std::optional<std::string>> ClusterState::delivered_change_vector(std::string_view database,
+                                                                         std::uint64_t subscription_id,
+                                                                         std::string_view document_id) const {
+  const auto st = store();
+  if (!st) return closed_error();
+  std::string value;
+  auto s = st->db->Get(rocksdb::ReadOptions(), st->cf(StateFamily::SubscriptionDelivered),
+                       delivered_prefix(database, subscription_id) + storage::lower_id(document_id), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return from_rocks(s, "cannot read the delivered version of '" + std::string(document_id) + "'");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::uint64_t> ClusterState::delivered_count(std::string_view database, std::uint64_t subscription_id) const {
+  const auto st = store();
+  if (!st) return closed_error();
+  const std::string prefix = delivered_prefix(database, subscription_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      st->db->NewIterator(rocksdb::ReadOptions(), st->cf(StateFamily::SubscriptionDelivered)));
+  std::uint64_t n = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+  if (!it->status().ok()) return from_rocks(it->status(), "cannot count the delivered versions");
+  return n;
+}
+
 // --- Batch ---
 
 ClusterState::Batch::Batch(ClusterState& state)
@@ -503,13 +535,27 @@ void ClusterState::Batch::delete_subscription(std::string_view database, std::st
   batch_->Delete(store_->cf(StateFamily::Subscriptions), db_key(database, name)).PermitUncheckedError();
 }
 
+void ClusterState::Batch::put_delivered(std::string_view database, std::uint64_t subscription_id,
+                                        std::string_view document_id, std::string_view change_vector) {
+  batch_->Put(store_->cf(StateFamily::SubscriptionDelivered),
+              delivered_prefix(database, subscription_id) + storage::lower_id(document_id), change_vector)
+      .PermitUncheckedError();
+}
+
+Status ClusterState::Batch::delete_delivered(std::string_view database, std::uint64_t subscription_id) {
+  // The id's range: the next id bounds it (ids are Raft indexes, never ~0).
+  auto s = batch_->DeleteRange(store_->cf(StateFamily::SubscriptionDelivered), delivered_prefix(database, subscription_id),
+                               delivered_prefix(database, subscription_id + 1));
+  return from_rocks(s, "cannot delete the delivered versions of a subscription of '" + std::string(database) + "'");
+}
+
 Status ClusterState::Batch::delete_database_data(std::string_view database) {
   // A range per family: the prefix "name\0" up to "name\1".
   std::string begin = db_prefix(database);
   std::string end = begin;
   end.back() = '\1';
   for (StateFamily f : {StateFamily::CompareExchange, StateFamily::Identities, StateFamily::ClusterTx,
-                        StateFamily::Subscriptions}) {
+                        StateFamily::Subscriptions, StateFamily::SubscriptionDelivered}) {
     auto s = batch_->DeleteRange(store_->cf(f), begin, end);
     if (!s.ok()) return from_rocks(s, "cannot delete the cluster data of database '" + std::string(database) + "'");
   }

@@ -11,6 +11,10 @@
 //   certificates  upper-case thumbprint -> CertificateRecord JSON (client
 //               certificates and their clearance; few, read on every request)
 //   subscriptions lowered db '\0' lowered name -> SubscriptionRecord JSON
+//   subscription_delivered  lowered db '\0' big-endian subscription id,
+//               lowered document id -> the change vector of the newest version
+//               of that document an acknowledged batch delivered (what a member
+//               taking a subscription over skips; server/subscriptions/README.md)
 // Every command's changes and the applied index go in one WriteBatch, so the
 // state on disk is always the state at some applied index and a restart does
 // not replay the log. Writes are not synced by themselves: the Raft log in
@@ -68,8 +72,9 @@ enum class StateFamily : std::uint8_t {
   Values = 5,
   Certificates = 6,
   Subscriptions = 7,
+  SubscriptionDelivered = 8,
 };
-inline constexpr int kStateFamilies = 8;
+inline constexpr int kStateFamilies = 9;
 
 // One compare-exchange value.
 struct CompareExchangeValue {
@@ -143,6 +148,13 @@ class ClusterState {
   Result<std::optional<SubscriptionRecord>> subscription(std::string_view database, std::string_view name) const;
   // Every subscription of `database`, by lowered name.
   Result<std::vector<SubscriptionRecord>> subscriptions(std::string_view database) const;
+  // The change vector of the newest version of `document_id` (any case) that
+  // an acknowledged batch of subscription `subscription_id` delivered; nullopt
+  // when none was recorded. IOError/Corruption when RocksDB fails.
+  Result<std::optional<std::string>> delivered_change_vector(std::string_view database, std::uint64_t subscription_id,
+                                                             std::string_view document_id) const;
+  // How many documents of subscription `subscription_id` have a delivered version recorded.
+  Result<std::uint64_t> delivered_count(std::string_view database, std::uint64_t subscription_id) const;
 
   // --- writes (Raft thread) ---
   // A batch of changes for one applied entry. Setters also update what the
@@ -163,7 +175,14 @@ class ClusterState {
     void delete_certificate(std::string_view thumbprint);
     void put_subscription(std::string_view database, const SubscriptionRecord& r);
     void delete_subscription(std::string_view database, std::string_view name);
-    // Everything the state holds for `database`: values, identities, transactions, subscriptions.
+    // Records that a batch of subscription `subscription_id` delivered
+    // `document_id` at `change_vector` (replaces what was recorded for it).
+    void put_delivered(std::string_view database, std::uint64_t subscription_id, std::string_view document_id,
+                       std::string_view change_vector);
+    // Forgets every delivered version recorded for subscription `subscription_id`.
+    Status delete_delivered(std::string_view database, std::uint64_t subscription_id);
+    // Everything the state holds for `database`: values, identities, transactions,
+    // subscriptions and their delivered versions.
     Status delete_database_data(std::string_view database);
 
    private:

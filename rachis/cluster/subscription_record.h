@@ -24,12 +24,13 @@ struct SubscriptionRecord {
   std::uint64_t last_etag = 0;
   // Whose etags last_etag counts: the database id of the storage (the member
   // of the group) that served it. Another member's etags are another order:
-  // it starts over (at least once, never a skip). Empty: any (etag 0).
+  // it scans from the start point and skips what the acknowledgements
+  // recorded as delivered (ClusterState::delivered_change_vector). Empty: any (etag 0).
   std::string position_database_id;
   std::string change_vector;  // of the last acknowledged document (or the start point given)
   // The start point given at creation (or by an update that moved it): kept
   // when acknowledgements move change_vector, so that a member taking over
-  // from another one's position starts over from it, not from the beginning.
+  // from another one's position scans from it, not from the beginning.
   // Empty: from the beginning (or a record written before it existed).
   std::string start_change_vector;
   std::string mentor_node;

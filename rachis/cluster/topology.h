@@ -29,8 +29,9 @@ const char* node_role_name(NodeRole r);
 // DeletePullReplicationHub, PutReplicationHubAccess, DeleteReplicationHubAccess,
 // PutRavenConnectionString, PutPullReplicationSink, DeletePullReplicationSink;
 // 8: SeedIdentity; 9: PutExternalReplication, DeleteExternalReplication,
-// ToggleExternalReplication, RemoveRavenConnectionString; 10: RegisterHubSink.
-inline constexpr std::uint32_t kCommandVersion = 10;
+// ToggleExternalReplication, RemoveRavenConnectionString; 10: RegisterHubSink;
+// 11: AcknowledgeSubscriptionBatch with Delivered (without it, still 6).
+inline constexpr std::uint32_t kCommandVersion = 11;
 
 struct NodeInfo {
   std::string tag;

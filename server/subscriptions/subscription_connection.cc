@@ -16,6 +16,7 @@
 #include "server/handlers/counter_batch_command.h"
 #include "server/logging/logger.h"
 #include "server/server_store.h"
+#include "server/subscriptions/delivered_versions.h"
 #include "server/subscriptions/subscription_connections.h"
 #include "server/subscriptions/subscription_cursor.h"
 #include "server/subscriptions/responsible_node.h"
@@ -35,6 +36,8 @@ constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kAcknowledgeTimeout = std::chrono::minutes(30);
 // How long the acknowledgement may take to go through Rachis.
 constexpr auto kClusterTimeout = std::chrono::seconds(60);
+// How long a takeover waits to have applied what the cluster committed.
+constexpr auto kTakeoverBarrierTimeout = std::chrono::seconds(10);
 // A batch also ends at about this many bytes of documents.
 constexpr std::size_t kMaxBatchBytes = 8 << 20;
 // Entries read from the storage per scan step.
@@ -114,6 +117,8 @@ struct Batch {
   std::uint64_t scanned_to = 0;  // every entry up to here was sent or does not match
   std::string last_change_vector;
   std::uint64_t lease = 0;       // the cursor's lease on what it holds (0: empty)
+  // What it delivered, for the acknowledgement (when the group records it).
+  std::vector<rachis::cluster::DeliveredDocument> delivered;
 };
 
 class Connection {
@@ -160,6 +165,10 @@ class Connection {
     }
     query_ = query.value();
     if (!responsible_here()) return;
+    if (!subscription_.position_database_id.empty() &&
+        subscription_.position_database_id != db_->storage().database_id()) {
+      catch_up_with_cluster();
+    }
 
     std::uint64_t registration = 0;
     auto& registry = store_.subscription_connections();
@@ -180,21 +189,22 @@ class Connection {
           // Another member's etags are another order. The subscription's
           // start point ("LastDocument" or a change vector, given on another
           // member) is its change vector: what it covers is not wanted, and
-          // is skipped. An acknowledged position is not carried over: a
-          // document that reached the other member late, or that it replaced
-          // before reading it, may be covered by the acknowledged change
-          // vector without having been delivered (README), so this member
-          // starts over from the start point (each document after it again,
-          // at least once) rather than skip any.
+          // is skipped. The acknowledged change vector is not a position
+          // (a document that reached the other member late, or that it
+          // replaced before reading it, may be covered by it without having
+          // been delivered: README); what the acknowledgements recorded as
+          // delivered, id by id, is: this member scans from the start point
+          // and skips a document only when the version here is covered by
+          // the one delivered for its id.
           const bool acknowledged = !subscription_.last_ack_time.empty();
           const std::string& start =
               acknowledged ? subscription_.start_change_vector : subscription_.change_vector;
-          log::warn(acknowledged ? "subscription position is another member's: starting over from the start point"
+          log::warn(acknowledged ? "subscription position is another member's: from the start point, skipping what was delivered"
                                  : "subscription start point is another member's: from its change vector")
               .kv("database", db_->name())
               .kv("subscription", subscription_.name)
               .kv("from_start_change_vector", !start.empty());
-          return std::make_shared<SubscriptionCursor>(0, start);
+          return std::make_shared<SubscriptionCursor>(0, start, /*skip_delivered=*/true);
         },
         &cursor_);
     if (admission == SubscriptionConnections::Admission::InUse) {
@@ -254,6 +264,24 @@ class Connection {
       if (!stream_->write(batch.bytes).ok()) return;
       if (!await_acknowledge(batch)) return;
       *lease = 0;
+    }
+  }
+
+  // A takeover skips what the other member's acknowledgements recorded as
+  // delivered: first apply everything the cluster committed, so that its last
+  // acknowledgements are not missed. Without a barrier in time (no leader)
+  // it goes on: what it missed is delivered again, never skipped.
+  void catch_up_with_cluster() {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto result = done->get_future();
+    store_.cluster().read_barrier([done](Status s) { done->set_value(s); });
+    const bool ready = result.wait_for(kTakeoverBarrierTimeout) == std::future_status::ready;
+    const Status s = ready ? result.get() : Status::Timeout("no read barrier in time");
+    if (!s.ok()) {
+      log::warn("subscription takeover without a read barrier: the last batches acknowledged on the other member may come again")
+          .kv("database", db_->name())
+          .kv("subscription", subscription_.name)
+          .kv("error", s.to_string());
     }
   }
 
@@ -329,10 +357,17 @@ class Connection {
             if (order == storage::ChangeVectorOrder::Older || order == storage::ChangeVectorOrder::Equal) continue;
           }
         }
+        if (cursor_->skip_delivered()) {
+          auto delivered = store_.cluster().state().delivered_change_vector(db_->name(), subscription_.id, doc->id);
+          // A failed read is an error, never a skipped document.
+          if (!delivered.ok()) return delivered.status();
+          if (delivered.value() && delivered_covers(*delivered.value(), doc->change_vector)) continue;
+        }
         b.bytes += R"({"Type":"Data","Data":)";
         b.bytes += doc->json;
         b.bytes += '}';
         b.last_change_vector = doc->change_vector;
+        b.delivered.push_back({doc->id, doc->change_vector});
         ++b.documents;
         if (query_->has_includes()) {
           auto add = add_includes(*doc, included, includes);
@@ -433,6 +468,10 @@ class Connection {
     cmd.database_id = db_->storage().database_id();
     cmd.change_vector = batch.last_change_vector;
     cmd.ack_time = storage::format_iso8601(storage::SystemClock().now_micros());
+    if (auto record = store_.cluster().state().record(db_->name());
+        record && records_delivered(*record, store_.cluster().state().topology())) {
+      cmd.delivered = batch.delivered;
+    }
     auto done = std::make_shared<std::promise<Status>>();
     auto result = done->get_future();
     store_.cluster().execute(cmd, [done](rachis::cluster::CommandResult r, rachis::core::Index) {

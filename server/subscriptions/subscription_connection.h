@@ -7,7 +7,9 @@
 // documents after the acknowledged position that match the subscription's
 // query, in etag order, as {"Type":"Data"} messages (+ "Includes") and
 // {"Type":"EndOfBatch"}; it waits for {"Type":"Acknowledge"}, records the new
-// position through Rachis (AcknowledgeSubscriptionBatch), and answers
+// position through Rachis (AcknowledgeSubscriptionBatch, with the batch's
+// delivered (id, change vector) pairs when the group has more than one node:
+// what another member taking over skips, delivered_versions.h), and answers
 // {"Type":"Confirm"}. A batch that is not acknowledged is sent again by the
 // next connection: delivery is at least once, and a kill -9 between the
 // Raft commit and the Confirm redelivers one batch at most. Idle, it waits

@@ -30,10 +30,14 @@ class SubscriptionCursor {
  public:
   // `skip_up_to`: a change vector; documents whose version it already covers
   // are not delivered (a start point given on another member, whose etags
-  // mean nothing here). Empty: none.
-  explicit SubscriptionCursor(std::uint64_t position, std::string skip_up_to = {})
-      : skip_up_to_(std::move(skip_up_to)), head_(position) {}
+  // mean nothing here). Empty: none. `skip_delivered`: the position is
+  // another member's (a takeover); documents whose version here is covered by
+  // the version recorded as delivered for their id are not delivered again
+  // (delivered_versions.h).
+  explicit SubscriptionCursor(std::uint64_t position, std::string skip_up_to = {}, bool skip_delivered = false)
+      : skip_up_to_(std::move(skip_up_to)), skip_delivered_(skip_delivered), head_(position) {}
   const std::string& skip_up_to() const { return skip_up_to_; }
+  bool skip_delivered() const { return skip_delivered_; }
 
   // What a scan of (after, upto] found: `scanned_to` is the last etag it
   // examined (== after when it found nothing), `documents` how many it took.
@@ -63,6 +67,7 @@ class SubscriptionCursor {
   std::uint64_t floor_locked(std::uint64_t except_lease) const;
 
   const std::string skip_up_to_;
+  const bool skip_delivered_;
   std::mutex mu_;
   std::uint64_t head_;                       // everything up to here was leased or skipped
   std::deque<Range> returned_;               // given back, in etag order of their start

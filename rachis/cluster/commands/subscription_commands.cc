@@ -69,6 +69,9 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
     r = *found.value();
     if (!query.empty()) r.query = query;
     if (start_etag) {
+      // What was delivered after the old start point says nothing about the
+      // new one: a takeover must deliver from the new start point.
+      if (Status s = ctx.batch.delete_delivered(database, r.id); !s.ok()) return {s, nullptr};
       r.last_etag = *start_etag;
       r.change_vector = start_change_vector;
       r.start_change_vector = start_change_vector;
@@ -98,9 +101,17 @@ CommandResult PutSubscriptionCommand::apply(ApplyContext& ctx) const {
 }
 
 json::object AcknowledgeSubscriptionBatchCommand::fields() const {
-  return {{"DatabaseName", database}, {"SubscriptionName", name},       {"SubscriptionId", id},
-          {"LastEtag", last_etag},    {"DatabaseId", database_id},     {"ChangeVector", change_vector},
-          {"AckTime", ack_time}};
+  json::object o{{"DatabaseName", database}, {"SubscriptionName", name},   {"SubscriptionId", id},
+                 {"LastEtag", last_etag},    {"DatabaseId", database_id}, {"ChangeVector", change_vector},
+                 {"AckTime", ack_time}};
+  // Absent when empty: the entry then reads as version 6 did.
+  if (!delivered.empty()) {
+    json::array pairs;
+    pairs.reserve(delivered.size());
+    for (const auto& d : delivered) pairs.push_back(json::array{json::string(d.id), json::string(d.change_vector)});
+    o["Delivered"] = std::move(pairs);
+  }
+  return o;
 }
 
 Result<std::unique_ptr<ClusterCommand>> AcknowledgeSubscriptionBatchCommand::decode(const json::object& o) {
@@ -113,6 +124,18 @@ Result<std::unique_ptr<ClusterCommand>> AcknowledgeSubscriptionBatchCommand::dec
   c->database_id = get_string(o, "DatabaseId");
   c->change_vector = get_string(o, "ChangeVector");
   c->ack_time = get_string(o, "AckTime");
+  if (const auto* d = o.if_contains("Delivered")) {
+    // Strict: a pair read wrongly would make a takeover skip a document.
+    if (!d->is_array()) return Status::InvalidArgument("Delivered must be an array of [id, change vector] pairs");
+    c->delivered.reserve(d->as_array().size());
+    for (const auto& pair : d->as_array()) {
+      const auto* a = pair.if_array();
+      if (!a || a->size() != 2 || !(*a)[0].is_string() || !(*a)[1].is_string() || (*a)[0].as_string().empty()) {
+        return Status::InvalidArgument("Delivered must be an array of [id, change vector] pairs");
+      }
+      c->delivered.push_back({std::string((*a)[0].as_string()), std::string((*a)[1].as_string())});
+    }
+  }
   return std::unique_ptr<ClusterCommand>(std::move(c));
 }
 
@@ -129,6 +152,7 @@ CommandResult AcknowledgeSubscriptionBatchCommand::apply(ApplyContext& ctx) cons
   if (!change_vector.empty()) r.change_vector = change_vector;
   r.last_ack_time = ack_time;
   ctx.batch.put_subscription(database, r);
+  for (const auto& d : delivered) ctx.batch.put_delivered(database, r.id, d.id, d.change_vector);
   return {};
 }
 
@@ -148,6 +172,7 @@ CommandResult DeleteSubscriptionCommand::apply(ApplyContext& ctx) const {
   if (!found.ok()) return {found.status(), nullptr};
   if (!found.value()) return {Status::NotFound("Subscription '" + name + "' does not exist"), nullptr};
   ctx.batch.delete_subscription(database, name);
+  if (Status s = ctx.batch.delete_delivered(database, found.value()->id); !s.ok()) return {s, nullptr};
   return {};
 }
 

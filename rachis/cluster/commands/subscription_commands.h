@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rachis/cluster/cluster_command.h"
 
@@ -19,8 +20,9 @@ namespace corvus::rachis::cluster {
 // name is empty, by id. Create: the id is the entry's index and an empty name
 // becomes that number; InvalidArgument when the name is taken. Update:
 // NotFound when there is no such subscription; the query changes when given,
-// the position only when `start_etag` is set. NotFound when the database has no
-// active record. Result: {"Name", "SubscriptionId"}.
+// the position only when `start_etag` is set (and then the delivered versions
+// recorded so far are forgotten: they belonged to the old start point).
+// NotFound when the database has no active record. Result: {"Name", "SubscriptionId"}.
 struct PutSubscriptionCommand final : ClusterCommand {
   static constexpr std::string_view kType = "PutSubscription";
   std::string database;
@@ -42,9 +44,27 @@ struct PutSubscriptionCommand final : ClusterCommand {
   static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
 };
 
+// One document an acknowledged batch delivered, at the version it delivered.
+struct DeliveredDocument {
+  std::string id;
+  std::string change_vector;
+  bool operator==(const DeliveredDocument&) const = default;
+};
+
+// The command version that added `Delivered` to AcknowledgeSubscriptionBatch.
+inline constexpr std::uint32_t kAcknowledgeDeliveredVersion = 11;
+
 // Records that the workers of subscription `name` (created as `id`) processed
-// everything up to `last_etag`. NotFound when it was deleted or recreated
-// since (another id): the worker must stop. Result: null.
+// everything up to `last_etag`, and (`delivered`, when not empty) which
+// versions of which documents the batch delivered: each replaces what was
+// recorded for its id (ClusterState::delivered_change_vector), so a member
+// taking the subscription over skips exactly what was delivered. NotFound when
+// it was deleted or recreated since (another id): the worker must stop and
+// nothing is recorded. Result: null.
+//
+// Version: 6 without `delivered` (what every node since 6 applies, so a
+// cluster with an older node still acknowledges), 11 with it; the proposer
+// sends `delivered` only once every node runs 11 (kAcknowledgeDeliveredVersion).
 struct AcknowledgeSubscriptionBatchCommand final : ClusterCommand {
   static constexpr std::string_view kType = "AcknowledgeSubscriptionBatch";
   std::string database;
@@ -54,15 +74,17 @@ struct AcknowledgeSubscriptionBatchCommand final : ClusterCommand {
   std::string database_id;  // of the storage whose etag last_etag is
   std::string change_vector;
   std::string ack_time;  // ISO-8601, the proposer's clock
+  std::vector<DeliveredDocument> delivered;  // "Delivered": [[id, change vector], ...]
 
   std::string_view type() const override { return kType; }
-  std::uint32_t version() const override { return 6; }
+  std::uint32_t version() const override { return delivered.empty() ? 6 : kAcknowledgeDeliveredVersion; }
   boost::json::object fields() const override;
   CommandResult apply(ApplyContext& ctx) const override;
   static Result<std::unique_ptr<ClusterCommand>> decode(const boost::json::object& o);
 };
 
-// Deletes subscription `name`. NotFound when there is none. Result: null.
+// Deletes subscription `name` and the delivered versions recorded for it.
+// NotFound when there is none. Result: null.
 struct DeleteSubscriptionCommand final : ClusterCommand {
   static constexpr std::string_view kType = "DeleteSubscription";
   std::string database;

@@ -3,7 +3,10 @@
 // case-insensitive and unique, updates find by name or id and keep the
 // position unless told, an acknowledgement for a deleted or recreated
 // subscription is refused, and the records survive a restart, travel in a
-// snapshot and go with their database.
+// snapshot and go with their database. The versions an acknowledgement says
+// it delivered are kept per document (the newest replaces), survive a
+// restart and a snapshot, and go with the subscription, a new start point
+// and the database.
 #include "rachis/cluster/commands/subscription_commands.h"
 
 #include <boost/json.hpp>
@@ -196,4 +199,123 @@ TEST_CASE("Subscriptions survive a restart, travel in a snapshot and go with the
   auto gone = receiver.value()->subscriptions("db");
   REQUIRE(gone.ok());
   CHECK(gone.value().empty());
+}
+
+namespace {
+
+std::optional<std::string> delivered_of(const ClusterState& state, std::uint64_t id, const std::string& doc) {
+  auto cv = state.delivered_change_vector("db", id, doc);
+  REQUIRE(cv.ok());
+  return cv.value();
+}
+
+std::uint64_t delivered_count(const ClusterState& state, std::uint64_t id) {
+  auto n = state.delivered_count("db", id);
+  REQUIRE(n.ok());
+  return n.value();
+}
+
+}  // namespace
+
+TEST_CASE("AcknowledgeSubscriptionBatch: the delivered versions are kept per document, travel in a snapshot and go with the subscription") {
+  OneDatabase c;
+  auto created = c.apply(create("s", "from Users"));
+  const std::uint64_t id = created.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+  auto other = c.apply(create("t", "from Users"));
+  const std::uint64_t other_id = other.result.value.at("SubscriptionId").to_number<std::uint64_t>();
+
+  // Without pairs the command is the version-6 one (a cluster with an older
+  // node still acknowledges); with them it needs 11.
+  AcknowledgeSubscriptionBatchCommand plain = ack("s", id, 5);
+  CHECK(plain.version() == 6);
+  CHECK_FALSE(plain.fields().contains("Delivered"));
+  AcknowledgeSubscriptionBatchCommand first = ack("s", id, 10);
+  first.delivered = {{"Users/1", "A:3-x"}, {"users/2", "A:4-x, B:1-y"}};
+  CHECK(first.version() == 11);
+  CHECK(first.version() == kAcknowledgeDeliveredVersion);
+  CHECK(kAcknowledgeDeliveredVersion <= kCommandVersion);
+  REQUIRE(c.apply(first).result.status.ok());
+  CHECK(delivered_of(c.sm->state(), id, "users/1") == "A:3-x");
+  CHECK(delivered_of(c.sm->state(), id, "USERS/2") == "A:4-x, B:1-y");  // ids are case-insensitive
+  CHECK_FALSE(delivered_of(c.sm->state(), id, "users/3"));
+  CHECK_FALSE(delivered_of(c.sm->state(), other_id, "users/1"));  // per subscription
+
+  // A later delivery of the same document replaces its version; an
+  // acknowledgement without pairs keeps what was recorded.
+  AcknowledgeSubscriptionBatchCommand second = ack("s", id, 20);
+  second.delivered = {{"users/1", "A:9-x"}, {"users/3", "A:10-x"}};
+  REQUIRE(c.apply(second).result.status.ok());
+  REQUIRE(c.apply(ack("s", id, 21)).result.status.ok());
+  CHECK(delivered_of(c.sm->state(), id, "users/1") == "A:9-x");
+  CHECK(delivered_count(c.sm->state(), id) == 3);
+
+  // Refused acknowledgements record nothing.
+  AcknowledgeSubscriptionBatchCommand stale = ack("s", id + 1000, 30);
+  stale.delivered = {{"users/4", "A:11-x"}};
+  CHECK(c.apply(stale).result.status.is_not_found());
+  CHECK_FALSE(delivered_of(c.sm->state(), id, "users/4"));
+
+  // They survive a restart and travel in a snapshot.
+  c.open();
+  CHECK(delivered_of(c.sm->state(), id, "users/3") == "A:10-x");
+  auto receiver = ClusterState::open(c.dir.sub("receiver"));
+  REQUIRE(receiver.ok());
+  {
+    auto reader = c.sm->state().read_snapshot();
+    REQUIRE(reader.ok());
+    auto staged = receiver.value()->stage_snapshot();
+    REQUIRE(staged.ok());
+    std::string chunk;
+    for (;;) {
+      REQUIRE((*reader)->next(&chunk).ok());
+      if (chunk.empty()) break;
+      REQUIRE((*staged)->add(chunk).ok());
+    }
+    REQUIRE((*staged)->finish((*reader)->trailer()).ok());
+    reader.value().reset();
+    REQUIRE(receiver.value()->install(std::move(staged).value()).ok());
+  }
+  CHECK(delivered_of(*receiver.value(), id, "users/1") == "A:9-x");
+  CHECK(delivered_count(*receiver.value(), id) == 3);
+
+  // An update that keeps the start point keeps them; one that moves it forgets them.
+  PutSubscriptionCommand keep = create("s", "from Users where Age > 3", std::nullopt);
+  keep.update = true;
+  REQUIRE(c.apply(keep).result.status.ok());
+  CHECK(delivered_count(c.sm->state(), id) == 3);
+  PutSubscriptionCommand restart = create("s", "from Users", 0);
+  restart.update = true;
+  REQUIRE(c.apply(restart).result.status.ok());
+  CHECK(delivered_count(c.sm->state(), id) == 0);
+
+  // Deleting the subscription removes them, and only its own.
+  REQUIRE(c.apply(second).result.status.ok());
+  AcknowledgeSubscriptionBatchCommand theirs = ack("t", other_id, 3);
+  theirs.delivered = {{"users/1", "A:1-x"}};
+  REQUIRE(c.apply(theirs).result.status.ok());
+  DeleteSubscriptionCommand del;
+  del.database = "db";
+  del.name = "s";
+  REQUIRE(c.apply(del).result.status.ok());
+  CHECK(delivered_count(c.sm->state(), id) == 0);
+  CHECK(delivered_of(c.sm->state(), other_id, "users/1") == "A:1-x");
+
+  // Removing the database's cluster data removes them too.
+  ClusterState::Batch batch(*receiver.value());
+  REQUIRE(batch.delete_database_data("db").ok());
+  REQUIRE(receiver.value()->commit(batch, receiver.value()->applied() + 1).ok());
+  CHECK(delivered_count(*receiver.value(), id) == 0);
+}
+
+TEST_CASE("AcknowledgeSubscriptionBatch: a malformed Delivered is refused at decoding") {
+  AcknowledgeSubscriptionBatchCommand good = ack("s", 3, 10);
+  good.delivered = {{"users/1", "A:3-x"}};
+  json::object o = good.fields();
+  REQUIRE(AcknowledgeSubscriptionBatchCommand::decode(o).ok());
+  for (const char* bad : {R"("users/1")", R"([["users/1"]])", R"([["users/1", 3]])", R"([["", "A:1-x"]])",
+                          R"([["users/1", "A:1-x", "more"]])", R"([{"Id": "users/1"}])"}) {
+    CAPTURE(bad);
+    o["Delivered"] = json::parse(bad);
+    CHECK(AcknowledgeSubscriptionBatchCommand::decode(o).status().is_invalid_argument());
+  }
 }

@@ -1,11 +1,14 @@
 // The pure parts of data subscriptions: the TCP header negotiation
 // (server/tcp/tcp_negotiation.h), the query a subscription accepts
 // (SubscriptionQuery) and the shared cursor of its workers
-// (SubscriptionCursor: leases, ranges given back, the floor to record).
+// (SubscriptionCursor: leases, ranges given back, the floor to record), and
+// the takeover rule (delivered_versions.h: which versions count as delivered,
+// when acknowledgements carry them).
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
 
+#include "server/subscriptions/delivered_versions.h"
 #include "server/subscriptions/subscription_cursor.h"
 #include "server/subscriptions/subscription_query.h"
 #include "server/tcp/tcp_negotiation.h"
@@ -156,4 +159,41 @@ TEST_CASE("SubscriptionCursor: a range given back whose documents went is passed
   CHECK(taken == std::vector<std::uint64_t>{4, 5, 6});
   CHECK(b != 0);
   CHECK(cursor.floor_without(b) == 6);
+}
+
+TEST_CASE("delivered_covers: an equal or older version was delivered; a newer or concurrent one was not") {
+  using subscriptions::delivered_covers;
+  const std::string delivered = "A:5-dbA, B:3-dbB";
+  CHECK(delivered_covers(delivered, "A:5-dbA, B:3-dbB"));   // that version
+  CHECK(delivered_covers(delivered, "B:3-dbB, A:5-dbA"));   // any order
+  CHECK(delivered_covers(delivered, "A:4-dbA"));            // an older one, which the delivered one contains
+  CHECK_FALSE(delivered_covers(delivered, "A:6-dbA, B:3-dbB"));  // changed after its delivery
+  CHECK_FALSE(delivered_covers(delivered, "A:5-dbA, B:3-dbB, C:1-dbC"));
+  CHECK_FALSE(delivered_covers(delivered, "A:4-dbA, C:1-dbC"));  // concurrent: a version never delivered
+  // What cannot be compared is delivered again.
+  CHECK_FALSE(delivered_covers("", "A:1-dbA"));
+  CHECK_FALSE(delivered_covers(delivered, ""));
+  CHECK_FALSE(delivered_covers("not a change vector", "A:1-dbA"));
+}
+
+TEST_CASE("records_delivered: only for a group of more than one node, once every node applies version 11") {
+  using subscriptions::records_delivered;
+  rachis::cluster::DatabaseRecord db;
+  db.name = "db";
+  db.topology.members = {"A"};
+  rachis::cluster::Topology topology;
+  for (const char* tag : {"A", "B", "C"}) {
+    rachis::cluster::NodeInfo n;
+    n.tag = tag;
+    n.command_version = rachis::cluster::kCommandVersion;
+    topology.nodes[tag] = n;
+  }
+  CHECK_FALSE(records_delivered(db, topology));  // one node: nobody can take over
+  db.topology.members = {"A", "B"};
+  CHECK(records_delivered(db, topology));
+  db.topology.members = {"A"};
+  db.topology.rehabs = {"B"};  // a member out for now comes back and may take over
+  CHECK(records_delivered(db, topology));
+  topology.nodes["C"].command_version = 10;  // an older node could not apply it
+  CHECK_FALSE(records_delivered(db, topology));
 }
