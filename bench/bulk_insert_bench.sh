@@ -3,7 +3,7 @@
 # one run on this machine (issue "Push", bulk insert targets):
 #   1. durable 1 KB single-document PUTs at --clients (corvus-http-load): rate P;
 #   2. one bulk insert of --docs 1 KB documents streamed by curl from a file made
-#      beforehand (POST /databases/bench/bulk_insert, each flush durable): rate B;
+#      beforehand (POST /databases/bulk<run>/bulk_insert, each flush durable): rate B;
 #      target B >= 5 x P;
 #   3. RocksDB's own unsynced write rate for 1 KB values on the same disk
 #      (db_bench fillseq --sync=0, one thread): rate R; target B >= 0.5 x R.
@@ -88,7 +88,17 @@ URL="http://127.0.0.1:$PORT"
 "$CORVUSD" --server-url "$URL" --cluster-port "$CPORT" --data-dir "$WORK/data" --log-level warn >"$WORK/corvusd.log" 2>&1 &
 PID=$!
 wait_http "$URL/healthz" 30 || die "corvusd did not start: $(tail -3 "$WORK/corvusd.log")"
-curl -sf -X PUT "$URL/admin/databases?name=bench" -d '{"DatabaseName":"bench"}' >/dev/null || die "create bench"
+
+# Every measured run writes into a database of its own, deleted (hard) right
+# after: the same ids again would measure overwrites, and the flushes and
+# compactions a finished run leaves behind would compete with the next one
+# (measured: 103k, 78k, 53k, 74k, 58k docs/s in five runs that kept their
+# databases), where db_bench starts each run from an empty directory.
+create_db() { curl -sf -X PUT "$URL/admin/databases?name=$1" -d "{\"DatabaseName\":\"$1\"}" >/dev/null || die "create $1"; }
+drop_db() {
+  curl -sf -X DELETE "$URL/admin/databases" -d "{\"DatabaseNames\":[\"$1\"],\"HardDelete\":true}" >/dev/null ||
+    die "delete $1"
+}
 
 # The stream: documents of about 1 KB, as corvus-http-load writes them.
 log "writing the bulk insert body: $DOCS documents"
@@ -107,20 +117,21 @@ EOF
 
 SINGLE=() BULK=() ROCKS=()
 for ((rep = 0; rep < REPEAT; rep++)); do
-  line=$("$HTTP_LOAD" --port "$PORT" --mode put --clients "$CLIENTS" --seconds "$SECS" --warmup 1 \
+  create_db "single$rep"
+  line=$("$HTTP_LOAD" --port "$PORT" --db "single$rep" --mode put --clients "$CLIENTS" --seconds "$SECS" --warmup 1 \
     --tag "s$rep-" --timeout 30 2>>"$WORK/load.err") || die "single PUT load failed: $(tail -1 "$WORK/load.err")"
+  drop_db "single$rep"
   log "  single PUT: $line"
   SINGLE+=("$(awk '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == "rps") print a[2] } }' <<<"$line")")
 
-  # Each run loads new documents into a database of its own (the same ids
-  # again would measure overwrites from the second run on).
-  curl -sf -X PUT "$URL/admin/databases?name=bulk$rep" -d "{\"DatabaseName\":\"bulk$rep\"}" >/dev/null || die "create bulk$rep"
+  create_db "bulk$rep"
   id=$(curl -sf "$URL/databases/bulk$rep/operations/next-operation-id" | jq -r .Id)
   start=$(date +%s.%N)
   code=$(curl -s -o "$WORK/bulk.out" -w '%{http_code}' -X POST "$URL/databases/bulk$rep/bulk_insert?id=$id" \
     -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary "@$WORK/body.json")
   end=$(date +%s.%N)
   [[ $code == 200 ]] || die "bulk insert answered $code: $(head -c 300 "$WORK/bulk.out")"
+  drop_db "bulk$rep"
   BULK+=("$(awk -v n="$DOCS" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }')")
   log "  bulk insert: $DOCS documents, ${BULK[-1]} docs/s"
 

@@ -30,6 +30,9 @@ struct CommandView {
   // Set when the caller gives the command up (a bulk insert's, parsed once):
   // a parser may move its parts out instead of copying them.
   boost::json::object* take = nullptr;
+  // Nobody reads the result entries (a bulk insert answers with nothing): a
+  // command may leave them out.
+  bool results_unread = false;
 };
 Result<CommandView> command_at(const boost::json::value& c, size_t index);
 

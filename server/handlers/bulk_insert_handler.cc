@@ -131,6 +131,7 @@ class BulkInsert final : public JsonArraySink, public std::enable_shared_from_th
     // Parsed for this command alone: the PUT may take its document. Not with
     // skipOverwriteIfUnchanged, whose check reads the document after the parser.
     if (!skip_unchanged_) view->take = &v.as_object();
+    view->results_unread = true;
     if (view->type == "HeartBeat") return uint64_t{0};
     if (view->type == "AttachmentPUT") return begin_attachment(std::move(v));
     if (view->type != "PUT" && view->type != "Counters") {
