@@ -11,11 +11,13 @@
 #include "rachis/cluster/commands/certificate_commands.h"
 #include "rachis/cluster/commands/node_commands.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/state_snapshot_copy.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
 using namespace corvus::rachis::cluster;
 using namespace corvus::rachis::core;
+using corvus::rachis::cluster::test::copy_snapshot;
 namespace json = boost::json;
 
 namespace {
@@ -172,19 +174,7 @@ TEST_CASE("Certificates travel in a snapshot and replace the receiver's") {
     b.put_certificate(record("STALE", SecurityClearance::ClusterAdmin));
     REQUIRE((*receiver)->commit(b, 2).ok());
   }
-  auto reader = (*source)->read_snapshot();
-  REQUIRE(reader.ok());
-  auto staged = (*receiver)->stage_snapshot();
-  REQUIRE(staged.ok());
-  std::string chunk;
-  for (;;) {
-    REQUIRE((*reader)->next(&chunk).ok());
-    if (chunk.empty()) break;
-    REQUIRE((*staged)->add(chunk).ok());
-  }
-  REQUIRE((*staged)->finish((*reader)->trailer()).ok());
-  reader.value().reset();
-  REQUIRE((*receiver)->install(std::move(staged).value()).ok());
+  copy_snapshot(**source, **receiver);
   CHECK((*receiver)->applied() == 5);
   CHECK_FALSE((*receiver)->certificate("STALE"));
   REQUIRE((*receiver)->certificates().size() == 2);

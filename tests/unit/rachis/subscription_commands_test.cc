@@ -13,11 +13,13 @@
 #include <doctest/doctest.h>
 
 #include "tests/unit/rachis/one_database_state.h"
+#include "tests/unit/rachis/state_snapshot_copy.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
 using namespace corvus::rachis::cluster;
 using namespace corvus::rachis::core;
+using corvus::rachis::cluster::test::copy_snapshot;
 namespace json = boost::json;
 
 namespace {
@@ -173,19 +175,7 @@ TEST_CASE("Subscriptions survive a restart, travel in a snapshot and go with the
   // A snapshot of the state carries the subscription to a new node.
   auto receiver = ClusterState::open(c.dir.sub("receiver"));
   REQUIRE(receiver.ok());
-  auto reader = c.sm->state().read_snapshot();
-  REQUIRE(reader.ok());
-  auto staged = receiver.value()->stage_snapshot();
-  REQUIRE(staged.ok());
-  std::string chunk;
-  for (;;) {
-    REQUIRE((*reader)->next(&chunk).ok());
-    if (chunk.empty()) break;
-    REQUIRE((*staged)->add(chunk).ok());
-  }
-  REQUIRE((*staged)->finish((*reader)->trailer()).ok());
-  reader.value().reset();
-  REQUIRE(receiver.value()->install(std::move(staged).value()).ok());
+  copy_snapshot(c.sm->state(), *receiver.value());
   auto copied = receiver.value()->subscription("db", "S");
   REQUIRE(copied.ok());
   REQUIRE(copied.value());
@@ -260,21 +250,7 @@ TEST_CASE("AcknowledgeSubscriptionBatch: the delivered versions are kept per doc
   CHECK(delivered_of(c.sm->state(), id, "users/3") == "A:10-x");
   auto receiver = ClusterState::open(c.dir.sub("receiver"));
   REQUIRE(receiver.ok());
-  {
-    auto reader = c.sm->state().read_snapshot();
-    REQUIRE(reader.ok());
-    auto staged = receiver.value()->stage_snapshot();
-    REQUIRE(staged.ok());
-    std::string chunk;
-    for (;;) {
-      REQUIRE((*reader)->next(&chunk).ok());
-      if (chunk.empty()) break;
-      REQUIRE((*staged)->add(chunk).ok());
-    }
-    REQUIRE((*staged)->finish((*reader)->trailer()).ok());
-    reader.value().reset();
-    REQUIRE(receiver.value()->install(std::move(staged).value()).ok());
-  }
+  copy_snapshot(c.sm->state(), *receiver.value());
   CHECK(delivered_of(*receiver.value(), id, "users/1") == "A:9-x");
   CHECK(delivered_count(*receiver.value(), id) == 3);
 
