@@ -436,7 +436,8 @@ class Connection {
 
   // Waits for the worker's Acknowledge, records the position through Rachis
   // and confirms. False when the connection ends.
-  bool await_acknowledge(const Batch& batch) {
+  // Takes the batch's delivered pairs into the acknowledgement.
+  bool await_acknowledge(Batch& batch) {
     const auto deadline = std::chrono::steady_clock::now() + kAcknowledgeTimeout;
     json::value message;
     for (;;) {
@@ -470,7 +471,7 @@ class Connection {
     cmd.ack_time = storage::format_iso8601(storage::SystemClock().now_micros());
     if (auto record = store_.cluster().state().record(db_->name());
         record && records_delivered(*record, store_.cluster().state().topology())) {
-      cmd.delivered = batch.delivered;
+      cmd.delivered = std::move(batch.delivered);
     }
     auto done = std::make_shared<std::promise<Status>>();
     auto result = done->get_future();
