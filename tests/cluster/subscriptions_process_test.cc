@@ -292,9 +292,12 @@ TEST_CASE("subscriptions tcp: a batch is redelivered until acknowledged; a recon
     CHECK(read_batch(c) == std::vector<std::string>{"users/2", "users/3", "users/4"});
     // Gone without acknowledging.
   }
+  // A reconnecting worker waits for the server to see the previous connection
+  // gone (WaitForFree): under load the close can reach it after the new open,
+  // and OpenIfFree would then be told InUse (seen once under the full ctest).
   {
     TcpJsonClient c(port);
-    REQUIRE(str(open_worker(c, "db", "s", 3), "Status") == "Accepted");
+    REQUIRE(str(open_worker(c, "db", "s", 3, "WaitForFree"), "Status") == "Accepted");
     CHECK(read_batch(c) == std::vector<std::string>{"users/2", "users/3", "users/4"});
     REQUIRE(acknowledge(c));
     CHECK(read_batch(c) == std::vector<std::string>{"users/5", "users/6", "users/7"});
@@ -305,7 +308,7 @@ TEST_CASE("subscriptions tcp: a batch is redelivered until acknowledged; a recon
   CHECK(state.at("ChangeVectorForNextBatchStartingPoint").is_string());
   {
     TcpJsonClient c(port);
-    REQUIRE(str(open_worker(c, "db", "s", 3), "Status") == "Accepted");
+    REQUIRE(str(open_worker(c, "db", "s", 3, "WaitForFree"), "Status") == "Accepted");
     CHECK(read_batch(c) == std::vector<std::string>{"users/8", "users/9"});
     REQUIRE(acknowledge(c));
     // Idle: heartbeats only, until a new matching document arrives.
