@@ -32,6 +32,12 @@ std::string flags_to_string(uint32_t flags) {
 std::string encode_document(const Document& doc) {
   std::string out;
   out.reserve(doc.json.size() + doc.id.size() + doc.change_vector.size() + 64);
+  encode_document_header(doc, out);
+  out.append(doc.json);
+  return out;
+}
+
+void encode_document_header(const Document& doc, std::string& out) {
   out.push_back(kDocumentVersion);
   put_u64(out, doc.etag);
   put_u64(out, static_cast<uint64_t>(doc.last_modified_us));
@@ -39,8 +45,6 @@ std::string encode_document(const Document& doc) {
   put_str(out, doc.id);
   put_str(out, doc.collection);
   put_str(out, doc.change_vector);
-  out.append(doc.json);
-  return out;
 }
 
 Result<Document> decode_document(std::string_view bytes) {

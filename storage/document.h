@@ -50,6 +50,9 @@ struct Tombstone {
 
 // Encoding: fixed-width header then length-prefixed strings; JSON last, unprefixed.
 std::string encode_document(const Document& doc);
+// encode_document without the JSON: the caller appends doc.json's bytes to
+// `out` itself (serializing straight into the record, not through a string).
+void encode_document_header(const Document& doc, std::string& out);
 Result<Document> decode_document(std::string_view bytes);
 std::string encode_tombstone(const Tombstone& t);
 Result<Tombstone> decode_tombstone(std::string_view bytes);

@@ -90,8 +90,8 @@ void TransactionMerger::run_writer() {
 }
 
 void TransactionMerger::commit(std::unique_ptr<Batch> batch, bool more_behind) {
-  // Built while the previous batch was syncing; it may only follow it.
-  Status previous = wait_for_in_flight();
+  // Built while the batches in flight were syncing; it may only follow them.
+  Status previous = wait_for_in_flight(more_behind ? kMaxInFlight : 0);
   if (!previous.ok()) {
     // This batch may have read the failed batch's writes: it fails too,
     // and the next one starts again from what is durable.
@@ -146,7 +146,12 @@ void TransactionMerger::enqueue_or_run(Work work, Done done, size_t size_hint) {
 
 bool TransactionMerger::nothing_in_flight() {
   std::lock_guard lock(sync_mu_);
-  return in_flight_done_;
+  return unsynced() == 0;
+}
+
+size_t TransactionMerger::unsynced() const {
+  return static_cast<size_t>(
+      std::count_if(in_flight_.begin(), in_flight_.end(), [](const auto& b) { return !b->synced; }));
 }
 
 std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<Pending> pending) {
@@ -155,8 +160,10 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
   batch->pending = std::move(pending);
   batch->results.resize(batch->pending.size());
   WriterState state = writer_state_;
-  WriteTransaction txn(storage_, batch->index, batch->keys, state, in_flight_ ? &in_flight_->index : nullptr,
-                       in_flight_ ? &in_flight_->keys : nullptr, batch->after_commit);
+  // Stable while we build: only the writing thread adds or frees batches.
+  std::vector<BatchBehind> behind;
+  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) behind.push_back({&(*it)->index, &(*it)->keys});
+  WriteTransaction txn(storage_, batch->index, batch->keys, state, behind, batch->after_commit);
   for (size_t i = 0; i < batch->pending.size(); ++i) {
     // A save point per transaction: a failing one is rolled back alone, and
     // the counters it bumped are restored with it.
@@ -191,37 +198,57 @@ bool TransactionMerger::nothing_queued() {
   return queue_.empty();
 }
 
-Status TransactionMerger::wait_for_in_flight() {
-  std::unique_lock lock(sync_mu_);
-  sync_cv_.wait(lock, [&] { return in_flight_done_; });
-  in_flight_.reset();
-  Status error = std::move(sync_error_);
-  sync_error_ = Status::Ok();
+Status TransactionMerger::wait_for_in_flight(size_t limit) {
+  std::deque<std::unique_ptr<Batch>> done;  // freed outside the lock
+  Status error;
+  {
+    std::unique_lock lock(sync_mu_);
+    sync_cv_.wait(lock, [&] { return unsynced() < std::max<size_t>(limit, 1); });
+    if (!sync_error_.ok()) {
+      // Those built on the failed batch fail too; wait until the syncer has
+      // told them, so the writer starts again from what is durable.
+      sync_cv_.wait(lock, [&] { return unsynced() == 0; });
+      error = std::move(sync_error_);
+      sync_error_ = Status::Ok();
+    }
+    while (!in_flight_.empty() && in_flight_.front()->synced) {
+      done.push_back(std::move(in_flight_.front()));
+      in_flight_.pop_front();
+    }
+  }
   return error;
 }
 
 void TransactionMerger::hand_off(std::unique_ptr<Batch> batch) {
   std::lock_guard lock(sync_mu_);
-  in_flight_ = std::move(batch);
-  in_flight_done_ = false;
+  in_flight_.push_back(std::move(batch));
   sync_cv_.notify_all();
 }
 
 void TransactionMerger::run_syncer() {
   for (;;) {
     Batch* batch = nullptr;
+    Status earlier_failure;
     {
       std::unique_lock lock(sync_mu_);
-      sync_cv_.wait(lock, [&] { return (in_flight_ && !in_flight_done_) || syncer_stop_; });
-      if (!in_flight_ || in_flight_done_) return;  // stopping with nothing in flight
-      batch = in_flight_.get();
+      sync_cv_.wait(lock, [&] { return unsynced() > 0 || syncer_stop_; });
+      if (unsynced() == 0) return;  // stopping with nothing in flight
+      batch = std::find_if(in_flight_.begin(), in_flight_.end(), [](const auto& b) { return !b->synced; })->get();
+      earlier_failure = sync_error_;
     }
     // The writer keeps reading this batch's index while we write it; both
-    // only read it, and it stays alive until the writer takes it back.
-    Status written = write_durably(*batch);
+    // only read it, and it stays alive until the writer frees it.
+    Status written;
+    if (earlier_failure.ok()) {
+      written = write_durably(*batch);
+    } else {
+      // Built on the failed batch (it may have read its writes): fails with it.
+      written = Status::IOError("an earlier write batch failed: " + earlier_failure.message());
+      complete(*batch, written);
+    }
     std::lock_guard lock(sync_mu_);
-    in_flight_done_ = true;
-    sync_error_ = written;
+    batch->synced = true;
+    if (!written.ok() && sync_error_.ok()) sync_error_ = written;
     sync_cv_.notify_all();
   }
 }

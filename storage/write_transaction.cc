@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include "storage/attachments_storage.h"
 #include "storage/change_vector.h"
@@ -35,6 +35,19 @@ Result<boost::json::object> parse_json_object(std::string_view text) {
   if (ec) return Status::Corruption("unparsable JSON: " + ec.message());
   if (!v.is_object()) return Status::Corruption("JSON is not an object");
   return std::move(v.as_object());
+}
+
+// Appends `body` as JSON to `out`: a document's record is its header and its
+// JSON, written in place rather than serialized into a string and copied.
+void append_json(std::string& out, const boost::json::object& body) {
+  boost::json::serializer sr;
+  sr.reset(&body);
+  size_t used = out.size();
+  while (!sr.done()) {
+    if (out.size() - used < 256) out.resize(std::max<size_t>(2 * out.size(), used + 2048));
+    used += sr.read(out.data() + used, out.size() - used).size();
+  }
+  out.resize(used);
 }
 
 std::string collection_key(std::string_view collection, uint64_t etag) {
@@ -103,19 +116,17 @@ BatchLookup lookup_in_batch(rocksdb::WriteBatchWithIndex& batch, rocksdb::Column
 Result<std::optional<std::string>> WriteTransaction::read(Family family, const std::string& key) {
   if (write_only(family)) return Status::Internal("a write transaction cannot read back a write-only family");
   auto* cf = storage_.engine_->cf(family);
-  const auto family_id = static_cast<uint32_t>(family);
   std::string value;
-  // Newest first: this batch, the batch being synced, then the database.
-  const std::pair<rocksdb::WriteBatchWithIndex*, const BatchKeys*> batches[] = {{&batch_, &keys_},
-                                                                               {in_flight_, in_flight_keys_}};
-  for (auto [batch, keys] : batches) {
-    if (!batch || !keys->may_hold(family_id, key)) continue;
-    switch (lookup_in_batch(*batch, cf, key, &value)) {
-      case BatchLookup::Found: return std::optional<std::string>(std::move(value));
-      case BatchLookup::Deleted: return std::optional<std::string>();
-      case BatchLookup::Absent: break;
-    }
-  }
+  // Newest first: this batch, the batches being synced, then the database.
+  const uint64_t key_hash = BatchKeys::hash(static_cast<uint32_t>(family), key);
+  auto look_in = [&](rocksdb::WriteBatchWithIndex& batch, const BatchKeys& keys) {
+    return keys.may_hold(key_hash) ? lookup_in_batch(batch, cf, key, &value) : BatchLookup::Absent;
+  };
+  BatchLookup found = look_in(batch_, keys_);
+  for (size_t i = 0; found == BatchLookup::Absent && i < behind_.size(); ++i)
+    found = look_in(*behind_[i].index, *behind_[i].keys);
+  if (found == BatchLookup::Found) return std::optional<std::string>(std::move(value));
+  if (found == BatchLookup::Deleted) return std::optional<std::string>();
   rocksdb::Status s = storage_.engine_->db()->Get(rocksdb::ReadOptions(), cf, key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return from_rocksdb(s, "read in write transaction");
@@ -132,7 +143,7 @@ std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family)
   assert(!write_only(family));
   auto* cf = storage_.engine_->cf(family);
   rocksdb::Iterator* it = storage_.engine_->db()->NewIterator(rocksdb::ReadOptions(), cf);
-  if (in_flight_) it = in_flight_->NewIteratorWithBase(cf, it);
+  for (auto b = behind_.rbegin(); b != behind_.rend(); ++b) it = b->index->NewIteratorWithBase(cf, it);
   return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(cf, it));
 }
 
@@ -343,7 +354,9 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
   metadata["@id"] = id;
   metadata["@last-modified"] = format_iso8601(doc.last_modified_us);
   if (std::string f = flags_to_string(doc.flags); !f.empty()) metadata["@flags"] = f;
-  doc.json = boost::json::serialize(body);
+  std::string record;
+  encode_document_header(doc, record);
+  append_json(record, body);
 
   if (existing) {
     unindex_etag(existing->etag);
@@ -356,7 +369,7 @@ Result<PutResult> WriteTransaction::write_version(const std::string& id, boost::
     unindex_etag(tombstone->etag);
     --state_.tombstone_count;
   }
-  put_raw(Family::Documents, key, encode_document(doc));
+  put_raw(Family::Documents, key, record);
   index_etag(etag, kEtagOfDocument, key);
   put_raw(Family::Collections, collection_key(collection, etag), key);
 

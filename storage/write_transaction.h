@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -31,14 +32,23 @@ class DocumentsStorage;
 // rolled-back transaction too.
 class BatchKeys {
  public:
-  void add(uint32_t family_id, std::string_view key) { hashes_.insert(hash(family_id, key)); }
-  bool may_hold(uint32_t family_id, std::string_view key) const { return hashes_.contains(hash(family_id, key)); }
-
- private:
+  // A key's hash, computed once for a read that looks through several batches.
   static uint64_t hash(uint32_t family_id, std::string_view key) {
     return std::hash<std::string_view>{}(key) ^ (uint64_t{family_id + 1} * 0x9E3779B97F4A7C15ull);
   }
+  void add(uint32_t family_id, std::string_view key) { hashes_.insert(hash(family_id, key)); }
+  bool may_hold(uint64_t key_hash) const { return hashes_.contains(key_hash); }
+
+ private:
   std::unordered_set<uint64_t> hashes_;
+};
+
+// A batch built before the one being built and handed to the syncer, possibly
+// not yet in the database: reads see it between the newer batches and the
+// database.
+struct BatchBehind {
+  rocksdb::WriteBatchWithIndex* index;  // read-only use; NewIterator is non-const
+  const BatchKeys* keys;                // what `index` holds
 };
 
 // Counters the writer owns; a transaction works on a copy that is kept only if
@@ -92,16 +102,14 @@ struct ExternalVersion {
 
 class WriteTransaction {
  public:
-  // `in_flight` is the previous batch, handed to the syncer but possibly not
-  // yet in the database: reads see it between this batch and the database.
-  // `keys` / `in_flight_keys`: what each of the two holds (every write here
-  // is added to `keys`). `after_commit` collects the actions of
+  // `behind`: the batches in flight, newest first; reads look through them
+  // between this batch and the database. `keys`: what `batch` holds (every
+  // write here is added to it). `after_commit` collects the actions of
   // after_commit() (see there).
   WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, BatchKeys& keys,
-                   WriterState& state, rocksdb::WriteBatchWithIndex* in_flight, const BatchKeys* in_flight_keys,
+                   WriterState& state, std::span<const BatchBehind> behind,
                    std::vector<std::function<void()>>& after_commit)
-      : storage_(storage), batch_(batch), keys_(keys), state_(state), in_flight_(in_flight),
-        in_flight_keys_(in_flight_keys), after_commit_(after_commit) {}
+      : storage_(storage), batch_(batch), keys_(keys), state_(state), behind_(behind), after_commit_(after_commit) {}
 
   // Stores a document. `body` is the JSON as sent, with an optional @metadata
   // object (@collection is kept; server-managed keys are replaced).
@@ -216,8 +224,7 @@ class WriteTransaction {
   rocksdb::WriteBatchWithIndex& batch_;
   BatchKeys& keys_;
   WriterState& state_;
-  rocksdb::WriteBatchWithIndex* in_flight_;  // read-only use; NewIterator is non-const
-  const BatchKeys* in_flight_keys_;
+  std::span<const BatchBehind> behind_;  // newest first
   std::vector<std::function<void()>>& after_commit_;
 };
 

@@ -47,8 +47,9 @@ namespace json = boost::json;
 
 constexpr size_t kFlushCommands = 1024;
 constexpr size_t kFlushBytes = 4u << 20;
-// Two: one being applied by the merger's writer while the other is synced.
-constexpr size_t kFlushesInFlight = 2;
+// Enough to keep every stage of the merger busy: one being synced, one built
+// and waiting for the syncer, one being applied by the writer, one queued.
+constexpr size_t kFlushesInFlight = 4;
 constexpr size_t kMaxCommandBytes = 64u << 20;
 constexpr const char* kAbortedType = "Raven.Client.Exceptions.Documents.BulkInsert.BulkInsertAbortedException";
 
