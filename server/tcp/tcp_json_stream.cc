@@ -58,7 +58,11 @@ void TcpJsonStream::close() {
 }
 
 void TcpJsonStream::try_write_then_close(std::string_view bytes) {
-  std::unique_lock lock(write_mu_, std::try_to_lock);
+  // Waiting a little: a worker taken over is usually writing a heartbeat,
+  // and without the wait it was closed without being told why (seen under
+  // a loaded full test run).
+  constexpr std::chrono::milliseconds kTellWait{200};
+  std::unique_lock lock(write_mu_, kTellWait);
   if (!lock.owns_lock() || closed()) {
     close();
     return;

@@ -76,11 +76,11 @@ class TcpJsonStream {
   Result<std::size_t> read_bytes(char* buf, std::size_t size, std::chrono::milliseconds timeout, int wake_fd);
   // Shuts the socket down: blocked and later reads and writes fail. Any thread.
   void close();
-  // Writes `bytes` only if no other write is under way and the socket takes
-  // them without blocking, then ends the connection (our side: the peer reads
-  // the message, then the end; without the write, close()). For telling a
-  // connection why it is closed from a thread that must not wait for a slow
-  // peer.
+  // Writes `bytes` if the write under way (a heartbeat, a batch) ends within
+  // 200 ms and the socket takes them without blocking, then ends the
+  // connection (our side: the peer reads the message, then the end; without
+  // the write, close()). For telling a connection why it is closed from a
+  // thread that must not wait long for a slow peer.
   void try_write_then_close(std::string_view bytes);
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   // The peer's address, for logs.
@@ -101,7 +101,7 @@ class TcpJsonStream {
   std::size_t max_value_bytes_;
   std::string peer_;
   std::atomic<bool> closed_{false};
-  std::mutex write_mu_;
+  std::timed_mutex write_mu_;
   boost::json::stream_parser parser_;
   std::size_t value_bytes_ = 0;  // bytes fed into the value being parsed
   std::string pending_;          // read but not yet parsed
