@@ -156,18 +156,24 @@ size_t TransactionMerger::unsynced() const {
 
 std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<Pending> pending) {
   const auto started = SteadyClock::now();
-  auto batch = std::make_unique<Batch>();
+  // The payload plus a quarter (each document's metadata, header and index
+  // entries), bounded: a hint is only a hint.
+  size_t payload = 0;
+  for (const auto& p : pending) payload += p.size_hint;
+  auto batch = std::make_unique<Batch>(std::min<size_t>(payload + payload / 4, 64u << 20));
   batch->pending = std::move(pending);
   batch->results.resize(batch->pending.size());
   WriterState state = writer_state_;
   // Stable while we build: only the writing thread adds or frees batches.
   std::vector<BatchBehind> behind;
-  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) behind.push_back({&(*it)->index, &(*it)->keys});
-  WriteTransaction txn(storage_, batch->index, batch->keys, state, behind, batch->after_commit);
+  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
+    behind.push_back({&(*it)->index, &(*it)->keys, &(*it)->documents});
+  WriteTransaction txn(storage_, batch->index, batch->keys, batch->documents, state, behind, batch->after_commit);
   for (size_t i = 0; i < batch->pending.size(); ++i) {
     // A save point per transaction: a failing one is rolled back alone, and
     // the counters it bumped are restored with it.
     batch->index.SetSavePoint();
+    batch->documents.set_save_point();
     const WriterState before = state;
     const size_t actions_before = batch->after_commit.size();
     Status s;
@@ -179,8 +185,10 @@ std::unique_ptr<TransactionMerger::Batch> TransactionMerger::build(std::vector<P
     if (s.ok()) {
       batch->any_ok = true;
       batch->index.PopSavePoint().PermitUncheckedError();
+      batch->documents.pop_save_point();
     } else {
       batch->index.RollbackToSavePoint().PermitUncheckedError();
+      batch->documents.rollback_to_save_point();
       state = before;
       batch->after_commit.resize(actions_before);
     }

@@ -104,8 +104,13 @@ class TransactionMerger {
   // marks it `synced`; the writing thread frees it after that (a build may be
   // reading its index until then).
   struct Batch {
-    rocksdb::WriteBatchWithIndex index{rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true};
-    BatchKeys keys;  // what `index` holds
+    // `reserved_bytes`: room for what the transactions will write, so the
+    // batch's buffer is not grown (and copied) by doubling as they run.
+    explicit Batch(size_t reserved_bytes)
+        : index(rocksdb::BytewiseComparator(), reserved_bytes, /*overwrite_key=*/true) {}
+    rocksdb::WriteBatchWithIndex index;
+    BatchKeys keys;            // what `index` holds
+    BatchDocuments documents;  // the documents the batch holds (not in `index`)
     std::vector<Pending> pending;
     std::vector<Status> results;
     WriterState state_after;  // counters once this batch is durable

@@ -118,13 +118,21 @@ Result<std::optional<std::string>> WriteTransaction::read(Family family, const s
   auto* cf = storage_.engine_->cf(family);
   std::string value;
   // Newest first: this batch, the batches being synced, then the database.
-  const uint64_t key_hash = BatchKeys::hash(static_cast<uint32_t>(family), key);
-  auto look_in = [&](rocksdb::WriteBatchWithIndex& batch, const BatchKeys& keys) {
+  const bool document = family == Family::Documents;
+  const uint64_t key_hash = document ? 0 : BatchKeys::hash(static_cast<uint32_t>(family), key);
+  auto look_in = [&](rocksdb::WriteBatchWithIndex& batch, const BatchKeys& keys, const BatchDocuments& documents) {
+    if (document) {
+      switch (documents.find(key, batch.GetWriteBatch()->Data(), &value)) {
+        case BatchDocuments::Lookup::Found: return BatchLookup::Found;
+        case BatchDocuments::Lookup::Deleted: return BatchLookup::Deleted;
+        case BatchDocuments::Lookup::Absent: return BatchLookup::Absent;
+      }
+    }
     return keys.may_hold(key_hash) ? lookup_in_batch(batch, cf, key, &value) : BatchLookup::Absent;
   };
-  BatchLookup found = look_in(batch_, keys_);
+  BatchLookup found = look_in(batch_, keys_, documents_);
   for (size_t i = 0; found == BatchLookup::Absent && i < behind_.size(); ++i)
-    found = look_in(*behind_[i].index, *behind_[i].keys);
+    found = look_in(*behind_[i].index, *behind_[i].keys, *behind_[i].documents);
   if (found == BatchLookup::Found) return std::optional<std::string>(std::move(value));
   if (found == BatchLookup::Deleted) return std::optional<std::string>();
   rocksdb::Status s = storage_.engine_->db()->Get(rocksdb::ReadOptions(), cf, key, &value);
@@ -140,7 +148,7 @@ Result<uint64_t> WriteTransaction::read_u64(const std::string& meta_key) {
 }
 
 std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family) {
-  assert(!write_only(family));
+  assert(!write_only(family) && family != Family::Documents);
   auto* cf = storage_.engine_->cf(family);
   rocksdb::Iterator* it = storage_.engine_->db()->NewIterator(rocksdb::ReadOptions(), cf);
   for (auto b = behind_.rbegin(); b != behind_.rend(); ++b) it = b->index->NewIteratorWithBase(cf, it);
@@ -150,7 +158,10 @@ std::unique_ptr<rocksdb::Iterator> WriteTransaction::new_iterator(Family family)
 void WriteTransaction::put_raw(Family family, const std::string& key, std::string_view value) {
   const rocksdb::Slice v(value.data(), value.size());
   auto* cf = storage_.engine_->cf(family);
-  if (write_only(family)) {
+  if (family == Family::Documents) {
+    batch_.GetWriteBatch()->Put(cf, key, v).PermitUncheckedError();
+    documents_.put(key, value, batch_.GetWriteBatch()->Data());
+  } else if (write_only(family)) {
     batch_.GetWriteBatch()->Put(cf, key, v).PermitUncheckedError();
   } else {
     keys_.add(static_cast<uint32_t>(family), key);
@@ -160,7 +171,10 @@ void WriteTransaction::put_raw(Family family, const std::string& key, std::strin
 
 void WriteTransaction::erase_raw(Family family, const std::string& key) {
   auto* cf = storage_.engine_->cf(family);
-  if (write_only(family)) {
+  if (family == Family::Documents) {
+    batch_.GetWriteBatch()->Delete(cf, key).PermitUncheckedError();
+    documents_.erase(key);
+  } else if (write_only(family)) {
     batch_.GetWriteBatch()->Delete(cf, key).PermitUncheckedError();
   } else {
     keys_.add(static_cast<uint32_t>(family), key);

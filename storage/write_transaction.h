@@ -16,6 +16,7 @@
 #include <boost/json/object.hpp>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include "storage/batch_documents.h"
 #include "storage/change_vector.h"
 #include "storage/document.h"
 #include "storage/engine.h"
@@ -49,6 +50,7 @@ class BatchKeys {
 struct BatchBehind {
   rocksdb::WriteBatchWithIndex* index;  // read-only use; NewIterator is non-const
   const BatchKeys* keys;                // what `index` holds
+  const BatchDocuments* documents;      // the documents it holds (not in `index`)
 };
 
 // Counters the writer owns; a transaction works on a copy that is kept only if
@@ -103,13 +105,14 @@ struct ExternalVersion {
 class WriteTransaction {
  public:
   // `behind`: the batches in flight, newest first; reads look through them
-  // between this batch and the database. `keys`: what `batch` holds (every
-  // write here is added to it). `after_commit` collects the actions of
-  // after_commit() (see there).
+  // between this batch and the database. `keys`: what `batch`'s index holds,
+  // `documents`: the documents it holds (every write here is added to one).
+  // `after_commit` collects the actions of after_commit() (see there).
   WriteTransaction(DocumentsStorage& storage, rocksdb::WriteBatchWithIndex& batch, BatchKeys& keys,
-                   WriterState& state, std::span<const BatchBehind> behind,
+                   BatchDocuments& documents, WriterState& state, std::span<const BatchBehind> behind,
                    std::vector<std::function<void()>>& after_commit)
-      : storage_(storage), batch_(batch), keys_(keys), state_(state), behind_(behind), after_commit_(after_commit) {}
+      : storage_(storage), batch_(batch), keys_(keys), documents_(documents), state_(state), behind_(behind),
+        after_commit_(after_commit) {}
 
   // Stores a document. `body` is the JSON as sent, with an optional @metadata
   // object (@collection is kept; server-managed keys are replaced).
@@ -151,13 +154,14 @@ class WriteTransaction {
   Result<std::optional<std::string>> read(Family family, const std::string& key);
   // Iterates `family` as this transaction sees it (this batch over the batch
   // being synced over the database). Do not write while iterating. Not for a
-  // write-only family.
+  // write-only family, nor the documents.
   std::unique_ptr<rocksdb::Iterator> new_iterator(Family family);
   // The etag and collection orders are write-only inside a transaction: they
   // are read only from committed data (snapshots, cursors, replication), so
   // their entries go into the batch without entering its index, as RocksDB's
-  // own transactions do with DisableIndexing. That saves two of the three
-  // skip-list insertions per document written.
+  // own transactions do with DisableIndexing. The documents are read by key
+  // only, through BatchDocuments, never iterated here. So none of a
+  // document's three keys takes a skip-list insertion in the batch.
   static bool write_only(Family family) { return family == Family::Etags || family == Family::Collections; }
   void put_raw(Family family, const std::string& key, std::string_view value);
   void erase_raw(Family family, const std::string& key);
@@ -223,6 +227,7 @@ class WriteTransaction {
   DocumentsStorage& storage_;
   rocksdb::WriteBatchWithIndex& batch_;
   BatchKeys& keys_;
+  BatchDocuments& documents_;
   WriterState& state_;
   std::span<const BatchBehind> behind_;  // newest first
   std::vector<std::function<void()>>& after_commit_;
