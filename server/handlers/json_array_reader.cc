@@ -27,6 +27,10 @@ Status JsonArrayReader::malformed(const std::string& what) const {
 
 Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
   size_t i = 0;
+  // Where in `bytes` the element being read began (its '{'), if it began in
+  // them: it then goes to the sink straight from `bytes`; only an element
+  // split across reads is gathered in element_.
+  size_t begun_at = std::string_view::npos;
   while (i < bytes.size()) {
     if (state_ == State::Raw) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(raw_left_, bytes.size() - i));
@@ -38,7 +42,7 @@ Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
       continue;
     }
     if (state_ == State::InElement) {
-      // Copy up to the end of the element (or of the bytes) in one go.
+      // Scan up to the end of the element (or of the bytes) in one go.
       const size_t start = i;
       for (; i < bytes.size() && depth_ > 0; ++i) {
         if (in_string_ && !escaped_) i = string_end_or_escape(bytes, i);
@@ -60,11 +64,17 @@ Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
         offset_ += i - start;
         return malformed("an element is longer than " + std::to_string(max_element_bytes_) + " bytes");
       }
-      element_.append(bytes.substr(start, i - start));
       offset_ += i - start;
-      if (depth_ > 0) continue;
-      auto raw = sink.element(element_);
+      const bool whole_here = begun_at != std::string_view::npos;
+      if (depth_ > 0) {
+        element_.append(whole_here ? bytes.substr(begun_at) : bytes.substr(start));
+        begun_at = std::string_view::npos;
+        continue;
+      }
+      if (!whole_here) element_.append(bytes.substr(start, i - start));
+      auto raw = sink.element(whole_here ? bytes.substr(begun_at, i - begun_at) : std::string_view(element_));
       if (!raw.ok()) return raw.status();
+      begun_at = std::string_view::npos;
       element_.clear();
       raw_left_ = raw.value();
       state_ = raw_left_ > 0 ? State::Raw : State::AfterElement;
@@ -89,7 +99,7 @@ Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
         }
         if (c != '{') return malformed(std::string("expected a command object, got '") + c + "'");
         state_ = State::InElement;
-        element_ = "{";
+        begun_at = i;
         depth_ = 1;
         in_string_ = escaped_ = false;
         break;
@@ -107,6 +117,8 @@ Status JsonArrayReader::feed(std::string_view bytes, JsonArraySink& sink) {
     ++i;
     ++offset_;
   }
+  // The bytes ended right after an element's '{'.
+  if (begun_at != std::string_view::npos) element_.assign(bytes.substr(begun_at));
   return Status::Ok();
 }
 

@@ -49,7 +49,9 @@ TEST_CASE("JsonArrayReader: elements whole, whatever the chunking") {
   raw.push_back('\0');
   const std::string body = " [ {\"a\":\"x]}\\\"{\",\"b\":[1,{\"c\":2}]} ,\n{\"raw\":" + std::to_string(raw.size()) + "}" +
                            raw + ",{\"e\":\"\\\\\"} ] \n";
-  for (size_t piece : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, body.size()}) {
+  // Every piece size: an element may begin at the end of a piece, end at the
+  // start of one, or lie whole inside one (handed over without a copy).
+  for (size_t piece = 1; piece <= body.size(); ++piece) {
     CAPTURE(piece);
     JsonArrayReader r(1024);
     Collect sink;
