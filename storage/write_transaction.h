@@ -27,10 +27,10 @@ namespace corvus::storage {
 class DocumentsStorage;
 
 // The keys a batch's index holds, as hashes: a read of a key the batch never
-// wrote (most reads: is there a document with this id yet?) skips the
-// index's skip-list seek, which was about a tenth of the writer's time in a
-// bulk insert. A hash collision only costs that seek; a key left here by a
-// rolled-back transaction too.
+// wrote (is there a tombstone, a counter, an attachment under this key yet?)
+// skips the index's skip-list seek. A hash collision only costs that seek; a
+// key left here by a rolled-back transaction too. (Documents are not in the
+// index: BatchDocuments.)
 class BatchKeys {
  public:
   // A key's hash, computed once for a read that looks through several batches.
