@@ -67,9 +67,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (size_t i = 0; i < std::size(kFamilyNames); ++i) {
-    const auto family = static_cast<Family>(i);
-    const bool order = family == Family::Etags || family == Family::Collections;
-    descriptors.emplace_back(kFamilyNames[i], order ? order_options : cf_options);
+    descriptors.emplace_back(kFamilyNames[i], is_order_family(static_cast<Family>(i)) ? order_options : cf_options);
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

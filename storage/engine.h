@@ -35,6 +35,11 @@ enum class Family : int {
   Count,
 };
 
+// The etag and collection orders: keys only appended (by etag) and only ever
+// iterated, never looked up one by one. The engine tunes their memtables for
+// that; write transactions keep them out of a batch's index.
+constexpr bool is_order_family(Family family) { return family == Family::Etags || family == Family::Collections; }
+
 class Engine {
  public:
   // Opens (creating if needed) the database at `path`. IOError when the

@@ -152,8 +152,8 @@ class WriteTransaction {
   // Newest value of `key`: this batch, the batch being synced, then the database.
   // Internal error for a write-only family (below).
   Result<std::optional<std::string>> read(Family family, const std::string& key);
-  // Iterates `family` as this transaction sees it (this batch over the batch
-  // being synced over the database). Do not write while iterating. Not for a
+  // Iterates `family` as this transaction sees it (this batch over the
+  // batches in flight over the database). Do not write while iterating. Not for a
   // write-only family, nor the documents.
   std::unique_ptr<rocksdb::Iterator> new_iterator(Family family);
   // The etag and collection orders are write-only inside a transaction: they
@@ -162,7 +162,7 @@ class WriteTransaction {
   // own transactions do with DisableIndexing. The documents are read by key
   // only, through BatchDocuments, never iterated here. So none of a
   // document's three keys takes a skip-list insertion in the batch.
-  static bool write_only(Family family) { return family == Family::Etags || family == Family::Collections; }
+  static bool write_only(Family family) { return is_order_family(family); }
   void put_raw(Family family, const std::string& key, std::string_view value);
   void erase_raw(Family family, const std::string& key);
   // Takes the next database etag (every write of any kind takes one).

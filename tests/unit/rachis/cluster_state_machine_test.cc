@@ -11,6 +11,7 @@
 #include "rachis/cluster/commands/node_commands.h"
 #include "rachis/cluster/commands/value_commands.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/rachis/state_snapshot_copy.h"
 
 using namespace corvus;
 using namespace corvus::rachis;
@@ -130,13 +131,7 @@ TEST_CASE("ClusterStateMachine: bootstrap, add, promote, remove and tags") {
     REQUIRE(reader.ok());
     auto staged = other->stage_snapshot();
     REQUIRE(staged.ok());
-    std::string chunk;
-    for (;;) {
-      REQUIRE((*reader)->next(&chunk).ok());
-      if (chunk.empty()) break;
-      REQUIRE((*staged)->add(chunk).ok());
-    }
-    REQUIRE((*staged)->finish((*reader)->trailer()).ok());
+    corvus::rachis::cluster::test::stream_snapshot(**reader, **staged);
     REQUIRE(other->install_snapshot(std::move(staged).value()).ok());
     auto t2 = other->topology();
     CHECK(t2.cluster_id == "topo");

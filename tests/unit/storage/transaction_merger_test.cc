@@ -15,16 +15,18 @@ using namespace corvus::storage;
 
 namespace {
 
-// Read-modify-write of the document "counter": a transaction that missed an
+// Read-modify-write of the document `id`: a transaction that missed an
 // earlier one's write (in flight, or on another thread) loses an increment.
-Status increment_counter(WriteTransaction& txn) {
-  auto cur = txn.get("counter");
+Status increment(WriteTransaction& txn, const std::string& id) {
+  auto cur = txn.get(id);
   if (!cur.ok()) return cur.status();
   int64_t n = 0;
   if (cur.value()) n = boost::json::parse(cur.value()->json).as_object()["n"].as_int64();
   boost::json::object body{{"n", n + 1}};
-  return txn.put("counter", body, std::nullopt).status();
+  return txn.put(id, body, std::nullopt).status();
 }
+
+Status increment_counter(WriteTransaction& txn) { return increment(txn, "counter"); }
 
 }  // namespace
 
@@ -143,12 +145,7 @@ TEST_CASE("TransactionMerger: a stream of small batches reads through both batch
   for (int i = 0; i < kIncrements; ++i) {
     const std::string id = "counter/" + std::to_string(i % kCounters);
     s->submit(
-        [id](WriteTransaction& txn) -> Status {
-          auto cur = txn.get(id);
-          if (!cur.ok()) return cur.status();
-          const int64_t n = cur.value() ? boost::json::parse(cur.value()->json).as_object()["n"].as_int64() : 0;
-          return txn.put(id, boost::json::object{{"n", n + 1}}, std::nullopt).status();
-        },
+        [id](WriteTransaction& txn) { return increment(txn, id); },
         [&](Status st) {
           CHECK(st.ok());
           if (++ok == kIncrements) all_done.set_value();
