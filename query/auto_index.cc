@@ -18,6 +18,11 @@ namespace {
 constexpr const char* kDefinitionKey = "Mdefinition";
 constexpr const char* kLastEtagKey = "Mlast-etag";
 constexpr const char* kLastIndexingKey = "Mlast-indexing";
+constexpr const char* kDocumentsKey = "Mdocuments";
+// Which entries the index holds; another (or none: before sort entries and the
+// document count) is rebuilt from etag 0 when opened.
+constexpr const char* kFormatKey = "Mformat";
+constexpr const char* kFormat = "2";
 
 std::string reverse_key(std::string_view lowered_id) { return "R" + std::string(lowered_id); }
 
@@ -121,6 +126,12 @@ Result<std::unique_ptr<AutoIndex>> AutoIndex::open_existing(const std::string& d
 }
 
 Status AutoIndex::load() {
+  std::string format;
+  rocksdb::Status f = db_->Get(rocksdb::ReadOptions(), kFormatKey, &format);
+  if (!f.ok() && !f.IsNotFound()) return storage::from_rocksdb(f, "read index format");
+  if (f.IsNotFound() || format != kFormat) {
+    if (Status c = clear(); !c.ok()) return c;
+  }
   std::string stored;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kDefinitionKey, &stored);
   if (s.IsNotFound()) return Status::Corruption("index directory " + dir_ + " has no definition");
@@ -130,13 +141,14 @@ Status AutoIndex::load() {
   definition_ = std::move(def).value();
   name_ = definition_.name();
   lowered_collection_ = storage::lower_id(definition_.collection);
-  for (auto [key, target] : {std::pair{kLastEtagKey, 0}, std::pair{kLastIndexingKey, 1}}) {
+  for (auto [key, target] : {std::pair{kLastEtagKey, 0}, std::pair{kLastIndexingKey, 1}, std::pair{kDocumentsKey, 2}}) {
     std::string v;
     s = db_->Get(rocksdb::ReadOptions(), key, &v);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return storage::from_rocksdb(s, "read index position");
     if (target == 0) last_etag_.store(storage::decode_big_endian(v));
-    else last_indexing_us_.store(static_cast<int64_t>(storage::decode_big_endian(v)));
+    else if (target == 1) last_indexing_us_.store(static_cast<int64_t>(storage::decode_big_endian(v)));
+    else documents_.store(storage::decode_big_endian(v));
   }
   return Status::Ok();
 }
@@ -148,16 +160,26 @@ bool AutoIndex::covers_collection(std::string_view collection) const {
 
 Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t position, int64_t now_us) {
   rocksdb::WriteBatch batch;
-  // Entry lists written earlier in this batch (an id can come twice: deleted, then created again).
-  std::unordered_map<std::string, std::string> written;
-  auto old_entries = [&](const std::string& rkey) -> Result<std::vector<std::string>> {
-    if (auto it = written.find(rkey); it != written.end()) return decode_entries(it->second);
+  // Entry lists written earlier in this batch (an id can come twice:
+  // deleted, then created again); nullopt: deleted.
+  std::unordered_map<std::string, std::optional<std::string>> written;
+  // A document's entries before this change; nullopt: not indexed.
+  auto old_entries = [&](const std::string& rkey) -> Result<std::optional<std::vector<std::string>>> {
+    using Entries = std::optional<std::vector<std::string>>;
     std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rkey, &v);
-    if (s.IsNotFound()) return std::vector<std::string>();
-    if (!s.ok()) return storage::from_rocksdb(s, "read index entries");
-    return decode_entries(v);
+    if (auto it = written.find(rkey); it != written.end()) {
+      if (!it->second) return Entries();
+      v = *it->second;
+    } else {
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rkey, &v);
+      if (s.IsNotFound()) return Entries();
+      if (!s.ok()) return storage::from_rocksdb(s, "read index entries");
+    }
+    auto decoded = decode_entries(v);
+    if (!decoded.ok()) return decoded.status();
+    return Entries(std::move(decoded).value());
   };
+  uint64_t documents = documents_.load(std::memory_order_relaxed);
   std::vector<const boost::json::value*> values;
   for (const auto& change : changes) {
     const std::string& id = std::visit([](const auto& c) -> const std::string& { return c.id; }, change);
@@ -168,13 +190,17 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
     const std::string rkey = reverse_key(lowered);
     auto old = old_entries(rkey);
     if (!old.ok()) return old.status();
-    for (const auto& prefix : old.value()) batch.Delete(prefix + lowered).PermitUncheckedError();
+    if (old.value()) {
+      for (const auto& prefix : *old.value()) batch.Delete(prefix + lowered).PermitUncheckedError();
+      --documents;
+    }
     const auto* doc = std::get_if<storage::Document>(&change);
     if (!doc) {
       batch.Delete(rkey).PermitUncheckedError();
-      written[rkey].clear();
+      written[rkey].reset();
       continue;
     }
+    ++documents;
     auto parsed = parse_document_body(*doc);
     if (!parsed.ok()) return parsed.status();
     const boost::json::value& body = parsed.value();
@@ -190,6 +216,9 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
         batch.Put(prefix + lowered, etag_value).PermitUncheckedError();
         prefixes.push_back(std::move(prefix));
       }
+      std::string sort_key = sort_prefix(static_cast<uint8_t>(f), sort_term(values));
+      batch.Put(sort_key + lowered, etag_value).PermitUncheckedError();
+      prefixes.push_back(std::move(sort_key));
     }
     std::string encoded = encode_entries(prefixes);
     batch.Put(rkey, encoded).PermitUncheckedError();
@@ -197,25 +226,30 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
   }
   batch.Put(kLastEtagKey, storage::encode_big_endian(position)).PermitUncheckedError();
   batch.Put(kLastIndexingKey, storage::encode_big_endian(static_cast<uint64_t>(now_us))).PermitUncheckedError();
+  batch.Put(kDocumentsKey, storage::encode_big_endian(documents)).PermitUncheckedError();
   if (Status s = storage::from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch), "write index entries"); !s.ok())
     return s;
+  documents_.store(documents, std::memory_order_release);
   last_indexing_us_.store(now_us, std::memory_order_release);
   last_etag_.store(position, std::memory_order_release);
   return Status::Ok();
 }
 
-Status AutoIndex::reset() {
+Status AutoIndex::clear() {
   rocksdb::WriteBatch batch;
-  // Everything but the definition: entries ('E'), entry lists ('R') and the position.
-  batch.DeleteRange(db_->DefaultColumnFamily(), "E", "F").PermitUncheckedError();
-  batch.DeleteRange(db_->DefaultColumnFamily(), "R", "S").PermitUncheckedError();
-  batch.Delete(kLastEtagKey).PermitUncheckedError();
-  batch.Delete(kLastIndexingKey).PermitUncheckedError();
+  // Entries ('E'), entry lists ('R'), sort entries ('O'), the count and the position.
+  for (auto [from, until] : {std::pair{"E", "F"}, std::pair{"O", "P"}, std::pair{"R", "S"}})
+    batch.DeleteRange(db_->DefaultColumnFamily(), from, until).PermitUncheckedError();
+  for (const char* key : {kLastEtagKey, kLastIndexingKey, kDocumentsKey}) batch.Delete(key).PermitUncheckedError();
+  batch.Put(kFormatKey, kFormat).PermitUncheckedError();
   if (Status s = storage::from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch), "reset index"); !s.ok()) return s;
+  documents_.store(0, std::memory_order_release);
   last_etag_.store(0, std::memory_order_release);
   last_indexing_us_.store(0, std::memory_order_release);
   return Status::Ok();
 }
+
+Status AutoIndex::reset() { return clear(); }
 
 Status AutoIndex::scan(const std::string& from, const std::string& until,
                        const std::function<bool(std::string_view key, std::string_view value)>& found) const {
@@ -261,14 +295,45 @@ Result<std::vector<std::string>> AutoIndex::terms(uint8_t field, std::string_vie
   return out;
 }
 
-Result<uint64_t> AutoIndex::documents_count() const {
-  uint64_t n = 0;
-  Status s = scan("R", "S", [&n](std::string_view, std::string_view) {
-    ++n;
-    return true;
+Status AutoIndex::walk_sort_entries(uint8_t field, bool descending, const SortFound& found) const {
+  const std::string from = sort_field_prefix(field);
+  const std::string until = after_prefix(from);
+  auto visit = [&](std::string_view key, std::string_view value) -> Result<bool> {
+    auto term = entry_term(key);
+    if (!term) return Status::Corruption("malformed index sort entry");
+    return found(*term, entry_document(key), storage::decode_big_endian(value));
+  };
+  if (!descending) {
+    Status malformed;
+    Status s = scan(from, until, [&](std::string_view key, std::string_view value) {
+      auto go_on = visit(key, value);
+      if (!go_on.ok()) malformed = go_on.status();
+      return go_on.ok() && go_on.value();
+    });
+    return s.ok() ? malformed : s;
+  }
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower(from);
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->SeekForPrev(until); it->Valid(); it->Prev()) {
+    auto go_on = visit(std::string_view(it->key().data(), it->key().size()),
+                       std::string_view(it->value().data(), it->value().size()));
+    if (!go_on.ok()) return go_on.status();
+    if (!go_on.value()) break;
+  }
+  return storage::from_rocksdb(it->status(), "read index sort entries");
+}
+
+Result<bool> AutoIndex::has_sort_entries(uint8_t field, TermType type) const {
+  bool any = false;
+  const std::string prefix = sort_type_prefix(field, type);
+  Status s = scan(prefix, after_prefix(prefix), [&any](std::string_view, std::string_view) {
+    any = true;
+    return false;
   });
   if (!s.ok()) return s;
-  return n;
+  return any;
 }
 
 Status AutoIndex::lookup_range(uint8_t field, TermType type, const std::optional<Bound>& low,

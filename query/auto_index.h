@@ -8,7 +8,11 @@
 // resumes from where the entries are, never from zero.
 //
 // Each entry's value is the etag of the document version it was made from,
-// so a lookup can order and count documents without reading them.
+// so a lookup can order and count documents without reading them. Each
+// document also has one sort entry per field (its order-by term), so an
+// `order by` walks documents in order instead of sorting them, and the index
+// keeps its document count. An index written before sort entries existed is
+// rebuilt when opened (its format key says which it is).
 // Owned by the database's IndexStore. index() and reset() run on the
 // indexing thread only; lookups and the accessors are thread-safe. Writes
 // are not synced: an index is derived data; a lost tail is indexed again
@@ -60,8 +64,8 @@ class AutoIndex {
   // then numbers as their text. What the clients' GetTermsOperation lists.
   Result<std::vector<std::string>> terms(uint8_t field, std::string_view from_value, size_t page_size) const;
 
-  // How many documents have entries (a scan of the entry lists: for statistics).
-  Result<uint64_t> documents_count() const;
+  // How many documents the entries hold (kept with them, not counted).
+  uint64_t documents_count() const { return documents_.load(std::memory_order_acquire); }
 
   // Indexing thread: applies `changes` (documents of other collections are
   // skipped) and records `position` (>= every etag in changes) durably with
@@ -87,10 +91,21 @@ class AutoIndex {
   // Documents with exactly this term.
   Status lookup_equal(uint8_t field, const Term& term, const Found& found) const;
 
+  // Every document's sort entry of `field` (index_terms.h), in sort order:
+  // Null terms (missing), then numbers, then strings, each ascending; all of
+  // it reversed when `descending`. `found` returns false to stop.
+  using SortFound = std::function<bool(const Term& term, std::string_view lowered_id, uint64_t etag)>;
+  Status walk_sort_entries(uint8_t field, bool descending, const SortFound& found) const;
+  // Whether some document's sort entry of `field` has a term of `type` (a seek).
+  Result<bool> has_sort_entries(uint8_t field, TermType type) const;
+
  private:
   AutoIndex() = default;
   static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir, std::shared_ptr<rocksdb::Cache> block_cache);
   Status load();
+  // Entries, entry lists, count and position removed (the definition stays),
+  // the format stamped, in one batch.
+  Status clear();
   Status scan(const std::string& from, const std::string& until,
               const std::function<bool(std::string_view key, std::string_view value)>& found) const;
 
@@ -100,6 +115,7 @@ class AutoIndex {
   std::string lowered_collection_;
   std::unique_ptr<rocksdb::DB> db_;
   std::atomic<uint64_t> last_etag_{0};
+  std::atomic<uint64_t> documents_{0};
   std::atomic<int64_t> last_indexing_us_{0};
 };
 

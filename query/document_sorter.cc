@@ -240,6 +240,13 @@ DocumentSorter::Key::Part DocumentSorter::part_of(const Clause& clause, const js
   return std::monostate{};
 }
 
+std::optional<DocumentSorter::LeadingField> DocumentSorter::leading_field() const {
+  if (clauses_.empty()) return std::nullopt;
+  const Clause& first = clauses_.front();
+  if (first.kind != ClauseKind::Value || first.field.is_id) return std::nullopt;
+  return LeadingField{first.field, first.type, first.descending};
+}
+
 DocumentSorter::Key DocumentSorter::key_of(const json::value& document, std::string_view id) const {
   Key key;
   key.parts.reserve(clauses_.size());

@@ -21,6 +21,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -56,6 +57,16 @@ class DocumentSorter {
   static Result<DocumentSorter> compile(const Query& query, const boost::json::object& parameters);
 
   bool empty() const { return clauses_.empty(); }
+  size_t clause_count() const { return clauses_.size(); }
+
+  // The first clause when it orders by a value of the queried document (not
+  // id(), random() or score()): what an index walk can follow.
+  struct LeadingField {
+    const FieldPath& field;
+    OrderingType type;
+    bool descending;
+  };
+  std::optional<LeadingField> leading_field() const;
 
   // `document` is the whole stored JSON (@metadata included), `id` its id.
   Key key_of(const boost::json::value& document, std::string_view id) const;

@@ -18,6 +18,14 @@ void append_escaped(std::string& out, std::string_view value) {
   }
 }
 
+// <tag><field><type>: what every entry of one field and type starts with.
+std::string tagged_type_prefix(char tag, uint8_t field, TermType type) {
+  std::string out(1, tag);
+  out.push_back(static_cast<char>(field));
+  out.push_back(static_cast<char>(type));
+  return out;
+}
+
 }  // namespace
 
 std::string encode_number(double d) {
@@ -29,10 +37,14 @@ std::string encode_number(double d) {
   return storage::encode_big_endian(bits);
 }
 
-std::string number_text(std::string_view encoded) {
+double decode_number(std::string_view encoded) {
   uint64_t bits = storage::decode_big_endian(encoded);
   bits = (bits & (uint64_t{1} << 63)) ? bits & ~(uint64_t{1} << 63) : ~bits;
-  return canonical_text(boost::json::value(std::bit_cast<double>(bits))).value_or("");
+  return std::bit_cast<double>(bits);
+}
+
+std::string number_text(std::string_view encoded) {
+  return canonical_text(boost::json::value(decode_number(encoded))).value_or("");
 }
 
 Term string_term(std::string_view s) { return Term{TermType::String, to_lower(s)}; }
@@ -58,18 +70,52 @@ std::optional<Term> term_of(const boost::json::value& v) {
   }
 }
 
-std::string type_prefix(uint8_t field, TermType type) {
-  std::string out = "E";
-  out.push_back(static_cast<char>(field));
-  out.push_back(static_cast<char>(type));
-  return out;
-}
+std::string type_prefix(uint8_t field, TermType type) { return tagged_type_prefix('E', field, type); }
 
 std::string term_prefix(uint8_t field, const Term& term, bool terminated) {
   std::string out = type_prefix(field, term.type);
   append_escaped(out, term.value);
   if (terminated) out.append(2, '\0');
   return out;
+}
+
+Term sort_term(const std::vector<const boost::json::value*>& values) {
+  if (values.empty()) return Term{};
+  return term_of(*values.front()).value_or(Term{});
+}
+
+std::string sort_field_prefix(uint8_t field) {
+  std::string out = "O";
+  out.push_back(static_cast<char>(field));
+  return out;
+}
+
+std::string sort_type_prefix(uint8_t field, TermType type) { return tagged_type_prefix('O', field, type); }
+
+std::string sort_prefix(uint8_t field, const Term& term) {
+  std::string out = sort_type_prefix(field, term.type);
+  append_escaped(out, term.value);
+  out.append(2, '\0');
+  return out;
+}
+
+std::optional<Term> entry_term(std::string_view key) {
+  if (key.size() < 3) return std::nullopt;
+  const char type = key[2];
+  if (type != static_cast<char>(TermType::Null) && type != static_cast<char>(TermType::Number) &&
+      type != static_cast<char>(TermType::String))
+    return std::nullopt;
+  Term term{static_cast<TermType>(type), {}};
+  for (size_t i = 3; i + 1 < key.size(); ++i) {
+    term.value.push_back(key[i]);
+    if (key[i] != '\0') continue;
+    if (key[i + 1] == '\0') {
+      term.value.pop_back();  // the terminator
+      return term;
+    }
+    ++i;  // an escaped 0 byte
+  }
+  return std::nullopt;
 }
 
 std::string entry_key(uint8_t field, const Term& term, std::string_view lowered_id) {

@@ -8,6 +8,7 @@
 #include "query/field_values.h"
 #include "query/index_lookup.h"
 #include "query/operand_value.h"
+#include "query/sorted_walk.h"
 #include "storage/counters_storage.h"
 
 namespace corvus::query {
@@ -259,23 +260,38 @@ Status QueryRunner::find_matches() {
     cursor_ = open_cursor();  // read as handed out
     return Status::Ok();
   }
-  if (candidates && candidates->exact && sorter_->empty()) {
-    // The index answers the filter exactly: the matches are its candidates,
-    // in etag order from the entries, and only the returned ones are read
-    // (next() checks each against the filter when the index is behind).
-    std::vector<std::pair<uint64_t, std::string>> by_etag;
-    by_etag.reserve(candidates->documents.size());
-    for (auto& [id, etag] : candidates->documents) by_etag.emplace_back(etag, id);
-    std::sort(by_etag.begin(), by_etag.end());
-    matches_.reserve(by_etag.size());
-    for (auto& [etag, id] : by_etag) matches_.push_back(std::move(id));
-    stats_.total_results = matches_.size();
+  // The index gives the matches without reading them: only the returned ones
+  // are read (next() checks each against the filter when the index is behind
+  // the snapshot, which may hold documents changed since).
+  auto serve_exact = [&](std::vector<std::string> ids, uint64_t total) -> Status {
+    matches_ = std::move(ids);
+    stats_.total_results = total;
     exact_matches_ = true;
-    // An index behind the snapshot may hold documents that changed since.
     auto last = snapshot_->last_etag();
     if (!last.ok()) return last.status();
     check_returned_ = index_position < last.value();
     return Status::Ok();
+  };
+  if (candidates && candidates->exact && sorter_->empty()) {
+    // The index answers the filter exactly: its candidates in etag order.
+    std::vector<std::pair<uint64_t, std::string>> by_etag;
+    by_etag.reserve(candidates->documents.size());
+    for (auto& [id, etag] : candidates->documents) by_etag.emplace_back(etag, id);
+    std::sort(by_etag.begin(), by_etag.end());
+    std::vector<std::string> ids;
+    ids.reserve(by_etag.size());
+    for (auto& [etag, id] : by_etag) ids.push_back(std::move(id));
+    const uint64_t total = ids.size();
+    return serve_exact(std::move(ids), total);
+  }
+  if (index_ && !sorter_->empty() && take_ && !query_.distinct && skip_ + *take_ <= kMaxSortedPage &&
+      (!query_.where || (candidates && candidates->exact))) {
+    // A sorted page off the index's sort entries, when they are in the sort's order.
+    const IndexCandidates* exact = query_.where ? &*candidates : nullptr;
+    auto page = walk_sorted_page(*index_, *sorter_, exact, skip_ + *take_, *snapshot_);
+    if (!page.ok()) return page.status();
+    if (page.value())
+      return serve_exact(std::move(*page.value()), exact ? exact->documents.size() : index_->documents_count());
   }
   struct Match {
     DocumentSorter::Key key;
