@@ -20,6 +20,8 @@
 //   query-eq     POST /databases/<db>/queries: from Users where City = $p0 limit 100
 //   query-range  POST /databases/<db>/queries: from Users where Score between $p0
 //                and $p1 limit 100, with $p1 = $p0 + --range-width
+//   query-sorted POST /databases/<db>/queries: from Users order by Score as double
+//                desc limit $p0, 100, a random offset $p0 below 1000
 //            (the Users data set of bench/users_dataset.h, random parameters; a
 //            2xx counts; the mean TotalResults and the stale answers are reported)
 // One result line on stdout (see bench_common.h); diagnostics on stderr.
@@ -73,6 +75,9 @@ std::string query_body(const Options& o, std::mt19937_64& rng) {
   if (o.mode == "query-eq")
     return R"({"Query":"from Users where City = $p0 limit )" + limit + R"(","QueryParameters":{"p0":")" + p.city +
            R"("}})";
+  if (o.mode == "query-sorted")
+    return R"({"Query":"from Users order by Score as double desc limit $p0, )" + limit +
+           R"(","QueryParameters":{"p0":)" + p.offset + "}}";
   return R"({"Query":"from Users where Score between $p0 and $p1 limit )" + limit +
          R"(","QueryParameters":{"p0":)" + p.low + R"(,"p1":)" + p.high + "}}";
 }
@@ -148,7 +153,7 @@ class Conn : public cb::HttpBenchClient {
       req_ += "\r\n\r\n";
       return true;
     }
-    if (o.mode == "query-eq" || o.mode == "query-range") {
+    if (o.mode == "query-eq" || o.mode == "query-range" || o.mode == "query-sorted") {
       post_json("/queries", query_body(o, rng_));
       return true;
     }
@@ -387,7 +392,7 @@ void usage() {
       R"(usage: corvus-http-load --port P [options]
   --host H          server address (default 127.0.0.1)
   --port P          server port (required)
-  --mode M          put | overwrite | get | preload | static | counter | patch | query-eq | query-range
+  --mode M          put | overwrite | get | preload | static | counter | patch | query-eq | query-range | query-sorted
                     (default put)
   --clients N       concurrent keep-alive connections, one request each (default 1)
   --seconds S       measured duration (default 10)
@@ -439,8 +444,9 @@ int main(int argc, char** argv) {
   if (err.empty()) err = cb::check_load_options(o);
   if (err.empty() && o.mode != "put" && o.mode != "overwrite" && o.mode != "get" && o.mode != "preload" &&
       o.mode != "static" &&
-      o.mode != "counter" && o.mode != "patch" && o.mode != "query-eq" && o.mode != "query-range")
-    err = "--mode must be put, overwrite, get, preload, static, counter, patch, query-eq or query-range";
+      o.mode != "counter" && o.mode != "patch" && o.mode != "query-eq" && o.mode != "query-range" &&
+      o.mode != "query-sorted")
+    err = "--mode must be put, overwrite, get, preload, static, counter, patch, query-eq, query-range or query-sorted";
   if (err.empty() && o.ids < 1) err = "--ids must be >= 1";
   if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
   if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";

@@ -13,6 +13,8 @@
 //   query-eq     SELECT id, body FROM users WHERE body->>'City' = $1 LIMIT 100
 //   query-range  SELECT id, body FROM users WHERE (body->>'Score')::float8 BETWEEN $1 AND $2
 //                LIMIT 100 ($2 = $1 + --range-width)
+//   query-sorted SELECT id, body FROM users ORDER BY (body->>'Score')::float8 DESC
+//                LIMIT 100 OFFSET $1, a random offset below 1000
 //            on the Users data set of bench/users_dataset.h (table users(id, body jsonb),
 //            loaded and indexed by bench/query_bench.sh), with the same random
 //            parameters as corvus-http-load's query modes (as there, an answer with
@@ -48,7 +50,7 @@ struct Options {
   uint64_t cities = 10000;   // query modes
   double range_width = 100;  // query-range
   uint64_t limit = 100;      // query modes
-  bool query_mode() const { return mode == "query-eq" || mode == "query-range"; }
+  bool query_mode() const { return mode == "query-eq" || mode == "query-range" || mode == "query-sorted"; }
 };
 
 constexpr const char* kUpsert =
@@ -114,7 +116,10 @@ PGconn* open_session(const Options& o, std::string* err) {
   bool ok = o.query_mode()
                 ? prepare("query-eq", "SELECT id, body FROM users WHERE body->>'City' = $1" + limit, 1) &&
                       prepare("query-range",
-                              "SELECT id, body FROM users WHERE (body->>'Score')::float8 BETWEEN $1 AND $2" + limit, 2)
+                              "SELECT id, body FROM users WHERE (body->>'Score')::float8 BETWEEN $1 AND $2" + limit, 2) &&
+                      prepare("query-sorted",
+                              "SELECT id, body FROM users ORDER BY (body->>'Score')::float8 DESC" + limit + " OFFSET $1",
+                              1)
                 : prepare("upsert", kUpsert, 2) && prepare("get", kGet, 1);
   if (!ok) {
     *err = std::string("prepare: ") + PQerrorMessage(c);
@@ -185,8 +190,12 @@ void client(Run& run, int conn_id, Stats& st) {
     PGresult* r;
     bool ok;
     if (o.query_mode()) {
-      const char* params[2] = {o.mode == "query-eq" ? qp.city.c_str() : qp.low.c_str(), qp.high.c_str()};
-      r = PQexecPrepared(c, o.mode.c_str(), o.mode == "query-eq" ? 1 : 2, params, nullptr, nullptr, 0);
+      const bool one = o.mode != "query-range";
+      const char* params[2] = {o.mode == "query-eq"       ? qp.city.c_str()
+                               : o.mode == "query-sorted" ? qp.offset.c_str()
+                                                          : qp.low.c_str(),
+                               qp.high.c_str()};
+      r = PQexecPrepared(c, o.mode.c_str(), one ? 1 : 2, params, nullptr, nullptr, 0);
       ok = PQresultStatus(r) == PGRES_TUPLES_OK;
       if (ok) rows = static_cast<uint64_t>(PQntuples(r));
     } else if (o.mode == "get") {
@@ -245,7 +254,7 @@ void usage() {
   --doc-size B      JSON document size (default 1024)
   --setup 0|1       CREATE TABLE IF NOT EXISTS docs(id text primary key, body jsonb) (default 1;
                     never in the query modes)
-  --mode query-eq | query-range: the Users table's queries (see the top of pg_load.cc), with
+  --mode query-eq | query-range | query-sorted: the Users table's queries (see the top of pg_load.cc), with
   --cities N        cities in the data set (default 10000)
   --range-width W   query-range: Score interval width (default 100)
   --limit N         LIMIT of the queries (default 100)
@@ -279,7 +288,7 @@ int main(int argc, char** argv) {
   }
   if (err.empty() && o.mode != "put" && o.mode != "overwrite" && o.mode != "get" && o.mode != "preload" &&
       !o.query_mode())
-    err = "--mode must be put, overwrite, get, preload, query-eq or query-range";
+    err = "--mode must be put, overwrite, get, preload, query-eq, query-range or query-sorted";
   if (err.empty() && o.cities < 1) err = "--cities must be >= 1";
   if (err.empty() && !(o.range_width >= 0 && o.range_width < 1e6)) err = "--range-width must be in [0, 1e6)";
   if (err.empty() && (o.clients < 1 || o.clients > 1000)) err = "--clients must be 1..1000";

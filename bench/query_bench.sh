@@ -14,7 +14,8 @@
 #      collection (IndexName collection/Users) and create no index directory;
 #   5. at --clients, --seconds each, random parameters, keep-alive HTTP / prepared
 #      statements: equality (~docs/cities matches), range (Score interval of
-#      --range-width, ~100 matches), wide range (--wide-width, many matches, limit 100).
+#      --range-width, ~100 matches), wide range (--wide-width, many matches, limit 100),
+#      sorted (a page of 100 of every document by Score desc, offset below 1000).
 # Medians over --repeat; the ratios against the targets. Not a test: it never fails on
 # a missed target. Everything listens on 127.0.0.1, lives in one temp directory and is
 # removed on exit.
@@ -159,12 +160,14 @@ chmod a+r "$WORK"/users.* 2>/dev/null || true
 
 QUERIES="eq range"
 [[ $WIDE_WIDTH -gt 0 ]] && QUERIES+=" wide"
+QUERIES+=" sorted"
 # Query kind -> the load generators' mode and range width.
 query_args() {
   case "$1" in
     eq) echo "--mode query-eq" ;;
     range) echo "--mode query-range --range-width $RANGE_WIDTH" ;;
     wide) echo "--mode query-range --range-width $WIDE_WIDTH" ;;
+    sorted) echo "--mode query-sorted" ;;
   esac
 }
 
@@ -341,7 +344,8 @@ awk '{ runs = $6; for (i = 7; i <= NF; i++) runs = runs " " $i
        printf "%-26s %12s %9s %9s %6s   %s\n", $1, $2, $3, $4, $5, runs }' "$MEDIANS"
 echo
 echo "  load: docs/s; put: durable PUT/s at $PUT_CLIENTS clients; index_*: docs/s from the first query to"
-echo "  non-stale (PostgreSQL: CREATE INDEX); eq/range/wide: queries/s (Score interval $RANGE_WIDTH / $WIDE_WIDTH)"
+echo "  non-stale (PostgreSQL: CREATE INDEX); eq/range/wide: queries/s (Score interval $RANGE_WIDTH / $WIDE_WIDTH);"
+echo "  sorted: queries/s of a page of 100 of every document by Score desc at a random offset below 1000"
 echo
 ratio() {  # label numerator denominator target ("-": none)
   local a b
@@ -357,6 +361,7 @@ echo "Ratios (medians):"
 ratio "equality query, corvusd / PostgreSQL" corvus_eq pg_eq 1.0
 ratio "range query (~100 matches), corvusd / PostgreSQL" corvus_range pg_range 1.0
 ratio "wide range query (limit 100), corvusd / PostgreSQL" corvus_wide pg_wide -
+ratio "sorted page (order by Score desc), corvusd / PostgreSQL" corvus_sorted pg_sorted -
 ratio "indexing City / durable PUT rate ($PUT_CLIENTS clients)" corvus_index_city corvus_put 0.5
 ratio "indexing City+Score / durable PUT rate" corvus_index_city_score corvus_put -
 ratio "indexing City / bulk insert rate" corvus_index_city corvus_load -

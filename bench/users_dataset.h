@@ -65,10 +65,13 @@ inline std::string user_body(uint64_t i, uint64_t cities, const char* metadata =
 
 // The query kinds and their random parameters. Equality: one city
 // (~docs/cities matches). Range: Score in [a, a + width] (~docs * width / 1e6
-// matches), both bounds as text with three decimals.
+// matches), both bounds as text with three decimals. Sorted: the page at
+// `offset` (below kMaxSortedOffset) of every document by Score, descending.
+constexpr uint64_t kMaxSortedOffset = 1000;
 struct QueryParams {
   std::string city;
   std::string low, high;
+  std::string offset;
 };
 
 inline QueryParams random_params(std::mt19937_64& rng, uint64_t cities, uint64_t width_millis) {
@@ -78,6 +81,7 @@ inline QueryParams random_params(std::mt19937_64& rng, uint64_t cities, uint64_t
   uint64_t low = std::uniform_int_distribution<uint64_t>(0, span - 1)(rng);
   p.low = score_text(low);
   p.high = score_text(low + width_millis);
+  p.offset = std::to_string(std::uniform_int_distribution<uint64_t>(0, kMaxSortedOffset - 1)(rng));
   return p;
 }
 
