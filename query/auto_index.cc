@@ -130,7 +130,7 @@ Status AutoIndex::load() {
   rocksdb::Status f = db_->Get(rocksdb::ReadOptions(), kFormatKey, &format);
   if (!f.ok() && !f.IsNotFound()) return storage::from_rocksdb(f, "read index format");
   if (f.IsNotFound() || format != kFormat) {
-    if (Status c = clear(); !c.ok()) return c;
+    if (Status c = reset(); !c.ok()) return c;
   }
   std::string stored;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kDefinitionKey, &stored);
@@ -235,9 +235,10 @@ Status AutoIndex::index(const std::vector<storage::Change>& changes, uint64_t po
   return Status::Ok();
 }
 
-Status AutoIndex::clear() {
+Status AutoIndex::reset() {
   rocksdb::WriteBatch batch;
-  // Entries ('E'), entry lists ('R'), sort entries ('O'), the count and the position.
+  // Everything but the definition: entries ('E'), entry lists ('R'), sort
+  // entries ('O'), the count and the position; the format stamped.
   for (auto [from, until] : {std::pair{"E", "F"}, std::pair{"O", "P"}, std::pair{"R", "S"}})
     batch.DeleteRange(db_->DefaultColumnFamily(), from, until).PermitUncheckedError();
   for (const char* key : {kLastEtagKey, kLastIndexingKey, kDocumentsKey}) batch.Delete(key).PermitUncheckedError();
@@ -248,8 +249,6 @@ Status AutoIndex::clear() {
   last_indexing_us_.store(0, std::memory_order_release);
   return Status::Ok();
 }
-
-Status AutoIndex::reset() { return clear(); }
 
 Status AutoIndex::scan(const std::string& from, const std::string& until,
                        const std::function<bool(std::string_view key, std::string_view value)>& found) const {
@@ -276,14 +275,9 @@ Result<std::vector<std::string>> AutoIndex::terms(uint8_t field, std::string_vie
       from = after_prefix(term_prefix(field, string_term(from_value), true));  // past every entry of that value
     std::string last;
     Status s = scan(from, after_prefix(prefix), [&](std::string_view key, std::string_view) {
-      std::string_view id = entry_document(key);
-      std::string_view escaped = key.substr(prefix.size(), key.size() - prefix.size() - id.size() - 2);
-      std::string value;
-      for (size_t i = 0; i < escaped.size(); ++i) {
-        value.push_back(escaped[i]);
-        if (escaped[i] == '\0') ++i;  // skip the escape byte
-      }
-      if (type == TermType::Number) value = number_text(value);
+      auto term = entry_term(key);
+      if (!term) return true;  // malformed: not a term to list
+      std::string value = type == TermType::Number ? number_text(term->value) : std::move(term->value);
       if (!out.empty() && value == last) return true;
       last = value;
       out.push_back(std::move(value));

@@ -71,7 +71,8 @@ class AutoIndex {
   // skipped) and records `position` (>= every etag in changes) durably with
   // them, in one batch.
   Status index(const std::vector<storage::Change>& changes, uint64_t position, int64_t now_us);
-  // Indexing thread: drops every entry; indexing starts again from etag 0.
+  // Indexing thread (and opening, for an index of an older format): drops
+  // every entry; indexing starts again from etag 0.
   Status reset();
 
   // Calls `found` with the lowered id (and the etag of the version indexed)
@@ -103,9 +104,6 @@ class AutoIndex {
   AutoIndex() = default;
   static Result<std::unique_ptr<AutoIndex>> open_db(const std::string& dir, std::shared_ptr<rocksdb::Cache> block_cache);
   Status load();
-  // Entries, entry lists, count and position removed (the definition stays),
-  // the format stamped, in one batch.
-  Status clear();
   Status scan(const std::string& from, const std::string& until,
               const std::function<bool(std::string_view key, std::string_view value)>& found) const;
 

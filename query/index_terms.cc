@@ -26,6 +26,13 @@ std::string tagged_type_prefix(char tag, uint8_t field, TermType type) {
   return out;
 }
 
+std::string tagged_term_prefix(char tag, uint8_t field, const Term& term, bool terminated) {
+  std::string out = tagged_type_prefix(tag, field, term.type);
+  append_escaped(out, term.value);
+  if (terminated) out.append(2, '\0');
+  return out;
+}
+
 }  // namespace
 
 std::string encode_number(double d) {
@@ -73,10 +80,7 @@ std::optional<Term> term_of(const boost::json::value& v) {
 std::string type_prefix(uint8_t field, TermType type) { return tagged_type_prefix('E', field, type); }
 
 std::string term_prefix(uint8_t field, const Term& term, bool terminated) {
-  std::string out = type_prefix(field, term.type);
-  append_escaped(out, term.value);
-  if (terminated) out.append(2, '\0');
-  return out;
+  return tagged_term_prefix('E', field, term, terminated);
 }
 
 Term sort_term(const std::vector<const boost::json::value*>& values) {
@@ -92,12 +96,7 @@ std::string sort_field_prefix(uint8_t field) {
 
 std::string sort_type_prefix(uint8_t field, TermType type) { return tagged_type_prefix('O', field, type); }
 
-std::string sort_prefix(uint8_t field, const Term& term) {
-  std::string out = sort_type_prefix(field, term.type);
-  append_escaped(out, term.value);
-  out.append(2, '\0');
-  return out;
-}
+std::string sort_prefix(uint8_t field, const Term& term) { return tagged_term_prefix('O', field, term, true); }
 
 std::optional<Term> entry_term(std::string_view key) {
   if (key.size() < 3) return std::nullopt;

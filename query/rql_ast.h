@@ -145,6 +145,7 @@ struct Query {
   bool distinct = false;
   std::vector<Projection> select;  // empty: whole documents
   std::vector<Include> includes;
+  bool timings = false;  // include timings(): the answer says how long each phase took
   // limit <count> | limit <offset>, <count> | limit <count> offset <offset>.
   std::optional<Operand> limit;
   std::optional<Operand> offset;

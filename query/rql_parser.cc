@@ -746,6 +746,14 @@ class Parser {
             RQL_CHECK(parse_field(inc.path));
           }
           RQL_CHECK(expect_symbol(")"));
+        } else if (is_keyword(t, "timings") && is_symbol(peek(2), ")")) {
+          advance();
+          advance();
+          advance();
+          q.timings = true;
+          if (!is_symbol(peek(), ",")) return Status::Ok();
+          advance();
+          continue;
         } else {
           return unsupported("include " + t.text + "()", t.position);
         }

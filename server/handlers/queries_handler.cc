@@ -4,6 +4,11 @@
 // an ETag (the result's hash): a client sending it back in If-None-Match gets
 // 304 while the result is unchanged.
 
+#include <array>
+#include <chrono>
+#include <string>
+#include <utility>
+
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
@@ -49,9 +54,44 @@ Status append_query_counter_includes(const storage::DocumentsStorage& storage, c
   return Status::Ok();
 }
 
-void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, int64_t started_us,
-               const http::Request& req, const http::Respond& respond) {
+// `include timings()`: how long each phase of the query took, as RavenDB's
+// QueryTimings {DurationInMs, Timings: {phase: {DurationInMs, Timings}}}.
+// Milliseconds are rounded up, so a phase that ran never reads 0.
+class QueryPhases {
+ public:
+  using Clock = std::chrono::steady_clock;
+  QueryPhases() : started_(Clock::now()), last_(started_) {}
+  // The phase since the previous one (or the start) ended now.
+  void end(const char* name) {
+    const auto now = Clock::now();
+    if (count_ < phases_.size()) phases_[count_++] = {name, now - last_};
+    last_ = now;
+  }
+  // ,"Timings":{...}
+  std::string json_member() const {
+    std::string out = ",\"Timings\":{\"DurationInMs\":" + std::to_string(ms(last_ - started_)) + ",\"Timings\":{";
+    for (size_t i = 0; i < count_; ++i) {
+      if (i > 0) out += ',';
+      out += "\"" + std::string(phases_[i].first) + "\":{\"DurationInMs\":" + std::to_string(ms(phases_[i].second)) +
+             ",\"Timings\":null}";
+    }
+    return out + "}}";
+  }
+
+ private:
+  static int64_t ms(Clock::duration d) {
+    return (std::chrono::duration_cast<std::chrono::microseconds>(d).count() + 999) / 1000;
+  }
+  Clock::time_point started_;
+  Clock::time_point last_;
+  std::array<std::pair<const char*, Clock::duration>, 4> phases_{};
+  size_t count_ = 0;
+};
+
+void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunner& runner, const query::Query& query,
+               int64_t started_us, QueryPhases phases, const http::Request& req, const http::Respond& respond) {
   if (Status s = runner.execute(); !s.ok()) return respond(query_error_response(s, req));
+  phases.end("Query");  // waiting for the index, then finding the matches
   std::string results = "[";
   bool first = true;
   for (;;) {
@@ -63,6 +103,7 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
     results += *next.value();
   }
   results += ']';
+  phases.end("Retriever");  // reading and rendering the results
   auto includes = runner.includes();
   if (!includes.ok()) return respond(query_error_response(includes.status(), req));
   // Included compare-exchange values and counters change without the documents
@@ -76,6 +117,7 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
   std::string counters;
   if (Status s = append_query_counter_includes(db.storage(), runner, counters); !s.ok())
     return respond(query_error_response(s, req));
+  phases.end("Includes");
   runner.add_to_result_etag(compare_exchange);
   runner.add_to_result_etag(counters);
   const std::string etag = "\"" + std::to_string(static_cast<int64_t>(runner.result_etag())) + "\"";
@@ -98,7 +140,9 @@ void run_query(ServerStore& store, const DocumentDatabase& db, query::QueryRunne
     first = false;
     body += json_string(id) + ":" + doc;
   }
-  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":" + compare_exchange + counters + "}";
+  body += "},\"IncludedPaths\":null,\"CompareExchangeValueIncludes\":" + compare_exchange + counters;
+  if (query.timings) body += phases.json_member();
+  body += '}';
   http::Response response = http::Response::json(200, std::move(body));
   response.headers.emplace_back("ETag", etag);
   respond(std::move(response));
@@ -126,16 +170,18 @@ void handle_query(ServerStore& store, const http::Request& req, const http::Resp
         Status::InvalidArgument("Query string parameter 'debug' must be 'explain', not '" + *debug + "'"), req));
   }
   const int64_t started_us = db->storage().options().clock->now_micros();
+  QueryPhases phases;
   auto shared = std::make_shared<QueryRequest>(std::move(request).value());
   if (Status s = bind_compare_exchange_values(store, db->name(), *shared->query, shared->options.parameters); !s.ok())
     return respond(query_error_response(s, req));
   auto started = query::QueryRunner::start(*shared->query, shared->options, db->storage(), db->indexes());
   if (!started.ok()) return respond(query_error_response(started.status(), req));
   std::shared_ptr<query::QueryRunner> runner = std::move(started).value();
-  if (!runner->waits()) return run_query(store, *db, *runner, started_us, req, respond);
+  phases.end("Optimizer");  // compiling and choosing (or creating) the index
+  if (!runner->waits()) return run_query(store, *db, *runner, *shared->query, started_us, phases, req, respond);
   // Waiting holds a thread for up to the timeout: not an I/O thread.
-  bool async = store.cluster().run_async([&store, db, shared, runner, started_us, &req, respond] {
-    run_query(store, *db, *runner, started_us, req, respond);
+  bool async = store.cluster().run_async([&store, db, shared, runner, started_us, phases, &req, respond] {
+    run_query(store, *db, *runner, *shared->query, started_us, phases, req, respond);
   });
   if (!async)
     respond_error(respond, Status::Busy("too many queries waiting for non-stale results; retry shortly"), req);

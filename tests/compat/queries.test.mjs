@@ -347,3 +347,35 @@ test("queries: where compares with compare-exchange values; select projects coun
       [{ name: "Ann", likes: 7, seen: null }, { name: "Carl", likes: 2, seen: 9 }]);
   });
 });
+
+test("queries: timings() reports each phase; a sorted page off the index equals the same slice of the whole sort", T, async () => {
+  await withDatabaseStore(server, "timings", async (store) => {
+    const session = store.openSession();
+    for (let i = 0; i < 300; i++) {
+      // Ties on age, mixed-case names, some without an age.
+      const user = new User((i % 2 ? "User " : "user ") + (i % 17), i % 10 === 0 ? undefined : (i * 7) % 41, "City" + (i % 3), [], null);
+      await session.store(user, "users/" + i);
+    }
+    await session.saveChanges();
+
+    const s = store.openSession();
+    let timings;
+    const paris = await s.query(User).timings((t) => { timings = t; }).whereNotEquals("name", "nobody").all();
+    assert.equal(paris.length, 300);
+    assert.ok(timings.durationInMs > 0, "a query that ran took some time");
+    assert.deepEqual(Object.keys(timings.timings).sort(), ["includes", "optimizer", "query", "retriever"]);
+
+    const key = (u) => `${u.name}|${u.age}`;
+    for (const [field, type, descending] of [["age", "Long", false], ["age", "Long", true], ["name", "String", false],
+                                             ["name", "String", true]]) {
+      const ordered = (q) => (descending ? q.orderByDescending(field, type) : q.orderBy(field, type));
+      const all = (await ordered(s.query(User)).waitForNonStaleResults().all()).map(key);
+      for (const [skip, take] of [[0, 5], [37, 20], [290, 20]]) {
+        let stats;
+        const page = await ordered(s.query(User)).statistics((st) => { stats = st; }).skip(skip).take(take).all();
+        assert.deepEqual(page.map(key), all.slice(skip, skip + take), `${field} ${descending ? "desc" : "asc"} ${skip}`);
+        assert.equal(stats.totalResults, 300);
+      }
+    }
+  });
+});

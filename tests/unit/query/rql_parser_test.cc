@@ -397,6 +397,14 @@ TEST_CASE("RQL parser: include") {
 
   parse_error("from Orders include counters(o, )");
   parse_error("from Orders include counters(1)");
+
+  // timings() is a flag on the query, not an include of anything.
+  q = parse_ok("from Orders include Company, timings() include counters()");
+  CHECK(q.timings);
+  REQUIRE(q.includes.size() == 2);
+  CHECK(show(q.includes[0].path) == "Company");
+  CHECK(!parse_ok("from Orders include Company").timings);
+  parse_error("from Orders include timings(Company)");
 }
 
 TEST_CASE("RQL parser: limit and offset") {
@@ -531,7 +539,6 @@ TEST_CASE("RQL parser: unsupported constructs say so") {
       {"from Users select { Name: this.Name }",
        "select { ... } (JavaScript projections) is not supported"},
       {"from Users where a = 1 filter b = 2", "filter is not supported"},
-      {"from Users include timings()", "include timings() is not supported"},
       {"from Users include explanations()", "include explanations() is not supported"},
       {"from Users include highlight(Name, 18, 2)", "include highlight() is not supported"},
       {"from Users include revisions($p0)", "include revisions() is not supported"},
