@@ -60,6 +60,10 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
 
   SingleNodeDb node({"--threads", "2"});
   REQUIRE(node.client.request("PUT", "/databases/db/docs?id=videos/1", R"({"title":"big"})").status == 201);
+  // What the server holds before any attachment: the block cache's slot table
+  // is allocated at start (~20 MB per GB of cache), whatever is streamed later.
+  const long started_kb = proc_status_kb(node.server.pid(), "VmRSS");
+  REQUIRE(started_kb > 0);
 
   // 1 MiB of pseudo-random bytes, each MiB stamped with its index: cheap to
   // generate, no two MiB alike.
@@ -131,7 +135,8 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
   }
   const long peak_kb = proc_status_kb(node.server.pid(), "VmHWM");
   MESSAGE("corvusd VmHWM after streaming " << megabytes << " MiB in and out and a " << megabytes / 4
-                                           << " MiB multipart batch: " << peak_kb / 1024 << " MiB");
+                                           << " MiB multipart batch: " << peak_kb / 1024 << " MiB, "
+                                           << started_kb / 1024 << " MiB of it before the first attachment");
   REQUIRE(peak_kb > 0);
-  CHECK(peak_kb < 100 * 1024);
+  CHECK(peak_kb - started_kb < 100 * 1024);
 }

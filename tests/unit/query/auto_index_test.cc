@@ -45,6 +45,15 @@ void catch_up(storage::DocumentsStorage& s, AutoIndex& index) {
   REQUIRE_MESSAGE(st.ok(), st.to_string());
 }
 
+// A new index in `dir` for `def`, with everything in `s` indexed.
+std::unique_ptr<AutoIndex> open_caught_up(const std::string& dir, storage::DocumentsStorage& s,
+                                          const AutoIndexDefinition& def) {
+  auto opened = AutoIndex::open(dir, def);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
+  catch_up(s, *opened.value());
+  return std::move(opened).value();
+}
+
 std::vector<std::string> collect(const std::function<Status(const AutoIndex::Found&)>& lookup) {
   std::vector<std::string> ids;
   Status st = lookup([&](std::string_view id, uint64_t) {
@@ -79,10 +88,8 @@ TEST_CASE("AutoIndex: equality, ranges and prefixes are lookups; updates and del
   put(*s, "orders/1", "Orders", R"({"Name":"Ann","Age":31})");  // another collection
   auto def = make_auto_index_definition("Users", {path("Name"), path("Age"), path("Tags")});
   CHECK(def.name() == "Auto/Users/ByAgeAndNameAndTags");
-  auto opened = AutoIndex::open(dir.path() + "/index", def);
-  REQUIRE(opened.ok());
-  auto& index = *opened.value();
-  catch_up(*s, index);
+  auto opened = open_caught_up(dir.path() + "/index", *s, def);
+  auto& index = *opened;
   const uint8_t age = static_cast<uint8_t>(def.field_number("Age"));
   const uint8_t name = static_cast<uint8_t>(def.field_number("Name"));
   const uint8_t tags = static_cast<uint8_t>(def.field_number("Tags"));
@@ -123,7 +130,7 @@ TEST_CASE("AutoIndex: equality, ranges and prefixes are lookups; updates and del
   // Reopened, it resumes from its position with its entries.
   const uint64_t position = index.last_indexed_etag();
   CHECK(position == s->published().last_etag);
-  opened.value().reset();
+  opened.reset();
   auto again = AutoIndex::open_existing(dir.path() + "/index");
   REQUIRE(again.ok());
   CHECK(again.value()->name() == def.name());
@@ -163,14 +170,11 @@ TEST_CASE("AutoIndex: one sort entry per document and field, by its first value,
   put(*s, "u/4", "Users", R"({"Name":"a\u0000z","Age":null,"Tags":{"x":1}})");
   put(*s, "u/5", "Users", R"({"Name":"b","Age":"12"})");   // a string: after every number
   auto def = make_auto_index_definition("Users", {path("Name"), path("Age")});
-  auto opened = AutoIndex::open(dir.path() + "/index", def);
-  REQUIRE(opened.ok());
-  auto& index = *opened.value();
-  catch_up(*s, index);
+  auto opened = open_caught_up(dir.path() + "/index", *s, def);
+  auto& index = *opened;
   const uint8_t age = static_cast<uint8_t>(def.field_number("Age"));
   const uint8_t name = static_cast<uint8_t>(def.field_number("Name"));
 
-  const std::vector<std::string> by_age{"u/3", "u/4", "u/2", "u/1", "u/5"};
   auto nulls_first = walk(index, age, false);
   REQUIRE(nulls_first.size() == 5);
   CHECK(sorted({nulls_first[0], nulls_first[1]}) == std::vector<std::string>{"u/3", "u/4"});
@@ -212,12 +216,7 @@ TEST_CASE("AutoIndex: an index without sort entries (an older format) is rebuilt
   auto s = open_storage(dir.path() + "/db");
   put(*s, "u/1", "Users", R"({"Name":"Ann"})");
   auto def = make_auto_index_definition("Users", {path("Name")});
-  {
-    auto opened = AutoIndex::open(dir.path() + "/index", def);
-    REQUIRE(opened.ok());
-    catch_up(*s, *opened.value());
-    CHECK(opened.value()->last_indexed_etag() > 0);
-  }
+  CHECK(open_caught_up(dir.path() + "/index", *s, def)->last_indexed_etag() > 0);
   {
     // What an index written before sort entries looks like: no format key.
     rocksdb::DB* raw = nullptr;
