@@ -60,8 +60,7 @@ TEST_CASE("corvusd: a 2 GB attachment streams in and out with bounded server mem
 
   SingleNodeDb node({"--threads", "2"});
   REQUIRE(node.client.request("PUT", "/databases/db/docs?id=videos/1", R"({"title":"big"})").status == 201);
-  // What the server holds before any attachment: the block cache's slot table
-  // is allocated at start (~20 MB per GB of cache), whatever is streamed later.
+  // What the server holds before any attachment: only what streaming adds is bounded.
   const long started_kb = proc_status_kb(node.server.pid(), "VmRSS");
   REQUIRE(started_kb > 0);
 
