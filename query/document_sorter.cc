@@ -56,14 +56,6 @@ std::optional<int64_t> parse_int64(std::string_view text) {
   return i;
 }
 
-// Truncation toward zero, saturating at the int64 range.
-std::optional<int64_t> double_to_long(double d) {
-  if (std::isnan(d)) return std::nullopt;
-  if (d >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
-  if (d < -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(d);
-}
-
 DocumentSorter::Key::Part long_part(const json::value& v) {
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64()) {
@@ -123,6 +115,13 @@ std::strong_ordering order_of(const T& a, const T& b) {
 }
 
 }  // namespace
+
+std::optional<int64_t> double_to_long(double d) {
+  if (std::isnan(d)) return std::nullopt;
+  if (d >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
+  if (d < -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(d);
+}
 
 std::strong_ordering compare_alphanumeric(std::string_view a, std::string_view b) {
   size_t i = 0, j = 0;

@@ -87,6 +87,10 @@ class DocumentSorter {
   std::vector<Clause> clauses_;
 };
 
+// A double as `as long` sorts it: truncated toward zero, saturating at the
+// int64 range; nullopt for NaN.
+std::optional<int64_t> double_to_long(double d);
+
 // Natural order of two (already lower-cased) strings: digit runs compare by
 // numeric value (leading zeros ignored, any length), everything else byte by byte.
 std::strong_ordering compare_alphanumeric(std::string_view a, std::string_view b);

@@ -18,7 +18,7 @@ using DocumentIdSet = std::unordered_map<std::string, uint64_t>;
 bool exactly_represented(const boost::json::value& v) {
   if (v.is_int64()) return std::llabs(v.get_int64()) < (int64_t{1} << 53);
   if (v.is_uint64()) return v.get_uint64() < (uint64_t{1} << 53);
-  return v.is_double() && std::fabs(v.get_double()) < 9007199254740992.0;
+  return v.is_double() && std::fabs(v.get_double()) < kExactIntegerLimit;
 }
 
 // Whether the string `text` parses wholly as a number (then "5" also equals the number 5).

@@ -33,6 +33,10 @@ struct Term {
 // The term of a scalar (number, string, bool, null); nullopt for objects,
 // arrays and NaN, which are not indexed.
 std::optional<Term> term_of(const boost::json::value& v);
+// Below this magnitude every integer is a double of its own, so a Number term
+// stands for exactly one integer; beyond it neighbouring integers share a term.
+constexpr double kExactIntegerLimit = 9007199254740992.0;  // 2^53
+
 // The sortable 8 bytes of a number.
 std::string encode_number(double d);
 // The number a Number term's 8 bytes encode, and as text ("5", "2.5").

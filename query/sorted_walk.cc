@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <utility>
 
 #include "query/document_body.h"
@@ -10,18 +9,6 @@
 namespace corvus::query {
 
 namespace {
-
-// Below this magnitude a double holds every integer exactly, so documents
-// whose long values truncate alike also tie in the sorter (beyond it the
-// sorter's int64 may tell apart what the index's double does not).
-constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
-
-// As DocumentSorter's `as long`: toward zero, saturating.
-int64_t truncated(double d) {
-  if (d >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
-  if (d < -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(d);
-}
 
 // What documents tie on under the first clause: their sort term, or for a
 // long sort the truncated number.
@@ -34,7 +21,7 @@ struct GroupKey {
 
 GroupKey group_key(const Term& term, OrderingType type) {
   if (type == OrderingType::Long && term.type == TermType::Number)
-    return GroupKey{term.type, {}, truncated(decode_number(term.value))};
+    return GroupKey{term.type, {}, double_to_long(decode_number(term.value)).value_or(0)};  // no NaN term exists
   return GroupKey{term.type, term.value, 0};
 }
 
@@ -76,7 +63,8 @@ Result<std::optional<std::vector<std::string>>> walk_sorted_page(const AutoIndex
   std::vector<Member> group;
   GroupKey current;
   // A group's order beyond the first clause: the other clauses (documents
-  // read), or for huge longs their exact values; otherwise the etag.
+  // read), or for longs beyond kExactIntegerLimit their exact values (the
+  // sorter's int64 tells apart what the term's double does not); otherwise the etag.
   bool group_needs_keys = false;
 
   auto flush = [&]() -> Status {
@@ -131,7 +119,7 @@ Result<std::optional<std::vector<std::string>>> walk_sorted_page(const AutoIndex
       current = std::move(key);
       group_needs_keys = sorter.clause_count() > 1 ||
                          (leading->type == OrderingType::Long && term.type == TermType::Number &&
-                          std::fabs(decode_number(term.value)) >= kExactIntegers);
+                          std::fabs(decode_number(term.value)) >= kExactIntegerLimit);
     }
     std::string lowered(id);
     if (!matches || matches->documents.count(lowered)) group.push_back({etag, std::move(lowered)});
