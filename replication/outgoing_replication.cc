@@ -166,6 +166,7 @@ Status OutgoingReplication::run_connection() {
   // applies one, the next is read and sent (a window of kWindow).
   std::deque<InFlight> in_flight;
   complete_sent_ = 0;
+  position_owed_ = false;
   auto last_sent_at = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (options_.permitted) {
@@ -185,8 +186,14 @@ Status OutgoingReplication::run_connection() {
       if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
       continue;
     }
-    // Idle: wait for a commit, a frame of the peer, or the time to beat.
-    const auto wait = kHeartbeatEvery - (std::chrono::steady_clock::now() - last_sent_at);
+    // Idle: wait for a commit, a frame of the peer, the time to beat, or the
+    // time to send a position we owe.
+    auto wait = kHeartbeatEvery - (std::chrono::steady_clock::now() - last_sent_at);
+    if (position_owed_) {
+      wait = std::min(wait, std::max<std::chrono::steady_clock::duration>(
+                                kQuietPositionEvery - (std::chrono::steady_clock::now() - last_batch_at_),
+                                std::chrono::milliseconds(1)));
+    }
     if (wait > std::chrono::milliseconds(0)) {
       auto f = socket->receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait), wake_fd_);
       if (f.ok()) {
@@ -245,12 +252,19 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
       held_back = true;
     }
   }
+  const auto now = std::chrono::steady_clock::now();
+  const bool quiet_due = now - last_batch_at_ >= kQuietPositionEvery;
   if (read->scanned_to <= sent) {
-    // Nothing new, but the peer may not have our change vector as it is now:
-    // a batch read before its commit was published carried an older one (or
-    // none). An empty batch brings it, so the peer's change vector ends up
-    // containing ours (what the supervisor's "caught up" reads).
-    *sent_any = !options_.filter && !held_back && before.last_etag <= sent && complete_sent_ < before.last_etag;
+    // Nothing new, but the peer may not have our change vector as it is now
+    // (a batch read before its commit was published carried an older one, or
+    // none), or our position moved past items it did not need. An empty batch
+    // brings both, so the peer's change vector ends up containing ours (what
+    // the supervisor's "caught up" reads); not more often than
+    // kQuietPositionEvery (run_connection's idle wait comes back for it).
+    const bool cv_owed =
+        !options_.filter && !held_back && before.last_etag <= sent && complete_sent_ < before.last_etag;
+    position_owed_ = position_owed_ || cv_owed;
+    *sent_any = position_owed_ && quiet_due;
     if (!*sent_any) return Status::Ok();
   }
   std::vector<const storage::ReplicationItem*> items;
@@ -265,6 +279,15 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
     if (!item.attachment_hash.empty()) hashes.insert(item.attachment_hash);
   }
   sent_by_peer_lock.unlock();
+  if (items.empty() && read->scanned_to > sent && !quiet_due) {
+    // Nothing here the peer lacks (all its own items, or filtered, or held
+    // back): a batch would cost it a transaction for a position alone. Read
+    // on; the position goes with the next batch, or after kQuietPositionEvery.
+    sent = read->scanned_to;
+    position_owed_ = true;
+    *sent_any = true;
+    return Status::Ok();
+  }
   if (!hashes.empty() && !in_flight.empty()) {
     // The peer answers which bytes it lacks only after the batches before;
     // keep it simple: no window for batches with attachments.
@@ -315,6 +338,8 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
     if (Status s = socket.send_frames(pending); !s.ok()) return s;
   }
   sent = header.last_etag;
+  last_batch_at_ = now;
+  position_owed_ = false;
   in_flight.push_back(std::move(batch));
   std::lock_guard lock(status_mu_);
   status_.last_sent_etag = sent;

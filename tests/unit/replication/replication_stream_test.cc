@@ -248,6 +248,37 @@ TEST_CASE("two members: writes on either side reach the other with their change 
   CHECK(b.storage().stats().last_etag == eb);
 }
 
+TEST_CASE("a member sends back no batch per commit of items the peer wrote, yet its position reaches the peer") {
+  Member a("A"), b("B");
+  a.replicate_to({&a, &b});
+  b.replicate_to({&a, &b});
+  // One commit each, paced so that B applies them one by one: every commit
+  // of A's items on B would otherwise be a batch of B's back to A.
+  constexpr int kWrites = 200;
+  for (int i = 0; i < kWrites; ++i) {
+    a.put("users/" + std::to_string(i), R"({"Name":"Ann"})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
+  // B's position reaches A anyway: A acknowledged everything B has.
+  const uint64_t b_last = b.storage().stats().last_etag;
+  auto b_to_a = [&] {
+    const auto perf = b.replication()->performance();
+    for (const auto& o : perf.at("Outgoing").as_array()) {
+      if (o.as_object().at("Destination").as_string() == "A") return o.as_object();
+    }
+    FAIL("B has no connection to A");
+    return boost::json::object();
+  };
+  CHECK_MESSAGE(eventually([&] { return b_to_a().at("LastAcknowledgedEtag").to_number<uint64_t>() == b_last; }),
+                describe({&a, &b}));
+  const auto out = b_to_a();
+  CHECK(out.at("TotalItems").to_number<uint64_t>() == 0);
+  // At most one position-only batch per kQuietPositionEvery (50 ms) while A
+  // wrote, not one per commit.
+  CHECK_MESSAGE(out.at("TotalBatches").to_number<uint64_t>() < kWrites / 4, describe({&a, &b}));
+}
+
 TEST_CASE("three members writing at once converge to identical documents") {
   Member a("A"), b("B"), c("C");
   std::vector<Member*> all{&a, &b, &c};
