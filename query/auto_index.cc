@@ -80,6 +80,7 @@ Result<std::unique_ptr<AutoIndex>> AutoIndex::open_db(const std::string& dir,
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   }
   options.create_if_missing = true;
+  storage::without_statistics_dump(options);
   // Index entries are small and many: a modest write buffer per index keeps
   // many auto-indexes from each holding the default 64 MB.
   options.write_buffer_size = 16 << 20;

@@ -30,6 +30,8 @@ Status from_rocksdb(const rocksdb::Status& s, const std::string& what) {
   return Status::Internal(what + ": " + s.ToString());
 }
 
+void without_statistics_dump(rocksdb::DBOptions& options) { options.stats_dump_period_sec = 0; }
+
 Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const StorageOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
@@ -51,12 +53,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  // No periodic statistics in RocksDB's LOG: each dump walks the whole block
-  // cache, and the node's HyperClockCache (server_store.cc) is a slot table
-  // sized up front (2M slots for the default quarter of 24 GB: 0.35 s of CPU
-  // per database, 6 s after it opens and every 10 minutes after). Corvus's
-  // own metrics and /databases/{db}/stats say what an operator needs.
-  db_options.stats_dump_period_sec = 0;
+  without_statistics_dump(db_options);
   std::unique_ptr<rocksdb::Env> env =
       rocksdb::NewCompositeEnv(wal_file_system(options.file_system ? options.file_system : rocksdb::FileSystem::Default()));
   db_options.env = env.get();

@@ -40,6 +40,15 @@ enum class Family : int {
 // that; write transactions keep them out of a batch's index.
 constexpr bool is_order_family(Family family) { return family == Family::Etags || family == Family::Collections; }
 
+// What every RocksDB of a node that may read through the node's shared block
+// cache sets (the databases' engines here, the auto-indexes in query/): no
+// periodic statistics dump in RocksDB's LOG. Each dump walks the whole block
+// cache, and the node's HyperClockCache (server/server_store.cc) is a slot
+// table sized up front (2M slots for the default quarter of 24 GB: 0.35 s of
+// CPU per RocksDB instance, 6 s after it opens and every 10 minutes after).
+// Corvus's own metrics and /databases/{db}/stats say what an operator needs.
+void without_statistics_dump(rocksdb::DBOptions& options);
+
 class Engine {
  public:
   // Opens (creating if needed) the database at `path`. IOError when the
