@@ -261,6 +261,81 @@ PGPORT="" PG_STARTED=0
 PGRUN=()
 [[ $(id -u) -eq 0 ]] && PGRUN=(runuser -u postgres --)
 
+# nginx with NGINX_WORKERS workers (default 1) serving $WORK/nginx/www
+# (doc1k.json: a 1024-byte JSON document, made here) with keep-alive on a free
+# port NGPORT. Given a certificate and its key (PEM), over HTTPS on NGTLSPORT
+# too, and then without sendfile on either port: TLS 1.2/1.3, the TLS 1.3
+# suites in corvusd's order (server/http/tls_context.cc), a client certificate
+# asked for as corvusd does. Sets PID_NGINX; the caller stops it.
+NGPORT="" NGTLSPORT="" PID_NGINX=""
+start_nginx() {  # [cert.pem key.pem]
+  local cert=${1:-} key=${2:-} tls_server="" sendfile=on size
+  local d="$WORK/nginx"
+  free_port NGPORT
+  mkdir -p "$d/www" "$d/tmp"
+  # A 1024-byte JSON document.
+  { printf '{"Name":"static","Payload":"'; head -c 994 /dev/zero | tr '\0' 'x'; printf '"}'; } >"$d/www/doc1k.json"
+  if [[ -n $cert ]]; then
+    # sendfile cannot carry TLS (no kernel TLS here): without it on both
+    # servers, they serve the file the same way and TLS is the one difference.
+    sendfile=off
+    free_port NGTLSPORT
+    cp "$cert" "$d/cert.pem"
+    cp "$key" "$d/key.pem"
+    tls_server="server {
+    listen 127.0.0.1:$NGTLSPORT ssl;
+    root $d/www;
+    ssl_certificate $d/cert.pem;
+    ssl_certificate_key $d/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384;
+    ssl_verify_client optional_no_ca;
+  }"
+  fi
+  chmod -R a+rX "$d"
+  chmod a+x "$WORK"  # the worker runs as nobody
+  local user_line=""
+  [[ $(id -u) -eq 0 ]] && user_line="user nobody nogroup;"
+  cat >"$d/nginx.conf" <<EOF
+$user_line
+worker_processes ${NGINX_WORKERS:-1};
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  types { application/json json; }
+  default_type application/octet-stream;
+  sendfile $sendfile;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$NGPORT;
+    root $d/www;
+  }
+  $tls_server
+}
+EOF
+  log "nginx: ${NGINX_WORKERS:-1} worker(s) on port $NGPORT${NGTLSPORT:+, HTTPS on $NGTLSPORT}"
+  nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  # shellcheck disable=SC2034  # for the caller, which stops it
+  PID_NGINX=$!
+  wait_http "http://127.0.0.1:$NGPORT/doc1k.json" 15 || { cat "$d/error.log" >&2; return 1; }
+  size=$(curl -s "http://127.0.0.1:$NGPORT/doc1k.json" | wc -c)
+  [[ $size -eq 1024 ]] || { log "nginx serves $size bytes, expected 1024"; return 1; }
+  if [[ -n $NGTLSPORT ]]; then
+    size=$(curl -sk "https://127.0.0.1:$NGTLSPORT/doc1k.json" | wc -c)
+    [[ $size -eq 1024 ]] || { log "nginx serves $size bytes over HTTPS, expected 1024"; return 1; }
+  fi
+}
+
 start_pg() {
   free_port PGPORT
   mkdir -p "$WORK/pg/sock"

@@ -122,7 +122,7 @@ fi
 mkdir -p "$TMP_BASE"
 WORK=$(mktemp -d "$TMP_BASE/bench-run.XXXXXX")
 chmod 755 "$WORK"
-PIDS_CORVUS="" PID_NGINX=""
+PIDS_CORVUS=""
 
 cleanup() {
   local rc=$?
@@ -139,51 +139,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 check_disk "$WORK"
-
-# ---------------------------------------------------------------- nginx
-NGPORT=""
-start_nginx() {
-  free_port NGPORT
-  local d="$WORK/nginx"
-  mkdir -p "$d/www" "$d/tmp"
-  # A 1024-byte JSON document.
-  { printf '{"Name":"static","Payload":"'; head -c 994 /dev/zero | tr '\0' 'x'; printf '"}'; } >"$d/www/doc1k.json"
-  chmod -R a+rX "$d"
-  local user_line=""
-  [[ $(id -u) -eq 0 ]] && user_line="user nobody nogroup;"
-  cat >"$d/nginx.conf" <<EOF
-$user_line
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  types { application/json json; }
-  default_type application/octet-stream;
-  sendfile on;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$NGPORT;
-    root $d/www;
-  }
-}
-EOF
-  log "nginx: one worker on port $NGPORT"
-  nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
-  PID_NGINX=$!
-  wait_http "http://127.0.0.1:$NGPORT/doc1k.json" 15 || { cat "$d/error.log" >&2; return 1; }
-  local size
-  size=$(curl -s "http://127.0.0.1:$NGPORT/doc1k.json" | wc -c)
-  [[ $size -eq 1024 ]] || { log "nginx serves $size bytes, expected 1024"; return 1; }
-}
 
 # ---------------------------------------------------------------- corvusd
 CPORT=""

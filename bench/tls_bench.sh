@@ -8,12 +8,18 @@
 #   handshake  GET /build/version with "Connection: close": a new connection per
 #              request, so over HTTPS every request is a full TLS handshake
 #              (no session resumption)
+#   nginx-get  the peer: nginx (as many workers as corvusd has I/O threads,
+#              plain and HTTPS on the same certificate, no sendfile) serving,
+#              as a static file, the very bytes corvusd answers a get with,
+#              at the same clients
 #
 # Reports req/s both ways and the TLS/plain ratio (target for get and put at 64
-# clients: TLS keeps >= 0.75x, i.e. costs at most 25%), and handshakes per
-# second. Not a test: it never fails on a missed target (exit status 0 unless
-# something could not run at all). Both servers listen on 127.0.0.1 only, live in
-# one temp directory, and are stopped and removed on exit. See bench/README.md.
+# clients: TLS keeps >= 0.75x, i.e. costs at most 25%), handshakes per second,
+# and nginx's own HTTPS/plain ratio beside corvusd's: what TLS costs a
+# keep-alive GET on this machine with its OpenSSL and this load generator.
+# Not a test: it never fails on a missed target (exit status 0 unless something
+# could not run at all). All servers listen on 127.0.0.1 only, live in one temp
+# directory, and are stopped and removed on exit. See bench/README.md.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +39,9 @@ BUILD_DIR="$REPO/build/release"
 CORVUSD=""
 TMP_BASE="$REPO/build"
 KEEP_TMP=0
-ONLY=corvus DO_INSTALL=0  # lib.sh's want()/install_packages(): nothing to install here
+NGINX=1
+NGINX_WORKERS=$(nproc)  # as many as corvusd's I/O threads (--threads 0: one per hardware thread)
+ONLY=corvus DO_INSTALL=1  # lib.sh's install_packages(): nginx, unless --no-nginx
 
 usage() {
   cat <<USAGE
@@ -49,6 +57,9 @@ usage: bench/tls_bench.sh [options]
   --corvusd PATH         corvusd binary (default <build-dir>/server/corvusd)
   --tmp-dir D            where the temp directory goes (default build/); the disk measured
   --keep-tmp             keep the temp directory (logs, data) for inspection
+  --no-nginx             skip the nginx peer
+  --nginx-workers N      nginx worker processes (default $NGINX_WORKERS, corvusd's I/O threads)
+  --no-install           do not apt-get install nginx when it is missing
 USAGE
 }
 
@@ -65,6 +76,9 @@ while [[ $# -gt 0 ]]; do
     --corvusd) CORVUSD="$2"; shift 2 ;;
     --tmp-dir) TMP_BASE="$2"; shift 2 ;;
     --keep-tmp) KEEP_TMP=1; shift ;;
+    --no-nginx) NGINX=0; shift ;;
+    --nginx-workers) NGINX_WORKERS="$2"; shift 2 ;;
+    --no-install) DO_INSTALL=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "tls_bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -76,8 +90,11 @@ done
 [[ $CLIENTS =~ ^[0-9]+$ && $CLIENTS -ge 1 ]] || bad_int --clients 1
 [[ $HANDSHAKE_CLIENTS =~ ^[0-9]+$ && $HANDSHAKE_CLIENTS -ge 1 ]] || bad_int --handshake-clients 1
 [[ $IO_THREADS =~ ^[0-9]+$ && $IO_THREADS -ge 1 ]] || bad_int --io-threads 1
+[[ $NGINX_WORKERS =~ ^[0-9]+$ && $NGINX_WORKERS -ge 1 ]] || bad_int --nginx-workers 1
 [[ $KEY_TYPE == ec || $KEY_TYPE == rsa ]] || { echo "tls_bench.sh: --key-type must be ec or rsa" >&2; exit 2; }
 for tool in curl ss openssl; do command -v "$tool" >/dev/null || die "$tool is required"; done
+if [[ $NGINX -eq 1 ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then install_packages nginx-light; fi
+export PATH="$PATH:/usr/sbin"
 
 LOAD="$BUILD_DIR/bench/corvus-http-load"
 [[ -x $LOAD ]] || die "$LOAD missing: cmake --build --preset release --target corvus-http-load"
@@ -136,14 +153,34 @@ done
 "$LOAD" --port "$PLAIN_PORT" --mode preload --ids "$IDS" --clients 16 >/dev/null || die "preload (plain) failed"
 "$LOAD" --port "$TLS_PORT" --tls 1 "${CLIENT_CERT[@]}" --mode preload --ids "$IDS" --clients 16 >/dev/null || die "preload (tls) failed"
 log "plain corvusd on :$PLAIN_PORT, TLS corvusd ($KEY_TYPE key) on :$TLS_PORT; temp dir $WORK ($FSTYPE on $FSDEV)"
+RUNS="get put handshake"
+if [[ $NGINX -eq 1 ]]; then
+  if ! start_nginx "$WORK/cert.pem" "$WORK/key.pem"; then
+    [[ -n $PID_NGINX ]] && PIDS+=("$PID_NGINX")
+    die "nginx did not start ($(tail -3 "$WORK/nginx/error.log" 2>/dev/null))"
+  fi
+  PIDS+=("$PID_NGINX")
+  # What corvusd answers a get with (the load generator's first preloaded id), byte for byte.
+  curl -s --max-time 10 -o "$WORK/nginx/www/get.json" "http://127.0.0.1:$PLAIN_PORT/databases/bench/docs?id=bench%2Fg-0" ||
+    die "could not read bench/g-0 from the plain corvusd"
+  chmod a+r "$WORK/nginx/www/get.json"
+  RUNS="$RUNS nginx-get"
+fi
 
 RESULTS="$WORK/results.txt"  # run side rep rps p50 p99 errors
 : >"$RESULTS"
 run_load() {  # run side rep
   local run=$1 side=$2 rep=$3 line err="$WORK/load-$1-$2-$3.err" args=()
-  if [[ $side == plain ]]; then args+=(--port "$PLAIN_PORT"); else args+=(--port "$TLS_PORT" --tls 1 "${CLIENT_CERT[@]}"); fi
+  if [[ $run == nginx-get ]]; then
+    if [[ $side == plain ]]; then args+=(--port "$NGPORT"); else args+=(--port "$NGTLSPORT" --tls 1 "${CLIENT_CERT[@]}"); fi
+  elif [[ $side == plain ]]; then
+    args+=(--port "$PLAIN_PORT")
+  else
+    args+=(--port "$TLS_PORT" --tls 1 "${CLIENT_CERT[@]}")
+  fi
   case "$run" in
     get) args+=(--mode get --ids "$IDS" --clients "$CLIENTS") ;;
+    nginx-get) args+=(--mode static --path /get.json --clients "$CLIENTS") ;;
     put) args+=(--mode put --tag "r${rep}${side}-" --clients "$CLIENTS") ;;
     handshake) args+=(--mode static --path /build/version --connection-close 1 --clients "$HANDSHAKE_CLIENTS") ;;
   esac
@@ -161,7 +198,7 @@ run_load() {  # run side rep
 log "${SECS}s per run after ${WARMUP}s warm-up; $CLIENTS clients (handshakes: $HANDSHAKE_CLIENTS); repeat $REPEAT"
 for ((rep = 1; rep <= REPEAT; rep++)); do
   log "=== repetition $rep/$REPEAT"
-  for run in get put handshake; do
+  for run in $RUNS; do
     # Alternate which side goes first, so a drift in the machine's load hits both.
     if ((rep % 2)); then sides="plain tls"; else sides="tls plain"; fi
     for side in $sides; do run_load "$run" "$side" "$rep"; done
@@ -183,9 +220,9 @@ echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); c
   "medians of $REPEAT repetitions; closed loop; load generator io threads: $IO_THREADS"
 printf '\n%-10s %7s | %-27s | %-27s | %s\n' "" "" "plain HTTP" "HTTPS" ""
 printf '%-10s %7s | %9s %7s %8s  | %9s %7s %8s  | %s\n' run clients req/s p50_us p99_us req/s p50_us p99_us "TLS/plain"
-for run in get put handshake; do
+for run in $RUNS; do
   c=$CLIENTS; [[ $run == handshake ]] && c=$HANDSHAKE_CLIENTS
-  awk -v run="$run" -v c="$c" -v target="$([[ $run != handshake && $CLIENTS == 64 ]] && echo 0.75)" '
+  awk -v run="$run" -v c="$c" -v target="$([[ $run == get || $run == put ]] && [[ $CLIENTS == 64 ]] && echo 0.75)" '
     $1 == run && $2 == "plain" { p = $3; pl = sprintf("%9.0f %7d %8d%s", $3, $4, $5, ($6 > 0 ? "*" : " ")) }
     $1 == run && $2 == "tls"   { t = $3; tl = sprintf("%9.0f %7d %8d%s", $3, $4, $5, ($6 > 0 ? "*" : " ")) }
     END { if (pl == "") pl = sprintf("%-27s", "not run"); if (tl == "") tl = sprintf("%-27s", "not run")
@@ -195,3 +232,19 @@ for run in get put handshake; do
 done
 if awk '$6 > 0 { f = 1 } END { exit !f }' "$MEDIANS"; then echo "(* = some runs behind this cell had errors; see the log above)"; fi
 echo "handshake over HTTPS: req/s = full TLS handshakes per second (each request a new connection)"
+if [[ $NGINX -eq 1 ]]; then
+  # Each repetition's plain and HTTPS runs follow each other, so their ratio
+  # sees one moment of the machine; the medians above mix moments.
+  awk '$1 == "get" || $1 == "nginx-get" { rps[$1 " " $2 " " $3] = $4; reps[$3] = 1 }
+    END { for (r in reps) order[++n] = r + 0
+          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (order[j] < order[i]) { t = order[i]; order[i] = order[j]; order[j] = t }
+          for (k = 1; k <= 2; k++) { run = (k == 1 ? "get" : "nginx-get"); line = ""
+            for (i = 1; i <= n; i++) { p = rps[run " plain " order[i]]; t = rps[run " tls " order[i]]
+              line = line sprintf(" %s", (p > 0 && t > 0) ? sprintf("%.2f", t / p) : "n/a") }
+            printf "HTTPS/plain by repetition, %-9s:%s\n", run, line } }' "$RESULTS"
+  awk '$1 == "get" && $2 == "plain" { gp = $3 } $1 == "get" && $2 == "tls" { gt = $3 }
+       $1 == "nginx-get" && $2 == "plain" { np = $3 } $1 == "nginx-get" && $2 == "tls" { nt = $3 }
+       END { if (gp > 0 && gt > 0 && np > 0 && nt > 0)
+               printf "get: corvusd keeps %.2fx of its plain throughput over HTTPS, nginx %.2fx of its own (medians)\n", gt / gp, nt / np }' "$MEDIANS"
+  echo "nginx-get: nginx $(nginx -v 2>&1 | sed 's/.*: //'), $NGINX_WORKERS worker(s), serving corvusd's get answer ($(wc -c <"$WORK/nginx/www/get.json") bytes) as a static file"
+fi
