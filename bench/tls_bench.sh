@@ -94,7 +94,7 @@ done
 [[ $KEY_TYPE == ec || $KEY_TYPE == rsa ]] || { echo "tls_bench.sh: --key-type must be ec or rsa" >&2; exit 2; }
 for tool in curl ss openssl; do command -v "$tool" >/dev/null || die "$tool is required"; done
 if [[ $NGINX -eq 1 ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then install_packages nginx-light; fi
-export PATH="$PATH:/usr/sbin"
+export PATH="$PATH:/usr/sbin"  # where Debian puts nginx
 
 LOAD="$BUILD_DIR/bench/corvus-http-load"
 [[ -x $LOAD ]] || die "$LOAD missing: cmake --build --preset release --target corvus-http-load"
@@ -161,7 +161,7 @@ if [[ $NGINX -eq 1 ]]; then
   fi
   PIDS+=("$PID_NGINX")
   # What corvusd answers a get with (the load generator's first preloaded id), byte for byte.
-  curl -s --max-time 10 -o "$WORK/nginx/www/get.json" "http://127.0.0.1:$PLAIN_PORT/databases/bench/docs?id=bench%2Fg-0" ||
+  curl -sf --max-time 10 -o "$WORK/nginx/www/get.json" "http://127.0.0.1:$PLAIN_PORT/databases/bench/docs?id=bench%2Fg-0" ||
     die "could not read bench/g-0 from the plain corvusd"
   chmod a+r "$WORK/nginx/www/get.json"
   RUNS="$RUNS nginx-get"
@@ -235,13 +235,12 @@ echo "handshake over HTTPS: req/s = full TLS handshakes per second (each request
 if [[ $NGINX -eq 1 ]]; then
   # Each repetition's plain and HTTPS runs follow each other, so their ratio
   # sees one moment of the machine; the medians above mix moments.
-  awk '$1 == "get" || $1 == "nginx-get" { rps[$1 " " $2 " " $3] = $4; reps[$3] = 1 }
-    END { for (r in reps) order[++n] = r + 0
-          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (order[j] < order[i]) { t = order[i]; order[i] = order[j]; order[j] = t }
-          for (k = 1; k <= 2; k++) { run = (k == 1 ? "get" : "nginx-get"); line = ""
-            for (i = 1; i <= n; i++) { p = rps[run " plain " order[i]]; t = rps[run " tls " order[i]]
+  for run in get nginx-get; do
+    awk -v run="$run" -v n="$REPEAT" '$1 == run { rps[$2 " " $3] = $4 }
+      END { for (i = 1; i <= n; i++) { p = rps["plain " i]; t = rps["tls " i]
               line = line sprintf(" %s", (p > 0 && t > 0) ? sprintf("%.2f", t / p) : "n/a") }
-            printf "HTTPS/plain by repetition, %-9s:%s\n", run, line } }' "$RESULTS"
+            printf "HTTPS/plain by repetition, %-9s:%s\n", run, line }' "$RESULTS"
+  done
   awk '$1 == "get" && $2 == "plain" { gp = $3 } $1 == "get" && $2 == "tls" { gt = $3 }
        $1 == "nginx-get" && $2 == "plain" { np = $3 } $1 == "nginx-get" && $2 == "tls" { nt = $3 }
        END { if (gp > 0 && gt > 0 && np > 0 && nt > 0)
