@@ -188,11 +188,11 @@ Status OutgoingReplication::run_connection() {
     }
     // Idle: wait for a commit, a frame of the peer, the time to beat, or the
     // time to send a position we owe.
-    auto wait = kHeartbeatEvery - (std::chrono::steady_clock::now() - last_sent_at);
+    const auto now = std::chrono::steady_clock::now();
+    auto wait = kHeartbeatEvery - (now - last_sent_at);
     if (position_owed_) {
-      wait = std::min(wait, std::max<std::chrono::steady_clock::duration>(
-                                kQuietPositionEvery - (std::chrono::steady_clock::now() - last_batch_at_),
-                                std::chrono::milliseconds(1)));
+      wait = std::min(wait, std::max<std::chrono::steady_clock::duration>(kQuietPositionEvery - (now - last_batch_at_),
+                                                                          std::chrono::milliseconds(1)));
     }
     if (wait > std::chrono::milliseconds(0)) {
       auto f = socket->receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait), wake_fd_);
