@@ -10,6 +10,7 @@
 namespace rocksdb {
 class Cache;
 class FileSystem;
+class RateLimiter;
 }
 
 namespace corvus::storage {
@@ -44,6 +45,13 @@ struct StorageOptions {
   // allocation and an eviction. Default (null): a cache of block_cache_bytes
   // per database.
   std::shared_ptr<rocksdb::Cache> block_cache;
+
+  // Bounds the bytes per second that memtable flushes and compactions write,
+  // shared by every database of the process like the block cache. Unbounded,
+  // a flush runs in one burst that takes a core and the disk for a few
+  // hundred milliseconds, and the writes acknowledged meanwhile wait behind
+  // it (the WAL is never limited). Default (null): unbounded.
+  std::shared_ptr<rocksdb::RateLimiter> background_write_limiter;
 
   // DocumentsStorage::submit_or_run may run a write and its WAL sync on the
   // calling thread when no other write is under way (saving two thread

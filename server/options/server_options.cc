@@ -76,6 +76,16 @@ const std::vector<OptionSpec>& specs() {
          o.cache_bytes = *n;
          return "";
        }},
+      {"background-write-rate", "CORVUS_BACKGROUND_WRITE_RATE", "SIZE", "128MiB",
+       "bytes per second that flushes and compactions of all databases may write, e.g. 64MiB; 0 = unbounded "
+       "(a bound spreads them out, so acknowledged writes do not stall behind a burst)",
+       [](ServerOptions& o, std::string_view v) -> std::string {
+         auto n = parse_byte_size(v);
+         if (!n.ok()) return n.status().message();
+         if (*n != 0 && *n < (1u << 20)) return "must be 0 (unbounded) or at least 1MiB";
+         o.background_write_bytes_per_second = *n;
+         return "";
+       }},
       {"changes-max-queued-events", "CORVUS_CHANGES_MAX_QUEUED_EVENTS", "N", "10000",
        "a Changes API client with more unsent events is disconnected",
        [](ServerOptions& o, std::string_view v) -> std::string {

@@ -39,6 +39,14 @@ struct ServerOptions {
   // More keeps more of the working set a hash lookup away. Default: a quarter
   // of the machine's memory (0 here means that).
   size_t cache_bytes = 0;
+  // Bytes per second the node's memtable flushes and compactions may write,
+  // all databases together; 0 = unbounded. Bounded, a flush spreads over a
+  // little more time instead of taking a core and the disk in one burst, and
+  // the writes acknowledged meanwhile (and the replicated batches applied)
+  // do not stall behind it. 128 MiB/s keeps a bulk insert at its unbounded
+  // rate on this project's machine (bench/README.md, "Background writes").
+  // Default: 128 MiB.
+  size_t background_write_bytes_per_second = 128u << 20;
   // A Changes API client whose queue of unsent events passes either limit is
   // disconnected with the reason. Defaults: 10000 events, 10 MiB.
   size_t changes_max_queued_events = 10'000;

@@ -26,6 +26,7 @@ TEST_CASE("ServerOptions: defaults") {
   CHECK(o->data_dir == "./corvus-data");
   CHECK(o->log_level == "info");
   CHECK(o->max_body_bytes == 64u * 1024 * 1024);
+  CHECK(o->background_write_bytes_per_second == 128u << 20);
   CHECK(o->threads == 0);
   CHECK(o->read_timeout_seconds == 120);
   CHECK(o->node_tag_hint.empty());
@@ -35,7 +36,8 @@ TEST_CASE("ServerOptions: defaults") {
 
 TEST_CASE("ServerOptions: --flag=value and --flag value") {
   auto o = parse({"--server-url=http://0.0.0.0:9090", "--data-dir", "/tmp/c", "--log-level=DEBUG", "--max-body-size",
-                  "10KB", "--threads=4", "--public-server-url", "http://a.example:80", "--node-tag=B"});
+                  "10KB", "--threads=4", "--public-server-url", "http://a.example:80", "--node-tag=B",
+                  "--background-write-rate=0"});
   REQUIRE(o.ok());
   CHECK(o->host == "0.0.0.0");
   CHECK(o->port == 9090);
@@ -46,6 +48,7 @@ TEST_CASE("ServerOptions: --flag=value and --flag value") {
   CHECK(o->threads == 4);
   CHECK(o->public_server_url == "http://a.example:80");
   CHECK(o->node_tag_hint == "B");
+  CHECK(o->background_write_bytes_per_second == 0);
 }
 
 TEST_CASE("ServerOptions: environment, and flags win over it") {
@@ -117,6 +120,7 @@ TEST_CASE("ServerOptions: errors name the flag or variable") {
   check_error(parse({"--read-timeout=2m"}), "whole seconds");
   check_error(parse({"--max-body-size=lots"}), "bad size 'lots'");
   check_error(parse({"--max-body-size=0"}), "greater than 0");
+  check_error(parse({"--background-write-rate=100KB"}), "at least 1MiB");
   check_error(parse({"--node-tag=a"}), "upper-case");
   check_error(parse({}, {{"CORVUS_THREADS", "x"}}), "environment variable CORVUS_THREADS");
 }
@@ -158,7 +162,7 @@ TEST_CASE("ServerOptions: help lists every flag, env var and default") {
   for (const char* s : {"--server-url", "CORVUS_SERVER_URL", "http://127.0.0.1:8080", "--data-dir", "CORVUS_DATA_DIR",
                         "./corvus-data", "--log-level", "CORVUS_LOG_LEVEL", "--max-body-size", "CORVUS_MAX_BODY_SIZE",
                         "64MiB", "--threads", "CORVUS_THREADS", "--public-server-url", "CORVUS_PUBLIC_SERVER_URL",
-                        "--node-tag", "CORVUS_NODE_TAG", "--certificate", "CORVUS_CERTIFICATE",
+                        "--node-tag", "CORVUS_NODE_TAG", "--background-write-rate", "CORVUS_BACKGROUND_WRITE_RATE", "--certificate", "CORVUS_CERTIFICATE",
                         "--certificate-password", "CORVUS_CERTIFICATE_PASSWORD", "--unsecured-allow-public",
                         "CORVUS_UNSECURED_ALLOW_PUBLIC", "--help"}) {
     CAPTURE(s);

@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
+#include <rocksdb/rate_limiter.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -295,6 +296,19 @@ TEST_CASE("DocumentsStorage: a database written in another storage format is ref
     REQUIRE_FALSE(reopened.ok());
     CHECK(reopened.status().message().find("storage format") != std::string::npos);
   }
+}
+
+TEST_CASE("DocumentsStorage: flushes write through the background write limiter it is given") {
+  testing::TempDir dir;
+  std::shared_ptr<rocksdb::RateLimiter> limiter(rocksdb::NewGenericRateLimiter(1 << 30));
+  StorageOptions opts;
+  opts.background_write_limiter = limiter;
+  auto s = DocumentsStorage::open(dir.path(), opts);
+  REQUIRE(s.ok());
+  for (int i = 0; i < 100; ++i) put(**s, "users/" + std::to_string(i), user("ann"));
+  CHECK(limiter->GetTotalBytesThrough() == 0);
+  REQUIRE((*s)->engine().db()->Flush(rocksdb::FlushOptions(), (*s)->engine().cf(Family::Documents)).ok());
+  CHECK(limiter->GetTotalBytesThrough() > 0);
 }
 
 TEST_CASE("DocumentsStorage: server-owned metadata is carried over a client's put and changed only by its module") {
