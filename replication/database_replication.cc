@@ -29,8 +29,8 @@ json::array batches_json(const RecentBatches& recent) {
 }  // namespace
 
 DatabaseReplication::DatabaseReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
-                                         IncomingReplication::PolicyFn policy)
-    : storage_(storage), identity_(std::move(identity)), policy_(std::move(policy)) {
+                                         IncomingReplication::PolicyFn policy, RedialBackoff redial)
+    : storage_(storage), identity_(std::move(identity)), policy_(std::move(policy)), redial_(redial) {
   listener_id_ = storage_.add_commit_listener([this](uint64_t last_etag) { on_commit(last_etag); });
   housekeeper_ = std::thread([this] { housekeeping(); });
 }
@@ -115,7 +115,7 @@ void DatabaseReplication::set_destinations(const std::vector<ReplicationPeer>& p
     }
     for (const auto& p : peers) {
       if (p.tag == identity_.node_tag || outgoing_.count(p.tag)) continue;
-      outgoing_[p.tag] = std::make_unique<OutgoingReplication>(storage_, identity_, p.tag, p.address);
+      outgoing_[p.tag] = std::make_unique<OutgoingReplication>(storage_, identity_, p.tag, p.address, redial_);
     }
   }
   for (auto& o : retired) o->stop();  // outside the lock: it joins a thread
@@ -141,6 +141,7 @@ void DatabaseReplication::accept(std::unique_ptr<FrameSocket> socket, Handshake 
   for (auto& i : retired) i->stop();
   std::lock_guard lock(mu_);
   if (stopped_) return;
+  if (auto o = outgoing_.find(handshake.from); o != outgoing_.end()) o->second->redial_now();
   auto source_sent = [this](const std::string& source, const std::vector<storage::ReplicationItem>& items) {
     std::lock_guard guard(mu_);
     if (auto o = outgoing_.find(source); o != outgoing_.end()) o->second->peer_sent(items);

@@ -53,8 +53,9 @@ class DatabaseReplication {
  public:
   static constexpr size_t kPurgeBatch = 1024;
 
+  // `redial`: the back-off of the pushes to the group's members.
   DatabaseReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
-                      IncomingReplication::PolicyFn policy);
+                      IncomingReplication::PolicyFn policy, RedialBackoff redial = {});
   ~DatabaseReplication();
   DatabaseReplication(const DatabaseReplication&) = delete;
   DatabaseReplication& operator=(const DatabaseReplication&) = delete;
@@ -63,7 +64,8 @@ class DatabaseReplication {
   // to dropped ones (or moved addresses) stop.
   void set_destinations(const std::vector<ReplicationPeer>& peers);
   // A connection whose handshake names this database; a previous connection
-  // of the same source is closed (it is a stale half of a broken link).
+  // of the same source is closed (it is a stale half of a broken link), and
+  // our push to that source redials now if it was waiting to.
   // `filter`: only the items it allows are applied (pull replication).
   void accept(std::unique_ptr<FrameSocket> socket, Handshake handshake,
               IncomingReplication::ItemFilter filter = nullptr, std::function<Status()> permitted = nullptr);
@@ -106,6 +108,7 @@ class DatabaseReplication {
   storage::DocumentsStorage& storage_;
   const ReplicationIdentity identity_;
   const IncomingReplication::PolicyFn policy_;
+  const RedialBackoff redial_;
   uint64_t listener_id_ = 0;
 
   mutable std::mutex mu_;

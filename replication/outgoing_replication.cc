@@ -14,19 +14,17 @@ namespace corvus::replication {
 namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(2);
-constexpr auto kMinBackoff = std::chrono::milliseconds(50);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
 }  // namespace
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
-                                         std::string peer_tag, std::string peer_address)
+                                         std::string peer_tag, std::string peer_address, RedialBackoff backoff)
     : OutgoingReplication(storage, identity, std::move(peer_tag), peer_address,
                           OutgoingOptions{[peer_address, dial = identity.dial_peer] {
                                             if (dial) return dial(peer_address);
                                             return FrameSocket::connect(peer_address, kConnectTimeout);
                                           },
-                                          nullptr, nullptr, {}, nullptr, false}) {}
+                                          nullptr, nullptr, {}, nullptr, false, backoff}) {}
 
 OutgoingReplication::OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity,
                                          std::string peer_tag, std::string peer_address, OutgoingOptions options)
@@ -56,6 +54,8 @@ void OutgoingReplication::peer_sent(const std::vector<storage::ReplicationItem>&
   for (const auto& item : items) sent_by_peer_.add(item);
 }
 
+void OutgoingReplication::redial_now() { redial_now_ = true; }
+
 void OutgoingReplication::stop() {
   stopping_ = true;
   notify();
@@ -83,10 +83,12 @@ void OutgoingReplication::heard() {
 }
 
 void OutgoingReplication::run() {
-  auto backoff = kMinBackoff;
+  auto backoff = options_.backoff.first;
   std::string last_logged;
   while (!stopping_) {
     const auto started = std::chrono::steady_clock::now();
+    // A call before this dial is answered by it.
+    redial_now_ = false;
     Status s = run_connection();
     {
       std::lock_guard lock(status_mu_);
@@ -101,13 +103,13 @@ void OutgoingReplication::run() {
     if (s.to_string() != last_logged) log("info", "connection ended: " + s.to_string());
     last_logged = s.to_string();
     // A connection that worked for a while starts the back-off over.
-    if (std::chrono::steady_clock::now() - started > kSilenceLimit) backoff = kMinBackoff;
+    if (std::chrono::steady_clock::now() - started > kSilenceLimit) backoff = options_.backoff.first;
     const auto until = std::chrono::steady_clock::now() + backoff;
-    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+    while (!stopping_ && !redial_now_ && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
           std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
     }
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    backoff = redial_now_ ? options_.backoff.first : std::min(backoff * 2, options_.backoff.max);
   }
   finished_ = true;
 }

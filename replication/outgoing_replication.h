@@ -7,7 +7,8 @@
 // sends heartbeats. Items the peer sent us itself are not sent back to it
 // (SentByPeer), and a batch that would carry nothing but our position waits
 // up to kQuietPositionEvery for company. A broken or silent
-// connection is redialed with back-off (50 ms doubling to 5 s).
+// connection is redialed with back-off (RedialBackoff), cut short when the
+// peer shows it is up again (redial_now()).
 //
 // Owned by DatabaseReplication, which outlives it and keeps the storage open
 // while it runs. Thread-safety: notify(), status() and stop() from any thread.
@@ -44,6 +45,13 @@ struct ReplicationIdentity {
   std::function<Result<std::unique_ptr<FrameSocket>>(const std::string& address)> dial_peer;
 };
 
+// The wait before redialing a destination that could not be reached: from
+// `first`, doubling after each failed connection up to `max`.
+struct RedialBackoff {
+  std::chrono::milliseconds first{50};
+  std::chrono::milliseconds max{5000};
+};
+
 // How an OutgoingReplication gets its connections, and what it sends.
 struct OutgoingOptions {
   // Opens a connection to the destination; Busy/IOError when it cannot (the
@@ -70,6 +78,7 @@ struct OutgoingOptions {
   // One connection only (a hub serving the connection a sink opened): when it
   // ends, the thread ends and finished() is true.
   bool once = false;
+  RedialBackoff backoff;
 };
 
 class OutgoingReplication {
@@ -91,7 +100,7 @@ class OutgoingReplication {
   // Group replication: dials `peer_address` (the peer's cluster port) with
   // identity.dial_peer, or plain TCP.
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
-                      std::string peer_address);
+                      std::string peer_address, RedialBackoff backoff = {});
   OutgoingReplication(storage::DocumentsStorage& storage, ReplicationIdentity identity, std::string peer_tag,
                       std::string peer_address, OutgoingOptions options);
   ~OutgoingReplication();
@@ -102,6 +111,12 @@ class OutgoingReplication {
   void notify();
   // The peer sent us these items itself: they need not go back to it.
   void peer_sent(const std::vector<storage::ReplicationItem>& items);
+  // The peer is up (it just dialed us): a wait before redialing it ends now,
+  // and the back-off starts over. Without this, a node back from a few
+  // seconds away waited up to RedialBackoff::max before its peers pushed to
+  // it again. During a live connection it only spares the wait after that
+  // connection ends, once.
+  void redial_now();
   OutgoingStatus status() const;
   const std::string& peer_tag() const { return peer_tag_; }
   const std::string& peer_address() const { return peer_address_; }
@@ -138,6 +153,7 @@ class OutgoingReplication {
   std::atomic<bool> finished_{false};
   int wake_fd_ = -1;  // eventfd: notify() and stop() write it
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> redial_now_{false};
   std::mutex socket_mu_;
   FrameSocket* socket_ = nullptr;  // the live connection, for stop()
   mutable std::mutex status_mu_;

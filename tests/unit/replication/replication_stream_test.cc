@@ -79,7 +79,8 @@ class Member {
   }
 
   // Starts (or re-points) replication to `peers`.
-  void replicate_to(const std::vector<Member*>& peers, ConflictPolicy policy = ConflictPolicy::ResolveToLatest) {
+  void replicate_to(const std::vector<Member*>& peers, ConflictPolicy policy = ConflictPolicy::ResolveToLatest,
+                    replication::RedialBackoff redial = {}) {
     std::vector<replication::ReplicationPeer> list;
     for (auto* p : peers) {
       if (p != this) list.push_back({p->tag(), p->address()});
@@ -87,7 +88,7 @@ class Member {
     std::lock_guard lock(mu_);
     if (!replication_) {
       replication::ReplicationIdentity id{"cluster-1", tag_, "db", {}, {}};
-      replication_ = std::make_shared<DatabaseReplication>(*storage_, id, [policy] { return policy; });
+      replication_ = std::make_shared<DatabaseReplication>(*storage_, id, [policy] { return policy; }, redial);
     }
     replication_->set_destinations(list);
   }
@@ -426,6 +427,21 @@ TEST_CASE("a destination that restarts resumes from its own position; nothing is
   // Only the 30 new documents took etags on B.
   CHECK(b.storage().stats().last_etag == b_etag + 30);
   CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
+}
+
+TEST_CASE("a member that comes back and dials us is pushed to at once, not after our redial back-off") {
+  Member a("A"), b("B");
+  // A waits an hour before redialing: only B dialing A can bring A's push back.
+  a.replicate_to({&a, &b}, ConflictPolicy::ResolveToLatest, {std::chrono::hours(1), std::chrono::hours(1)});
+  a.put("items/1", "{}");
+  // B replicates nothing yet, so its port refuses A's first dial.
+  auto a_push_failed = [&] {
+    const auto outgoing = a.replication()->performance().at("Outgoing").as_array();
+    return !outgoing.empty() && !outgoing[0].as_object().at("LastError").as_string().empty();
+  };
+  REQUIRE(eventually(a_push_failed));
+  b.replicate_to({&a, &b});
+  CHECK_MESSAGE(eventually([&] { return b.get("items/1").has_value(); }), describe({&a, &b}));
 }
 
 TEST_CASE("an ordinary write concurrent with a later cluster-wide transaction loses to it on every member") {
