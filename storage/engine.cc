@@ -1,6 +1,7 @@
 #include "storage/engine.h"
 
 #include <filesystem>
+#include <random>
 #include <vector>
 
 #include <rocksdb/cache.h>
@@ -32,6 +33,19 @@ Status from_rocksdb(const rocksdb::Status& s, const std::string& what) {
 
 void without_statistics_dump(rocksdb::DBOptions& options) { options.stats_dump_period_sec = 0; }
 
+// The members of a database group receive the same writes at the same rate:
+// with equal memtable sizes they flush, and then compact, at the same moment,
+// and on a machine they share (or in a group whose writes wait for each
+// other) the three bursts stall the replicated applies together. Each open
+// picks its size at random in [48, 80) MiB, around RocksDB's 64 MiB default,
+// so those moments drift apart (bench/README.md, "Background writes").
+size_t jittered_write_buffer_bytes() {
+  constexpr size_t kLeast = 48u << 20;
+  constexpr size_t kSpread = 32u << 20;
+  std::random_device seed;
+  return kLeast + std::uniform_int_distribution<size_t>(0, kSpread - 1)(seed);
+}
+
 Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const StorageOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
@@ -48,6 +62,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const Stor
   // lookup walks a skip list of every key written since the last flush.
   cf_options.memtable_whole_key_filtering = true;
   cf_options.memtable_prefix_bloom_size_ratio = 0.02;
+  cf_options.write_buffer_size = jittered_write_buffer_bytes();
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;

@@ -1,5 +1,7 @@
 #include "storage/documents_storage.h"
 
+#include <set>
+
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <rocksdb/rate_limiter.h>
@@ -309,6 +311,21 @@ TEST_CASE("DocumentsStorage: flushes write through the background write limiter 
   CHECK(limiter->GetTotalBytesThrough() == 0);
   REQUIRE((*s)->engine().db()->Flush(rocksdb::FlushOptions(), (*s)->engine().cf(Family::Documents)).ok());
   CHECK(limiter->GetTotalBytesThrough() > 0);
+}
+
+TEST_CASE("DocumentsStorage: each open picks its memtable size at random, so replicas do not flush in step") {
+  std::set<size_t> sizes;
+  for (int i = 0; i < 4; ++i) {
+    testing::TempDir dir;
+    auto engine = Engine::open(dir.path(), StorageOptions{});
+    REQUIRE(engine.ok());
+    const size_t size = (*engine)->db()->GetOptions((*engine)->cf(Family::Documents)).write_buffer_size;
+    CHECK(size >= 48u << 20);
+    CHECK(size < 80u << 20);
+    sizes.insert(size);
+  }
+  // Four draws from 32 Mi values: equal ones are all but impossible.
+  CHECK(sizes.size() > 1);
 }
 
 TEST_CASE("DocumentsStorage: server-owned metadata is carried over a client's put and changed only by its module") {
