@@ -45,7 +45,7 @@ struct ServerOptions {
   // the writes acknowledged meanwhile (and the replicated batches applied)
   // do not stall behind it. 128 MiB/s keeps a bulk insert at its unbounded
   // rate on this project's machine (bench/README.md, "Background writes").
-  // Default: 128 MiB.
+  // Default: 128 MiB/s.
   size_t background_write_bytes_per_second = 128u << 20;
   // A Changes API client whose queue of unsent events passes either limit is
   // disconnected with the reason. Defaults: 10000 events, 10 MiB.

@@ -8,8 +8,8 @@ namespace rc = rachis::cluster;
 
 namespace {
 
-constexpr auto kMinBackoff = std::chrono::milliseconds(50);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+// The group pushes' back-off: a sink redials its hub the same way.
+constexpr replication::RedialBackoff kBackoff;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 
 }  // namespace
@@ -67,7 +67,7 @@ void SinkReplication::stop() {
 }
 
 void SinkReplication::pull_loop() {
-  auto backoff = kMinBackoff;
+  auto backoff = kBackoff.first;
   std::string last_logged;
   while (!stopping_) {
     const auto started = std::chrono::steady_clock::now();
@@ -104,10 +104,10 @@ void SinkReplication::pull_loop() {
     if (stopping_) break;
     if (ended.to_string() != last_logged) log("info", ended.to_string());
     last_logged = ended.to_string();
-    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(3)) backoff = kMinBackoff;
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(3)) backoff = kBackoff.first;
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, backoff, [&] { return stopping_.load(); });
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    backoff = std::min(backoff * 2, kBackoff.max);
   }
   std::unique_ptr<replication::IncomingReplication> done;
   {
