@@ -124,15 +124,15 @@ void handle_delete(ServerStore& store, const http::Request& req, const http::Res
     }
   }
   if (cmd.names.empty()) return respond_error(respond, Status::InvalidArgument("No database names given"), req);
-  // Check all first so a bad name in the list deletes nothing.
-  bool all_ignored = true;
+  // As RavenDB: a database that does not exist is skipped, and nothing to
+  // delete (every name missing, or locked with PreventDeletesIgnore) is
+  // answered without a cluster command.
+  bool nothing_to_delete = true;
   for (const auto& n : cmd.names) {
     auto r = store.cluster().state().record(n);
-    if (!r || !r->active()) return respond(database_missing(n, req.target));
-    all_ignored &= r->lock_mode == "PreventDeletesIgnore";
+    nothing_to_delete &= !r || !r->active() || r->lock_mode == "PreventDeletesIgnore";
   }
-  // As RavenDB: nothing to delete is answered without a cluster command.
-  if (all_ignored) return respond(http::Response::json(200, R"({"RaftCommandIndex":-1,"PendingDeletes":[]})"));
+  if (nothing_to_delete) return respond(http::Response::json(200, R"({"RaftCommandIndex":-1,"PendingDeletes":[]})"));
   store.cluster().execute(cmd, [respond, url = req.target](rc::CommandResult r, rachis::core::Index index) {
     if (!r.status.ok()) return respond(http::error_response(r.status, url));
     json::object out{{"RaftCommandIndex", index}, {"PendingDeletes", r.value.as_object().at("PendingDeletes")}};

@@ -115,7 +115,9 @@ CommandResult DeleteDatabaseCommand::apply(ApplyContext& ctx) const {
   json::array skipped;
   for (const auto& name : names) {
     auto r = ctx.state.record(name);
-    if (!r || !r->active()) return {Status::NotFound("Database '" + name + "' does not exist"), nullptr};
+    // As RavenDB: a database that is gone (or going) is nothing to delete, so
+    // two deletes of one database that race both succeed.
+    if (!r || !r->active()) continue;
     if (r->lock_mode == "PreventDeletesError") {
       return {Status::InvalidArgument("Database '" + name + "' cannot be deleted because of the set lock mode ('" +
                                       r->lock_mode + "'); change the lock mode before deleting it"),
