@@ -162,7 +162,8 @@ TEST_CASE("ServerOptions: help lists every flag, env var and default") {
   for (const char* s : {"--server-url", "CORVUS_SERVER_URL", "http://127.0.0.1:8080", "--data-dir", "CORVUS_DATA_DIR",
                         "./corvus-data", "--log-level", "CORVUS_LOG_LEVEL", "--max-body-size", "CORVUS_MAX_BODY_SIZE",
                         "64MiB", "--threads", "CORVUS_THREADS", "--public-server-url", "CORVUS_PUBLIC_SERVER_URL",
-                        "--node-tag", "CORVUS_NODE_TAG", "--background-write-rate", "CORVUS_BACKGROUND_WRITE_RATE", "--certificate", "CORVUS_CERTIFICATE",
+                        "--node-tag", "CORVUS_NODE_TAG", "--background-write-rate", "CORVUS_BACKGROUND_WRITE_RATE",
+                        "--certificate", "CORVUS_CERTIFICATE",
                         "--certificate-password", "CORVUS_CERTIFICATE_PASSWORD", "--unsecured-allow-public",
                         "CORVUS_UNSECURED_ALLOW_PUBLIC", "--help"}) {
     CAPTURE(s);
