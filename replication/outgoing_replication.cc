@@ -178,6 +178,10 @@ Status OutgoingReplication::run_connection() {
       if (Status s = await_ack(*socket, in_flight); !s.ok()) return s;
       continue;
     }
+    if (!backlog_) {
+      const auto since = std::chrono::steady_clock::now() - last_batch_at_;
+      if (since < kLinger) std::this_thread::sleep_for(kLinger - since);
+    }
     bool sent_any = false;
     if (Status s = send_batch(*socket, sent, in_flight, &sent_any); !s.ok()) return s;
     if (sent_any) {
@@ -245,6 +249,7 @@ Status OutgoingReplication::send_batch(FrameSocket& socket, uint64_t& sent, std:
   const auto before = storage_.published();
   auto read = storage::read_replication_items(storage_, sent, kMaxBatchItems, kMaxBatchBytes);
   if (!read.ok()) return read.status();
+  backlog_ = read->more;
   bool held_back = false;
   if (options_.send_limit) {
     const uint64_t limit = options_.send_limit();

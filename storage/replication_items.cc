@@ -150,12 +150,16 @@ Result<ReplicationItems> read_replication_items(const DocumentsStorage& storage,
     // The first item always goes, however large; after it, an item that
     // would pass max_bytes waits for the next call (scanned_to stays before it).
     const size_t size = item->payload.size();
-    if (!out.items.empty() && bytes + size > max_bytes) break;
+    if (!out.items.empty() && bytes + size > max_bytes) {
+      out.more = true;
+      break;
+    }
     bytes += size;
     out.items.push_back(std::move(item).value());
     out.scanned_to = etag;
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "read replication items");
+  if (out.items.size() >= max_items && it->Valid()) out.more = true;
   return out;
 }
 

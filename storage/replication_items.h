@@ -43,6 +43,9 @@ struct ReplicationItems {
   std::vector<ReplicationItem> items;
   // The etag of the last item; the `after_etag` asked for when there is none.
   uint64_t scanned_to = 0;
+  // The read stopped at `max_items` or `max_bytes` with entries left after
+  // scanned_to (false: it reached the end of the etag order).
+  bool more = false;
 };
 
 // The entries with etag > `after_etag`, ascending, at most `max_items` and

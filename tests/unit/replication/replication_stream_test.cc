@@ -301,6 +301,28 @@ TEST_CASE("a member sends back no batch per commit of items the peer wrote, yet 
                           << describe({&a, &b}));
 }
 
+TEST_CASE("a steady stream of commits goes in batches at most every kLinger, not one per commit") {
+  Member a("A"), b("B");
+  a.replicate_to({&a, &b});
+  b.replicate_to({&a, &b});
+  constexpr int kWrites = 200;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kWrites; ++i) {
+    a.put("users/" + std::to_string(i), R"({"Name":"Ann"})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto writing = std::chrono::steady_clock::now() - started;
+  REQUIRE_MESSAGE(eventually([&] { return converged({&a, &b}) && acknowledged_everything(a); }), describe({&a, &b}));
+  const auto out = a.replication()->performance().at("Outgoing").as_array().at(0).as_object();
+  CHECK(out.at("TotalItems").to_number<uint64_t>() == kWrites);
+  // One batch per kLinger while A wrote, plus the few around the end (the
+  // bound follows the time the writes took, so a slow machine does not fail
+  // it; without the linger A sent about one batch per commit).
+  const uint64_t bound = static_cast<uint64_t>(writing / replication::OutgoingReplication::kLinger) + 5;
+  CHECK_MESSAGE(out.at("TotalBatches").to_number<uint64_t>() <= bound,
+                "A sent " << out.at("TotalBatches").to_number<uint64_t>() << " batches, bound " << bound);
+}
+
 TEST_CASE("three members writing at once converge to identical documents") {
   Member a("A"), b("B"), c("C");
   std::vector<Member*> all{&a, &b, &c};

@@ -223,11 +223,14 @@ TEST_CASE("ReplicationItems: batches are bounded by items and bytes, never empty
   for (int i = 1; i <= 7; ++i) a.put("users/" + std::to_string(i), kUser);
   const ReplicationItems all = a.read(0);
   REQUIRE(all.items.size() == 7);
+  CHECK_FALSE(all.more);
 
   SUBCASE("by items") {
     ReplicationItems first = a.read(0, 3);
     REQUIRE(first.items.size() == 3);
     CHECK(first.scanned_to == first.items.back().etag);
+    CHECK(first.more);
+    CHECK_FALSE(a.read(all.items[3].etag, 3).more);  // the last three: nothing after them
     ReplicationItems zero = a.read(0, 0);  // always at least one
     CHECK(zero.items.size() == 1);
   }
@@ -236,9 +239,12 @@ TEST_CASE("ReplicationItems: batches are bounded by items and bytes, never empty
     REQUIRE(one.items.size() == 1);
     CHECK(one.items[0].etag == all.items[0].etag);
     CHECK(one.scanned_to == all.items[0].etag);
+    CHECK(one.more);
     const size_t two_items = all.items[0].payload.size() + all.items[1].payload.size();
     CHECK(a.read(0, 100, two_items).items.size() == 2);
     CHECK(a.read(0, 100, two_items + all.items[2].payload.size() - 1).items.size() == 2);
+    CHECK(a.read(all.items[4].etag, 100, two_items).items.size() == 2);
+    CHECK_FALSE(a.read(all.items[4].etag, 100, two_items).more);
   }
   SUBCASE("successive batches cover everything once") {
     std::vector<uint64_t> etags;
