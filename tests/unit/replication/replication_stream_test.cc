@@ -228,6 +228,17 @@ uint64_t attachment_bytes_sent(Member& m) {
   return total;
 }
 
+// `n` documents written on `m` in a commit each, 1 ms apart; returns the
+// time it took.
+std::chrono::steady_clock::duration paced_puts(Member& m, int n) {
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    m.put("users/" + std::to_string(i), R"({"Name":"Ann"})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return std::chrono::steady_clock::now() - started;
+}
+
 // True once every destination has acknowledged the source's last etag.
 // Batches enter the performance record only when acknowledged, which can be
 // after the destination already shows the items.
@@ -268,12 +279,7 @@ TEST_CASE("a member sends back no batch per commit of items the peer wrote, yet 
   // One commit each, paced so that B applies them one by one: every commit
   // of A's items on B would otherwise be a batch of B's back to A.
   constexpr int kWrites = 200;
-  const auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < kWrites; ++i) {
-    a.put("users/" + std::to_string(i), R"({"Name":"Ann"})");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const auto writing = std::chrono::steady_clock::now() - started;
+  const auto writing = paced_puts(a, kWrites);
   CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
   // B's position reaches A anyway: A acknowledged everything B has.
   const uint64_t b_last = b.storage().stats().last_etag;
@@ -306,12 +312,7 @@ TEST_CASE("a steady stream of commits goes in batches at most every kLinger, not
   a.replicate_to({&a, &b});
   b.replicate_to({&a, &b});
   constexpr int kWrites = 200;
-  const auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < kWrites; ++i) {
-    a.put("users/" + std::to_string(i), R"({"Name":"Ann"})");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const auto writing = std::chrono::steady_clock::now() - started;
+  const auto writing = paced_puts(a, kWrites);
   REQUIRE_MESSAGE(eventually([&] { return converged({&a, &b}) && acknowledged_everything(a); }), describe({&a, &b}));
   const auto out = a.replication()->performance().at("Outgoing").as_array().at(0).as_object();
   CHECK(out.at("TotalItems").to_number<uint64_t>() == kWrites);
