@@ -101,8 +101,8 @@ class OutgoingReplication {
   // unless the last read left items behind (a backlog goes at full speed).
   // The peer applies each batch in a transaction of its own, with a WAL sync:
   // at 8,000 writes/s on one node, a member applied ~720 batches of ~11 items
-  // a second and spent ~58 us of CPU per write; with 5 ms, ~300 batches and
-  // ~45 us. Adds at most kLinger to the lag of a write that just missed a batch.
+  // a second and spent 58-61 us of CPU per write; with 5 ms, ~315 batches and
+  // 47-57 us. Adds at most kLinger to the lag of a write that just missed a batch.
   static constexpr auto kLinger = std::chrono::milliseconds(5);
 
   // Group replication: dials `peer_address` (the peer's cluster port) with
