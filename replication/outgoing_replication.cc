@@ -83,7 +83,7 @@ void OutgoingReplication::heard() {
 }
 
 void OutgoingReplication::run() {
-  auto backoff = options_.backoff.first;
+  RedialWait redial_wait(options_.backoff);
   std::string last_logged;
   while (!stopping_) {
     const auto started = std::chrono::steady_clock::now();
@@ -102,14 +102,12 @@ void OutgoingReplication::run() {
     }
     if (s.to_string() != last_logged) log("info", "connection ended: " + s.to_string());
     last_logged = s.to_string();
-    // A connection that worked for a while starts the back-off over.
-    if (std::chrono::steady_clock::now() - started > kSilenceLimit) backoff = options_.backoff.first;
-    const auto until = std::chrono::steady_clock::now() + backoff;
+    const auto until = std::chrono::steady_clock::now() + redial_wait.after(std::chrono::steady_clock::now() - started);
     while (!stopping_ && !redial_now_ && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
           std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
     }
-    backoff = redial_now_ ? options_.backoff.first : std::min(backoff * 2, options_.backoff.max);
+    if (redial_now_) redial_wait.start_over();
   }
   finished_ = true;
 }

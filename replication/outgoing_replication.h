@@ -14,6 +14,7 @@
 // Owned by DatabaseReplication, which outlives it and keeps the storage open
 // while it runs. Thread-safety: notify(), status() and stop() from any thread.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -51,6 +52,29 @@ struct ReplicationIdentity {
 struct RedialBackoff {
   std::chrono::milliseconds first{50};
   std::chrono::milliseconds max{5000};
+};
+
+// One redial loop's state: the wait before each redial. Group pushes and a
+// pull replication sink's dials to its hub share it.
+class RedialWait {
+ public:
+  // A connection that lasted this long worked: the wait after it starts over.
+  static constexpr auto kWorkedFor = std::chrono::seconds(3);
+
+  explicit RedialWait(RedialBackoff bounds) : bounds_(bounds), next_(bounds.first) {}
+  // The wait after a connection that lasted `lasted`; the next one doubles.
+  std::chrono::milliseconds after(std::chrono::steady_clock::duration lasted) {
+    if (lasted > kWorkedFor) next_ = bounds_.first;
+    const auto wait = next_;
+    next_ = std::min(next_ * 2, bounds_.max);
+    return wait;
+  }
+  // The peer is up again: the next wait is the first one.
+  void start_over() { next_ = bounds_.first; }
+
+ private:
+  RedialBackoff bounds_;
+  std::chrono::milliseconds next_;
 };
 
 // How an OutgoingReplication gets its connections, and what it sends.

@@ -8,8 +8,6 @@ namespace rc = rachis::cluster;
 
 namespace {
 
-// The group pushes' back-off: a sink redials its hub the same way.
-constexpr replication::RedialBackoff kBackoff;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 
 }  // namespace
@@ -67,7 +65,8 @@ void SinkReplication::stop() {
 }
 
 void SinkReplication::pull_loop() {
-  auto backoff = kBackoff.first;
+  // A sink redials its hub as the group pushes redial their peers.
+  replication::RedialWait redial_wait(replication::RedialBackoff{});
   std::string last_logged;
   while (!stopping_) {
     const auto started = std::chrono::steady_clock::now();
@@ -104,10 +103,9 @@ void SinkReplication::pull_loop() {
     if (stopping_) break;
     if (ended.to_string() != last_logged) log("info", ended.to_string());
     last_logged = ended.to_string();
-    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(3)) backoff = kBackoff.first;
+    const auto wait = redial_wait.after(std::chrono::steady_clock::now() - started);
     std::unique_lock lock(mu_);
-    wake_.wait_for(lock, backoff, [&] { return stopping_.load(); });
-    backoff = std::min(backoff * 2, kBackoff.max);
+    wake_.wait_for(lock, wait, [&] { return stopping_.load(); });
   }
   std::unique_ptr<replication::IncomingReplication> done;
   {

@@ -466,6 +466,21 @@ TEST_CASE("a destination that restarts resumes from its own position; nothing is
   CHECK_MESSAGE(eventually([&] { return converged({&a, &b}); }), describe({&a, &b}));
 }
 
+TEST_CASE("RedialWait: doubles up to its bound, and starts over after a connection that worked or on request") {
+  using std::chrono::milliseconds;
+  replication::RedialWait wait({milliseconds(50), milliseconds(300)});
+  const auto failed_at_once = milliseconds(0);
+  CHECK(wait.after(failed_at_once) == milliseconds(50));
+  CHECK(wait.after(failed_at_once) == milliseconds(100));
+  CHECK(wait.after(failed_at_once) == milliseconds(200));
+  CHECK(wait.after(failed_at_once) == milliseconds(300));
+  CHECK(wait.after(failed_at_once) == milliseconds(300));
+  CHECK(wait.after(replication::RedialWait::kWorkedFor + milliseconds(1)) == milliseconds(50));
+  CHECK(wait.after(failed_at_once) == milliseconds(100));
+  wait.start_over();
+  CHECK(wait.after(failed_at_once) == milliseconds(50));
+}
+
 TEST_CASE("a member that comes back and dials us is pushed to at once, not after our redial back-off") {
   Member a("A"), b("B");
   // A waits an hour before redialing: only B dialing A can bring A's push back.
